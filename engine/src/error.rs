@@ -1,0 +1,94 @@
+//! The engine's one error type. Every fallible engine call returns [`Result`].
+//!
+//! Corruption always names the file and the byte offset, so an operator can find the damage;
+//! it must never be swallowed and turned into "not found" or partial data.
+
+use std::path::PathBuf;
+
+/// Result alias used across the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the engine can report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system I/O error on a named file.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file's contents failed a checksum or structural check.
+    #[error("corruption in {path} at offset {offset}: {what}")]
+    Corruption {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the damaged record or block.
+        offset: u64,
+        /// What was wrong.
+        what: String,
+    },
+    /// A caller passed something the engine cannot accept (bad name, oversized key...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A table does not exist.
+    #[error("table not found: {0}")]
+    TableNotFound(String),
+    /// A column family does not exist in a table.
+    #[error("column family not found: {table}:{family}")]
+    FamilyNotFound {
+        /// The table.
+        table: String,
+        /// The missing family.
+        family: String,
+    },
+    /// Creating something that exists.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// The engine stopped accepting writes after an I/O failure (full disk, failed fsync).
+    /// Reads go on; restart once the cause is fixed.
+    #[error("store is read-only after a write failure: {0}")]
+    ReadOnly(String),
+    /// Another process holds the data directory.
+    #[error("data directory {path} is locked by another process")]
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// The engine is shutting down.
+    #[error("store is closed")]
+    Closed,
+}
+
+impl Error {
+    /// Build an [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Build an [`Error::Corruption`].
+    pub fn corruption(path: impl Into<PathBuf>, offset: u64, what: impl Into<String>) -> Self {
+        Error::Corruption {
+            path: path.into(),
+            offset,
+            what: what.into(),
+        }
+    }
+
+    /// True when the error came from a full disk (ENOSPC).
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => {
+                source.kind() == std::io::ErrorKind::StorageFull
+                    || source.raw_os_error() == Some(libc::ENOSPC)
+            }
+            _ => false,
+        }
+    }
+}

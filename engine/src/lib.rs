@@ -1,0 +1,24 @@
+//! Strata's storage engine: a wide-column LSM tree.
+//!
+//! The public surface is [`Db`] and the option, mutation and row types re-exported here.
+//! `sstable` is public too, because the bulk loader writes table files with the engine's own
+//! [`sstable::TableBuilder`] and then hands them to [`Db::ingest`].
+//!
+//! Data flows one way: `Db` -> WAL + memtable -> (flush) SSTables + manifest. No module here
+//! knows about gRPC, CSV or the command line.
+
+#![warn(missing_docs)]
+
+pub mod cell;
+pub mod error;
+pub mod fs;
+pub mod mutation;
+pub mod options;
+pub mod row;
+pub mod sstable;
+
+pub use cell::{CellKind, CellRef, InternalCell, SeqNo, Timestamp};
+pub use error::{Error, Result};
+pub use mutation::{Mutation, RowMutation, WriteStats};
+pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};
+pub use row::{Cell, ColumnSelector, ReadOptions, Row, ScanOptions, TimeRange};

@@ -1,0 +1,205 @@
+//! Options: per-family descriptors (HBase's column family descriptor), store-wide settings,
+//! and the input limits. Defaults live here and nowhere else.
+
+use serde::{Deserialize, Serialize};
+
+/// Default zstd level when a family says "zstd" without a level.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+/// Default target size of one uncompressed data block, in bytes.
+pub const DEFAULT_BLOCK_SIZE: u32 = 64 * 1024;
+
+/// Block compression of a family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Compression {
+    /// Blocks stored raw.
+    None,
+    /// zstd at the given level (1..=22; 0 means [`DEFAULT_ZSTD_LEVEL`]).
+    Zstd(i32),
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Compression::Zstd(DEFAULT_ZSTD_LEVEL)
+    }
+}
+
+/// A column family's options, fixed at creation and changeable by `alter_table`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyOptions {
+    /// Family name: `[A-Za-z0-9_][A-Za-z0-9_.-]*`, at most 255 bytes.
+    pub name: String,
+    /// Versions kept per cell (at least 1).
+    pub max_versions: u32,
+    /// Cells expire this many seconds after their timestamp; 0 keeps them forever.
+    pub ttl_seconds: u64,
+    /// Block compression.
+    pub compression: Compression,
+    /// Whether files carry a bloom filter over row keys for this family.
+    pub bloom_filter: bool,
+    /// Target uncompressed data block size in bytes.
+    pub block_size: u32,
+}
+
+impl FamilyOptions {
+    /// A family with every option at its default.
+    pub fn new(name: impl Into<String>) -> Self {
+        FamilyOptions {
+            name: name.into(),
+            max_versions: 1,
+            ttl_seconds: 0,
+            compression: Compression::default(),
+            bloom_filter: true,
+            block_size: DEFAULT_BLOCK_SIZE,
+        }
+    }
+
+    /// Replace zero values (the wire's "unset") by defaults.
+    pub fn normalized(mut self) -> Self {
+        if self.max_versions == 0 {
+            self.max_versions = 1;
+        }
+        if self.block_size == 0 {
+            self.block_size = DEFAULT_BLOCK_SIZE;
+        }
+        if let Compression::Zstd(0) = self.compression {
+            self.compression = Compression::Zstd(DEFAULT_ZSTD_LEVEL);
+        }
+        self
+    }
+}
+
+/// When a write is acknowledged relative to its WAL record reaching the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SyncMode {
+    /// fsync before acknowledging, one fsync per write.
+    Always,
+    /// fsync before acknowledging; concurrent writers share one fsync (group commit).
+    #[default]
+    Group,
+    /// Written to the OS before acknowledging: survives a process crash, not a power loss.
+    None,
+}
+
+impl std::str::FromStr for SyncMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "always" => Ok(SyncMode::Always),
+            "group" => Ok(SyncMode::Group),
+            "none" => Ok(SyncMode::None),
+            other => Err(format!(
+                "unknown sync mode {other:?}: expected always, group or none"
+            )),
+        }
+    }
+}
+
+/// Input limits. Exceeding one is an `InvalidArgument` that names the limit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Longest row key in bytes.
+    pub max_row_key: usize,
+    /// Longest qualifier in bytes.
+    pub max_qualifier: usize,
+    /// Largest value in bytes.
+    pub max_value: usize,
+    /// Most mutations in one row mutation.
+    pub max_mutations_per_row: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_row_key: 4 * 1024,
+            max_qualifier: 16 * 1024,
+            max_value: 8 * 1024 * 1024,
+            max_mutations_per_row: 100_000,
+        }
+    }
+}
+
+/// Store-wide settings given to `Db::open`.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// WAL durability.
+    pub sync_mode: SyncMode,
+    /// A table's active memtable is frozen and flushed once it holds this many bytes.
+    pub memtable_bytes: usize,
+    /// Writes stall while a table has this many frozen memtables waiting for flush.
+    pub max_immutable_memtables: usize,
+    /// A WAL segment is closed and a new one started past this size.
+    pub wal_segment_bytes: u64,
+    /// Byte budget of the block cache (decoded blocks).
+    pub block_cache_bytes: usize,
+    /// Input limits.
+    pub limits: Limits,
+    /// Open even if the WAL is damaged in the middle, keeping records up to the damage.
+    /// Off by default: mid-log damage is an error.
+    pub salvage_wal: bool,
+    /// Whether background threads (flush, compaction) run. Tests may turn them off.
+    pub background_threads: bool,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            sync_mode: SyncMode::Group,
+            memtable_bytes: 64 * 1024 * 1024,
+            max_immutable_memtables: 4,
+            wal_segment_bytes: 64 * 1024 * 1024,
+            block_cache_bytes: 256 * 1024 * 1024,
+            limits: Limits::default(),
+            salvage_wal: false,
+            background_threads: true,
+        }
+    }
+}
+
+/// Check a table or family name against `[A-Za-z0-9_][A-Za-z0-9_.-]*`, at most 255 bytes.
+pub fn validate_name(kind: &str, name: &str) -> Result<(), String> {
+    let ok_first = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let ok_rest = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-';
+    let b = name.as_bytes();
+    if b.is_empty() {
+        return Err(format!("{kind} name is empty"));
+    }
+    if b.len() > 255 {
+        return Err(format!("{kind} name is {} bytes, longer than 255", b.len()));
+    }
+    if !ok_first(b[0]) || !b[1..].iter().all(|&c| ok_rest(c)) {
+        return Err(format!(
+            "{kind} name {name:?} does not match [A-Za-z0-9_][A-Za-z0-9_.-]*"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(validate_name("table", "customers").is_ok());
+        assert!(validate_name("table", "a.b-c_9").is_ok());
+        assert!(validate_name("table", "").is_err());
+        assert!(validate_name("table", ".x").is_err());
+        assert!(validate_name("table", "a b").is_err());
+        assert!(validate_name("table", &"a".repeat(256)).is_err());
+        assert!(validate_name("table", &"a".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn zero_options_become_defaults() {
+        let f = FamilyOptions {
+            max_versions: 0,
+            block_size: 0,
+            compression: Compression::Zstd(0),
+            ..FamilyOptions::new("f")
+        }
+        .normalized();
+        assert_eq!(f.max_versions, 1);
+        assert_eq!(f.block_size, DEFAULT_BLOCK_SIZE);
+        assert_eq!(f.compression, Compression::Zstd(DEFAULT_ZSTD_LEVEL));
+    }
+}

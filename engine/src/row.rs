@@ -1,0 +1,102 @@
+//! What reads return and how they are shaped: rows, cells, column selection, time ranges,
+//! version limits, scan bounds.
+
+use std::ops::Bound;
+
+use crate::cell::Timestamp;
+
+/// One visible version of one column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cell {
+    /// Family.
+    pub family: String,
+    /// Qualifier.
+    pub qualifier: Vec<u8>,
+    /// Version timestamp (microseconds).
+    pub timestamp: Timestamp,
+    /// Value.
+    pub value: Vec<u8>,
+}
+
+/// A row as a read returns it: cells sorted by family, qualifier, newest timestamp first.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Row {
+    /// Row key.
+    pub key: Vec<u8>,
+    /// Visible cells.
+    pub cells: Vec<Cell>,
+}
+
+/// Selects a whole family (`qualifier: None`) or one column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnSelector {
+    /// Family.
+    pub family: String,
+    /// Qualifier, or `None` for the whole family.
+    pub qualifier: Option<Vec<u8>>,
+}
+
+/// `[start, end)` in microseconds; `end` of `None` is unbounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TimeRange {
+    /// Inclusive start.
+    pub start: Timestamp,
+    /// Exclusive end, or `None` for no upper bound.
+    pub end: Option<Timestamp>,
+}
+
+impl TimeRange {
+    /// Whether `ts` falls inside the range.
+    #[inline]
+    pub fn contains(&self, ts: Timestamp) -> bool {
+        ts >= self.start && self.end.is_none_or(|e| ts < e)
+    }
+}
+
+/// Shapes a Get or a Scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Columns to return; empty means every family.
+    pub columns: Vec<ColumnSelector>,
+    /// Versions per column (at least 1; capped by each family's `max_versions`).
+    pub max_versions: u32,
+    /// Only versions in this range.
+    pub time_range: TimeRange,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            columns: Vec::new(),
+            max_versions: 1,
+            time_range: TimeRange::default(),
+        }
+    }
+}
+
+/// Bounds and shape of a forward scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// First row (inclusive or exclusive) or unbounded.
+    pub start: Bound<Vec<u8>>,
+    /// Last row bound (exclusive) or unbounded.
+    pub stop: Bound<Vec<u8>>,
+    /// Only rows starting with this prefix (intersected with start/stop).
+    pub prefix: Vec<u8>,
+    /// Column selection, versions, time range.
+    pub read: ReadOptions,
+    /// At most this many rows; 0 for no limit.
+    pub limit: u64,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            start: Bound::Unbounded,
+            stop: Bound::Unbounded,
+            prefix: Vec::new(),
+            read: ReadOptions::default(),
+            limit: 0,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! CSV generation and bulk loading for Strata.

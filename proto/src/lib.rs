@@ -1,0 +1,1 @@
+//! The generated strata.v1 gRPC contract.

@@ -1,0 +1,1 @@
+//! The Strata gRPC server library.
