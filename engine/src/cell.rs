@@ -111,9 +111,7 @@ impl InternalCell {
 /// Compare two cells' positions in the one internal order (see module docs).
 #[inline]
 pub fn compare_cells(a: &CellRef<'_>, b: &CellRef<'_>) -> Ordering {
-    a.row
-        .cmp(b.row)
-        .then_with(|| compare_within_row(a, b))
+    a.row.cmp(b.row).then_with(|| compare_within_row(a, b))
 }
 
 /// The order of two cells of the same row.

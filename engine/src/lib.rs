@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod cell;
+pub mod db;
 pub mod error;
 pub mod fs;
 pub mod mutation;
@@ -18,6 +19,9 @@ pub mod row;
 pub mod sstable;
 
 pub use cell::{CellKind, CellRef, InternalCell, SeqNo, Timestamp};
+pub use db::{
+    AlterTable, Db, FamilyStats, IngestReply, LevelStats, RowScanner, TableDescription, TableStats,
+};
 pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};
