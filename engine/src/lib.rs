@@ -9,14 +9,20 @@
 
 #![warn(missing_docs)]
 
+pub mod bloom;
 pub mod cell;
+pub mod codec;
 pub mod db;
 pub mod error;
+pub mod fault_fs;
 pub mod fs;
+pub mod memtable;
 pub mod mutation;
 pub mod options;
+pub mod read;
 pub mod row;
 pub mod sstable;
+pub mod write_batch;
 
 pub use cell::{CellKind, CellRef, InternalCell, SeqNo, Timestamp};
 pub use db::{

@@ -1,0 +1,232 @@
+//! `WriteBatch`: the cells of one write call (one or many row mutations of one table),
+//! expanded from client mutations, sequenced, and encoded as one WAL record payload.
+//!
+//! The WAL frames and checksums the payload; this file owns only the payload's layout
+//! (documented in docs/format.md, "WAL record payload"). It must never touch files.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::cell::{CellKind, InternalCell, SeqNo, Timestamp};
+use crate::error::{Error, Result};
+
+const PAYLOAD_VERSION: u8 = 1;
+
+/// The cells of one row mutation, in mutation order (sequence numbers ascend in that order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RowCells {
+    /// Row key.
+    pub row: Bytes,
+    /// (kind, family, qualifier, timestamp, value) per entry.
+    pub cells: Vec<(CellKind, Arc<str>, Bytes, Timestamp, Bytes)>,
+}
+
+/// A sequenced batch of cells for one table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// Table id (from the manifest).
+    pub table_id: u32,
+    /// Sequence number of the first cell; the i-th cell overall gets `first_seq + i`.
+    pub first_seq: SeqNo,
+    /// Rows, each applied atomically.
+    pub rows: Vec<RowCells>,
+}
+
+impl WriteBatch {
+    /// Number of cells over all rows.
+    pub fn cell_count(&self) -> u64 {
+        self.rows.iter().map(|r| r.cells.len() as u64).sum()
+    }
+
+    /// The batch's cells as internal cells with their sequence numbers.
+    pub fn internal_cells(&self) -> impl Iterator<Item = InternalCell> + '_ {
+        let mut seq = self.first_seq;
+        self.rows.iter().flat_map(move |r| {
+            r.cells
+                .iter()
+                .map(move |(kind, family, qualifier, ts, value)| {
+                    let c = InternalCell {
+                        row: r.row.clone(),
+                        family: family.clone(),
+                        kind: *kind,
+                        qualifier: qualifier.clone(),
+                        ts: *ts,
+                        seq,
+                        value: value.clone(),
+                    };
+                    seq += 1;
+                    c
+                })
+        })
+    }
+
+    /// Encode into `out` (cleared first).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.push(PAYLOAD_VERSION);
+        out.extend_from_slice(&self.table_id.to_le_bytes());
+        out.extend_from_slice(&self.first_seq.to_le_bytes());
+        out.extend_from_slice(&(self.rows.len() as u32).to_le_bytes());
+        for r in &self.rows {
+            out.extend_from_slice(&(r.row.len() as u32).to_le_bytes());
+            out.extend_from_slice(&r.row);
+            out.extend_from_slice(&(r.cells.len() as u32).to_le_bytes());
+            for (kind, family, qualifier, ts, value) in &r.cells {
+                out.push(*kind as u8);
+                out.extend_from_slice(&(family.len() as u16).to_le_bytes());
+                out.extend_from_slice(family.as_bytes());
+                out.extend_from_slice(&(qualifier.len() as u32).to_le_bytes());
+                out.extend_from_slice(qualifier);
+                out.extend_from_slice(&ts.to_le_bytes());
+                out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                out.extend_from_slice(value);
+            }
+        }
+    }
+
+    /// Decode a payload read from `path` (named in errors) at record offset `offset`.
+    pub fn decode(buf: &[u8], path: &Path, offset: u64) -> Result<WriteBatch> {
+        let mut r = Cursor {
+            buf,
+            pos: 0,
+            path,
+            offset,
+        };
+        let version = r.u8()?;
+        if version != PAYLOAD_VERSION {
+            return Err(r.err(&format!("unknown WAL payload version {version}")));
+        }
+        let table_id = r.u32()?;
+        let first_seq = r.u64()?;
+        let nrows = r.u32()?;
+        let mut rows = Vec::with_capacity((nrows as usize).min(buf.len()));
+        for _ in 0..nrows {
+            let rl = r.u32()? as usize;
+            let row = Bytes::copy_from_slice(r.take(rl)?);
+            let ncells = r.u32()?;
+            let mut cells = Vec::with_capacity((ncells as usize).min(buf.len()));
+            for _ in 0..ncells {
+                let kb = r.u8()?;
+                let kind =
+                    CellKind::from_u8(kb).ok_or_else(|| r.err(&format!("bad cell kind {kb}")))?;
+                let fl = r.u16()? as usize;
+                let fam = std::str::from_utf8(r.take(fl)?)
+                    .map_err(|_| r.err("family name is not UTF-8"))?;
+                let family: Arc<str> = Arc::from(fam);
+                let ql = r.u32()? as usize;
+                let qualifier = Bytes::copy_from_slice(r.take(ql)?);
+                let ts = r.u64()? as i64;
+                let vl = r.u32()? as usize;
+                let value = Bytes::copy_from_slice(r.take(vl)?);
+                cells.push((kind, family, qualifier, ts, value));
+            }
+            rows.push(RowCells { row, cells });
+        }
+        if r.pos != buf.len() {
+            return Err(r.err("trailing bytes after the last row"));
+        }
+        Ok(WriteBatch {
+            table_id,
+            first_seq,
+            rows,
+        })
+    }
+}
+
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    path: &'a Path,
+    offset: u64,
+}
+
+impl<'a> Cursor<'a> {
+    fn err(&self, what: &str) -> Error {
+        Error::corruption(
+            self.path,
+            self.offset,
+            format!("WAL payload byte {}: {what}", self.pos),
+        )
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| self.err("record shorter than its lengths say"))?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        let mut b = [0u8; 2];
+        b.copy_from_slice(self.take(2)?);
+        Ok(u16::from_le_bytes(b))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(b))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_truncation_is_an_error() {
+        let b = WriteBatch {
+            table_id: 7,
+            first_seq: 100,
+            rows: vec![
+                RowCells {
+                    row: Bytes::from_static(b"r1"),
+                    cells: vec![
+                        (
+                            CellKind::Put,
+                            Arc::from("f"),
+                            Bytes::from_static(b"q"),
+                            5,
+                            Bytes::from_static(b"value"),
+                        ),
+                        (
+                            CellKind::DeleteFamily,
+                            Arc::from("g"),
+                            Bytes::new(),
+                            i64::MAX,
+                            Bytes::new(),
+                        ),
+                    ],
+                },
+                RowCells {
+                    row: Bytes::from_static(b"r2"),
+                    cells: vec![],
+                },
+            ],
+        };
+        let mut buf = Vec::new();
+        b.encode(&mut buf);
+        let p = Path::new("x.log");
+        assert_eq!(WriteBatch::decode(&buf, p, 0).unwrap(), b);
+        let seqs: Vec<u64> = b.internal_cells().map(|c| c.seq).collect();
+        assert_eq!(seqs, vec![100, 101]);
+        for cut in 0..buf.len() {
+            assert!(WriteBatch::decode(&buf[..cut], p, 0).is_err(), "cut {cut}");
+        }
+        let err = WriteBatch::decode(&buf[..10], p, 42)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("x.log") && err.contains("42"), "{err}");
+    }
+}
