@@ -22,6 +22,7 @@ pub mod options;
 pub mod read;
 pub mod row;
 pub mod sstable;
+pub mod wal;
 pub mod write_batch;
 
 pub use cell::{CellKind, CellRef, InternalCell, SeqNo, Timestamp};
