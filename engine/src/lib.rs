@@ -16,6 +16,7 @@ pub mod db;
 pub mod error;
 pub mod fault_fs;
 pub mod fs;
+pub mod manifest;
 pub mod memtable;
 pub mod mutation;
 pub mod options;

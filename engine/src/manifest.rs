@@ -1,0 +1,406 @@
+//! The manifest: the store's durable catalog (tables, families, live table files, sequence
+//! and file counters, recent bulk ingests), kept in one file `MANIFEST` that is replaced
+//! atomically on every change. The byte layout is documented in docs/format.md, section
+//! "Manifest".
+//!
+//! This module owns the file's framing (header with magic, version, length and checksum
+//! around a bincode payload) and the write-then-rename protocol. It must never modify
+//! `MANIFEST` in place, never return a state whose checksum failed, and never decide what
+//! the state means (that belongs to the caller, who also serializes writers).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fs::Fs;
+
+/// The manifest's file name in the data directory.
+pub const MANIFEST_FILE: &str = "MANIFEST";
+/// The name a new manifest is written under before it is renamed over [`MANIFEST_FILE`].
+pub const MANIFEST_TMP_FILE: &str = "MANIFEST.tmp";
+/// First 8 bytes of the file: "STRATMAN" read as a little-endian u64.
+pub const MANIFEST_MAGIC: u64 = u64::from_le_bytes(*b"STRATMAN");
+/// The manifest format this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Bytes of the header: magic u64, version u32, payload length u64, payload crc32 u32.
+pub const HEADER_LEN: usize = 24;
+/// Most bytes the payload decoder may allocate, so a damaged length inside a payload that
+/// still passed its checksum cannot exhaust memory.
+const DECODE_LIMIT: usize = 1 << 30;
+
+/// The whole durable state of a store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestState {
+    /// The next number to give a file (WAL segment or table file).
+    pub next_file_number: u64,
+    /// The highest sequence number whose effects are durable in table files or the WAL.
+    pub last_seq: u64,
+    /// The next table id to assign.
+    pub next_table_id: u32,
+    /// Tables by name.
+    pub tables: BTreeMap<String, TableState>,
+}
+
+/// One table.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableState {
+    /// The table's id (stable across renames of nothing: names are fixed).
+    pub id: u32,
+    /// Its column families.
+    pub families: Vec<FamilyState>,
+    /// Its live table files.
+    pub files: Vec<FileMeta>,
+    /// Every write with a sequence number up to this is in `files`.
+    pub flushed_seq: u64,
+    /// Recent bulk ingests, most recent last (the caller keeps the last 1000).
+    pub ingests: Vec<IngestRecord>,
+}
+
+/// One column family of a table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyState {
+    /// Its options.
+    pub options: crate::options::FamilyOptions,
+    /// The sequence number at which it was created (older cells of a same-named, dropped
+    /// family are not its cells).
+    pub created_seq: u64,
+}
+
+/// A live table file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    /// File number (names the file).
+    pub number: u64,
+    /// LSM level.
+    pub level: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// For an ingested file: the sequence number all its cells take.
+    pub global_seq: Option<u64>,
+    /// Smallest row key.
+    pub smallest_row: Vec<u8>,
+    /// Largest row key.
+    pub largest_row: Vec<u8>,
+    /// Smallest sequence number of its cells.
+    pub min_seq: u64,
+    /// Largest sequence number of its cells.
+    pub max_seq: u64,
+    /// Smallest cell timestamp (microseconds).
+    pub min_ts: i64,
+    /// Largest cell timestamp (microseconds).
+    pub max_ts: i64,
+    /// Rows.
+    pub rows: u64,
+    /// Cells, delete markers included.
+    pub cells: u64,
+    /// Delete markers.
+    pub deletes: u64,
+}
+
+/// A finished bulk ingest, remembered so repeating its id loads nothing twice.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestRecord {
+    /// The client's ingest id.
+    pub id: String,
+    /// Files added.
+    pub files: u64,
+    /// Cells added.
+    pub cells: u64,
+    /// Bytes added.
+    pub bytes: u64,
+}
+
+/// The path of the manifest in `dir`.
+pub fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join(MANIFEST_FILE)
+}
+
+/// Encode `state` as a whole manifest file: header then payload.
+fn encode(state: &ManifestState) -> Result<Vec<u8>> {
+    let payload = bincode::serde::encode_to_vec(state, bincode::config::standard())
+        .map_err(|e| Error::InvalidArgument(format!("cannot encode the manifest: {e}")))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(&MANIFEST_MAGIC.to_le_bytes());
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    Ok(out)
+}
+
+/// Write `MANIFEST.tmp` and sync it. Returns its path.
+fn write_tmp(fs: &Arc<dyn Fs>, dir: &Path, state: &ManifestState) -> Result<PathBuf> {
+    let bytes = encode(state)?;
+    let tmp = dir.join(MANIFEST_TMP_FILE);
+    let mut file = fs.create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let res = file.append(&bytes).and_then(|()| file.sync());
+    drop(file);
+    if let Err(e) = res {
+        // Best effort: a leftover tmp file is ignored by readers and replaced next time.
+        let _ = fs.remove(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
+    Ok(tmp)
+}
+
+/// Rename the synced `MANIFEST.tmp` over `MANIFEST` and sync the directory.
+fn install(fs: &Arc<dyn Fs>, dir: &Path, tmp: &Path) -> Result<()> {
+    let target = manifest_path(dir);
+    fs.rename(tmp, &target).map_err(|e| Error::io(&target, e))?;
+    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Replace the manifest in `dir` with `state`, atomically: write `MANIFEST.tmp`, sync it,
+/// rename it to `MANIFEST`, sync `dir`. A crash at any point leaves either the old or the new
+/// state. When this returns an error the caller must not assume either (a failed directory
+/// sync after the rename may or may not keep the new state) and should stop writing.
+/// Callers serialize calls for one directory.
+pub fn write_manifest(fs: &Arc<dyn Fs>, dir: &Path, state: &ManifestState) -> Result<()> {
+    let tmp = write_tmp(fs, dir, state)?;
+    install(fs, dir, &tmp)
+}
+
+/// Read the manifest in `dir`: `None` if there is none. A bad magic, version, length or
+/// checksum, or a payload that does not decode, is [`Error::Corruption`] naming the file.
+/// A leftover `MANIFEST.tmp` is ignored.
+pub fn read_manifest(fs: &Arc<dyn Fs>, dir: &Path) -> Result<Option<ManifestState>> {
+    let path = manifest_path(dir);
+    let data = match fs.read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    decode(&path, &data).map(Some)
+}
+
+fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
+    if data.len() < HEADER_LEN {
+        return Err(Error::corruption(
+            path,
+            0,
+            format!(
+                "file of {} bytes is shorter than the {HEADER_LEN}-byte header",
+                data.len()
+            ),
+        ));
+    }
+    let mut magic = [0u8; 8];
+    magic.copy_from_slice(&data[0..8]);
+    let magic = u64::from_le_bytes(magic);
+    if magic != MANIFEST_MAGIC {
+        return Err(Error::corruption(
+            path,
+            0,
+            format!("not a manifest: magic {magic:#018x}"),
+        ));
+    }
+    let mut version = [0u8; 4];
+    version.copy_from_slice(&data[8..12]);
+    let version = u32::from_le_bytes(version);
+    if version != FORMAT_VERSION {
+        return Err(Error::corruption(
+            path,
+            8,
+            format!(
+                "unsupported manifest format version {version} (this build reads {FORMAT_VERSION})"
+            ),
+        ));
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&data[12..20]);
+    let len = u64::from_le_bytes(len);
+    let actual = (data.len() - HEADER_LEN) as u64;
+    if len != actual {
+        return Err(Error::corruption(
+            path,
+            12,
+            format!("header says {len} payload bytes but the file holds {actual}"),
+        ));
+    }
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&data[20..24]);
+    let payload = &data[HEADER_LEN..];
+    if crc32fast::hash(payload) != u32::from_le_bytes(crc) {
+        return Err(Error::corruption(
+            path,
+            HEADER_LEN as u64,
+            "payload checksum mismatch",
+        ));
+    }
+    let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
+    let (state, used): (ManifestState, usize) = bincode::serde::decode_from_slice(payload, config)
+        .map_err(|e| {
+            Error::corruption(
+                path,
+                HEADER_LEN as u64,
+                format!("payload does not decode: {e}"),
+            )
+        })?;
+    if used != payload.len() {
+        return Err(Error::corruption(
+            path,
+            (HEADER_LEN + used) as u64,
+            format!(
+                "{} unexpected bytes after the payload",
+                payload.len() - used
+            ),
+        ));
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault_fs::FaultFs;
+    use crate::options::FamilyOptions;
+
+    fn sample(n: u64) -> ManifestState {
+        let mut tables = BTreeMap::new();
+        tables.insert(
+            "transactions".to_string(),
+            TableState {
+                id: 3,
+                families: vec![FamilyState {
+                    options: FamilyOptions::new("payment_info"),
+                    created_seq: 5,
+                }],
+                files: vec![FileMeta {
+                    number: n,
+                    level: 1,
+                    size: 4096,
+                    global_seq: Some(77),
+                    smallest_row: b"a".to_vec(),
+                    largest_row: vec![0xFF, 0],
+                    min_seq: 1,
+                    max_seq: 9,
+                    min_ts: -5,
+                    max_ts: i64::MAX,
+                    rows: 10,
+                    cells: 40,
+                    deletes: 2,
+                }],
+                flushed_seq: 9,
+                ingests: vec![IngestRecord {
+                    id: "load-1".to_string(),
+                    files: 1,
+                    cells: 40,
+                    bytes: 4096,
+                }],
+            },
+        );
+        tables.insert("empty".to_string(), TableState::default());
+        ManifestState {
+            next_file_number: n + 1,
+            last_seq: 9,
+            next_table_id: 4,
+            tables,
+        }
+    }
+
+    fn corruption_at(err: Error) -> (PathBuf, u64) {
+        match err {
+            Error::Corruption { path, offset, .. } => (path, offset),
+            other => panic!("expected corruption, got {other}"),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = crate::fs::real();
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), None);
+        write_manifest(&fs, dir.path(), &sample(1)).unwrap();
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), Some(sample(1)));
+        write_manifest(&fs, dir.path(), &sample(2)).unwrap();
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), Some(sample(2)));
+        assert!(!fs.exists(&dir.path().join(MANIFEST_TMP_FILE)));
+    }
+
+    #[test]
+    fn power_cut_before_rename_or_dir_sync_keeps_the_old_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let ffs = FaultFs::new();
+        let fs: Arc<dyn Fs> = ffs.clone();
+        write_manifest(&fs, dir.path(), &sample(1)).unwrap();
+
+        // Crash after the tmp file is written and synced, before the rename.
+        write_tmp(&fs, dir.path(), &sample(2)).unwrap();
+        ffs.simulate_power_cut().unwrap();
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), Some(sample(1)));
+
+        // Crash after the rename, before the directory sync.
+        let tmp = write_tmp(&fs, dir.path(), &sample(3)).unwrap();
+        fs.rename(&tmp, &manifest_path(dir.path())).unwrap();
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), Some(sample(3)));
+        ffs.simulate_power_cut().unwrap();
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), Some(sample(1)));
+
+        // The whole protocol survives.
+        write_manifest(&fs, dir.path(), &sample(4)).unwrap();
+        ffs.simulate_power_cut().unwrap();
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), Some(sample(4)));
+    }
+
+    #[test]
+    fn failed_write_leaves_the_old_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let ffs = FaultFs::new();
+        let fs: Arc<dyn Fs> = ffs.clone();
+        write_manifest(&fs, dir.path(), &sample(1)).unwrap();
+        ffs.set_space_limit(Some(ffs.bytes_written() + 10));
+        let err = write_manifest(&fs, dir.path(), &sample(2)).unwrap_err();
+        assert!(err.is_no_space(), "{err}");
+        ffs.set_space_limit(None);
+        ffs.fail_syncs(true);
+        assert!(write_manifest(&fs, dir.path(), &sample(2)).is_err());
+        ffs.fail_syncs(false);
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), Some(sample(1)));
+        assert!(!fs.exists(&dir.path().join(MANIFEST_TMP_FILE)));
+    }
+
+    #[test]
+    fn every_corrupted_byte_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = crate::fs::real();
+        write_manifest(&fs, dir.path(), &sample(1)).unwrap();
+        let path = manifest_path(dir.path());
+        let good = std::fs::read(&path).unwrap();
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x10;
+            std::fs::write(&path, &bad).unwrap();
+            let err = read_manifest(&fs, dir.path()).unwrap_err();
+            let (p, _) = corruption_at(err);
+            assert_eq!(p, path, "byte {i}");
+        }
+        for cut in [0, 5, HEADER_LEN, good.len() - 1] {
+            std::fs::write(&path, &good[..cut]).unwrap();
+            assert!(read_manifest(&fs, dir.path()).is_err(), "cut at {cut}");
+        }
+        let mut longer = good.clone();
+        longer.push(0);
+        std::fs::write(&path, &longer).unwrap();
+        assert_eq!(
+            corruption_at(read_manifest(&fs, dir.path()).unwrap_err()).1,
+            12
+        );
+    }
+
+    #[test]
+    fn leftover_tmp_is_ignored_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = crate::fs::real();
+        let tmp = dir.path().join(MANIFEST_TMP_FILE);
+        std::fs::write(&tmp, b"half-written garbage").unwrap();
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), None);
+        write_manifest(&fs, dir.path(), &sample(1)).unwrap();
+        std::fs::write(&tmp, b"half-written garbage").unwrap();
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), Some(sample(1)));
+        write_manifest(&fs, dir.path(), &sample(2)).unwrap();
+        assert_eq!(read_manifest(&fs, dir.path()).unwrap(), Some(sample(2)));
+    }
+}
