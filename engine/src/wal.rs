@@ -28,7 +28,7 @@ pub const RECORD_HEADER_LEN: usize = 8;
 pub const MAX_PAYLOAD_LEN: usize = u32::MAX as usize;
 /// Bytes of checksum work a reader spends looking for valid records after a record whose
 /// length runs past the end of the file, before giving up and calling it damage.
-const RESYNC_BUDGET: u64 = 256 << 20;
+const RESYNC_BUDGET: u64 = 1 << 30;
 /// The append buffer is given back to the allocator after a frame larger than this.
 const KEEP_BUFFER_CAPACITY: usize = 4 << 20;
 
@@ -667,6 +667,33 @@ mod tests {
         assert!(LogWriter::create(&fs, dir.path(), 2).is_err());
         ffs.fail_syncs(false);
         assert_eq!(list_segments(&fs, dir.path()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn group_commit_syncs_while_appends_continue() {
+        let dir = tempfile::tempdir().unwrap();
+        let ffs = FaultFs::new();
+        let fs: Arc<dyn Fs> = ffs.clone();
+        let mut w = LogWriter::create(&fs, dir.path(), 1).unwrap();
+        let s = w.syncer().unwrap();
+        let records: Vec<Vec<u8>> = (0..200u32).map(|i| i.to_le_bytes().repeat(3)).collect();
+        let to_write = records.clone();
+        let writer = std::thread::spawn(move || {
+            for r in &to_write {
+                w.append(r).unwrap();
+            }
+            w
+        });
+        for _ in 0..20 {
+            s.sync().unwrap();
+        }
+        let mut w = writer.join().unwrap();
+        s.sync().unwrap();
+        w.append(b"never synced").unwrap();
+        ffs.simulate_power_cut().unwrap();
+        let c = read_segment(&fs, w.path(), false).unwrap();
+        assert_eq!(c.records, records);
+        assert_eq!(c.torn_tail, None);
     }
 
     #[test]
