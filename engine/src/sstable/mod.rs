@@ -14,8 +14,12 @@ use std::sync::Arc;
 use crate::cell::{SeqNo, Timestamp};
 use crate::options::FamilyOptions;
 
+mod block;
 pub mod builder;
+mod format;
 pub mod reader;
+#[cfg(test)]
+mod tests;
 
 pub use builder::TableBuilder;
 pub use reader::{TableIter, TableReader};

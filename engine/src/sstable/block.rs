@@ -1,0 +1,665 @@
+//! The two data block encodings of an SSTable, before compression: key blocks (row keys,
+//! prefix-compressed with restart points) and family blocks (one family's cells for a range
+//! of row ordinals, stored as separate streams with column-major values).
+//!
+//! This module owns those byte layouts (see `docs/format.md`). Decoders must never panic or
+//! return inconsistent blocks on any input: every length, count, index and ordinal is
+//! checked, and values are handed out as slices of the decoded buffer, never copied.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::cell::{CellKind, SeqNo, Timestamp};
+use crate::codec::{
+    DecodeError, DecodeResult, Reader, put_fixed32, put_len_prefixed, put_varint64, put_zigzag64,
+    varint_len,
+};
+
+use super::format::KEY_RESTART_INTERVAL;
+
+fn invalid(pos: usize, what: &'static str) -> DecodeError {
+    DecodeError { pos, what }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key blocks
+
+/// Accumulates one key block.
+#[derive(Debug, Default)]
+pub(crate) struct KeyBlockBuilder {
+    buf: Vec<u8>,
+    restarts: Vec<u32>,
+    last_key: Vec<u8>,
+    count: usize,
+}
+
+impl KeyBlockBuilder {
+    /// Append a key; keys must come in strictly increasing order (the table builder checks).
+    pub fn add(&mut self, key: &[u8]) {
+        let shared = if self.count.is_multiple_of(KEY_RESTART_INTERVAL) {
+            self.restarts.push(self.buf.len() as u32);
+            0
+        } else {
+            self.last_key
+                .iter()
+                .zip(key)
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
+        put_varint64(&mut self.buf, shared as u64);
+        put_varint64(&mut self.buf, (key.len() - shared) as u64);
+        self.buf.extend_from_slice(&key[shared..]);
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        self.count += 1;
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    pub fn last_key(&self) -> &[u8] {
+        &self.last_key
+    }
+
+    /// Uncompressed size the block would have if finished now.
+    pub fn size(&self) -> usize {
+        self.buf.len() + 4 * self.restarts.len() + 4
+    }
+
+    /// Write the finished block into `out` (cleared first) and reset for the next block.
+    pub fn finish_into(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.buf);
+        for &r in &self.restarts {
+            put_fixed32(out, r);
+        }
+        put_fixed32(out, self.restarts.len() as u32);
+        self.buf.clear();
+        self.restarts.clear();
+        self.count = 0;
+    }
+}
+
+/// A decoded key block: its keys laid end to end in one buffer.
+#[derive(Debug)]
+pub(crate) struct KeyBlock {
+    pub first_ordinal: u64,
+    keys: Bytes,
+    /// `len() + 1` offsets into `keys`.
+    offsets: Vec<u32>,
+}
+
+impl KeyBlock {
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Key `i` (`i < len()`), or empty past the end.
+    pub fn key(&self, i: usize) -> &[u8] {
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&s), Some(&e)) => self.keys.get(s as usize..e as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// Key `i` as a slice of the block's buffer (no copy).
+    pub fn key_bytes(&self, i: usize) -> Bytes {
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&s), Some(&e)) => self.keys.slice(s as usize..e as usize),
+            _ => Bytes::new(),
+        }
+    }
+
+    /// Index of the first key `>= key` (or `> key` when `exclusive`), `len()` if none.
+    pub fn lower_bound(&self, key: &[u8], exclusive: bool) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let k = self.key(mid);
+            let before = if exclusive { k <= key } else { k < key };
+            if before {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Index of `key` if present.
+    pub fn find(&self, key: &[u8]) -> Option<usize> {
+        let i = self.lower_bound(key, false);
+        (i < self.len() && self.key(i) == key).then_some(i)
+    }
+}
+
+/// Decode a key block that must hold exactly `count` strictly increasing keys.
+pub(crate) fn decode_key_block(
+    payload: &[u8],
+    first_ordinal: u64,
+    count: usize,
+) -> DecodeResult<KeyBlock> {
+    let n = payload.len();
+    if count == 0 || count > n {
+        return Err(invalid(0, "key count out of range for the block size"));
+    }
+    let tail = n
+        .checked_sub(4)
+        .ok_or(invalid(0, "key block shorter than its restart count"))?;
+    let nrestarts = Reader::new(payload.get(tail..).unwrap_or(&[])).fixed32()? as usize;
+    if nrestarts != count.div_ceil(KEY_RESTART_INTERVAL) {
+        return Err(invalid(tail, "restart count does not match the key count"));
+    }
+    let restarts_start = nrestarts
+        .checked_mul(4)
+        .and_then(|b| tail.checked_sub(b))
+        .ok_or(invalid(tail, "restart array larger than the block"))?;
+    let mut restarts = Reader::new(payload.get(restarts_start..tail).unwrap_or(&[]));
+    let mut r = Reader::new(payload.get(..restarts_start).unwrap_or(&[]));
+    let mut keys: Vec<u8> = Vec::with_capacity(restarts_start * 2);
+    let mut offsets: Vec<u32> = Vec::with_capacity(count + 1);
+    offsets.push(0);
+    let mut prev_start = 0usize;
+    for i in 0..count {
+        let entry = r.pos();
+        let shared = r.varint_usize()?;
+        let unshared = r.varint_usize()?;
+        let suffix = r.bytes(unshared)?;
+        if i.is_multiple_of(KEY_RESTART_INTERVAL) {
+            if restarts.fixed32()? as usize != entry {
+                return Err(invalid(entry, "restart point does not match a key entry"));
+            }
+            if shared != 0 {
+                return Err(invalid(entry, "key at a restart point shares a prefix"));
+            }
+        }
+        let prev_len = keys.len() - prev_start;
+        if shared > prev_len {
+            return Err(invalid(entry, "shared prefix longer than the previous key"));
+        }
+        let start = keys.len();
+        keys.extend_from_within(prev_start..prev_start + shared);
+        keys.extend_from_slice(suffix);
+        if i > 0 && keys[prev_start..start] >= keys[start..] {
+            return Err(invalid(entry, "row keys out of order"));
+        }
+        let end = u32::try_from(keys.len()).map_err(|_| invalid(entry, "key block too large"))?;
+        offsets.push(end);
+        prev_start = start;
+    }
+    r.expect_end("bytes after the last key")?;
+    Ok(KeyBlock {
+        first_ordinal,
+        keys: Bytes::from(keys),
+        offsets,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Family blocks
+
+/// Accumulates one family block.
+#[derive(Debug, Default)]
+pub(crate) struct FamilyBlockBuilder {
+    first_ordinal: u64,
+    last_ordinal: u64,
+    cells: usize,
+    prev_ts: i64,
+    prev_seq: u64,
+    ord_s: Vec<u8>,
+    kind_s: Vec<u8>,
+    qidx_s: Vec<u8>,
+    ts_s: Vec<u8>,
+    seq_s: Vec<u8>,
+    vlen_s: Vec<u8>,
+    /// Qualifier dictionary in order of first appearance.
+    quals: Vec<Vec<u8>>,
+    qual_map: HashMap<Vec<u8>, u32>,
+    /// Values per qualifier; buffers beyond `quals.len()` are kept for reuse.
+    values: Vec<Vec<u8>>,
+    last_q: usize,
+    size: usize,
+}
+
+/// Fixed allowance for the header's counts and stream lengths.
+const FAMILY_HEADER_ESTIMATE: usize = 40;
+
+impl FamilyBlockBuilder {
+    pub fn is_empty(&self) -> bool {
+        self.cells == 0
+    }
+
+    pub fn first_ordinal(&self) -> u64 {
+        self.first_ordinal
+    }
+
+    pub fn last_ordinal(&self) -> u64 {
+        self.last_ordinal
+    }
+
+    /// Uncompressed size so far (exact but for the header's few varints).
+    pub fn size(&self) -> usize {
+        self.size + FAMILY_HEADER_ESTIMATE
+    }
+
+    fn qualifier_index(&mut self, q: &[u8]) -> usize {
+        // Rows usually repeat the same columns in the same order: try the next, the same,
+        // and the first qualifier before hashing.
+        for cand in [self.last_q + 1, self.last_q, 0] {
+            if self.quals.get(cand).is_some_and(|x| x == q) {
+                return cand;
+            }
+        }
+        if let Some(&i) = self.qual_map.get(q) {
+            return i as usize;
+        }
+        let i = self.quals.len();
+        self.quals.push(q.to_vec());
+        self.qual_map.insert(q.to_vec(), i as u32);
+        if self.values.len() <= i {
+            self.values.push(Vec::new());
+        }
+        self.size += varint_len(q.len() as u64) + q.len();
+        i
+    }
+
+    /// Append a cell; cells come in internal order (ordinals non-decreasing).
+    pub fn add(
+        &mut self,
+        ordinal: u64,
+        kind: CellKind,
+        qualifier: &[u8],
+        ts: Timestamp,
+        seq: SeqNo,
+        value: &[u8],
+    ) {
+        if self.cells == 0 {
+            self.first_ordinal = ordinal;
+            self.last_ordinal = ordinal;
+            self.prev_ts = 0;
+            self.prev_seq = 0;
+        }
+        let before = self.ord_s.len()
+            + self.kind_s.len()
+            + self.qidx_s.len()
+            + self.ts_s.len()
+            + self.seq_s.len()
+            + self.vlen_s.len();
+        put_varint64(&mut self.ord_s, ordinal - self.last_ordinal);
+        self.last_ordinal = ordinal;
+        self.kind_s.push(kind as u8);
+        let q = self.qualifier_index(qualifier);
+        self.last_q = q;
+        put_varint64(&mut self.qidx_s, q as u64);
+        put_zigzag64(&mut self.ts_s, ts.wrapping_sub(self.prev_ts));
+        self.prev_ts = ts;
+        put_zigzag64(&mut self.seq_s, seq.wrapping_sub(self.prev_seq) as i64);
+        self.prev_seq = seq;
+        put_varint64(&mut self.vlen_s, value.len() as u64);
+        if let Some(v) = self.values.get_mut(q) {
+            v.extend_from_slice(value);
+        }
+        let after = self.ord_s.len()
+            + self.kind_s.len()
+            + self.qidx_s.len()
+            + self.ts_s.len()
+            + self.seq_s.len()
+            + self.vlen_s.len();
+        self.size += after - before + value.len();
+        self.cells += 1;
+    }
+
+    /// Write the finished block into `out` (cleared first) and reset for the next block.
+    pub fn finish_into(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(self.size());
+        put_varint64(out, self.first_ordinal);
+        put_varint64(out, self.cells as u64);
+        put_varint64(out, self.quals.len() as u64);
+        for q in &self.quals {
+            put_len_prefixed(out, q);
+        }
+        for s in [
+            &self.ord_s,
+            &self.qidx_s,
+            &self.ts_s,
+            &self.seq_s,
+            &self.vlen_s,
+        ] {
+            put_varint64(out, s.len() as u64);
+        }
+        for s in [
+            &self.ord_s,
+            &self.kind_s,
+            &self.qidx_s,
+            &self.ts_s,
+            &self.seq_s,
+            &self.vlen_s,
+        ] {
+            out.extend_from_slice(s);
+        }
+        for v in self.values.iter().take(self.quals.len()) {
+            out.extend_from_slice(v);
+        }
+        self.reset();
+    }
+
+    fn reset(&mut self) {
+        for s in [
+            &mut self.ord_s,
+            &mut self.kind_s,
+            &mut self.qidx_s,
+            &mut self.ts_s,
+            &mut self.seq_s,
+            &mut self.vlen_s,
+        ] {
+            s.clear();
+        }
+        for v in &mut self.values {
+            v.clear();
+        }
+        self.quals.clear();
+        self.qual_map.clear();
+        self.cells = 0;
+        self.last_q = 0;
+        self.size = 0;
+    }
+}
+
+/// One decoded cell of a family block; the value is `data[val_off..val_off + val_len]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CellMeta {
+    pub ordinal: u64,
+    pub ts: Timestamp,
+    pub seq: SeqNo,
+    pub val_off: u32,
+    pub val_len: u32,
+    pub qual: u32,
+    pub kind: CellKind,
+}
+
+/// A decoded family block.
+#[derive(Debug)]
+pub(crate) struct FamilyBlock {
+    data: Bytes,
+    quals: Vec<Bytes>,
+    pub cells: Vec<CellMeta>,
+}
+
+impl FamilyBlock {
+    /// The qualifier of a cell of this block.
+    #[inline]
+    pub fn qualifier(&self, c: &CellMeta) -> Bytes {
+        // `qual` was checked against the dictionary when decoding.
+        self.quals.get(c.qual as usize).cloned().unwrap_or_default()
+    }
+
+    /// The value of a cell of this block, as a slice of the block buffer.
+    #[inline]
+    pub fn value(&self, c: &CellMeta) -> Bytes {
+        let start = c.val_off as usize;
+        let end = start + c.val_len as usize;
+        // Ranges were checked against the buffer when decoding.
+        if end <= self.data.len() {
+            self.data.slice(start..end)
+        } else {
+            Bytes::new()
+        }
+    }
+
+    /// Index of the first cell with ordinal `>= ordinal`.
+    pub fn seek(&self, ordinal: u64) -> usize {
+        self.cells.partition_point(|c| c.ordinal < ordinal)
+    }
+}
+
+/// Decode a family block whose index entry says it covers `first..=last` row ordinals.
+pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeResult<FamilyBlock> {
+    let buf: &[u8] = &data;
+    let mut r = Reader::new(buf);
+    let header_first = r.varint64()?;
+    if header_first != first {
+        return Err(invalid(0, "first ordinal differs from the block index"));
+    }
+    let count_pos = r.pos();
+    let count = r.varint_usize()?;
+    if count == 0 || count > r.remaining() {
+        return Err(invalid(count_pos, "cell count out of range"));
+    }
+    let nq_pos = r.pos();
+    let nq = r.varint_usize()?;
+    if nq > r.remaining() || nq > count {
+        return Err(invalid(nq_pos, "qualifier count out of range"));
+    }
+    let mut qual_ranges = Vec::with_capacity(nq);
+    for _ in 0..nq {
+        let q = r.len_prefixed()?;
+        let end = r.pos();
+        qual_ranges.push(end - q.len()..end);
+    }
+    let mut lens = [0usize; 5];
+    for l in &mut lens {
+        *l = r.varint_usize()?;
+    }
+    let [ord_len, qidx_len, ts_len, seq_len, vlen_len] = lens;
+    let mut ord_r = Reader::new(r.bytes(ord_len)?);
+    let kinds = r.bytes(count)?;
+    let mut qidx_r = Reader::new(r.bytes(qidx_len)?);
+    let mut ts_r = Reader::new(r.bytes(ts_len)?);
+    let mut seq_r = Reader::new(r.bytes(seq_len)?);
+    let mut vlen_r = Reader::new(r.bytes(vlen_len)?);
+    let values_start = r.pos();
+    let values_len = r.remaining();
+
+    let mut cells = Vec::with_capacity(count);
+    let mut per_qual_total = vec![0u64; nq];
+    let (mut ord, mut ts, mut seq) = (first, 0i64, 0u64);
+    for &kind_byte in kinds {
+        ord = ord
+            .checked_add(ord_r.varint64()?)
+            .ok_or(invalid(values_start, "ordinal overflow"))?;
+        if ord > last {
+            return Err(invalid(
+                values_start,
+                "cell ordinal beyond the block's range",
+            ));
+        }
+        let kind =
+            CellKind::from_u8(kind_byte).ok_or(invalid(values_start, "unknown cell kind"))?;
+        let q = qidx_r.varint32()?;
+        let total = per_qual_total
+            .get_mut(q as usize)
+            .ok_or(invalid(values_start, "qualifier index out of range"))?;
+        ts = ts.wrapping_add(ts_r.zigzag64()?);
+        seq = seq.wrapping_add(seq_r.zigzag64()? as u64);
+        let vlen = vlen_r.varint32()?;
+        // Temporarily hold the offset within the qualifier's run; fixed below.
+        let within = *total;
+        *total += u64::from(vlen);
+        if *total > values_len as u64 {
+            return Err(invalid(values_start, "value lengths exceed the value area"));
+        }
+        cells.push(CellMeta {
+            ordinal: ord,
+            ts,
+            seq,
+            val_off: within as u32,
+            val_len: vlen,
+            qual: q,
+            kind,
+        });
+    }
+    if ord != last {
+        return Err(invalid(
+            values_start,
+            "last cell ordinal differs from the index",
+        ));
+    }
+    for s in [&ord_r, &qidx_r, &ts_r, &seq_r, &vlen_r] {
+        s.expect_end("stream longer than its cells")?;
+    }
+    // Column-major values: qualifier q's run starts after the runs of 0..q.
+    let mut starts = Vec::with_capacity(nq);
+    let mut acc = values_start as u64;
+    for t in &per_qual_total {
+        starts.push(acc);
+        acc += t;
+    }
+    if acc != buf.len() as u64 {
+        return Err(invalid(
+            values_start,
+            "value lengths do not fill the value area",
+        ));
+    }
+    if acc > u64::from(u32::MAX) {
+        return Err(invalid(values_start, "family block larger than 4 GiB"));
+    }
+    for c in &mut cells {
+        let base = starts.get(c.qual as usize).copied().unwrap_or(0);
+        c.val_off = (base + u64::from(c.val_off)) as u32;
+    }
+    let quals = qual_ranges.into_iter().map(|r| data.slice(r)).collect();
+    Ok(FamilyBlock { data, quals, cells })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    type Cell = (u64, CellKind, Vec<u8>, i64, u64, Vec<u8>);
+
+    fn kind_strategy() -> impl Strategy<Value = CellKind> {
+        prop_oneof![
+            Just(CellKind::Put),
+            Just(CellKind::DeleteCell),
+            Just(CellKind::DeleteColumn),
+            Just(CellKind::DeleteFamily),
+        ]
+    }
+
+    fn cells_strategy() -> impl Strategy<Value = Vec<Cell>> {
+        proptest::collection::vec(
+            (
+                0u64..4,
+                kind_strategy(),
+                proptest::collection::vec(0u8..4, 0..3),
+                any::<i64>(),
+                any::<u64>(),
+                proptest::collection::vec(any::<u8>(), 0..20),
+            ),
+            1..60,
+        )
+        .prop_map(|mut v| {
+            // Turn ordinal steps into non-decreasing ordinals starting at 7.
+            let mut ord = 7;
+            for c in &mut v {
+                ord += c.0;
+                c.0 = ord;
+            }
+            v
+        })
+    }
+
+    fn encode(cells: &[Cell]) -> Vec<u8> {
+        let mut b = FamilyBlockBuilder::default();
+        for (o, k, q, ts, seq, v) in cells {
+            b.add(*o, *k, q, *ts, *seq, v);
+        }
+        let mut out = Vec::new();
+        b.finish_into(&mut out);
+        assert!(b.is_empty());
+        out
+    }
+
+    fn decode(cells: &[Cell], out: Vec<u8>) -> DecodeResult<Vec<Cell>> {
+        let first = cells.first().map_or(0, |c| c.0);
+        let last = cells.last().map_or(0, |c| c.0);
+        let blk = decode_family_block(Bytes::from(out), first, last)?;
+        Ok(blk
+            .cells
+            .iter()
+            .map(|c| {
+                (
+                    c.ordinal,
+                    c.kind,
+                    blk.qualifier(c).to_vec(),
+                    c.ts,
+                    c.seq,
+                    blk.value(c).to_vec(),
+                )
+            })
+            .collect())
+    }
+
+    proptest! {
+        #[test]
+        fn family_block_round_trips(cells in cells_strategy()) {
+            let out = encode(&cells);
+            prop_assert_eq!(decode(&cells, out).unwrap(), cells);
+        }
+
+        #[test]
+        fn damaged_family_blocks_never_panic(cells in cells_strategy(), at in any::<usize>(), x in 1u8..) {
+            let mut out = encode(&cells);
+            let i = at % out.len();
+            out[i] ^= x;
+            let _ = decode(&cells, out.clone());
+            out.truncate(i);
+            prop_assert!(decode(&cells, out).is_err());
+        }
+
+        #[test]
+        fn key_block_round_trips(mut keys in proptest::collection::btree_set(proptest::collection::vec(0u8..3, 0..6), 1..80)) {
+            let keys: Vec<Vec<u8>> = std::mem::take(&mut keys).into_iter().collect();
+            let mut b = KeyBlockBuilder::default();
+            for k in &keys {
+                b.add(k);
+            }
+            let mut out = Vec::new();
+            b.finish_into(&mut out);
+            let blk = decode_key_block(&out, 3, keys.len()).unwrap();
+            prop_assert_eq!(blk.len(), keys.len());
+            for (i, k) in keys.iter().enumerate() {
+                prop_assert_eq!(blk.key(i), &k[..]);
+                prop_assert_eq!(blk.find(k), Some(i));
+            }
+            prop_assert!(decode_key_block(&out, 3, keys.len() + 1).is_err());
+            for n in 0..out.len() {
+                prop_assert!(decode_key_block(&out[..n], 3, keys.len()).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_column_major() {
+        let cells: Vec<Cell> = vec![
+            (0, CellKind::Put, b"a".to_vec(), 5, 1, b"A0".to_vec()),
+            (0, CellKind::Put, b"b".to_vec(), 5, 1, b"B0".to_vec()),
+            (1, CellKind::Put, b"a".to_vec(), 5, 1, b"A1".to_vec()),
+            (1, CellKind::Put, b"b".to_vec(), 5, 1, b"B1".to_vec()),
+        ];
+        let out = encode(&cells);
+        assert!(out.ends_with(b"A0A1B0B1"), "{out:?}");
+        assert_eq!(decode(&cells, out).unwrap(), cells);
+    }
+
+    #[test]
+    fn key_block_lower_bound() {
+        let mut b = KeyBlockBuilder::default();
+        for k in [b"b".as_slice(), b"d", b"f"] {
+            b.add(k);
+        }
+        let mut out = Vec::new();
+        b.finish_into(&mut out);
+        let blk = decode_key_block(&out, 0, 3).unwrap();
+        assert_eq!(blk.lower_bound(b"a", false), 0);
+        assert_eq!(blk.lower_bound(b"d", false), 1);
+        assert_eq!(blk.lower_bound(b"d", true), 2);
+        assert_eq!(blk.lower_bound(b"g", false), 3);
+        assert_eq!(blk.find(b"c"), None);
+        assert_eq!(blk.key_bytes(2), Bytes::from_static(b"f"));
+    }
+}
