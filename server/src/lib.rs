@@ -1,1 +1,26 @@
-//! The Strata gRPC server library.
+//! The Strata gRPC server library: the strata.v1 service over an engine [`Db`], the standard
+//! health and reflection services, settings, and a client helper.
+//!
+//! Entry points: [`serve`] (what `strata serve` runs) and [`start`] (a server on a given
+//! listener for an already open store: `strata demo`, tests). This crate must never reach into
+//! the engine's internals; it uses `Db`'s public API only.
+//!
+//! [`Db`]: strata_engine::Db
+
+pub mod client;
+pub mod config;
+pub mod convert;
+pub mod escape;
+pub mod oversize;
+pub mod scan;
+pub mod server;
+pub mod service;
+pub mod status;
+pub mod stopping;
+pub mod stream;
+
+pub use client::connect;
+pub use config::{ServerConfig, ServiceOptions, Settings};
+pub use server::{ServerError, ServerHandle, serve, start};
+pub use service::StrataService;
+pub use strata_proto::v1 as pb;

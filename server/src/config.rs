@@ -1,0 +1,577 @@
+//! Server settings: what `strata serve` takes from flags and from a TOML file, their defaults,
+//! the size and duration syntax they use, and how they resolve into engine options
+//! ([`DbOptions`]) and service options ([`ServiceOptions`]).
+//!
+//! This module only parses and checks settings. It must never open the data directory, bind a
+//! socket or start anything; the one file it reads is the config file it is given.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use strata_engine::{DbOptions, Limits, SyncMode};
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// Default largest gRPC message the server accepts or sends (64 MiB, above the 8 MiB value
+/// limit so a maximal value fits in a request).
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
+/// Default time a scan may wait for its client to read before it is dropped.
+pub const DEFAULT_SCAN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default rows per scan reply when the request's `batch_size` is 0.
+pub const DEFAULT_SCAN_BATCH_ROWS: u32 = 1000;
+/// Bytes per scan reply (always applied; a reply holds at least one row).
+pub const DEFAULT_SCAN_BATCH_BYTES: u64 = 1024 * 1024;
+/// Default time shutdown waits for in-flight calls before closing connections.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// What can be wrong with settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has an unknown or mistyped setting.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the setting and the line).
+        message: String,
+    },
+    /// No data directory in the flags or the file.
+    #[error("no data directory: pass --data-dir DIR or set data_dir in the config file")]
+    NoDataDir,
+    /// A setting's value is out of range.
+    #[error("setting {setting}: {message}")]
+    Invalid {
+        /// The setting's name.
+        setting: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A size in bytes. Parses `1048576`, `64KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, binary),
+/// `64KB`, `64MB`, `1GB` (decimal), case-insensitively.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size such as 1048576, 64KiB, 64MiB or 1GiB"))?;
+        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" => 1 << 10,
+            "m" | "mib" => 1 << 20,
+            "g" | "gib" => 1 << 30,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            other => {
+                return Err(format!(
+                    "unknown size unit {other:?} in {s:?}: use B, KiB, MiB, GiB, KB, MB or GB"
+                ));
+            }
+        };
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| format!("size {s:?} is too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (unit, m) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if n >= m && n.is_multiple_of(m) {
+                return write!(f, "{}{unit}", n / m);
+            }
+        }
+        write!(f, "{n}B")
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(ByteSize(n)),
+            Raw::Text(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A duration. Parses `60` (seconds), `60s`, `500ms`, `2m`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl FromStr for Span {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration such as 60s, 500ms or 2m"))?;
+        let d = match unit.trim() {
+            "" | "s" => Duration::from_secs(n),
+            "ms" => Duration::from_millis(n),
+            "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
+            other => {
+                return Err(format!(
+                    "unknown duration unit {other:?} in {s:?}: use ms, s or m"
+                ));
+            }
+        };
+        Ok(Span(d))
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms.is_multiple_of(1000) {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(Span(Duration::from_secs(n))),
+            Raw::Text(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+fn de_sync<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SyncMode>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    s.map(|s| s.parse().map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// Every `serve` setting, each optional so that flags can override the file and the file can
+/// override the defaults. The same names work as `--flag-name` and as `flag_name = ...` in the
+/// TOML file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Data directory (created if missing) [required, here or in the file]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:50051]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// WAL durability: always (fsync per write), group (fsync shared by concurrent writers),
+    /// none (OS only; survives a process crash, not a power loss) [default: group]
+    #[arg(long, value_name = "MODE")]
+    #[serde(default, deserialize_with = "de_sync")]
+    pub sync: Option<SyncMode>,
+    /// A table's memtable is flushed once it holds this many bytes [default: 64MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub memtable_bytes: Option<ByteSize>,
+    /// Writes stall while a table has this many memtables waiting for flush [default: 4]
+    #[arg(long, value_name = "N")]
+    pub max_immutable_memtables: Option<usize>,
+    /// Block cache budget (decoded blocks) [default: 256MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub block_cache_bytes: Option<ByteSize>,
+    /// Size at which a WAL segment is closed and a new one started [default: 64MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub wal_segment_bytes: Option<ByteSize>,
+    /// Longest row key [default: 4KiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_row_key_bytes: Option<ByteSize>,
+    /// Longest qualifier [default: 16KiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_qualifier_bytes: Option<ByteSize>,
+    /// Largest value [default: 8MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_value_bytes: Option<ByteSize>,
+    /// Most mutations in one row mutation [default: 100000]
+    #[arg(long, value_name = "N")]
+    pub max_mutations_per_row: Option<usize>,
+    /// Largest gRPC message received or sent; larger requests get RESOURCE_EXHAUSTED. Must be
+    /// above max-value-bytes [default: 64MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_message_bytes: Option<ByteSize>,
+    /// A scan whose client reads nothing for this long is dropped [default: 60s]
+    #[arg(long, value_name = "DURATION")]
+    pub scan_idle_timeout: Option<Span>,
+    /// Rows per scan reply when the request's batch_size is 0 [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub scan_batch_rows: Option<u32>,
+    /// Bytes per scan reply (a reply holds at least one row) [default: 1MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub scan_batch_bytes: Option<ByteSize>,
+    /// On SIGINT/SIGTERM, time to let in-flight calls finish before closing connections
+    /// [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub shutdown_grace: Option<Span>,
+    /// Open even if the WAL is damaged in the middle, keeping the records before the damage
+    /// [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub salvage_wal: bool,
+}
+
+impl Settings {
+    /// Read settings from a TOML file.
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Settings::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parse settings from TOML text.
+    pub fn from_toml(text: &str) -> Result<Settings, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Settings from `self` (the flags) where given, else from `file`.
+    pub fn or(self, file: Settings) -> Settings {
+        Settings {
+            data_dir: self.data_dir.or(file.data_dir),
+            listen: self.listen.or(file.listen),
+            sync: self.sync.or(file.sync),
+            memtable_bytes: self.memtable_bytes.or(file.memtable_bytes),
+            max_immutable_memtables: self
+                .max_immutable_memtables
+                .or(file.max_immutable_memtables),
+            block_cache_bytes: self.block_cache_bytes.or(file.block_cache_bytes),
+            wal_segment_bytes: self.wal_segment_bytes.or(file.wal_segment_bytes),
+            max_row_key_bytes: self.max_row_key_bytes.or(file.max_row_key_bytes),
+            max_qualifier_bytes: self.max_qualifier_bytes.or(file.max_qualifier_bytes),
+            max_value_bytes: self.max_value_bytes.or(file.max_value_bytes),
+            max_mutations_per_row: self.max_mutations_per_row.or(file.max_mutations_per_row),
+            max_message_bytes: self.max_message_bytes.or(file.max_message_bytes),
+            scan_idle_timeout: self.scan_idle_timeout.or(file.scan_idle_timeout),
+            scan_batch_rows: self.scan_batch_rows.or(file.scan_batch_rows),
+            scan_batch_bytes: self.scan_batch_bytes.or(file.scan_batch_bytes),
+            shutdown_grace: self.shutdown_grace.or(file.shutdown_grace),
+            salvage_wal: self.salvage_wal || file.salvage_wal,
+        }
+    }
+
+    /// Fill in defaults and check ranges.
+    pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
+        let data_dir = self.data_dir.ok_or(ConfigError::NoDataDir)?;
+        let listen = match self.listen {
+            Some(a) => a,
+            None => DEFAULT_LISTEN.parse().map_err(|_| ConfigError::Invalid {
+                setting: "listen",
+                message: format!("bad built-in default {DEFAULT_LISTEN}"),
+            })?,
+        };
+        let base = DbOptions::default();
+        let limits_default = Limits::default();
+        let limits = Limits {
+            max_row_key: size(
+                "max_row_key_bytes",
+                self.max_row_key_bytes,
+                limits_default.max_row_key,
+            )?,
+            max_qualifier: size(
+                "max_qualifier_bytes",
+                self.max_qualifier_bytes,
+                limits_default.max_qualifier,
+            )?,
+            max_value: size(
+                "max_value_bytes",
+                self.max_value_bytes,
+                limits_default.max_value,
+            )?,
+            max_mutations_per_row: self
+                .max_mutations_per_row
+                .unwrap_or(limits_default.max_mutations_per_row),
+        };
+        let db = DbOptions {
+            sync_mode: self.sync.unwrap_or(base.sync_mode),
+            memtable_bytes: size("memtable_bytes", self.memtable_bytes, base.memtable_bytes)?,
+            max_immutable_memtables: self
+                .max_immutable_memtables
+                .unwrap_or(base.max_immutable_memtables),
+            wal_segment_bytes: self
+                .wal_segment_bytes
+                .map_or(base.wal_segment_bytes, |b| b.0),
+            block_cache_bytes: size(
+                "block_cache_bytes",
+                self.block_cache_bytes,
+                base.block_cache_bytes,
+            )?,
+            limits,
+            salvage_wal: self.salvage_wal,
+            background_threads: true,
+        };
+        let service = ServiceOptions {
+            max_message_bytes: size(
+                "max_message_bytes",
+                self.max_message_bytes,
+                DEFAULT_MAX_MESSAGE_BYTES as usize,
+            )?,
+            scan_idle_timeout: self
+                .scan_idle_timeout
+                .map_or(DEFAULT_SCAN_IDLE_TIMEOUT, |s| s.0),
+            scan_batch_rows: self.scan_batch_rows.unwrap_or(DEFAULT_SCAN_BATCH_ROWS),
+            scan_batch_bytes: size(
+                "scan_batch_bytes",
+                self.scan_batch_bytes,
+                DEFAULT_SCAN_BATCH_BYTES as usize,
+            )?,
+        };
+        let config = ServerConfig {
+            data_dir,
+            listen,
+            db,
+            service,
+            shutdown_grace: self.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |s| s.0),
+        };
+        config.check()?;
+        Ok(config)
+    }
+}
+
+fn size(setting: &'static str, v: Option<ByteSize>, default: usize) -> Result<usize, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(b) => usize::try_from(b.0).map_err(|_| ConfigError::Invalid {
+            setting,
+            message: format!("{b} does not fit in this machine's address space"),
+        }),
+    }
+}
+
+/// Options of the gRPC service itself (not of the store).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceOptions {
+    /// Largest gRPC message received or sent, in bytes.
+    pub max_message_bytes: usize,
+    /// A scan whose client reads nothing for this long is dropped.
+    pub scan_idle_timeout: Duration,
+    /// Rows per scan reply when the request's `batch_size` is 0.
+    pub scan_batch_rows: u32,
+    /// Bytes per scan reply (a reply holds at least one row).
+    pub scan_batch_bytes: usize,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES as usize,
+            scan_idle_timeout: DEFAULT_SCAN_IDLE_TIMEOUT,
+            scan_batch_rows: DEFAULT_SCAN_BATCH_ROWS,
+            scan_batch_bytes: DEFAULT_SCAN_BATCH_BYTES as usize,
+        }
+    }
+}
+
+/// Everything `serve` needs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Store options.
+    pub db: DbOptions,
+    /// Service options.
+    pub service: ServiceOptions,
+    /// Time in-flight calls get to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// A configuration with every default, for `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Result<ServerConfig, ConfigError> {
+        Settings {
+            data_dir: Some(data_dir.into()),
+            ..Settings::default()
+        }
+        .resolve()
+    }
+
+    /// Check values that must agree with each other.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let limits = &self.db.limits;
+        // Room for the row key, qualifier and framing next to a maximal value.
+        let need = limits
+            .max_value
+            .saturating_add(limits.max_row_key)
+            .saturating_add(limits.max_qualifier)
+            .saturating_add(64 * 1024);
+        if self.service.max_message_bytes < need {
+            return Err(ConfigError::Invalid {
+                setting: "max_message_bytes",
+                message: format!(
+                    "{} is too small: a request carrying one maximal value needs at least {} \
+                     (max_value_bytes {} + max_row_key_bytes {} + max_qualifier_bytes {} + 64KiB)",
+                    ByteSize(self.service.max_message_bytes as u64),
+                    ByteSize(need as u64),
+                    ByteSize(limits.max_value as u64),
+                    ByteSize(limits.max_row_key as u64),
+                    ByteSize(limits.max_qualifier as u64),
+                ),
+            });
+        }
+        if self.service.scan_batch_rows == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "scan_batch_rows",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.service.scan_batch_bytes == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "scan_batch_bytes",
+                message: "must be at least 1 byte".into(),
+            });
+        }
+        if self.service.scan_idle_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "scan_idle_timeout",
+                message: "must be above 0".into(),
+            });
+        }
+        if self.db.limits.max_row_key == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "max_row_key_bytes",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!("1048576".parse::<ByteSize>(), Ok(ByteSize(1 << 20)));
+        assert_eq!("64MiB".parse::<ByteSize>(), Ok(ByteSize(64 << 20)));
+        assert_eq!("64mib".parse::<ByteSize>(), Ok(ByteSize(64 << 20)));
+        assert_eq!("4K".parse::<ByteSize>(), Ok(ByteSize(4096)));
+        assert_eq!("1GB".parse::<ByteSize>(), Ok(ByteSize(1_000_000_000)));
+        assert!("12parsecs".parse::<ByteSize>().is_err());
+        assert!("MiB".parse::<ByteSize>().is_err());
+        assert!("99999999999999999999GiB".parse::<ByteSize>().is_err());
+        assert_eq!(ByteSize(64 << 20).to_string(), "64MiB");
+        assert_eq!(ByteSize(1000).to_string(), "1000B");
+    }
+
+    #[test]
+    fn spans_parse() {
+        assert_eq!("60".parse::<Span>(), Ok(Span(Duration::from_secs(60))));
+        assert_eq!("60s".parse::<Span>(), Ok(Span(Duration::from_secs(60))));
+        assert_eq!(
+            "250ms".parse::<Span>(),
+            Ok(Span(Duration::from_millis(250)))
+        );
+        assert_eq!("2m".parse::<Span>(), Ok(Span(Duration::from_secs(120))));
+        assert!("soon".parse::<Span>().is_err());
+        assert!("5h".parse::<Span>().is_err());
+    }
+
+    #[test]
+    fn defaults_resolve() {
+        let c = ServerConfig::new("/tmp/x").expect("defaults are valid");
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.db.sync_mode, SyncMode::Group);
+        assert_eq!(c.service, ServiceOptions::default());
+        assert_eq!(c.db.limits, Limits::default());
+    }
+
+    #[test]
+    fn file_settings_parse_and_flags_win() {
+        let file = Settings::from_toml(
+            r#"
+            data_dir = "/data/file"
+            listen = "0.0.0.0:6000"
+            sync = "none"
+            memtable_bytes = "8MiB"
+            block_cache_bytes = 33554432
+            max_message_bytes = "128MiB"
+            scan_idle_timeout = "5s"
+            salvage_wal = true
+            "#,
+        )
+        .expect("valid file");
+        let flags = Settings {
+            data_dir: Some("/data/flag".into()),
+            sync: Some(SyncMode::Always),
+            ..Settings::default()
+        };
+        let c = flags.or(file).resolve().expect("valid");
+        assert_eq!(c.data_dir, PathBuf::from("/data/flag"));
+        assert_eq!(c.listen.to_string(), "0.0.0.0:6000");
+        assert_eq!(c.db.sync_mode, SyncMode::Always);
+        assert_eq!(c.db.memtable_bytes, 8 << 20);
+        assert_eq!(c.db.block_cache_bytes, 32 << 20);
+        assert_eq!(c.service.max_message_bytes, 128 << 20);
+        assert_eq!(c.service.scan_idle_timeout, Duration::from_secs(5));
+        assert!(c.db.salvage_wal);
+    }
+
+    #[test]
+    fn unknown_and_bad_settings_are_named() {
+        let e = Settings::from_toml("memtable_size = 5").expect_err("unknown key");
+        assert!(e.contains("memtable_size"), "{e}");
+        let e = Settings::from_toml("sync = \"sometimes\"").expect_err("bad sync");
+        assert!(e.contains("sometimes"), "{e}");
+    }
+
+    #[test]
+    fn message_limit_must_exceed_value_limit() {
+        let s = Settings {
+            data_dir: Some("/d".into()),
+            max_message_bytes: Some(ByteSize(4 << 20)),
+            ..Settings::default()
+        };
+        let e = s.resolve().expect_err("too small");
+        assert!(e.to_string().contains("max_message_bytes"), "{e}");
+    }
+
+    #[test]
+    fn missing_data_dir_is_reported() {
+        assert!(matches!(
+            Settings::default().resolve(),
+            Err(ConfigError::NoDataDir)
+        ));
+    }
+}

@@ -1,0 +1,621 @@
+//! Conversions between the strata.v1 wire messages and the engine's types, both ways.
+//!
+//! This module owns what the wire can express that the engine's types cannot (an unset
+//! oneof, an unknown enum number, "0 means default") and turns it into engine values or a
+//! [`ConvertError`]. It must never call the engine, and it leaves the engine's own rules
+//! (names, key and value limits, unknown tables and families) to the engine, which is the one
+//! place they are checked.
+
+use std::ops::Bound;
+
+use strata_engine as engine;
+use strata_proto::v1 as pb;
+
+use crate::escape;
+
+/// Lowest and highest zstd level a family may ask for (0 means the default).
+const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
+
+/// A request the server cannot turn into engine types. Always INVALID_ARGUMENT.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    /// A mutation's oneof `kind` is not set.
+    #[error(
+        "mutation {index} of row {row} has no kind (set one of set_cell, delete_cells, delete_family, delete_row)"
+    )]
+    EmptyMutation {
+        /// The row, escaped for display.
+        row: String,
+        /// 0-based index of the mutation in its row.
+        index: usize,
+    },
+    /// An enum field holds a number this server does not know.
+    #[error(
+        "family {family}: unknown compression value {value} (expected COMPRESSION_UNSPECIFIED, NONE or ZSTD)"
+    )]
+    UnknownCompression {
+        /// The family.
+        family: String,
+        /// The number received.
+        value: i32,
+    },
+    /// A zstd level out of range.
+    #[error(
+        "family {family}: compression_level {level} is out of range 1..=22 (0 means the default, 3)"
+    )]
+    CompressionLevel {
+        /// The family.
+        family: String,
+        /// The level received.
+        level: i32,
+    },
+    /// A column selector without a family.
+    #[error("column selector {index} has an empty family")]
+    EmptySelectorFamily {
+        /// 0-based index of the selector.
+        index: usize,
+    },
+    /// A time range whose start is after its end.
+    #[error("time range start_micros {start} is after end_micros {end}")]
+    TimeRange {
+        /// Inclusive start.
+        start: i64,
+        /// Exclusive end.
+        end: i64,
+    },
+    /// A table name that breaks the naming rule (checked with the engine's own rule, so that
+    /// every RPC, including reads of a table that cannot exist, answers INVALID_ARGUMENT).
+    #[error("{0}")]
+    BadName(String),
+    /// A bulk-ingest path that is not absolute.
+    #[error("ingest path {0:?} is not absolute (paths are on the server's machine)")]
+    RelativePath(String),
+}
+
+/// Check a request's table name against the engine's naming rule.
+pub fn table(name: &str) -> Result<&str, ConvertError> {
+    engine::options::validate_name("table", name).map_err(ConvertError::BadName)?;
+    Ok(name)
+}
+
+/// Wire family options to engine family options, with zero values replaced by defaults.
+pub fn family_from_pb(f: pb::FamilyOptions) -> Result<engine::FamilyOptions, ConvertError> {
+    let compression = match pb::Compression::try_from(f.compression) {
+        Ok(pb::Compression::None) => engine::Compression::None,
+        Ok(pb::Compression::Unspecified | pb::Compression::Zstd) => {
+            if f.compression_level != 0 && !ZSTD_LEVELS.contains(&f.compression_level) {
+                return Err(ConvertError::CompressionLevel {
+                    family: f.name,
+                    level: f.compression_level,
+                });
+            }
+            engine::Compression::Zstd(f.compression_level)
+        }
+        Err(_) => {
+            return Err(ConvertError::UnknownCompression {
+                family: f.name,
+                value: f.compression,
+            });
+        }
+    };
+    Ok(engine::FamilyOptions {
+        name: f.name,
+        max_versions: f.max_versions,
+        ttl_seconds: f.ttl_seconds,
+        compression,
+        bloom_filter: !f.disable_bloom_filter,
+        block_size: f.block_size,
+    }
+    .normalized())
+}
+
+/// Convert a list of wire family options.
+pub fn families_from_pb(
+    fams: Vec<pb::FamilyOptions>,
+) -> Result<Vec<engine::FamilyOptions>, ConvertError> {
+    fams.into_iter().map(family_from_pb).collect()
+}
+
+/// Engine family options to the wire, with every value explicit.
+pub fn family_to_pb(f: &engine::FamilyOptions) -> pb::FamilyOptions {
+    let (compression, compression_level) = match f.compression {
+        engine::Compression::None => (pb::Compression::None, 0),
+        engine::Compression::Zstd(level) => (pb::Compression::Zstd, level),
+    };
+    pb::FamilyOptions {
+        name: f.name.clone(),
+        max_versions: f.max_versions,
+        ttl_seconds: f.ttl_seconds,
+        compression: compression as i32,
+        compression_level,
+        disable_bloom_filter: !f.bloom_filter,
+        block_size: f.block_size,
+    }
+}
+
+/// One row's wire mutations to an engine row mutation.
+pub fn row_mutation_from_pb(
+    row: Vec<u8>,
+    mutations: Vec<pb::Mutation>,
+) -> Result<engine::RowMutation, ConvertError> {
+    let mut out = Vec::with_capacity(mutations.len());
+    for (index, m) in mutations.into_iter().enumerate() {
+        use pb::mutation::Kind;
+        let m = match m.kind {
+            Some(Kind::SetCell(c)) => engine::Mutation::SetCell {
+                family: c.family,
+                qualifier: c.qualifier,
+                value: c.value,
+                timestamp: c.timestamp_micros,
+            },
+            Some(Kind::DeleteCells(c)) => engine::Mutation::DeleteCells {
+                family: c.family,
+                qualifier: c.qualifier,
+                timestamp: c.timestamp_micros,
+            },
+            Some(Kind::DeleteFamily(c)) => engine::Mutation::DeleteFamily { family: c.family },
+            Some(Kind::DeleteRow(_)) => engine::Mutation::DeleteRow,
+            None => {
+                return Err(ConvertError::EmptyMutation {
+                    row: escape::display(&row).into_owned(),
+                    index,
+                });
+            }
+        };
+        out.push(m);
+    }
+    Ok(engine::RowMutation {
+        row,
+        mutations: out,
+    })
+}
+
+/// A MutateRows (or MutateStream batch) request's entries to engine row mutations.
+pub fn row_mutations_from_pb(
+    entries: Vec<pb::RowMutations>,
+) -> Result<Vec<engine::RowMutation>, ConvertError> {
+    entries
+        .into_iter()
+        .map(|e| row_mutation_from_pb(e.row, e.mutations))
+        .collect()
+}
+
+/// Column selection, versions and time range of a Get or Scan.
+pub fn read_options_from_pb(
+    columns: Vec<pb::ColumnSelector>,
+    max_versions: u32,
+    time_range: Option<pb::TimeRange>,
+) -> Result<engine::ReadOptions, ConvertError> {
+    let mut cols = Vec::with_capacity(columns.len());
+    for (index, c) in columns.into_iter().enumerate() {
+        if c.family.is_empty() {
+            return Err(ConvertError::EmptySelectorFamily { index });
+        }
+        cols.push(engine::ColumnSelector {
+            family: c.family,
+            qualifier: if c.qualifier.is_empty() {
+                None
+            } else {
+                Some(c.qualifier)
+            },
+        });
+    }
+    let time_range = match time_range {
+        None => engine::TimeRange::default(),
+        Some(t) => {
+            if t.end_micros != 0 && t.start_micros > t.end_micros {
+                return Err(ConvertError::TimeRange {
+                    start: t.start_micros,
+                    end: t.end_micros,
+                });
+            }
+            engine::TimeRange {
+                start: t.start_micros,
+                end: if t.end_micros == 0 {
+                    None
+                } else {
+                    Some(t.end_micros)
+                },
+            }
+        }
+    };
+    Ok(engine::ReadOptions {
+        columns: cols,
+        max_versions: max_versions.max(1),
+        time_range,
+    })
+}
+
+/// A scan request's bounds and shape. (`table` and `batch_size` are the caller's.)
+pub fn scan_options_from_pb(r: &mut pb::ScanRequest) -> Result<engine::ScanOptions, ConvertError> {
+    let start = if r.start_row.is_empty() {
+        // No row has an empty key, so "after the empty key" is the whole table too.
+        Bound::Unbounded
+    } else if r.start_row_exclusive {
+        Bound::Excluded(std::mem::take(&mut r.start_row))
+    } else {
+        Bound::Included(std::mem::take(&mut r.start_row))
+    };
+    let stop = if r.stop_row.is_empty() {
+        Bound::Unbounded
+    } else {
+        Bound::Excluded(std::mem::take(&mut r.stop_row))
+    };
+    let read = read_options_from_pb(
+        std::mem::take(&mut r.columns),
+        r.max_versions,
+        r.time_range.take(),
+    )?;
+    Ok(engine::ScanOptions {
+        start,
+        stop,
+        prefix: std::mem::take(&mut r.prefix),
+        read,
+        limit: r.limit,
+    })
+}
+
+/// An engine row to the wire.
+pub fn row_to_pb(row: engine::Row) -> pb::Row {
+    pb::Row {
+        key: row.key,
+        cells: row
+            .cells
+            .into_iter()
+            .map(|c| pb::Cell {
+                family: c.family,
+                qualifier: c.qualifier,
+                timestamp_micros: c.timestamp,
+                value: c.value,
+            })
+            .collect(),
+    }
+}
+
+/// Approximate encoded size of a row, for bounding scan replies by bytes.
+pub fn row_size(row: &engine::Row) -> usize {
+    row.key.len()
+        + 8
+        + row
+            .cells
+            .iter()
+            .map(|c| c.family.len() + c.qualifier.len() + c.value.len() + 24)
+            .sum::<usize>()
+}
+
+/// A table description to the DescribeTable reply.
+pub fn description_to_pb(d: engine::TableDescription) -> pb::DescribeTableResponse {
+    let s = d.stats;
+    pb::DescribeTableResponse {
+        table: d.name,
+        families: d.families.iter().map(family_to_pb).collect(),
+        stats: Some(pb::TableStats {
+            files: s.files,
+            file_bytes: s.file_bytes,
+            file_rows: s.file_rows,
+            file_cells: s.file_cells,
+            memtable_bytes: s.memtable_bytes,
+            immutable_memtables: s.immutable_memtables,
+            levels: s
+                .levels
+                .into_iter()
+                .map(|l| pb::LevelStats {
+                    level: l.level,
+                    files: l.files,
+                    bytes: l.bytes,
+                })
+                .collect(),
+            families: s
+                .families
+                .into_iter()
+                .map(|f| pb::FamilyStats {
+                    name: f.name,
+                    cells: f.cells,
+                    stored_bytes: f.stored_bytes,
+                    raw_bytes: f.raw_bytes,
+                })
+                .collect(),
+            flushes: s.flushes,
+            compactions: s.compactions,
+            compaction_bytes_in: s.compaction_bytes_in,
+            compaction_bytes_out: s.compaction_bytes_out,
+            write_stalls: s.write_stalls,
+        }),
+    }
+}
+
+/// Bulk-ingest paths: each must be absolute (they name files on the server's machine).
+pub fn ingest_paths(paths: Vec<String>) -> Result<Vec<std::path::PathBuf>, ConvertError> {
+    paths
+        .into_iter()
+        .map(|p| {
+            let path = std::path::PathBuf::from(&p);
+            if path.is_absolute() {
+                Ok(path)
+            } else {
+                Err(ConvertError::RelativePath(p))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb::mutation::Kind;
+
+    fn fam(name: &str) -> pb::FamilyOptions {
+        pb::FamilyOptions {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn zero_family_options_mean_defaults() {
+        let f = family_from_pb(fam("personal_info")).expect("valid");
+        assert_eq!(f, engine::FamilyOptions::new("personal_info"));
+        assert_eq!(f.compression, engine::Compression::Zstd(3));
+        assert_eq!(f.max_versions, 1);
+        assert!(f.bloom_filter);
+    }
+
+    #[test]
+    fn family_options_round_trip() {
+        let wire = pb::FamilyOptions {
+            name: "m".into(),
+            max_versions: 5,
+            ttl_seconds: 3600,
+            compression: pb::Compression::None as i32,
+            compression_level: 0,
+            disable_bloom_filter: true,
+            block_size: 4096,
+        };
+        let f = family_from_pb(wire.clone()).expect("valid");
+        assert_eq!(f.compression, engine::Compression::None);
+        assert!(!f.bloom_filter);
+        assert_eq!(family_to_pb(&f), wire);
+
+        let z = family_from_pb(pb::FamilyOptions {
+            compression: pb::Compression::Zstd as i32,
+            compression_level: 9,
+            ..fam("z")
+        })
+        .expect("valid");
+        assert_eq!(z.compression, engine::Compression::Zstd(9));
+        let back = family_to_pb(&z);
+        assert_eq!(back.compression, pb::Compression::Zstd as i32);
+        assert_eq!(back.compression_level, 9);
+    }
+
+    #[test]
+    fn bad_compression_is_rejected_with_the_family_named() {
+        let e = family_from_pb(pb::FamilyOptions {
+            compression: 42,
+            ..fam("f1")
+        })
+        .expect_err("unknown enum");
+        assert!(e.to_string().contains("f1") && e.to_string().contains("42"));
+        let e = family_from_pb(pb::FamilyOptions {
+            compression_level: 23,
+            ..fam("f2")
+        })
+        .expect_err("level");
+        assert!(e.to_string().contains("f2") && e.to_string().contains("23"));
+    }
+
+    #[test]
+    fn mutations_convert() {
+        let m = row_mutation_from_pb(
+            b"r1".to_vec(),
+            vec![
+                pb::Mutation {
+                    kind: Some(Kind::SetCell(pb::SetCell {
+                        family: "f".into(),
+                        qualifier: b"q".to_vec(),
+                        value: b"v".to_vec(),
+                        timestamp_micros: 0,
+                    })),
+                },
+                pb::Mutation {
+                    kind: Some(Kind::DeleteCells(pb::DeleteCells {
+                        family: "f".into(),
+                        qualifier: b"q2".to_vec(),
+                        timestamp_micros: 7,
+                    })),
+                },
+                pb::Mutation {
+                    kind: Some(Kind::DeleteFamily(pb::DeleteFamily { family: "g".into() })),
+                },
+                pb::Mutation {
+                    kind: Some(Kind::DeleteRow(pb::DeleteRow {})),
+                },
+            ],
+        )
+        .expect("valid");
+        assert_eq!(m.row, b"r1");
+        assert_eq!(
+            m.mutations,
+            vec![
+                engine::Mutation::SetCell {
+                    family: "f".into(),
+                    qualifier: b"q".to_vec(),
+                    value: b"v".to_vec(),
+                    timestamp: 0
+                },
+                engine::Mutation::DeleteCells {
+                    family: "f".into(),
+                    qualifier: b"q2".to_vec(),
+                    timestamp: 7
+                },
+                engine::Mutation::DeleteFamily { family: "g".into() },
+                engine::Mutation::DeleteRow,
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_mutation_names_row_and_index() {
+        let e = row_mutation_from_pb(
+            vec![0xff, b'k'],
+            vec![
+                pb::Mutation {
+                    kind: Some(Kind::DeleteRow(pb::DeleteRow {})),
+                },
+                pb::Mutation { kind: None },
+            ],
+        )
+        .expect_err("no kind");
+        assert_eq!(
+            e,
+            ConvertError::EmptyMutation {
+                row: "\\xFFk".into(),
+                index: 1
+            }
+        );
+    }
+
+    #[test]
+    fn read_options_defaults_and_checks() {
+        let r = read_options_from_pb(vec![], 0, None).expect("valid");
+        assert_eq!(r, engine::ReadOptions::default());
+        let r = read_options_from_pb(
+            vec![
+                pb::ColumnSelector {
+                    family: "f".into(),
+                    qualifier: vec![],
+                },
+                pb::ColumnSelector {
+                    family: "g".into(),
+                    qualifier: b"q".to_vec(),
+                },
+            ],
+            3,
+            Some(pb::TimeRange {
+                start_micros: 10,
+                end_micros: 0,
+            }),
+        )
+        .expect("valid");
+        assert_eq!(r.columns[0].qualifier, None);
+        assert_eq!(r.columns[1].qualifier, Some(b"q".to_vec()));
+        assert_eq!(r.max_versions, 3);
+        assert_eq!(
+            r.time_range,
+            engine::TimeRange {
+                start: 10,
+                end: None
+            }
+        );
+        assert!(
+            read_options_from_pb(
+                vec![pb::ColumnSelector {
+                    family: String::new(),
+                    qualifier: vec![]
+                }],
+                0,
+                None
+            )
+            .is_err()
+        );
+        assert!(
+            read_options_from_pb(
+                vec![],
+                0,
+                Some(pb::TimeRange {
+                    start_micros: 10,
+                    end_micros: 5
+                })
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn scan_bounds() {
+        let mut r = pb::ScanRequest {
+            table: "t".into(),
+            start_row: b"a".to_vec(),
+            start_row_exclusive: true,
+            stop_row: b"m".to_vec(),
+            prefix: b"a".to_vec(),
+            limit: 10,
+            ..Default::default()
+        };
+        let s = scan_options_from_pb(&mut r).expect("valid");
+        assert_eq!(s.start, Bound::Excluded(b"a".to_vec()));
+        assert_eq!(s.stop, Bound::Excluded(b"m".to_vec()));
+        assert_eq!(s.prefix, b"a");
+        assert_eq!(s.limit, 10);
+
+        let mut r = pb::ScanRequest {
+            start_row: b"a".to_vec(),
+            ..Default::default()
+        };
+        let s = scan_options_from_pb(&mut r).expect("valid");
+        assert_eq!(s.start, Bound::Included(b"a".to_vec()));
+        assert_eq!(s.stop, Bound::Unbounded);
+
+        let mut r = pb::ScanRequest {
+            start_row_exclusive: true,
+            ..Default::default()
+        };
+        let s = scan_options_from_pb(&mut r).expect("valid");
+        assert_eq!(s.start, Bound::Unbounded);
+    }
+
+    #[test]
+    fn rows_and_descriptions_convert() {
+        let row = engine::Row {
+            key: b"k".to_vec(),
+            cells: vec![engine::Cell {
+                family: "f".into(),
+                qualifier: b"q".to_vec(),
+                timestamp: 5,
+                value: b"v".to_vec(),
+            }],
+        };
+        let size = row_size(&row);
+        assert!(size >= 4);
+        let p = row_to_pb(row);
+        assert_eq!(p.key, b"k");
+        assert_eq!(p.cells[0].timestamp_micros, 5);
+        assert_eq!(p.cells[0].value, b"v");
+
+        let d = description_to_pb(engine::TableDescription {
+            name: "t".into(),
+            families: vec![engine::FamilyOptions::new("f")],
+            stats: engine::TableStats {
+                files: 2,
+                levels: vec![engine::LevelStats {
+                    level: 0,
+                    files: 2,
+                    bytes: 100,
+                }],
+                ..Default::default()
+            },
+        });
+        assert_eq!(d.table, "t");
+        assert_eq!(d.families[0].compression, pb::Compression::Zstd as i32);
+        assert_eq!(d.families[0].compression_level, 3);
+        let stats = d.stats.expect("stats present");
+        assert_eq!(stats.files, 2);
+        assert_eq!(stats.levels[0].bytes, 100);
+    }
+
+    #[test]
+    fn table_names_are_checked() {
+        assert_eq!(table("customers"), Ok("customers"));
+        assert!(matches!(table(""), Err(ConvertError::BadName(_))));
+        assert!(matches!(table("a b"), Err(ConvertError::BadName(_))));
+    }
+
+    #[test]
+    fn ingest_paths_must_be_absolute() {
+        assert!(ingest_paths(vec!["/a/b.sst".into()]).is_ok());
+        assert_eq!(
+            ingest_paths(vec!["b.sst".into()]),
+            Err(ConvertError::RelativePath("b.sst".into()))
+        );
+    }
+}

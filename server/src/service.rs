@@ -1,0 +1,263 @@
+//! The strata.v1 `Strata` service: one method per RPC, each converting the request, running
+//! the engine call on a blocking thread, and converting the reply or the error.
+//!
+//! This module must never run a blocking engine call on the async executor (use
+//! [`blocking`]), and never map errors to statuses itself (that is `status.rs`).
+
+use strata_engine::{AlterTable, Db, Result as EngineResult};
+use strata_proto::v1 as pb;
+use strata_proto::v1::strata_server::Strata;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::config::ServiceOptions;
+use crate::convert::{self, ConvertError};
+use crate::scan::{self, Batching, ScanStream};
+use crate::status;
+use crate::stopping::Stopping;
+use crate::stream::{self, AckStream};
+
+/// Run a blocking engine call on tokio's blocking pool and map its error to a status.
+pub async fn blocking<T, F>(f: F) -> Result<T, Status>
+where
+    T: Send + 'static,
+    F: FnOnce() -> EngineResult<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(status::from_engine(&e)),
+        Err(join) => Err(status::from_join(join)),
+    }
+}
+
+fn invalid(e: ConvertError) -> Status {
+    status::from_convert(&e)
+}
+
+/// The service over one open store.
+#[derive(Clone, Debug)]
+pub struct StrataService {
+    db: Db,
+    options: ServiceOptions,
+    stopping: Stopping,
+}
+
+impl StrataService {
+    /// A service over `db`; long-lived calls end when `stopping` is raised.
+    pub fn new(db: Db, options: ServiceOptions, stopping: Stopping) -> Self {
+        StrataService {
+            db,
+            options,
+            stopping,
+        }
+    }
+
+    fn batching(&self, batch_size: u32) -> Batching {
+        let rows = if batch_size == 0 {
+            self.options.scan_batch_rows
+        } else {
+            batch_size
+        };
+        Batching {
+            rows: usize::try_from(rows).unwrap_or(usize::MAX).max(1),
+            bytes: self.options.scan_batch_bytes.max(1),
+            idle_timeout: self.options.scan_idle_timeout,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Strata for StrataService {
+    async fn create_table(
+        &self,
+        request: Request<pb::CreateTableRequest>,
+    ) -> Result<Response<pb::CreateTableResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let families = convert::families_from_pb(r.families).map_err(invalid)?;
+        let db = self.db.clone();
+        blocking(move || db.create_table(&table, families)).await?;
+        Ok(Response::new(pb::CreateTableResponse {}))
+    }
+
+    async fn alter_table(
+        &self,
+        request: Request<pb::AlterTableRequest>,
+    ) -> Result<Response<pb::AlterTableResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let alter = AlterTable {
+            add: convert::families_from_pb(r.add_families).map_err(invalid)?,
+            drop: r.drop_families,
+            modify: convert::families_from_pb(r.modify_families).map_err(invalid)?,
+        };
+        let db = self.db.clone();
+        let description = blocking(move || {
+            db.alter_table(&table, alter)?;
+            db.describe_table(&table)
+        })
+        .await?;
+        Ok(Response::new(pb::AlterTableResponse {
+            families: description
+                .families
+                .iter()
+                .map(convert::family_to_pb)
+                .collect(),
+        }))
+    }
+
+    async fn delete_table(
+        &self,
+        request: Request<pb::DeleteTableRequest>,
+    ) -> Result<Response<pb::DeleteTableResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let db = self.db.clone();
+        blocking(move || db.drop_table(&table)).await?;
+        Ok(Response::new(pb::DeleteTableResponse {}))
+    }
+
+    async fn list_tables(
+        &self,
+        _request: Request<pb::ListTablesRequest>,
+    ) -> Result<Response<pb::ListTablesResponse>, Status> {
+        let db = self.db.clone();
+        let tables = blocking(move || Ok(db.list_tables())).await?;
+        Ok(Response::new(pb::ListTablesResponse { tables }))
+    }
+
+    async fn describe_table(
+        &self,
+        request: Request<pb::DescribeTableRequest>,
+    ) -> Result<Response<pb::DescribeTableResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let db = self.db.clone();
+        let description = blocking(move || db.describe_table(&table)).await?;
+        Ok(Response::new(convert::description_to_pb(description)))
+    }
+
+    async fn mutate(
+        &self,
+        request: Request<pb::MutateRequest>,
+    ) -> Result<Response<pb::MutateResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let m = convert::row_mutation_from_pb(r.row, r.mutations).map_err(invalid)?;
+        let db = self.db.clone();
+        let written = blocking(move || db.mutate_row(&table, m)).await?;
+        Ok(Response::new(pb::MutateResponse {
+            rows: written.rows,
+            cells: written.cells,
+        }))
+    }
+
+    async fn mutate_rows(
+        &self,
+        request: Request<pb::MutateRowsRequest>,
+    ) -> Result<Response<pb::MutateRowsResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let rows = convert::row_mutations_from_pb(r.entries).map_err(invalid)?;
+        let db = self.db.clone();
+        let written = blocking(move || db.mutate_rows(&table, rows)).await?;
+        Ok(Response::new(pb::MutateRowsResponse {
+            rows: written.rows,
+            cells: written.cells,
+        }))
+    }
+
+    type MutateStreamStream = AckStream;
+
+    async fn mutate_stream(
+        &self,
+        request: Request<Streaming<pb::MutateRowsRequest>>,
+    ) -> Result<Response<AckStream>, Status> {
+        Ok(Response::new(stream::start(
+            self.db.clone(),
+            request.into_inner(),
+            self.stopping.clone(),
+        )))
+    }
+
+    async fn get(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::GetResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let read = convert::read_options_from_pb(r.columns, r.max_versions, r.time_range)
+            .map_err(invalid)?;
+        let row = r.row;
+        let db = self.db.clone();
+        let found = blocking(move || db.get(&table, &row, &read)).await?;
+        Ok(Response::new(match found {
+            Some(row) => pb::GetResponse {
+                found: true,
+                row: Some(convert::row_to_pb(row)),
+            },
+            None => pb::GetResponse {
+                found: false,
+                row: None,
+            },
+        }))
+    }
+
+    type ScanStream = ScanStream;
+
+    async fn scan(
+        &self,
+        request: Request<pb::ScanRequest>,
+    ) -> Result<Response<ScanStream>, Status> {
+        let mut r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let options = convert::scan_options_from_pb(&mut r).map_err(invalid)?;
+        let stream = scan::start(
+            self.db.clone(),
+            table,
+            options,
+            self.batching(r.batch_size),
+            self.stopping.clone(),
+        )
+        .await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn bulk_ingest(
+        &self,
+        request: Request<pb::BulkIngestRequest>,
+    ) -> Result<Response<pb::BulkIngestResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let paths = convert::ingest_paths(r.paths).map_err(invalid)?;
+        let ingest_id = r.ingest_id;
+        let db = self.db.clone();
+        let reply = blocking(move || db.ingest(&table, &paths, &ingest_id)).await?;
+        Ok(Response::new(pb::BulkIngestResponse {
+            files: reply.files,
+            cells: reply.cells,
+            bytes: reply.bytes,
+        }))
+    }
+
+    async fn flush(
+        &self,
+        request: Request<pb::FlushRequest>,
+    ) -> Result<Response<pb::FlushResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let db = self.db.clone();
+        blocking(move || db.flush(&table)).await?;
+        Ok(Response::new(pb::FlushResponse {}))
+    }
+
+    async fn compact(
+        &self,
+        request: Request<pb::CompactRequest>,
+    ) -> Result<Response<pb::CompactResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let db = self.db.clone();
+        blocking(move || db.compact(&table, r.major)).await?;
+        Ok(Response::new(pb::CompactResponse {}))
+    }
+}

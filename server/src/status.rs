@@ -1,0 +1,122 @@
+//! How failures become gRPC statuses: the one mapping from engine [`Error`] to
+//! [`tonic::Status`] ([`from_engine`]), plus the statuses for request-conversion errors and for
+//! a blocking engine task that died.
+//!
+//! Every status message names what it is about (table, family, limit, file). This module must
+//! never hide an error's cause or turn corruption into anything but DATA_LOSS.
+
+use strata_engine::Error;
+use tonic::{Code, Status};
+
+use crate::convert::ConvertError;
+
+/// The gRPC status for an engine error.
+///
+/// - unknown table or family: NOT_FOUND
+/// - bad name, empty or oversized key, oversized value, other bad input: INVALID_ARGUMENT
+/// - existing table or family: ALREADY_EXISTS
+/// - store read-only after a write failure, store closing: UNAVAILABLE
+/// - corruption: DATA_LOSS
+/// - full disk: RESOURCE_EXHAUSTED
+/// - data directory locked: FAILED_PRECONDITION
+/// - other I/O errors: INTERNAL
+pub fn from_engine(err: &Error) -> Status {
+    let code = match err {
+        Error::TableNotFound(_) | Error::FamilyNotFound { .. } => Code::NotFound,
+        Error::InvalidArgument(_) => Code::InvalidArgument,
+        Error::AlreadyExists(_) => Code::AlreadyExists,
+        Error::ReadOnly(_) | Error::Closed => Code::Unavailable,
+        Error::Corruption { .. } => Code::DataLoss,
+        Error::Locked { .. } => Code::FailedPrecondition,
+        Error::Io { .. } if err.is_no_space() => Code::ResourceExhausted,
+        Error::Io { .. } => Code::Internal,
+        _ => Code::Internal,
+    };
+    if matches!(code, Code::DataLoss | Code::Internal | Code::Unavailable) {
+        tracing::error!(error = %err, "engine error");
+    }
+    Status::new(code, err.to_string())
+}
+
+/// The status for a request the server could not turn into engine types.
+pub fn from_convert(err: &ConvertError) -> Status {
+    Status::invalid_argument(err.to_string())
+}
+
+/// The status for a blocking engine task that panicked or was cancelled.
+pub fn from_join(err: tokio::task::JoinError) -> Status {
+    tracing::error!(error = %err, "engine task failed");
+    Status::internal(format!("engine task failed: {err}"))
+}
+
+/// The same status with `context: ` in front of its message (e.g. `batch 3: `).
+pub fn with_context(status: &Status, context: &str) -> Status {
+    Status::new(status.code(), format!("{context}: {}", status.message()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(e: Error) -> Code {
+        from_engine(&e).code()
+    }
+
+    #[test]
+    fn engine_errors_map_to_the_documented_codes() {
+        assert_eq!(code(Error::TableNotFound("t".into())), Code::NotFound);
+        assert_eq!(
+            code(Error::FamilyNotFound {
+                table: "t".into(),
+                family: "f".into()
+            }),
+            Code::NotFound
+        );
+        assert_eq!(
+            code(Error::InvalidArgument("row key is empty".into())),
+            Code::InvalidArgument
+        );
+        assert_eq!(code(Error::AlreadyExists("t".into())), Code::AlreadyExists);
+        assert_eq!(code(Error::ReadOnly("disk full".into())), Code::Unavailable);
+        assert_eq!(code(Error::Closed), Code::Unavailable);
+        assert_eq!(
+            code(Error::corruption("/d/1.sst", 4096, "bad checksum")),
+            Code::DataLoss
+        );
+        assert_eq!(
+            code(Error::Locked { path: "/d".into() }),
+            Code::FailedPrecondition
+        );
+        assert_eq!(
+            code(Error::io("/d/wal", std::io::Error::other("boom"))),
+            Code::Internal
+        );
+        assert_eq!(
+            code(Error::io(
+                "/d/wal",
+                std::io::Error::from_raw_os_error(libc::ENOSPC)
+            )),
+            Code::ResourceExhausted
+        );
+    }
+
+    #[test]
+    fn messages_name_the_subject() {
+        let s = from_engine(&Error::FamilyNotFound {
+            table: "customers".into(),
+            family: "nope".into(),
+        });
+        assert!(s.message().contains("customers"), "{}", s.message());
+        assert!(s.message().contains("nope"), "{}", s.message());
+        let s = from_engine(&Error::corruption("/d/7.sst", 123, "bad block"));
+        assert!(s.message().contains("7.sst"), "{}", s.message());
+        assert!(s.message().contains("123"), "{}", s.message());
+    }
+
+    #[test]
+    fn context_keeps_the_code() {
+        let s = with_context(&Status::not_found("table not found: t"), "batch 3");
+        assert_eq!(s.code(), Code::NotFound);
+        assert_eq!(s.message(), "batch 3: table not found: t");
+    }
+}
