@@ -1,1 +1,19 @@
 //! CSV generation and bulk loading for Strata.
+//!
+//! Owns: the synthetic data generator (`datagen`), the CSV-to-cells mapping (`mapping`), robust
+//! CSV input with rejects (`csv_input`, `rejects`) and the bulk build of presorted SSTables
+//! (`bulk`). It must never depend on the server or the gRPC layer, and never adopts files
+//! into a store itself: callers hand the files it writes to `Db::ingest` or `BulkIngest`.
+
+pub mod bulk;
+pub mod csv_input;
+pub mod datagen;
+pub mod error;
+pub mod mapping;
+pub mod rejects;
+pub mod time;
+
+pub use bulk::{LoadOptions, LoadSummary, Progress, build_table_files};
+pub use datagen::{GenSummary, generate};
+pub use error::{LoaderError, Result};
+pub use mapping::{RowKeyTemplate, TableMapping, builtin_csv_file, builtin_mapping};
