@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn order_matches_the_documented_rules() {
-        let mut v = vec![
+        let mut v = [
             c("b", "a", CellKind::Put, "x", 1, 1),
             c("a", "b", CellKind::Put, "", 5, 1),
             c("a", "b", CellKind::DeleteFamily, "", MARKER_TS, 3),

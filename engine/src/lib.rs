@@ -11,11 +11,13 @@
 
 pub mod bloom;
 pub mod cell;
+mod compaction;
 pub mod codec;
 pub mod db;
 pub mod error;
 pub mod fault_fs;
 pub mod fs;
+mod lock;
 pub mod manifest;
 pub mod memtable;
 pub mod mutation;
@@ -23,13 +25,14 @@ pub mod options;
 pub mod read;
 pub mod row;
 pub mod sstable;
+mod stats;
+mod version;
 pub mod wal;
 pub mod write_batch;
 
 pub use cell::{CellKind, CellRef, InternalCell, SeqNo, Timestamp};
-pub use db::{
-    AlterTable, Db, FamilyStats, IngestReply, LevelStats, RowScanner, TableDescription, TableStats,
-};
+pub use db::{AlterTable, Db, IngestReply, RowScanner, now_micros};
+pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};
 pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};

@@ -1,0 +1,97 @@
+//! `TableVersion`: an immutable snapshot of one table's data sources (active memtable,
+//! frozen memtables, live SSTables). Readers load the current version once and read from it
+//! while flushes and compactions install new ones; an SSTable that a compaction retired is
+//! deleted when the last version holding it is dropped (reference counting through `Arc`).
+//!
+//! This module must never change the manifest: it mirrors what the manifest committed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::fs::Fs;
+use crate::manifest::FileMeta;
+use crate::memtable::MemTable;
+use crate::sstable::TableReader;
+
+/// A live SSTable, shared by every version that lists it.
+#[derive(Debug)]
+pub struct FileHandle {
+    /// What the manifest records about the file.
+    pub meta: FileMeta,
+    /// The open reader.
+    pub reader: TableReader,
+    /// Where it lives.
+    pub path: PathBuf,
+    obsolete: AtomicBool,
+    fs: Arc<dyn Fs>,
+}
+
+impl FileHandle {
+    /// Wrap an opened file.
+    pub fn new(meta: FileMeta, reader: TableReader, path: PathBuf, fs: Arc<dyn Fs>) -> Self {
+        FileHandle {
+            meta,
+            reader,
+            path,
+            obsolete: AtomicBool::new(false),
+            fs,
+        }
+    }
+
+    /// The manifest no longer lists this file: delete it once no reader holds it.
+    pub fn mark_obsolete(&self) {
+        self.obsolete.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for FileHandle {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire)
+            && let Err(e) = self.fs.remove(&self.path)
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not delete obsolete table file");
+        }
+    }
+}
+
+/// The sources of one table at one moment.
+#[derive(Debug, Clone)]
+pub struct TableVersion {
+    /// Receives new writes.
+    pub active: Arc<MemTable>,
+    /// Frozen memtables waiting for flush, oldest first.
+    pub immutables: Vec<Arc<MemTable>>,
+    /// Live SSTables.
+    pub files: Vec<Arc<FileHandle>>,
+}
+
+impl TableVersion {
+    /// An empty version.
+    pub fn empty() -> Self {
+        TableVersion {
+            active: Arc::new(MemTable::new()),
+            immutables: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Smallest sequence number not yet in an SSTable (`u64::MAX` if everything is flushed).
+    pub fn min_unflushed_seq(&self) -> u64 {
+        self.immutables
+            .iter()
+            .chain(std::iter::once(&self.active))
+            .map(|m| m.min_seq())
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Bytes held by memtables.
+    pub fn memtable_bytes(&self) -> usize {
+        self.immutables
+            .iter()
+            .chain(std::iter::once(&self.active))
+            .map(|m| m.approximate_bytes())
+            .sum()
+    }
+}
