@@ -433,6 +433,16 @@ impl TableReader {
     pub fn key_blocks_read(&self) -> u64 {
         self.0.key_blocks_read.load(Ordering::Relaxed)
     }
+
+    #[cfg(test)]
+    pub(crate) fn family_block_handle(&self, family: usize, block: usize) -> BlockHandle {
+        self.0.families[family].meta.index[block].handle
+    }
+
+    #[cfg(test)]
+    pub(crate) fn meta_block_handle(&self) -> BlockHandle {
+        self.0.meta_handle
+    }
 }
 
 struct FamCursor {
