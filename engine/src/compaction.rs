@@ -196,6 +196,14 @@ fn run(
         }
         return Err(e);
     }
+    if !outputs.is_empty()
+        && let Err(e) = inner.sync_sst_dir()
+    {
+        for o in &outputs {
+            o.mark_obsolete();
+        }
+        return Err(e);
+    }
     let bytes_out: u64 = outputs.iter().map(|o| o.meta.size).sum();
     {
         let mut m = inner.manifest.lock();

@@ -1157,6 +1157,12 @@ impl DbInner {
         Ok(())
     }
 
+    /// fsync the SSTable directory, so new files' entries survive a power cut.
+    pub(crate) fn sync_sst_dir(&self) -> Result<()> {
+        let d = sst_dir(&self.dir);
+        self.fs.sync_dir(&d).map_err(|e| Error::io(&d, e))
+    }
+
     pub(crate) fn allocate_file_number(&self) -> u64 {
         let mut m = self.manifest.lock();
         let n = m.next_file_number;
@@ -1208,6 +1214,11 @@ impl DbInner {
                         return Err(e);
                     }
                 };
+                // The file's directory entry must be durable before the manifest names it.
+                if let Err(e) = self.sync_sst_dir() {
+                    self.set_read_only(&e);
+                    return Err(e);
+                }
                 let reader = TableReader::open(&path, None)?;
                 let meta = FileMeta {
                     number,
