@@ -1,6 +1,110 @@
-use criterion::{Criterion, criterion_group, criterion_main};
+//! Engine benchmarks: batched writes per sync mode, point gets (hit, miss), and scans of
+//! whole rows and of one family. Figures and commands: docs/benchmarks.md.
+//!
+//! Run: `cargo bench -p strata-benches --bench engine`
 
-fn placeholder(_c: &mut Criterion) {}
+use std::hint::black_box;
+use std::ops::Bound;
 
-criterion_group!(benches, placeholder);
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use strata_benches::{cells_per_row, load_rows, open_store, row, row_key};
+use strata_engine::{ColumnSelector, ReadOptions, RowMutation, ScanOptions, SyncMode};
+
+const BATCH_ROWS: u64 = 1000;
+const READ_ROWS: u64 = 200_000;
+
+fn writes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("write_batch_1000_rows");
+    g.throughput(Throughput::Elements(BATCH_ROWS * cells_per_row() as u64));
+    g.sample_size(20);
+    for (name, mode) in [
+        ("none", SyncMode::None),
+        ("group", SyncMode::Group),
+        ("always", SyncMode::Always),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = open_store(dir.path(), mode);
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut next = 0u64;
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let batch: Vec<RowMutation> =
+                        (next..next + BATCH_ROWS).map(|k| row(k, &mut rng)).collect();
+                    next += BATCH_ROWS;
+                    batch
+                },
+                |batch| db.mutate_rows("t", batch).expect("write"),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+        db.close().expect("close");
+    }
+    g.finish();
+}
+
+fn reads(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open_store(dir.path(), SyncMode::None);
+    load_rows(&db, READ_ROWS, 11);
+    db.compact("t", true).expect("compact");
+    let opts = ReadOptions::default();
+    let mut g = c.benchmark_group("get");
+    g.throughput(Throughput::Elements(1));
+    let mut rng = StdRng::seed_from_u64(3);
+    g.bench_function("hit_whole_row", |b| {
+        b.iter(|| {
+            let k = row_key(rng.random_range(0..READ_ROWS));
+            black_box(db.get("t", &k, &opts).expect("get").expect("found"))
+        })
+    });
+    g.bench_function("miss", |b| {
+        b.iter(|| {
+            let k = row_key(READ_ROWS + rng.random_range(0..READ_ROWS));
+            black_box(db.get("t", &k, &opts).expect("get"))
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("scan");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(READ_ROWS * cells_per_row() as u64));
+    g.bench_function("whole_table_cells", |b| {
+        b.iter(|| {
+            let n: usize = db
+                .scan("t", ScanOptions::default())
+                .expect("scan")
+                .map(|r| r.expect("row").cells.len())
+                .sum();
+            black_box(n)
+        })
+    });
+    g.throughput(Throughput::Elements(READ_ROWS * 4));
+    g.bench_function("one_family_payment_info_cells", |b| {
+        b.iter(|| {
+            let opts = ScanOptions {
+                start: Bound::Unbounded,
+                read: ReadOptions {
+                    columns: vec![ColumnSelector {
+                        family: "payment_info".into(),
+                        qualifier: None,
+                    }],
+                    ..ReadOptions::default()
+                },
+                ..ScanOptions::default()
+            };
+            let n: usize = db
+                .scan("t", opts)
+                .expect("scan")
+                .map(|r| r.expect("row").cells.len())
+                .sum();
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, writes, reads);
 criterion_main!(benches);
