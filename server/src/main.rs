@@ -1,1 +1,49 @@
-fn main() {}
+//! The `strata` program: `serve` runs the gRPC server, the client subcommands call one.
+//!
+//! main only sets up logging and the async runtime and reports errors; it must never hold
+//! command logic (that is `cli/`).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let default_level = match args.command {
+        cli::Command::Serve(_) => "info",
+        cli::Command::Client(_) => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
+        )
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match args.command {
+            cli::Command::Serve(a) => cli::serve::run(a).await,
+            cli::Command::Client(c) => cli::client::run(c).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -34,6 +34,8 @@ pub struct Batching {
     pub bytes: usize,
     /// A reply the client does not take for this long ends the scan.
     pub idle_timeout: Duration,
+    /// Send row keys only (rows without cells).
+    pub keys_only: bool,
 }
 
 /// The reply stream of one scan.
@@ -168,7 +170,10 @@ fn next_batch(scanner: &mut RowScanner, batching: Batching) -> Batch {
                     error: Some(e),
                 };
             }
-            Some(Ok(row)) => {
+            Some(Ok(mut row)) => {
+                if batching.keys_only {
+                    row.cells = Vec::new();
+                }
                 bytes += convert::row_size(&row);
                 rows.push(convert::row_to_pb(row));
             }

@@ -51,7 +51,7 @@ impl StrataService {
         }
     }
 
-    fn batching(&self, batch_size: u32) -> Batching {
+    fn batching(&self, batch_size: u32, keys_only: bool) -> Batching {
         let rows = if batch_size == 0 {
             self.options.scan_batch_rows
         } else {
@@ -61,6 +61,7 @@ impl StrataService {
             rows: usize::try_from(rows).unwrap_or(usize::MAX).max(1),
             bytes: self.options.scan_batch_bytes.max(1),
             idle_timeout: self.options.scan_idle_timeout,
+            keys_only,
         }
     }
 }
@@ -215,7 +216,7 @@ impl Strata for StrataService {
             self.db.clone(),
             table,
             options,
-            self.batching(r.batch_size),
+            self.batching(r.batch_size, r.keys_only),
             self.stopping.clone(),
         )
         .await?;

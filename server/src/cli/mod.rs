@@ -1,0 +1,130 @@
+//! The `strata` command line: the top-level subcommands and their dispatch.
+//!
+//! This module only parses arguments and routes them; it must never hold engine or server
+//! logic (that lives in the `strata_server` library).
+
+pub mod client;
+pub mod family;
+pub mod output;
+pub mod serve;
+
+/// Strata: a wide-column LSM storage engine with a gRPC API.
+#[derive(Debug, clap::Parser)]
+#[command(name = "strata", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run the gRPC server on a data directory
+    Serve(serve::ServeArgs),
+    #[command(flatten)]
+    Client(client::ClientCommand),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "strata",
+            "serve",
+            "--data-dir",
+            "/tmp/d",
+            "--listen",
+            "127.0.0.1:6000",
+            "--sync",
+            "none",
+            "--memtable-bytes",
+            "8MiB",
+            "--scan-idle-timeout",
+            "5s",
+        ])
+        .expect("valid");
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        let c = args.settings.resolve().expect("valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:6000");
+        assert_eq!(c.db.sync_mode, strata_engine::SyncMode::None);
+        assert_eq!(c.db.memtable_bytes, 8 << 20);
+        assert!(Cli::try_parse_from(["strata", "serve", "--sync", "sometimes"]).is_err());
+    }
+
+    #[test]
+    fn client_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "strata",
+            "create",
+            "customers",
+            "personal_info:versions=3",
+            "device_info",
+            "--server",
+            "http://127.0.0.1:6000",
+            "--json",
+        ])
+        .expect("valid");
+        match cli.command {
+            Command::Client(client::ClientCommand::Create {
+                table,
+                families,
+                conn,
+            }) => {
+                assert_eq!(table, "customers");
+                assert_eq!(families, ["personal_info:versions=3", "device_info"]);
+                assert_eq!(conn.server, "http://127.0.0.1:6000");
+                assert!(conn.json);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["strata", "create", "t"]).is_err());
+        assert!(Cli::try_parse_from(["strata", "scan", "t", "--start-exclusive"]).is_err());
+        assert!(Cli::try_parse_from(["strata", "delete", "t", "r", "--timestamp", "5"]).is_err());
+        for args in [
+            &["strata", "tables"][..],
+            &["strata", "describe", "t"],
+            &[
+                "strata",
+                "alter",
+                "t",
+                "--add",
+                "f:versions=2",
+                "--drop",
+                "g",
+            ],
+            &["strata", "drop", "t"],
+            &["strata", "put", "t", "r", "f:q", "v"],
+            &[
+                "strata",
+                "get",
+                "t",
+                "r",
+                "--columns",
+                "f:q,g",
+                "--versions",
+                "3",
+            ],
+            &[
+                "strata", "scan", "t", "--prefix", "p", "--start", "a", "--stop", "z", "--limit",
+                "5",
+            ],
+            &["strata", "count", "t", "--prefix", "p"],
+            &["strata", "delete", "t", "r", "f:q"],
+            &["strata", "flush", "t"],
+            &["strata", "compact", "t", "--major"],
+        ] {
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
+}
