@@ -64,31 +64,32 @@ pub fn generate(out_dir: &Path, scale: f64, seed: u64) -> Result<GenSummary> {
     std::fs::create_dir_all(out_dir).map_err(|e| LoaderError::io(out_dir, e))?;
     let w = World::new(scale, seed);
     let chunks = |rows: u64, per: u64| rows.div_ceil(per);
-    let mut files = Vec::new();
-    files.push(write_chunked(
-        &out_dir.join("customer.csv"),
-        CUSTOMER_HEADER,
-        chunks(w.customers, tables::ROWS_PER_CHUNK),
-        |c, out, _| tables::customers(&w, c, out),
-    )?);
-    files.push(write_chunked(
-        &out_dir.join("product.csv"),
-        PRODUCT_HEADER,
-        chunks(w.products, tables::ROWS_PER_CHUNK),
-        |c, out, scratch| tables::products(&w, c, out, scratch),
-    )?);
-    files.push(write_chunked(
-        &out_dir.join("transactions.csv"),
-        TRANSACTIONS_HEADER,
-        chunks(w.transactions, tables::ROWS_PER_CHUNK),
-        |c, out, scratch| tables::transactions(&w, c, out, scratch),
-    )?);
-    files.push(write_chunked(
-        &out_dir.join("click_stream.csv"),
-        CLICK_HEADER,
-        chunks(w.sessions(), tables::SESSIONS_PER_CHUNK),
-        |c, out, scratch| tables::clicks(&w, c, out, scratch),
-    )?);
+    let files = vec![
+        write_chunked(
+            &out_dir.join("customer.csv"),
+            CUSTOMER_HEADER,
+            chunks(w.customers, tables::ROWS_PER_CHUNK),
+            |c, out, _| tables::customers(&w, c, out),
+        )?,
+        write_chunked(
+            &out_dir.join("product.csv"),
+            PRODUCT_HEADER,
+            chunks(w.products, tables::ROWS_PER_CHUNK),
+            |c, out, scratch| tables::products(&w, c, out, scratch),
+        )?,
+        write_chunked(
+            &out_dir.join("transactions.csv"),
+            TRANSACTIONS_HEADER,
+            chunks(w.transactions, tables::ROWS_PER_CHUNK),
+            |c, out, scratch| tables::transactions(&w, c, out, scratch),
+        )?,
+        write_chunked(
+            &out_dir.join("click_stream.csv"),
+            CLICK_HEADER,
+            chunks(w.sessions(), tables::SESSIONS_PER_CHUNK),
+            |c, out, scratch| tables::clicks(&w, c, out, scratch),
+        )?,
+    ];
     Ok(GenSummary {
         files,
         elapsed: started.elapsed(),

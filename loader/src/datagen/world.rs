@@ -59,7 +59,7 @@ pub fn rng_for(seed: u64, tag: u64, i: u64) -> ChaCha8Rng {
 }
 
 /// Pick from a weighted list.
-pub fn pick<'a, T: Copy>(rng: &mut impl Rng, items: &'a [(T, u32)]) -> T {
+pub fn pick<T: Copy>(rng: &mut impl Rng, items: &[(T, u32)]) -> T {
     let total: u32 = items.iter().map(|x| x.1).sum();
     let mut r = rng.random_range(0..total.max(1));
     for (v, w) in items {

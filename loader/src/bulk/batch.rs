@@ -1,0 +1,210 @@
+//! One parsed chunk in memory: every accepted record's row key, line, timestamp and cell
+//! values stored as byte ranges into one arena (no per-field allocation), plus the chunk's
+//! rejects. Owns the per-record checks (field count, row key UTF-8 / empty / too long, value
+//! size, timestamp column).
+//! It must never reorder records: rows stay in file order, which the duplicate rule needs.
+
+use strata_engine::Timestamp;
+
+use crate::csv_input::{Chunk, RecordIter};
+use crate::mapping::{ResolvedKeyPart, ResolvedMapping};
+use crate::rejects::Reject;
+use crate::time::parse_timestamp_micros;
+
+/// A byte range in an arena: (offset, length).
+pub type Span = (u32, u32);
+
+/// An accepted record.
+#[derive(Clone, Copy, Debug)]
+pub struct RowMeta {
+    /// Row key span.
+    pub key: Span,
+    /// Line of the record's first line.
+    pub line: u64,
+    /// Cell timestamp.
+    pub ts: Timestamp,
+}
+
+/// The parsed form of one chunk.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Keys and values.
+    pub arena: Vec<u8>,
+    /// Accepted rows in file order.
+    pub rows: Vec<RowMeta>,
+    /// `cells` spans per row, in the resolved mapping's cell order.
+    pub values: Vec<Span>,
+    /// Cells per row.
+    pub cells: usize,
+    /// Rejected records of the chunk, in file order.
+    pub rejects: Vec<Reject>,
+}
+
+impl Batch {
+    /// Row key of row `i`.
+    #[inline]
+    pub fn key(&self, i: usize) -> &[u8] {
+        let (o, l) = self.rows[i].key;
+        &self.arena[o as usize..(o + l) as usize]
+    }
+
+    /// Value spans of row `i`.
+    #[inline]
+    pub fn values(&self, i: usize) -> &[Span] {
+        &self.values[i * self.cells..(i + 1) * self.cells]
+    }
+
+    /// Heap bytes held.
+    pub fn mem_bytes(&self) -> u64 {
+        (self.arena.capacity()
+            + self.rows.capacity() * std::mem::size_of::<RowMeta>()
+            + self.values.capacity() * std::mem::size_of::<Span>()) as u64
+    }
+}
+
+/// What the parser needs besides the chunk.
+#[derive(Debug)]
+pub struct ParseConfig<'a> {
+    /// The resolved mapping.
+    pub mapping: &'a ResolvedMapping,
+    /// Header names (for messages).
+    pub header: &'a [String],
+    /// Field delimiter.
+    pub delimiter: u8,
+    /// Timestamp of every cell when there is no timestamp column.
+    pub default_ts: Timestamp,
+    /// Longest row key accepted.
+    pub max_row_key: usize,
+    /// Largest value accepted.
+    pub max_value: usize,
+}
+
+/// Parse a chunk into a batch. Never fails: bad records become rejects.
+pub fn parse_chunk(chunk: &Chunk, cfg: &ParseConfig<'_>) -> Batch {
+    let m = cfg.mapping;
+    let ncells = m.cells.len();
+    let mut b = Batch {
+        arena: Vec::with_capacity(chunk.data.len() + chunk.data.len() / 8 + 64),
+        rows: Vec::with_capacity(chunk.data.len() / 64 + 1),
+        values: Vec::new(),
+        cells: ncells,
+        rejects: Vec::new(),
+    };
+    b.values.reserve(b.rows.capacity() * ncells);
+    let mut key_cols: Vec<(usize, Span)> = Vec::with_capacity(4);
+    let mut it = RecordIter::new(&chunk.data, chunk.first_line, cfg.delimiter);
+    while let Some(next) = it.next() {
+        let rec = match next {
+            Ok(r) => r,
+            Err((line, msg)) => {
+                b.rejects.push(Reject {
+                    line,
+                    reason: format!("unparseable record: {msg}"),
+                    raw: Vec::new(),
+                });
+                continue;
+            }
+        };
+        let row_start = b.arena.len();
+        let values_start = b.values.len();
+        match add_record(&mut b, rec.fields, cfg, &mut key_cols, rec.line) {
+            Ok(()) => {}
+            Err(reason) => {
+                b.arena.truncate(row_start);
+                b.values.truncate(values_start);
+                b.rejects.push(Reject {
+                    line: rec.line,
+                    reason,
+                    raw: rec.raw.to_vec(),
+                });
+            }
+        }
+    }
+    b
+}
+
+fn col_name<'h>(cfg: &'h ParseConfig<'_>, c: usize) -> &'h str {
+    cfg.header.get(c).map_or("?", String::as_str)
+}
+
+fn add_record(
+    b: &mut Batch,
+    fields: &csv::ByteRecord,
+    cfg: &ParseConfig<'_>,
+    key_cols: &mut Vec<(usize, Span)>,
+    line: u64,
+) -> Result<(), String> {
+    let m = cfg.mapping;
+    if fields.len() != m.field_count {
+        return Err(format!(
+            "expected {} fields, found {}",
+            m.field_count,
+            fields.len()
+        ));
+    }
+    let field = |c: usize| fields.get(c).unwrap_or(&[]);
+    let key_start = b.arena.len();
+    key_cols.clear();
+    for part in &m.key {
+        match part {
+            ResolvedKeyPart::Column(c) => {
+                let f = field(*c);
+                if std::str::from_utf8(f).is_err() {
+                    return Err(format!(
+                        "row key column {} is not valid UTF-8",
+                        col_name(cfg, *c)
+                    ));
+                }
+                key_cols.push((*c, (b.arena.len() as u32, f.len() as u32)));
+                b.arena.extend_from_slice(f);
+            }
+            ResolvedKeyPart::Literal(l) => b.arena.extend_from_slice(l),
+        }
+    }
+    let key_len = b.arena.len() - key_start;
+    if key_len == 0 {
+        return Err("empty row key".to_string());
+    }
+    if key_len > cfg.max_row_key {
+        return Err(format!(
+            "row key is {key_len} bytes, longer than the {}-byte limit",
+            cfg.max_row_key
+        ));
+    }
+    let ts = match m.timestamp_column {
+        Some(c) => parse_timestamp_micros(field(c)).ok_or_else(|| {
+            format!(
+                "column {}: {:?} is not an ISO-8601 timestamp",
+                col_name(cfg, c),
+                String::from_utf8_lossy(field(c))
+            )
+        })?,
+        None => cfg.default_ts,
+    };
+    for slot in &m.cells {
+        let f = field(slot.column);
+        if f.len() > cfg.max_value {
+            return Err(format!(
+                "column {}: value of {} bytes exceeds the {}-byte limit",
+                col_name(cfg, slot.column),
+                f.len(),
+                cfg.max_value
+            ));
+        }
+        let span = match key_cols.iter().find(|(c, _)| *c == slot.column) {
+            Some((_, s)) => *s,
+            None => {
+                let s = (b.arena.len() as u32, f.len() as u32);
+                b.arena.extend_from_slice(f);
+                s
+            }
+        };
+        b.values.push(span);
+    }
+    b.rows.push(RowMeta {
+        key: (key_start as u32, key_len as u32),
+        line,
+        ts,
+    });
+    Ok(())
+}

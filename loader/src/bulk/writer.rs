@@ -1,0 +1,202 @@
+//! Output table files: the writer interface the bulk build emits rows into, the engine's
+//! `TableBuilder` behind it, and splitting one partition's output into files of a target
+//! size at row boundaries. Owns file naming (`{prefix}-{partition:04}-{n:04}.sst`).
+//! It must never split a row across files or write cells out of internal order.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use strata_engine::fs::Fs;
+use strata_engine::sstable::{TableBuildOptions, TableBuilder};
+use strata_engine::{CellKind, CellRef, FamilyOptions, Timestamp};
+
+use super::batch::Span;
+use crate::error::Result;
+use crate::mapping::CellSlot;
+
+/// Writes one table file from cells in strictly increasing internal order.
+pub trait TableFileWriter: Send {
+    /// Add the next cell.
+    fn add(&mut self, cell: &CellRef<'_>) -> Result<()>;
+    /// Bytes the file would take if finished now.
+    fn estimated_size(&self) -> u64;
+    /// Complete the file durably; returns its size in bytes.
+    fn finish(self: Box<Self>) -> Result<u64>;
+    /// Stop and remove the partial file.
+    fn abandon(self: Box<Self>);
+}
+
+/// Creates table file writers.
+pub trait TableFileFactory: Send + Sync {
+    /// A writer for a new file at `path`.
+    fn create(&self, path: &Path) -> Result<Box<dyn TableFileWriter>>;
+}
+
+/// Writes SSTables with the engine's [`TableBuilder`].
+#[derive(Debug, Clone)]
+pub struct EngineTableFiles {
+    fs: Arc<dyn Fs>,
+    families: Vec<FamilyOptions>,
+}
+
+impl EngineTableFiles {
+    /// Files holding `families` (with their compression, block size and bloom options).
+    pub fn new(fs: Arc<dyn Fs>, families: Vec<FamilyOptions>) -> Self {
+        EngineTableFiles { fs, families }
+    }
+}
+
+struct EngineWriter(TableBuilder);
+
+impl TableFileWriter for EngineWriter {
+    fn add(&mut self, cell: &CellRef<'_>) -> Result<()> {
+        Ok(self.0.add(cell)?)
+    }
+    fn estimated_size(&self) -> u64 {
+        self.0.estimated_size()
+    }
+    fn finish(self: Box<Self>) -> Result<u64> {
+        Ok(self.0.finish()?.file_size)
+    }
+    fn abandon(self: Box<Self>) {
+        // Best effort: the build already failed, and that error is what gets reported.
+        let _ = self.0.abandon();
+    }
+}
+
+impl TableFileFactory for EngineTableFiles {
+    fn create(&self, path: &Path) -> Result<Box<dyn TableFileWriter>> {
+        let b = TableBuilder::new(
+            &self.fs,
+            path,
+            TableBuildOptions {
+                families: self.families.clone(),
+            },
+        )?;
+        Ok(Box::new(EngineWriter(b)))
+    }
+}
+
+/// A finished output file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Path.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Rows written to it.
+    pub rows: u64,
+    /// Cells written to it.
+    pub cells: u64,
+    /// First row key.
+    pub first_key: Vec<u8>,
+}
+
+/// The files of one partition, split at a target size.
+pub struct PartitionOutput<'a> {
+    factory: &'a dyn TableFileFactory,
+    dir: &'a Path,
+    prefix: &'a str,
+    partition: usize,
+    target: u64,
+    cells: &'a [CellSlot],
+    current: Option<(Box<dyn TableFileWriter>, OutputFile)>,
+    /// Files finished so far, in key order.
+    pub files: Vec<OutputFile>,
+}
+
+impl<'a> PartitionOutput<'a> {
+    /// Output for partition `partition`.
+    pub fn new(
+        factory: &'a dyn TableFileFactory,
+        dir: &'a Path,
+        prefix: &'a str,
+        partition: usize,
+        target: u64,
+        cells: &'a [CellSlot],
+    ) -> Self {
+        PartitionOutput {
+            factory,
+            dir,
+            prefix,
+            partition,
+            target,
+            cells,
+            current: None,
+            files: Vec::new(),
+        }
+    }
+
+    /// Write one row: its cells in the mapping's (internal) order.
+    pub fn add_row(
+        &mut self,
+        key: &[u8],
+        ts: Timestamp,
+        data: &[u8],
+        values: &[Span],
+    ) -> Result<()> {
+        if self.current.is_none() {
+            let path = self.dir.join(format!(
+                "{}-{:04}-{:04}.sst",
+                self.prefix,
+                self.partition,
+                self.files.len()
+            ));
+            let w = self.factory.create(&path)?;
+            self.current = Some((
+                w,
+                OutputFile {
+                    path,
+                    bytes: 0,
+                    rows: 0,
+                    cells: 0,
+                    first_key: key.to_vec(),
+                },
+            ));
+        }
+        let Some((w, info)) = self.current.as_mut() else {
+            return Ok(());
+        };
+        for (slot, &(o, l)) in self.cells.iter().zip(values) {
+            w.add(&CellRef {
+                row: key,
+                family: &slot.family,
+                kind: CellKind::Put,
+                qualifier: &slot.qualifier,
+                ts,
+                seq: 0,
+                value: &data[o as usize..(o + l) as usize],
+            })?;
+        }
+        info.rows += 1;
+        info.cells += values.len() as u64;
+        if w.estimated_size() >= self.target {
+            self.finish_current()?;
+        }
+        Ok(())
+    }
+
+    fn finish_current(&mut self) -> Result<()> {
+        if let Some((w, mut info)) = self.current.take() {
+            info.bytes = w.finish()?;
+            self.files.push(info);
+        }
+        Ok(())
+    }
+
+    /// Finish the open file; returns every file of the partition.
+    pub fn finish(mut self) -> Result<Vec<OutputFile>> {
+        self.finish_current()?;
+        Ok(std::mem::take(&mut self.files))
+    }
+
+    /// Remove the partition's files after a failure.
+    pub fn abandon(mut self) {
+        if let Some((w, _)) = self.current.take() {
+            w.abandon();
+        }
+        for f in &self.files {
+            let _ = std::fs::remove_file(&f.path);
+        }
+    }
+}
