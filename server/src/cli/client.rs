@@ -198,7 +198,31 @@ pub enum ClientCommand {
 fn call<T>(what: &str, r: Result<tonic::Response<T>, tonic::Status>) -> Result<T> {
     match r {
         Ok(resp) => Ok(resp.into_inner()),
-        Err(s) => bail!("{what} failed: {:?}: {}", s.code(), s.message()),
+        Err(s) => bail!("{what} failed: {}: {}", code_name(s.code()), s.message()),
+    }
+}
+
+/// The canonical gRPC name of a status code (NOT_FOUND, ...).
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
     }
 }
 
@@ -461,8 +485,8 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
                     Ok(Some(r)) => r,
                     Ok(None) => break,
                     Err(s) => bail!(
-                        "Scan failed after {rows} row(s): {:?}: {}",
-                        s.code(),
+                        "Scan failed after {rows} row(s): {}: {}",
+                        code_name(s.code()),
                         s.message()
                     ),
                 };
@@ -500,8 +524,8 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
                     Ok(Some(r)) => rows += r.rows.len() as u64,
                     Ok(None) => break,
                     Err(s) => bail!(
-                        "Scan failed after {rows} row(s): {:?}: {}",
-                        s.code(),
+                        "Scan failed after {rows} row(s): {}: {}",
+                        code_name(s.code()),
                         s.message()
                     ),
                 }

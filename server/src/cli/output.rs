@@ -178,7 +178,9 @@ pub fn describe_text(out: &mut impl Write, d: &pb::DescribeTableResponse) -> std
             f.block_size
         )?;
     }
-    let s = d.stats.clone().unwrap_or_default();
+    let Some(s) = d.stats.clone() else {
+        return Ok(());
+    };
     writeln!(out)?;
     writeln!(
         out,
