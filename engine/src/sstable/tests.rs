@@ -704,3 +704,13 @@ fn finish_fsyncs_the_file() {
     b.finish().unwrap();
     assert_eq!(syncs.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn reader_and_iterator_can_move_between_threads() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<TableIter>();
+    send::<TableReader>();
+    sync::<TableReader>();
+    send::<TableBuilder>();
+}
