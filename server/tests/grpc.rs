@@ -444,3 +444,41 @@ async fn health_and_reflection_answer() {
     );
     fx.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_an_open_stream_promptly() {
+    let mut fx = fixture(ServiceOptions::default()).await;
+    create(&mut fx.client, "t").await;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let mut acks = fx
+        .client
+        .mutate_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .expect("stream opens")
+        .into_inner();
+    tx.send(pb::MutateRowsRequest {
+        table: "t".into(),
+        entries: rows(0..5, b"v"),
+    })
+    .await
+    .expect("send");
+    let a = acks.message().await.expect("ack").expect("first");
+    assert_eq!(a.batches, 1);
+
+    // The client keeps its side open; shutdown must still finish well within the grace.
+    let started = std::time::Instant::now();
+    fx.server
+        .shutdown(Duration::from_secs(20))
+        .await
+        .expect("shutdown");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let e = acks.message().await.expect_err("stream ended by shutdown");
+    assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+    assert!(e.message().starts_with("batch 1"), "{}", e.message());
+    drop(tx);
+    fx.db.close().expect("close");
+}
