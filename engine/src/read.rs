@@ -186,10 +186,10 @@ impl ReadPlan {
                 if self.time_range.contains(ts) && returned < self.max_versions {
                     returned += 1;
                     out.push(Cell {
-                        family: top.family.to_string(),
-                        qualifier: top.qualifier.to_vec(),
+                        family: top.family.clone(),
+                        qualifier: top.qualifier.clone(),
                         timestamp: ts,
-                        value: top.value.to_vec(),
+                        value: top.value.clone(),
                     });
                 }
             }

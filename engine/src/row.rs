@@ -2,20 +2,24 @@
 //! version limits, scan bounds.
 
 use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use crate::cell::Timestamp;
 
-/// One visible version of one column.
+/// One visible version of one column. The byte fields share the engine's buffers (no copy
+/// per cell on the read path).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cell {
     /// Family.
-    pub family: String,
+    pub family: Arc<str>,
     /// Qualifier.
-    pub qualifier: Vec<u8>,
+    pub qualifier: Bytes,
     /// Version timestamp (microseconds).
     pub timestamp: Timestamp,
     /// Value.
-    pub value: Vec<u8>,
+    pub value: Bytes,
 }
 
 /// A row as a read returns it: cells sorted by family, qualifier, newest timestamp first.

@@ -49,7 +49,7 @@ fn all_rows(db: &Db) -> Vec<(String, String)> {
             let r = r.expect("row");
             (
                 String::from_utf8(r.key).expect("key"),
-                String::from_utf8(r.cells[0].value.clone()).expect("value"),
+                String::from_utf8(r.cells[0].value.to_vec()).expect("value"),
             )
         })
         .collect()

@@ -190,10 +190,10 @@ fn cells(r: &strata_engine::Row) -> Visible {
         .iter()
         .map(|c| {
             (
-                c.family.clone(),
-                c.qualifier.clone(),
+                c.family.to_string(),
+                c.qualifier.to_vec(),
                 c.timestamp,
-                c.value.clone(),
+                c.value.to_vec(),
             )
         })
         .collect()

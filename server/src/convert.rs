@@ -263,10 +263,10 @@ pub fn row_to_pb(row: engine::Row) -> pb::Row {
             .cells
             .into_iter()
             .map(|c| pb::Cell {
-                family: c.family,
-                qualifier: c.qualifier,
+                family: c.family.to_string(),
+                qualifier: c.qualifier.to_vec(),
                 timestamp_micros: c.timestamp,
-                value: c.value,
+                value: c.value.to_vec(),
             })
             .collect(),
     }
@@ -570,9 +570,9 @@ mod tests {
             key: b"k".to_vec(),
             cells: vec![engine::Cell {
                 family: "f".into(),
-                qualifier: b"q".to_vec(),
+                qualifier: bytes::Bytes::from_static(b"q"),
                 timestamp: 5,
-                value: b"v".to_vec(),
+                value: bytes::Bytes::from_static(b"v"),
             }],
         };
         let size = row_size(&row);
