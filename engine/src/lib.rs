@@ -10,9 +10,10 @@
 #![warn(missing_docs)]
 
 pub mod bloom;
+pub mod cache;
 pub mod cell;
-mod compaction;
 pub mod codec;
+mod compaction;
 pub mod db;
 pub mod error;
 pub mod fault_fs;
@@ -32,8 +33,8 @@ pub mod write_batch;
 
 pub use cell::{CellKind, CellRef, InternalCell, SeqNo, Timestamp};
 pub use db::{AlterTable, Db, IngestReply, RowScanner, now_micros};
-pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};
 pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};
 pub use row::{Cell, ColumnSelector, ReadOptions, Row, ScanOptions, TimeRange};
+pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};

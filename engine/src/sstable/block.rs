@@ -96,6 +96,11 @@ impl KeyBlock {
         self.offsets.len().saturating_sub(1)
     }
 
+    /// Heap bytes held (the block cache's charge, with the struct itself).
+    pub fn heap_bytes(&self) -> usize {
+        self.keys.len() + self.offsets.capacity() * std::mem::size_of::<u32>()
+    }
+
     /// Key `i` (`i < len()`), or empty past the end.
     pub fn key(&self, i: usize) -> &[u8] {
         match (self.offsets.get(i), self.offsets.get(i + 1)) {
@@ -190,6 +195,8 @@ pub(crate) fn decode_key_block(
         prev_start = start;
     }
     r.expect_end("bytes after the last key")?;
+    // The buffer was sized for the worst case; a cached block should hold only its keys.
+    keys.shrink_to_fit();
     Ok(KeyBlock {
         first_ordinal,
         keys: Bytes::from(keys),
@@ -412,6 +419,27 @@ impl FamilyBlock {
     /// Index of the first cell with ordinal `>= ordinal`.
     pub fn seek(&self, ordinal: u64) -> usize {
         self.cells.partition_point(|c| c.ordinal < ordinal)
+    }
+
+    /// The cells of row `ordinal`: indexes `start..end` (empty if none).
+    pub fn row_range(&self, ordinal: u64) -> (usize, usize) {
+        let start = self.seek(ordinal);
+        let n = self
+            .cells
+            .get(start..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|c| c.ordinal == ordinal)
+            .count();
+        (start, start + n)
+    }
+
+    /// Heap bytes held (the block cache's charge, with the struct itself). Raw blocks'
+    /// data are slices of the file mapping but are charged the same.
+    pub fn heap_bytes(&self) -> usize {
+        self.data.len()
+            + self.cells.capacity() * std::mem::size_of::<CellMeta>()
+            + self.quals.capacity() * std::mem::size_of::<Bytes>()
     }
 }
 

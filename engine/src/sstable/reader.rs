@@ -1,10 +1,19 @@
 //! Reads one SSTable through mmap: open (footer, meta block, bloom), point gets of whole
 //! rows, ordered iteration over selected families, and full checksum verification.
 //!
-//! Every block goes through [`TableReader`]'s private `read_block` (the seam for the block
-//! cache: decoded blocks keyed by file and block offset). This module must never return
-//! data from a block whose checksum or structure failed to check: it returns
-//! `Error::Corruption` naming the file and the block's offset. It never writes files.
+//! Every data block goes through `Inner::key_block` / `Inner::family_block`, which consult
+//! the store's shared [`BlockCache`] (decoded blocks keyed by this reader's process-unique
+//! file id and the block offset) before reading, checking and decoding the block. The key
+//! index, the family block indexes and the bloom filter are decoded at open and live in the
+//! reader for its whole life (always resident, outside the cache budget). Point gets fill
+//! the cache; iterators fill it only with their first few blocks (so short prefix scans
+//! stay cached while a whole-table scan or a compaction does not push hot point-get blocks
+//! out) and otherwise only use blocks already cached. Closing the last clone of a reader
+//! drops its blocks from the cache.
+//!
+//! This module must never return data from a block whose checksum or structure failed to
+//! check: it returns `Error::Corruption` naming the file and the block's offset. It never
+//! writes files.
 
 use std::cell::RefCell;
 use std::ops::Bound;
@@ -15,14 +24,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use crate::bloom::BloomFilter;
+use crate::cache::{BlockCache, CacheKey, next_file_id};
 use crate::cell::{InternalCell, SeqNo};
 use crate::error::{Error, Result};
 
 use super::TableProperties;
 use super::block::{FamilyBlock, KeyBlock, decode_family_block, decode_key_block};
 use super::format::{
-    BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, FOOTER_LEN, FamilyMeta, Footer, KeyIndexEntry,
-    Meta, TRAILER_LEN, block_crc,
+    BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, FOOTER_LEN, FamilyIndexEntry, FamilyMeta,
+    Footer, KeyIndexEntry, Meta, TRAILER_LEN, block_crc,
 };
 
 thread_local! {
@@ -30,18 +40,51 @@ thread_local! {
         const { RefCell::new(None) };
 }
 
-/// A block after checksum, decompression and decoding: what a block cache would hold.
-#[derive(Clone, Debug)]
-enum DecodedBlock {
-    Key(Arc<KeyBlock>),
-    Family(Arc<FamilyBlock>),
+/// An iterator inserts its first this many blocks per family (and key blocks) into the
+/// cache, then only reads blocks already there: short scans get cached, long ones do not
+/// evict what point gets use.
+pub(crate) const SCAN_FILL_BLOCKS: u32 = 2;
+
+/// What a block is, for error messages (formatted only when something fails).
+#[derive(Clone, Copy)]
+enum What<'a> {
+    Key,
+    Family(&'a str),
+    Meta,
+    Bloom,
 }
 
-/// Which block to read, by position in the in-memory indexes.
-#[derive(Clone, Copy, Debug)]
-enum BlockRef {
-    Key(usize),
-    Family { family: usize, block: usize },
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            What::Key => f.write_str("key block"),
+            What::Family(name) => write!(f, "block of family {name}"),
+            What::Meta => f.write_str("meta block"),
+            What::Bloom => f.write_str("bloom filter"),
+        }
+    }
+}
+
+/// Read counters of one open file (see [`TableReader::read_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Data blocks found in the block cache.
+    pub cache_hits: u64,
+    /// Data blocks read from the file (not cached, or no cache).
+    pub cache_misses: u64,
+    /// Bloom filter checks.
+    pub bloom_checked: u64,
+    /// Bloom checks that ruled the file out (saved reading it).
+    pub bloom_useful: u64,
+}
+
+/// Approximate heap bytes of a decoded block, its charge in the cache.
+fn key_block_charge(b: &KeyBlock) -> usize {
+    std::mem::size_of::<KeyBlock>() + b.heap_bytes()
+}
+
+fn family_block_charge(b: &FamilyBlock) -> usize {
+    std::mem::size_of::<FamilyBlock>() + b.heap_bytes()
 }
 
 struct FamilyEntry {
@@ -61,6 +104,21 @@ struct Inner {
     key_blocks_read: AtomicU64,
     meta_handle: BlockHandle,
     bloom_handle: Option<BlockHandle>,
+    /// Process-unique id: the first half of this file's cache keys.
+    file_id: u64,
+    cache: Option<Arc<BlockCache>>,
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    bloom_checked: AtomicU64,
+    bloom_useful: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(c) = &self.cache {
+            c.erase_file(self.file_id);
+        }
+    }
 }
 
 /// An open SSTable. Cloning is cheap (shared).
@@ -84,7 +142,7 @@ impl Inner {
 
     /// Check a block's trailer and checksum and return its uncompressed payload: a slice of
     /// the mapping for raw blocks, a fresh buffer for zstd blocks.
-    fn read_raw(&self, h: BlockHandle, what: &str) -> Result<Bytes> {
+    fn read_raw(&self, h: BlockHandle, what: What<'_>) -> Result<Bytes> {
         let bad = |msg: String| self.corruption(h.offset, format!("{what}: {msg}"));
         let end = h
             .end()
@@ -148,56 +206,90 @@ impl Inner {
         next.saturating_sub(first)
     }
 
-    /// The one path every data block read takes (the block cache's seam).
-    fn read_block(&self, which: BlockRef) -> Result<DecodedBlock> {
-        match which {
-            BlockRef::Key(i) => {
-                let e = self
-                    .key_index
-                    .get(i)
-                    .ok_or_else(|| self.corruption(0, format!("no key block {i}")))?;
-                let payload = self.read_raw(e.handle, "key block")?;
-                self.key_blocks_read.fetch_add(1, Ordering::Relaxed);
-                let count = usize::try_from(self.key_block_count(i)).unwrap_or(usize::MAX);
-                let blk = decode_key_block(&payload, e.first_ordinal, count)
-                    .map_err(|d| d.into_corruption(&self.path, e.handle.offset, "key block"))?;
-                if blk.key(blk.len().saturating_sub(1)) != &e.last_key[..] {
-                    return Err(self.corruption(
-                        e.handle.offset,
-                        "key block: last key differs from the index",
-                    ));
-                }
-                Ok(DecodedBlock::Key(Arc::new(blk)))
+    /// Look a block up in the cache (if any) or load it with `load`; `fill` inserts a
+    /// loaded block.
+    #[inline]
+    fn cached<T, F>(&self, h: BlockHandle, fill: bool, load: F) -> Result<Arc<T>>
+    where
+        T: std::any::Any + Send + Sync,
+        F: FnOnce() -> Result<(Arc<T>, usize)>,
+    {
+        let Some(cache) = &self.cache else {
+            self.cache_misses.fetch_add(1, Ordering::Relaxed);
+            return load().map(|(b, _)| b);
+        };
+        let key = CacheKey {
+            file: self.file_id,
+            offset: h.offset,
+        };
+        let mut loaded = false;
+        let b = cache.get_or_insert_with(key, fill, || {
+            loaded = true;
+            load()
+        })?;
+        let counter = if loaded {
+            &self.cache_misses
+        } else {
+            &self.cache_hits
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(b)
+    }
+
+    /// Key block `i`, from the cache or read, checked and decoded.
+    fn key_block(&self, i: usize, fill: bool) -> Result<Arc<KeyBlock>> {
+        let e = self
+            .key_index
+            .get(i)
+            .ok_or_else(|| self.corruption(0, format!("no key block {i}")))?;
+        self.cached(e.handle, fill, || self.load_key_block(i, e))
+    }
+
+    /// Read, check and decode key block `i` (index entry `e`); returns it and its charge.
+    fn load_key_block(&self, i: usize, e: &KeyIndexEntry) -> Result<(Arc<KeyBlock>, usize)> {
+        {
+            let payload = self.read_raw(e.handle, What::Key)?;
+            self.key_blocks_read.fetch_add(1, Ordering::Relaxed);
+            let count = usize::try_from(self.key_block_count(i)).unwrap_or(usize::MAX);
+            let blk = decode_key_block(&payload, e.first_ordinal, count)
+                .map_err(|d| d.into_corruption(&self.path, e.handle.offset, "key block"))?;
+            if blk.key(blk.len().saturating_sub(1)) != &e.last_key[..] {
+                return Err(self.corruption(
+                    e.handle.offset,
+                    "key block: last key differs from the index",
+                ));
             }
-            BlockRef::Family { family, block } => {
-                let f = self
-                    .families
-                    .get(family)
-                    .ok_or_else(|| self.corruption(0, format!("no family {family}")))?;
-                let e = f.meta.index.get(block).ok_or_else(|| {
-                    self.corruption(0, format!("no block {block} in {}", f.meta.props.name))
-                })?;
-                let context = format!("block of family {}", f.meta.props.name);
-                let payload = self.read_raw(e.handle, &context)?;
-                f.blocks_read.fetch_add(1, Ordering::Relaxed);
-                let blk = decode_family_block(payload, e.first_ordinal, e.last_ordinal)
-                    .map_err(|d| d.into_corruption(&self.path, e.handle.offset, &context))?;
-                Ok(DecodedBlock::Family(Arc::new(blk)))
-            }
+            let charge = key_block_charge(&blk);
+            Ok((Arc::new(blk), charge))
         }
     }
 
-    fn key_block(&self, i: usize) -> Result<Arc<KeyBlock>> {
-        match self.read_block(BlockRef::Key(i))? {
-            DecodedBlock::Key(b) => Ok(b),
-            DecodedBlock::Family(_) => Err(self.corruption(0, "expected a key block")),
-        }
+    /// Block `block` of family `family`, from the cache or read, checked and decoded.
+    fn family_block(&self, family: usize, block: usize, fill: bool) -> Result<Arc<FamilyBlock>> {
+        let f = self
+            .families
+            .get(family)
+            .ok_or_else(|| self.corruption(0, format!("no family {family}")))?;
+        let e = f.meta.index.get(block).ok_or_else(|| {
+            self.corruption(0, format!("no block {block} in {}", f.meta.props.name))
+        })?;
+        self.cached(e.handle, fill, || self.load_family_block(f, e))
     }
 
-    fn family_block(&self, family: usize, block: usize) -> Result<Arc<FamilyBlock>> {
-        match self.read_block(BlockRef::Family { family, block })? {
-            DecodedBlock::Family(b) => Ok(b),
-            DecodedBlock::Key(_) => Err(self.corruption(0, "expected a family block")),
+    /// Read, check and decode one family block; returns it and its charge.
+    fn load_family_block(
+        &self,
+        f: &FamilyEntry,
+        e: &FamilyIndexEntry,
+    ) -> Result<(Arc<FamilyBlock>, usize)> {
+        {
+            let what = What::Family(&f.meta.props.name);
+            let payload = self.read_raw(e.handle, what)?;
+            f.blocks_read.fetch_add(1, Ordering::Relaxed);
+            let blk = decode_family_block(payload, e.first_ordinal, e.last_ordinal)
+                .map_err(|d| d.into_corruption(&self.path, e.handle.offset, &what.to_string()))?;
+            let charge = family_block_charge(&blk);
+            Ok((Arc::new(blk), charge))
         }
     }
 
@@ -232,7 +324,7 @@ impl Inner {
         if i >= self.key_index.len() {
             return Ok(self.props.rows);
         }
-        let blk = self.key_block(i)?;
+        let blk = self.key_block(i, true)?;
         Ok(blk.first_ordinal + blk.lower_bound(key, exclusive) as u64)
     }
 }
@@ -240,8 +332,20 @@ impl Inner {
 impl TableReader {
     /// mmap the file, check footer magic/version/crc, parse the meta block and load the
     /// bloom filter. `global_seq: Some(s)` makes every cell read report seq `s` (files
-    /// adopted by bulk ingest get one seq per file).
+    /// adopted by bulk ingest get one seq per file). Reads decode every block they need
+    /// (no cache); see [`TableReader::open_with_cache`].
     pub fn open(path: &Path, global_seq: Option<SeqNo>) -> Result<TableReader> {
+        Self::open_with_cache(path, global_seq, None)
+    }
+
+    /// [`TableReader::open`] with a block cache shared with other readers: decoded data
+    /// blocks are kept there under a file id unique to this reader, and dropped from it
+    /// when the last clone of the reader is dropped.
+    pub fn open_with_cache(
+        path: &Path,
+        global_seq: Option<SeqNo>,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<TableReader> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len < FOOTER_LEN as u64 {
@@ -281,13 +385,19 @@ impl TableReader {
             key_blocks_read: AtomicU64::new(0),
             meta_handle: footer.meta,
             bloom_handle: None,
+            file_id: next_file_id(),
+            cache: cache.filter(|c| c.capacity() > 0),
+            cache_hits: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
+            bloom_checked: AtomicU64::new(0),
+            bloom_useful: AtomicU64::new(0),
         };
-        let meta_bytes = inner.read_raw(footer.meta, "meta block")?;
+        let meta_bytes = inner.read_raw(footer.meta, What::Meta)?;
         let meta = Meta::decode(&meta_bytes, footer.meta.offset)
             .map_err(|m| Error::corruption(path, footer.meta.offset, m))?;
         inner.bloom_handle = meta.bloom;
         if let Some(h) = meta.bloom {
-            let b = inner.read_raw(h, "bloom filter")?;
+            let b = inner.read_raw(h, What::Bloom)?;
             inner.bloom = Some(
                 BloomFilter::from_bytes(&b).map_err(|m| Error::corruption(path, h.offset, m))?,
             );
@@ -318,39 +428,70 @@ impl TableReader {
     }
 
     /// Bloom check: false if the file certainly has no cell of `row` (true without bloom).
+    /// Counted in [`TableReader::read_stats`].
     pub fn may_contain_row(&self, row: &[u8]) -> bool {
-        self.0.bloom.as_ref().is_none_or(|b| b.may_contain(row))
+        let inner = &*self.0;
+        let Some(b) = &inner.bloom else {
+            return true;
+        };
+        inner.bloom_checked.fetch_add(1, Ordering::Relaxed);
+        let may = b.may_contain(row);
+        if !may {
+            inner.bloom_useful.fetch_add(1, Ordering::Relaxed);
+        }
+        may
     }
 
     /// All cells of one row for the selected families (`None`: every family in the file),
     /// in internal order. Empty if the row is absent.
     pub fn get_row(&self, row: &[u8], families: Option<&[Arc<str>]>) -> Result<Vec<InternalCell>> {
-        let inner = &*self.0;
         let mut out = Vec::new();
+        self.get_row_into(row, families, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`TableReader::get_row`] appending to `out` (so a caller merging several files
+    /// reuses one vector). Checks the key range and the bloom filter first. Returns the
+    /// number of cells appended.
+    pub fn get_row_into(
+        &self,
+        row: &[u8],
+        families: Option<&[Arc<str>]>,
+        out: &mut Vec<InternalCell>,
+    ) -> Result<usize> {
+        let inner = &*self.0;
+        let props = &inner.props;
+        if props.rows == 0 || row < &props.smallest_row[..] || row > &props.largest_row[..] {
+            return Ok(0);
+        }
         if !self.may_contain_row(row) {
-            return Ok(out);
+            return Ok(0);
         }
         let i = inner.key_index.partition_point(|e| &e.last_key[..] < row);
         if i >= inner.key_index.len() {
-            return Ok(out);
+            return Ok(0);
         }
-        let kb = inner.key_block(i)?;
+        let kb = inner.key_block(i, true)?;
         let Some(pos) = kb.find(row) else {
-            return Ok(out);
+            return Ok(0);
         };
         let ordinal = kb.first_ordinal + pos as u64;
         let row_bytes = kb.key_bytes(pos);
-        for fi in inner.select(families) {
-            let fam = &inner.families[fi];
+        let before = out.len();
+        for (fi, fam) in inner.families.iter().enumerate() {
             let name = &fam.meta.props.name;
+            if let Some(sel) = families
+                && !sel.iter().any(|s| s == name)
+            {
+                continue;
+            }
             let index = &fam.meta.index;
             let mut b = index.partition_point(|e| e.last_ordinal < ordinal);
             while index.get(b).is_some_and(|e| e.first_ordinal <= ordinal) {
-                let blk = inner.family_block(fi, b)?;
-                for c in blk.cells[blk.seek(ordinal)..]
-                    .iter()
-                    .take_while(|c| c.ordinal == ordinal)
-                {
+                let blk = inner.family_block(fi, b, true)?;
+                let (start, end) = blk.row_range(ordinal);
+                out.reserve(end - start);
+                for c in blk.cells.get(start..end).unwrap_or(&[]) {
                     out.push(InternalCell {
                         row: row_bytes.clone(),
                         family: name.clone(),
@@ -364,7 +505,7 @@ impl TableReader {
                 b += 1;
             }
         }
-        Ok(out)
+        Ok(out.len() - before)
     }
 
     /// Cells in internal order starting at the first row within `start`, for the selected
@@ -384,6 +525,7 @@ impl TableReader {
                     block: None,
                     pos: 0,
                     min_ordinal: start_ord,
+                    loaded: 0,
                 }
             })
             .collect();
@@ -391,6 +533,7 @@ impl TableReader {
             inner: inner.clone(),
             fams,
             key_block: None,
+            key_blocks_loaded: 0,
             cur: None,
             fam_pos: 0,
             done: false,
@@ -399,18 +542,19 @@ impl TableReader {
 
     /// Read, checksum and decode every block of the file.
     pub fn verify_checksums(&self) -> Result<()> {
+        // Straight from the file: a cached copy would not prove the bytes on disk are sound.
         let inner = &*self.0;
-        for i in 0..inner.key_index.len() {
-            inner.key_block(i)?;
+        for (i, e) in inner.key_index.iter().enumerate() {
+            inner.load_key_block(i, e)?;
         }
-        for (fi, f) in inner.families.iter().enumerate() {
-            for b in 0..f.meta.index.len() {
-                inner.family_block(fi, b)?;
+        for f in &inner.families {
+            for e in &f.meta.index {
+                inner.load_family_block(f, e)?;
             }
         }
-        inner.read_raw(inner.meta_handle, "meta block")?;
+        inner.read_raw(inner.meta_handle, What::Meta)?;
         if let Some(h) = inner.bloom_handle {
-            inner.read_raw(h, "bloom filter")?;
+            inner.read_raw(h, What::Bloom)?;
         }
         Ok(())
     }
@@ -434,6 +578,17 @@ impl TableReader {
         self.0.key_blocks_read.load(Ordering::Relaxed)
     }
 
+    /// Cache and bloom counters since open.
+    pub fn read_stats(&self) -> ReadStats {
+        let i = &*self.0;
+        ReadStats {
+            cache_hits: i.cache_hits.load(Ordering::Relaxed),
+            cache_misses: i.cache_misses.load(Ordering::Relaxed),
+            bloom_checked: i.bloom_checked.load(Ordering::Relaxed),
+            bloom_useful: i.bloom_useful.load(Ordering::Relaxed),
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn family_block_handle(&self, family: usize, block: usize) -> BlockHandle {
         self.0.families[family].meta.index[block].handle
@@ -453,6 +608,8 @@ struct FamCursor {
     pos: usize,
     /// Cells of lower ordinals are before the iterator's start.
     min_ordinal: u64,
+    /// Blocks loaded so far (the first few fill the cache).
+    loaded: u32,
 }
 
 impl FamCursor {
@@ -469,7 +626,9 @@ impl FamCursor {
                 self.block = None;
                 return Ok(None);
             }
-            let b = inner.family_block(self.family, self.next_block)?;
+            let fill = self.loaded < SCAN_FILL_BLOCKS;
+            self.loaded = self.loaded.saturating_add(1);
+            let b = inner.family_block(self.family, self.next_block, fill)?;
             self.next_block += 1;
             self.pos = b.seek(self.min_ordinal);
             self.block = Some(b);
@@ -482,6 +641,7 @@ pub struct TableIter {
     inner: Arc<Inner>,
     fams: Vec<FamCursor>,
     key_block: Option<Arc<KeyBlock>>,
+    key_blocks_loaded: u32,
     /// Ordinal and key of the row being emitted.
     cur: Option<(u64, Bytes)>,
     fam_pos: usize,
@@ -510,7 +670,9 @@ impl TableIter {
             .key_index
             .partition_point(|e| e.first_ordinal <= ordinal)
             .saturating_sub(1);
-        let b = self.inner.key_block(i)?;
+        let fill = self.key_blocks_loaded < SCAN_FILL_BLOCKS;
+        self.key_blocks_loaded = self.key_blocks_loaded.saturating_add(1);
+        let b = self.inner.key_block(i, fill)?;
         if ordinal < b.first_ordinal || ordinal - b.first_ordinal >= b.len() as u64 {
             return Err(self.inner.corruption(
                 self.inner.key_index.get(i).map_or(0, |e| e.handle.offset),
