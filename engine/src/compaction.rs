@@ -253,7 +253,7 @@ fn finish(
     b: TableBuilder,
 ) -> Result<Arc<FileHandle>> {
     let props = b.finish()?;
-    let reader = TableReader::open(&path, None)?;
+    let reader = TableReader::open_with_cache(&path, None, Some(inner.block_cache.clone()))?;
     let meta = FileMeta {
         number,
         level: 1,

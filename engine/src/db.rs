@@ -109,6 +109,8 @@ pub(crate) struct DbInner {
     pub dir: PathBuf,
     pub fs: Arc<dyn Fs>,
     pub options: DbOptions,
+    /// Decoded data blocks of every open table file (`options.block_cache_bytes`).
+    pub block_cache: Arc<crate::cache::BlockCache>,
     _lock: DirLock,
     pub tables: RwLock<BTreeMap<String, Arc<Table>>>,
     pub manifest: Mutex<ManifestState>,
@@ -229,13 +231,15 @@ impl Db {
         }
 
         // Open tables and their files.
+        let block_cache = crate::cache::BlockCache::new(options.block_cache_bytes);
         let mut tables = BTreeMap::new();
         let mut by_id: BTreeMap<u32, Arc<Table>> = BTreeMap::new();
         for (name, ts) in &state.tables {
             let mut files = Vec::new();
             for f in &ts.files {
                 let path = sst_path(&dir, f.number);
-                let reader = TableReader::open(&path, f.global_seq)?;
+                let reader =
+                    TableReader::open_with_cache(&path, f.global_seq, Some(block_cache.clone()))?;
                 files.push(Arc::new(FileHandle::new(
                     f.clone(),
                     reader,
@@ -308,6 +312,7 @@ impl Db {
             dir,
             fs,
             options,
+            block_cache,
             _lock: lock,
             tables: RwLock::new(tables),
             manifest: Mutex::new(state),
@@ -515,7 +520,7 @@ impl Db {
     /// Schema and statistics of a table.
     pub fn describe_table(&self, table: &str) -> Result<TableDescription> {
         let t = self.inner.table(table)?;
-        Ok(crate::stats::describe(&t))
+        Ok(crate::stats::describe(&t, &self.inner.block_cache))
     }
 
     /// Apply one row mutation atomically; durable (per the sync mode) when this returns.
@@ -544,15 +549,13 @@ impl Db {
             m.get_row(row, snapshot, &mut cells);
         }
         let fams = plan.family_names();
+        let from_files = cells.len();
         for f in &v.files {
-            if row < f.meta.smallest_row.as_slice()
-                || row > f.meta.largest_row.as_slice()
-                || !f.reader.may_contain_row(row)
-            {
-                continue;
-            }
-            let got = f.reader.get_row(row, Some(&fams))?;
-            cells.extend(got.into_iter().filter(|c| c.seq <= snapshot));
+            // get_row_into checks the key range and the bloom filter (and counts it).
+            f.reader.get_row_into(row, Some(&fams), &mut cells)?;
+        }
+        if cells.len() > from_files {
+            cells.retain(|c| c.seq <= snapshot);
         }
         cells.sort();
         let visible = plan.resolve_row(&cells);
@@ -1219,7 +1222,8 @@ impl DbInner {
                     self.set_read_only(&e);
                     return Err(e);
                 }
-                let reader = TableReader::open(&path, None)?;
+                let reader =
+                    TableReader::open_with_cache(&path, None, Some(self.block_cache.clone()))?;
                 let meta = FileMeta {
                     number,
                     level: 0,
@@ -1384,7 +1388,8 @@ impl DbInner {
         let mut reply = IngestReply::default();
         for (i, (number, path, props)) in placed.iter().enumerate() {
             let seq = first_seq + i as u64;
-            let reader = match TableReader::open(path, Some(seq)) {
+            let cache = Some(self.block_cache.clone());
+            let reader = match TableReader::open_with_cache(path, Some(seq), cache) {
                 Ok(r) => r,
                 Err(e) => {
                     cleanup(&placed);

@@ -1,8 +1,10 @@
 //! Storage statistics of a table (DescribeTable): files and bytes per level and per family,
-//! memtables, flush/compaction/stall counters. Read-only views; nothing here changes state.
+//! memtables, flush/compaction/stall counters, block cache and bloom filter counters.
+//! Read-only views; nothing here changes state.
 
 use std::sync::atomic::Ordering;
 
+use crate::cache::BlockCache;
 use crate::db::Table;
 use crate::options::FamilyOptions;
 
@@ -61,6 +63,19 @@ pub struct TableStats {
     pub compaction_bytes_out: u64,
     /// Times writers were stalled since open.
     pub write_stalls: u64,
+    /// Data block reads of this table's live files served by the block cache (counted
+    /// since each file was opened; files replaced by compaction take their counts along).
+    pub block_cache_hits: u64,
+    /// Data block reads of those files that read, checked and decoded the block.
+    pub block_cache_misses: u64,
+    /// Bloom filter checks of point gets on those files.
+    pub bloom_checked: u64,
+    /// Bloom checks that ruled a file out (a get that did not read the file).
+    pub bloom_useful: u64,
+    /// Bytes held by the block cache, shared by every table of the store.
+    pub block_cache_bytes: u64,
+    /// The block cache's budget (store-wide; 0: disabled).
+    pub block_cache_capacity: u64,
 }
 
 /// A table's schema and statistics.
@@ -74,10 +89,13 @@ pub struct TableDescription {
     pub stats: TableStats,
 }
 
-pub(crate) fn describe(t: &Table) -> TableDescription {
+pub(crate) fn describe(t: &Table, cache: &BlockCache) -> TableDescription {
     let v = t.version.load();
     let schema = t.schema.load();
+    let cs = cache.stats();
     let mut s = TableStats {
+        block_cache_bytes: cs.bytes,
+        block_cache_capacity: cs.capacity,
         memtable_bytes: v.memtable_bytes() as u64,
         immutable_memtables: v.immutables.len() as u64,
         flushes: t.counters.flushes.load(Ordering::Relaxed),
@@ -100,6 +118,11 @@ pub(crate) fn describe(t: &Table) -> TableDescription {
         s.file_rows += f.meta.rows;
         s.file_cells += f.meta.cells;
         s.file_deletes += f.meta.deletes;
+        let rs = f.reader.read_stats();
+        s.block_cache_hits += rs.cache_hits;
+        s.block_cache_misses += rs.cache_misses;
+        s.bloom_checked += rs.bloom_checked;
+        s.bloom_useful += rs.bloom_useful;
         match s.levels.iter_mut().find(|l| l.level == f.meta.level) {
             Some(l) => {
                 l.files += 1;

@@ -22,7 +22,7 @@ pub mod reader;
 mod tests;
 
 pub use builder::TableBuilder;
-pub use reader::{TableIter, TableReader};
+pub use reader::{ReadStats, TableIter, TableReader};
 
 /// What a builder needs to know: the families the file may contain, with their options
 /// (compression, block size, bloom filter).
