@@ -110,7 +110,7 @@ impl ChunkReader {
             header: Vec::new(),
             file_size,
         };
-        let Some(mut first) = r.read_records()? else {
+        let Some(mut first) = r.read_records(None)? else {
             return Err(r.csv_err("the file is empty: no header".into()));
         };
         let mut skip = 0;
@@ -162,8 +162,16 @@ impl ChunkReader {
 
     /// Read bytes until the buffer holds at least `chunk_size` bytes and ends on a record
     /// boundary (or the file ends). Leaves the incomplete tail in `carry`.
-    fn read_records(&mut self) -> Result<Option<Vec<u8>>> {
-        let mut buf = std::mem::take(&mut self.carry);
+    fn read_records(&mut self, reuse: Option<Vec<u8>>) -> Result<Option<Vec<u8>>> {
+        let mut buf = match reuse {
+            Some(mut b) => {
+                b.clear();
+                b.extend_from_slice(&self.carry);
+                self.carry.clear();
+                b
+            }
+            None => std::mem::take(&mut self.carry),
+        };
         let mut want = self.chunk_size;
         loop {
             if !self.eof && buf.len() < want {
@@ -189,7 +197,8 @@ impl ChunkReader {
             }
             match last_record_end(&buf, self.delimiter) {
                 Some(end) => {
-                    self.carry = buf[end..].to_vec();
+                    self.carry.clear();
+                    self.carry.extend_from_slice(&buf[end..]);
                     buf.truncate(end);
                     return Ok(Some(buf));
                 }
@@ -209,7 +218,13 @@ impl ChunkReader {
 
     /// The next chunk of whole records, or `None` at the end of the file.
     pub fn next_chunk(&mut self) -> Result<Option<Chunk>> {
-        let Some(data) = self.read_records()? else {
+        self.next_chunk_reusing(None)
+    }
+
+    /// Like [`ChunkReader::next_chunk`], filling `reuse` (a buffer of an earlier chunk) to
+    /// save allocating and faulting in a new one.
+    pub fn next_chunk_reusing(&mut self, reuse: Option<Vec<u8>>) -> Result<Option<Chunk>> {
+        let Some(data) = self.read_records(reuse)? else {
             return Ok(None);
         };
         let chunk = Chunk {

@@ -54,6 +54,14 @@ impl Batch {
         &self.values[i * self.cells..(i + 1) * self.cells]
     }
 
+    /// Empty the batch, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.rows.clear();
+        self.values.clear();
+        self.rejects.clear();
+    }
+
     /// Heap bytes held.
     pub fn mem_bytes(&self) -> u64 {
         (self.arena.capacity()
@@ -79,17 +87,17 @@ pub struct ParseConfig<'a> {
     pub max_value: usize,
 }
 
-/// Parse a chunk into a batch. Never fails: bad records become rejects.
-pub fn parse_chunk(chunk: &Chunk, cfg: &ParseConfig<'_>) -> Batch {
+/// Parse a chunk into a batch, reusing the buffers of `reuse` (an emptied earlier batch, or
+/// `Batch::default()`). Never fails: bad records become rejects.
+pub fn parse_chunk(chunk: &Chunk, cfg: &ParseConfig<'_>, reuse: Batch) -> Batch {
     let m = cfg.mapping;
     let ncells = m.cells.len();
-    let mut b = Batch {
-        arena: Vec::with_capacity(chunk.data.len() + chunk.data.len() / 8 + 64),
-        rows: Vec::with_capacity(chunk.data.len() / 64 + 1),
-        values: Vec::new(),
-        cells: ncells,
-        rejects: Vec::new(),
-    };
+    let mut b = reuse;
+    b.clear();
+    b.cells = ncells;
+    b.arena
+        .reserve(chunk.data.len() + chunk.data.len() / 8 + 64);
+    b.rows.reserve(chunk.data.len() / 64 + 1);
     b.values.reserve(b.rows.capacity() * ncells);
     let mut key_cols: Vec<(usize, Span)> = Vec::with_capacity(4);
     let mut it = RecordIter::new(&chunk.data, chunk.first_line, cfg.delimiter);

@@ -3,7 +3,7 @@
 //! key wins; earlier ones are counted and dropped), and write rows to the partition's files.
 //! It must never emit two rows with the same key or a row out of key order.
 
-use super::run::{MemRun, RowView, RunReader};
+use super::run::{MemRun, RowView, RunReader, prefix_of};
 use super::writer::PartitionOutput;
 use crate::error::Result;
 
@@ -85,11 +85,11 @@ pub fn merge_into(
     // Fast path: one in-memory source needs no copy, only a look at the next key.
     if let [Source::Mem { run, pos, end }] = sources.as_slice() {
         for i in *pos..*end {
-            let r = run.row(i);
-            if i + 1 < *end && run.row(i + 1).key == r.key {
+            if i + 1 < *end && run.same_key(i, i + 1) {
                 stats.duplicates += 1;
                 continue;
             }
+            let r = run.row(i);
             out.add_row(r.key, r.ts, r.data, r.values)?;
             stats.rows += 1;
         }
@@ -97,19 +97,21 @@ pub fn merge_into(
     }
     let mut pending = Pending::default();
     loop {
-        let mut best: Option<(usize, &[u8], u64)> = None;
+        // The smallest (key, line); 8-byte prefixes decide most comparisons without memcmp.
+        let mut best: Option<(usize, u64, &[u8], u64)> = None;
         for (i, s) in sources.iter().enumerate() {
             if let Some(r) = s.current() {
+                let p = prefix_of(r.key);
                 let better = match best {
                     None => true,
-                    Some((_, k, l)) => (r.key, r.line) < (k, l),
+                    Some((_, bp, k, l)) => p < bp || (p == bp && (r.key, r.line) < (k, l)),
                 };
                 if better {
-                    best = Some((i, r.key, r.line));
+                    best = Some((i, p, r.key, r.line));
                 }
             }
         }
-        let Some((i, _, _)) = best else { break };
+        let Some((i, ..)) = best else { break };
         if let Some(r) = sources[i].current() {
             if pending.full {
                 if pending.key == r.key {

@@ -23,11 +23,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rayon::prelude::*;
 use strata_engine::{FamilyOptions, Limits, Timestamp};
 
-use crate::csv_input::ChunkReader;
+use crate::csv_input::{Chunk, ChunkReader};
 use crate::error::{LoaderError, Result};
 use crate::mapping::{ResolvedMapping, TableMapping};
 use crate::rejects::RejectWriter;
-use batch::{ParseConfig, parse_chunk};
+use batch::{Batch, ParseConfig, parse_chunk};
 use merge::{MergeStats, Source, merge_into};
 pub use progress::{Phase, Progress, ProgressFn, stderr_progress};
 use run::{MemRun, RunReader, SpilledRun};
@@ -147,6 +147,21 @@ pub struct LoadSummary {
     pub timestamp: Timestamp,
     /// Wall time.
     pub elapsed: Duration,
+    /// Wall time per phase.
+    pub phases: PhaseTimes,
+}
+
+/// Where the wall time went.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PhaseTimes {
+    /// Reading the file and finding record boundaries (one thread).
+    pub read: Duration,
+    /// Parsing chunks (parallel).
+    pub parse: Duration,
+    /// Sorting and spilling runs.
+    pub sort: Duration,
+    /// Merging and writing table files (parallel).
+    pub write: Duration,
 }
 
 impl LoadSummary {
@@ -249,7 +264,7 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
         }
     };
 
-    // Phase 1: read, parse, sort, spill.
+    // Phase 1: read (on its own thread), parse in parallel, spill sorted runs past the budget.
     let mut temp: Option<tempfile::TempDir> = None;
     let mut spilled: Vec<SpilledRun> = Vec::new();
     let mut run = MemRun::default();
@@ -257,50 +272,94 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
     let mut rows_read = 0u64;
     let mut bytes_read = 0u64;
     let window = rayon::current_num_threads().max(1) * 2;
-    loop {
-        let mut chunks = Vec::with_capacity(window);
-        while chunks.len() < window {
-            match reader.next_chunk()? {
-                Some(c) => chunks.push(c),
-                None => break,
+    let mut phases = PhaseTimes::default();
+    let mut pool: Vec<Batch> = Vec::new();
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(window);
+        let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let reader = &mut reader;
+        scope.spawn(move || {
+            loop {
+                match reader.next_chunk_reusing(free_rx.try_recv().ok()) {
+                    Ok(Some(c)) => {
+                        if tx.send(Ok(c)).is_err() {
+                            return; // the parser stopped
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        loop {
+            let t = Instant::now();
+            let mut chunks = Vec::with_capacity(window);
+            while chunks.len() < window {
+                match rx.recv() {
+                    Ok(c) => chunks.push(c?),
+                    Err(_) => break,
+                }
+            }
+            if chunks.is_empty() {
+                break;
+            }
+            bytes_read = chunks
+                .last()
+                .map_or(bytes_read, |c| c.offset + c.data.len() as u64);
+            phases.read += t.elapsed();
+            let t = Instant::now();
+            let reuse: Vec<Batch> = (0..chunks.len())
+                .map(|_| pool.pop().unwrap_or_default())
+                .collect();
+            let batches: Vec<Batch> = chunks
+                .par_iter()
+                .zip(reuse.into_par_iter())
+                .map(|(c, b)| parse_chunk(c, &cfg, b))
+                .collect();
+            for c in chunks {
+                // The reader may have finished; then the buffer is simply freed.
+                let _ = free_tx.send(c.data);
+            }
+            phases.parse += t.elapsed();
+            for mut b in batches {
+                for r in std::mem::take(&mut b.rejects) {
+                    rejects.write(&r)?;
+                }
+                rows_read += b.rows.len() as u64;
+                run.push(b);
+            }
+            if let Some(max) = opts.max_rejects
+                && rejects.count() > max
+            {
+                rejects.flush()?;
+                return Err(LoaderError::TooManyRejects {
+                    rejects: rejects.count(),
+                    max,
+                });
+            }
+            report(Phase::Reading, bytes_read, rows_read, rejects.count());
+            if run.mem_bytes() >= opts.memory_budget {
+                report(Phase::Spilling, bytes_read, rows_read, rejects.count());
+                let t = Instant::now();
+                duplicates += spill(&mut run, &mut spilled, &mut temp, opts, &mut pool)?;
+                phases.sort += t.elapsed();
             }
         }
-        if chunks.is_empty() {
-            break;
-        }
-        bytes_read = chunks
-            .last()
-            .map_or(bytes_read, |c| c.offset + c.data.len() as u64);
-        let batches: Vec<_> = chunks.par_iter().map(|c| parse_chunk(c, &cfg)).collect();
-        drop(chunks);
-        for mut b in batches {
-            for r in std::mem::take(&mut b.rejects) {
-                rejects.write(&r)?;
-            }
-            rows_read += b.rows.len() as u64;
-            run.push(b);
-        }
-        if let Some(max) = opts.max_rejects
-            && rejects.count() > max
-        {
-            rejects.flush()?;
-            return Err(LoaderError::TooManyRejects {
-                rejects: rejects.count(),
-                max,
-            });
-        }
-        report(Phase::Reading, bytes_read, rows_read, rejects.count());
-        if run.mem_bytes() >= opts.memory_budget {
-            report(Phase::Spilling, bytes_read, rows_read, rejects.count());
-            duplicates += spill(&mut run, &mut spilled, &mut temp, opts)?;
-        }
-    }
+        Ok(())
+    })?;
     rejects.flush()?;
+    let t = Instant::now();
     if !spilled.is_empty() && !run.is_empty() {
-        duplicates += spill(&mut run, &mut spilled, &mut temp, opts)?;
+        duplicates += spill(&mut run, &mut spilled, &mut temp, opts, &mut pool)?;
     } else {
         run.sort();
     }
+    drop(pool);
+    phases.sort += t.elapsed();
+    let t = Instant::now();
 
     // Phase 2: merge and write key ranges in parallel.
     report(Phase::Writing, bytes_read, rows_read, rejects.count());
@@ -389,6 +448,8 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
         }
         return Err(e);
     }
+    phases.write = t.elapsed();
+    summary.phases = phases;
     summary.cells = summary.files.iter().map(|f| f.cells).sum();
     summary.output_bytes = summary.files.iter().map(|f| f.bytes).sum();
     drop(temp);
@@ -403,6 +464,7 @@ fn spill(
     spilled: &mut Vec<SpilledRun>,
     temp: &mut Option<tempfile::TempDir>,
     opts: &LoadOptions,
+    pool: &mut Vec<Batch>,
 ) -> Result<u64> {
     if temp.is_none() {
         let dir = opts.temp_dir.as_deref().unwrap_or(&opts.out_dir);
@@ -417,7 +479,7 @@ fn spill(
     let path = dir.join(format!("run-{:05}.bin", spilled.len()));
     let mut full = std::mem::take(run);
     full.sort();
-    let (r, dups) = full.spill(&path)?;
+    let (r, dups) = full.spill(&path, pool)?;
     spilled.push(r);
     Ok(dups)
 }

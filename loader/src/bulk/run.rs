@@ -27,7 +27,10 @@ pub struct SortItem {
     row: u32,
 }
 
-fn prefix_of(key: &[u8]) -> u64 {
+/// The first 8 bytes of a key as a big-endian number (zero padded): orders like the key
+/// whenever two prefixes differ.
+#[inline]
+pub fn prefix_of(key: &[u8]) -> u64 {
     let mut p = [0u8; 8];
     let n = key.len().min(8);
     p[..n].copy_from_slice(&key[..n]);
@@ -141,46 +144,88 @@ impl MemRun {
         cuts.windows(2).map(|w| w[0]..w[1]).collect()
     }
 
+    /// Whether sorted rows `i` and `j` have the same key (prefix first: no arena access when
+    /// the prefixes differ).
+    #[inline]
+    pub fn same_key(&self, i: usize, j: usize) -> bool {
+        let (a, b) = (&self.items[i], &self.items[j]);
+        a.prefix == b.prefix && self.key(a) == self.key(b)
+    }
+
+    /// Encode sorted rows `range` (dropping a row when the next one has the same key) into
+    /// `out`; returns (index entries with offsets relative to `out`, rows, duplicates).
+    fn encode(
+        &self,
+        range: std::ops::Range<usize>,
+        out: &mut Vec<u8>,
+    ) -> (Vec<(Vec<u8>, u64)>, u64, u64) {
+        out.clear();
+        let n = self.items.len();
+        let (mut rows, mut dups) = (0u64, 0u64);
+        let mut index = Vec::new();
+        for i in range {
+            if i + 1 < n && self.same_key(i, i + 1) {
+                dups += 1;
+                continue;
+            }
+            let r = self.row(i);
+            if rows.is_multiple_of(INDEX_EVERY) {
+                index.push((r.key.to_vec(), out.len() as u64));
+            }
+            out.extend_from_slice(&(r.key.len() as u32).to_le_bytes());
+            out.extend_from_slice(&r.line.to_le_bytes());
+            out.extend_from_slice(&r.ts.to_le_bytes());
+            for &(_, l) in r.values {
+                out.extend_from_slice(&l.to_le_bytes());
+            }
+            out.extend_from_slice(r.key);
+            for &(o, l) in r.values {
+                out.extend_from_slice(&r.data[o as usize..(o + l) as usize]);
+            }
+            rows += 1;
+        }
+        (index, rows, dups)
+    }
+
     /// Write the sorted rows to `path`, keeping only the last line of each key (the newer
-    /// version). Returns the run and the number of rows dropped as duplicates.
-    pub fn spill(self, path: &Path) -> Result<(SpilledRun, u64)> {
+    /// version). Segments are encoded in parallel and written in order. Returns the run and
+    /// the number of rows dropped as duplicates; the emptied batches go to `pool` for reuse.
+    pub fn spill(self, path: &Path, pool: &mut Vec<Batch>) -> Result<(SpilledRun, u64)> {
+        const SEGMENT_ROWS: usize = 16 * 1024;
         let io = |e| LoaderError::io(path, e);
         let f = File::create(path).map_err(io)?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
         let mut index = Vec::new();
-        let mut offset = 0u64;
-        let mut rows = 0u64;
-        let mut dups = 0u64;
+        let (mut offset, mut rows, mut dups) = (0u64, 0u64, 0u64);
         let n = self.items.len();
-        let mut head = Vec::with_capacity(64);
-        for i in 0..n {
-            let r = self.row(i);
-            if i + 1 < n && self.row(i + 1).key == r.key {
-                dups += 1;
-                continue;
+        let segments = n.div_ceil(SEGMENT_ROWS);
+        let window = rayon::current_num_threads().max(1) * 2;
+        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); window.min(segments)];
+        let mut s = 0;
+        while s < segments {
+            let end = (s + window).min(segments);
+            let done: Vec<_> = (s..end)
+                .into_par_iter()
+                .zip(bufs.par_iter_mut())
+                .map(|(seg, buf)| {
+                    let r = seg * SEGMENT_ROWS..((seg + 1) * SEGMENT_ROWS).min(n);
+                    self.encode(r, buf)
+                })
+                .collect();
+            for ((idx, r, d), buf) in done.into_iter().zip(&bufs) {
+                index.extend(idx.into_iter().map(|(k, o)| (k, o + offset)));
+                w.write_all(buf).map_err(io)?;
+                offset += buf.len() as u64;
+                rows += r;
+                dups += d;
             }
-            if rows.is_multiple_of(INDEX_EVERY) {
-                index.push((r.key.to_vec(), offset));
-            }
-            head.clear();
-            head.extend_from_slice(&(r.key.len() as u32).to_le_bytes());
-            head.extend_from_slice(&r.line.to_le_bytes());
-            head.extend_from_slice(&r.ts.to_le_bytes());
-            for &(_, l) in r.values {
-                head.extend_from_slice(&l.to_le_bytes());
-            }
-            w.write_all(&head).map_err(io)?;
-            w.write_all(r.key).map_err(io)?;
-            let mut len = head.len() + r.key.len();
-            for &(o, l) in r.values {
-                w.write_all(&r.data[o as usize..(o + l) as usize])
-                    .map_err(io)?;
-                len += l as usize;
-            }
-            offset += len as u64;
-            rows += 1;
+            s = end;
         }
         w.flush().map_err(io)?;
+        pool.extend(self.batches.into_iter().map(|mut b| {
+            b.clear();
+            b
+        }));
         Ok((
             SpilledRun {
                 path: path.to_path_buf(),

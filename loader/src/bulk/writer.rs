@@ -14,6 +14,9 @@ use super::batch::Span;
 use crate::error::Result;
 use crate::mapping::CellSlot;
 
+/// Bytes of row data between two checks of an output file's size.
+const SIZE_CHECK_BYTES: u64 = 256 << 10;
+
 /// Writes one table file from cells in strictly increasing internal order.
 pub trait TableFileWriter: Send {
     /// Add the next cell.
@@ -101,6 +104,8 @@ pub struct PartitionOutput<'a> {
     target: u64,
     cells: &'a [CellSlot],
     current: Option<(Box<dyn TableFileWriter>, OutputFile)>,
+    /// Value bytes added since the size was last checked.
+    unchecked: u64,
     /// Files finished so far, in key order.
     pub files: Vec<OutputFile>,
 }
@@ -123,6 +128,7 @@ impl<'a> PartitionOutput<'a> {
             target,
             cells,
             current: None,
+            unchecked: 0,
             files: Vec::new(),
         }
     }
@@ -170,8 +176,14 @@ impl<'a> PartitionOutput<'a> {
         }
         info.rows += 1;
         info.cells += values.len() as u64;
-        if w.estimated_size() >= self.target {
-            self.finish_current()?;
+        // Asking the builder for its size costs time, so ask only every SIZE_CHECK_BYTES of
+        // input (the file overshoots the target by at most that much, before compression).
+        self.unchecked += (key.len() + values.iter().map(|v| v.1 as usize).sum::<usize>()) as u64;
+        if self.unchecked >= SIZE_CHECK_BYTES.min(self.target) {
+            self.unchecked = 0;
+            if w.estimated_size() >= self.target {
+                self.finish_current()?;
+            }
         }
         Ok(())
     }
