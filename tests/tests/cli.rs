@@ -646,3 +646,105 @@ async fn errors_exit_non_zero_with_a_message() {
     );
     assert_eq!(v["rows"], 0);
 }
+
+#[tokio::test]
+async fn serve_help_and_config_file() {
+    // --help lists every setting with its default.
+    let out = run_strata(&["serve", "--help"]);
+    out.assert_success();
+    for flag in [
+        "--data-dir",
+        "--listen",
+        "--sync",
+        "--config",
+        "--memtable-bytes",
+        "--block-cache-bytes",
+        "--max-row-key-bytes",
+        "--max-value-bytes",
+        "--max-message-bytes",
+        "--scan-idle-timeout",
+    ] {
+        assert!(
+            out.stdout.contains(flag),
+            "--help lacks {flag}:\n{}",
+            out.stdout
+        );
+    }
+    for default in ["127.0.0.1:50051", "group", "4KiB", "8MiB", "64MiB"] {
+        assert!(
+            out.stdout.contains(default),
+            "--help lacks the default {default}:\n{}",
+            out.stdout
+        );
+    }
+
+    // Settings from a TOML file; the flags the helper passes (--data-dir, --listen) win over
+    // the file's.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("strata.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:1\"\nsync = \"always\"\nmax_value_bytes = \"64KiB\"\n\
+         max_row_key_bytes = \"1KiB\"\nmax_qualifier_bytes = \"1KiB\"\n\
+         max_message_bytes = \"256KiB\"\n",
+    )
+    .expect("write config");
+    let config_arg = config.to_string_lossy().into_owned();
+    let server = Server::start_with_args(&["--config", &config_arg]).await;
+    let mut c = server.client().await;
+    create_table(&mut c, "t", &["f"]).await;
+    put(&mut c, "t", b"r", "f", b"q", &[1u8; 64 * 1024]).await;
+    let e = c
+        .mutate(pb::MutateRequest {
+            table: "t".into(),
+            row: b"r".to_vec(),
+            mutations: vec![set("f", b"q", &[1u8; 64 * 1024 + 1], 0)],
+        })
+        .await
+        .expect_err("the file's value limit applies");
+    assert_status(&e, tonic::Code::InvalidArgument, &["value"]);
+    let e = c
+        .mutate(pb::MutateRequest {
+            table: "t".into(),
+            row: vec![b'k'; 1025],
+            mutations: vec![set("f", b"q", b"v", 0)],
+        })
+        .await
+        .expect_err("the file's key limit applies");
+    assert_status(&e, tonic::Code::InvalidArgument, &["row key"]);
+    drop(server);
+
+    // A bad setting in the file, an unknown one, and a message limit below the value limit:
+    // serve exits non-zero naming the problem.
+    let data = dir.path().join("data");
+    let data_arg = data.to_string_lossy().into_owned();
+    let listen = free_addr().to_string();
+    for (text, needle) in [
+        ("sync = \"sometimes\"\n", "sometimes"),
+        ("memtable_size = 5\n", "memtable_size"),
+        (
+            "max_value_bytes = \"8MiB\"\nmax_message_bytes = \"1MiB\"\n",
+            "max_message_bytes",
+        ),
+    ] {
+        std::fs::write(&config, text).expect("write config");
+        let out = run_strata(&[
+            "serve",
+            "--data-dir",
+            &data_arg,
+            "--listen",
+            &listen,
+            "--config",
+            &config_arg,
+        ]);
+        out.assert_failure();
+        assert!(
+            out.stderr.contains(needle),
+            "config {text:?}: stderr should name {needle:?}:\n{}",
+            out.stderr
+        );
+    }
+    let out = run_strata(&["serve", "--listen", &listen]);
+    out.assert_failure();
+    assert!(out.stderr.contains("data"), "{}", out.stderr);
+}

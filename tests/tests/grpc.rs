@@ -2172,3 +2172,221 @@ async fn health_and_reflection_are_served() {
     };
     assert!(list.service.iter().any(|s| s.name == "strata.v1.Strata"));
 }
+
+#[tokio::test]
+async fn dropped_tables_and_families_stay_dropped_after_a_crash() {
+    let mut server = Server::start().await;
+    let mut c = server.client().await;
+    // Unflushed data (only in the WAL) in a table that is then dropped and created again,
+    // and in a family that is dropped and added again.
+    create_table(&mut c, "t", &["f"]).await;
+    put(&mut c, "t", b"old-row", "f", b"q", b"old table").await;
+    c.delete_table(pb::DeleteTableRequest { table: "t".into() })
+        .await
+        .expect("drop");
+    create_table(&mut c, "t", &["f", "g"]).await;
+    put(&mut c, "t", b"g-row", "g", b"q", b"old family").await;
+    put(&mut c, "t", b"keep", "f", b"q", b"kept").await;
+    c.alter_table(pb::AlterTableRequest {
+        table: "t".into(),
+        drop_families: vec!["g".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("drop g");
+    c.alter_table(pb::AlterTableRequest {
+        table: "t".into(),
+        add_families: vec![family("g")],
+        ..Default::default()
+    })
+    .await
+    .expect("re-add g");
+    // A dropped table that is not created again.
+    create_table(&mut c, "gone", &["f"]).await;
+    put(&mut c, "gone", b"r", "f", b"q", b"v").await;
+    c.delete_table(pb::DeleteTableRequest {
+        table: "gone".into(),
+    })
+    .await
+    .expect("drop gone");
+    let expect = |keys: Vec<Vec<u8>>| {
+        assert_eq!(keys, [b"keep".to_vec()], "only the live row is visible");
+    };
+    expect(scan_keys(&mut c, "t").await);
+    drop(c);
+
+    // WAL replay after SIGKILL must not bring back what was dropped.
+    server.kill();
+    server.restart().await;
+    let mut c = server.client().await;
+    expect(scan_keys(&mut c, "t").await);
+    let tables = c
+        .list_tables(pb::ListTablesRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .tables;
+    assert_eq!(tables, ["t"]);
+    // And neither does a flush + compaction after the restart, nor a second restart.
+    c.flush(pb::FlushRequest { table: "t".into() })
+        .await
+        .expect("flush");
+    c.compact(pb::CompactRequest {
+        table: "t".into(),
+        major: true,
+    })
+    .await
+    .expect("compact");
+    expect(scan_keys(&mut c, "t").await);
+    drop(c);
+    server.kill();
+    server.restart().await;
+    let mut c = server.client().await;
+    expect(scan_keys(&mut c, "t").await);
+}
+
+#[tokio::test]
+async fn scan_replies_are_bounded_by_bytes_and_binary_prefixes_work() {
+    let server = Server::start().await;
+    let mut c = server.client().await;
+    create_table(&mut c, "t", &["f"]).await;
+    // Four rows of 600 KiB against the default 1 MiB reply bound.
+    for i in 0..4u8 {
+        c.mutate(pb::MutateRequest {
+            table: "t".into(),
+            row: vec![b'b', i],
+            mutations: vec![set("f", b"q", &vec![i; 600 * 1024], 0)],
+        })
+        .await
+        .expect("put");
+    }
+    let (rows, replies) = scan_all(
+        &mut c,
+        pb::ScanRequest {
+            table: "t".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("scan");
+    assert_eq!(rows.len(), 4);
+    // The bound is soft (a reply may pass it by its last row), so 2.4 MiB needs at least
+    // two replies, not one.
+    assert!(
+        replies >= 2,
+        "replies are bounded by bytes: {replies} replies"
+    );
+    assert!(
+        rows.iter()
+            .enumerate()
+            .all(|(i, r)| r.cells[0].value.len() == 600 * 1024 && r.cells[0].value[0] == i as u8)
+    );
+
+    // Prefixes ending in 0xff, and keys around them.
+    for key in [
+        &b"a\xff"[..],
+        b"a\xff\x00",
+        b"a\xff\xff",
+        b"b",
+        b"\xff",
+        b"\xff\xff",
+        b"\xff\xff\x01",
+    ] {
+        put(&mut c, "t", key, "f", b"q", b"x").await;
+    }
+    let scan_prefix = |prefix: &'static [u8]| {
+        let mut c = c.clone();
+        async move {
+            scan_all(
+                &mut c,
+                pb::ScanRequest {
+                    table: "t".into(),
+                    prefix: prefix.to_vec(),
+                    keys_only: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("scan")
+            .0
+            .into_iter()
+            .map(|r| r.key)
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        scan_prefix(b"a\xff").await,
+        [
+            b"a\xff".to_vec(),
+            b"a\xff\x00".to_vec(),
+            b"a\xff\xff".to_vec()
+        ]
+    );
+    assert_eq!(
+        scan_prefix(b"\xff").await,
+        [
+            b"\xff".to_vec(),
+            b"\xff\xff".to_vec(),
+            b"\xff\xff\x01".to_vec()
+        ]
+    );
+    assert_eq!(
+        scan_prefix(b"\xff\xff").await,
+        [b"\xff\xff".to_vec(), b"\xff\xff\x01".to_vec()]
+    );
+    assert_eq!(scan_prefix(b"b").await.len(), 5, "b and b\\x00..b\\x03");
+}
+
+#[tokio::test]
+async fn mutate_stream_edge_batches() {
+    let server = Server::start().await;
+    let mut c = server.client().await;
+    create_table(&mut c, "t", &["f"]).await;
+    // An empty batch is acknowledged with unchanged row/cell totals; a batch with a
+    // delete counts its marker.
+    let (tx, rx) = mpsc::channel(4);
+    tx.send(batch("t", 0, 2, 1)).await.expect("send");
+    tx.send(pb::MutateRowsRequest {
+        table: "t".into(),
+        entries: vec![],
+    })
+    .await
+    .expect("send");
+    tx.send(pb::MutateRowsRequest {
+        table: "t".into(),
+        entries: vec![row_mutations(b"s00000", vec![delete_row()])],
+    })
+    .await
+    .expect("send");
+    drop(tx);
+    let acks: Vec<pb::MutateStreamResponse> = {
+        let mut s = c
+            .mutate_stream(ReceiverStream::new(rx))
+            .await
+            .expect("open")
+            .into_inner();
+        let mut v = Vec::new();
+        while let Some(a) = s.message().await.expect("ack") {
+            v.push(a);
+            assert!(v.len() <= 3);
+        }
+        v
+    };
+    assert_eq!(acks.len(), 3, "{acks:?}");
+    assert_eq!((acks[0].rows, acks[0].cells, acks[0].batches), (2, 2, 1));
+    assert_eq!((acks[1].rows, acks[1].cells, acks[1].batches), (2, 2, 2));
+    assert_eq!(acks[2].batches, 3);
+    assert_eq!(acks[2].rows, 3);
+    assert!(acks[2].cells >= 3, "a delete marker counts: {acks:?}");
+    assert_eq!(scan_keys(&mut c, "t").await, [b"s00001".to_vec()]);
+
+    // A stream on which the client sends nothing ends cleanly with no acknowledgement.
+    let (tx, rx) = mpsc::channel::<pb::MutateRowsRequest>(1);
+    drop(tx);
+    let mut s = c
+        .mutate_stream(ReceiverStream::new(rx))
+        .await
+        .expect("open")
+        .into_inner();
+    assert!(s.message().await.expect("clean end").is_none());
+}
