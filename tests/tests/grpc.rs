@@ -2628,3 +2628,80 @@ async fn lowering_max_versions_is_not_undone_by_raising_it() {
         "the same history reads differently depending on whether a compaction ran"
     );
 }
+
+#[tokio::test]
+async fn sigterm_with_open_connections_and_streams_exits_cleanly() {
+    // A grace longer than the helper's 30 s wait: if shutdown waited for the open streams
+    // or idle connections to go away on their own, terminate() would panic.
+    let mut server = Server::start_with_args(&["--shutdown-grace", "120s"]).await;
+    let mut c = server.client().await;
+    create_table(&mut c, "t", &["f"]).await;
+    let entries = (0..100)
+        .map(|i| row_mutations(format!("r{i:03}").as_bytes(), vec![set("f", b"q", b"v", 0)]))
+        .collect();
+    c.mutate_rows(pb::MutateRowsRequest {
+        table: "t".into(),
+        entries,
+    })
+    .await
+    .expect("write");
+    // An idle connection, a half-read scan and an open MutateStream with one acked batch.
+    let _idle = server.client().await;
+    let mut scan = c
+        .scan(pb::ScanRequest {
+            table: "t".into(),
+            batch_size: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("scan")
+        .into_inner();
+    assert_eq!(
+        scan.message()
+            .await
+            .expect("first reply")
+            .expect("a reply")
+            .rows
+            .len(),
+        1
+    );
+    let (tx, rx) = mpsc::channel(4);
+    let mut acks = c
+        .mutate_stream(ReceiverStream::new(rx))
+        .await
+        .expect("open")
+        .into_inner();
+    tx.send(batch("t", 0, 3, 1)).await.expect("send");
+    let ack = acks.message().await.expect("ack").expect("an ack");
+    assert_eq!(ack.batches, 1);
+
+    let status = server.terminate().await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit code after SIGTERM\n{}",
+        server.stderr()
+    );
+    // The open stream was ended by the server (with a status or a clean end), not left open.
+    match tokio::time::timeout(Duration::from_secs(10), acks.message()).await {
+        Ok(Ok(None)) => {}
+        Ok(Err(s)) => assert!(
+            matches!(
+                s.code(),
+                Code::Unavailable | Code::Cancelled | Code::Unknown
+            ),
+            "{s:?}"
+        ),
+        Ok(Ok(Some(a))) => panic!("unexpected ack after shutdown: {a:?}"),
+        Err(_) => panic!("the MutateStream stayed open after the server exited"),
+    }
+    drop(tx);
+    server.restart().await;
+    let mut c = server.client().await;
+    let keys = scan_keys(&mut c, "t").await;
+    assert_eq!(
+        keys.len(),
+        103,
+        "the rows and the acknowledged stream batch survive"
+    );
+}
