@@ -247,3 +247,30 @@ fn generated_tables_load_every_field_byte_for_byte() {
         assert!(got == want, "{table}: loaded cells differ from the CSV");
     }
 }
+
+#[test]
+fn invalid_utf8_keys_are_rejected_but_values_may_be_any_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = b"k\tv\nok\t\xff\xfe\n\xffbad\tx\n";
+    let mut o = opts(dir.path(), csv, "HBASE_ROW_KEY,f:v", &["k", "v"]);
+    o.delimiter = b'\t';
+    let s = build_table_files(&o).unwrap();
+    assert_eq!((s.rows, s.rejects), (1, 1));
+    assert_eq!(read_back(&s.files), vec![cell("ok", "f", "v", b"\xff\xfe")]);
+    let rejects = std::fs::read(dir.path().join("rejects.tsv")).unwrap();
+    assert_eq!(
+        rejects,
+        b"3\trow key column k is not valid UTF-8\t\xffbad\\tx\n".to_vec()
+    );
+}
+
+#[test]
+fn table_family_options_must_cover_the_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path(), b"k,v\na,1\n", "HBASE_ROW_KEY,f:v", &["k", "v"]);
+    o.families = vec![FamilyOptions::new("g")];
+    let err = build_table_files(&o).unwrap_err();
+    assert!(err.to_string().contains("\"f\""), "{err}");
+    o.families = vec![FamilyOptions::new("g"), FamilyOptions::new("f")];
+    assert_eq!(build_table_files(&o).unwrap().cells, 1);
+}
