@@ -95,10 +95,21 @@ pub fn parse_chunk(chunk: &Chunk, cfg: &ParseConfig<'_>, reuse: Batch) -> Batch 
     let mut b = reuse;
     b.clear();
     b.cells = ncells;
-    b.arena
-        .reserve(chunk.data.len() + chunk.data.len() / 8 + 64);
-    b.rows.reserve(chunk.data.len() / 64 + 1);
-    b.values.reserve(b.rows.capacity() * ncells);
+    // Records <= line breaks + 1, and fields never take more bytes than the record text, so
+    // these reservations are upper bounds that are rarely far off (memory is budgeted by
+    // capacity).
+    let max_rows = memchr::memchr_iter(b'\n', &chunk.data).count() + 1;
+    let literal: usize = m
+        .key
+        .iter()
+        .map(|p| match p {
+            ResolvedKeyPart::Literal(l) => l.len(),
+            ResolvedKeyPart::Column(_) => 0,
+        })
+        .sum();
+    b.arena.reserve(chunk.data.len() + max_rows * literal);
+    b.rows.reserve(max_rows);
+    b.values.reserve(max_rows * ncells);
     let mut key_cols: Vec<(usize, Span)> = Vec::with_capacity(4);
     let mut it = RecordIter::new(&chunk.data, chunk.first_line, cfg.delimiter);
     while let Some(next) = it.next() {

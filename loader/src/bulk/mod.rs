@@ -352,11 +352,8 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
     })?;
     rejects.flush()?;
     let t = Instant::now();
-    if !spilled.is_empty() && !run.is_empty() {
-        duplicates += spill(&mut run, &mut spilled, &mut temp, opts, &mut pool)?;
-    } else {
-        run.sort();
-    }
+    // The last run stays in memory and joins the merge as one more source.
+    run.sort();
     drop(pool);
     phases.sort += t.elapsed();
     let t = Instant::now();
@@ -364,11 +361,7 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
     // Phase 2: merge and write key ranges in parallel.
     report(Phase::Writing, bytes_read, rows_read, rejects.count());
     let threads = rayon::current_num_threads().max(1);
-    let data_bytes = if spilled.is_empty() {
-        run.mem_bytes()
-    } else {
-        spilled.iter().map(|r| r.bytes).sum()
-    };
+    let data_bytes = run.mem_bytes() + spilled.iter().map(|r| r.bytes).sum::<u64>();
     let parts = ((data_bytes / (8 << 20)) as usize).clamp(1, threads * 2);
     let ncells = mapping.cells.len();
     let build = |p: usize, sources: Vec<Source<'_>>| -> Result<(MergeStats, Vec<OutputFile>)> {
@@ -407,16 +400,29 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
             })
             .collect()
     } else {
-        let bounds = split_keys(&spilled, parts);
+        let samples = spilled
+            .iter()
+            .flat_map(|r| r.index.iter().map(|(k, _)| k.as_slice()))
+            .chain(run.sample_keys())
+            .collect();
+        let bounds = split_keys(samples, parts);
         (0..=bounds.len())
             .into_par_iter()
             .map(|p| {
                 let start = p.checked_sub(1).map(|i| bounds[i].as_slice());
                 let end = bounds.get(p).cloned();
-                let sources = spilled
+                let mut sources = spilled
                     .iter()
                     .map(|r| RunReader::open(r, ncells, start, end.clone()).map(Source::Run))
                     .collect::<Result<Vec<_>>>()?;
+                let mem = run.range_for(start, end.as_deref());
+                if !mem.is_empty() {
+                    sources.push(Source::Mem {
+                        run: &run,
+                        pos: mem.start,
+                        end: mem.end,
+                    });
+                }
                 build(p, sources)
             })
             .collect()
@@ -484,12 +490,8 @@ fn spill(
     Ok(dups)
 }
 
-/// Up to `parts - 1` increasing keys that split the spilled runs into ranges of similar size.
-fn split_keys(runs: &[SpilledRun], parts: usize) -> Vec<Vec<u8>> {
-    let mut samples: Vec<&[u8]> = runs
-        .iter()
-        .flat_map(|r| r.index.iter().map(|(k, _)| k.as_slice()))
-        .collect();
+/// Up to `parts - 1` increasing keys that split sampled keys into ranges of similar size.
+fn split_keys(mut samples: Vec<&[u8]>, parts: usize) -> Vec<Vec<u8>> {
     samples.sort_unstable();
     let mut out: Vec<Vec<u8>> = Vec::new();
     if samples.is_empty() {

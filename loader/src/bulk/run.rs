@@ -144,6 +144,23 @@ impl MemRun {
         cuts.windows(2).map(|w| w[0]..w[1]).collect()
     }
 
+    /// The sorted rows with `lo <= key < hi` (after `sort`).
+    pub fn range_for(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> std::ops::Range<usize> {
+        let start = lo.map_or(0, |lo| self.items.partition_point(|it| self.key(it) < lo));
+        let end = hi.map_or(self.items.len(), |hi| {
+            self.items.partition_point(|it| self.key(it) < hi)
+        });
+        start..end.max(start)
+    }
+
+    /// Every `INDEX_EVERY`-th key in sorted order: samples for choosing key ranges.
+    pub fn sample_keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.items
+            .iter()
+            .step_by(INDEX_EVERY as usize)
+            .map(|it| self.key(it))
+    }
+
     /// Whether sorted rows `i` and `j` have the same key (prefix first: no arena access when
     /// the prefixes differ).
     #[inline]
