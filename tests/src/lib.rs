@@ -243,12 +243,34 @@ impl Server {
             {
                 return Err(true);
             }
-            if self.health("").await == Some(ServingStatus::Serving) {
+            if self.health("").await == Some(ServingStatus::Serving) && self.answered_by_us().await
+            {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Err(false)
+    }
+
+    /// Whether the SERVING answer came from our process and not from another test's server
+    /// that took the same port: ours logs the address it serves on; if it failed to bind it
+    /// logs that and exits, so give it a moment when its log does not name the address yet.
+    async fn answered_by_us(&mut self) -> bool {
+        let addr = self.addr.to_string();
+        let serving_line = |log: &str| {
+            log.lines()
+                .any(|l| l.contains("serving") && l.contains(&addr))
+        };
+        if serving_line(&self.stderr()) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let log = self.stderr();
+        let alive = self
+            .child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none());
+        alive && !log.contains("cannot listen")
     }
 
     /// The health status of `service` ("" for the whole server), None if unreachable.
