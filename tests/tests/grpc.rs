@@ -382,6 +382,19 @@ async fn mutate_every_kind_and_get_options() {
         ]
     );
 
+    // A selection with no visible cell in an existing row: not found.
+    let r = c
+        .get(pb::GetRequest {
+            table: "t".into(),
+            row: b"row".to_vec(),
+            columns: vec![column("f", b"no-such-qualifier")],
+            ..Default::default()
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert!(!r.found, "{r:?}");
+
     // DeleteCells with a timestamp: exactly that version.
     c.mutate(pb::MutateRequest {
         table: "t".into(),
@@ -2704,4 +2717,68 @@ async fn sigterm_with_open_connections_and_streams_exits_cleanly() {
         103,
         "the rows and the acknowledged stream batch survive"
     );
+}
+
+#[tokio::test]
+async fn bulk_ingest_links_or_copies_so_sources_can_be_removed() {
+    let mut server = Server::start().await;
+    let mut c = server.client().await;
+    create_table(&mut c, "t", &["f", "g"]).await;
+    // One file on the data directory's filesystem (hard-linked) and, where /dev/shm is a
+    // separate tmpfs, one on another filesystem (copied and fsynced).
+    let same_fs = tempfile::tempdir().expect("tempdir");
+    let mut sources = vec![same_fs.path().join("same.sst")];
+    build_sstable(&sources[0], 0, 20);
+    let shm = std::path::Path::new("/dev/shm");
+    let other_fs = if shm.is_dir() {
+        tempfile::tempdir_in(shm).ok()
+    } else {
+        None
+    };
+    if let Some(d) = &other_fs {
+        let p = d.path().join("other.sst");
+        build_sstable(&p, 20, 20);
+        sources.push(p);
+    }
+    let r = c
+        .bulk_ingest(pb::BulkIngestRequest {
+            table: "t".into(),
+            paths: sources
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+            ingest_id: "links".into(),
+        })
+        .await
+        .expect("ingest")
+        .into_inner();
+    assert_eq!(r.files, sources.len() as u64);
+    let rows = 20 * sources.len();
+    // The store owns its copies: removing the sources changes nothing, even after a crash.
+    for p in &sources {
+        std::fs::remove_file(p).expect("remove source");
+    }
+    assert_eq!(scan_keys(&mut c, "t").await.len(), rows);
+    drop(c);
+    server.kill();
+    server.restart().await;
+    let mut c = server.client().await;
+    let (all, _) = scan_all(
+        &mut c,
+        pb::ScanRequest {
+            table: "t".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("scan");
+    assert_eq!(all.len(), rows);
+    assert!(all.iter().all(|r| r.cells.len() == 3));
+    c.compact(pb::CompactRequest {
+        table: "t".into(),
+        major: true,
+    })
+    .await
+    .expect("compact ingested files");
+    assert_eq!(scan_keys(&mut c, "t").await.len(), rows);
 }
