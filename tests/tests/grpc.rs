@@ -2782,3 +2782,72 @@ async fn bulk_ingest_links_or_copies_so_sources_can_be_removed() {
     .expect("compact ingested files");
     assert_eq!(scan_keys(&mut c, "t").await.len(), rows);
 }
+
+#[tokio::test]
+async fn sigkill_during_mutate_stream_keeps_every_acknowledged_batch() {
+    let mut server = Server::start().await;
+    let mut c = server.client().await;
+    create_table(&mut c, "t", &["f"]).await;
+    // The producer keeps up to 8 batches in flight; the acknowledgements say what is durable.
+    let (tx, rx) = mpsc::channel(8);
+    let producer = tokio::spawn(async move {
+        for b in 0..5000usize {
+            if tx.send(batch("t", b * 10, 10, 2)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut acks = c
+        .mutate_stream(ReceiverStream::new(rx))
+        .await
+        .expect("open")
+        .into_inner();
+    let mut acked = 0u64;
+    for _ in 0..5000 {
+        let ack = tokio::time::timeout(Duration::from_secs(30), acks.message())
+            .await
+            .expect("ack in time")
+            .expect("ack")
+            .expect("stream open");
+        assert_eq!(ack.batches, acked + 1);
+        assert_eq!(ack.rows, ack.batches * 10);
+        assert_eq!(ack.cells, ack.batches * 20);
+        acked = ack.batches;
+        if acked >= 30 {
+            break;
+        }
+    }
+    server.kill();
+    // Acknowledgements that were already on their way count too.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), acks.message()).await {
+            Ok(Ok(Some(ack))) => acked = ack.batches,
+            Ok(_) => break,
+            Err(_) => panic!("the stream did not end after the server was killed"),
+        }
+    }
+    producer.abort();
+    server.restart().await;
+    let mut c = server.client().await;
+    let keys = scan_keys(&mut c, "t").await;
+    let acked_rows = usize::try_from(acked).expect("fits") * 10;
+    assert!(
+        keys.len() >= acked_rows,
+        "{} rows after restart, {acked_rows} acknowledged",
+        keys.len()
+    );
+    let expected: Vec<Vec<u8>> = (0..acked_rows)
+        .map(|i| format!("s{i:05}").into_bytes())
+        .collect();
+    assert_eq!(
+        &keys[..acked_rows],
+        expected.as_slice(),
+        "every acknowledged batch, in order"
+    );
+    // Anything beyond the acks comes from the few batches in flight at the kill.
+    assert!(
+        keys.len() <= acked_rows + 10 * 10,
+        "{} rows, {acked_rows} acknowledged",
+        keys.len()
+    );
+}
