@@ -2846,7 +2846,7 @@ async fn sigkill_during_mutate_stream_keeps_every_acknowledged_batch() {
     );
     // Anything beyond the acks comes from the few batches in flight at the kill.
     assert!(
-        keys.len() <= acked_rows + 10 * 10,
+        keys.len() <= acked_rows + 20 * 10,
         "{} rows, {acked_rows} acknowledged",
         keys.len()
     );
