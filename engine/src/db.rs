@@ -67,7 +67,17 @@ pub(crate) struct TableCounters {
     pub compaction_bytes_in: AtomicU64,
     pub compaction_bytes_out: AtomicU64,
     pub write_stalls: AtomicU64,
+    pub write_slowdowns: AtomicU64,
+    /// Bytes of WAL records written for this table (the user's bytes).
+    pub user_bytes: AtomicU64,
+    /// Bytes of table files written by flushes.
+    pub flush_bytes: AtomicU64,
 }
+
+/// Writes are slowed by a millisecond each once a table has this many files...
+const SLOWDOWN_FILES: usize = 40;
+/// ...and stall until compaction catches up at this many.
+const STALL_FILES: usize = 64;
 
 /// One open table.
 #[derive(Debug)]
@@ -1004,8 +1014,21 @@ impl DbInner {
                 cells: 0,
             });
         }
+        // Back-pressure, first gently: near the limits each write waits a millisecond
+        // (outside the write lock) so flushes and compactions can catch up.
+        if self.options.background_threads {
+            let v = t.version.load();
+            if v.immutables.len() + 1 >= self.options.max_immutable_memtables
+                || v.files.len() >= SLOWDOWN_FILES
+            {
+                drop(v);
+                t.counters.write_slowdowns.fetch_add(1, Ordering::Relaxed);
+                self.signal_flush();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         let mut w = self.write.lock();
-        // Back-pressure: wait while the table has too many frozen memtables.
+        // Then hard: wait while the table has too many frozen memtables or files.
         let mut stalled = false;
         loop {
             self.check_writable()?;
@@ -1020,8 +1043,10 @@ impl DbInner {
                 self.rotate_memtable(&t);
                 continue;
             }
-            if v.immutables.len() >= self.options.max_immutable_memtables
-                && v.active.approximate_bytes() >= self.options.memtable_bytes
+            let too_many_files = self.options.background_threads && v.files.len() >= STALL_FILES;
+            if too_many_files
+                || (v.immutables.len() >= self.options.max_immutable_memtables
+                    && v.active.approximate_bytes() >= self.options.memtable_bytes)
             {
                 if !stalled {
                     stalled = true;
@@ -1045,6 +1070,9 @@ impl DbInner {
             self.set_read_only(&e);
             return Err(e);
         }
+        t.counters
+            .user_bytes
+            .fetch_add(buf.len() as u64, Ordering::Relaxed);
         let appended = w.wal.append(&buf);
         w.buf = buf;
         if let Err(e) = appended {
@@ -1246,6 +1274,7 @@ impl DbInner {
                     self.fs.clone(),
                 )))
             };
+            let flushed_bytes = handle.as_ref().map_or(0, |h| h.meta.size);
             {
                 let mut m = self.manifest.lock();
                 let mut next = m.clone();
@@ -1277,6 +1306,9 @@ impl DbInner {
                 t.version.store(Arc::new(next));
             }
             t.counters.flushes.fetch_add(1, Ordering::Relaxed);
+            t.counters
+                .flush_bytes
+                .fetch_add(flushed_bytes, Ordering::Relaxed);
             tracing::info!(table = %t.name, file = number, cells = added, "memtable flushed");
             self.stall_cv.notify_all();
             self.delete_obsolete_wal();
