@@ -473,6 +473,7 @@ impl Db {
             .tables
             .get_mut(table)
             .ok_or_else(|| Error::TableNotFound(table.to_string()))?;
+        let mut narrowed = false;
         for name in &alter.drop {
             let before = ts.families.len();
             ts.families.retain(|f| f.options.name != *name);
@@ -493,6 +494,12 @@ impl Db {
                     table: table.to_string(),
                     family: f.name.clone(),
                 })?;
+            let old = &slot.options;
+            let shorter_ttl =
+                f.ttl_seconds > 0 && (old.ttl_seconds == 0 || f.ttl_seconds < old.ttl_seconds);
+            if f.max_versions < old.max_versions || shorter_ttl {
+                narrowed = true;
+            }
             slot.options = f;
         }
         for f in &alter.add {
@@ -519,6 +526,12 @@ impl Db {
         drop(m);
         drop(w);
         tracing::info!(table, ?alter, "table altered");
+        // Fewer versions or a shorter TTL: drop what is now hidden from disk before returning,
+        // so raising the limit again later cannot bring it back (reads must not depend on
+        // whether a compaction happened to run in between).
+        if narrowed {
+            crate::compaction::compact_table(inner, &t, true)?;
+        }
         Ok(())
     }
 

@@ -2578,9 +2578,6 @@ async fn delete_rules_hold_across_flush_compaction_and_restart() {
 }
 
 #[tokio::test]
-#[ignore = "bug: engine (db.rs alter_table modify + read.rs keep_versions): versions hidden by \
-            lowering max_versions come back when it is raised again unless a compaction ran \
-            in between, so compaction changes what a read returns"]
 async fn lowering_max_versions_is_not_undone_by_raising_it() {
     // A family keeps at most max_versions versions, and compaction never changes what a read
     // returns: so versions hidden by lowering max_versions must stay hidden when it is raised
