@@ -31,8 +31,9 @@ fn writes(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter_batched(
                 || {
-                    let batch: Vec<RowMutation> =
-                        (next..next + BATCH_ROWS).map(|k| row(k, &mut rng)).collect();
+                    let batch: Vec<RowMutation> = (next..next + BATCH_ROWS)
+                        .map(|k| row(k, &mut rng))
+                        .collect();
                     next += BATCH_ROWS;
                     batch
                 },

@@ -9,7 +9,12 @@ use strata_engine::{Db, DbOptions, FamilyOptions, Mutation, RowMutation, SyncMod
 pub const LAYOUT: &[(&str, &[&str])] = &[
     (
         "payment_info",
-        &["payment_method", "payment_status", "promo_amount", "promo_code"],
+        &[
+            "payment_method",
+            "payment_status",
+            "promo_amount",
+            "promo_code",
+        ],
     ),
     (
         "shipment_info",
@@ -22,7 +27,12 @@ pub const LAYOUT: &[(&str, &[&str])] = &[
     ),
     (
         "transaction_details",
-        &["created_at", "customer_id", "product_metadata", "session_id"],
+        &[
+            "created_at",
+            "customer_id",
+            "product_metadata",
+            "session_id",
+        ],
     ),
     ("transaction_summary", &["total_amount"]),
 ];
@@ -45,8 +55,19 @@ pub fn row(i: u64, rng: &mut StdRng) -> RowMutation {
         for q in *quals {
             let value = match *q {
                 "payment_method" => methods[rng.random_range(0..methods.len())].to_string(),
-                "payment_status" => if rng.random_bool(0.9) { "Success" } else { "Failed" }.to_string(),
-                "promo_code" => if rng.random_bool(0.3) { "AZ2022".to_string() } else { String::new() },
+                "payment_status" => if rng.random_bool(0.9) {
+                    "Success"
+                } else {
+                    "Failed"
+                }
+                .to_string(),
+                "promo_code" => {
+                    if rng.random_bool(0.3) {
+                        "AZ2022".to_string()
+                    } else {
+                        String::new()
+                    }
+                }
                 "product_metadata" => format!(
                     "[{{'product_id': {}, 'quantity': {}, 'item_price': {}}}]",
                     rng.random_range(1000..60000),

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use strata_engine::{
-    Db, DbOptions, Error, FamilyOptions, Mutation, ReadOptions, RowMutation, ScanOptions,
-    SyncMode, now_micros,
+    Db, DbOptions, Error, FamilyOptions, Mutation, ReadOptions, RowMutation, ScanOptions, SyncMode,
+    now_micros,
 };
 
 fn opts() -> DbOptions {
@@ -59,7 +59,8 @@ fn overwrites_are_reclaimed_by_major_compaction() {
     const N: u64 = 100_000;
     let one = tempfile::tempdir().expect("tempdir");
     let db = Db::open(one.path(), opts()).expect("open");
-    db.create_table("t", vec![FamilyOptions::new("f")]).expect("create");
+    db.create_table("t", vec![FamilyOptions::new("f")])
+        .expect("create");
     write_round(&db, N, 9);
     db.compact("t", true).expect("compact");
     let one_copy = stored_bytes(&db);
@@ -67,7 +68,8 @@ fn overwrites_are_reclaimed_by_major_compaction() {
 
     let ten = tempfile::tempdir().expect("tempdir");
     let db = Db::open(ten.path(), opts()).expect("open");
-    db.create_table("t", vec![FamilyOptions::new("f")]).expect("create");
+    db.create_table("t", vec![FamilyOptions::new("f")])
+        .expect("create");
     for round in 0..10 {
         write_round(&db, N, round);
     }
@@ -78,11 +80,19 @@ fn overwrites_are_reclaimed_by_major_compaction() {
         "10 overwrites then a major compaction store {after} bytes, one copy {one_copy}"
     );
     // And the data is the last round's.
-    let r = db.get("t", &key(4242), &ReadOptions::default()).expect("get").expect("row");
+    let r = db
+        .get("t", &key(4242), &ReadOptions::default())
+        .expect("get")
+        .expect("row");
     assert_eq!(r.cells[0].value.as_ref(), value(4242, 9).as_slice());
     // Files on disk are exactly the live ones.
-    let on_disk = std::fs::read_dir(ten.path().join("sst")).expect("ls").count() as u64;
-    assert_eq!(on_disk, db.describe_table("t").expect("describe").stats.files);
+    let on_disk = std::fs::read_dir(ten.path().join("sst"))
+        .expect("ls")
+        .count() as u64;
+    assert_eq!(
+        on_disk,
+        db.describe_table("t").expect("describe").stats.files
+    );
     db.close().expect("close");
 }
 
@@ -124,18 +134,33 @@ fn ttl_and_max_versions_are_enforced_on_disk() {
             .map(|f| f.cells)
             .expect("family stats")
     };
-    assert_eq!(cells(&db, "short"), 100, "before compaction the expired cells are on disk");
+    assert_eq!(
+        cells(&db, "short"),
+        100,
+        "before compaction the expired cells are on disk"
+    );
     assert_eq!(cells(&db, "versions"), 500);
     // Hidden at read time already.
     let r = db
-        .get("t", &key(1), &ReadOptions { max_versions: 10, ..ReadOptions::default() })
+        .get(
+            "t",
+            &key(1),
+            &ReadOptions {
+                max_versions: 10,
+                ..ReadOptions::default()
+            },
+        )
         .expect("get")
         .expect("row");
     assert!(r.cells.iter().all(|c| &*c.family == "versions"));
     assert_eq!(r.cells.len(), 2);
     db.compact("t", true).expect("compact");
     assert_eq!(cells(&db, "short"), 0, "expired cells left the disk");
-    assert_eq!(cells(&db, "versions"), 200, "only max_versions versions are kept");
+    assert_eq!(
+        cells(&db, "versions"),
+        200,
+        "only max_versions versions are kept"
+    );
     db.close().expect("close");
 }
 
@@ -143,7 +168,8 @@ fn ttl_and_max_versions_are_enforced_on_disk() {
 fn readers_see_correct_data_during_compactions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path(), opts()).expect("open");
-    db.create_table("t", vec![FamilyOptions::new("f")]).expect("create");
+    db.create_table("t", vec![FamilyOptions::new("f")])
+        .expect("create");
     const N: u64 = 5_000;
     write_round(&db, N, 0);
     let stop = Arc::new(AtomicBool::new(false));
@@ -191,7 +217,10 @@ fn readers_see_correct_data_during_compactions() {
     for r in readers {
         assert!(r.join().expect("reader panicked") >= 3);
     }
-    let r = db.get("t", &key(7), &ReadOptions::default()).expect("get").expect("row");
+    let r = db
+        .get("t", &key(7), &ReadOptions::default())
+        .expect("get")
+        .expect("row");
     assert_eq!(r.cells[0].value.as_ref(), value(7, 5).as_slice());
     db.close().expect("close");
 }
@@ -217,14 +246,20 @@ fn sigkill_during_compaction_leaves_a_clean_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let db = Db::open(dir.path(), opts()).expect("open");
-        db.create_table("t", vec![FamilyOptions::new("f")]).expect("create");
+        db.create_table("t", vec![FamilyOptions::new("f")])
+            .expect("create");
         write_round(&db, 3_000, 1000);
         db.close().expect("close");
     }
     let exe = std::env::current_exe().expect("exe");
     for (attempt, delay_ms) in [150u64, 400, 900].into_iter().enumerate() {
         let mut child = Command::new(&exe)
-            .args(["compaction_crash_child", "--exact", "--ignored", "--nocapture"])
+            .args([
+                "compaction_crash_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+            ])
             .env("STRATA_COMPACTION_CRASH_DIR", dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -242,11 +277,19 @@ fn sigkill_during_compaction_leaves_a_clean_store() {
             .expect("rows");
         assert_eq!(rows.len(), 3_000, "attempt {attempt}: every row is there");
         for (k, v) in &rows {
-            let i: u64 = std::str::from_utf8(&k[3..]).expect("utf8").parse().expect("number");
+            let i: u64 = std::str::from_utf8(&k[3..])
+                .expect("utf8")
+                .parse()
+                .expect("number");
             let s = String::from_utf8(v.clone()).expect("utf8");
-            assert!(s.starts_with(&format!("value-{i}-")), "attempt {attempt}: {s}");
+            assert!(
+                s.starts_with(&format!("value-{i}-")),
+                "attempt {attempt}: {s}"
+            );
         }
-        let on_disk = std::fs::read_dir(dir.path().join("sst")).expect("ls").count() as u64;
+        let on_disk = std::fs::read_dir(dir.path().join("sst"))
+            .expect("ls")
+            .count() as u64;
         let live = db.describe_table("t").expect("describe").stats.files;
         assert_eq!(on_disk, live, "attempt {attempt}: no leftover table files");
         db.close().expect("close");
