@@ -14,7 +14,10 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let default_level = match args.command {
         cli::Command::Serve(_) => "info",
-        cli::Command::Client(_) => "warn",
+        cli::Command::Client(_)
+        | cli::Command::Gen(_)
+        | cli::Command::Load(_)
+        | cli::Command::Demo(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -38,6 +41,9 @@ fn main() -> ExitCode {
         match args.command {
             cli::Command::Serve(a) => cli::serve::run(a).await,
             cli::Command::Client(c) => cli::client::run(c).await,
+            cli::Command::Gen(a) => cli::generate::run(a).await,
+            cli::Command::Load(a) => cli::load::run(a).await,
+            cli::Command::Demo(a) => cli::demo::run(a).await,
         }
     });
     match result {

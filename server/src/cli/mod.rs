@@ -4,7 +4,12 @@
 //! logic (that lives in the `strata_server` library).
 
 pub mod client;
+pub mod demo;
 pub mod family;
+/// `strata gen` (`gen` is a reserved word in Rust 2024, so the module has another name).
+#[path = "gen.rs"]
+pub mod generate;
+pub mod load;
 pub mod output;
 pub mod serve;
 
@@ -21,6 +26,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the gRPC server on a data directory
     Serve(serve::ServeArgs),
+    /// Generate the four CSV files of the e-commerce data set
+    Gen(generate::GenArgs),
+    /// Bulk-load a CSV file into a table (straight into a store or through a server)
+    Load(load::LoadArgs),
+    /// Generate, load, stream and query the data set end to end on an in-process server
+    Demo(demo::DemoArgs),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
