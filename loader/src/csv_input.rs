@@ -74,6 +74,8 @@ pub struct Chunk {
     pub offset: u64,
     /// The bytes.
     pub data: Vec<u8>,
+    /// Line breaks in `data` (an upper bound on its records, minus one).
+    pub newlines: u64,
 }
 
 /// Reads a CSV file as a header and then chunks of whole records.
@@ -227,14 +229,16 @@ impl ChunkReader {
         let Some(data) = self.read_records(reuse)? else {
             return Ok(None);
         };
+        let newlines = count_newlines(&data);
         let chunk = Chunk {
             index: self.next_index,
             first_line: self.next_line,
             offset: self.next_offset,
             data,
+            newlines,
         };
         self.next_index += 1;
-        self.next_line += count_newlines(&chunk.data);
+        self.next_line += newlines;
         self.next_offset += chunk.data.len() as u64;
         Ok(Some(chunk))
     }

@@ -98,7 +98,7 @@ pub fn parse_chunk(chunk: &Chunk, cfg: &ParseConfig<'_>, reuse: Batch) -> Batch 
     // Records <= line breaks + 1, and fields never take more bytes than the record text, so
     // these reservations are upper bounds that are rarely far off (memory is budgeted by
     // capacity).
-    let max_rows = memchr::memchr_iter(b'\n', &chunk.data).count() + 1;
+    let max_rows = chunk.newlines as usize + 1;
     let literal: usize = m
         .key
         .iter()
