@@ -274,3 +274,14 @@ fn table_family_options_must_cover_the_mapping() {
     o.families = vec![FamilyOptions::new("g"), FamilyOptions::new("f")];
     assert_eq!(build_table_files(&o).unwrap().cells, 1);
 }
+
+#[test]
+fn header_only_file_gives_no_files_and_empty_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(dir.path(), b"k,v\n", "HBASE_ROW_KEY,f:v", &["k", "v"]);
+    let s = build_table_files(&o).unwrap();
+    assert_eq!((s.rows, s.files.len()), (0, 0));
+    let o = opts(dir.path(), b"", "HBASE_ROW_KEY,f:v", &["k", "v"]);
+    let err = build_table_files(&o).unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+}
