@@ -82,6 +82,43 @@ impl KeyBlockBuilder {
     }
 }
 
+/// The first 8 bytes of a key (zero-padded) as a big-endian number. Order-preserving in
+/// the weak sense: `a < b` implies `key_head(a) <= key_head(b)`; so a search compares
+/// these dense numbers first and whole keys only among equal heads.
+#[inline]
+pub(crate) fn key_head(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// Index of the first key `>= key` (`> key` when `exclusive`) among `n` sorted keys, given
+/// their heads (`key_head`) and a way to get key `i`.
+#[inline]
+pub(crate) fn head_lower_bound<'a>(
+    heads: &[u64],
+    key_at: impl Fn(usize) -> &'a [u8],
+    key: &[u8],
+    exclusive: bool,
+) -> usize {
+    let h = key_head(key);
+    // Keys with a smaller head are smaller than `key`, keys with a larger head larger.
+    let mut lo = heads.partition_point(|&x| x < h);
+    let mut hi = lo + heads.get(lo..).unwrap_or(&[]).partition_point(|&x| x == h);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let k = key_at(mid);
+        let before = if exclusive { k <= key } else { k < key };
+        if before {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
 /// A decoded key block: its keys laid end to end in one buffer.
 #[derive(Debug)]
 pub(crate) struct KeyBlock {
@@ -89,6 +126,8 @@ pub(crate) struct KeyBlock {
     keys: Bytes,
     /// `len() + 1` offsets into `keys`.
     offsets: Vec<u32>,
+    /// `key_head` of every key (searched first: dense and cache-friendly).
+    heads: Vec<u64>,
 }
 
 impl KeyBlock {
@@ -98,7 +137,9 @@ impl KeyBlock {
 
     /// Heap bytes held (the block cache's charge, with the struct itself).
     pub fn heap_bytes(&self) -> usize {
-        self.keys.len() + self.offsets.capacity() * std::mem::size_of::<u32>()
+        self.keys.len()
+            + self.offsets.capacity() * std::mem::size_of::<u32>()
+            + self.heads.capacity() * std::mem::size_of::<u64>()
     }
 
     /// Key `i` (`i < len()`), or empty past the end.
@@ -119,18 +160,7 @@ impl KeyBlock {
 
     /// Index of the first key `>= key` (or `> key` when `exclusive`), `len()` if none.
     pub fn lower_bound(&self, key: &[u8], exclusive: bool) -> usize {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let k = self.key(mid);
-            let before = if exclusive { k <= key } else { k < key };
-            if before {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        head_lower_bound(&self.heads, |i| self.key(i), key, exclusive)
     }
 
     /// Index of `key` if present.
@@ -197,10 +227,15 @@ pub(crate) fn decode_key_block(
     r.expect_end("bytes after the last key")?;
     // The buffer was sized for the worst case; a cached block should hold only its keys.
     keys.shrink_to_fit();
+    let heads = offsets
+        .windows(2)
+        .map(|w| key_head(keys.get(w[0] as usize..w[1] as usize).unwrap_or(&[])))
+        .collect();
     Ok(KeyBlock {
         first_ordinal,
         keys: Bytes::from(keys),
         offsets,
+        heads,
     })
 }
 
@@ -393,6 +428,11 @@ pub(crate) struct FamilyBlock {
     data: Bytes,
     quals: Vec<Bytes>,
     pub cells: Vec<CellMeta>,
+    /// Distinct row ordinals of the block, ascending (a small array a point get searches
+    /// instead of the much larger `cells`).
+    row_ords: Vec<u64>,
+    /// `row_ords.len() + 1` cell indexes: row `i`'s cells are `row_starts[i]..row_starts[i+1]`.
+    row_starts: Vec<u32>,
 }
 
 impl FamilyBlock {
@@ -418,20 +458,31 @@ impl FamilyBlock {
 
     /// Index of the first cell with ordinal `>= ordinal`.
     pub fn seek(&self, ordinal: u64) -> usize {
-        self.cells.partition_point(|c| c.ordinal < ordinal)
+        let i = self.row_ords.partition_point(|&o| o < ordinal);
+        self.row_starts
+            .get(i)
+            .map_or(self.cells.len(), |&s| s as usize)
     }
 
-    /// The cells of row `ordinal`: indexes `start..end` (empty if none).
+    /// The cells of row `ordinal`: indexes `start..end` (empty if none). When every row
+    /// of the block's range has cells here (the usual case) the row is found at its own
+    /// position without a search.
+    #[inline]
     pub fn row_range(&self, ordinal: u64) -> (usize, usize) {
-        let start = self.seek(ordinal);
-        let n = self
-            .cells
-            .get(start..)
-            .unwrap_or(&[])
-            .iter()
-            .take_while(|c| c.ordinal == ordinal)
-            .count();
-        (start, start + n)
+        let first = self.row_ords.first().copied().unwrap_or(0);
+        let guess = usize::try_from(ordinal.wrapping_sub(first)).unwrap_or(usize::MAX);
+        let i = if self.row_ords.get(guess) == Some(&ordinal) {
+            guess
+        } else {
+            match self.row_ords.binary_search(&ordinal) {
+                Ok(i) => i,
+                Err(_) => return (0, 0),
+            }
+        };
+        match (self.row_starts.get(i), self.row_starts.get(i + 1)) {
+            (Some(&s), Some(&e)) => (s as usize, e as usize),
+            _ => (0, 0),
+        }
     }
 
     /// Heap bytes held (the block cache's charge, with the struct itself). Raw blocks'
@@ -440,6 +491,8 @@ impl FamilyBlock {
         self.data.len()
             + self.cells.capacity() * std::mem::size_of::<CellMeta>()
             + self.quals.capacity() * std::mem::size_of::<Bytes>()
+            + self.row_ords.capacity() * std::mem::size_of::<u64>()
+            + self.row_starts.capacity() * std::mem::size_of::<u32>()
     }
 }
 
@@ -549,7 +602,27 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
         c.val_off = (base + u64::from(c.val_off)) as u32;
     }
     let quals = qual_ranges.into_iter().map(|r| data.slice(r)).collect();
-    Ok(FamilyBlock { data, quals, cells })
+    let cells_u32 =
+        u32::try_from(cells.len()).map_err(|_| invalid(values_start, "too many cells"))?;
+    let mut row_ords: Vec<u64> = Vec::new();
+    let mut row_starts: Vec<u32> = Vec::new();
+    for (i, c) in cells.iter().enumerate() {
+        if row_ords.last() != Some(&c.ordinal) {
+            row_ords.push(c.ordinal);
+            // i < cells.len() <= u32::MAX (checked above).
+            row_starts.push(i as u32);
+        }
+    }
+    row_starts.push(cells_u32);
+    row_ords.shrink_to_fit();
+    row_starts.shrink_to_fit();
+    Ok(FamilyBlock {
+        data,
+        quals,
+        cells,
+        row_ords,
+        row_starts,
+    })
 }
 
 #[cfg(test)]
@@ -626,7 +699,36 @@ mod tests {
         #[test]
         fn family_block_round_trips(cells in cells_strategy()) {
             let out = encode(&cells);
-            prop_assert_eq!(decode(&cells, out).unwrap(), cells);
+            prop_assert_eq!(decode(&cells, out.clone()).unwrap(), cells.clone());
+            // Each row's cells are found by ordinal, including rows absent from the block.
+            let (first, last) = (cells[0].0, cells[cells.len() - 1].0);
+            let blk = decode_family_block(Bytes::from(out), first, last).unwrap();
+            for ord in first.saturating_sub(1)..=last + 1 {
+                let want: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].0 == ord).collect();
+                let (s, e) = blk.row_range(ord);
+                prop_assert_eq!((s..e).collect::<Vec<_>>(), want.clone());
+                prop_assert_eq!(blk.seek(ord), cells.iter().filter(|c| c.0 < ord).count());
+            }
+        }
+
+        #[test]
+        fn key_search_by_head_matches_a_plain_search(
+            keys in proptest::collection::btree_set(proptest::collection::vec(
+                prop_oneof![Just(0u8), Just(1u8), Just(0xffu8)], 0..12), 1..120),
+            probe in proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0xffu8)], 0..12),
+        ) {
+            let keys: Vec<Vec<u8>> = keys.into_iter().collect();
+            let mut b = KeyBlockBuilder::default();
+            for k in &keys {
+                b.add(k);
+            }
+            let mut out = Vec::new();
+            b.finish_into(&mut out);
+            let blk = decode_key_block(&out, 0, keys.len()).unwrap();
+            for exclusive in [false, true] {
+                let want = keys.partition_point(|k| if exclusive { k <= &probe } else { k < &probe });
+                prop_assert_eq!(blk.lower_bound(&probe, exclusive), want);
+            }
         }
 
         #[test]

@@ -29,7 +29,9 @@ use crate::cell::{InternalCell, SeqNo};
 use crate::error::{Error, Result};
 
 use super::TableProperties;
-use super::block::{FamilyBlock, KeyBlock, decode_family_block, decode_key_block};
+use super::block::{
+    FamilyBlock, KeyBlock, decode_family_block, decode_key_block, head_lower_bound, key_head,
+};
 use super::format::{
     BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, FOOTER_LEN, FamilyIndexEntry, FamilyMeta,
     Footer, KeyIndexEntry, Meta, TRAILER_LEN, block_crc,
@@ -100,6 +102,8 @@ struct Inner {
     global_seq: Option<SeqNo>,
     bloom: Option<BloomFilter>,
     key_index: Vec<KeyIndexEntry>,
+    /// `key_head` of every key index entry's last key (searched first).
+    key_heads: Vec<u64>,
     families: Vec<FamilyEntry>,
     key_blocks_read: AtomicU64,
     meta_handle: BlockHandle,
@@ -306,6 +310,13 @@ impl Inner {
             .collect()
     }
 
+    /// The first key block whose last key is `>= key` (`> key` when `exclusive`).
+    #[inline]
+    fn key_block_for(&self, key: &[u8], exclusive: bool) -> usize {
+        let at = |i: usize| self.key_index.get(i).map_or(&[][..], |e| &e.last_key[..]);
+        head_lower_bound(&self.key_heads, at, key, exclusive)
+    }
+
     /// The ordinal of the first row within `start` (`rows` if none).
     fn seek_ordinal(&self, start: Bound<&[u8]>) -> Result<u64> {
         let (key, exclusive) = match start {
@@ -313,14 +324,7 @@ impl Inner {
             Bound::Included(k) => (k, false),
             Bound::Excluded(k) => (k, true),
         };
-        // First key block whose last key is within the bound.
-        let i = self.key_index.partition_point(|e| {
-            if exclusive {
-                &e.last_key[..] <= key
-            } else {
-                &e.last_key[..] < key
-            }
-        });
+        let i = self.key_block_for(key, exclusive);
         if i >= self.key_index.len() {
             return Ok(self.props.rows);
         }
@@ -381,6 +385,7 @@ impl TableReader {
             global_seq,
             bloom: None,
             key_index: Vec::new(),
+            key_heads: Vec::new(),
             families: Vec::new(),
             key_blocks_read: AtomicU64::new(0),
             meta_handle: footer.meta,
@@ -406,6 +411,11 @@ impl TableReader {
         inner.props.format_version = footer.version;
         inner.props.file_size = len;
         inner.key_index = meta.key_index;
+        inner.key_heads = inner
+            .key_index
+            .iter()
+            .map(|e| key_head(&e.last_key))
+            .collect();
         inner.families = meta
             .families
             .into_iter()
@@ -467,7 +477,7 @@ impl TableReader {
         if !self.may_contain_row(row) {
             return Ok(0);
         }
-        let i = inner.key_index.partition_point(|e| &e.last_key[..] < row);
+        let i = inner.key_block_for(row, false);
         if i >= inner.key_index.len() {
             return Ok(0);
         }
