@@ -400,6 +400,7 @@ mod tests {
 
     fn schema(versions: u32, ttl: u64) -> Vec<FamilySchema> {
         vec![FamilySchema {
+            name: Arc::from("f"),
             options: FamilyOptions {
                 max_versions: versions,
                 ttl_seconds: ttl,

@@ -112,7 +112,6 @@ struct WriteState {
     /// Closed segments still needed for recovery.
     old_segments: Vec<SegmentInfo>,
     current_max_seq: SeqNo,
-    buf: Vec<u8>,
 }
 
 pub(crate) struct DbInner {
@@ -172,6 +171,7 @@ fn schema_of(state: &TableState) -> Vec<FamilySchema> {
         .families
         .iter()
         .map(|f| FamilySchema {
+            name: Arc::from(f.options.name.as_str()),
             options: f.options.clone(),
             created_seq: f.created_seq,
         })
@@ -333,7 +333,6 @@ impl Db {
                 last_written: max_seq,
                 old_segments,
                 current_max_seq: 0,
-                buf: Vec::new(),
             }),
             stall_cv: Condvar::new(),
             synced: Mutex::new(max_seq),
@@ -896,8 +895,8 @@ impl DbInner {
         let family = |name: &str| -> Result<Arc<str>> {
             schema
                 .iter()
-                .find(|f| f.options.name == name)
-                .map(|f| Arc::from(f.options.name.as_str()))
+                .find(|f| *f.name == *name)
+                .map(|f| f.name.clone())
                 .ok_or_else(|| Error::FamilyNotFound {
                     table: table.to_string(),
                     family: name.to_string(),
@@ -990,7 +989,7 @@ impl DbInner {
                     for f in schema {
                         cells.push((
                             CellKind::DeleteFamily,
-                            Arc::from(f.options.name.as_str()),
+                            f.name.clone(),
                             Bytes::new(),
                             MARKER_TS,
                             Bytes::new(),
@@ -1027,6 +1026,9 @@ impl DbInner {
                 cells: 0,
             });
         }
+        // Encode outside the write lock; only the sequence number is patched in under it.
+        let mut encoded = Vec::new();
+        batch.encode(&mut encoded);
         // Back-pressure, first gently: near the limits each write waits a millisecond
         // (outside the write lock) so flushes and compactions can catch up.
         if self.options.background_threads {
@@ -1074,20 +1076,18 @@ impl DbInner {
         }
         batch.first_seq = w.next_seq;
         let last = batch.first_seq + ncells - 1;
-        let mut buf = std::mem::take(&mut w.buf);
-        batch.encode(&mut buf);
+        let buf = &mut encoded;
+        WriteBatch::set_first_seq(buf, batch.first_seq);
         if w.wal.len() >= self.options.wal_segment_bytes
             && let Err(e) = self.rotate_wal(&mut w)
         {
-            w.buf = buf;
             self.set_read_only(&e);
             return Err(e);
         }
         t.counters
             .user_bytes
             .fetch_add(buf.len() as u64, Ordering::Relaxed);
-        let appended = w.wal.append(&buf);
-        w.buf = buf;
+        let appended = w.wal.append(buf);
         if let Err(e) = appended {
             self.set_read_only(&e);
             return Err(e);

@@ -26,6 +26,8 @@ use crate::row::{Cell, ReadOptions, TimeRange};
 /// A family as reads see it.
 #[derive(Clone, Debug)]
 pub struct FamilySchema {
+    /// The family name, shared by every cell written to it.
+    pub name: Arc<str>,
     /// Options.
     pub options: FamilyOptions,
     /// Entries with a smaller sequence number belong to an earlier family of the same name.
@@ -62,7 +64,7 @@ impl ReadPlan {
     ) -> Result<ReadPlan> {
         let mut families: Vec<FamilyPlan> = Vec::new();
         let plan_for = |f: &FamilySchema| FamilyPlan {
-            name: Arc::from(f.options.name.as_str()),
+            name: f.name.clone(),
             created_seq: f.created_seq,
             keep_versions: f.options.max_versions.max(1) as usize,
             expire_before: (f.options.ttl_seconds > 0).then(|| {
@@ -314,6 +316,7 @@ mod tests {
         ["a", "b"]
             .iter()
             .map(|n| FamilySchema {
+                name: Arc::from(*n),
                 options: FamilyOptions {
                     max_versions: versions,
                     ttl_seconds: ttl,

@@ -86,6 +86,14 @@ impl WriteBatch {
         }
     }
 
+    /// Overwrite `first_seq` in an encoded payload (sequence numbers are assigned under the
+    /// write lock, after encoding).
+    pub fn set_first_seq(buf: &mut [u8], first_seq: SeqNo) {
+        if let Some(slot) = buf.get_mut(5..13) {
+            slot.copy_from_slice(&first_seq.to_le_bytes());
+        }
+    }
+
     /// Decode a payload read from `path` (named in errors) at record offset `offset`.
     pub fn decode(buf: &[u8], path: &Path, offset: u64) -> Result<WriteBatch> {
         let mut r = Cursor {
@@ -220,6 +228,9 @@ mod tests {
         let p = Path::new("x.log");
         assert_eq!(WriteBatch::decode(&buf, p, 0).unwrap(), b);
         let seqs: Vec<u64> = b.internal_cells().map(|c| c.seq).collect();
+        let mut patched = buf.clone();
+        WriteBatch::set_first_seq(&mut patched, 500);
+        assert_eq!(WriteBatch::decode(&patched, p, 0).unwrap().first_seq, 500);
         assert_eq!(seqs, vec![100, 101]);
         for cut in 0..buf.len() {
             assert!(WriteBatch::decode(&buf[..cut], p, 0).is_err(), "cut {cut}");

@@ -89,7 +89,7 @@ fn crash_rounds(mode: SyncMode, seed: u64) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut acked: HashSet<String> = HashSet::new();
     for round in 0..3 {
-        let delay = Duration::from_millis(rng.random_range(50..300));
+        let delay = Duration::from_millis(rng.random_range(200..600));
         let exe = std::env::current_exe().expect("exe");
         let mut child = Command::new(exe)
             .args([
