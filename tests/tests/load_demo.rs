@@ -758,3 +758,63 @@ fn demo_runs_and_counts_what_the_csv_holds() {
     again.assert_failure();
     assert!(again.stderr.contains("not empty"), "{}", again.stderr);
 }
+
+#[tokio::test]
+async fn sigkill_during_a_load_leaves_the_table_as_it_was() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (small, big) = (tmp.path().join("small"), tmp.path().join("big"));
+    let data = tmp.path().join("data");
+    generate(&small, TINY, "5");
+    generate(&big, "0.01", "6");
+    let layout = &LAYOUTS[3];
+    let small_csv = small.join(layout.1);
+    run_strata(&load_args(
+        "clickstream",
+        path_str(&small_csv),
+        &["--data-dir", path_str(&data)],
+    ))
+    .assert_success();
+
+    // Start a large load and kill it once it is building files in its staging directory.
+    let big_csv = big.join(layout.1);
+    let mut child = std::process::Command::new(strata_bin())
+        .args(load_args(
+            "clickstream",
+            path_str(&big_csv),
+            &["--data-dir", path_str(&data)],
+        ))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn strata load");
+    let staging = data.join(format!("staging-{}", child.id()));
+    let deadline = std::time::Instant::now() + CLI_TIMEOUT;
+    while !staging.exists() {
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "the load ended before it was killed"
+        );
+        assert!(std::time::Instant::now() < deadline, "no staging directory");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+
+    // The next load sweeps the dead load's staging directory.
+    let product = small.join("product.csv");
+    run_strata(&load_args(
+        "product",
+        path_str(&product),
+        &["--data-dir", path_str(&data)],
+    ))
+    .assert_success();
+    assert!(!staging.exists(), "the killed load's staging dir stayed");
+
+    let server = Server::start_on(&data, &[]).await;
+    let mut client = server.client().await;
+    assert_same_rows(
+        "clickstream",
+        &table_rows(&mut client, "clickstream").await,
+        &expected_rows(layout, &small_csv),
+    );
+}

@@ -70,7 +70,7 @@ pub struct LoadArgs {
     pub max_rejects: Option<u64>,
     /// With --server: where table files are built before BulkIngest (the server must be able
     /// to read them; on its filesystem they are hard-linked) [default: a temporary directory]
-    #[arg(long, value_name = "DIR", requires = "server")]
+    #[arg(long, value_name = "DIR", conflicts_with = "data_dir")]
     pub staging_dir: Option<PathBuf>,
     /// Ingest id [default: derived from the table, the CSV's path, size and modification time
     /// and the mapping flags, so repeating an identical load adopts nothing twice]
@@ -631,6 +631,36 @@ mod tests {
         std::fs::write(&csv, "a,b\n1,2\n3,4\n").expect("write");
         assert_ne!(id, derive_ingest_id(&a).expect("id"));
         assert!(derive_ingest_id(&args(&dir.path().join("missing.csv"))).is_err());
+    }
+
+    #[test]
+    fn exactly_one_target_is_required() {
+        use clap::Parser as _;
+        let parse = |extra: &[&str]| {
+            let mut v = vec!["strata", "load", "--table", "t", "--csv", "x.csv"];
+            v.extend_from_slice(extra);
+            crate::cli::Cli::try_parse_from(v)
+        };
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--data-dir", "d", "--server", "http://h:1"]).is_err());
+        assert!(parse(&["--data-dir", "d", "--staging-dir", "s"]).is_err());
+        assert!(parse(&["--data-dir", "d"]).is_ok());
+        let ok = parse(&[
+            "--server",
+            "http://h:1",
+            "--staging-dir",
+            "s",
+            "--max-rejects",
+            "0",
+        ]);
+        match ok.map(|c| c.command) {
+            Ok(crate::cli::Command::Load(a)) => {
+                assert_eq!(a.server.as_deref(), Some("http://h:1"));
+                assert_eq!(a.max_rejects, Some(0));
+                assert_eq!(a.memory, "1GiB");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
