@@ -1,4 +1,5 @@
-//! The `strata` program: `serve` runs the gRPC server, the client subcommands call one.
+//! The `strata` program: `serve` runs the gRPC server, the client subcommands call one,
+//! `gen` and `load` drive the loader, `demo` runs the whole pipeline in-process.
 //!
 //! main only sets up logging and the async runtime and reports errors; it must never hold
 //! command logic (that is `cli/`).
