@@ -41,32 +41,6 @@ impl Source<'_> {
     }
 }
 
-/// A copy of the row waiting to see whether a later line has the same key.
-#[derive(Default)]
-struct Pending {
-    key: Vec<u8>,
-    ts: i64,
-    data: Vec<u8>,
-    values: Vec<(u32, u32)>,
-    full: bool,
-}
-
-impl Pending {
-    fn set(&mut self, r: &RowView<'_>) {
-        self.key.clear();
-        self.key.extend_from_slice(r.key);
-        self.ts = r.ts;
-        self.data.clear();
-        self.values.clear();
-        for &(o, l) in r.values {
-            self.values.push((self.data.len() as u32, l));
-            self.data
-                .extend_from_slice(&r.data[o as usize..(o + l) as usize]);
-        }
-        self.full = true;
-    }
-}
-
 /// Rows and duplicates of a merge.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MergeStats {
@@ -76,13 +50,16 @@ pub struct MergeStats {
     pub duplicates: u64,
 }
 
-/// Merge `sources` into `out`.
+/// Merge `sources` into `out`. Sources must be in input order (spilled runs in the order
+/// they were spilled, the in-memory run last): among equal keys the later source holds the
+/// later line. A spilled run holds one row per key; the in-memory run may hold several, in
+/// line order.
 pub fn merge_into(
     mut sources: Vec<Source<'_>>,
     out: &mut PartitionOutput<'_>,
 ) -> Result<MergeStats> {
     let mut stats = MergeStats::default();
-    // Fast path: one in-memory source needs no copy, only a look at the next key.
+    // Fast path: one in-memory source needs no merge, only a look at the next key.
     if let [Source::Mem { run, pos, end }] = sources.as_slice() {
         for i in *pos..*end {
             if i + 1 < *end && run.same_key(i, i + 1) {
@@ -95,39 +72,56 @@ pub fn merge_into(
         }
         return Ok(stats);
     }
-    let mut pending = Pending::default();
+    // Each source's current key prefix (u64::MAX with `None` when exhausted).
+    let mut heads: Vec<Option<u64>> = sources
+        .iter()
+        .map(|s| s.current().map(|r| prefix_of(r.key)))
+        .collect();
     loop {
-        // The smallest (key, line); 8-byte prefixes decide most comparisons without memcmp.
-        let mut best: Option<(usize, u64, &[u8], u64)> = None;
-        for (i, s) in sources.iter().enumerate() {
-            if let Some(r) = s.current() {
-                let p = prefix_of(r.key);
-                let better = match best {
-                    None => true,
-                    Some((_, bp, k, l)) => p < bp || (p == bp && (r.key, r.line) < (k, l)),
-                };
-                if better {
-                    best = Some((i, p, r.key, r.line));
+        // The smallest key, the earliest source among equal keys; whether a later source
+        // has the same key (then this row is an older duplicate). 8-byte prefixes decide
+        // most comparisons without touching the keys.
+        let mut best: Option<(usize, u64)> = None;
+        let mut dup = false;
+        for (i, h) in heads.iter().enumerate() {
+            let Some(p) = *h else { continue };
+            match best {
+                None => {
+                    best = Some((i, p));
+                    dup = false;
+                }
+                Some((b, bp)) => {
+                    if p > bp {
+                        continue;
+                    }
+                    let (Some(ri), Some(rb)) = (sources[i].current(), sources[b].current()) else {
+                        continue;
+                    };
+                    match (p, ri.key).cmp(&(bp, rb.key)) {
+                        std::cmp::Ordering::Less => {
+                            best = Some((i, p));
+                            dup = false;
+                        }
+                        std::cmp::Ordering::Equal => dup = true,
+                        std::cmp::Ordering::Greater => {}
+                    }
                 }
             }
         }
-        let Some((i, ..)) = best else { break };
-        if let Some(r) = sources[i].current() {
-            if pending.full {
-                if pending.key == r.key {
-                    stats.duplicates += 1;
-                } else {
-                    out.add_row(&pending.key, pending.ts, &pending.data, &pending.values)?;
-                    stats.rows += 1;
-                }
-            }
-            pending.set(&r);
+        let Some((i, _)) = best else { break };
+        let s = &mut sources[i];
+        if let Source::Mem { run, pos, end } = s {
+            // Several lines of one key may sit in the in-memory run: only the last counts.
+            dup |= *pos + 1 < *end && run.same_key(*pos, *pos + 1);
         }
-        sources[i].advance()?;
-    }
-    if pending.full {
-        out.add_row(&pending.key, pending.ts, &pending.data, &pending.values)?;
-        stats.rows += 1;
+        if dup {
+            stats.duplicates += 1;
+        } else if let Some(r) = s.current() {
+            out.add_row(r.key, r.ts, r.data, r.values)?;
+            stats.rows += 1;
+        }
+        s.advance()?;
+        heads[i] = s.current().map(|r| prefix_of(r.key));
     }
     Ok(stats)
 }

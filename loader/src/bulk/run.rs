@@ -1,12 +1,16 @@
 //! Sorted runs: the in-memory run (parsed batches plus a sort index ordered by
 //! (row key, line)) and runs spilled to disk for the external merge sort, with a sparse key
-//! index so a merge can start at any key. Owns the spill file format:
-//! per row `u32 key_len | u64 line | i64 ts | u32 value_len × cells | key | values` (LE).
+//! index so a merge can start at any key. Owns the spill file format (varints are LEB128):
+//! per row `varint rest_len | [i64 LE ts, unless the run has one ts] | varint key_len |
+//! per cell: varint (len << 1) for a value stored after the key, or varint (len << 1 | 1),
+//! varint offset for a value that is part of the key | key | stored values`.
+//! Runs are spilled in input order and hold one row per key, so the line numbers are not
+//! needed: among equal keys, the later run has the later line.
 //! It must never change the relative order of equal keys (later lines must stay later).
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -50,8 +54,6 @@ pub struct MemRun {
 pub struct RowView<'a> {
     /// Row key.
     pub key: &'a [u8],
-    /// Line in the input.
-    pub line: u64,
     /// Cell timestamp.
     pub ts: Timestamp,
     /// Bytes the spans point into.
@@ -103,10 +105,22 @@ impl MemRun {
             .then_with(|| (a.batch, a.row).cmp(&(b.batch, b.row)))
     }
 
-    /// Sort by (row key, line), in parallel.
+    /// Sort by (row key, line), in parallel, in two steps: first by the inline
+    /// (prefix, batch, row) alone (no arena access), then each run of equal prefixes by the
+    /// whole key. Such runs are short and their keys usually neighbours in one arena (a
+    /// session's events), often already in order, so the whole-key comparisons stay in cache
+    /// instead of chasing two random keys per comparison of the big sort.
     pub fn sort(&mut self) {
         let mut items = std::mem::take(&mut self.items);
-        items.par_sort_unstable_by(|a, b| self.cmp_items(a, b));
+        items.par_sort_unstable_by_key(|it| (it.prefix, it.batch, it.row));
+        items
+            .par_chunk_by_mut(|a, b| a.prefix == b.prefix)
+            .for_each(|g| {
+                if g.len() > 1 && !g.is_sorted_by(|a, b| self.cmp_items(a, b) != Ordering::Greater)
+                {
+                    g.sort_unstable_by(|a, b| self.cmp_items(a, b));
+                }
+            });
         self.items = items;
     }
 
@@ -118,7 +132,6 @@ impl MemRun {
         let r = it.row as usize;
         RowView {
             key: b.key(r),
-            line: b.rows[r].line,
             ts: b.rows[r].ts,
             data: &b.arena,
             values: b.values(r),
@@ -169,35 +182,63 @@ impl MemRun {
         a.prefix == b.prefix && self.key(a) == self.key(b)
     }
 
+    /// The timestamp of every row, if they all have the same one.
+    fn common_ts(&self) -> Option<Timestamp> {
+        let first = self.batches.iter().find_map(|b| b.rows.first())?.ts;
+        self.batches
+            .iter()
+            .all(|b| b.rows.iter().all(|r| r.ts == first))
+            .then_some(first)
+    }
+
     /// Encode sorted rows `range` (dropping a row when the next one has the same key) into
     /// `out`; returns (index entries with offsets relative to `out`, rows, duplicates).
     fn encode(
         &self,
         range: std::ops::Range<usize>,
+        common_ts: Option<Timestamp>,
         out: &mut Vec<u8>,
     ) -> (Vec<(Vec<u8>, u64)>, u64, u64) {
         out.clear();
         let n = self.items.len();
         let (mut rows, mut dups) = (0u64, 0u64);
         let mut index = Vec::new();
+        let mut head: Vec<u8> = Vec::with_capacity(64);
         for i in range {
             if i + 1 < n && self.same_key(i, i + 1) {
                 dups += 1;
                 continue;
             }
-            let r = self.row(i);
+            let it = &self.items[i];
+            let b = &self.batches[it.batch as usize];
+            let r = it.row as usize;
+            let meta = &b.rows[r];
+            let (ko, kl) = meta.key;
             if rows.is_multiple_of(INDEX_EVERY) {
-                index.push((r.key.to_vec(), out.len() as u64));
+                index.push((b.key(r).to_vec(), out.len() as u64));
             }
-            out.extend_from_slice(&(r.key.len() as u32).to_le_bytes());
-            out.extend_from_slice(&r.line.to_le_bytes());
-            out.extend_from_slice(&r.ts.to_le_bytes());
-            for &(_, l) in r.values {
-                out.extend_from_slice(&l.to_le_bytes());
+            head.clear();
+            if common_ts.is_none() {
+                head.extend_from_slice(&meta.ts.to_le_bytes());
             }
-            out.extend_from_slice(r.key);
-            for &(o, l) in r.values {
-                out.extend_from_slice(&r.data[o as usize..(o + l) as usize]);
+            put_varint(&mut head, u64::from(kl));
+            let mut stored = 0usize;
+            for &(o, l) in b.values(r) {
+                if o >= ko && o - ko + l <= kl {
+                    put_varint(&mut head, (u64::from(l) << 1) | 1);
+                    put_varint(&mut head, u64::from(o - ko));
+                } else {
+                    put_varint(&mut head, u64::from(l) << 1);
+                    stored += l as usize;
+                }
+            }
+            put_varint(out, (head.len() + kl as usize + stored) as u64);
+            out.extend_from_slice(&head);
+            out.extend_from_slice(b.key(r));
+            for &(o, l) in b.values(r) {
+                if !(o >= ko && o - ko + l <= kl) {
+                    out.extend_from_slice(&b.arena[o as usize..(o + l) as usize]);
+                }
             }
             rows += 1;
         }
@@ -205,40 +246,67 @@ impl MemRun {
     }
 
     /// Write the sorted rows to `path`, keeping only the last line of each key (the newer
-    /// version). Segments are encoded in parallel and written in order. Returns the run and
-    /// the number of rows dropped as duplicates; the emptied batches go to `pool` for reuse.
+    /// version). Segments are encoded in parallel while a writer thread writes the previous
+    /// ones in order. Returns the run and the number of rows dropped as duplicates; the
+    /// emptied batches go to `pool` for reuse.
     pub fn spill(self, path: &Path, pool: &mut Vec<Batch>) -> Result<(SpilledRun, u64)> {
         const SEGMENT_ROWS: usize = 16 * 1024;
         let io = |e| LoaderError::io(path, e);
         let f = File::create(path).map_err(io)?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
+        let common_ts = self.common_ts();
         let mut index = Vec::new();
         let (mut offset, mut rows, mut dups) = (0u64, 0u64, 0u64);
         let n = self.items.len();
         let segments = n.div_ceil(SEGMENT_ROWS);
         let window = rayon::current_num_threads().max(1) * 2;
-        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); window.min(segments)];
-        let mut s = 0;
-        while s < segments {
-            let end = (s + window).min(segments);
-            let done: Vec<_> = (s..end)
-                .into_par_iter()
-                .zip(bufs.par_iter_mut())
-                .map(|(seg, buf)| {
-                    let r = seg * SEGMENT_ROWS..((seg + 1) * SEGMENT_ROWS).min(n);
-                    self.encode(r, buf)
-                })
-                .collect();
-            for ((idx, r, d), buf) in done.into_iter().zip(&bufs) {
-                index.extend(idx.into_iter().map(|(k, o)| (k, o + offset)));
-                w.write_all(buf).map_err(io)?;
-                offset += buf.len() as u64;
-                rows += r;
-                dups += d;
+        std::thread::scope(|scope| -> Result<()> {
+            // Encoded segments go to the writer thread and come back empty for reuse, so at
+            // most 2 windows of segments exist at a time.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(window);
+            let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            let writer = scope.spawn(move || -> std::io::Result<()> {
+                let mut w = BufWriter::with_capacity(1 << 20, f);
+                for buf in rx {
+                    w.write_all(&buf)?;
+                    let _ = back_tx.send(buf);
+                }
+                w.flush()
+            });
+            let mut s = 0;
+            let mut bufs: Vec<Vec<u8>> = Vec::new();
+            while s < segments {
+                let end = (s + window).min(segments);
+                bufs.extend(back_rx.try_iter());
+                bufs.resize_with(bufs.len().max(end - s), Vec::new);
+                let done: Vec<_> = (s..end)
+                    .into_par_iter()
+                    .zip(bufs.par_drain(..end - s))
+                    .map(|(seg, mut buf)| {
+                        let r = seg * SEGMENT_ROWS..((seg + 1) * SEGMENT_ROWS).min(n);
+                        let (idx, r, d) = self.encode(r, common_ts, &mut buf);
+                        (idx, r, d, buf)
+                    })
+                    .collect();
+                for (idx, r, d, buf) in done {
+                    index.extend(idx.into_iter().map(|(k, o)| (k, o + offset)));
+                    offset += buf.len() as u64;
+                    rows += r;
+                    dups += d;
+                    if tx.send(buf).is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
+                }
+                s = end;
             }
-            s = end;
-        }
-        w.flush().map_err(io)?;
+            drop(tx);
+            match writer.join() {
+                Ok(r) => r.map_err(io),
+                Err(_) => Err(LoaderError::io(
+                    path,
+                    std::io::Error::other("run writer thread panicked"),
+                )),
+            }
+        })?;
         pool.extend(self.batches.into_iter().map(|mut b| {
             b.clear();
             b
@@ -249,10 +317,34 @@ impl MemRun {
                 index,
                 rows,
                 bytes: offset,
+                common_ts,
             },
             dups,
         ))
     }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Decode a varint at `*pos` of `buf`, advancing `pos`; `None` if truncated or too long.
+#[inline]
+fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// A sorted run on disk.
@@ -266,21 +358,33 @@ pub struct SpilledRun {
     pub rows: u64,
     /// Size of the file.
     pub bytes: u64,
+    /// The timestamp of every row when they share one (then rows do not store it).
+    pub common_ts: Option<Timestamp>,
 }
 
-/// Reads a spilled run from a start key (inclusive) to an end key (exclusive).
+/// Bytes a run reader reads at a time (and its buffer's usual size).
+const READ_BUF: usize = 1 << 20;
+
+/// Reads a spilled run from a start key (inclusive) to an end key (exclusive). Rows are
+/// decoded in place in one buffer; the current row stays valid until `advance`.
 #[derive(Debug)]
 pub struct RunReader<'a> {
     run: &'a SpilledRun,
-    r: BufReader<File>,
-    cells: usize,
-    remaining: u64,
+    file: File,
+    /// File bytes not yet read into `buf`.
+    unread: u64,
     end: Option<Vec<u8>>,
     buf: Vec<u8>,
-    lens: Vec<u8>,
-    values: Vec<Span>,
+    /// Valid bytes in `buf`.
+    filled: usize,
+    /// Start of the current row's record in `buf`, and the record's length.
+    rec: usize,
+    rec_len: usize,
+    /// The current row's body (key, then stored values) in `buf`.
+    body: usize,
+    body_len: usize,
     key_len: usize,
-    line: u64,
+    values: Vec<Span>,
     ts: Timestamp,
     valid: bool,
 }
@@ -293,8 +397,7 @@ impl<'a> RunReader<'a> {
         start: Option<&[u8]>,
         end: Option<Vec<u8>>,
     ) -> Result<Self> {
-        let f = File::open(&run.path).map_err(|e| LoaderError::io(&run.path, e))?;
-        let mut r = BufReader::with_capacity(1 << 20, f);
+        let mut file = File::open(&run.path).map_err(|e| LoaderError::io(&run.path, e))?;
         let mut offset = 0;
         if let Some(s) = start {
             let i = run.index.partition_point(|(k, _)| k.as_slice() < s);
@@ -302,25 +405,27 @@ impl<'a> RunReader<'a> {
                 offset = run.index[i - 1].1;
             }
         }
-        r.seek(SeekFrom::Start(offset))
+        file.seek(SeekFrom::Start(offset))
             .map_err(|e| LoaderError::io(&run.path, e))?;
         let mut me = RunReader {
             run,
-            r,
-            cells,
-            remaining: run.bytes - offset,
+            file,
+            unread: run.bytes.saturating_sub(offset),
             end,
-            buf: Vec::new(),
-            lens: vec![0; 4 * cells],
-            values: vec![(0, 0); cells],
+            buf: vec![0; READ_BUF],
+            filled: 0,
+            rec: 0,
+            rec_len: 0,
+            body: 0,
+            body_len: 0,
             key_len: 0,
-            line: 0,
+            values: vec![(0, 0); cells],
             ts: 0,
             valid: false,
         };
         me.advance()?;
         if let Some(s) = start {
-            while me.valid && &me.buf[..me.key_len] < s {
+            while me.valid && me.key() < s {
                 me.advance()?;
             }
         }
@@ -334,54 +439,114 @@ impl<'a> RunReader<'a> {
         }
     }
 
+    #[inline]
+    fn key(&self) -> &[u8] {
+        &self.buf[self.body..self.body + self.key_len]
+    }
+
+    /// Make `buf[rec..]` hold at least `need` bytes (fewer only at the end of the file).
+    fn fill(&mut self, need: usize) -> Result<()> {
+        if self.filled - self.rec >= need || self.unread == 0 {
+            return Ok(());
+        }
+        self.buf.copy_within(self.rec..self.filled, 0);
+        self.filled -= self.rec;
+        self.rec = 0;
+        if self.buf.len() < need {
+            self.buf.resize(need, 0);
+        }
+        while self.filled < need && self.unread > 0 {
+            let room = (self.buf.len() - self.filled)
+                .min(usize::try_from(self.unread).unwrap_or(usize::MAX));
+            let n = self
+                .file
+                .read(&mut self.buf[self.filled..self.filled + room])
+                .map_err(|e| LoaderError::io(&self.run.path, e))?;
+            if n == 0 {
+                return Err(self.corrupt("file shorter than the run"));
+            }
+            self.filled += n;
+            self.unread -= n as u64;
+        }
+        Ok(())
+    }
+
     /// Move to the next row.
     pub fn advance(&mut self) -> Result<()> {
         self.valid = false;
-        if self.remaining == 0 {
+        self.rec += self.rec_len;
+        self.rec_len = 0;
+        if self.rec >= self.filled && self.unread == 0 {
+            self.rec = self.filled;
             return Ok(());
         }
-        let head_len = 20 + 4 * self.cells;
-        let mut head = [0u8; 20];
-        let io = |e| LoaderError::io(&self.run.path, e);
-        self.r.read_exact(&mut head).map_err(io)?;
-        let key_len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let mut b8 = [0u8; 8];
-        b8.copy_from_slice(&head[4..12]);
-        self.line = u64::from_le_bytes(b8);
-        b8.copy_from_slice(&head[12..20]);
-        self.ts = i64::from_le_bytes(b8);
-        self.r.read_exact(&mut self.lens).map_err(io)?;
-        let lens = &self.lens;
-        let mut total = key_len;
-        let mut off = key_len as u32;
-        for (i, v) in self.values.iter_mut().enumerate() {
-            let l = u32::from_le_bytes([
-                lens[4 * i],
-                lens[4 * i + 1],
-                lens[4 * i + 2],
-                lens[4 * i + 3],
-            ]);
-            *v = (off, l);
-            off = off.checked_add(l).ok_or_else(|| LoaderError::CorruptRun {
-                path: self.run.path.clone(),
-                what: "row too large".into(),
-            })?;
-            total += l as usize;
+        self.fill(10)?;
+        let mut pos = self.rec;
+        let rest = get_varint(&self.buf[..self.filled], &mut pos)
+            .ok_or_else(|| self.corrupt("bad row length"))?;
+        let head = pos - self.rec;
+        let rest = usize::try_from(rest)
+            .ok()
+            .filter(|&r| (self.filled - pos) as u64 + self.unread >= r as u64)
+            .ok_or_else(|| self.corrupt("row runs past the end of the run"))?;
+        self.fill(head + rest)?;
+        let rec_end = self.rec + head + rest;
+        let mut pos = self.rec + head;
+        let buf = &self.buf[..rec_end];
+        self.ts = match self.run.common_ts {
+            Some(ts) => ts,
+            None => {
+                let b = buf
+                    .get(pos..pos + 8)
+                    .ok_or_else(|| self.corrupt("row too short for its timestamp"))?;
+                pos += 8;
+                let mut b8 = [0u8; 8];
+                b8.copy_from_slice(b);
+                i64::from_le_bytes(b8)
+            }
+        };
+        let bad = || LoaderError::CorruptRun {
+            path: self.run.path.clone(),
+            what: "bad row header".into(),
+        };
+        let key_len = get_varint(buf, &mut pos)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(bad)?;
+        let mut stored = key_len;
+        for v in self.values.iter_mut() {
+            let d = get_varint(buf, &mut pos)
+                .and_then(|v| u32::try_from(v >> 1).ok().map(|l| (l, v & 1 == 1)))
+                .ok_or_else(bad)?;
+            *v = match d {
+                (l, true) => {
+                    let o = get_varint(buf, &mut pos)
+                        .and_then(|o| u32::try_from(o).ok())
+                        .filter(|&o| o.checked_add(l).is_some_and(|e| e <= key_len))
+                        .ok_or_else(bad)?;
+                    (o, l)
+                }
+                (l, false) => {
+                    let o = stored;
+                    stored = stored.checked_add(l).ok_or_else(bad)?;
+                    (o, l)
+                }
+            };
         }
-        let rec_len = (head_len + total) as u64;
-        if rec_len > self.remaining {
-            return Err(self.corrupt("row runs past the end of the run"));
+        if pos + stored as usize != rec_end {
+            return Err(self.corrupt("row lengths do not add up"));
         }
-        self.buf.resize(total, 0);
-        self.r.read_exact(&mut self.buf).map_err(io)?;
-        self.remaining -= rec_len;
-        self.key_len = key_len;
+        self.rec_len = head + rest;
+        self.body = pos;
+        self.body_len = stored as usize;
+        self.key_len = key_len as usize;
         self.valid = match &self.end {
-            Some(e) => &self.buf[..key_len] < e.as_slice(),
+            Some(e) => self.key() < e.as_slice(),
             None => true,
         };
         if !self.valid {
-            self.remaining = 0;
+            self.unread = 0;
+            self.filled = self.rec;
+            self.rec_len = 0;
         }
         Ok(())
     }
@@ -389,10 +554,9 @@ impl<'a> RunReader<'a> {
     /// The current row, if any.
     pub fn current(&self) -> Option<RowView<'_>> {
         self.valid.then(|| RowView {
-            key: &self.buf[..self.key_len],
-            line: self.line,
+            key: self.key(),
             ts: self.ts,
-            data: &self.buf,
+            data: &self.buf[self.body..self.body + self.body_len],
             values: &self.values,
         })
     }
