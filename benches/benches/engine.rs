@@ -46,13 +46,39 @@ fn writes(c: &mut Criterion) {
     g.finish();
 }
 
+/// Point gets and scans on one store: first as it is after loading (several overlapping
+/// files from flushes, the shape before compaction), then after a major compaction; gets
+/// with the block cache warm and with no cache at all.
 fn reads(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open_store(dir.path(), SyncMode::None);
-    load_rows(&db, READ_ROWS, 11);
+    // Three overlapping passes over the key space: several files, as flushes and background
+    // compaction leave them.
+    for pass in 0..3 {
+        load_rows(&db, READ_ROWS, 11 + pass);
+    }
+    read_group(c, &db, "before_compaction");
     db.compact("t", true).expect("compact");
+    read_group(c, &db, "after_compaction");
+    db.close().expect("close");
+    drop(db);
+    let cold = strata_benches::open_store_with(dir.path(), SyncMode::None, 0);
+    let mut g = c.benchmark_group("get_no_block_cache");
+    g.throughput(Throughput::Elements(1));
+    let mut rng = StdRng::seed_from_u64(5);
     let opts = ReadOptions::default();
-    let mut g = c.benchmark_group("get");
+    g.bench_function("hit_whole_row", |b| {
+        b.iter(|| {
+            let k = row_key(rng.random_range(0..READ_ROWS));
+            black_box(cold.get("t", &k, &opts).expect("get").expect("found"))
+        })
+    });
+    g.finish();
+}
+
+fn read_group(c: &mut Criterion, db: &strata_engine::Db, name: &str) {
+    let opts = ReadOptions::default();
+    let mut g = c.benchmark_group(format!("get_{name}"));
     g.throughput(Throughput::Elements(1));
     let mut rng = StdRng::seed_from_u64(3);
     g.bench_function("hit_whole_row", |b| {
@@ -69,7 +95,7 @@ fn reads(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("scan");
+    let mut g = c.benchmark_group(format!("scan_{name}"));
     g.sample_size(10);
     g.throughput(Throughput::Elements(READ_ROWS * cells_per_row() as u64));
     g.bench_function("whole_table_cells", |b| {

@@ -107,10 +107,16 @@ pub fn families() -> Vec<FamilyOptions> {
 
 /// Open a store in `dir` with the given sync mode and create the synthetic table `t`.
 pub fn open_store(dir: &std::path::Path, mode: SyncMode) -> Db {
+    open_store_with(dir, mode, DbOptions::default().block_cache_bytes)
+}
+
+/// Like [`open_store`] with a block cache of `cache_bytes` (0: no cache).
+pub fn open_store_with(dir: &std::path::Path, mode: SyncMode, cache_bytes: usize) -> Db {
     let db = Db::open(
         dir,
         DbOptions {
             sync_mode: mode,
+            block_cache_bytes: cache_bytes,
             ..DbOptions::default()
         },
     )

@@ -542,7 +542,11 @@ impl Db {
     /// Schema and statistics of a table.
     pub fn describe_table(&self, table: &str) -> Result<TableDescription> {
         let t = self.inner.table(table)?;
-        Ok(crate::stats::describe(&t, &self.inner.block_cache))
+        Ok(crate::stats::describe(
+            &t,
+            &self.inner.block_cache,
+            self.inner.wal_bytes(),
+        ))
     }
 
     /// Apply one row mutation atomically; durable (per the sync mode) when this returns.
@@ -1068,6 +1072,13 @@ impl DbInner {
                     t.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(table, "writes stalled: waiting for memtable flushes");
                 }
+                if !self.options.background_threads {
+                    // Nobody else will flush: do it here, outside the write lock.
+                    drop(w);
+                    self.flush_immutables(&t)?;
+                    w = self.write.lock();
+                    continue;
+                }
                 self.signal_flush();
                 self.stall_cv.wait_for(&mut w, Duration::from_millis(100));
                 continue;
@@ -1199,6 +1210,18 @@ impl DbInner {
         }
         *current = next;
         Ok(())
+    }
+
+    /// Bytes of WAL segments on disk (closed ones still needed, plus the current one).
+    fn wal_bytes(&self) -> u64 {
+        let w = self.write.lock();
+        let old: u64 = w
+            .old_segments
+            .iter()
+            .filter_map(|s| std::fs::metadata(&s.path).ok())
+            .map(|m| m.len())
+            .sum();
+        old + w.wal.len()
     }
 
     /// fsync the SSTable directory, so new files' entries survive a power cut.

@@ -76,6 +76,17 @@ pub struct TableStats {
     pub block_cache_bytes: u64,
     /// The block cache's budget (store-wide; 0: disabled).
     pub block_cache_capacity: u64,
+    /// Writes slowed down (1 ms each) near the back-pressure limits since open.
+    pub write_slowdowns: u64,
+    /// Bytes of WAL records written for this table since open (what the user wrote).
+    pub user_bytes: u64,
+    /// Bytes of table files written by flushes since open.
+    pub flush_bytes: u64,
+    /// Bytes of the store's WAL segments on disk now (store-wide).
+    pub wal_bytes: u64,
+    /// Write amplification since open: (WAL + flush + compaction bytes written) / WAL bytes,
+    /// in hundredths (250 means 2.5x); 0 before any write.
+    pub write_amplification_x100: u64,
 }
 
 /// A table's schema and statistics.
@@ -89,7 +100,7 @@ pub struct TableDescription {
     pub stats: TableStats,
 }
 
-pub(crate) fn describe(t: &Table, cache: &BlockCache) -> TableDescription {
+pub(crate) fn describe(t: &Table, cache: &BlockCache, wal_bytes: u64) -> TableDescription {
     let v = t.version.load();
     let schema = t.schema.load();
     let cs = cache.stats();
@@ -103,6 +114,10 @@ pub(crate) fn describe(t: &Table, cache: &BlockCache) -> TableDescription {
         compaction_bytes_in: t.counters.compaction_bytes_in.load(Ordering::Relaxed),
         compaction_bytes_out: t.counters.compaction_bytes_out.load(Ordering::Relaxed),
         write_stalls: t.counters.write_stalls.load(Ordering::Relaxed),
+        write_slowdowns: t.counters.write_slowdowns.load(Ordering::Relaxed),
+        user_bytes: t.counters.user_bytes.load(Ordering::Relaxed),
+        flush_bytes: t.counters.flush_bytes.load(Ordering::Relaxed),
+        wal_bytes,
         families: schema
             .iter()
             .map(|f| FamilyStats {
@@ -112,6 +127,10 @@ pub(crate) fn describe(t: &Table, cache: &BlockCache) -> TableDescription {
             .collect(),
         ..TableStats::default()
     };
+    if s.user_bytes > 0 {
+        let written = s.user_bytes + s.flush_bytes + s.compaction_bytes_out;
+        s.write_amplification_x100 = written * 100 / s.user_bytes;
+    }
     for f in &v.files {
         s.files += 1;
         s.file_bytes += f.meta.size;

@@ -320,6 +320,18 @@ pub fn description_to_pb(d: engine::TableDescription) -> pb::DescribeTableRespon
             compaction_bytes_in: s.compaction_bytes_in,
             compaction_bytes_out: s.compaction_bytes_out,
             write_stalls: s.write_stalls,
+            file_deletes: s.file_deletes,
+            block_cache_hits: s.block_cache_hits,
+            block_cache_misses: s.block_cache_misses,
+            bloom_checked: s.bloom_checked,
+            bloom_useful: s.bloom_useful,
+            block_cache_bytes: s.block_cache_bytes,
+            block_cache_capacity: s.block_cache_capacity,
+            write_slowdowns: s.write_slowdowns,
+            user_bytes: s.user_bytes,
+            flush_bytes: s.flush_bytes,
+            wal_bytes: s.wal_bytes,
+            write_amplification_x100: s.write_amplification_x100,
         }),
     }
 }

@@ -145,6 +145,18 @@ pub fn describe_json(d: &pb::DescribeTableResponse) -> Value {
             "compaction_bytes_in": stats.compaction_bytes_in,
             "compaction_bytes_out": stats.compaction_bytes_out,
             "write_stalls": stats.write_stalls,
+            "write_slowdowns": stats.write_slowdowns,
+            "file_deletes": stats.file_deletes,
+            "block_cache_hits": stats.block_cache_hits,
+            "block_cache_misses": stats.block_cache_misses,
+            "block_cache_bytes": stats.block_cache_bytes,
+            "block_cache_capacity": stats.block_cache_capacity,
+            "bloom_checked": stats.bloom_checked,
+            "bloom_useful": stats.bloom_useful,
+            "user_bytes": stats.user_bytes,
+            "flush_bytes": stats.flush_bytes,
+            "wal_bytes": stats.wal_bytes,
+            "write_amplification": stats.write_amplification_x100 as f64 / 100.0,
         },
     })
 }
@@ -232,6 +244,25 @@ pub fn describe_text(out: &mut impl Write, d: &pb::DescribeTableResponse) -> std
         bytes(s.compaction_bytes_in),
         bytes(s.compaction_bytes_out),
         s.write_stalls
+    )?;
+    writeln!(
+        out,
+        "Writes: {} written, {} flushed, write amplification {:.2}x, {} slowdown(s); WAL on disk {}",
+        bytes(s.user_bytes),
+        bytes(s.flush_bytes),
+        s.write_amplification_x100 as f64 / 100.0,
+        s.write_slowdowns,
+        bytes(s.wal_bytes)
+    )?;
+    writeln!(
+        out,
+        "Reads: block cache {} hit(s), {} miss(es), {} of {} used; bloom {} check(s), {} useful",
+        s.block_cache_hits,
+        s.block_cache_misses,
+        bytes(s.block_cache_bytes),
+        bytes(s.block_cache_capacity),
+        s.bloom_checked,
+        s.bloom_useful
     )
 }
 
