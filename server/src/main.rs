@@ -18,7 +18,8 @@ fn main() -> ExitCode {
         cli::Command::Client(_)
         | cli::Command::Gen(_)
         | cli::Command::Load(_)
-        | cli::Command::Demo(_) => "warn",
+        | cli::Command::Demo(_)
+        | cli::Command::Bench(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
             cli::Command::Gen(a) => cli::generate::run(a).await,
             cli::Command::Load(a) => cli::load::run(a).await,
             cli::Command::Demo(a) => cli::demo::run(a).await,
+            cli::Command::Bench(a) => cli::bench::run(a).await,
         }
     });
     match result {

@@ -3,6 +3,7 @@
 //! This module only parses arguments and routes them; it must never hold engine or server
 //! logic (that lives in the `strata_server` library).
 
+pub mod bench;
 pub mod client;
 pub mod demo;
 pub mod family;
@@ -32,6 +33,9 @@ pub enum Command {
     Load(load::LoadArgs),
     /// Generate, load, stream and query the data set end to end on an in-process server
     Demo(demo::DemoArgs),
+    /// Load-test a server over gRPC: YCSB-style workloads, gets, batched writes, streaming
+    /// ingest; ops/s and latency percentiles
+    Bench(bench::BenchArgs),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
