@@ -1113,7 +1113,7 @@ impl DbInner {
         w.last_written = last;
         w.current_max_seq = last;
         let active = t.version.load().active.clone();
-        for c in batch.internal_cells() {
+        for c in batch.into_internal_cells() {
             active.insert(c);
         }
         if self.options.sync_mode != SyncMode::Group {
@@ -1260,15 +1260,16 @@ impl DbInner {
             let path = sst_path(&self.dir, number);
             let mut builder = TableBuilder::new(&self.fs, &path, Self::build_options(t))?;
             let mut added = 0u64;
-            for c in mem.iter_all() {
+            mem.try_for_each(|c| {
                 let live = schema
                     .iter()
-                    .any(|f| *f.options.name == *c.family && c.seq >= f.created_seq);
+                    .any(|f| *f.name == *c.family && c.seq >= f.created_seq);
                 if live {
                     builder.add(&c.as_ref())?;
                     added += 1;
                 }
-            }
+                Ok(())
+            })?;
             let handle = if added == 0 {
                 builder.abandon()?;
                 None

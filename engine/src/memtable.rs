@@ -112,6 +112,18 @@ impl MemTable {
     pub fn iter_all(&self) -> impl Iterator<Item = InternalCell> + '_ {
         self.map.iter().map(|e| e.key().clone())
     }
+
+    /// Visit every entry in order by reference (flush: no clone per entry); stops at the
+    /// first error.
+    pub fn try_for_each<E>(
+        &self,
+        mut f: impl FnMut(&InternalCell) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for e in self.map.iter() {
+            f(e.key())?;
+        }
+        Ok(())
+    }
 }
 
 /// An owning, `'static` cursor over a memtable from a start row, reading entries in batches

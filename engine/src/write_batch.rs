@@ -62,6 +62,31 @@ impl WriteBatch {
         })
     }
 
+    /// The batch's cells with their sequence numbers, consuming the batch (values move
+    /// instead of being cloned: a clone of a `Bytes` made from a `Vec` allocates).
+    pub fn into_internal_cells(self) -> impl Iterator<Item = InternalCell> {
+        let mut seq = self.first_seq;
+        self.rows.into_iter().flat_map(move |r| {
+            let row = r.row;
+            let first = seq;
+            seq += r.cells.len() as u64;
+            r.cells
+                .into_iter()
+                .enumerate()
+                .map(
+                    move |(i, (kind, family, qualifier, ts, value))| InternalCell {
+                        row: row.clone(),
+                        family,
+                        kind,
+                        qualifier,
+                        ts,
+                        seq: first + i as u64,
+                        value,
+                    },
+                )
+        })
+    }
+
     /// Encode into `out` (cleared first).
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.clear();
@@ -228,6 +253,8 @@ mod tests {
         let p = Path::new("x.log");
         assert_eq!(WriteBatch::decode(&buf, p, 0).unwrap(), b);
         let seqs: Vec<u64> = b.internal_cells().map(|c| c.seq).collect();
+        let moved: Vec<InternalCell> = b.clone().into_internal_cells().collect();
+        assert_eq!(moved, b.internal_cells().collect::<Vec<_>>());
         let mut patched = buf.clone();
         WriteBatch::set_first_seq(&mut patched, 500);
         assert_eq!(WriteBatch::decode(&patched, p, 0).unwrap().first_seq, 500);
