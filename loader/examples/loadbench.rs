@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let s = build_table_files(&o)?;
         println!(
-            "{table:13} {:>9} rows {:>10} cells {:>7.1} MB -> {:>7.1} MB ({:.2}x) {} files {} runs {:>7.2?} {:>6.1} MB/s",
+            "{table:13} {:>9} rows {:>10} cells {:>7.1} MB -> {:>7.1} MB ({:.2}x) {} files {} runs ({:.0} MB) {:>7.2?} {:>6.1} MB/s",
             s.rows,
             s.cells,
             s.input_bytes as f64 / 1e6,
@@ -56,6 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             s.output_bytes as f64 / s.input_bytes as f64,
             s.files.len(),
             s.spilled_runs,
+            s.spilled_bytes as f64 / 1e6,
             s.elapsed,
             s.mb_per_sec()
         );

@@ -62,7 +62,7 @@ pub fn merge_into(
     // Fast path: one in-memory source needs no merge, only a look at the next key.
     if let [Source::Mem { run, pos, end }] = sources.as_slice() {
         for i in *pos..*end {
-            if i + 1 < *end && run.same_key(i, i + 1) {
+            if i + 1 < *end && run.same_as_next(i) {
                 stats.duplicates += 1;
                 continue;
             }
@@ -112,7 +112,7 @@ pub fn merge_into(
         let s = &mut sources[i];
         if let Source::Mem { run, pos, end } = s {
             // Several lines of one key may sit in the in-memory run: only the last counts.
-            dup |= *pos + 1 < *end && run.same_key(*pos, *pos + 1);
+            dup |= *pos + 1 < *end && run.same_as_next(*pos);
         }
         if dup {
             stats.duplicates += 1;

@@ -143,6 +143,8 @@ pub struct LoadSummary {
     pub output_bytes: u64,
     /// Sorted runs spilled to disk (0: everything fit in memory).
     pub spilled_runs: u64,
+    /// Bytes of the spilled runs.
+    pub spilled_bytes: u64,
     /// The cell timestamp used when there is no timestamp column.
     pub timestamp: Timestamp,
     /// Wall time.
@@ -431,6 +433,7 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
         rejects: rejects.count(),
         input_bytes: total_bytes,
         spilled_runs: spilled.len() as u64,
+        spilled_bytes: spilled.iter().map(|r| r.bytes).sum(),
         timestamp,
         duplicates,
         ..LoadSummary::default()

@@ -24,11 +24,22 @@ const INDEX_EVERY: u64 = 512;
 
 /// A row of the sort index: the key's first 8 bytes (big-endian, zero padded) and where the
 /// row lives. Ties on the prefix fall back to the full key, then to (batch, row): file order.
+/// After sorting, the top bit of `row` says whether the next item has the same key.
 #[derive(Clone, Copy, Debug)]
 pub struct SortItem {
     prefix: u64,
     batch: u32,
     row: u32,
+}
+
+/// The flag bit in `SortItem::row`.
+const SAME_AS_NEXT: u32 = 1 << 31;
+
+impl SortItem {
+    #[inline]
+    fn row(&self) -> usize {
+        (self.row & !SAME_AS_NEXT) as usize
+    }
 }
 
 /// The first 8 bytes of a key as a big-endian number (zero padded): orders like the key
@@ -67,6 +78,8 @@ impl MemRun {
     pub fn push(&mut self, b: Batch) {
         let bi = self.batches.len() as u32;
         self.items.reserve(b.rows.len());
+        // Rows of a batch are far fewer than 2^31 (a chunk is at most MAX_CHUNK_SIZE bytes).
+        debug_assert!(b.rows.len() < SAME_AS_NEXT as usize);
         for i in 0..b.rows.len() {
             self.items.push(SortItem {
                 prefix: prefix_of(b.key(i)),
@@ -95,7 +108,7 @@ impl MemRun {
 
     #[inline]
     fn key(&self, it: &SortItem) -> &[u8] {
-        self.batches[it.batch as usize].key(it.row as usize)
+        self.batches[it.batch as usize].key(it.row())
     }
 
     fn cmp_items(&self, a: &SortItem, b: &SortItem) -> Ordering {
@@ -109,19 +122,41 @@ impl MemRun {
     /// (prefix, batch, row) alone (no arena access), then each run of equal prefixes by the
     /// whole key. Such runs are short and their keys usually neighbours in one arena (a
     /// session's events), often already in order, so the whole-key comparisons stay in cache
-    /// instead of chasing two random keys per comparison of the big sort.
+    /// instead of chasing two random keys per comparison of the big sort. The same pass
+    /// marks items whose next item has the same key (`same_as_next` reads that bit).
     pub fn sort(&mut self) {
         let mut items = std::mem::take(&mut self.items);
         items.par_sort_unstable_by_key(|it| (it.prefix, it.batch, it.row));
         items
             .par_chunk_by_mut(|a, b| a.prefix == b.prefix)
             .for_each(|g| {
-                if g.len() > 1 && !g.is_sorted_by(|a, b| self.cmp_items(a, b) != Ordering::Greater)
-                {
+                if g.len() < 2 {
+                    return;
+                }
+                if self.mark_same(g).is_err() {
                     g.sort_unstable_by(|a, b| self.cmp_items(a, b));
+                    let _ = self.mark_same(g);
                 }
             });
         self.items = items;
+    }
+
+    /// Set the same-key flags of a group of items with one prefix, if the group is in
+    /// order; `Err` if it is not (the flags are then meaningless).
+    fn mark_same(&self, g: &mut [SortItem]) -> std::result::Result<(), ()> {
+        for i in 1..g.len() {
+            let (a, b) = (&g[i - 1], &g[i]);
+            let same = match self.key(a).cmp(self.key(b)) {
+                Ordering::Less => false,
+                Ordering::Equal if (a.batch, a.row()) < (b.batch, b.row()) => true,
+                _ => return Err(()),
+            };
+            g[i - 1].row = g[i - 1].row() as u32 | if same { SAME_AS_NEXT } else { 0 };
+        }
+        if let Some(l) = g.last_mut() {
+            l.row &= !SAME_AS_NEXT;
+        }
+        Ok(())
     }
 
     /// The `i`-th row in sorted order (after `sort`).
@@ -129,7 +164,7 @@ impl MemRun {
     pub fn row(&self, i: usize) -> RowView<'_> {
         let it = &self.items[i];
         let b = &self.batches[it.batch as usize];
-        let r = it.row as usize;
+        let r = it.row();
         RowView {
             key: b.key(r),
             ts: b.rows[r].ts,
@@ -146,7 +181,7 @@ impl MemRun {
         let mut cuts = vec![0];
         for p in 1..parts {
             let mut c = (n * p / parts).max(*cuts.last().unwrap_or(&0));
-            while c > 0 && c < n && self.key(&self.items[c]) == self.key(&self.items[c - 1]) {
+            while c > 0 && c < n && self.same_as_next(c - 1) {
                 c += 1;
             }
             if c > *cuts.last().unwrap_or(&0) && c < n {
@@ -174,12 +209,12 @@ impl MemRun {
             .map(|it| self.key(it))
     }
 
-    /// Whether sorted rows `i` and `j` have the same key (prefix first: no arena access when
-    /// the prefixes differ).
+    /// Whether sorted row `i` has the same key as row `i + 1` (after `sort`).
     #[inline]
-    pub fn same_key(&self, i: usize, j: usize) -> bool {
-        let (a, b) = (&self.items[i], &self.items[j]);
-        a.prefix == b.prefix && self.key(a) == self.key(b)
+    pub fn same_as_next(&self, i: usize) -> bool {
+        self.items
+            .get(i)
+            .is_some_and(|it| it.row & SAME_AS_NEXT != 0)
     }
 
     /// The timestamp of every row, if they all have the same one.
@@ -200,18 +235,17 @@ impl MemRun {
         out: &mut Vec<u8>,
     ) -> (Vec<(Vec<u8>, u64)>, u64, u64) {
         out.clear();
-        let n = self.items.len();
         let (mut rows, mut dups) = (0u64, 0u64);
         let mut index = Vec::new();
         let mut head: Vec<u8> = Vec::with_capacity(64);
         for i in range {
-            if i + 1 < n && self.same_key(i, i + 1) {
+            if self.same_as_next(i) {
                 dups += 1;
                 continue;
             }
             let it = &self.items[i];
             let b = &self.batches[it.batch as usize];
-            let r = it.row as usize;
+            let r = it.row();
             let meta = &b.rows[r];
             let (ko, kl) = meta.key;
             if rows.is_multiple_of(INDEX_EVERY) {

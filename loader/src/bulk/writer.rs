@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use strata_engine::fs::Fs;
+use strata_engine::sstable::builder::RowCell;
 use strata_engine::sstable::{TableBuildOptions, TableBuilder};
 use strata_engine::{CellKind, CellRef, FamilyOptions, Timestamp};
 
@@ -17,10 +18,16 @@ use crate::mapping::CellSlot;
 /// Bytes of row data between two checks of an output file's size.
 const SIZE_CHECK_BYTES: u64 = 256 << 10;
 
+/// A column of a row: (family, qualifier).
+pub type Column<'a> = (&'a str, &'a [u8]);
+
 /// Writes one table file from cells in strictly increasing internal order.
 pub trait TableFileWriter: Send {
     /// Add the next cell.
     fn add(&mut self, cell: &CellRef<'_>) -> Result<()>;
+    /// Add the next row: cell `i` is column `i` of the columns given to
+    /// [`TableFileFactory::create`], with value `data[values[i]]`, all at `ts`.
+    fn add_row(&mut self, key: &[u8], ts: Timestamp, data: &[u8], values: &[Span]) -> Result<()>;
     /// Bytes the file would take if finished now.
     fn estimated_size(&self) -> u64;
     /// Complete the file durably; returns its size in bytes.
@@ -31,8 +38,9 @@ pub trait TableFileWriter: Send {
 
 /// Creates table file writers.
 pub trait TableFileFactory: Send + Sync {
-    /// A writer for a new file at `path`.
-    fn create(&self, path: &Path) -> Result<Box<dyn TableFileWriter>>;
+    /// A writer for a new file at `path`, whose rows have the cells `columns` (family,
+    /// qualifier) in this order (internal order).
+    fn create(&self, path: &Path, columns: &[Column<'_>]) -> Result<Box<dyn TableFileWriter>>;
 }
 
 /// Writes SSTables with the engine's [`TableBuilder`].
@@ -49,26 +57,45 @@ impl EngineTableFiles {
     }
 }
 
-struct EngineWriter(TableBuilder);
+struct EngineWriter {
+    b: TableBuilder,
+    /// (family, qualifier) per cell; the family is the builder's own string.
+    columns: Vec<(Arc<str>, Vec<u8>)>,
+}
 
 impl TableFileWriter for EngineWriter {
     fn add(&mut self, cell: &CellRef<'_>) -> Result<()> {
-        Ok(self.0.add(cell)?)
+        Ok(self.b.add(cell)?)
+    }
+    fn add_row(&mut self, key: &[u8], ts: Timestamp, data: &[u8], values: &[Span]) -> Result<()> {
+        let cells = self
+            .columns
+            .iter()
+            .zip(values)
+            .map(|((family, qualifier), &(o, l))| RowCell {
+                family,
+                kind: CellKind::Put,
+                qualifier,
+                ts,
+                seq: 0,
+                value: &data[o as usize..(o + l) as usize],
+            });
+        Ok(self.b.add_row(key, cells)?)
     }
     fn estimated_size(&self) -> u64 {
-        self.0.estimated_size()
+        self.b.estimated_size()
     }
     fn finish(self: Box<Self>) -> Result<u64> {
-        Ok(self.0.finish()?.file_size)
+        Ok(self.b.finish()?.file_size)
     }
     fn abandon(self: Box<Self>) {
         // Best effort: the build already failed, and that error is what gets reported.
-        let _ = self.0.abandon();
+        let _ = self.b.abandon();
     }
 }
 
 impl TableFileFactory for EngineTableFiles {
-    fn create(&self, path: &Path) -> Result<Box<dyn TableFileWriter>> {
+    fn create(&self, path: &Path, columns: &[Column<'_>]) -> Result<Box<dyn TableFileWriter>> {
         let b = TableBuilder::new(
             &self.fs,
             path,
@@ -76,7 +103,11 @@ impl TableFileFactory for EngineTableFiles {
                 families: self.families.clone(),
             },
         )?;
-        Ok(Box::new(EngineWriter(b)))
+        let columns = columns
+            .iter()
+            .map(|&(f, q)| (b.family_name(f).unwrap_or_else(|| Arc::from(f)), q.to_vec()))
+            .collect();
+        Ok(Box::new(EngineWriter { b, columns }))
     }
 }
 
@@ -102,7 +133,8 @@ pub struct PartitionOutput<'a> {
     prefix: &'a str,
     partition: usize,
     target: u64,
-    cells: &'a [CellSlot],
+    /// The mapping's columns.
+    columns: Vec<Column<'a>>,
     current: Option<(Box<dyn TableFileWriter>, OutputFile)>,
     /// Value bytes added since the size was last checked.
     unchecked: u64,
@@ -126,7 +158,10 @@ impl<'a> PartitionOutput<'a> {
             prefix,
             partition,
             target,
-            cells,
+            columns: cells
+                .iter()
+                .map(|c| (c.family.as_str(), c.qualifier.as_slice()))
+                .collect(),
             current: None,
             unchecked: 0,
             files: Vec::new(),
@@ -148,7 +183,7 @@ impl<'a> PartitionOutput<'a> {
                 self.partition,
                 self.files.len()
             ));
-            let w = self.factory.create(&path)?;
+            let w = self.factory.create(&path, &self.columns)?;
             self.current = Some((
                 w,
                 OutputFile {
@@ -163,17 +198,7 @@ impl<'a> PartitionOutput<'a> {
         let Some((w, info)) = self.current.as_mut() else {
             return Ok(());
         };
-        for (slot, &(o, l)) in self.cells.iter().zip(values) {
-            w.add(&CellRef {
-                row: key,
-                family: &slot.family,
-                kind: CellKind::Put,
-                qualifier: &slot.qualifier,
-                ts,
-                seq: 0,
-                value: &data[o as usize..(o + l) as usize],
-            })?;
-        }
+        w.add_row(key, ts, data, values)?;
         info.rows += 1;
         info.cells += values.len() as u64;
         // Asking the builder for its size costs time, so ask only every SIZE_CHECK_BYTES of
