@@ -13,7 +13,7 @@ use bytes::Bytes;
 use crate::cell::{CellKind, SeqNo, Timestamp};
 use crate::codec::{
     DecodeError, DecodeResult, Reader, put_fixed32, put_len_prefixed, put_varint64, put_zigzag64,
-    varint_len,
+    varint_len, zigzag_decode,
 };
 
 use super::format::KEY_RESTART_INTERVAL;
@@ -422,17 +422,122 @@ pub(crate) struct CellMeta {
     pub kind: CellKind,
 }
 
-/// A decoded family block.
+/// Rows between two checkpoints of a decoded family block: a point get decodes at most
+/// this many rows' cells before its own.
+const CHECKPOINT_ROWS: usize = 8;
+
+/// A position in a family block's streams: the next cell to decode and the running
+/// ordinal, timestamp and seq (those of the previous cell). Positions are absolute offsets
+/// into the block's payload. Only meaningful for the block that made it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BlockCursor {
+    cell: u32,
+    ord_pos: u32,
+    qidx_pos: u32,
+    ts_pos: u32,
+    seq_pos: u32,
+    vlen_pos: u32,
+    ord: u64,
+    ts: i64,
+    seq: u64,
+}
+
+impl BlockCursor {
+    /// Index of the next cell this cursor decodes.
+    #[cfg(test)]
+    pub fn cell_index(&self) -> usize {
+        self.cell as usize
+    }
+
+    /// Decode the next cell and move past it; `None` at the block's end.
+    #[inline]
+    pub fn next_cell(&mut self, b: &FamilyBlock) -> Option<CellMeta> {
+        if self.cell >= b.count {
+            return None;
+        }
+        let d: &[u8] = &b.data;
+        // Every stream was checked when the block was decoded: these reads stay in bounds
+        // and yield the values the check saw.
+        self.ord = self.ord.wrapping_add(read_varint(d, &mut self.ord_pos));
+        let qual = read_varint(d, &mut self.qidx_pos) as u32;
+        self.ts = self
+            .ts
+            .wrapping_add(zigzag_decode(read_varint(d, &mut self.ts_pos)));
+        self.seq = self
+            .seq
+            .wrapping_add(zigzag_decode(read_varint(d, &mut self.seq_pos)) as u64);
+        let val_len = read_varint(d, &mut self.vlen_pos) as u32;
+        let kind = d
+            .get(b.kinds_at as usize + self.cell as usize)
+            .and_then(|&k| CellKind::from_u8(k))
+            .unwrap_or(CellKind::Put);
+        let base = b.qual_starts.get(qual as usize).copied().unwrap_or(0);
+        let within = b.val_off.get(self.cell as usize).copied().unwrap_or(0);
+        self.cell += 1;
+        Some(CellMeta {
+            ordinal: self.ord,
+            ts: self.ts,
+            seq: self.seq,
+            val_off: base.wrapping_add(within),
+            val_len,
+            qual,
+            kind,
+        })
+    }
+}
+
+/// A varint at `*pos` of a stream already checked by `decode_family_block` (0 past the
+/// end, which a checked stream never reaches).
+#[inline(always)]
+fn read_varint(d: &[u8], pos: &mut u32) -> u64 {
+    let mut p = *pos as usize;
+    let Some(&b0) = d.get(p) else {
+        return 0;
+    };
+    p += 1;
+    if b0 < 0x80 {
+        *pos = p as u32;
+        return u64::from(b0);
+    }
+    let mut result = u64::from(b0 & 0x7f);
+    let mut shift = 7u32;
+    while let Some(&b) = d.get(p) {
+        p += 1;
+        result |= u64::from(b & 0x7f).wrapping_shl(shift);
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    *pos = p as u32;
+    result
+}
+
+/// Where the cursor stood at the first cell of every `CHECKPOINT_ROWS`-th row.
+#[derive(Clone, Copy, Debug)]
+struct Checkpoint {
+    row_ord: u64,
+    at: BlockCursor,
+}
+
+/// A decoded family block, kept compact for the block cache: the payload itself, the
+/// qualifier dictionary, each cell's value offset within its qualifier's run (4 bytes a
+/// cell) and a checkpoint every `CHECKPOINT_ROWS` rows; cells are decoded from the
+/// streams on demand (a point get from the row's checkpoint, a scan in order).
 #[derive(Debug)]
 pub(crate) struct FamilyBlock {
     data: Bytes,
     quals: Vec<Bytes>,
-    pub cells: Vec<CellMeta>,
-    /// Distinct row ordinals of the block, ascending (a small array a point get searches
-    /// instead of the much larger `cells`).
-    row_ords: Vec<u64>,
-    /// `row_ords.len() + 1` cell indexes: row `i`'s cells are `row_starts[i]..row_starts[i+1]`.
-    row_starts: Vec<u32>,
+    /// Absolute offset of each qualifier's value run.
+    qual_starts: Vec<u32>,
+    /// Offset of the kind stream.
+    kinds_at: u32,
+    count: u32,
+    first: u64,
+    last: u64,
+    /// Per cell: its value's offset within its qualifier's run.
+    val_off: Vec<u32>,
+    checkpoints: Vec<Checkpoint>,
 }
 
 impl FamilyBlock {
@@ -456,32 +561,75 @@ impl FamilyBlock {
         }
     }
 
-    /// Index of the first cell with ordinal `>= ordinal`.
-    pub fn seek(&self, ordinal: u64) -> usize {
-        let i = self.row_ords.partition_point(|&o| o < ordinal);
-        self.row_starts
-            .get(i)
-            .map_or(self.cells.len(), |&s| s as usize)
+    /// Every cell, in order.
+    #[cfg(test)]
+    pub fn cells(&self) -> Vec<CellMeta> {
+        let mut cur = self.start();
+        std::iter::from_fn(|| cur.next_cell(self)).collect()
     }
 
-    /// The cells of row `ordinal`: indexes `start..end` (empty if none). When every row
-    /// of the block's range has cells here (the usual case) the row is found at its own
-    /// position without a search.
+    /// A cursor at the block's first cell.
+    #[cfg(test)]
+    pub fn start(&self) -> BlockCursor {
+        self.checkpoints.first().map(|c| c.at).unwrap_or_default()
+    }
+
+    /// The last checkpoint at or before row `ordinal` (the first if none).
     #[inline]
-    pub fn row_range(&self, ordinal: u64) -> (usize, usize) {
-        let first = self.row_ords.first().copied().unwrap_or(0);
-        let guess = usize::try_from(ordinal.wrapping_sub(first)).unwrap_or(usize::MAX);
-        let i = if self.row_ords.get(guess) == Some(&ordinal) {
+    fn checkpoint_for(&self, ordinal: u64) -> BlockCursor {
+        let cps = &self.checkpoints;
+        // Rows are usually dense (every ordinal of the range present): try the direct slot.
+        let guess = usize::try_from(ordinal.saturating_sub(self.first)).unwrap_or(usize::MAX)
+            / CHECKPOINT_ROWS;
+        let ok = |k: usize| {
+            cps.get(k).is_some_and(|c| c.row_ord <= ordinal)
+                && cps.get(k + 1).is_none_or(|c| c.row_ord > ordinal)
+        };
+        let k = if ok(guess) {
             guess
         } else {
-            match self.row_ords.binary_search(&ordinal) {
-                Ok(i) => i,
-                Err(_) => return (0, 0),
-            }
+            cps.partition_point(|c| c.row_ord <= ordinal)
+                .saturating_sub(1)
         };
-        match (self.row_starts.get(i), self.row_starts.get(i + 1)) {
-            (Some(&s), Some(&e)) => (s as usize, e as usize),
-            _ => (0, 0),
+        cps.get(k).map(|c| c.at).unwrap_or_default()
+    }
+
+    /// A cursor at the first cell with ordinal `>= ordinal` (the end if none).
+    pub fn seek(&self, ordinal: u64) -> BlockCursor {
+        let mut cur = self.checkpoint_for(ordinal);
+        loop {
+            let before = cur;
+            match cur.next_cell(self) {
+                Some(c) if c.ordinal < ordinal => {}
+                _ => return before,
+            }
+        }
+    }
+
+    /// The cells of row `ordinal`, in order (none if the row has no cell here).
+    #[inline]
+    pub fn row(&self, ordinal: u64) -> RowCells<'_> {
+        let mut cur = if ordinal < self.first || ordinal > self.last {
+            BlockCursor {
+                cell: self.count,
+                ..BlockCursor::default()
+            }
+        } else {
+            self.checkpoint_for(ordinal)
+        };
+        // Skip the earlier rows after the checkpoint.
+        let mut pending = None;
+        while let Some(c) = cur.next_cell(self) {
+            if c.ordinal >= ordinal {
+                pending = (c.ordinal == ordinal).then_some(c);
+                break;
+            }
+        }
+        RowCells {
+            block: self,
+            cur,
+            ordinal,
+            pending,
         }
     }
 
@@ -489,16 +637,43 @@ impl FamilyBlock {
     /// data are slices of the file mapping but are charged the same.
     pub fn heap_bytes(&self) -> usize {
         self.data.len()
-            + self.cells.capacity() * std::mem::size_of::<CellMeta>()
             + self.quals.capacity() * std::mem::size_of::<Bytes>()
-            + self.row_ords.capacity() * std::mem::size_of::<u64>()
-            + self.row_starts.capacity() * std::mem::size_of::<u32>()
+            + self.qual_starts.capacity() * std::mem::size_of::<u32>()
+            + self.val_off.capacity() * std::mem::size_of::<u32>()
+            + self.checkpoints.capacity() * std::mem::size_of::<Checkpoint>()
     }
 }
 
-/// Decode a family block whose index entry says it covers `first..=last` row ordinals.
+/// The cells of one row of a family block (see [`FamilyBlock::row`]).
+pub(crate) struct RowCells<'a> {
+    block: &'a FamilyBlock,
+    cur: BlockCursor,
+    ordinal: u64,
+    pending: Option<CellMeta>,
+}
+
+impl Iterator for RowCells<'_> {
+    type Item = CellMeta;
+
+    #[inline]
+    fn next(&mut self) -> Option<CellMeta> {
+        let c = self.pending.take()?;
+        self.pending = self
+            .cur
+            .next_cell(self.block)
+            .filter(|n| n.ordinal == self.ordinal);
+        Some(c)
+    }
+}
+
+/// Decode a family block whose index entry says it covers `first..=last` row ordinals:
+/// check every stream once (so later reads cannot go wrong) and record each cell's value
+/// offset and the row checkpoints.
 pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeResult<FamilyBlock> {
     let buf: &[u8] = &data;
+    if buf.len() > u32::MAX as usize {
+        return Err(invalid(0, "family block larger than 4 GiB"));
+    }
     let mut r = Reader::new(buf);
     let header_first = r.varint64()?;
     if header_first != first {
@@ -514,41 +689,69 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
     if nq > r.remaining() || nq > count {
         return Err(invalid(nq_pos, "qualifier count out of range"));
     }
-    let mut qual_ranges = Vec::with_capacity(nq);
+    let mut quals = Vec::with_capacity(nq);
     for _ in 0..nq {
         let q = r.len_prefixed()?;
         let end = r.pos();
-        qual_ranges.push(end - q.len()..end);
+        quals.push(data.slice(end - q.len()..end));
     }
     let mut lens = [0usize; 5];
     for l in &mut lens {
         *l = r.varint_usize()?;
     }
     let [ord_len, qidx_len, ts_len, seq_len, vlen_len] = lens;
+    // The payload is at most 4 GiB (checked above), so every position fits in u32.
+    let ord_at = r.pos();
     let mut ord_r = Reader::new(r.bytes(ord_len)?);
+    let kinds_at = r.pos();
     let kinds = r.bytes(count)?;
+    let qidx_at = r.pos();
     let mut qidx_r = Reader::new(r.bytes(qidx_len)?);
+    let ts_at = r.pos();
     let mut ts_r = Reader::new(r.bytes(ts_len)?);
+    let seq_at = r.pos();
     let mut seq_r = Reader::new(r.bytes(seq_len)?);
+    let vlen_at = r.pos();
     let mut vlen_r = Reader::new(r.bytes(vlen_len)?);
     let values_start = r.pos();
-    let values_len = r.remaining();
+    let values_len = r.remaining() as u64;
 
-    let mut cells = Vec::with_capacity(count);
+    let mut val_off: Vec<u32> = Vec::with_capacity(count);
+    let mut checkpoints: Vec<Checkpoint> = Vec::new();
     let mut per_qual_total = vec![0u64; nq];
     let (mut ord, mut ts, mut seq) = (first, 0i64, 0u64);
-    for &kind_byte in kinds {
-        ord = ord
-            .checked_add(ord_r.varint64()?)
-            .ok_or(invalid(values_start, "ordinal overflow"))?;
-        if ord > last {
-            return Err(invalid(
-                values_start,
-                "cell ordinal beyond the block's range",
-            ));
+    let mut rows = 0usize;
+    for (i, &kind_byte) in kinds.iter().enumerate() {
+        let at = BlockCursor {
+            cell: i as u32,
+            ord_pos: (ord_at + ord_r.pos()) as u32,
+            qidx_pos: (qidx_at + qidx_r.pos()) as u32,
+            ts_pos: (ts_at + ts_r.pos()) as u32,
+            seq_pos: (seq_at + seq_r.pos()) as u32,
+            vlen_pos: (vlen_at + vlen_r.pos()) as u32,
+            ord,
+            ts,
+            seq,
+        };
+        let delta = ord_r.varint64()?;
+        if i == 0 || delta != 0 {
+            ord = ord
+                .checked_add(delta)
+                .ok_or(invalid(values_start, "ordinal overflow"))?;
+            if ord > last {
+                return Err(invalid(
+                    values_start,
+                    "cell ordinal beyond the block's range",
+                ));
+            }
+            if rows.is_multiple_of(CHECKPOINT_ROWS) {
+                checkpoints.push(Checkpoint { row_ord: ord, at });
+            }
+            rows += 1;
         }
-        let kind =
-            CellKind::from_u8(kind_byte).ok_or(invalid(values_start, "unknown cell kind"))?;
+        if CellKind::from_u8(kind_byte).is_none() {
+            return Err(invalid(kinds_at + i, "unknown cell kind"));
+        }
         let q = qidx_r.varint32()?;
         let total = per_qual_total
             .get_mut(q as usize)
@@ -556,21 +759,12 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
         ts = ts.wrapping_add(ts_r.zigzag64()?);
         seq = seq.wrapping_add(seq_r.zigzag64()? as u64);
         let vlen = vlen_r.varint32()?;
-        // Temporarily hold the offset within the qualifier's run; fixed below.
-        let within = *total;
+        // Below the value area's length, which fits in u32.
+        val_off.push(*total as u32);
         *total += u64::from(vlen);
-        if *total > values_len as u64 {
+        if *total > values_len {
             return Err(invalid(values_start, "value lengths exceed the value area"));
         }
-        cells.push(CellMeta {
-            ordinal: ord,
-            ts,
-            seq,
-            val_off: within as u32,
-            val_len: vlen,
-            qual: q,
-            kind,
-        });
     }
     if ord != last {
         return Err(invalid(
@@ -582,10 +776,10 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
         s.expect_end("stream longer than its cells")?;
     }
     // Column-major values: qualifier q's run starts after the runs of 0..q.
-    let mut starts = Vec::with_capacity(nq);
+    let mut qual_starts = Vec::with_capacity(nq);
     let mut acc = values_start as u64;
     for t in &per_qual_total {
-        starts.push(acc);
+        qual_starts.push(acc as u32);
         acc += t;
     }
     if acc != buf.len() as u64 {
@@ -594,34 +788,17 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
             "value lengths do not fill the value area",
         ));
     }
-    if acc > u64::from(u32::MAX) {
-        return Err(invalid(values_start, "family block larger than 4 GiB"));
-    }
-    for c in &mut cells {
-        let base = starts.get(c.qual as usize).copied().unwrap_or(0);
-        c.val_off = (base + u64::from(c.val_off)) as u32;
-    }
-    let quals = qual_ranges.into_iter().map(|r| data.slice(r)).collect();
-    let cells_u32 =
-        u32::try_from(cells.len()).map_err(|_| invalid(values_start, "too many cells"))?;
-    let mut row_ords: Vec<u64> = Vec::new();
-    let mut row_starts: Vec<u32> = Vec::new();
-    for (i, c) in cells.iter().enumerate() {
-        if row_ords.last() != Some(&c.ordinal) {
-            row_ords.push(c.ordinal);
-            // i < cells.len() <= u32::MAX (checked above).
-            row_starts.push(i as u32);
-        }
-    }
-    row_starts.push(cells_u32);
-    row_ords.shrink_to_fit();
-    row_starts.shrink_to_fit();
+    checkpoints.shrink_to_fit();
     Ok(FamilyBlock {
         data,
         quals,
-        cells,
-        row_ords,
-        row_starts,
+        qual_starts,
+        kinds_at: kinds_at as u32,
+        count: count as u32,
+        first,
+        last,
+        val_off,
+        checkpoints,
     })
 }
 
@@ -680,7 +857,7 @@ mod tests {
         let last = cells.last().map_or(0, |c| c.0);
         let blk = decode_family_block(Bytes::from(out), first, last)?;
         Ok(blk
-            .cells
+            .cells()
             .iter()
             .map(|c| {
                 (
@@ -705,9 +882,13 @@ mod tests {
             let blk = decode_family_block(Bytes::from(out), first, last).unwrap();
             for ord in first.saturating_sub(1)..=last + 1 {
                 let want: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].0 == ord).collect();
-                let (s, e) = blk.row_range(ord);
-                prop_assert_eq!((s..e).collect::<Vec<_>>(), want.clone());
-                prop_assert_eq!(blk.seek(ord), cells.iter().filter(|c| c.0 < ord).count());
+                let all = blk.cells();
+                let got: Vec<CellMeta> = blk.row(ord).collect();
+                prop_assert_eq!(got, want.iter().map(|&i| all[i]).collect::<Vec<_>>());
+                let at = blk.seek(ord);
+                prop_assert_eq!(at.cell_index(), cells.iter().filter(|c| c.0 < ord).count());
+                let mut cur = at;
+                prop_assert_eq!(cur.next_cell(&blk), all.get(at.cell_index()).copied());
             }
         }
 

@@ -30,7 +30,8 @@ use crate::error::{Error, Result};
 
 use super::TableProperties;
 use super::block::{
-    FamilyBlock, KeyBlock, decode_family_block, decode_key_block, head_lower_bound, key_head,
+    BlockCursor, CellMeta, FamilyBlock, KeyBlock, decode_family_block, decode_key_block,
+    head_lower_bound, key_head,
 };
 use super::format::{
     BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, FOOTER_LEN, FamilyIndexEntry, FamilyMeta,
@@ -499,17 +500,15 @@ impl TableReader {
             let mut b = index.partition_point(|e| e.last_ordinal < ordinal);
             while index.get(b).is_some_and(|e| e.first_ordinal <= ordinal) {
                 let blk = inner.family_block(fi, b, true)?;
-                let (start, end) = blk.row_range(ordinal);
-                out.reserve(end - start);
-                for c in blk.cells.get(start..end).unwrap_or(&[]) {
+                for c in blk.row(ordinal) {
                     out.push(InternalCell {
                         row: row_bytes.clone(),
                         family: name.clone(),
                         kind: c.kind,
-                        qualifier: blk.qualifier(c),
+                        qualifier: blk.qualifier(&c),
                         ts: c.ts,
                         seq: inner.global_seq.unwrap_or(c.seq),
-                        value: blk.value(c),
+                        value: blk.value(&c),
                     });
                 }
                 b += 1;
@@ -533,7 +532,8 @@ impl TableReader {
                     name: meta.props.name.clone(),
                     next_block: meta.index.partition_point(|e| e.last_ordinal < start_ord),
                     block: None,
-                    pos: 0,
+                    cursor: BlockCursor::default(),
+                    cur: None,
                     min_ordinal: start_ord,
                     loaded: 0,
                 }
@@ -615,7 +615,10 @@ struct FamCursor {
     name: Arc<str>,
     next_block: usize,
     block: Option<Arc<FamilyBlock>>,
-    pos: usize,
+    /// Position in `block` after `cur`.
+    cursor: BlockCursor,
+    /// The next cell (decoded, not yet emitted).
+    cur: Option<CellMeta>,
     /// Cells of lower ordinals are before the iterator's start.
     min_ordinal: u64,
     /// Blocks loaded so far (the first few fill the cache).
@@ -627,9 +630,13 @@ impl FamCursor {
     #[inline]
     fn peek(&mut self, inner: &Inner) -> Result<Option<u64>> {
         loop {
+            if let Some(c) = &self.cur {
+                return Ok(Some(c.ordinal));
+            }
             if let Some(b) = &self.block
-                && let Some(c) = b.cells.get(self.pos)
+                && let Some(c) = self.cursor.next_cell(b)
             {
+                self.cur = Some(c);
                 return Ok(Some(c.ordinal));
             }
             if self.next_block >= inner.families[self.family].meta.index.len() {
@@ -640,7 +647,7 @@ impl FamCursor {
             self.loaded = self.loaded.saturating_add(1);
             let b = inner.family_block(self.family, self.next_block, fill)?;
             self.next_block += 1;
-            self.pos = b.seek(self.min_ordinal);
+            self.cursor = b.seek(self.min_ordinal);
             self.block = Some(b);
         }
     }
@@ -700,18 +707,17 @@ impl TableIter {
                 while let Some(f) = self.fams.get_mut(self.fam_pos) {
                     if f.peek(&self.inner)? == Some(*ordinal)
                         && let Some(b) = &f.block
-                        && let Some(c) = b.cells.get(f.pos)
+                        && let Some(c) = f.cur.take()
                     {
                         let cell = InternalCell {
                             row: row.clone(),
                             family: f.name.clone(),
                             kind: c.kind,
-                            qualifier: b.qualifier(c),
+                            qualifier: b.qualifier(&c),
                             ts: c.ts,
                             seq: self.inner.global_seq.unwrap_or(c.seq),
-                            value: b.value(c),
+                            value: b.value(&c),
                         };
-                        f.pos += 1;
                         return Ok(Some(cell));
                     }
                     self.fam_pos += 1;
