@@ -116,7 +116,11 @@ fn print_props(dir: &str) {
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("--props") {
-        print_props(&std::env::args().nth(2).expect("usage: gets --props DATA_DIR"));
+        print_props(
+            &std::env::args()
+                .nth(2)
+                .expect("usage: gets --props DATA_DIR"),
+        );
         return;
     }
     let args = parse_args();
@@ -142,19 +146,24 @@ fn main() {
                     let hs: Vec<_> = (0..args.threads)
                         .map(|ti| {
                             let (db, keys, ro) = (&db, &keys, &ro);
-                            s.spawn(move || {
-                                let mut rng = Rng(seed ^ (ti as u64 + 1) * 0x1234_5678);
-                                let mut lat = Vec::with_capacity(per);
-                                let mut cells = 0usize;
-                                for _ in 0..per {
-                                    let k = &keys[rng.below(keys.len())];
-                                    let t0 = Instant::now();
-                                    let row = db.get(table, k, ro).expect("get");
-                                    lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
-                                    cells += row.expect("sampled row exists").cells.len();
-                                }
-                                (lat, cells)
-                            })
+                            std::thread::Builder::new()
+                                .name("getter".into())
+                                .spawn_scoped(s, move || {
+                                    let mut rng = Rng(seed ^ (ti as u64 + 1) * 0x1234_5678);
+                                    let mut lat = Vec::with_capacity(per);
+                                    let mut cells = 0usize;
+                                    for _ in 0..per {
+                                        let k = &keys[rng.below(keys.len())];
+                                        let t0 = Instant::now();
+                                        let row = db.get(table, k, ro).expect("get");
+                                        lat.push(
+                                            t0.elapsed().as_nanos().min(u32::MAX as u128) as u32
+                                        );
+                                        cells += row.expect("sampled row exists").cells.len();
+                                    }
+                                    (lat, cells)
+                                })
+                                .expect("spawn")
                         })
                         .collect();
                     hs.into_iter().map(|h| h.join().expect("thread")).collect()

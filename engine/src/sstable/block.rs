@@ -513,6 +513,26 @@ fn read_varint(d: &[u8], pos: &mut u32) -> u64 {
     result
 }
 
+/// A varint at `*pos` of `s`, checked: `None` if it is truncated or does not fit in 64
+/// bits (the same values `codec::Reader::varint64` accepts).
+#[inline(always)]
+fn take_varint(s: &[u8], pos: &mut usize) -> Option<u64> {
+    let b0 = *s.get(*pos)?;
+    if b0 < 0x80 {
+        *pos += 1;
+        return Some(u64::from(b0));
+    }
+    take_varint_slow(s, pos)
+}
+
+#[cold]
+fn take_varint_slow(s: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut r = Reader::new(s.get(*pos..)?);
+    let v = r.varint64().ok()?;
+    *pos += r.pos();
+    Some(v)
+}
+
 /// Where the cursor stood at the first cell of every `CHECKPOINT_ROWS`-th row.
 #[derive(Clone, Copy, Debug)]
 struct Checkpoint {
@@ -702,78 +722,91 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
     let [ord_len, qidx_len, ts_len, seq_len, vlen_len] = lens;
     // The payload is at most 4 GiB (checked above), so every position fits in u32.
     let ord_at = r.pos();
-    let mut ord_r = Reader::new(r.bytes(ord_len)?);
+    let ord_s = r.bytes(ord_len)?;
     let kinds_at = r.pos();
     let kinds = r.bytes(count)?;
     let qidx_at = r.pos();
-    let mut qidx_r = Reader::new(r.bytes(qidx_len)?);
+    let qidx_s = r.bytes(qidx_len)?;
     let ts_at = r.pos();
-    let mut ts_r = Reader::new(r.bytes(ts_len)?);
+    let ts_s = r.bytes(ts_len)?;
     let seq_at = r.pos();
-    let mut seq_r = Reader::new(r.bytes(seq_len)?);
+    let seq_s = r.bytes(seq_len)?;
     let vlen_at = r.pos();
-    let mut vlen_r = Reader::new(r.bytes(vlen_len)?);
+    let vlen_s = r.bytes(vlen_len)?;
     let values_start = r.pos();
     let values_len = r.remaining() as u64;
+    if let Some(i) = kinds.iter().position(|&k| CellKind::from_u8(k).is_none()) {
+        return Err(invalid(kinds_at + i, "unknown cell kind"));
+    }
 
     let mut val_off: Vec<u32> = Vec::with_capacity(count);
     let mut checkpoints: Vec<Checkpoint> = Vec::new();
     let mut per_qual_total = vec![0u64; nq];
     let (mut ord, mut ts, mut seq) = (first, 0i64, 0u64);
+    let (mut op, mut qp, mut tp, mut sp, mut vp) = (0usize, 0usize, 0usize, 0usize, 0usize);
     let mut rows = 0usize;
-    for (i, &kind_byte) in kinds.iter().enumerate() {
-        let at = BlockCursor {
-            cell: i as u32,
-            ord_pos: (ord_at + ord_r.pos()) as u32,
-            qidx_pos: (qidx_at + qidx_r.pos()) as u32,
-            ts_pos: (ts_at + ts_r.pos()) as u32,
-            seq_pos: (seq_at + seq_r.pos()) as u32,
-            vlen_pos: (vlen_at + vlen_r.pos()) as u32,
-            ord,
-            ts,
-            seq,
-        };
-        let delta = ord_r.varint64()?;
+    for i in 0..count {
+        let stream_err = |at: usize| invalid(at, "bad varint or stream shorter than its cells");
+        let at_ord = op;
+        let delta = take_varint(ord_s, &mut op).ok_or(stream_err(ord_at + at_ord))?;
         if i == 0 || delta != 0 {
+            let prev = ord;
             ord = ord
                 .checked_add(delta)
-                .ok_or(invalid(values_start, "ordinal overflow"))?;
+                .ok_or(invalid(ord_at + at_ord, "ordinal overflow"))?;
             if ord > last {
                 return Err(invalid(
-                    values_start,
+                    ord_at + at_ord,
                     "cell ordinal beyond the block's range",
                 ));
             }
             if rows.is_multiple_of(CHECKPOINT_ROWS) {
-                checkpoints.push(Checkpoint { row_ord: ord, at });
+                checkpoints.push(Checkpoint {
+                    row_ord: ord,
+                    at: BlockCursor {
+                        cell: i as u32,
+                        ord_pos: (ord_at + at_ord) as u32,
+                        qidx_pos: (qidx_at + qp) as u32,
+                        ts_pos: (ts_at + tp) as u32,
+                        seq_pos: (seq_at + sp) as u32,
+                        vlen_pos: (vlen_at + vp) as u32,
+                        ord: prev,
+                        ts,
+                        seq,
+                    },
+                });
             }
             rows += 1;
         }
-        if CellKind::from_u8(kind_byte).is_none() {
-            return Err(invalid(kinds_at + i, "unknown cell kind"));
-        }
-        let q = qidx_r.varint32()?;
-        let total = per_qual_total
-            .get_mut(q as usize)
-            .ok_or(invalid(values_start, "qualifier index out of range"))?;
-        ts = ts.wrapping_add(ts_r.zigzag64()?);
-        seq = seq.wrapping_add(seq_r.zigzag64()? as u64);
-        let vlen = vlen_r.varint32()?;
+        let q = take_varint(qidx_s, &mut qp).ok_or(stream_err(qidx_at + qp))?;
+        let total = usize::try_from(q)
+            .ok()
+            .and_then(|q| per_qual_total.get_mut(q))
+            .ok_or(invalid(qidx_at + qp, "qualifier index out of range"))?;
+        ts = ts.wrapping_add(zigzag_decode(
+            take_varint(ts_s, &mut tp).ok_or(stream_err(ts_at + tp))?,
+        ));
+        seq = seq.wrapping_add(zigzag_decode(
+            take_varint(seq_s, &mut sp).ok_or(stream_err(seq_at + sp))?,
+        ) as u64);
+        let vlen = take_varint(vlen_s, &mut vp).ok_or(stream_err(vlen_at + vp))?;
         // Below the value area's length, which fits in u32.
         val_off.push(*total as u32);
-        *total += u64::from(vlen);
+        *total = total.saturating_add(vlen);
         if *total > values_len {
-            return Err(invalid(values_start, "value lengths exceed the value area"));
+            return Err(invalid(vlen_at + vp, "value lengths exceed the value area"));
         }
     }
     if ord != last {
-        return Err(invalid(
-            values_start,
-            "last cell ordinal differs from the index",
-        ));
+        return Err(invalid(ord_at, "last cell ordinal differs from the index"));
     }
-    for s in [&ord_r, &qidx_r, &ts_r, &seq_r, &vlen_r] {
-        s.expect_end("stream longer than its cells")?;
+    if op != ord_s.len()
+        || qp != qidx_s.len()
+        || tp != ts_s.len()
+        || sp != seq_s.len()
+        || vp != vlen_s.len()
+    {
+        return Err(invalid(ord_at, "stream longer than its cells"));
     }
     // Column-major values: qualifier q's run starts after the runs of 0..q.
     let mut qual_starts = Vec::with_capacity(nq);
