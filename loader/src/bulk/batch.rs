@@ -14,15 +14,12 @@ use crate::time::parse_timestamp_micros;
 /// A byte range in an arena: (offset, length).
 pub type Span = (u32, u32);
 
-/// An accepted record.
+/// An accepted record (its line is not kept: rows stay in file order, which is all the
+/// duplicate rule needs).
 #[derive(Clone, Copy, Debug)]
 pub struct RowMeta {
     /// Row key span.
     pub key: Span,
-    /// Line of the record's first line.
-    pub line: u64,
-    /// Cell timestamp.
-    pub ts: Timestamp,
 }
 
 /// The parsed form of one chunk.
@@ -36,6 +33,10 @@ pub struct Batch {
     pub values: Vec<Span>,
     /// Cells per row.
     pub cells: usize,
+    /// Per-row cell timestamps, only with a timestamp column (else empty).
+    pub ts: Vec<Timestamp>,
+    /// The timestamp of every row when `ts` is empty.
+    pub default_ts: Timestamp,
     /// Rejected records of the chunk, in file order.
     pub rejects: Vec<Reject>,
 }
@@ -46,6 +47,17 @@ impl Batch {
     pub fn key(&self, i: usize) -> &[u8] {
         let (o, l) = self.rows[i].key;
         &self.arena[o as usize..(o + l) as usize]
+    }
+
+    /// Cell timestamp of row `i`.
+    #[inline]
+    pub fn ts(&self, i: usize) -> Timestamp {
+        self.ts.get(i).copied().unwrap_or(self.default_ts)
+    }
+
+    /// Whether every row has the default timestamp (no timestamp column).
+    pub fn uniform_ts(&self) -> bool {
+        self.ts.is_empty()
     }
 
     /// Value spans of row `i`.
@@ -59,6 +71,7 @@ impl Batch {
         self.arena.clear();
         self.rows.clear();
         self.values.clear();
+        self.ts.clear();
         self.rejects.clear();
     }
 
@@ -66,7 +79,8 @@ impl Batch {
     pub fn mem_bytes(&self) -> u64 {
         (self.arena.capacity()
             + self.rows.capacity() * std::mem::size_of::<RowMeta>()
-            + self.values.capacity() * std::mem::size_of::<Span>()) as u64
+            + self.values.capacity() * std::mem::size_of::<Span>()
+            + self.ts.capacity() * std::mem::size_of::<Timestamp>()) as u64
     }
 }
 
@@ -95,6 +109,7 @@ pub fn parse_chunk(chunk: &Chunk, cfg: &ParseConfig<'_>, reuse: Batch) -> Batch 
     let mut b = reuse;
     b.clear();
     b.cells = ncells;
+    b.default_ts = cfg.default_ts;
     // Records <= line breaks + 1, and fields never take more bytes than the record text, so
     // these reservations are upper bounds that are rarely far off (memory is budgeted by
     // capacity).
@@ -107,9 +122,12 @@ pub fn parse_chunk(chunk: &Chunk, cfg: &ParseConfig<'_>, reuse: Batch) -> Batch 
             ResolvedKeyPart::Column(_) => 0,
         })
         .sum();
-    b.arena.reserve(chunk.data.len() + max_rows * literal);
-    b.rows.reserve(max_rows);
-    b.values.reserve(max_rows * ncells);
+    b.arena.reserve_exact(chunk.data.len() + max_rows * literal);
+    b.rows.reserve_exact(max_rows);
+    b.values.reserve_exact(max_rows * ncells);
+    if m.timestamp_column.is_some() {
+        b.ts.reserve_exact(max_rows);
+    }
     let mut key_cols: Vec<(usize, Span)> = Vec::with_capacity(4);
     let mut it = RecordIter::new(&chunk.data, chunk.first_line, cfg.delimiter);
     while let Some(next) = it.next() {
@@ -126,7 +144,7 @@ pub fn parse_chunk(chunk: &Chunk, cfg: &ParseConfig<'_>, reuse: Batch) -> Batch 
         };
         let row_start = b.arena.len();
         let values_start = b.values.len();
-        match add_record(&mut b, rec.fields, cfg, &mut key_cols, rec.line) {
+        match add_record(&mut b, rec.fields, cfg, &mut key_cols) {
             Ok(()) => {}
             Err(reason) => {
                 b.arena.truncate(row_start);
@@ -151,7 +169,6 @@ fn add_record(
     fields: &csv::ByteRecord,
     cfg: &ParseConfig<'_>,
     key_cols: &mut Vec<(usize, Span)>,
-    line: u64,
 ) -> Result<(), String> {
     let m = cfg.mapping;
     if fields.len() != m.field_count {
@@ -191,14 +208,14 @@ fn add_record(
         ));
     }
     let ts = match m.timestamp_column {
-        Some(c) => parse_timestamp_micros(field(c)).ok_or_else(|| {
+        Some(c) => Some(parse_timestamp_micros(field(c)).ok_or_else(|| {
             format!(
                 "column {}: {:?} is not an ISO-8601 timestamp",
                 col_name(cfg, c),
                 String::from_utf8_lossy(field(c))
             )
-        })?,
-        None => cfg.default_ts,
+        })?),
+        None => None,
     };
     for slot in &m.cells {
         let f = field(slot.column);
@@ -222,8 +239,9 @@ fn add_record(
     }
     b.rows.push(RowMeta {
         key: (key_start as u32, key_len as u32),
-        line,
-        ts,
     });
+    if let Some(ts) = ts {
+        b.ts.push(ts);
+    }
     Ok(())
 }

@@ -271,6 +271,8 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
     let mut spilled: Vec<SpilledRun> = Vec::new();
     let mut run = MemRun::default();
     let mut duplicates = 0u64;
+    // Memory the spilled runs took while in memory (to project the rest of the input's).
+    let mut spilled_mem = 0u64;
     let mut rows_read = 0u64;
     let mut bytes_read = 0u64;
     let window = rayon::current_num_threads().max(1) * 2;
@@ -343,7 +345,16 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
                 });
             }
             report(Phase::Reading, bytes_read, rows_read, rejects.count());
-            if run.mem_bytes() >= opts.memory_budget {
+            if run.mem_bytes() >= opts.memory_budget
+                || spill_early(
+                    run.mem_bytes(),
+                    spilled_mem,
+                    bytes_read,
+                    total_bytes,
+                    opts.memory_budget,
+                )
+            {
+                spilled_mem += run.mem_bytes();
                 report(Phase::Spilling, bytes_read, rows_read, rejects.count());
                 let t = Instant::now();
                 duplicates += spill(&mut run, &mut spilled, &mut temp, opts, &mut pool)?;
@@ -465,6 +476,21 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
     summary.elapsed = started.elapsed();
     report(Phase::Done, bytes_read, summary.rows, summary.rejects);
     Ok(summary)
+}
+
+/// Whether to spill the current run before it reaches the budget: everything but the last
+/// run is spilled, so the least is spilled when the last run is as large as the budget
+/// allows. When the rest of the input, projected from the memory per input byte so far,
+/// would not fit beside the current run but fits alone (with a margin for the estimate and
+/// the parse window), the current run goes now and the rest stays in memory.
+fn spill_early(run_mem: u64, spilled_mem: u64, bytes_read: u64, total: u64, budget: u64) -> bool {
+    if bytes_read == 0 || bytes_read >= total || spilled_mem == 0 && run_mem < budget / 4 {
+        return false;
+    }
+    let per_byte = (spilled_mem + run_mem) as f64 / bytes_read as f64;
+    let rest = (total - bytes_read) as f64 * per_byte;
+    let budget = budget as f64;
+    run_mem as f64 + rest > budget && rest <= budget * 0.9
 }
 
 /// Sort the run, write it to the temp dir, and start a new one. Returns duplicates dropped.

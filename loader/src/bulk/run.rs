@@ -77,7 +77,8 @@ impl MemRun {
     /// Add a parsed batch (its rejects must have been taken out).
     pub fn push(&mut self, b: Batch) {
         let bi = self.batches.len() as u32;
-        self.items.reserve(b.rows.len());
+        // Exact: a large vector grows in place (mremap), and the budget counts capacity.
+        self.items.reserve_exact(b.rows.len());
         // Rows of a batch are far fewer than 2^31 (a chunk is at most MAX_CHUNK_SIZE bytes).
         debug_assert!(b.rows.len() < SAME_AS_NEXT as usize);
         for i in 0..b.rows.len() {
@@ -167,7 +168,7 @@ impl MemRun {
         let r = it.row();
         RowView {
             key: b.key(r),
-            ts: b.rows[r].ts,
+            ts: b.ts(r),
             data: &b.arena,
             values: b.values(r),
         }
@@ -219,10 +220,17 @@ impl MemRun {
 
     /// The timestamp of every row, if they all have the same one.
     fn common_ts(&self) -> Option<Timestamp> {
-        let first = self.batches.iter().find_map(|b| b.rows.first())?.ts;
+        let first = self.batches.iter().find(|b| !b.rows.is_empty())?.ts(0);
+        if self
+            .batches
+            .iter()
+            .all(|b| b.uniform_ts() && b.default_ts == first)
+        {
+            return Some(first);
+        }
         self.batches
             .iter()
-            .all(|b| b.rows.iter().all(|r| r.ts == first))
+            .all(|b| (0..b.rows.len()).all(|r| b.ts(r) == first))
             .then_some(first)
     }
 
@@ -253,7 +261,7 @@ impl MemRun {
             }
             head.clear();
             if common_ts.is_none() {
-                head.extend_from_slice(&meta.ts.to_le_bytes());
+                head.extend_from_slice(&b.ts(r).to_le_bytes());
             }
             put_varint(&mut head, u64::from(kl));
             let mut stored = 0usize;
