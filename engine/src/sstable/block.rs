@@ -422,15 +422,21 @@ pub(crate) struct CellMeta {
     pub kind: CellKind,
 }
 
-/// Rows between two checkpoints of a decoded family block: a point get decodes at most
-/// this many rows' cells before its own.
-const CHECKPOINT_ROWS: usize = 8;
+/// Cells between two checkpoints of a decoded family block, roughly: checkpoints fall on
+/// every k-th row, k chosen per block from its cells per row (1..=64 rows), so a point
+/// get decodes about this many cells before its row.
+const CHECKPOINT_CELLS: u64 = 32;
+/// Most rows between two checkpoints.
+const CHECKPOINT_MAX_ROWS: u64 = 64;
+/// Blocks with at most this many qualifiers keep each qualifier's value offset at every
+/// checkpoint; blocks with more keep a value offset per cell (4 bytes a cell).
+const CHECKPOINT_QUALS: usize = 16;
 
 /// A position in a family block's streams: the next cell to decode and the running
 /// ordinal, timestamp and seq (those of the previous cell). Positions are absolute offsets
-/// into the block's payload. Only meaningful for the block that made it.
+/// into the block's payload.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct BlockCursor {
+struct StreamPos {
     cell: u32,
     ord_pos: u32,
     qidx_pos: u32,
@@ -442,42 +448,63 @@ pub(crate) struct BlockCursor {
     seq: u64,
 }
 
+/// A position in a decoded family block (see [`FamilyBlock::seek`]); only meaningful for
+/// the block that made it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BlockCursor {
+    pos: StreamPos,
+    /// Per qualifier: the next value's offset within its run (blocks without per-cell
+    /// offsets).
+    offs: [u32; CHECKPOINT_QUALS],
+}
+
 impl BlockCursor {
     /// Index of the next cell this cursor decodes.
     #[cfg(test)]
     pub fn cell_index(&self) -> usize {
-        self.cell as usize
+        self.pos.cell as usize
     }
 
     /// Decode the next cell and move past it; `None` at the block's end.
     #[inline]
     pub fn next_cell(&mut self, b: &FamilyBlock) -> Option<CellMeta> {
-        if self.cell >= b.count {
+        let p = &mut self.pos;
+        if p.cell >= b.count {
             return None;
         }
         let d: &[u8] = &b.data;
         // Every stream was checked when the block was decoded: these reads stay in bounds
         // and yield the values the check saw.
-        self.ord = self.ord.wrapping_add(read_varint(d, &mut self.ord_pos));
-        let qual = read_varint(d, &mut self.qidx_pos) as u32;
-        self.ts = self
-            .ts
-            .wrapping_add(zigzag_decode(read_varint(d, &mut self.ts_pos)));
-        self.seq = self
+        p.ord = p.ord.wrapping_add(read_varint(d, &mut p.ord_pos));
+        let qual = read_varint(d, &mut p.qidx_pos) as u32;
+        p.ts =
+            p.ts.wrapping_add(zigzag_decode(read_varint(d, &mut p.ts_pos)));
+        p.seq = p
             .seq
-            .wrapping_add(zigzag_decode(read_varint(d, &mut self.seq_pos)) as u64);
-        let val_len = read_varint(d, &mut self.vlen_pos) as u32;
+            .wrapping_add(zigzag_decode(read_varint(d, &mut p.seq_pos)) as u64);
+        let val_len = read_varint(d, &mut p.vlen_pos) as u32;
         let kind = d
-            .get(b.kinds_at as usize + self.cell as usize)
+            .get(b.kinds_at as usize + p.cell as usize)
             .and_then(|&k| CellKind::from_u8(k))
             .unwrap_or(CellKind::Put);
         let base = b.qual_starts.get(qual as usize).copied().unwrap_or(0);
-        let within = b.val_off.get(self.cell as usize).copied().unwrap_or(0);
-        self.cell += 1;
+        let within = if b.val_off.is_empty() {
+            match self.offs.get_mut(qual as usize) {
+                Some(o) => {
+                    let v = *o;
+                    *o = v.wrapping_add(val_len);
+                    v
+                }
+                None => 0,
+            }
+        } else {
+            b.val_off.get(p.cell as usize).copied().unwrap_or(0)
+        };
+        p.cell += 1;
         Some(CellMeta {
-            ordinal: self.ord,
-            ts: self.ts,
-            seq: self.seq,
+            ordinal: p.ord,
+            ts: p.ts,
+            seq: p.seq,
             val_off: base.wrapping_add(within),
             val_len,
             qual,
@@ -533,17 +560,18 @@ fn take_varint_slow(s: &[u8], pos: &mut usize) -> Option<u64> {
     Some(v)
 }
 
-/// Where the cursor stood at the first cell of every `CHECKPOINT_ROWS`-th row.
+/// Where the streams stood at the first cell of a checkpoint row.
 #[derive(Clone, Copy, Debug)]
 struct Checkpoint {
     row_ord: u64,
-    at: BlockCursor,
+    at: StreamPos,
 }
 
 /// A decoded family block, kept compact for the block cache: the payload itself, the
-/// qualifier dictionary, each cell's value offset within its qualifier's run (4 bytes a
-/// cell) and a checkpoint every `CHECKPOINT_ROWS` rows; cells are decoded from the
-/// streams on demand (a point get from the row's checkpoint, a scan in order).
+/// qualifier dictionary and a checkpoint every few rows (stream positions, and each
+/// qualifier's value offset, or for blocks with many qualifiers a value offset per
+/// cell); cells are decoded from the streams on demand (a point get from its row's
+/// checkpoint, a scan in order). About 2-4 bytes per cell beyond the payload.
 #[derive(Debug)]
 pub(crate) struct FamilyBlock {
     data: Bytes,
@@ -555,9 +583,14 @@ pub(crate) struct FamilyBlock {
     count: u32,
     first: u64,
     last: u64,
-    /// Per cell: its value's offset within its qualifier's run.
-    val_off: Vec<u32>,
+    /// Rows from one checkpoint to the next.
+    ck_rows: u64,
     checkpoints: Vec<Checkpoint>,
+    /// `quals.len()` offsets per checkpoint (empty when `val_off` is used).
+    ck_offs: Vec<u32>,
+    /// Per cell, its value's offset within its qualifier's run (only for blocks with more
+    /// than `CHECKPOINT_QUALS` qualifiers).
+    val_off: Vec<u32>,
 }
 
 impl FamilyBlock {
@@ -584,23 +617,43 @@ impl FamilyBlock {
     /// Every cell, in order.
     #[cfg(test)]
     pub fn cells(&self) -> Vec<CellMeta> {
-        let mut cur = self.start();
+        let mut cur = self.cursor_at(0);
         std::iter::from_fn(|| cur.next_cell(self)).collect()
     }
 
-    /// A cursor at the block's first cell.
-    #[cfg(test)]
-    pub fn start(&self) -> BlockCursor {
-        self.checkpoints.first().map(|c| c.at).unwrap_or_default()
+    /// A cursor at checkpoint `k` (the block's end if there is none).
+    #[inline]
+    fn cursor_at(&self, k: usize) -> BlockCursor {
+        let Some(c) = self.checkpoints.get(k) else {
+            return BlockCursor {
+                pos: StreamPos {
+                    cell: self.count,
+                    ..StreamPos::default()
+                },
+                ..BlockCursor::default()
+            };
+        };
+        let mut cur = BlockCursor {
+            pos: c.at,
+            offs: [0; CHECKPOINT_QUALS],
+        };
+        let nq = self.quals.len();
+        if self.val_off.is_empty()
+            && let Some(src) = self.ck_offs.get(k * nq..(k + 1) * nq)
+            && let Some(dst) = cur.offs.get_mut(..nq)
+        {
+            dst.copy_from_slice(src);
+        }
+        cur
     }
 
-    /// The last checkpoint at or before row `ordinal` (the first if none).
+    /// A cursor at the last checkpoint at or before row `ordinal` (the first if none).
     #[inline]
     fn checkpoint_for(&self, ordinal: u64) -> BlockCursor {
         let cps = &self.checkpoints;
         // Rows are usually dense (every ordinal of the range present): try the direct slot.
-        let guess = usize::try_from(ordinal.saturating_sub(self.first)).unwrap_or(usize::MAX)
-            / CHECKPOINT_ROWS;
+        let guess = usize::try_from(ordinal.saturating_sub(self.first) / self.ck_rows)
+            .unwrap_or(usize::MAX);
         let ok = |k: usize| {
             cps.get(k).is_some_and(|c| c.row_ord <= ordinal)
                 && cps.get(k + 1).is_none_or(|c| c.row_ord > ordinal)
@@ -611,7 +664,7 @@ impl FamilyBlock {
             cps.partition_point(|c| c.row_ord <= ordinal)
                 .saturating_sub(1)
         };
-        cps.get(k).map(|c| c.at).unwrap_or_default()
+        self.cursor_at(k)
     }
 
     /// A cursor at the first cell with ordinal `>= ordinal` (the end if none).
@@ -630,10 +683,7 @@ impl FamilyBlock {
     #[inline]
     pub fn row(&self, ordinal: u64) -> RowCells<'_> {
         let mut cur = if ordinal < self.first || ordinal > self.last {
-            BlockCursor {
-                cell: self.count,
-                ..BlockCursor::default()
-            }
+            self.cursor_at(usize::MAX)
         } else {
             self.checkpoint_for(ordinal)
         };
@@ -659,8 +709,9 @@ impl FamilyBlock {
         self.data.len()
             + self.quals.capacity() * std::mem::size_of::<Bytes>()
             + self.qual_starts.capacity() * std::mem::size_of::<u32>()
-            + self.val_off.capacity() * std::mem::size_of::<u32>()
             + self.checkpoints.capacity() * std::mem::size_of::<Checkpoint>()
+            + self.ck_offs.capacity() * std::mem::size_of::<u32>()
+            + self.val_off.capacity() * std::mem::size_of::<u32>()
     }
 }
 
@@ -687,8 +738,7 @@ impl Iterator for RowCells<'_> {
 }
 
 /// Decode a family block whose index entry says it covers `first..=last` row ordinals:
-/// check every stream once (so later reads cannot go wrong) and record each cell's value
-/// offset and the row checkpoints.
+/// check every stream once (so later reads cannot go wrong) and record the checkpoints.
 pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeResult<FamilyBlock> {
     let buf: &[u8] = &data;
     if buf.len() > u32::MAX as usize {
@@ -739,12 +789,22 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
         return Err(invalid(kinds_at + i, "unknown cell kind"));
     }
 
-    let mut val_off: Vec<u32> = Vec::with_capacity(count);
-    let mut checkpoints: Vec<Checkpoint> = Vec::new();
+    // Rows per checkpoint, from the cells per row of the ordinal range (rows <= span).
+    let span = last.saturating_sub(first).saturating_add(1);
+    let ck_rows =
+        (CHECKPOINT_CELLS.saturating_mul(span) / count as u64).clamp(1, CHECKPOINT_MAX_ROWS);
+    let per_cell = nq > CHECKPOINT_QUALS;
+    let mut val_off: Vec<u32> = Vec::with_capacity(if per_cell { count } else { 0 });
+    let mut checkpoints: Vec<Checkpoint> = Vec::with_capacity(
+        usize::try_from(span.div_ceil(ck_rows))
+            .unwrap_or(0)
+            .min(count),
+    );
+    let mut ck_offs: Vec<u32> = Vec::new();
     let mut per_qual_total = vec![0u64; nq];
     let (mut ord, mut ts, mut seq) = (first, 0i64, 0u64);
     let (mut op, mut qp, mut tp, mut sp, mut vp) = (0usize, 0usize, 0usize, 0usize, 0usize);
-    let mut rows = 0usize;
+    let mut rows = 0u64;
     for i in 0..count {
         let stream_err = |at: usize| invalid(at, "bad varint or stream shorter than its cells");
         let at_ord = op;
@@ -760,10 +820,10 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
                     "cell ordinal beyond the block's range",
                 ));
             }
-            if rows.is_multiple_of(CHECKPOINT_ROWS) {
+            if rows.is_multiple_of(ck_rows) {
                 checkpoints.push(Checkpoint {
                     row_ord: ord,
-                    at: BlockCursor {
+                    at: StreamPos {
                         cell: i as u32,
                         ord_pos: (ord_at + at_ord) as u32,
                         qidx_pos: (qidx_at + qp) as u32,
@@ -775,6 +835,10 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
                         seq,
                     },
                 });
+                if !per_cell {
+                    // Each total is at most the value area's length, which fits in u32.
+                    ck_offs.extend(per_qual_total.iter().map(|&t| t as u32));
+                }
             }
             rows += 1;
         }
@@ -790,8 +854,9 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
             take_varint(seq_s, &mut sp).ok_or(stream_err(seq_at + sp))?,
         ) as u64);
         let vlen = take_varint(vlen_s, &mut vp).ok_or(stream_err(vlen_at + vp))?;
-        // Below the value area's length, which fits in u32.
-        val_off.push(*total as u32);
+        if per_cell {
+            val_off.push(*total as u32);
+        }
         *total = total.saturating_add(vlen);
         if *total > values_len {
             return Err(invalid(vlen_at + vp, "value lengths exceed the value area"));
@@ -822,6 +887,7 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
         ));
     }
     checkpoints.shrink_to_fit();
+    ck_offs.shrink_to_fit();
     Ok(FamilyBlock {
         data,
         quals,
@@ -830,8 +896,10 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
         count: count as u32,
         first,
         last,
-        val_off,
+        ck_rows,
         checkpoints,
+        ck_offs,
+        val_off,
     })
 }
 
@@ -973,6 +1041,46 @@ mod tests {
             prop_assert!(decode_key_block(&out, 3, keys.len() + 1).is_err());
             for n in 0..out.len() {
                 prop_assert!(decode_key_block(&out[..n], 3, keys.len()).is_err());
+            }
+        }
+    }
+
+    /// Many rows (several checkpoints), gaps in the ordinals, and a block with more
+    /// qualifiers than checkpoints carry (value offsets per cell): every row and every
+    /// seek matches the cells in order.
+    #[test]
+    fn rows_and_seeks_across_checkpoints() {
+        for nq in [3usize, CHECKPOINT_QUALS + 5] {
+            let mut cells: Vec<Cell> = Vec::new();
+            for r in 0..700u64 {
+                if r % 7 == 3 {
+                    continue; // absent rows
+                }
+                for k in 0..(1 + r % 3) {
+                    let q = format!("q{:02}", (r + k) as usize % nq).into_bytes();
+                    let v = vec![b'a' + (r % 26) as u8; (r % 40) as usize];
+                    cells.push((100 + r, CellKind::Put, q, r as i64 * 3 - 50, r, v));
+                }
+            }
+            // Internal order within a row: qualifiers ascending.
+            cells.sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
+            cells.dedup_by(|a, b| a.0 == b.0 && a.2 == b.2);
+            let out = encode(&cells);
+            assert_eq!(decode(&cells, out.clone()).unwrap(), cells);
+            let (first, last) = (cells[0].0, cells[cells.len() - 1].0);
+            let blk = decode_family_block(Bytes::from(out), first, last).unwrap();
+            assert_eq!(blk.val_off.is_empty(), nq <= CHECKPOINT_QUALS);
+            assert!(blk.checkpoints.len() > 4, "{}", blk.checkpoints.len());
+            let all = blk.cells();
+            for ord in first - 2..=last + 2 {
+                let want: Vec<CellMeta> =
+                    all.iter().filter(|c| c.ordinal == ord).copied().collect();
+                assert_eq!(blk.row(ord).collect::<Vec<_>>(), want, "row {ord}");
+                let at = blk.seek(ord);
+                assert_eq!(
+                    at.cell_index(),
+                    all.iter().filter(|c| c.ordinal < ord).count()
+                );
             }
         }
     }
