@@ -149,7 +149,7 @@ fn main() {
                             std::thread::Builder::new()
                                 .name("getter".into())
                                 .spawn_scoped(s, move || {
-                                    let mut rng = Rng(seed ^ (ti as u64 + 1) * 0x1234_5678);
+                                    let mut rng = Rng(seed ^ ((ti as u64 + 1) * 0x1234_5678));
                                     let mut lat = Vec::with_capacity(per);
                                     let mut cells = 0usize;
                                     for _ in 0..per {

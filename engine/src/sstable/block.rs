@@ -119,30 +119,36 @@ pub(crate) fn head_lower_bound<'a>(
     lo
 }
 
-/// A decoded key block: its keys laid end to end in one buffer.
+/// A decoded key block, kept as its checked payload (prefix-compressed keys, about the
+/// size of the keys) for the block cache: a lookup binary searches the restart keys
+/// (stored whole) and then walks at most `KEY_RESTART_INTERVAL` entries, comparing without
+/// rebuilding keys. A scan expands it once into a [`KeyList`].
 #[derive(Debug)]
 pub(crate) struct KeyBlock {
+    pub first_ordinal: u64,
+    data: Bytes,
+    /// Offset of the restart array (the entries end there).
+    restarts_at: usize,
+    restarts: usize,
+    count: usize,
+}
+
+/// The keys of a key block laid end to end (a scan's form of a [`KeyBlock`]).
+#[derive(Debug)]
+pub(crate) struct KeyList {
     pub first_ordinal: u64,
     keys: Bytes,
     /// `len() + 1` offsets into `keys`.
     offsets: Vec<u32>,
-    /// `key_head` of every key (searched first: dense and cache-friendly).
-    heads: Vec<u64>,
 }
 
-impl KeyBlock {
+impl KeyList {
     pub fn len(&self) -> usize {
         self.offsets.len().saturating_sub(1)
     }
 
-    /// Heap bytes held (the block cache's charge, with the struct itself).
-    pub fn heap_bytes(&self) -> usize {
-        self.keys.len()
-            + self.offsets.capacity() * std::mem::size_of::<u32>()
-            + self.heads.capacity() * std::mem::size_of::<u64>()
-    }
-
     /// Key `i` (`i < len()`), or empty past the end.
+    #[cfg(test)]
     pub fn key(&self, i: usize) -> &[u8] {
         match (self.offsets.get(i), self.offsets.get(i + 1)) {
             (Some(&s), Some(&e)) => self.keys.get(s as usize..e as usize).unwrap_or(&[]),
@@ -150,35 +156,150 @@ impl KeyBlock {
         }
     }
 
-    /// Key `i` as a slice of the block's buffer (no copy).
+    /// Key `i` as a slice of the list's buffer (no copy).
     pub fn key_bytes(&self, i: usize) -> Bytes {
         match (self.offsets.get(i), self.offsets.get(i + 1)) {
             (Some(&s), Some(&e)) => self.keys.slice(s as usize..e as usize),
             _ => Bytes::new(),
         }
     }
+}
+
+/// One entry of a checked key block: (shared, suffix, next entry's offset).
+#[inline]
+fn key_entry(d: &[u8], pos: usize) -> (usize, &[u8], usize) {
+    let mut p = pos;
+    let shared = take_varint(d, &mut p).unwrap_or(0) as usize;
+    let unshared = take_varint(d, &mut p).unwrap_or(0) as usize;
+    let suffix = d.get(p..p.saturating_add(unshared)).unwrap_or(&[]);
+    (shared, suffix, p + suffix.len())
+}
+
+impl KeyBlock {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Heap bytes held (the block cache's charge, with the struct itself).
+    pub fn heap_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Offset of restart entry `r`'s entry.
+    #[inline]
+    fn restart(&self, r: usize) -> usize {
+        let at = self.restarts_at + 4 * r;
+        self.data
+            .get(at..at + 4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
 
     /// Index of the first key `>= key` (or `> key` when `exclusive`), `len()` if none.
     pub fn lower_bound(&self, key: &[u8], exclusive: bool) -> usize {
-        head_lower_bound(&self.heads, |i| self.key(i), key, exclusive)
+        self.search(key, exclusive).0
     }
 
     /// Index of `key` if present.
     pub fn find(&self, key: &[u8]) -> Option<usize> {
-        let i = self.lower_bound(key, false);
-        (i < self.len() && self.key(i) == key).then_some(i)
+        match self.search(key, false) {
+            (i, true) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// [`KeyBlock::lower_bound`], and whether the key found there equals `key`.
+    fn search(&self, key: &[u8], exclusive: bool) -> (usize, bool) {
+        let d: &[u8] = &self.data;
+        let before = |k: &[u8]| if exclusive { k <= key } else { k < key };
+        // Restart keys are stored whole (shared = 0).
+        let mut lo = 0;
+        let mut hi = self.restarts;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (_, k, _) = key_entry(d, self.restart(mid));
+            if before(k) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let restart_equals = |r: usize| r < self.restarts && key_entry(d, self.restart(r)).1 == key;
+        // Restarts 0..lo are before `key`: the answer is in restart lo - 1's group.
+        let Some(group) = lo.checked_sub(1) else {
+            return (0, restart_equals(0));
+        };
+        let base = group * KEY_RESTART_INTERVAL;
+        let n = (self.count - base).min(KEY_RESTART_INTERVAL);
+        let mut pos = self.restart(group);
+        // `matched`: bytes the previous key shares with `key` (it was before `key`).
+        let mut matched = 0usize;
+        for j in 0..n {
+            let (shared, suffix, next) = key_entry(d, pos);
+            pos = next;
+            if shared > matched {
+                // Shares the previous key's byte at `matched`, smaller than `key`'s there.
+                continue;
+            }
+            // The key's first `shared` bytes are `key`'s: compare the rest.
+            let rest = key.get(shared..).unwrap_or(&[]);
+            let m = rest.iter().zip(suffix).take_while(|(a, b)| a == b).count();
+            matched = shared + m;
+            let ord = match (suffix.get(m), rest.get(m)) {
+                (Some(a), Some(b)) => a.cmp(b),
+                (a, b) => a.is_some().cmp(&b.is_some()),
+            };
+            let is_before = if exclusive { ord.is_le() } else { ord.is_lt() };
+            if !is_before {
+                return (base + j, ord.is_eq());
+            }
+        }
+        (base + n, restart_equals(lo))
+    }
+
+    /// Every key, expanded (for scans).
+    pub fn expand(&self) -> KeyList {
+        let d: &[u8] = &self.data;
+        let mut keys: Vec<u8> = Vec::with_capacity(self.restarts_at * 2);
+        let mut offsets: Vec<u32> = Vec::with_capacity(self.count + 1);
+        offsets.push(0);
+        let (mut pos, mut prev_start) = (0usize, 0usize);
+        for _ in 0..self.count {
+            let (shared, suffix, next) = key_entry(d, pos);
+            pos = next;
+            let start = keys.len();
+            // Checked when decoding: `shared` is at most the previous key's length.
+            let shared = shared.min(start - prev_start);
+            keys.extend_from_within(prev_start..prev_start + shared);
+            keys.extend_from_slice(suffix);
+            offsets.push(keys.len() as u32);
+            prev_start = start;
+        }
+        KeyList {
+            first_ordinal: self.first_ordinal,
+            keys: Bytes::from(keys),
+            offsets,
+        }
+    }
+
+    /// Whether the last key is `key`.
+    pub fn last_key_is(&self, key: &[u8]) -> bool {
+        self.count > 0 && self.find(key) == Some(self.count - 1)
     }
 }
 
-/// Decode a key block that must hold exactly `count` strictly increasing keys.
+/// Check a key block that must hold exactly `count` strictly increasing keys and keep its
+/// payload as a [`KeyBlock`].
 pub(crate) fn decode_key_block(
-    payload: &[u8],
+    payload: &Bytes,
     first_ordinal: u64,
     count: usize,
 ) -> DecodeResult<KeyBlock> {
     let n = payload.len();
     if count == 0 || count > n {
         return Err(invalid(0, "key count out of range for the block size"));
+    }
+    if n > u32::MAX as usize {
+        return Err(invalid(0, "key block larger than 4 GiB"));
     }
     let tail = n
         .checked_sub(4)
@@ -193,10 +314,9 @@ pub(crate) fn decode_key_block(
         .ok_or(invalid(tail, "restart array larger than the block"))?;
     let mut restarts = Reader::new(payload.get(restarts_start..tail).unwrap_or(&[]));
     let mut r = Reader::new(payload.get(..restarts_start).unwrap_or(&[]));
-    let mut keys: Vec<u8> = Vec::with_capacity(restarts_start * 2);
-    let mut offsets: Vec<u32> = Vec::with_capacity(count + 1);
-    offsets.push(0);
-    let mut prev_start = 0usize;
+    // The previous and the current key.
+    let mut prev: Vec<u8> = Vec::new();
+    let mut cur: Vec<u8> = Vec::new();
     for i in 0..count {
         let entry = r.pos();
         let shared = r.varint_usize()?;
@@ -210,32 +330,24 @@ pub(crate) fn decode_key_block(
                 return Err(invalid(entry, "key at a restart point shares a prefix"));
             }
         }
-        let prev_len = keys.len() - prev_start;
-        if shared > prev_len {
+        let Some(head) = prev.get(..shared) else {
             return Err(invalid(entry, "shared prefix longer than the previous key"));
-        }
-        let start = keys.len();
-        keys.extend_from_within(prev_start..prev_start + shared);
-        keys.extend_from_slice(suffix);
-        if i > 0 && keys[prev_start..start] >= keys[start..] {
+        };
+        cur.clear();
+        cur.extend_from_slice(head);
+        cur.extend_from_slice(suffix);
+        if i > 0 && prev >= cur {
             return Err(invalid(entry, "row keys out of order"));
         }
-        let end = u32::try_from(keys.len()).map_err(|_| invalid(entry, "key block too large"))?;
-        offsets.push(end);
-        prev_start = start;
+        std::mem::swap(&mut prev, &mut cur);
     }
     r.expect_end("bytes after the last key")?;
-    // The buffer was sized for the worst case; a cached block should hold only its keys.
-    keys.shrink_to_fit();
-    let heads = offsets
-        .windows(2)
-        .map(|w| key_head(keys.get(w[0] as usize..w[1] as usize).unwrap_or(&[])))
-        .collect();
     Ok(KeyBlock {
         first_ordinal,
-        keys: Bytes::from(keys),
-        offsets,
-        heads,
+        data: payload.clone(),
+        restarts_at: restarts_start,
+        restarts: nrestarts,
+        count,
     })
 }
 
@@ -1006,10 +1118,14 @@ mod tests {
             }
             let mut out = Vec::new();
             b.finish_into(&mut out);
-            let blk = decode_key_block(&out, 0, keys.len()).unwrap();
+            let blk = decode_key_block(&Bytes::from(out), 0, keys.len()).unwrap();
             for exclusive in [false, true] {
                 let want = keys.partition_point(|k| if exclusive { k <= &probe } else { k < &probe });
                 prop_assert_eq!(blk.lower_bound(&probe, exclusive), want);
+            }
+            prop_assert_eq!(blk.find(&probe), keys.binary_search(&probe).ok());
+            for (i, k) in keys.iter().enumerate() {
+                prop_assert_eq!(blk.find(k), Some(i));
             }
         }
 
@@ -1032,15 +1148,20 @@ mod tests {
             }
             let mut out = Vec::new();
             b.finish_into(&mut out);
+            let out = Bytes::from(out);
             let blk = decode_key_block(&out, 3, keys.len()).unwrap();
             prop_assert_eq!(blk.len(), keys.len());
+            let list = blk.expand();
+            prop_assert_eq!(list.len(), keys.len());
+            prop_assert!(blk.last_key_is(keys.last().unwrap()));
             for (i, k) in keys.iter().enumerate() {
-                prop_assert_eq!(blk.key(i), &k[..]);
+                prop_assert_eq!(list.key(i), &k[..]);
+                prop_assert_eq!(list.key_bytes(i), Bytes::from(k.clone()));
                 prop_assert_eq!(blk.find(k), Some(i));
             }
             prop_assert!(decode_key_block(&out, 3, keys.len() + 1).is_err());
             for n in 0..out.len() {
-                prop_assert!(decode_key_block(&out[..n], 3, keys.len()).is_err());
+                prop_assert!(decode_key_block(&out.slice(..n), 3, keys.len()).is_err());
             }
         }
     }
@@ -1106,12 +1227,14 @@ mod tests {
         }
         let mut out = Vec::new();
         b.finish_into(&mut out);
-        let blk = decode_key_block(&out, 0, 3).unwrap();
+        let blk = decode_key_block(&Bytes::from(out), 0, 3).unwrap();
         assert_eq!(blk.lower_bound(b"a", false), 0);
         assert_eq!(blk.lower_bound(b"d", false), 1);
         assert_eq!(blk.lower_bound(b"d", true), 2);
         assert_eq!(blk.lower_bound(b"g", false), 3);
         assert_eq!(blk.find(b"c"), None);
-        assert_eq!(blk.key_bytes(2), Bytes::from_static(b"f"));
+        assert_eq!(blk.expand().key_bytes(2), Bytes::from_static(b"f"));
+        assert!(blk.last_key_is(b"f"));
+        assert!(!blk.last_key_is(b"d"));
     }
 }

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 
 use super::TableProperties;
 use super::block::{
-    BlockCursor, CellMeta, FamilyBlock, KeyBlock, decode_family_block, decode_key_block,
+    BlockCursor, CellMeta, FamilyBlock, KeyBlock, KeyList, decode_family_block, decode_key_block,
     head_lower_bound, key_head,
 };
 use super::format::{
@@ -258,7 +258,7 @@ impl Inner {
             let count = usize::try_from(self.key_block_count(i)).unwrap_or(usize::MAX);
             let blk = decode_key_block(&payload, e.first_ordinal, count)
                 .map_err(|d| d.into_corruption(&self.path, e.handle.offset, "key block"))?;
-            if blk.key(blk.len().saturating_sub(1)) != &e.last_key[..] {
+            if !blk.last_key_is(&e.last_key) {
                 return Err(self.corruption(
                     e.handle.offset,
                     "key block: last key differs from the index",
@@ -487,7 +487,8 @@ impl TableReader {
             return Ok(0);
         };
         let ordinal = kb.first_ordinal + pos as u64;
-        let row_bytes = kb.key_bytes(pos);
+        // One copy of the key shared by every cell of the row.
+        let row_bytes = Bytes::copy_from_slice(row);
         let before = out.len();
         for (fi, fam) in inner.families.iter().enumerate() {
             let name = &fam.meta.props.name;
@@ -657,7 +658,7 @@ impl FamCursor {
 pub struct TableIter {
     inner: Arc<Inner>,
     fams: Vec<FamCursor>,
-    key_block: Option<Arc<KeyBlock>>,
+    key_block: Option<KeyList>,
     key_blocks_loaded: u32,
     /// Ordinal and key of the row being emitted.
     cur: Option<(u64, Bytes)>,
@@ -696,8 +697,9 @@ impl TableIter {
                 format!("row ordinal {ordinal} has no key"),
             ));
         }
-        let key = b.key_bytes((ordinal - b.first_ordinal) as usize);
-        self.key_block = Some(b);
+        let list = b.expand();
+        let key = list.key_bytes((ordinal - b.first_ordinal) as usize);
+        self.key_block = Some(list);
         Ok(key)
     }
 
