@@ -568,11 +568,13 @@ impl Db {
         let t = inner.table(table)?;
         let plan = ReadPlan::new(table, &t.schema.load(), opts, now_micros())?;
         let snapshot = inner.visible_seq.load(Ordering::Acquire);
-        let v = t.version.load_full();
+        // A guard, not a clone: no shared reference count to bump on every get.
+        let v = t.version.load();
         let mut cells: Vec<InternalCell> = Vec::new();
-        v.active.get_row(row, snapshot, &mut cells);
-        for m in &v.immutables {
-            m.get_row(row, snapshot, &mut cells);
+        for m in std::iter::once(&v.active).chain(v.immutables.iter()) {
+            if !m.is_empty() {
+                m.get_row(row, snapshot, &mut cells);
+            }
         }
         let fams = plan.family_names();
         let from_files = cells.len();
