@@ -577,6 +577,32 @@ impl BlockCursor {
         self.pos.cell as usize
     }
 
+    /// Move past the next cell, returning only its ordinal (`None` at the block's end):
+    /// what walking from a checkpoint to a row needs, without building the cell.
+    #[inline]
+    fn skip_cell(&mut self, b: &FamilyBlock) -> Option<u64> {
+        let p = &mut self.pos;
+        if p.cell >= b.count {
+            return None;
+        }
+        let d: &[u8] = &b.data;
+        p.ord = p.ord.wrapping_add(read_varint(d, &mut p.ord_pos));
+        let qual = read_varint(d, &mut p.qidx_pos) as usize;
+        p.ts =
+            p.ts.wrapping_add(zigzag_decode(read_varint(d, &mut p.ts_pos)));
+        p.seq = p
+            .seq
+            .wrapping_add(zigzag_decode(read_varint(d, &mut p.seq_pos)) as u64);
+        let val_len = read_varint(d, &mut p.vlen_pos) as u32;
+        if b.val_off.is_empty()
+            && let Some(o) = self.offs.get_mut(qual)
+        {
+            *o = o.wrapping_add(val_len);
+        }
+        p.cell += 1;
+        Some(p.ord)
+    }
+
     /// Decode the next cell and move past it; `None` at the block's end.
     #[inline]
     pub fn next_cell(&mut self, b: &FamilyBlock) -> Option<CellMeta> {
@@ -784,8 +810,8 @@ impl FamilyBlock {
         let mut cur = self.checkpoint_for(ordinal);
         loop {
             let before = cur;
-            match cur.next_cell(self) {
-                Some(c) if c.ordinal < ordinal => {}
+            match cur.skip_cell(self) {
+                Some(o) if o < ordinal => {}
                 _ => return before,
             }
         }
@@ -800,13 +826,17 @@ impl FamilyBlock {
             self.checkpoint_for(ordinal)
         };
         // Skip the earlier rows after the checkpoint.
-        let mut pending = None;
-        while let Some(c) = cur.next_cell(self) {
-            if c.ordinal >= ordinal {
-                pending = (c.ordinal == ordinal).then_some(c);
-                break;
+        loop {
+            let before = cur;
+            match cur.skip_cell(self) {
+                Some(o) if o < ordinal => {}
+                _ => {
+                    cur = before;
+                    break;
+                }
             }
         }
+        let pending = cur.next_cell(self).filter(|c| c.ordinal == ordinal);
         RowCells {
             block: self,
             cur,
