@@ -25,8 +25,10 @@ use crate::error::Result;
 
 /// Most shards a cache is split into.
 const MAX_SHARDS: usize = 16;
-/// Fewest bytes per shard (smaller caches use fewer shards, so one large block still fits).
-const MIN_SHARD_BYTES: usize = 1 << 20;
+/// Fewest bytes per shard (smaller caches use fewer shards): one large block still fits,
+/// and a shard holds enough blocks (a hundred or more of 64 KiB) that random placement
+/// leaves shards evenly full, so a working set just under the budget stays cached.
+const MIN_SHARD_BYTES: usize = 8 << 20;
 
 /// Where a block lives: which open file (see [`next_file_id`]) and at what offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
