@@ -132,11 +132,23 @@ fn main() {
         };
         let db = Db::open(&args.dir, opts).expect("open the store");
         for table in &args.tables {
+            let t0 = Instant::now();
+            let mut scanned_cells = 0usize;
             let keys: Vec<Vec<u8>> = db
                 .scan(table, ScanOptions::default())
                 .expect("scan")
-                .map(|r| r.expect("scan row").key)
+                .map(|r| {
+                    let r = r.expect("scan row");
+                    scanned_cells += r.cells.len();
+                    r.key
+                })
                 .collect();
+            let scan_secs = t0.elapsed().as_secs_f64();
+            println!(
+                "{table:<13} whole-table scan (collecting keys): {:.2}M cells/s  load {}",
+                scanned_cells as f64 / scan_secs / 1e6,
+                loadavg()
+            );
             assert!(!keys.is_empty(), "table {table} is empty");
             let ro = ReadOptions::default();
             let run = |n: usize, seed: u64| -> (f64, Vec<u32>, usize) {
