@@ -9,64 +9,6 @@ use strata_proto::v1::strata_client::StrataClient;
 use strata_tests::v1 as pb;
 use strata_tests::*;
 
-/// (table, CSV file, key columns joined by '#', [(family, [qualifiers])]).
-type Layout = (
-    &'static str,
-    &'static str,
-    &'static [&'static str],
-    &'static [(&'static str, &'static [&'static str])],
-);
-
-const TRANSACTIONS: Layout = (
-    "transactions",
-    "transactions.csv",
-    &["booking_id"],
-    &[
-        (
-            "transaction_details",
-            &[
-                "created_at",
-                "customer_id",
-                "session_id",
-                "product_metadata",
-            ],
-        ),
-        (
-            "payment_info",
-            &[
-                "payment_method",
-                "payment_status",
-                "promo_amount",
-                "promo_code",
-            ],
-        ),
-        (
-            "shipment_info",
-            &[
-                "shipment_fee",
-                "shipment_date_limit",
-                "shipment_location_lat",
-                "shipment_location_long",
-            ],
-        ),
-        ("transaction_summary", &["total_amount"]),
-    ],
-);
-
-const CLICKSTREAM: Layout = (
-    "clickstream",
-    "click_stream.csv",
-    &["session_id", "event_time", "event_id"],
-    &[
-        (
-            "event_details",
-            &["event_name", "event_time", "event_id", "session_id"],
-        ),
-        ("traffic_info", &["traffic_source"]),
-        ("metadata", &["event_metadata"]),
-    ],
-);
-
 /// The CSV's rows as MutateRows entries per the layout.
 fn rows_of(csv_path: &Path, layout: &Layout) -> Vec<pb::RowMutations> {
     let mut reader = csv::Reader::from_path(csv_path).expect("open csv");
@@ -142,7 +84,7 @@ async fn bulk_load_and_mutate_rows_give_the_same_table() {
     .assert_success();
     let server = Server::start().await;
     let mut client = server.client().await;
-    for layout in [TRANSACTIONS, CLICKSTREAM] {
+    for layout in [LAYOUTS[2], LAYOUTS[3]] {
         let (table, file, _, families) = layout;
         let csv_path = csv_dir.join(file);
         // Bulk path.
