@@ -79,6 +79,11 @@ fn tier(size: u64) -> u32 {
 }
 
 /// Choose files to merge, or None.
+///
+/// Only files whose key ranges overlap another file of their tier are merged: the disjoint
+/// files of one bulk load or of one compaction's output form a single sorted run, and
+/// merging them would rewrite data for nothing (and, for a compaction's own output, again and
+/// again).
 fn pick(v: &TableVersion, t: &Table) -> Option<Vec<Arc<FileHandle>>> {
     let mut by_tier: std::collections::BTreeMap<u32, Vec<Arc<FileHandle>>> = Default::default();
     for f in &v.files {
@@ -87,11 +92,24 @@ fn pick(v: &TableVersion, t: &Table) -> Option<Vec<Arc<FileHandle>>> {
             .or_default()
             .push(f.clone());
     }
-    for (_, mut files) in by_tier {
-        if files.len() >= TIER_TRIGGER {
-            files.sort_by_key(|f| f.meta.size);
-            files.truncate(MAX_INPUTS);
-            return Some(files);
+    for (_, files) in by_tier {
+        let ranges: Vec<(&[u8], &[u8])> = files
+            .iter()
+            .map(|f| {
+                (
+                    f.meta.smallest_row.as_slice(),
+                    f.meta.largest_row.as_slice(),
+                )
+            })
+            .collect();
+        let mut chosen: Vec<Arc<FileHandle>> = overlapping(&ranges)
+            .into_iter()
+            .map(|i| files[i].clone())
+            .collect();
+        if chosen.len() >= TIER_TRIGGER {
+            chosen.sort_by_key(|f| f.meta.size);
+            chosen.truncate(MAX_INPUTS);
+            return Some(chosen);
         }
     }
     // Files that are mostly delete markers, or entirely expired.
@@ -102,15 +120,41 @@ fn pick(v: &TableVersion, t: &Table) -> Option<Vec<Arc<FileHandle>>> {
         .min()
         .unwrap_or(0);
     let expire_before = (min_ttl > 0).then(|| now_micros() - (min_ttl as i64) * 1_000_000);
+    let floor_without = |f: &FileHandle| {
+        v.files
+            .iter()
+            .filter(|g| g.meta.number != f.meta.number)
+            .map(|g| g.meta.min_seq)
+            .chain(std::iter::once(v.min_unflushed_seq()))
+            .min()
+            .unwrap_or(SeqNo::MAX)
+    };
     for f in &v.files {
-        let tombstones =
-            f.meta.cells > 0 && (f.meta.deletes as f64) > TOMBSTONE_SHARE * (f.meta.cells as f64);
-        let expired = expire_before.is_some_and(|e| f.meta.max_ts < e);
+        // Rewriting alone helps only if some marker can go (it is older than everything
+        // else) or some value has expired; otherwise the output would be picked again.
+        let tombstones = f.meta.cells > 0
+            && (f.meta.deletes as f64) > TOMBSTONE_SHARE * (f.meta.cells as f64)
+            && f.meta.min_seq < floor_without(f);
+        let expired =
+            f.meta.cells > f.meta.deletes && expire_before.is_some_and(|e| f.meta.max_ts < e);
         if tombstones || expired {
             return Some(vec![f.clone()]);
         }
     }
     None
+}
+
+/// Indexes of the ranges (inclusive `(smallest, largest)`) that overlap at least one other.
+fn overlapping(ranges: &[(&[u8], &[u8])]) -> Vec<usize> {
+    (0..ranges.len())
+        .filter(|&i| {
+            let (lo, hi) = ranges[i];
+            ranges
+                .iter()
+                .enumerate()
+                .any(|(j, &(l, h))| j != i && lo <= h && l <= hi)
+        })
+        .collect()
 }
 
 /// Merge `inputs` into new files and swap them in with one manifest edit.
@@ -415,6 +459,25 @@ mod tests {
         let mut out = Vec::new();
         gc_row(&v, s, now, floor, &mut out);
         out.iter().map(|c| c.seq).collect()
+    }
+
+    #[test]
+    fn only_overlapping_files_are_merged() {
+        let r = |a: &'static str, b: &'static str| (a.as_bytes(), b.as_bytes());
+        // A sorted run of disjoint files (a bulk load or a compaction's output).
+        let run = [r("a", "c"), r("d", "f"), r("g", "i"), r("j", "l")];
+        assert!(overlapping(&run).is_empty());
+        // Two flushes over the same keys overlap each other and two of the run's files.
+        let mixed = [
+            r("a", "c"),
+            r("d", "f"),
+            r("g", "i"),
+            r("b", "e"),
+            r("e", "e"),
+        ];
+        assert_eq!(overlapping(&mixed), vec![0, 1, 3, 4]);
+        // Touching at one key counts as overlapping.
+        assert_eq!(overlapping(&[r("a", "c"), r("c", "d")]), vec![0, 1]);
     }
 
     #[test]
