@@ -124,11 +124,11 @@ pub fn compare_within_row(a: &CellRef<'_>, b: &CellRef<'_>) -> Ordering {
     } else {
         a.family.as_bytes().cmp(b.family.as_bytes())
     })
-        .then_with(|| a.kind.rank().cmp(&b.kind.rank()))
-        .then_with(|| a.qualifier.cmp(b.qualifier))
-        .then_with(|| b.ts.cmp(&a.ts))
-        .then_with(|| b.seq.cmp(&a.seq))
-        .then_with(|| a.kind.cmp(&b.kind))
+    .then_with(|| a.kind.rank().cmp(&b.kind.rank()))
+    .then_with(|| a.qualifier.cmp(b.qualifier))
+    .then_with(|| b.ts.cmp(&a.ts))
+    .then_with(|| b.seq.cmp(&a.seq))
+    .then_with(|| a.kind.cmp(&b.kind))
 }
 
 impl PartialOrd for InternalCell {

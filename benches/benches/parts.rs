@@ -1,0 +1,136 @@
+//! Micro-benchmarks of the engine's parts: WAL append (+ fsync or not), memtable insert,
+//! SSTable build and full read per block size and compression. Figures: docs/benchmarks.md.
+//!
+//! Run: `cargo bench -p strata-benches --bench parts`
+
+use std::hint::black_box;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use strata_engine::fs::{self, Fs};
+use strata_engine::memtable::MemTable;
+use strata_engine::sstable::{TableBuildOptions, TableBuilder, TableReader};
+use strata_engine::wal::LogWriter;
+use strata_engine::{CellKind, Compression, FamilyOptions, InternalCell};
+
+const CELLS: u64 = 100_000;
+
+/// Sorted synthetic cells: 10 columns per row, 20-40 byte values.
+fn cells() -> Vec<InternalCell> {
+    let family: Arc<str> = Arc::from("f");
+    let mut v = Vec::with_capacity(CELLS as usize);
+    for i in 0..CELLS / 10 {
+        let row = Bytes::from(format!("row-{i:010}"));
+        for q in 0..10u64 {
+            v.push(InternalCell {
+                row: row.clone(),
+                family: family.clone(),
+                kind: CellKind::Put,
+                qualifier: Bytes::from(format!("column_{q}")),
+                ts: 1_700_000_000_000_000,
+                seq: i * 10 + q + 1,
+                value: Bytes::from(format!(
+                    "value {} {}",
+                    i * 7919 % 100_003,
+                    "x".repeat((q * 2) as usize)
+                )),
+            });
+        }
+    }
+    v
+}
+
+fn wal_append(c: &mut Criterion) {
+    let fs: Arc<dyn Fs> = fs::real();
+    let payload = vec![7u8; 4096];
+    let mut g = c.benchmark_group("wal_append_4KiB");
+    g.throughput(Throughput::Bytes(payload.len() as u64));
+    for sync in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut w = LogWriter::create(&fs, dir.path(), 1).expect("create");
+        g.bench_function(if sync { "with_fdatasync" } else { "no_sync" }, |b| {
+            b.iter(|| {
+                w.append(&payload).expect("append");
+                if sync {
+                    w.sync().expect("sync");
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+fn memtable_insert(c: &mut Criterion) {
+    let data = cells();
+    let mut g = c.benchmark_group("memtable");
+    g.throughput(Throughput::Elements(CELLS));
+    g.sample_size(10);
+    g.bench_function("insert_100k_cells", |b| {
+        b.iter_batched(
+            || data.clone(),
+            |cells| {
+                let m = MemTable::new();
+                for c in cells {
+                    m.insert(c);
+                }
+                black_box(m.len())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn sstable(c: &mut Criterion) {
+    let data = cells();
+    let raw: u64 = data
+        .iter()
+        .map(|c| (c.row.len() + c.qualifier.len() + c.value.len()) as u64)
+        .sum();
+    let fs: Arc<dyn Fs> = fs::real();
+    let mut g = c.benchmark_group("sstable");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(raw));
+    for (name, block_size, compression) in [
+        ("4KiB_zstd3", 4096, Compression::Zstd(3)),
+        ("64KiB_zstd1", 65536, Compression::Zstd(1)),
+        ("64KiB_zstd3", 65536, Compression::Zstd(3)),
+        ("64KiB_none", 65536, Compression::None),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.sst");
+        let opts = TableBuildOptions {
+            families: vec![FamilyOptions {
+                block_size,
+                compression,
+                ..FamilyOptions::new("f")
+            }],
+        };
+        g.bench_function(format!("build_{name}"), |b| {
+            b.iter(|| {
+                let mut t = TableBuilder::new(&fs, &path, opts.clone()).expect("builder");
+                for c in &data {
+                    t.add(&c.as_ref()).expect("add");
+                }
+                black_box(t.finish().expect("finish").file_size)
+            })
+        });
+        let reader = TableReader::open(&path, None).expect("open");
+        g.bench_function(format!("read_all_{name}"), |b| {
+            b.iter(|| {
+                let n = reader
+                    .iter(Bound::Unbounded, None)
+                    .expect("iter")
+                    .map(|c| c.expect("cell").value.len())
+                    .sum::<usize>();
+                black_box(n)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, wal_append, memtable_insert, sstable);
+criterion_main!(benches);
