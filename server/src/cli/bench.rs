@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::json;
-use strata_engine::{Db, DbOptions, Limits, SyncMode};
+use strata_engine::{DbOptions, Limits, SyncMode};
 use strata_loader::bulk::batch::{Batch, ParseConfig, parse_chunk};
 use strata_loader::csv_input::ChunkReader;
 use strata_loader::{LoadOptions, builtin_csv_file, builtin_mapping};
@@ -261,20 +261,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 sync_mode: args.sync,
                 ..DbOptions::default()
             };
-            let dd = data_dir.clone();
-            let db = tokio::task::spawn_blocking(move || Db::open(&dd, options))
-                .await?
-                .with_context(|| format!("cannot open a store in {}", data_dir.display()))?;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .context("cannot listen on 127.0.0.1")?;
-            let server = strata_server::start(
-                db.clone(),
-                listener,
-                strata_server::ServiceOptions::default(),
-            )
-            .await
-            .context("cannot start the server")?;
+            let (db, server) = super::in_process::serve_in_process(&data_dir, options).await?;
             let url = server.url();
             progress.line(format!(
                 "in-process server on {url}, store in {}, sync {:?}",

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use strata_engine::{Db, DbOptions, Limits};
+use strata_engine::{DbOptions, Limits};
 use strata_loader::bulk::batch::{Batch, ParseConfig, parse_chunk};
 use strata_loader::csv_input::ChunkReader;
 use strata_loader::{GenSummary, LoadOptions, builtin_csv_file, builtin_mapping};
@@ -113,20 +113,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
     // 2. Open the store and serve it in-process.
     let t = Instant::now();
-    let dd = data_dir.clone();
-    let db = tokio::task::spawn_blocking(move || Db::open(&dd, DbOptions::default()))
-        .await?
-        .with_context(|| format!("cannot open a store in {}", data_dir.display()))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("cannot listen on 127.0.0.1")?;
-    let server = strata_server::start(
-        db.clone(),
-        listener,
-        strata_server::ServiceOptions::default(),
-    )
-    .await
-    .context("cannot start the server")?;
+    let (db, server) = super::in_process::serve_in_process(&data_dir, DbOptions::default()).await?;
     let url = server.url();
     let result = demo_with_server(&url, &dir, &generated, &args, &mut out, t).await;
 

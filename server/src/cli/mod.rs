@@ -10,6 +10,7 @@ pub mod family;
 /// `strata gen` (`gen` is a reserved word in Rust 2024, so the module has another name).
 #[path = "gen.rs"]
 pub mod generate;
+pub mod in_process;
 pub mod load;
 pub mod output;
 pub mod serve;

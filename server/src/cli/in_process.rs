@@ -1,0 +1,30 @@
+//! A store opened and served in this process on a free loopback port, for `demo` and
+//! `bench`. Owns only the start-up; the caller shuts the server down and closes the store.
+
+use std::path::Path;
+
+use anyhow::Context;
+use strata_engine::{Db, DbOptions};
+use strata_server::ServerHandle;
+
+/// Open the store in `data_dir` (off the async executor) and serve it on 127.0.0.1:0.
+pub async fn serve_in_process(
+    data_dir: &Path,
+    options: DbOptions,
+) -> anyhow::Result<(Db, ServerHandle)> {
+    let dd = data_dir.to_path_buf();
+    let db = tokio::task::spawn_blocking(move || Db::open(&dd, options))
+        .await?
+        .with_context(|| format!("cannot open a store in {}", data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot listen on 127.0.0.1")?;
+    let server = strata_server::start(
+        db.clone(),
+        listener,
+        strata_server::ServiceOptions::default(),
+    )
+    .await
+    .context("cannot start the server")?;
+    Ok((db, server))
+}
