@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The benchmarks must keep building (they are run by hand, never here: see docs/benchmarks.md).
+cargo bench --workspace --no-run
 # The end-to-end tests run the real `strata` binary: build it first.
 cargo build --bin strata
 cargo test --workspace
