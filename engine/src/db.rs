@@ -1216,14 +1216,18 @@ impl DbInner {
 
     /// Bytes of WAL segments on disk (closed ones still needed, plus the current one).
     fn wal_bytes(&self) -> u64 {
-        let w = self.write.lock();
-        let old: u64 = w
-            .old_segments
+        // Copy the paths under the write lock; stat them after releasing it.
+        let (paths, current) = {
+            let w = self.write.lock();
+            let paths: Vec<PathBuf> = w.old_segments.iter().map(|s| s.path.clone()).collect();
+            (paths, w.wal.len())
+        };
+        let old: u64 = paths
             .iter()
-            .filter_map(|s| std::fs::metadata(&s.path).ok())
+            .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())
             .sum();
-        old + w.wal.len()
+        old + current
     }
 
     /// fsync the SSTable directory, so new files' entries survive a power cut.

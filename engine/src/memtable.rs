@@ -108,11 +108,6 @@ impl MemTable {
         }
     }
 
-    /// Every entry in order (for flush).
-    pub fn iter_all(&self) -> impl Iterator<Item = InternalCell> + '_ {
-        self.map.iter().map(|e| e.key().clone())
-    }
-
     /// Visit every entry in order by reference (flush: no clone per entry); stops at the
     /// first error.
     pub fn try_for_each<E>(

@@ -577,35 +577,11 @@ impl BlockCursor {
         self.pos.cell as usize
     }
 
-    /// Move past the next cell, returning only its ordinal (`None` at the block's end):
-    /// what walking from a checkpoint to a row needs, without building the cell.
-    #[inline]
-    fn skip_cell(&mut self, b: &FamilyBlock) -> Option<u64> {
-        let p = &mut self.pos;
-        if p.cell >= b.count {
-            return None;
-        }
-        let d: &[u8] = &b.data;
-        p.ord = p.ord.wrapping_add(read_varint(d, &mut p.ord_pos));
-        let qual = read_varint(d, &mut p.qidx_pos) as usize;
-        p.ts =
-            p.ts.wrapping_add(zigzag_decode(read_varint(d, &mut p.ts_pos)));
-        p.seq = p
-            .seq
-            .wrapping_add(zigzag_decode(read_varint(d, &mut p.seq_pos)) as u64);
-        let val_len = read_varint(d, &mut p.vlen_pos) as u32;
-        if b.val_off.is_empty()
-            && let Some(o) = self.offs.get_mut(qual)
-        {
-            *o = o.wrapping_add(val_len);
-        }
-        p.cell += 1;
-        Some(p.ord)
-    }
-
-    /// Decode the next cell and move past it; `None` at the block's end.
-    #[inline]
-    pub fn next_cell(&mut self, b: &FamilyBlock) -> Option<CellMeta> {
+    /// Read the next cell's stream entries (ordinal, qualifier, timestamp, sequence number
+    /// and value length advance together) and return (qualifier index, value length); the
+    /// caller moves `cell` on. `None` at the block's end.
+    #[inline(always)]
+    fn read_streams(&mut self, b: &FamilyBlock) -> Option<(u32, u32)> {
         let p = &mut self.pos;
         if p.cell >= b.count {
             return None;
@@ -621,8 +597,31 @@ impl BlockCursor {
             .seq
             .wrapping_add(zigzag_decode(read_varint(d, &mut p.seq_pos)) as u64);
         let val_len = read_varint(d, &mut p.vlen_pos) as u32;
-        let kind = d
-            .get(b.kinds_at as usize + p.cell as usize)
+        Some((qual, val_len))
+    }
+
+    /// Move past the next cell, returning only its ordinal (`None` at the block's end):
+    /// what walking from a checkpoint to a row needs, without building the cell.
+    #[inline]
+    fn skip_cell(&mut self, b: &FamilyBlock) -> Option<u64> {
+        let (qual, val_len) = self.read_streams(b)?;
+        if b.val_off.is_empty()
+            && let Some(o) = self.offs.get_mut(qual as usize)
+        {
+            *o = o.wrapping_add(val_len);
+        }
+        self.pos.cell += 1;
+        Some(self.pos.ord)
+    }
+
+    /// Decode the next cell and move past it; `None` at the block's end.
+    #[inline]
+    pub fn next_cell(&mut self, b: &FamilyBlock) -> Option<CellMeta> {
+        let (qual, val_len) = self.read_streams(b)?;
+        let cell = self.pos.cell as usize;
+        let kind = b
+            .data
+            .get(b.kinds_at as usize + cell)
             .and_then(|&k| CellKind::from_u8(k))
             .unwrap_or(CellKind::Put);
         let base = b.qual_starts.get(qual as usize).copied().unwrap_or(0);
@@ -636,13 +635,13 @@ impl BlockCursor {
                 None => 0,
             }
         } else {
-            b.val_off.get(p.cell as usize).copied().unwrap_or(0)
+            b.val_off.get(cell).copied().unwrap_or(0)
         };
-        p.cell += 1;
+        self.pos.cell += 1;
         Some(CellMeta {
-            ordinal: p.ord,
-            ts: p.ts,
-            seq: p.seq,
+            ordinal: self.pos.ord,
+            ts: self.pos.ts,
+            seq: self.pos.seq,
             val_off: base.wrapping_add(within),
             val_len,
             qual,
