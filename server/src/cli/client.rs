@@ -234,6 +234,22 @@ fn took(out: &mut impl Write, start: Instant) -> std::io::Result<()> {
     writeln!(out, "Took {:.4} seconds", start.elapsed().as_secs_f64())
 }
 
+/// Print a command's outcome: `json` with `--json`, else `text` and the time taken.
+fn report(
+    out: &mut impl Write,
+    json_mode: bool,
+    json: serde_json::Value,
+    text: &str,
+    start: Instant,
+) -> std::io::Result<()> {
+    if json_mode {
+        writeln!(out, "{json}")
+    } else {
+        writeln!(out, "{text}")?;
+        took(out, start)
+    }
+}
+
 /// Run one client command.
 pub async fn run(cmd: ClientCommand) -> Result<()> {
     let stdout = std::io::stdout();
@@ -372,12 +388,13 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
                 })
                 .await,
             )?;
-            if conn.json {
-                writeln!(out, "{}", json!({ "dropped": table }))?;
-            } else {
-                writeln!(out, "Dropped table {table}")?;
-                took(out, start)?;
-            }
+            report(
+                out,
+                conn.json,
+                json!({ "dropped": table }),
+                &format!("Dropped table {table}"),
+                start,
+            )?;
         }
         ClientCommand::Put {
             table,
@@ -588,12 +605,13 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
                 })
                 .await,
             )?;
-            if conn.json {
-                writeln!(out, "{}", json!({ "flushed": table }))?;
-            } else {
-                writeln!(out, "Flushed table {table}")?;
-                took(out, start)?;
-            }
+            report(
+                out,
+                conn.json,
+                json!({ "flushed": table }),
+                &format!("Flushed table {table}"),
+                start,
+            )?;
         }
         ClientCommand::Compact { table, major, conn } => {
             let mut c = connect(&conn).await?;
@@ -605,16 +623,16 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
                 })
                 .await,
             )?;
-            if conn.json {
-                writeln!(out, "{}", json!({ "compacted": table, "major": major }))?;
-            } else {
-                writeln!(
-                    out,
+            report(
+                out,
+                conn.json,
+                json!({ "compacted": table, "major": major }),
+                &format!(
                     "Compacted table {table}{}",
                     if major { " (major)" } else { "" }
-                )?;
-                took(out, start)?;
-            }
+                ),
+                start,
+            )?;
         }
     }
     Ok(())
