@@ -24,6 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // `bytes` fields decode as slices of the received buffer (no copy per key or value).
+        .bytes(".")
         .compile_fds(fds)?;
     Ok(())
 }

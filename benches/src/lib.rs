@@ -88,14 +88,14 @@ pub fn row(i: u64, rng: &mut StdRng) -> RowMutation {
             };
             mutations.push(Mutation::SetCell {
                 family: family.to_string(),
-                qualifier: q.as_bytes().to_vec(),
-                value: value.into_bytes(),
+                qualifier: q.as_bytes().to_vec().into(),
+                value: value.into_bytes().into(),
                 timestamp: 0,
             });
         }
     }
     RowMutation {
-        row: row_key(i),
+        row: row_key(i).into(),
         mutations,
     }
 }

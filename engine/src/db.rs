@@ -947,13 +947,7 @@ impl DbInner {
                         )));
                     }
                     let ts = if timestamp == 0 { now } else { timestamp };
-                    cells.push((
-                        CellKind::Put,
-                        fam,
-                        Bytes::from(qualifier),
-                        ts,
-                        Bytes::from(value),
-                    ));
+                    cells.push((CellKind::Put, fam, qualifier, ts, value));
                 }
                 Mutation::DeleteCells {
                     family: f,
@@ -967,7 +961,7 @@ impl DbInner {
                         cells.push((
                             CellKind::DeleteColumn,
                             fam,
-                            Bytes::from(qualifier),
+                            qualifier,
                             MARKER_TS,
                             Bytes::new(),
                         ));
@@ -975,7 +969,7 @@ impl DbInner {
                         cells.push((
                             CellKind::DeleteCell,
                             fam,
-                            Bytes::from(qualifier),
+                            qualifier,
                             timestamp,
                             Bytes::new(),
                         ));
@@ -1004,10 +998,7 @@ impl DbInner {
                 }
             }
         }
-        Ok(RowCells {
-            row: Bytes::from(rm.row),
-            cells,
-        })
+        Ok(RowCells { row: rm.row, cells })
     }
 
     fn write_rows(&self, table: &str, rows: Vec<RowMutation>) -> Result<WriteStats> {

@@ -1,4 +1,8 @@
-//! What clients ask the engine to write: row mutations, applied atomically per row.
+//! What clients ask the engine to write: row mutations, applied atomically per row. Keys,
+//! qualifiers and values are `Bytes`, so a caller holding a received buffer hands its slices
+//! over without a copy.
+
+use bytes::Bytes;
 
 use crate::cell::Timestamp;
 
@@ -10,9 +14,9 @@ pub enum Mutation {
         /// Family.
         family: String,
         /// Qualifier.
-        qualifier: Vec<u8>,
+        qualifier: Bytes,
         /// Value.
-        value: Vec<u8>,
+        value: Bytes,
         /// Version timestamp in microseconds, 0 for now.
         timestamp: Timestamp,
     },
@@ -21,7 +25,7 @@ pub enum Mutation {
         /// Family.
         family: String,
         /// Qualifier.
-        qualifier: Vec<u8>,
+        qualifier: Bytes,
         /// The version to delete, or 0 for all.
         timestamp: Timestamp,
     },
@@ -38,7 +42,7 @@ pub enum Mutation {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct RowMutation {
     /// Row key.
-    pub row: Vec<u8>,
+    pub row: Bytes,
     /// Changes, applied in order.
     pub mutations: Vec<Mutation>,
 }

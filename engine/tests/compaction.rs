@@ -23,11 +23,11 @@ fn opts() -> DbOptions {
 
 fn set(key: &[u8], fam: &str, q: &str, value: Vec<u8>, ts: i64) -> RowMutation {
     RowMutation {
-        row: key.to_vec(),
+        row: key.to_vec().into(),
         mutations: vec![Mutation::SetCell {
             family: fam.into(),
-            qualifier: q.as_bytes().to_vec(),
-            value,
+            qualifier: q.as_bytes().to_vec().into(),
+            value: value.into(),
             timestamp: ts,
         }],
     }

@@ -60,11 +60,11 @@ fn crash_child() {
                     let rows = keys
                         .iter()
                         .map(|k| RowMutation {
-                            row: k.clone().into_bytes(),
+                            row: k.clone().into_bytes().into(),
                             mutations: vec![Mutation::SetCell {
                                 family: "f".into(),
-                                qualifier: b"q".to_vec(),
-                                value: value_of(k),
+                                qualifier: b"q".to_vec().into(),
+                                value: value_of(k).into(),
                                 timestamp: 0,
                             }],
                         })

@@ -13,11 +13,11 @@ use strata_engine::{
 
 fn put(key: &str, value: &str) -> RowMutation {
     RowMutation {
-        row: key.as_bytes().to_vec(),
+        row: key.as_bytes().to_vec().into(),
         mutations: vec![Mutation::SetCell {
             family: "f".into(),
-            qualifier: b"q".to_vec(),
-            value: value.as_bytes().to_vec(),
+            qualifier: b"q".to_vec().into(),
+            value: value.as_bytes().to_vec().into(),
             timestamp: 0,
         }],
     }

@@ -256,11 +256,11 @@ fn run(ops: Vec<Op>, small_memtable: bool) -> Result<(), TestCaseError> {
                 db.mutate_row(
                     "t",
                     RowMutation {
-                        row: row.clone(),
+                        row: row.clone().into(),
                         mutations: vec![Mutation::SetCell {
                             family: fam.into(),
-                            qualifier: q.clone(),
-                            value: val.clone(),
+                            qualifier: q.clone().into(),
+                            value: val.clone().into(),
                             timestamp: ts,
                         }],
                     },
@@ -279,10 +279,10 @@ fn run(ops: Vec<Op>, small_memtable: bool) -> Result<(), TestCaseError> {
                 db.mutate_row(
                     "t",
                     RowMutation {
-                        row: row.clone(),
+                        row: row.clone().into(),
                         mutations: vec![Mutation::DeleteCells {
                             family: "a".into(),
-                            qualifier: q.clone(),
+                            qualifier: q.clone().into(),
                             timestamp: ts,
                         }],
                     },
@@ -300,10 +300,10 @@ fn run(ops: Vec<Op>, small_memtable: bool) -> Result<(), TestCaseError> {
                 db.mutate_row(
                     "t",
                     RowMutation {
-                        row: row.clone(),
+                        row: row.clone().into(),
                         mutations: vec![Mutation::DeleteCells {
                             family: fam.into(),
-                            qualifier: q.clone(),
+                            qualifier: q.clone().into(),
                             timestamp: 0,
                         }],
                     },
@@ -316,7 +316,7 @@ fn run(ops: Vec<Op>, small_memtable: bool) -> Result<(), TestCaseError> {
                 db.mutate_row(
                     "t",
                     RowMutation {
-                        row: row.clone(),
+                        row: row.clone().into(),
                         mutations: vec![Mutation::DeleteFamily { family: fam.into() }],
                     },
                 )
@@ -328,7 +328,7 @@ fn run(ops: Vec<Op>, small_memtable: bool) -> Result<(), TestCaseError> {
                 db.mutate_row(
                     "t",
                     RowMutation {
-                        row: row.clone(),
+                        row: row.clone().into(),
                         mutations: vec![Mutation::DeleteRow],
                     },
                 )

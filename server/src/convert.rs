@@ -67,6 +67,9 @@ pub enum ConvertError {
     /// every RPC, including reads of a table that cannot exist, answers INVALID_ARGUMENT).
     #[error("{0}")]
     BadName(String),
+    /// A request field this server does not implement yet.
+    #[error("{0} is not supported by this server yet")]
+    Unsupported(&'static str),
     /// A bulk-ingest path that is not absolute.
     #[error("ingest path {0:?} is not absolute (paths are on the server's machine)")]
     RelativePath(String),
@@ -135,7 +138,7 @@ pub fn family_to_pb(f: &engine::FamilyOptions) -> pb::FamilyOptions {
 
 /// One row's wire mutations to an engine row mutation.
 pub fn row_mutation_from_pb(
-    row: Vec<u8>,
+    row: bytes::Bytes,
     mutations: Vec<pb::Mutation>,
 ) -> Result<engine::RowMutation, ConvertError> {
     let mut out = Vec::with_capacity(mutations.len());
@@ -148,12 +151,25 @@ pub fn row_mutation_from_pb(
                 value: c.value,
                 timestamp: c.timestamp_micros,
             },
+            Some(Kind::DeleteCells(c)) if c.up_to => {
+                return Err(ConvertError::Unsupported("DeleteCells.up_to"));
+            }
             Some(Kind::DeleteCells(c)) => engine::Mutation::DeleteCells {
                 family: c.family,
                 qualifier: c.qualifier,
                 timestamp: c.timestamp_micros,
             },
+            Some(Kind::DeleteFamily(c)) if c.up_to_timestamp_micros != 0 => {
+                return Err(ConvertError::Unsupported(
+                    "DeleteFamily.up_to_timestamp_micros",
+                ));
+            }
             Some(Kind::DeleteFamily(c)) => engine::Mutation::DeleteFamily { family: c.family },
+            Some(Kind::DeleteRow(c)) if c.up_to_timestamp_micros != 0 => {
+                return Err(ConvertError::Unsupported(
+                    "DeleteRow.up_to_timestamp_micros",
+                ));
+            }
             Some(Kind::DeleteRow(_)) => engine::Mutation::DeleteRow,
             None => {
                 return Err(ConvertError::EmptyMutation {
@@ -196,7 +212,7 @@ pub fn read_options_from_pb(
             qualifier: if c.qualifier.is_empty() {
                 None
             } else {
-                Some(c.qualifier)
+                Some(c.qualifier.to_vec())
             },
         });
     }
@@ -232,14 +248,14 @@ pub fn scan_options_from_pb(r: &mut pb::ScanRequest) -> Result<engine::ScanOptio
         // No row has an empty key, so "after the empty key" is the whole table too.
         Bound::Unbounded
     } else if r.start_row_exclusive {
-        Bound::Excluded(std::mem::take(&mut r.start_row))
+        Bound::Excluded(std::mem::take(&mut r.start_row).to_vec())
     } else {
-        Bound::Included(std::mem::take(&mut r.start_row))
+        Bound::Included(std::mem::take(&mut r.start_row).to_vec())
     };
     let stop = if r.stop_row.is_empty() {
         Bound::Unbounded
     } else {
-        Bound::Excluded(std::mem::take(&mut r.stop_row))
+        Bound::Excluded(std::mem::take(&mut r.stop_row).to_vec())
     };
     let read = read_options_from_pb(
         std::mem::take(&mut r.columns),
@@ -249,7 +265,7 @@ pub fn scan_options_from_pb(r: &mut pb::ScanRequest) -> Result<engine::ScanOptio
     Ok(engine::ScanOptions {
         start,
         stop,
-        prefix: std::mem::take(&mut r.prefix),
+        prefix: std::mem::take(&mut r.prefix).to_vec(),
         read,
         limit: r.limit,
     })
@@ -258,17 +274,18 @@ pub fn scan_options_from_pb(r: &mut pb::ScanRequest) -> Result<engine::ScanOptio
 /// An engine row to the wire.
 pub fn row_to_pb(row: engine::Row) -> pb::Row {
     pb::Row {
-        key: row.key,
+        key: row.key.into(),
         cells: row
             .cells
             .into_iter()
             .map(|c| pb::Cell {
                 family: c.family.to_string(),
-                qualifier: c.qualifier.to_vec(),
+                qualifier: c.qualifier,
                 timestamp_micros: c.timestamp,
-                value: c.value.to_vec(),
+                value: c.value,
             })
             .collect(),
+        partial: false,
     }
 }
 
@@ -289,6 +306,7 @@ pub fn description_to_pb(d: engine::TableDescription) -> pb::DescribeTableRespon
     pb::DescribeTableResponse {
         table: d.name,
         families: d.families.iter().map(family_to_pb).collect(),
+        enabled: true,
         stats: Some(pb::TableStats {
             files: s.files,
             file_bytes: s.file_bytes,
@@ -419,45 +437,51 @@ mod tests {
     #[test]
     fn mutations_convert() {
         let m = row_mutation_from_pb(
-            b"r1".to_vec(),
+            b"r1".to_vec().into(),
             vec![
                 pb::Mutation {
                     kind: Some(Kind::SetCell(pb::SetCell {
                         family: "f".into(),
-                        qualifier: b"q".to_vec(),
-                        value: b"v".to_vec(),
+                        qualifier: b"q".to_vec().into(),
+                        value: b"v".to_vec().into(),
                         timestamp_micros: 0,
                     })),
                 },
                 pb::Mutation {
                     kind: Some(Kind::DeleteCells(pb::DeleteCells {
+                        up_to: Default::default(),
                         family: "f".into(),
-                        qualifier: b"q2".to_vec(),
+                        qualifier: b"q2".to_vec().into(),
                         timestamp_micros: 7,
                     })),
                 },
                 pb::Mutation {
-                    kind: Some(Kind::DeleteFamily(pb::DeleteFamily { family: "g".into() })),
+                    kind: Some(Kind::DeleteFamily(pb::DeleteFamily {
+                        up_to_timestamp_micros: Default::default(),
+                        family: "g".into(),
+                    })),
                 },
                 pb::Mutation {
-                    kind: Some(Kind::DeleteRow(pb::DeleteRow {})),
+                    kind: Some(Kind::DeleteRow(pb::DeleteRow {
+                        up_to_timestamp_micros: Default::default(),
+                    })),
                 },
             ],
         )
         .expect("valid");
-        assert_eq!(m.row, b"r1");
+        assert_eq!(m.row, &b"r1"[..]);
         assert_eq!(
             m.mutations,
             vec![
                 engine::Mutation::SetCell {
                     family: "f".into(),
-                    qualifier: b"q".to_vec(),
-                    value: b"v".to_vec(),
+                    qualifier: b"q".to_vec().into(),
+                    value: b"v".to_vec().into(),
                     timestamp: 0
                 },
                 engine::Mutation::DeleteCells {
                     family: "f".into(),
-                    qualifier: b"q2".to_vec(),
+                    qualifier: b"q2".to_vec().into(),
                     timestamp: 7
                 },
                 engine::Mutation::DeleteFamily { family: "g".into() },
@@ -469,10 +493,12 @@ mod tests {
     #[test]
     fn empty_mutation_names_row_and_index() {
         let e = row_mutation_from_pb(
-            vec![0xff, b'k'],
+            vec![0xff, b'k'].into(),
             vec![
                 pb::Mutation {
-                    kind: Some(Kind::DeleteRow(pb::DeleteRow {})),
+                    kind: Some(Kind::DeleteRow(pb::DeleteRow {
+                        up_to_timestamp_micros: Default::default(),
+                    })),
                 },
                 pb::Mutation { kind: None },
             ],
@@ -495,11 +521,11 @@ mod tests {
             vec![
                 pb::ColumnSelector {
                     family: "f".into(),
-                    qualifier: vec![],
+                    qualifier: vec![].into(),
                 },
                 pb::ColumnSelector {
                     family: "g".into(),
-                    qualifier: b"q".to_vec(),
+                    qualifier: b"q".to_vec().into(),
                 },
             ],
             3,
@@ -523,7 +549,7 @@ mod tests {
             read_options_from_pb(
                 vec![pb::ColumnSelector {
                     family: String::new(),
-                    qualifier: vec![]
+                    qualifier: vec![].into()
                 }],
                 0,
                 None
@@ -547,10 +573,10 @@ mod tests {
     fn scan_bounds() {
         let mut r = pb::ScanRequest {
             table: "t".into(),
-            start_row: b"a".to_vec(),
+            start_row: b"a".to_vec().into(),
             start_row_exclusive: true,
-            stop_row: b"m".to_vec(),
-            prefix: b"a".to_vec(),
+            stop_row: b"m".to_vec().into(),
+            prefix: b"a".to_vec().into(),
             limit: 10,
             ..Default::default()
         };
@@ -561,7 +587,7 @@ mod tests {
         assert_eq!(s.limit, 10);
 
         let mut r = pb::ScanRequest {
-            start_row: b"a".to_vec(),
+            start_row: b"a".to_vec().into(),
             ..Default::default()
         };
         let s = scan_options_from_pb(&mut r).expect("valid");
@@ -590,9 +616,9 @@ mod tests {
         let size = row_size(&row);
         assert!(size >= 4);
         let p = row_to_pb(row);
-        assert_eq!(p.key, b"k");
+        assert_eq!(p.key, &b"k"[..]);
         assert_eq!(p.cells[0].timestamp_micros, 5);
-        assert_eq!(p.cells[0].value, b"v");
+        assert_eq!(p.cells[0].value, &b"v"[..]);
 
         let d = description_to_pb(engine::TableDescription {
             name: "t".into(),

@@ -266,4 +266,64 @@ impl Strata for StrataService {
         blocking(move || db.compact(&table, r.major)).await?;
         Ok(Response::new(pb::CompactResponse {}))
     }
+
+    // The second wave's RPCs: each answers UNIMPLEMENTED until its issue lands.
+
+    async fn check_and_mutate(
+        &self,
+        _request: Request<pb::CheckAndMutateRequest>,
+    ) -> Result<Response<pb::CheckAndMutateResponse>, Status> {
+        Err(Status::unimplemented(
+            "CheckAndMutate is not implemented yet",
+        ))
+    }
+
+    async fn increment(
+        &self,
+        _request: Request<pb::IncrementRequest>,
+    ) -> Result<Response<pb::IncrementResponse>, Status> {
+        Err(Status::unimplemented("Increment is not implemented yet"))
+    }
+
+    async fn append(
+        &self,
+        _request: Request<pb::AppendRequest>,
+    ) -> Result<Response<pb::AppendResponse>, Status> {
+        Err(Status::unimplemented("Append is not implemented yet"))
+    }
+
+    async fn multi_get(
+        &self,
+        _request: Request<pb::MultiGetRequest>,
+    ) -> Result<Response<pb::MultiGetResponse>, Status> {
+        Err(Status::unimplemented("MultiGet is not implemented yet"))
+    }
+
+    async fn aggregate(
+        &self,
+        _request: Request<pb::AggregateRequest>,
+    ) -> Result<Response<pb::AggregateResponse>, Status> {
+        Err(Status::unimplemented("Aggregate is not implemented yet"))
+    }
+
+    async fn server_info(
+        &self,
+        _request: Request<pb::ServerInfoRequest>,
+    ) -> Result<Response<pb::ServerInfoResponse>, Status> {
+        Err(Status::unimplemented("ServerInfo is not implemented yet"))
+    }
+
+    async fn disable_table(
+        &self,
+        _request: Request<pb::DisableTableRequest>,
+    ) -> Result<Response<pb::DisableTableResponse>, Status> {
+        Err(Status::unimplemented("DisableTable is not implemented yet"))
+    }
+
+    async fn enable_table(
+        &self,
+        _request: Request<pb::EnableTableRequest>,
+    ) -> Result<Response<pb::EnableTableResponse>, Status> {
+        Err(Status::unimplemented("EnableTable is not implemented yet"))
+    }
 }

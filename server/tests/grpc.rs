@@ -61,8 +61,8 @@ fn set(family: &str, q: &str, v: &[u8]) -> pb::Mutation {
     pb::Mutation {
         kind: Some(pb::mutation::Kind::SetCell(pb::SetCell {
             family: family.into(),
-            qualifier: q.as_bytes().to_vec(),
-            value: v.to_vec(),
+            qualifier: q.as_bytes().to_vec().into(),
+            value: v.to_vec().into(),
             timestamp_micros: 0,
         })),
     }
@@ -71,7 +71,7 @@ fn set(family: &str, q: &str, v: &[u8]) -> pb::Mutation {
 fn rows(range: std::ops::Range<u32>, value: &[u8]) -> Vec<pb::RowMutations> {
     range
         .map(|i| pb::RowMutations {
-            row: format!("row{i:05}").into_bytes(),
+            row: format!("row{i:05}").into_bytes().into(),
             mutations: vec![set("f", "q", value)],
         })
         .collect()
@@ -104,7 +104,7 @@ async fn statuses_name_the_problem() {
     let e = c
         .get(pb::GetRequest {
             table: "missing".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             ..Default::default()
         })
         .await
@@ -115,7 +115,7 @@ async fn statuses_name_the_problem() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             mutations: vec![set("nofam", "q", b"v")],
         })
         .await
@@ -127,7 +127,7 @@ async fn statuses_name_the_problem() {
         let e = c
             .mutate(pb::MutateRequest {
                 table: "t".into(),
-                row,
+                row: row.into(),
                 mutations: vec![set("f", "q", b"v")],
             })
             .await
@@ -148,7 +148,7 @@ async fn statuses_name_the_problem() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             mutations: vec![pb::Mutation { kind: None }],
         })
         .await
@@ -180,7 +180,7 @@ async fn oversized_requests_are_resource_exhausted() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             mutations: vec![set("f", "q", &big)],
         })
         .await
@@ -229,7 +229,7 @@ async fn mutate_stream_acks_running_totals_and_names_the_bad_batch() {
         pb::MutateRowsRequest {
             table: "t".into(),
             entries: vec![pb::RowMutations {
-                row: b"z".to_vec(),
+                row: b"z".to_vec().into(),
                 mutations: vec![set("nofam", "q", b"v")],
             }],
         },
@@ -305,17 +305,17 @@ async fn scan_bounds_and_batches() {
         c,
         pb::ScanRequest {
             table: "t".into(),
-            start_row: b"row00010".to_vec(),
+            start_row: b"row00010".to_vec().into(),
             start_row_exclusive: true,
-            stop_row: b"row00100".to_vec(),
-            prefix: b"row0001".to_vec(),
+            stop_row: b"row00100".to_vec().into(),
+            prefix: b"row0001".to_vec().into(),
             batch_size: 4,
             ..Default::default()
         },
     )
     .await
     .expect("scan");
-    let keys: Vec<Vec<u8>> = replies.iter().flatten().map(|r| r.key.clone()).collect();
+    let keys: Vec<Vec<u8>> = replies.iter().flatten().map(|r| r.key.to_vec()).collect();
     assert_eq!(keys.len(), 9, "row00011..=row00019");
     assert_eq!(keys[0], b"row00011");
     assert!(replies.iter().all(|r| r.len() <= 4));

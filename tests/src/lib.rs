@@ -468,8 +468,8 @@ pub fn set(family: &str, qualifier: &[u8], value: &[u8], ts: i64) -> pb::Mutatio
     pb::Mutation {
         kind: Some(pb::mutation::Kind::SetCell(pb::SetCell {
             family: family.to_owned(),
-            qualifier: qualifier.to_vec(),
-            value: value.to_vec(),
+            qualifier: qualifier.to_vec().into(),
+            value: value.to_vec().into(),
             timestamp_micros: ts,
         })),
     }
@@ -480,8 +480,9 @@ pub fn delete_cells(family: &str, qualifier: &[u8], ts: i64) -> pb::Mutation {
     pb::Mutation {
         kind: Some(pb::mutation::Kind::DeleteCells(pb::DeleteCells {
             family: family.to_owned(),
-            qualifier: qualifier.to_vec(),
+            qualifier: qualifier.to_vec().into(),
             timestamp_micros: ts,
+            ..Default::default()
         })),
     }
 }
@@ -491,6 +492,7 @@ pub fn delete_family(family: &str) -> pb::Mutation {
     pb::Mutation {
         kind: Some(pb::mutation::Kind::DeleteFamily(pb::DeleteFamily {
             family: family.to_owned(),
+            ..Default::default()
         })),
     }
 }
@@ -498,7 +500,7 @@ pub fn delete_family(family: &str) -> pb::Mutation {
 /// A DeleteRow mutation.
 pub fn delete_row() -> pb::Mutation {
     pb::Mutation {
-        kind: Some(pb::mutation::Kind::DeleteRow(pb::DeleteRow {})),
+        kind: Some(pb::mutation::Kind::DeleteRow(pb::DeleteRow::default())),
     }
 }
 
@@ -506,7 +508,7 @@ pub fn delete_row() -> pb::Mutation {
 pub fn column(family: &str, qualifier: &[u8]) -> pb::ColumnSelector {
     pb::ColumnSelector {
         family: family.to_owned(),
-        qualifier: qualifier.to_vec(),
+        qualifier: qualifier.to_vec().into(),
     }
 }
 
@@ -533,7 +535,7 @@ pub async fn put(
     client
         .mutate(pb::MutateRequest {
             table: table.to_owned(),
-            row: row.to_vec(),
+            row: row.to_vec().into(),
             mutations: vec![set(family, qualifier, value, 0)],
         })
         .await
@@ -549,7 +551,7 @@ pub async fn get_row(
     let r = client
         .get(pb::GetRequest {
             table: table.to_owned(),
-            row: row.to_vec(),
+            row: row.to_vec().into(),
             ..Default::default()
         })
         .await
@@ -592,14 +594,14 @@ pub async fn scan_keys(client: &mut StrataClient<Channel>, table: &str) -> Vec<V
     )
     .await
     .unwrap_or_else(|s| panic!("scan {table}: {s:?}"));
-    rows.into_iter().map(|r| r.key).collect()
+    rows.into_iter().map(|r| r.key.to_vec()).collect()
 }
 
 /// `(family, qualifier, value)` of each cell, for compact assertions.
 pub fn cells(row: &pb::Row) -> Vec<(String, Vec<u8>, Vec<u8>)> {
     row.cells
         .iter()
-        .map(|c| (c.family.clone(), c.qualifier.clone(), c.value.clone()))
+        .map(|c| (c.family.clone(), c.qualifier.to_vec(), c.value.to_vec()))
         .collect()
 }
 

@@ -45,7 +45,7 @@ fn rows_of(csv_path: &Path, layout: &Layout) -> Vec<pb::RowMutations> {
             }
         }
         out.push(pb::RowMutations {
-            row: key.into_bytes(),
+            row: key.into_bytes().into(),
             mutations,
         });
     }
@@ -65,7 +65,7 @@ async fn whole_table(
     )
     .await
     .expect("scan");
-    rows.iter().map(|r| (r.key.clone(), cells(r))).collect()
+    rows.iter().map(|r| (r.key.to_vec(), cells(r))).collect()
 }
 
 #[tokio::test]

@@ -524,7 +524,7 @@ async fn non_utf8_keys_and_values_print_escaped() {
     let mut c = server.client().await;
     c.mutate(pb::MutateRequest {
         table: "bin".into(),
-        row: vec![b'k', 0xff, 0x00],
+        row: vec![b'k', 0xff, 0x00].into(),
         mutations: vec![set("f", &[b'q', 0x80], &[b'a', 0xfe, 0x01, b'z'], 0)],
     })
     .await
@@ -565,8 +565,8 @@ async fn non_utf8_keys_and_values_print_escaped() {
         .cli(&["put", "bin", r"row\x01", r"f:\xC3", r"v\xff\\end"])
         .assert_success();
     let r = get_row(&mut c, "bin", b"row\x01").await.expect("found");
-    assert_eq!(r.cells[0].qualifier, [0xc3]);
-    assert_eq!(r.cells[0].value, b"v\xff\\end");
+    assert_eq!(r.cells[0].qualifier, &[0xc3][..]);
+    assert_eq!(r.cells[0].value, &b"v\xff\\end"[..]);
     let v = json(
         &server
             .cli(&["get", "bin", r"row\x01", "--json"])
@@ -697,7 +697,7 @@ async fn serve_help_and_config_file() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             mutations: vec![set("f", b"q", &[1u8; 64 * 1024 + 1], 0)],
         })
         .await
@@ -706,7 +706,7 @@ async fn serve_help_and_config_file() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: vec![b'k'; 1025],
+            row: vec![b'k'; 1025].into(),
             mutations: vec![set("f", b"q", b"v", 0)],
         })
         .await

@@ -20,7 +20,7 @@ const T0: i64 = 1_700_000_000_000_000;
 
 fn row_mutations(row: &[u8], mutations: Vec<pb::Mutation>) -> pb::RowMutations {
     pb::RowMutations {
-        row: row.to_vec(),
+        row: row.to_vec().into(),
         mutations,
     }
 }
@@ -119,7 +119,7 @@ async fn table_admin_create_list_describe_alter_delete() {
     // Data in the family that will be dropped, and in one that stays.
     c.mutate(pb::MutateRequest {
         table: "orders".into(),
-        row: b"r1".to_vec(),
+        row: b"r1".to_vec().into(),
         mutations: vec![
             set("b_default", b"q", b"keep", 0),
             set("c_raw", b"q", b"dropped", 0),
@@ -217,7 +217,7 @@ async fn table_admin_create_list_describe_alter_delete() {
     let e = c
         .get(pb::GetRequest {
             table: "orders".into(),
-            row: b"r1".to_vec(),
+            row: b"r1".to_vec().into(),
             ..Default::default()
         })
         .await
@@ -261,7 +261,7 @@ async fn mutate_every_kind_and_get_options() {
     let r = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: b"row".to_vec(),
+            row: b"row".to_vec().into(),
             mutations: vec![
                 set("g", b"z", b"g-z", T0),
                 set("f", b"b", b"b1", T0 + 1),
@@ -278,7 +278,7 @@ async fn mutate_every_kind_and_get_options() {
 
     // Whole row, 1 version: sorted by family, then qualifier; the newest version.
     let row = get_row(&mut c, "t", b"row").await.expect("found");
-    assert_eq!(row.key, b"row");
+    assert_eq!(row.key, &b"row"[..]);
     assert_eq!(
         cells(&row),
         [
@@ -295,7 +295,7 @@ async fn mutate_every_kind_and_get_options() {
         &mut c,
         pb::GetRequest {
             table: "t".into(),
-            row: b"row".to_vec(),
+            row: b"row".to_vec().into(),
             columns: vec![column("f", b"b")],
             max_versions: 10,
             ..Default::default()
@@ -309,7 +309,7 @@ async fn mutate_every_kind_and_get_options() {
         &mut c,
         pb::GetRequest {
             table: "t".into(),
-            row: b"row".to_vec(),
+            row: b"row".to_vec().into(),
             columns: vec![column("f", b"b")],
             max_versions: 2,
             ..Default::default()
@@ -323,8 +323,9 @@ async fn mutate_every_kind_and_get_options() {
     let row = get_with(
         &mut c,
         pb::GetRequest {
+            filter: Default::default(),
             table: "t".into(),
-            row: b"row".to_vec(),
+            row: b"row".to_vec().into(),
             columns: vec![column("f", b"")],
             max_versions: 10,
             time_range: Some(pb::TimeRange {
@@ -349,7 +350,7 @@ async fn mutate_every_kind_and_get_options() {
             &mut c,
             pb::GetRequest {
                 table: "t".into(),
-                row: b"row".to_vec(),
+                row: b"row".to_vec().into(),
                 time_range: Some(pb::TimeRange {
                     start_micros: 1,
                     end_micros: 2,
@@ -366,7 +367,7 @@ async fn mutate_every_kind_and_get_options() {
         &mut c,
         pb::GetRequest {
             table: "t".into(),
-            row: b"row".to_vec(),
+            row: b"row".to_vec().into(),
             columns: vec![column("g", b""), column("f", b"a")],
             ..Default::default()
         },
@@ -386,7 +387,7 @@ async fn mutate_every_kind_and_get_options() {
     let r = c
         .get(pb::GetRequest {
             table: "t".into(),
-            row: b"row".to_vec(),
+            row: b"row".to_vec().into(),
             columns: vec![column("f", b"no-such-qualifier")],
             ..Default::default()
         })
@@ -398,7 +399,7 @@ async fn mutate_every_kind_and_get_options() {
     // DeleteCells with a timestamp: exactly that version.
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"row".to_vec(),
+        row: b"row".to_vec().into(),
         mutations: vec![delete_cells("f", b"b", T0 + 3)],
     })
     .await
@@ -409,7 +410,7 @@ async fn mutate_every_kind_and_get_options() {
     // DeleteCells with 0: every version of the column.
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"row".to_vec(),
+        row: b"row".to_vec().into(),
         mutations: vec![delete_cells("f", b"b", 0)],
     })
     .await
@@ -418,7 +419,7 @@ async fn mutate_every_kind_and_get_options() {
         &mut c,
         pb::GetRequest {
             table: "t".into(),
-            row: b"row".to_vec(),
+            row: b"row".to_vec().into(),
             max_versions: 10,
             ..Default::default()
         },
@@ -426,7 +427,7 @@ async fn mutate_every_kind_and_get_options() {
     .await
     .expect("found");
     assert!(
-        !row.cells.iter().any(|c| c.qualifier == b"b"),
+        !row.cells.iter().any(|c| c.qualifier == b"b"[..]),
         "{:?}",
         row.cells
     );
@@ -434,7 +435,7 @@ async fn mutate_every_kind_and_get_options() {
     // A put after a delete is visible whatever its timestamp (write order decides).
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"row".to_vec(),
+        row: b"row".to_vec().into(),
         mutations: vec![set("f", b"b", b"old-ts-after-delete", T0 - 1000)],
     })
     .await
@@ -449,7 +450,7 @@ async fn mutate_every_kind_and_get_options() {
     // DeleteFamily: g goes, f stays.
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"row".to_vec(),
+        row: b"row".to_vec().into(),
         mutations: vec![delete_family("g")],
     })
     .await
@@ -460,7 +461,7 @@ async fn mutate_every_kind_and_get_options() {
     // Mixed atomic mutation: delete the row, then set one cell, in one request.
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"row".to_vec(),
+        row: b"row".to_vec().into(),
         mutations: vec![delete_row(), set("g", b"fresh", b"1", 0)],
     })
     .await
@@ -471,7 +472,7 @@ async fn mutate_every_kind_and_get_options() {
     // DeleteRow alone: not found.
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"row".to_vec(),
+        row: b"row".to_vec().into(),
         mutations: vec![delete_row()],
     })
     .await
@@ -484,14 +485,14 @@ async fn mutate_every_kind_and_get_options() {
     let value: Vec<u8> = (0..=255u8).collect();
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: key.to_vec(),
+        row: key.to_vec().into(),
         mutations: vec![set("f", &[0xfe, 0], &value, 0)],
     })
     .await
     .expect("binary put");
     let row = get_row(&mut c, "t", &key).await.expect("found");
-    assert_eq!(row.key, key);
-    assert_eq!(row.cells[0].qualifier, [0xfe, 0]);
+    assert_eq!(row.key, &key[..]);
+    assert_eq!(row.cells[0].qualifier, &[0xfe, 0][..]);
     assert_eq!(row.cells[0].value, value);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -534,7 +535,7 @@ async fn max_versions_and_ttl_are_enforced() {
         .collect();
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"r".to_vec(),
+        row: b"r".to_vec().into(),
         mutations: muts,
     })
     .await
@@ -542,7 +543,7 @@ async fn max_versions_and_ttl_are_enforced() {
     // A cell older than the TTL expires at once; one with the server's clock does not.
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"r".to_vec(),
+        row: b"r".to_vec().into(),
         mutations: vec![
             set("ttl", b"old", b"expired", T0),
             set("ttl", b"new", b"live", 0),
@@ -564,7 +565,7 @@ async fn max_versions_and_ttl_are_enforced() {
     };
     let req = pb::GetRequest {
         table: "t".into(),
-        row: b"r".to_vec(),
+        row: b"r".to_vec().into(),
         max_versions: 10,
         ..Default::default()
     };
@@ -778,7 +779,7 @@ async fn scan_keys_with(
 ) -> Vec<String> {
     let (rows, _) = scan_all(c, req).await.expect("scan");
     rows.into_iter()
-        .map(|r| String::from_utf8(r.key).expect("utf-8 key"))
+        .map(|r| String::from_utf8(r.key.to_vec()).expect("utf-8 key"))
         .collect()
 }
 
@@ -800,7 +801,7 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
     for (n, k) in all.iter().rev().enumerate() {
         c.mutate(pb::MutateRequest {
             table: "t".into(),
-            row: k.as_bytes().to_vec(),
+            row: k.as_bytes().to_vec().into(),
             mutations: vec![
                 set("g", b"x", format!("gx-{k}").as_bytes(), 0),
                 set("f", b"q2", format!("q2-{k}").as_bytes(), 0),
@@ -841,8 +842,8 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
     let got = scan_keys_with(
         &mut c,
         pb::ScanRequest {
-            start_row: b"a05".to_vec(),
-            stop_row: b"b02".to_vec(),
+            start_row: b"a05".to_vec().into(),
+            stop_row: b"b02".to_vec().into(),
             ..base.clone()
         },
     )
@@ -852,9 +853,9 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
     let got = scan_keys_with(
         &mut c,
         pb::ScanRequest {
-            start_row: b"a05".to_vec(),
+            start_row: b"a05".to_vec().into(),
             start_row_exclusive: true,
-            stop_row: b"a08".to_vec(),
+            stop_row: b"a08".to_vec().into(),
             ..base.clone()
         },
     )
@@ -864,9 +865,9 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
     let got = scan_keys_with(
         &mut c,
         pb::ScanRequest {
-            start_row: b"a055".to_vec(),
+            start_row: b"a055".to_vec().into(),
             start_row_exclusive: true,
-            stop_row: b"a07".to_vec(),
+            stop_row: b"a07".to_vec().into(),
             ..base.clone()
         },
     )
@@ -876,7 +877,7 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
     let got = scan_keys_with(
         &mut c,
         pb::ScanRequest {
-            prefix: b"b".to_vec(),
+            prefix: b"b".to_vec().into(),
             ..base.clone()
         },
     )
@@ -885,9 +886,9 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
     let got = scan_keys_with(
         &mut c,
         pb::ScanRequest {
-            prefix: b"b".to_vec(),
-            start_row: b"b03".to_vec(),
-            stop_row: b"b07".to_vec(),
+            prefix: b"b".to_vec().into(),
+            start_row: b"b03".to_vec().into(),
+            stop_row: b"b07".to_vec().into(),
             ..base.clone()
         },
     )
@@ -896,9 +897,9 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
     let got = scan_keys_with(
         &mut c,
         pb::ScanRequest {
-            prefix: b"b".to_vec(),
-            start_row: b"a00".to_vec(),
-            stop_row: b"z".to_vec(),
+            prefix: b"b".to_vec().into(),
+            start_row: b"a00".to_vec().into(),
+            stop_row: b"z".to_vec().into(),
             ..base.clone()
         },
     )
@@ -911,8 +912,8 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
     let got = scan_keys_with(
         &mut c,
         pb::ScanRequest {
-            prefix: b"b".to_vec(),
-            start_row: b"c00".to_vec(),
+            prefix: b"b".to_vec().into(),
+            start_row: b"c00".to_vec().into(),
             ..base.clone()
         },
     )
@@ -924,8 +925,8 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
     let got = scan_keys_with(
         &mut c,
         pb::ScanRequest {
-            prefix: b"b0".to_vec(),
-            start_row: b"b04".to_vec(),
+            prefix: b"b0".to_vec().into(),
+            start_row: b"b04".to_vec().into(),
             start_row_exclusive: true,
             ..base.clone()
         },
@@ -974,7 +975,7 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
             break;
         }
         assert!(got.len() <= 7);
-        req.start_row = got.last().expect("non-empty").as_bytes().to_vec();
+        req.start_row = got.last().expect("non-empty").as_bytes().to_vec().into();
         req.start_row_exclusive = true;
         paged.extend(got);
     }
@@ -1005,7 +1006,7 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
         &mut c,
         pb::ScanRequest {
             columns: vec![column("f", b"q2")],
-            prefix: b"c".to_vec(),
+            prefix: b"c".to_vec().into(),
             ..base.clone()
         },
     )
@@ -1014,11 +1015,11 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
     assert_eq!(rows.len(), 10);
     assert!(
         rows.iter()
-            .all(|r| r.cells.len() == 1 && r.cells[0].qualifier == b"q2")
+            .all(|r| r.cells.len() == 1 && r.cells[0].qualifier == b"q2"[..])
     );
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"a03".to_vec(),
+        row: b"a03".to_vec().into(),
         mutations: vec![delete_family("g")],
     })
     .await
@@ -1027,8 +1028,8 @@ async fn scan_bounds_prefix_resume_limit_batches_and_columns() {
         &mut c,
         pb::ScanRequest {
             columns: vec![column("g", b"")],
-            prefix: b"a0".to_vec(),
-            stop_row: b"a05".to_vec(),
+            prefix: b"a0".to_vec().into(),
+            stop_row: b"a05".to_vec().into(),
             ..base.clone()
         },
     )
@@ -1088,7 +1089,7 @@ async fn scan_versions_and_time_range() {
     for r in ["r1", "r2"] {
         c.mutate(pb::MutateRequest {
             table: "t".into(),
-            row: r.as_bytes().to_vec(),
+            row: r.as_bytes().to_vec().into(),
             mutations: (0..3)
                 .map(|i| set("f", b"q", format!("{r}-v{i}").as_bytes(), T0 + i))
                 .collect(),
@@ -1233,7 +1234,7 @@ async fn flush_compact_and_describe_stats() {
         "compaction never changes what a read returns"
     );
     let row = get_row(&mut c, "t", b"k0045").await.expect("found");
-    assert_eq!(row.cells[0].value, b"gen2");
+    assert_eq!(row.cells[0].value, &b"gen2"[..]);
     // A minor compaction and a flush of an empty memtable are fine too.
     c.compact(pb::CompactRequest {
         table: "t".into(),
@@ -1308,7 +1309,7 @@ async fn bulk_ingest_adds_files_atomically_and_once_per_ingest_id() {
     // Same version (timestamp T0) as the file's cells: the later write, the ingest, wins.
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"ing00003".to_vec(),
+        row: b"ing00003".to_vec().into(),
         mutations: vec![set("f", b"a", b"written before ingest", T0)],
     })
     .await
@@ -1365,7 +1366,7 @@ async fn bulk_ingest_adds_files_atomically_and_once_per_ingest_id() {
     // A write after the ingest, of the same version, wins over it.
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"ing00004".to_vec(),
+        row: b"ing00004".to_vec().into(),
         mutations: vec![set("f", b"a", b"after", T0)],
     })
     .await
@@ -1474,7 +1475,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .get(pb::GetRequest {
             table: "ghost".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             ..Default::default()
         })
         .await
@@ -1483,7 +1484,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "ghost".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             mutations: vec![set("f", b"q", b"v", 0)],
         })
         .await
@@ -1518,7 +1519,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             mutations: vec![set("nofam", b"q", b"v", 0)],
         })
         .await
@@ -1528,7 +1529,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
         let e = c
             .mutate(pb::MutateRequest {
                 table: "t".into(),
-                row: b"r".to_vec(),
+                row: b"r".to_vec().into(),
                 mutations: vec![m],
             })
             .await
@@ -1538,7 +1539,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .get(pb::GetRequest {
             table: "t".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             columns: vec![column("nofam3", b"")],
             ..Default::default()
         })
@@ -1550,7 +1551,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: Vec::new(),
+            row: Vec::new().into(),
             mutations: vec![set("f", b"q", b"v", 0)],
         })
         .await
@@ -1559,7 +1560,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: vec![b'k'; 4097],
+            row: vec![b'k'; 4097].into(),
             mutations: vec![set("f", b"q", b"v", 0)],
         })
         .await
@@ -1568,7 +1569,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     // Exactly at the limit is fine.
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: vec![b'k'; 4096],
+        row: vec![b'k'; 4096].into(),
         mutations: vec![set("f", b"q", b"v", 0)],
     })
     .await
@@ -1576,7 +1577,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .get(pb::GetRequest {
             table: "t".into(),
-            row: Vec::new(),
+            row: Vec::new().into(),
             ..Default::default()
         })
         .await
@@ -1587,7 +1588,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: b"big".to_vec(),
+            row: b"big".to_vec().into(),
             mutations: vec![set("f", b"q", &vec![0u8; 8 * 1024 * 1024 + 1], 0)],
         })
         .await
@@ -1595,7 +1596,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     assert_status(&e, Code::InvalidArgument, &["value", "8388609"]);
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"big".to_vec(),
+        row: b"big".to_vec().into(),
         mutations: vec![set("f", b"q", &vec![7u8; 8 * 1024 * 1024], 0)],
     })
     .await
@@ -1640,7 +1641,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .get(pb::GetRequest {
             table: "bad name".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             ..Default::default()
         })
         .await
@@ -1662,7 +1663,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             mutations: vec![pb::Mutation { kind: None }],
         })
         .await
@@ -1671,7 +1672,7 @@ async fn errors_have_the_documented_codes_and_name_the_problem() {
     let e = c
         .get(pb::GetRequest {
             table: "t".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             time_range: Some(pb::TimeRange {
                 start_micros: 10,
                 end_micros: 5,
@@ -1728,7 +1729,7 @@ async fn requests_over_the_message_limit_are_resource_exhausted() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             mutations: vec![set("f", b"q", &vec![1u8; 100 * 1024], 0)],
         })
         .await
@@ -1737,7 +1738,7 @@ async fn requests_over_the_message_limit_are_resource_exhausted() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: vec![b'k'; 1025],
+            row: vec![b'k'; 1025].into(),
             mutations: vec![set("f", b"q", b"v", 0)],
         })
         .await
@@ -1749,7 +1750,7 @@ async fn requests_over_the_message_limit_are_resource_exhausted() {
     let e = c
         .mutate(pb::MutateRequest {
             table: "t".into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             mutations: vec![set("f", b"q", &big, 0)],
         })
         .await
@@ -1845,14 +1846,14 @@ async fn sigterm_exits_cleanly_and_data_survives_restart() {
     }
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"flushed00".to_vec(),
+        row: b"flushed00".to_vec().into(),
         mutations: vec![set("f", b"q", b"v2", 0)],
     })
     .await
     .expect("second version");
     c.mutate(pb::MutateRequest {
         table: "t".into(),
-        row: b"flushed01".to_vec(),
+        row: b"flushed01".to_vec().into(),
         mutations: vec![delete_row()],
     })
     .await
@@ -1905,14 +1906,14 @@ async fn sigterm_exits_cleanly_and_data_survives_restart() {
         &mut c,
         pb::GetRequest {
             table: "t".into(),
-            row: b"flushed00".to_vec(),
+            row: b"flushed00".to_vec().into(),
             max_versions: 5,
             ..Default::default()
         },
     )
     .await
     .expect("found");
-    let vals: Vec<&[u8]> = row.cells.iter().map(|c| c.value.as_slice()).collect();
+    let vals: Vec<&[u8]> = row.cells.iter().map(|c| c.value.as_ref()).collect();
     assert_eq!(vals, [b"v2".as_slice(), b"v1".as_slice()]);
     // Still writable after the restart.
     put(&mut c, "t", b"after-restart", "g", b"q", b"ok").await;
@@ -1989,7 +1990,7 @@ async fn sigkill_during_writes_keeps_every_acknowledged_row() {
     .await
     .expect("scan after crash");
     let present: std::collections::HashMap<Vec<u8>, &pb::Row> =
-        rows.iter().map(|r| (r.key.clone(), r)).collect();
+        rows.iter().map(|r| (r.key.to_vec(), r)).collect();
     for b in &acked {
         for i in 0..20 {
             let key = format!("b{b:05}-r{i:02}");
@@ -2055,7 +2056,7 @@ async fn concurrent_clients_write_and_read() {
                         &mut c,
                         pb::ScanRequest {
                             table: "t".into(),
-                            prefix: format!("w{w}-").into_bytes(),
+                            prefix: format!("w{w}-").into_bytes().into(),
                             ..Default::default()
                         },
                     )
@@ -2267,7 +2268,7 @@ async fn scan_replies_are_bounded_by_bytes_and_binary_prefixes_work() {
     for i in 0..4u8 {
         c.mutate(pb::MutateRequest {
             table: "t".into(),
-            row: vec![b'b', i],
+            row: vec![b'b', i].into(),
             mutations: vec![set("f", b"q", &vec![i; 600 * 1024], 0)],
         })
         .await
@@ -2314,7 +2315,7 @@ async fn scan_replies_are_bounded_by_bytes_and_binary_prefixes_work() {
                 &mut c,
                 pb::ScanRequest {
                     table: "t".into(),
-                    prefix: prefix.to_vec(),
+                    prefix: prefix.to_vec().into(),
                     keys_only: true,
                     ..Default::default()
                 },
@@ -2427,11 +2428,11 @@ async fn dump(
             let key = r.key.clone();
             r.cells.into_iter().map(move |c| {
                 (
-                    key.clone(),
+                    key.to_vec(),
                     c.family,
-                    c.qualifier,
+                    c.qualifier.to_vec(),
                     c.timestamp_micros,
-                    c.value,
+                    c.value.to_vec(),
                 )
             })
         })
@@ -2461,7 +2462,7 @@ async fn delete_rules_hold_across_flush_compaction_and_restart() {
     .expect("create");
     let m = |row: &[u8], mutations: Vec<pb::Mutation>| pb::MutateRequest {
         table: "t".into(),
-        row: row.to_vec(),
+        row: row.to_vec().into(),
         mutations,
     };
     // Row a: versions 10, 20, 30; delete version 20; delete of version 40 (nothing there).
@@ -2597,7 +2598,7 @@ async fn lowering_max_versions_is_not_undone_by_raising_it() {
         .expect("create");
         c.mutate(pb::MutateRequest {
             table: table.into(),
-            row: b"r".to_vec(),
+            row: b"r".to_vec().into(),
             mutations: (1..=3)
                 .map(|i| set("f", b"q", format!("v{i}").as_bytes(), T0 + i))
                 .collect(),

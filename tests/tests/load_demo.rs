@@ -94,7 +94,7 @@ fn expected_rows(layout: &Layout, csv_path: &Path) -> BTreeMap<Vec<u8>, Cells> {
 fn cells_of(row: &pb::Row) -> Cells {
     let mut cells = Cells::new();
     for c in &row.cells {
-        let old = cells.insert((c.family.clone(), c.qualifier.clone()), c.value.clone());
+        let old = cells.insert((c.family.clone(), c.qualifier.to_vec()), c.value.to_vec());
         assert!(old.is_none(), "one version per cell expected: {row:?}");
     }
     cells
@@ -117,7 +117,7 @@ async fn table_rows(
     let mut out = BTreeMap::new();
     for r in &rows {
         assert!(
-            out.insert(r.key.clone(), cells_of(r)).is_none(),
+            out.insert(r.key.to_vec(), cells_of(r)).is_none(),
             "key twice in a scan"
         );
     }
@@ -279,7 +279,7 @@ async fn data_dir_loads_give_back_every_csv_field() {
         &mut client,
         pb::ScanRequest {
             table: "clickstream".into(),
-            prefix: prefix.clone(),
+            prefix: prefix.clone().into(),
             ..Default::default()
         },
     )

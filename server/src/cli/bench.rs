@@ -495,7 +495,7 @@ async fn preflight(client: &mut StrataClient<Channel>, table: &str, key: &[u8]) 
     let reply = client
         .get(pb::GetRequest {
             table: table.to_string(),
-            row: key.to_vec(),
+            row: key.to_vec().into(),
             ..Default::default()
         })
         .await
@@ -635,8 +635,8 @@ fn set_cell(family: &str, qualifier: &[u8], value: Vec<u8>) -> pb::Mutation {
     pb::Mutation {
         kind: Some(pb::mutation::Kind::SetCell(pb::SetCell {
             family: family.to_string(),
-            qualifier: qualifier.to_vec(),
-            value,
+            qualifier: qualifier.to_vec().into(),
+            value: value.into(),
             timestamp_micros: 0,
         })),
     }
@@ -829,7 +829,7 @@ async fn get_row(
     let reply = client
         .get(pb::GetRequest {
             table: plan.table.clone(),
-            row: key.to_vec(),
+            row: key.to_vec().into(),
             ..Default::default()
         })
         .await
@@ -852,7 +852,7 @@ async fn update_row(
     client
         .mutate(pb::MutateRequest {
             table: plan.table.clone(),
-            row: key.to_vec(),
+            row: key.to_vec().into(),
             mutations: vec![set_cell(family, qualifier, rng.text(UPDATE_VALUE_BYTES))],
         })
         .await
@@ -892,7 +892,7 @@ async fn do_op(
             let mut stream = client
                 .scan(pb::ScanRequest {
                     table: plan.table.clone(),
-                    start_row: key,
+                    start_row: key.into(),
                     limit,
                     batch_size: limit as u32,
                     ..Default::default()
@@ -921,7 +921,7 @@ async fn do_op(
             client
                 .mutate(pb::MutateRequest {
                     table: plan.table.clone(),
-                    row: key,
+                    row: key.into(),
                     mutations,
                 })
                 .await
@@ -955,7 +955,7 @@ fn make_batch(plan: &Plan, rng: &mut Rng) -> pb::MutateRowsRequest {
         .map(|_| {
             let (template_key, values) = plan.template(rng);
             pb::RowMutations {
-                row: fresh_key(&plan.table, template_key, rng),
+                row: fresh_key(&plan.table, template_key, rng).into(),
                 mutations: plan.row_mutations(values),
             }
         })

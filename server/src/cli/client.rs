@@ -372,6 +372,7 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
                 output::describe_text(
                     out,
                     &pb::DescribeTableResponse {
+                        enabled: Default::default(),
                         table,
                         families: r.families,
                         stats: None,
@@ -410,12 +411,12 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
                 "Mutate",
                 c.mutate(pb::MutateRequest {
                     table,
-                    row: escape::parse(&row),
+                    row: escape::parse(&row).into(),
                     mutations: vec![pb::Mutation {
                         kind: Some(pb::mutation::Kind::SetCell(pb::SetCell {
                             family,
-                            qualifier,
-                            value: escape::parse(&value),
+                            qualifier: qualifier.into(),
+                            value: escape::parse(&value).into(),
                             timestamp_micros: timestamp,
                         })),
                     }],
@@ -441,8 +442,9 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
             let r = call(
                 "Get",
                 c.get(pb::GetRequest {
+                    filter: Default::default(),
                     table,
-                    row: escape::parse(&row),
+                    row: escape::parse(&row).into(),
                     columns,
                     max_versions: versions,
                     time_range: None,
@@ -479,11 +481,25 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
             conn,
         } => {
             let request = pb::ScanRequest {
+                filter: Default::default(),
+                reverse: Default::default(),
                 table,
-                start_row: start_row.as_deref().map(escape::parse).unwrap_or_default(),
+                start_row: start_row
+                    .as_deref()
+                    .map(escape::parse)
+                    .unwrap_or_default()
+                    .into(),
                 start_row_exclusive: start_exclusive,
-                stop_row: stop.as_deref().map(escape::parse).unwrap_or_default(),
-                prefix: prefix.as_deref().map(escape::parse).unwrap_or_default(),
+                stop_row: stop
+                    .as_deref()
+                    .map(escape::parse)
+                    .unwrap_or_default()
+                    .into(),
+                prefix: prefix
+                    .as_deref()
+                    .map(escape::parse)
+                    .unwrap_or_default()
+                    .into(),
                 columns: parse_columns(&columns)?,
                 max_versions: versions,
                 time_range: None,
@@ -529,7 +545,11 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
             let mut c = connect(&conn).await?;
             let request = pb::ScanRequest {
                 table,
-                prefix: prefix.as_deref().map(escape::parse).unwrap_or_default(),
+                prefix: prefix
+                    .as_deref()
+                    .map(escape::parse)
+                    .unwrap_or_default()
+                    .into(),
                 batch_size: 10_000,
                 keys_only: true,
                 ..pb::ScanRequest::default()
@@ -563,11 +583,14 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
         } => {
             use pb::mutation::Kind;
             let kind = match column.as_deref() {
-                None => Kind::DeleteRow(pb::DeleteRow {}),
+                None => Kind::DeleteRow(pb::DeleteRow {
+                    up_to_timestamp_micros: Default::default(),
+                }),
                 Some(col) => {
                     let sel = parse_column(col)?;
                     if col.contains(':') {
                         Kind::DeleteCells(pb::DeleteCells {
+                            up_to: Default::default(),
                             family: sel.family,
                             qualifier: sel.qualifier,
                             timestamp_micros: timestamp.unwrap_or(0),
@@ -575,7 +598,10 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
                     } else if timestamp.is_some() {
                         bail!("--timestamp needs a FAMILY:QUALIFIER column");
                     } else {
-                        Kind::DeleteFamily(pb::DeleteFamily { family: sel.family })
+                        Kind::DeleteFamily(pb::DeleteFamily {
+                            up_to_timestamp_micros: Default::default(),
+                            family: sel.family,
+                        })
                     }
                 }
             };
@@ -584,7 +610,7 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
                 "Mutate",
                 c.mutate(pb::MutateRequest {
                     table,
-                    row: escape::parse(&row),
+                    row: escape::parse(&row).into(),
                     mutations: vec![pb::Mutation { kind: Some(kind) }],
                 })
                 .await,

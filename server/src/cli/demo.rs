@@ -517,15 +517,17 @@ fn produce_batches(
                 .map(|(slot, &(off, len))| pb::Mutation {
                     kind: Some(pb::mutation::Kind::SetCell(pb::SetCell {
                         family: slot.family.clone(),
-                        qualifier: slot.qualifier.clone(),
-                        value: batch.arena[off as usize..(off + len) as usize].to_vec(),
+                        qualifier: slot.qualifier.clone().into(),
+                        value: batch.arena[off as usize..(off + len) as usize]
+                            .to_vec()
+                            .into(),
                         timestamp_micros: 0,
                     })),
                 })
                 .collect();
             stats.cells += resolved.cells.len() as u64;
             pending.push(pb::RowMutations {
-                row: batch.key(i).to_vec(),
+                row: batch.key(i).to_vec().into(),
                 mutations,
             });
             if pending.len() == batch_rows {
@@ -562,7 +564,7 @@ async fn distributions(
             .iter()
             .map(|(f, q)| pb::ColumnSelector {
                 family: f.to_string(),
-                qualifier: q.as_bytes().to_vec(),
+                qualifier: q.as_bytes().to_vec().into(),
             })
             .collect(),
         ..Default::default()

@@ -161,7 +161,7 @@ pub fn parse_column(arg: &str) -> Result<pb::ColumnSelector> {
     }
     Ok(pb::ColumnSelector {
         family: family.to_owned(),
-        qualifier,
+        qualifier: qualifier.into(),
     })
 }
 
@@ -266,7 +266,7 @@ mod tests {
         let cols = parse_columns(&["personal_info:first_name,device_info".into()]).expect("valid");
         assert_eq!(cols.len(), 2);
         assert_eq!(cols[0].family, "personal_info");
-        assert_eq!(cols[0].qualifier, b"first_name");
+        assert_eq!(cols[0].qualifier, &b"first_name"[..]);
         assert!(cols[1].qualifier.is_empty());
         assert!(parse_column(":q").is_err());
         assert_eq!(

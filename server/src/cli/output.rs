@@ -300,10 +300,11 @@ mod tests {
     #[test]
     fn rows_render_escaped() {
         let row = pb::Row {
-            key: vec![0xff, b'1'],
+            partial: Default::default(),
+            key: vec![0xff, b'1'].into(),
             cells: vec![pb::Cell {
                 family: "f".into(),
-                qualifier: b"q".to_vec(),
+                qualifier: b"q".to_vec().into(),
                 timestamp_micros: 0,
                 value: "Budi".into(),
             }],
