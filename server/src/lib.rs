@@ -18,6 +18,7 @@ pub mod service;
 pub mod status;
 pub mod stopping;
 pub mod stream;
+pub mod thrift;
 
 pub use client::connect;
 pub use config::{ServerConfig, ServiceOptions, Settings};
