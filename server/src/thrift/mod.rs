@@ -8,4 +8,13 @@
 //! (column names, millisecond timestamps, result shaping) have a file each; `error` is the one
 //! mapping of engine errors to the IDL's exceptions.
 
+pub mod column;
+pub mod descriptor;
+pub mod error;
 pub mod protocol;
+pub mod shape;
+pub mod time;
+pub mod types;
+
+#[cfg(test)]
+mod fuzz_tests;
