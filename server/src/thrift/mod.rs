@@ -16,5 +16,9 @@ pub mod shape;
 pub mod time;
 pub mod types;
 
+pub mod args;
+pub mod dispatch;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod handler;
+pub mod scanner;

@@ -73,20 +73,15 @@ pub fn split(row: Row, batch: usize) -> Vec<Row> {
         .collect()
 }
 
-/// An upper bound of a result's encoded size in either protocol.
-pub fn encoded_size(r: &TRowResult) -> usize {
+/// An upper bound of the encoded size of `row`'s result, in either protocol and either form.
+pub fn encoded_size(row: &Row) -> usize {
     const PER_CELL: usize = 32;
-    let cols = r
-        .columns
-        .iter()
-        .flatten()
-        .map(|(n, c)| n.len() + c.value.len());
-    let sorted = r
-        .sorted_columns
-        .iter()
-        .flatten()
-        .map(|c| c.column_name.len() + c.cell.value.len());
-    16 + r.row.len() + cols.chain(sorted).map(|n| n + PER_CELL).sum::<usize>()
+    16 + row.key.len()
+        + row
+            .cells
+            .iter()
+            .map(|c| c.family.len() + 1 + c.qualifier.len() + c.value.len() + PER_CELL)
+            .sum::<usize>()
 }
 
 #[cfg(test)]
@@ -161,18 +156,14 @@ mod tests {
     #[test]
     fn the_size_bound_holds_in_both_protocols() {
         for sorted in [false, true] {
+            let bound = encoded_size(&row());
             let r = row_result(row(), sorted);
             let mut b = Binary::writer(0);
             r.write(&mut b);
             let mut c = Compact::writer(0);
             r.write(&mut c);
-            assert!(
-                b.len() <= encoded_size(&r),
-                "{} > {}",
-                b.len(),
-                encoded_size(&r)
-            );
-            assert!(c.len() <= encoded_size(&r));
+            assert!(b.len() <= bound, "{} > {bound}", b.len());
+            assert!(c.len() <= bound);
         }
     }
 }
