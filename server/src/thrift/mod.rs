@@ -17,8 +17,13 @@ pub mod time;
 pub mod types;
 
 pub mod args;
+pub mod connection;
 pub mod dispatch;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod handler;
 pub mod scanner;
+pub mod server;
+pub mod transport;
+
+pub use server::{ThriftHandle, start};
