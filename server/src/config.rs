@@ -482,6 +482,17 @@ impl Default for ThriftOptions {
     }
 }
 
+/// `Ok` when `ok`, else the error naming `setting`.
+fn require(ok: bool, setting: &'static str, message: &str) -> Result<(), ConfigError> {
+    if ok {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    })
+}
+
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -534,36 +545,31 @@ impl ServerConfig {
                 ),
             });
         }
-        if self.service.scan_batch_rows == 0 {
-            return Err(ConfigError::Invalid {
-                setting: "scan_batch_rows",
-                message: "must be at least 1".into(),
-            });
-        }
-        if self.service.scan_batch_bytes == 0 {
-            return Err(ConfigError::Invalid {
-                setting: "scan_batch_bytes",
-                message: "must be at least 1 byte".into(),
-            });
-        }
-        if self.service.scan_idle_timeout.is_zero() {
-            return Err(ConfigError::Invalid {
-                setting: "scan_idle_timeout",
-                message: "must be above 0".into(),
-            });
-        }
-        if self.thrift.max_connections == 0 {
-            return Err(ConfigError::Invalid {
-                setting: "thrift_max_connections",
-                message: "must be at least 1".into(),
-            });
-        }
-        if self.thrift.scanner_lease.is_zero() {
-            return Err(ConfigError::Invalid {
-                setting: "thrift_scanner_lease",
-                message: "must be above 0".into(),
-            });
-        }
+        require(
+            self.service.scan_batch_rows > 0,
+            "scan_batch_rows",
+            "must be at least 1",
+        )?;
+        require(
+            self.service.scan_batch_bytes > 0,
+            "scan_batch_bytes",
+            "must be at least 1 byte",
+        )?;
+        require(
+            !self.service.scan_idle_timeout.is_zero(),
+            "scan_idle_timeout",
+            "must be above 0",
+        )?;
+        require(
+            self.thrift.max_connections > 0,
+            "thrift_max_connections",
+            "must be at least 1",
+        )?;
+        require(
+            !self.thrift.scanner_lease.is_zero(),
+            "thrift_scanner_lease",
+            "must be above 0",
+        )?;
         if self.thrift_listen.is_some() && self.thrift.max_message_bytes > i32::MAX as usize {
             return Err(ConfigError::Invalid {
                 setting: "max_message_bytes",

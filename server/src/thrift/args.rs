@@ -9,8 +9,7 @@ use bytes::Bytes;
 
 use super::protocol::{DecodeError, InputProtocol, TType};
 use super::types::{
-    BatchMutation, ColumnDescriptor, Mutation, TAppend, TIncrement, TScan, ThriftStruct,
-    read_binaries, read_struct, read_structs,
+    BatchMutation, ColumnDescriptor, Mutation, TAppend, TIncrement, TScan, Value, read_struct,
 };
 
 /// The kinds of argument the service's methods take.
@@ -77,18 +76,18 @@ enum Arg {
 
 fn read_arg<P: InputProtocol>(p: &mut P, kind: Kind) -> Result<Arg, DecodeError> {
     Ok(match kind {
-        Kind::Binary => Arg::Binary(p.read_binary()?),
-        Kind::Binaries => Arg::Binaries(read_binaries(p)?),
-        Kind::I32 => Arg::I32(p.read_i32()?),
-        Kind::I64 => Arg::I64(p.read_i64()?),
-        Kind::Scan => Arg::Scan(TScan::read(p)?),
-        Kind::Mutation => Arg::Mutation(Mutation::read(p)?),
-        Kind::Mutations => Arg::Mutations(read_structs(p)?),
-        Kind::Batches => Arg::Batches(read_structs(p)?),
-        Kind::Descriptors => Arg::Descriptors(read_structs(p)?),
-        Kind::Increment => Arg::Increment(TIncrement::read(p)?),
-        Kind::Increments => Arg::Increments(read_structs(p)?),
-        Kind::Append => Arg::Append(TAppend::read(p)?),
+        Kind::Binary => Arg::Binary(Value::read(p)?),
+        Kind::Binaries => Arg::Binaries(Value::read(p)?),
+        Kind::I32 => Arg::I32(Value::read(p)?),
+        Kind::I64 => Arg::I64(Value::read(p)?),
+        Kind::Scan => Arg::Scan(Value::read(p)?),
+        Kind::Mutation => Arg::Mutation(Value::read(p)?),
+        Kind::Mutations => Arg::Mutations(Value::read(p)?),
+        Kind::Batches => Arg::Batches(Value::read(p)?),
+        Kind::Descriptors => Arg::Descriptors(Value::read(p)?),
+        Kind::Increment => Arg::Increment(Value::read(p)?),
+        Kind::Increments => Arg::Increments(Value::read(p)?),
+        Kind::Append => Arg::Append(Value::read(p)?),
     })
 }
 

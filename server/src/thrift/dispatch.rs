@@ -15,7 +15,7 @@ use super::handler::{Gateway, Outcome, Peer, admin, reads, scanners, writes};
 use super::protocol::{
     Codec, Cursor, InputProtocol, MessageHeader, MessageType, OutputProtocol, TType,
 };
-use super::types::{ApplicationException, ExceptionMessage, ThriftStruct};
+use super::types::{ApplicationException, ExceptionMessage, Value};
 
 /// One method of the service.
 pub struct Method {
@@ -134,42 +134,46 @@ pub fn handle<C: Codec>(gw: &Gateway, peer: &Peer, msg: &Bytes) -> Option<Vec<u8
             ));
         }
     };
-    let oneway = header.kind == MessageType::Oneway;
-    if !matches!(header.kind, MessageType::Call | MessageType::Oneway) {
-        let msg = format!(
-            "{}: message type {:?} is not a call",
-            header.name, header.kind
-        );
-        return Some(application_error::<C>(
-            &header,
-            ApplicationException::INVALID_MESSAGE_TYPE,
-            msg,
-        ));
+    let answer = answer(gw, peer, &header, &mut r);
+    if header.kind == MessageType::Oneway {
+        return None;
     }
-    let Some(method) = find(&header.name) else {
-        tracing::debug!(method = %header.name, "unknown thrift method");
-        let msg = format!("Invalid method name: '{}'", header.name);
-        return (!oneway)
-            .then(|| application_error::<C>(&header, ApplicationException::UNKNOWN_METHOD, msg));
-    };
-    let mut args = match Args::read(&mut r, method.args) {
-        Ok(a) => a,
-        Err(e) => {
-            let msg = format!(
-                "{}: cannot decode the arguments: {}",
-                header.name,
-                e.truncated_is_invalid()
-            );
-            return (!oneway).then(|| {
-                application_error::<C>(&header, ApplicationException::PROTOCOL_ERROR, msg)
-            });
-        }
-    };
+    Some(match answer {
+        Ok((throws, outcome)) => reply::<C>(&header, throws, &outcome),
+        Err((kind, message)) => application_error::<C>(&header, kind, message),
+    })
+}
+
+/// Run the call: the method's declared exceptions and outcome, or the `TApplicationException`
+/// (type and message) that answers it instead.
+fn answer<P: InputProtocol>(
+    gw: &Gateway,
+    peer: &Peer,
+    header: &MessageHeader,
+    r: &mut P,
+) -> Result<(Throws, Outcome), (i32, String)> {
+    let name = &header.name;
+    if !matches!(header.kind, MessageType::Call | MessageType::Oneway) {
+        let msg = format!("{name}: message type {:?} is not a call", header.kind);
+        return Err((ApplicationException::INVALID_MESSAGE_TYPE, msg));
+    }
+    let method = find(name).ok_or_else(|| {
+        tracing::debug!(method = %name, "unknown thrift method");
+        let msg = format!("Invalid method name: '{name}'");
+        (ApplicationException::UNKNOWN_METHOD, msg)
+    })?;
+    let mut args = Args::read(r, method.args).map_err(|e| {
+        let msg = format!(
+            "{name}: cannot decode the arguments: {}",
+            e.truncated_is_invalid()
+        );
+        (ApplicationException::PROTOCOL_ERROR, msg)
+    })?;
     let outcome = (method.run)(gw, peer, &mut args);
     if let Err(e) = &outcome {
         tracing::debug!(method = method.name, error = %e, "thrift call failed");
     }
-    (!oneway).then(|| reply::<C>(&header, method.throws, &outcome))
+    Ok((method.throws, outcome))
 }
 
 /// The REPLY message of a call: the success field or the declared exception.

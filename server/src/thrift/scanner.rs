@@ -301,7 +301,7 @@ mod tests {
         let got = s.next(3, usize::MAX).expect("ok");
         let shape: Vec<(Vec<u8>, usize)> = got
             .iter()
-            .map(|r| (r.row.to_vec(), r.columns.as_ref().map_or(0, Vec::len)))
+            .map(|r| (r.row.to_vec(), r.columns.as_ref().map_or(0, |m| m.0.len())))
             .collect();
         assert_eq!(
             shape,

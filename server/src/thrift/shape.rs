@@ -11,7 +11,7 @@ use strata_engine::{Cell, Row};
 
 use super::column;
 use super::time;
-use super::types::{TCell, TColumn, TRowResult};
+use super::types::{Map, TCell, TColumn, TRowResult};
 
 fn tcell(c: &Cell) -> TCell {
     TCell {
@@ -54,7 +54,7 @@ pub fn row_result(row: Row, sorted: bool) -> TRowResult {
     columns.dedup_by(|later, first| later.0 == first.0);
     TRowResult {
         row: key,
-        columns: Some(columns),
+        columns: Some(Map(columns)),
         sorted_columns: None,
     }
 }
@@ -88,7 +88,7 @@ pub fn encoded_size(row: &Row) -> usize {
 mod tests {
     use super::*;
     use crate::thrift::protocol::{Binary, Codec, Compact, OutputProtocol};
-    use crate::thrift::types::ThriftStruct;
+    use crate::thrift::types::Value;
 
     fn cell(family: &str, q: &str, ts: i64, v: &str) -> Cell {
         Cell {
@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn columns_are_keyed_family_colon_qualifier_sorted_newest_version() {
         let r = row_result(row(), false);
-        let cols = r.columns.expect("map");
+        let cols = r.columns.expect("map").0;
         let names: Vec<&[u8]> = cols.iter().map(|(n, _)| &n[..]).collect();
         // Sorted by the name's bytes ('.' < ':'), one entry per column.
         assert_eq!(names, vec![&b"a.b:y"[..], b"a:x", b"b:"]);

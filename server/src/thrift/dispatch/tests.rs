@@ -11,8 +11,7 @@ use super::*;
 use crate::config::ThriftOptions;
 use crate::thrift::protocol::{Binary, Compact};
 use crate::thrift::types::{
-    BatchMutation, ColumnDescriptor, Mutation, TCell, TRegionInfo, TRowResult, TScan,
-    read_binaries, read_structs, write_binaries, write_structs,
+    BatchMutation, ColumnDescriptor, Mutation, TCell, TRegionInfo, TRowResult, TScan, Value,
 };
 
 struct Fixture {
@@ -122,7 +121,7 @@ impl Fixture {
         self.void("createTable", |w| {
             bin(w, 1, table.as_bytes());
             w.write_field_begin(TType::List, 2);
-            write_structs(w, families);
+            families.to_vec().write(w);
         })
     }
 
@@ -146,7 +145,7 @@ impl Fixture {
         self.void(name, |w| {
             bin(w, 1, table.as_bytes());
             w.write_field_begin(TType::List, 2);
-            write_structs(w, &[batch]);
+            vec![batch].write(w);
             if let Some(ts) = ts {
                 w.write_field_begin(TType::I64, 3);
                 w.write_i64(ts);
@@ -163,11 +162,11 @@ impl Fixture {
                 bin(w, 2, row.as_bytes());
                 if let Some(cols) = columns {
                     w.write_field_begin(TType::List, 3);
-                    write_binaries(w, &names(cols));
+                    names(cols).write(w);
                 }
                 attributes(w, 4);
             },
-            |r| read_structs::<_, TRowResult>(r).expect("rows"),
+            |r| Vec::<TRowResult>::read(r).expect("rows"),
         )
         .ok()
     }
@@ -207,7 +206,7 @@ impl Fixture {
                 i32_field(w, 1, id);
                 i32_field(w, 2, n);
             },
-            |r| read_structs::<_, TRowResult>(r).expect("rows"),
+            |r| Vec::<TRowResult>::read(r).expect("rows"),
         )
     }
 }
@@ -244,7 +243,7 @@ fn family(name: &str) -> ColumnDescriptor {
 fn columns(r: &TRowResult) -> Vec<(String, String)> {
     r.columns
         .iter()
-        .flatten()
+        .flat_map(|m| m.0.iter())
         .map(|(n, c)| {
             (
                 String::from_utf8_lossy(n).into_owned(),
@@ -267,7 +266,7 @@ fn tables_are_created_listed_sorted_described_and_deleted() {
         .call(
             "getTableNames",
             |_| {},
-            |r| read_binaries(r).expect("names"),
+            |r| Vec::<Bytes>::read(r).expect("names"),
         )
         .ok();
     assert_eq!(listed, names(&["alpha", "zeta"]));
@@ -321,7 +320,7 @@ fn regions_are_one_per_table_and_none_for_a_missing_table() {
         f.call(
             "getTableRegions",
             |w| bin(w, 1, table),
-            |r| read_structs::<_, TRegionInfo>(r).expect("regions"),
+            |r| Vec::<TRegionInfo>::read(r).expect("regions"),
         )
         .ok()
     };
@@ -413,7 +412,7 @@ fn timestamps_are_milliseconds_and_read_bounds_are_exclusive() {
                     None => i32_field(w, 4, n),
                 }
             },
-            |r| read_structs::<_, TCell>(r).expect("cells"),
+            |r| Vec::<TCell>::read(r).expect("cells"),
         )
         .ok()
         .into_iter()
@@ -470,7 +469,7 @@ fn deletes_without_timestamp_remove_columns_families_and_rows() {
         f.void("mutateRows", |w| {
             bin(w, 1, b"t");
             w.write_field_begin(TType::List, 2);
-            write_structs(w, &batches);
+            batches.write(w);
         }),
         Answer::Void
     );
@@ -621,7 +620,7 @@ fn unknown_methods_and_undecodable_arguments_are_application_exceptions() {
     }
     // Still answering.
     assert!(matches!(
-        f.call("getTableNames", |_| {}, |r| read_binaries(r)),
+        f.call("getTableNames", |_| {}, |r| Vec::<Bytes>::read(r)),
         Answer::Ok(Ok(_))
     ));
 }
@@ -636,7 +635,7 @@ fn compact_protocol_calls_get_compact_replies() {
             w.write_field_begin(TType::Binary, 1);
             w.write_binary(b"c");
             w.write_field_begin(TType::List, 2);
-            write_structs(w, &[family("cf")]);
+            vec![family("cf")].write(w);
         },
         |_| (),
     );
@@ -645,7 +644,7 @@ fn compact_protocol_calls_get_compact_replies() {
         "getTableNames",
         -9,
         |_| {},
-        |r| read_binaries(r).expect("names"),
+        |r| Vec::<Bytes>::read(r).expect("names"),
     );
     assert_eq!(names, Answer::Ok(vec![Bytes::from_static(b"c")]));
 }

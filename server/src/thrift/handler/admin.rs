@@ -12,7 +12,7 @@ use super::{Gateway, Outcome, Peer, Reply, table_name};
 use crate::thrift::args::Args;
 use crate::thrift::descriptor::{family_from_thrift, family_to_thrift};
 use crate::thrift::error::ThriftError;
-use crate::thrift::types::TRegionInfo;
+use crate::thrift::types::{Map, TRegionInfo};
 
 /// HBase's `TThriftServerType.ONE`.
 const THRIFT_SERVER_TYPE_ONE: i32 = 1;
@@ -40,12 +40,10 @@ pub fn get_table_names(gw: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
 
 /// `getTableNamesWithIsTableEnabled()` (HBase 2.x)
 pub fn get_table_names_with_is_table_enabled(gw: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
-    Ok(Reply::Flags(
-        sorted_tables(gw)
-            .into_iter()
-            .map(|t| (Bytes::from(t), true))
-            .collect(),
-    ))
+    Ok(Reply::Flags(Map(sorted_tables(gw)
+        .into_iter()
+        .map(|t| (Bytes::from(t), true))
+        .collect())))
 }
 
 /// `getColumnDescriptors(1: tableName)`
@@ -59,7 +57,7 @@ pub fn get_column_descriptors(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
         .map(|cd| (cd.name.clone(), cd))
         .collect();
     all.sort_by(|x, y| x.0.cmp(&y.0));
-    Ok(Reply::Descriptors(all))
+    Ok(Reply::Descriptors(Map(all)))
 }
 
 /// `getTableRegions(1: tableName)`

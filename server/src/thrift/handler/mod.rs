@@ -17,12 +17,10 @@ use bytes::Bytes;
 use strata_engine::{ColumnSelector, Db, ReadOptions};
 
 use super::error::{ThriftError, show};
-use super::protocol::{OutputProtocol, TType};
+use super::protocol::OutputProtocol;
 use super::scanner::Scanners;
 use super::time;
-use super::types::{
-    ColumnDescriptor, TCell, TRegionInfo, TRowResult, ThriftStruct, write_binaries, write_structs,
-};
+use super::types::{ColumnDescriptor, Map, TCell, TRegionInfo, TRowResult, write_field};
 use crate::config::ThriftOptions;
 
 /// What every call shares: the store, the open scanners, the settings.
@@ -82,13 +80,13 @@ pub enum Reply {
     /// `list<Text>`
     Names(Vec<Bytes>),
     /// `map<Text, bool>`
-    Flags(Vec<(Bytes, bool)>),
+    Flags(Map<Bytes, bool>),
     /// `list<TCell>`
     Cells(Vec<TCell>),
     /// `list<TRowResult>`
     Rows(Vec<TRowResult>),
     /// `map<Text, ColumnDescriptor>`
-    Descriptors(Vec<(Bytes, ColumnDescriptor)>),
+    Descriptors(Map<Bytes, ColumnDescriptor>),
     /// `list<TRegionInfo>`
     Regions(Vec<TRegionInfo>),
 }
@@ -98,54 +96,16 @@ impl Reply {
     pub fn write<P: OutputProtocol>(&self, p: &mut P) {
         match self {
             Reply::Void => {}
-            Reply::Bool(b) => {
-                p.write_field_begin(TType::Bool, 0);
-                p.write_bool(*b);
-            }
-            Reply::I32(n) => {
-                p.write_field_begin(TType::I32, 0);
-                p.write_i32(*n);
-            }
-            Reply::I64(n) => {
-                p.write_field_begin(TType::I64, 0);
-                p.write_i64(*n);
-            }
-            Reply::Text(s) => {
-                p.write_field_begin(TType::Binary, 0);
-                p.write_binary(s.as_bytes());
-            }
-            Reply::Names(names) => {
-                p.write_field_begin(TType::List, 0);
-                write_binaries(p, names);
-            }
-            Reply::Flags(flags) => {
-                p.write_field_begin(TType::Map, 0);
-                p.write_map_begin(TType::Binary, TType::Bool, flags.len());
-                for (name, on) in flags {
-                    p.write_binary(name);
-                    p.write_bool(*on);
-                }
-            }
-            Reply::Cells(cells) => {
-                p.write_field_begin(TType::List, 0);
-                write_structs(p, cells);
-            }
-            Reply::Rows(rows) => {
-                p.write_field_begin(TType::List, 0);
-                write_structs(p, rows);
-            }
-            Reply::Descriptors(ds) => {
-                p.write_field_begin(TType::Map, 0);
-                p.write_map_begin(TType::Binary, TType::Struct, ds.len());
-                for (name, d) in ds {
-                    p.write_binary(name);
-                    d.write(p);
-                }
-            }
-            Reply::Regions(rs) => {
-                p.write_field_begin(TType::List, 0);
-                write_structs(p, rs);
-            }
+            Reply::Bool(v) => write_field(p, 0, v),
+            Reply::I32(v) => write_field(p, 0, v),
+            Reply::I64(v) => write_field(p, 0, v),
+            Reply::Text(v) => write_field(p, 0, v),
+            Reply::Names(v) => write_field(p, 0, v),
+            Reply::Flags(v) => write_field(p, 0, v),
+            Reply::Cells(v) => write_field(p, 0, v),
+            Reply::Rows(v) => write_field(p, 0, v),
+            Reply::Descriptors(v) => write_field(p, 0, v),
+            Reply::Regions(v) => write_field(p, 0, v),
         }
     }
 }

@@ -71,13 +71,8 @@ pub struct BinaryReader<'a> {
     cur: Cursor<'a>,
 }
 
-impl<'a> BinaryReader<'a> {
-    fn binary_len(&self) -> Result<(Cursor<'a>, usize), DecodeError> {
-        let mut c = self.cur;
-        let n = length(&mut c, "binary")?;
-        c.peek(n)?;
-        Ok((c, n))
-    }
+fn binary_length(c: &mut Cursor<'_>) -> Result<usize, DecodeError> {
+    length(c, "binary")
 }
 
 impl InputProtocol for BinaryReader<'_> {
@@ -156,17 +151,11 @@ impl InputProtocol for BinaryReader<'_> {
     }
 
     fn read_binary(&mut self) -> Result<Bytes, DecodeError> {
-        let (mut c, n) = self.binary_len()?;
-        let b = c.bytes(n)?;
-        self.cur = c;
-        Ok(b)
+        self.cur.prefixed(binary_length)
     }
 
     fn skip_binary(&mut self) -> Result<(), DecodeError> {
-        let (mut c, n) = self.binary_len()?;
-        c.take(n)?;
-        self.cur = c;
-        Ok(())
+        self.cur.skip_prefixed(binary_length)
     }
 
     fn read_list_begin(&mut self) -> Result<(TType, usize), DecodeError> {

@@ -137,13 +137,8 @@ pub struct CompactReader<'a> {
     st: CompactState,
 }
 
-impl<'a> CompactReader<'a> {
-    fn binary_len(&self) -> Result<(Cursor<'a>, usize), DecodeError> {
-        let mut c = self.cur;
-        let n = length(&mut c, "binary")?;
-        c.peek(n)?;
-        Ok((c, n))
-    }
+fn binary_length(c: &mut Cursor<'_>) -> Result<usize, DecodeError> {
+    length(c, "binary")
 }
 
 impl InputProtocol for CompactReader<'_> {
@@ -268,17 +263,11 @@ impl InputProtocol for CompactReader<'_> {
     }
 
     fn read_binary(&mut self) -> Result<Bytes, DecodeError> {
-        let (mut c, n) = self.binary_len()?;
-        let b = c.bytes(n)?;
-        self.cur = c;
-        Ok(b)
+        self.cur.prefixed(binary_length)
     }
 
     fn skip_binary(&mut self) -> Result<(), DecodeError> {
-        let (mut c, n) = self.binary_len()?;
-        c.take(n)?;
-        self.cur = c;
-        Ok(())
+        self.cur.skip_prefixed(binary_length)
     }
 
     fn read_list_begin(&mut self) -> Result<(TType, usize), DecodeError> {

@@ -9,6 +9,9 @@ use bytes::Bytes;
 
 use super::DecodeError;
 
+/// Reads a protocol's length prefix.
+pub type Length<'a> = fn(&mut Cursor<'a>) -> Result<usize, DecodeError>;
+
 /// A read position in a buffer.
 #[derive(Clone, Copy, Debug)]
 pub struct Cursor<'a> {
@@ -93,9 +96,23 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    /// Move back to `pos` (only to a position this cursor was at before).
-    pub fn rewind(&mut self, pos: usize) {
-        self.pos = pos.min(self.pos);
+    /// A byte string whose length `len` reads first, consumed (atomically: on error the
+    /// cursor is unchanged).
+    pub fn prefixed(&mut self, len: Length<'a>) -> Result<Bytes, DecodeError> {
+        let mut c = *self;
+        let n = len(&mut c)?;
+        let b = c.bytes(n)?;
+        *self = c;
+        Ok(b)
+    }
+
+    /// Step over a byte string whose length `len` reads first (atomically).
+    pub fn skip_prefixed(&mut self, len: Length<'a>) -> Result<(), DecodeError> {
+        let mut c = *self;
+        let n = len(&mut c)?;
+        c.take(n)?;
+        *self = c;
+        Ok(())
     }
 }
 

@@ -16,7 +16,7 @@ use crate::thrift::protocol::{
     Codec, Cursor, InputProtocol, MessageHeader, MessageType, OutputProtocol, TType,
 };
 use crate::thrift::transport::{MessageReader, write_message};
-use crate::thrift::types::{ApplicationException, TScan, ThriftStruct, read_binaries};
+use crate::thrift::types::{ApplicationException, TScan, Value};
 
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -87,7 +87,7 @@ fn success_names<C: Codec>(reply: &Bytes) -> Vec<Bytes> {
     assert_eq!(h.kind, MessageType::Reply, "{}", h.name);
     r.read_struct_begin().expect("result");
     assert_eq!(r.read_field_begin(), Ok(Some((TType::List, 0))));
-    read_binaries(&mut r).expect("names")
+    Vec::<Bytes>::read(&mut r).expect("names")
 }
 
 fn application_error<C: Codec>(reply: &Bytes) -> ApplicationException {
