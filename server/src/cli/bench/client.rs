@@ -17,6 +17,7 @@ use super::histogram::Histogram;
 use super::random::Rng;
 use super::workload::{
     OPS, Op, Plan, Workload, batch_size, choose_op, fresh_key, make_batch, set_cell,
+    template_mutations,
 };
 use super::{MAX_SCAN_ROWS, OP_TIMEOUT, STREAM_WINDOW, UPDATE_VALUE_BYTES};
 
@@ -218,9 +219,9 @@ pub(super) async fn do_op(
             })
         }
         Op::Insert => {
-            let (template_key, values) = plan.template(rng);
-            let key = fresh_key(&plan.table, template_key, rng);
-            let mutations = plan.row_mutations(values);
+            let template = plan.template(rng);
+            let key = fresh_key(&plan.table, &template.row, rng);
+            let mutations = template_mutations(template);
             let cells = mutations.len() as u64;
             client
                 .mutate(pb::MutateRequest {

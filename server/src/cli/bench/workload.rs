@@ -9,11 +9,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Result, anyhow};
-use strata_engine::Limits;
-use strata_loader::builtin_mapping;
-use strata_loader::bulk::batch::{Batch, ParseConfig, parse_chunk};
-use strata_loader::csv_input::ChunkReader;
+use strata_engine::RowMutation;
+use strata_loader::{MappedCsv, builtin_mapping, row_mutation};
 use strata_proto::v1 as pb;
+use strata_server::convert::row_mutation_to_pb;
 
 use super::TEMPLATE_ROWS;
 use super::random::{Rng, Zipf};
@@ -98,8 +97,8 @@ pub(super) struct Sample {
     pub(super) columns: Vec<(String, Vec<u8>)>,
     /// Row keys, a uniform sample of at most `max_keys`, in random order.
     pub(super) keys: Vec<Vec<u8>>,
-    /// The first rows' values (one per column) and keys, for inserted rows.
-    pub(super) templates: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+    /// The first rows, whose values inserted rows take (with fresh keys).
+    pub(super) templates: Vec<RowMutation>,
     /// Rows in the file.
     pub(super) rows_seen: u64,
 }
@@ -108,25 +107,18 @@ pub(super) struct Sample {
 /// built them, clickstream's composite key included) and keep a reservoir sample of keys.
 pub(super) fn sample_table(csv: &Path, table: &str, max_keys: usize, seed: u64) -> Result<Sample> {
     let mapping = builtin_mapping(table).ok_or_else(|| anyhow!("no mapping for {table}"))?;
-    let mut reader = ChunkReader::open(csv, b',', 1 << 20)?;
-    let header = reader.header().to_vec();
-    let resolved = mapping.resolve(&header, None)?;
-    let limits = Limits::default();
-    let cfg = ParseConfig {
-        mapping: &resolved,
-        header: &header,
-        delimiter: b',',
-        default_ts: 0,
-        max_row_key: limits.max_row_key,
-        max_value: limits.max_value,
-    };
+    let mut rows = MappedCsv::open(csv, &mapping)?;
+    let resolved = rows.mapping().clone();
+    let columns = resolved
+        .cells
+        .iter()
+        .map(|c| (c.family.clone(), c.qualifier.clone()))
+        .collect();
     let mut rng = Rng::new(seed ^ 0x5eed_0f6b_e4c4);
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut templates = Vec::new();
     let mut seen = 0u64;
-    let mut batch = Batch::default();
-    while let Some(chunk) = reader.next_chunk()? {
-        batch = parse_chunk(&chunk, &cfg, batch);
+    while let Some(batch) = rows.next_chunk()? {
         for i in 0..batch.rows.len() {
             seen += 1;
             if keys.len() < max_keys {
@@ -140,12 +132,7 @@ pub(super) fn sample_table(csv: &Path, table: &str, max_keys: usize, seed: u64) 
                 }
             }
             if templates.len() < TEMPLATE_ROWS {
-                let values = batch
-                    .values(i)
-                    .iter()
-                    .map(|&(off, len)| batch.arena[off as usize..(off + len) as usize].to_vec())
-                    .collect();
-                templates.push((batch.key(i).to_vec(), values));
+                templates.push(row_mutation(batch, i, &resolved));
             }
         }
     }
@@ -155,11 +142,7 @@ pub(super) fn sample_table(csv: &Path, table: &str, max_keys: usize, seed: u64) 
         keys.swap(i, j);
     }
     Ok(Sample {
-        columns: resolved
-            .cells
-            .iter()
-            .map(|c| (c.family.clone(), c.qualifier.clone()))
-            .collect(),
+        columns,
         keys,
         templates,
         rows_seen: seen,
@@ -175,7 +158,7 @@ pub(super) struct Plan {
     pub(super) table: String,
     pub(super) columns: Vec<(String, Vec<u8>)>,
     pub(super) keys: Vec<Vec<u8>>,
-    pub(super) templates: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+    pub(super) templates: Vec<RowMutation>,
     pub(super) zipf: Option<Zipf>,
     pub(super) batch_rows: usize,
     /// Operations that start at or after this instant are measured.
@@ -194,18 +177,14 @@ impl Plan {
         &self.keys[i as usize]
     }
 
-    pub(super) fn template(&self, rng: &mut Rng) -> &(Vec<u8>, Vec<Vec<u8>>) {
+    pub(super) fn template(&self, rng: &mut Rng) -> &RowMutation {
         &self.templates[rng.below(self.templates.len() as u64) as usize]
     }
+}
 
-    /// A whole row of SetCells with a template's values.
-    pub(super) fn row_mutations(&self, values: &[Vec<u8>]) -> Vec<pb::Mutation> {
-        self.columns
-            .iter()
-            .zip(values)
-            .map(|((family, qualifier), value)| set_cell(family, qualifier, value.clone()))
-            .collect()
-    }
+/// A whole row of SetCells with a template's values.
+pub(super) fn template_mutations(template: &RowMutation) -> Vec<pb::Mutation> {
+    row_mutation_to_pb(template.clone()).mutations
 }
 
 pub(super) fn set_cell(family: &str, qualifier: &[u8], value: Vec<u8>) -> pb::Mutation {
@@ -301,10 +280,10 @@ pub(super) fn choose_op(w: Workload, rng: &mut Rng) -> Op {
 pub(super) fn make_batch(plan: &Plan, rng: &mut Rng) -> pb::MutateRowsRequest {
     let entries = (0..plan.batch_rows)
         .map(|_| {
-            let (template_key, values) = plan.template(rng);
+            let template = plan.template(rng);
             pb::RowMutations {
-                row: fresh_key(&plan.table, template_key, rng).into(),
-                mutations: plan.row_mutations(values),
+                row: fresh_key(&plan.table, &template.row, rng).into(),
+                mutations: template_mutations(template),
             }
         })
         .collect();
