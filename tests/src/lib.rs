@@ -21,6 +21,8 @@ use tonic_health::pb::health_client::HealthClient;
 
 pub use strata_proto::v1;
 
+pub mod grpc;
+
 /// How long a server may take to answer SERVING after it is started.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a server may take to exit after SIGTERM.
