@@ -109,6 +109,11 @@ impl FilterState {
         let Row { key, cells } = row;
         let mut kept = Vec::with_capacity(cells.len());
         self.filter_cells(cells, &mut kept);
+        if self.root.filter_all_remaining() {
+            // HBase's store scanners see this at the next row's first cell and stop, even for
+            // a filter (ColumnCountGetFilter) that would pass again after the reset.
+            self.finished = true;
+        }
         self.root.filter_row_cells(&mut kept);
         // HBase asks filter_row only about a row with cells left.
         let dropped = kept.is_empty() || self.root.filter_row();
