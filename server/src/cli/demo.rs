@@ -16,12 +16,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use strata_engine::{DbOptions, Limits};
-use strata_loader::bulk::batch::{Batch, ParseConfig, parse_chunk};
-use strata_loader::csv_input::ChunkReader;
-use strata_loader::{GenSummary, LoadOptions, builtin_csv_file, builtin_mapping};
+use strata_engine::DbOptions;
+use strata_loader::{GenSummary, LoadOptions, MappedCsv, builtin_csv_file, builtin_mapping};
 use strata_proto::v1 as pb;
 use strata_proto::v1::strata_client::StrataClient;
+use strata_server::convert::row_mutation_to_pb;
 use tonic::transport::Channel;
 
 use super::load::{
@@ -470,8 +469,9 @@ async fn stream_csv(
     })
 }
 
-/// Parse `csv` in chunks with the built-in mapping of `table` and send MutateRows batches of
-/// `batch_rows` rows (every mapped column a SetCell with the server's clock as timestamp).
+/// Read `csv` with the built-in mapping of `table` (the loader's [`MappedCsv`]) and send
+/// MutateRows batches of `batch_rows` rows (every mapped column a SetCell with the server's
+/// clock as timestamp).
 fn produce_batches(
     csv: &Path,
     table: &str,
@@ -479,67 +479,28 @@ fn produce_batches(
     tx: tokio::sync::mpsc::Sender<pb::MutateRowsRequest>,
 ) -> Result<Streamed> {
     let mapping = builtin_mapping(table).ok_or_else(|| anyhow!("no mapping for {table}"))?;
-    let mut reader = ChunkReader::open(csv, b',', 1 << 20)?;
-    let header = reader.header().to_vec();
-    let resolved = mapping.resolve(&header, None)?;
-    let limits = Limits::default();
-    let cfg = ParseConfig {
-        mapping: &resolved,
-        header: &header,
-        delimiter: b',',
-        default_ts: 0,
-        max_row_key: limits.max_row_key,
-        max_value: limits.max_value,
-    };
     let mut stats = Streamed::default();
-    let mut pending: Vec<pb::RowMutations> = Vec::with_capacity(batch_rows);
-    let send = |entries: Vec<pb::RowMutations>, stats: &mut Streamed| -> Result<()> {
-        stats.batches += 1;
-        stats.rows += entries.len() as u64;
-        tx.blocking_send(pb::MutateRowsRequest {
-            table: table.to_string(),
-            entries,
-        })
-        .map_err(|_| anyhow!("the MutateStream call ended before every batch was sent"))
-    };
-    let mut batch = Batch::default();
-    while let Some(chunk) = reader.next_chunk()? {
-        batch = parse_chunk(&chunk, &cfg, batch);
+    for batch in MappedCsv::open(csv, &mapping)?.batches(batch_rows) {
+        let batch = batch?;
         stats.rejects += batch.rejects.len() as u64;
         for r in &batch.rejects {
             tracing::warn!(line = r.line, reason = %r.reason, "rejected click event");
         }
-        for i in 0..batch.rows.len() {
-            let mutations = resolved
-                .cells
-                .iter()
-                .zip(batch.values(i))
-                .map(|(slot, &(off, len))| pb::Mutation {
-                    kind: Some(pb::mutation::Kind::SetCell(pb::SetCell {
-                        family: slot.family.clone(),
-                        qualifier: slot.qualifier.clone().into(),
-                        value: batch.arena[off as usize..(off + len) as usize]
-                            .to_vec()
-                            .into(),
-                        timestamp_micros: 0,
-                    })),
-                })
-                .collect();
-            stats.cells += resolved.cells.len() as u64;
-            pending.push(pb::RowMutations {
-                row: batch.key(i).to_vec().into(),
-                mutations,
-            });
-            if pending.len() == batch_rows {
-                send(
-                    std::mem::replace(&mut pending, Vec::with_capacity(batch_rows)),
-                    &mut stats,
-                )?;
-            }
+        if batch.rows.is_empty() {
+            continue;
         }
-    }
-    if !pending.is_empty() {
-        send(pending, &mut stats)?;
+        stats.batches += 1;
+        stats.rows += batch.rows.len() as u64;
+        stats.cells += batch
+            .rows
+            .iter()
+            .map(|r| r.mutations.len() as u64)
+            .sum::<u64>();
+        tx.blocking_send(pb::MutateRowsRequest {
+            table: table.to_string(),
+            entries: batch.rows.into_iter().map(row_mutation_to_pb).collect(),
+        })
+        .map_err(|_| anyhow!("the MutateStream call ended before every batch was sent"))?;
     }
     Ok(stats)
 }
