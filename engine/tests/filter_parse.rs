@@ -292,6 +292,13 @@ fn hostile_inputs_are_errors_not_panics() {
     let quotes = vec![b'\''; MAX_FILTER_LEN];
     let e = error_in(&quotes, TimeUnit::Micros);
     assert!(e.message.contains("expected a filter"), "{e}");
+    // Many arguments: thousands of prefixes, the duplicate found at the end.
+    let mut args: Vec<String> = (0..5000).map(|i| format!("'p{i}'")).collect();
+    args.push("'p17'".into());
+    let s = format!("MultipleColumnPrefixFilter({})", args.join(","));
+    let e = error(&s);
+    assert_eq!(e.position, s.rfind("'p17'").expect("the duplicate"), "{e}");
+    assert!(e.message.contains("distinct"), "{e}");
     // Regexes: bad syntax, oversized, too many.
     let e = error("ValueFilter(=, 'regexstring:a{1000}{1000}{1000}')");
     assert!(e.message.contains("limit"), "{e}");

@@ -317,11 +317,19 @@ impl Node {
             Node::ColumnPrefix { prefix } => column_prefix(&cell.qualifier, prefix),
             Node::MultipleColumnPrefix { sorted, hint } => {
                 let q = cell.qualifier.as_ref();
-                if sorted.iter().any(|p| q.starts_with(p)) {
+                // A matching prefix is one of q's own prefixes: one lookup per length, not a
+                // pass over every prefix.
+                let matches = (0..=q.len()).any(|n| {
+                    sorted
+                        .binary_search_by(|p| p.as_slice().cmp(&q[..n]))
+                        .is_ok()
+                });
+                if matches {
                     return Code::Include;
                 }
                 // No qualifier between this one and the next larger prefix can match.
-                *hint = sorted.iter().position(|p| p.as_slice() > q);
+                let next = sorted.partition_point(|p| p.as_slice() <= q);
+                *hint = (next < sorted.len()).then_some(next);
                 if hint.is_some() {
                     Code::SeekNextUsingHint
                 } else {

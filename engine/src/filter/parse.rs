@@ -356,9 +356,10 @@ impl Build<'_, '_> {
             "MultipleColumnPrefixFilter" => {
                 self.arity(1, usize::MAX)?;
                 let mut prefixes: Vec<Vec<u8>> = Vec::with_capacity(self.args.len());
+                let mut seen = std::collections::HashSet::new();
                 for i in 0..self.args.len() {
                     let p = self.quoted(i)?;
-                    if prefixes.contains(&p) {
+                    if !seen.insert(p.clone()) {
                         return Err(self.error(i, "the prefixes must be distinct"));
                     }
                     prefixes.push(p);
