@@ -114,7 +114,7 @@ pub const MAX_FILTER_LEN: usize = 64 * 1024;
 /// Deepest nesting of parentheses, SKIP and WHILE.
 pub const MAX_DEPTH: usize = 64;
 /// Most filters and operators in one filter string.
-pub const MAX_FILTERS: usize = 1024;
+pub const MAX_FILTERS: usize = 256;
 /// Most `regexstring` comparators in one filter string.
 pub const MAX_REGEXES: usize = 16;
 
