@@ -81,81 +81,53 @@ impl Code {
 mod tests {
     use super::Code::{self, *};
 
-    const ORDER: [Code; 7] = [
-        Include,
-        IncludeAndNextCol,
-        IncludeAndSeekNextRow,
-        Skip,
-        NextCol,
-        NextRow,
-        SeekNextUsingHint,
-    ];
+    // Short names, so the tables below read like HBase's.
+    const I: Code = Include;
+    const INC: Code = IncludeAndNextCol;
+    const INR: Code = IncludeAndSeekNextRow;
+    const S: Code = Skip;
+    const NC: Code = NextCol;
+    const NR: Code = NextRow;
+    const H: Code = SeekNextUsingHint;
+    /// HBase's order of the tables' rows and columns.
+    const ORDER: [Code; 7] = [I, INC, INR, S, NC, NR, H];
 
     /// `table[local][rc]`, rows and columns in ORDER; transcribed from the tables in HBase's
     /// FilterListWithAND and FilterListWithOR.
     fn check(table: [[Code; 7]; 7], merge: fn(Code, Code) -> Code, what: &str) {
         for (l, row) in table.iter().enumerate() {
             for (r, want) in row.iter().enumerate() {
-                assert_eq!(
-                    merge(ORDER[r], ORDER[l]),
-                    *want,
-                    "{what}: rc {:?} local {:?}",
-                    ORDER[r],
-                    ORDER[l]
-                );
+                let (rc, local) = (ORDER[r], ORDER[l]);
+                assert_eq!(merge(rc, local), *want, "{what}: rc {rc:?} local {local:?}");
             }
         }
     }
 
     #[test]
     fn and_merge_is_hbase_maximal_step_table() {
-        let (i, inc, inr, s, nc, nr, h) = (
-            Include,
-            IncludeAndNextCol,
-            IncludeAndSeekNextRow,
-            Skip,
-            NextCol,
-            NextRow,
-            SeekNextUsingHint,
-        );
-        check(
-            [
-                [i, inc, inr, s, nc, nr, h],
-                [inc, inc, inr, nc, nc, nr, h],
-                [inr, inr, inr, nr, nr, nr, h],
-                [s, nc, nr, s, nc, nr, h],
-                [nc, nc, nr, nc, nc, nr, h],
-                [nr, nr, nr, nr, nr, nr, h],
-                [h, h, h, h, h, h, h],
-            ],
-            Code::and,
-            "AND",
-        );
+        let table = [
+            [I, INC, INR, S, NC, NR, H],
+            [INC, INC, INR, NC, NC, NR, H],
+            [INR, INR, INR, NR, NR, NR, H],
+            [S, NC, NR, S, NC, NR, H],
+            [NC, NC, NR, NC, NC, NR, H],
+            [NR, NR, NR, NR, NR, NR, H],
+            [H, H, H, H, H, H, H],
+        ];
+        check(table, Code::and, "AND");
     }
 
     #[test]
     fn or_merge_is_hbase_minimal_step_table() {
-        let (i, inc, inr, s, nc, nr, h) = (
-            Include,
-            IncludeAndNextCol,
-            IncludeAndSeekNextRow,
-            Skip,
-            NextCol,
-            NextRow,
-            SeekNextUsingHint,
-        );
-        check(
-            [
-                [i, i, i, i, i, i, i],
-                [i, inc, inc, i, inc, inc, i],
-                [i, inc, inr, i, inc, inr, i],
-                [i, i, i, s, s, s, s],
-                [i, inc, inc, s, nc, nc, s],
-                [i, inc, inr, s, nc, nr, s],
-                [i, i, i, s, s, s, h],
-            ],
-            Code::or,
-            "OR",
-        );
+        let table = [
+            [I, I, I, I, I, I, I],
+            [I, INC, INC, I, INC, INC, I],
+            [I, INC, INR, I, INC, INR, I],
+            [I, I, I, S, S, S, S],
+            [I, INC, INC, S, NC, NC, S],
+            [I, INC, INR, S, NC, NR, S],
+            [I, I, I, S, S, S, H],
+        ];
+        check(table, Code::or, "OR");
     }
 }

@@ -172,31 +172,31 @@ impl<'a> Parser<'a> {
     }
 
     fn or_list(&mut self) -> Result<Expr, FilterError> {
-        let first = self.and_list()?;
-        if !self.at_word(b"OR") {
-            return Ok(first);
-        }
-        let mut items = vec![first];
-        while self.at_word(b"OR") {
-            let pos = self.take().pos;
-            self.count_filter(pos)?;
-            items.push(self.and_list()?);
-        }
-        Ok(Expr::Or(items))
+        self.list(b"OR", Self::and_list, Expr::Or)
     }
 
     fn and_list(&mut self) -> Result<Expr, FilterError> {
-        let first = self.unary()?;
-        if !self.at_word(b"AND") {
+        self.list(b"AND", Self::unary, Expr::And)
+    }
+
+    /// `member (keyword member)*`: one member alone, or a list of them.
+    fn list(
+        &mut self,
+        keyword: &[u8],
+        member: fn(&mut Self) -> Result<Expr, FilterError>,
+        make: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, FilterError> {
+        let first = member(self)?;
+        if !self.at_word(keyword) {
             return Ok(first);
         }
         let mut items = vec![first];
-        while self.at_word(b"AND") {
+        while self.at_word(keyword) {
             let pos = self.take().pos;
             self.count_filter(pos)?;
-            items.push(self.unary()?);
+            items.push(member(self)?);
         }
-        Ok(Expr::And(items))
+        Ok(make(items))
     }
 
     fn unary(&mut self) -> Result<Expr, FilterError> {
