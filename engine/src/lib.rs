@@ -17,6 +17,8 @@ mod compaction;
 pub mod db;
 pub mod error;
 pub mod fault_fs;
+#[cfg(test)]
+mod frozen_formats;
 pub mod fs;
 mod lock;
 pub mod manifest;

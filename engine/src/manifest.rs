@@ -119,7 +119,7 @@ pub fn manifest_path(dir: &Path) -> PathBuf {
 }
 
 /// Encode `state` as a whole manifest file: header then payload.
-fn encode(state: &ManifestState) -> Result<Vec<u8>> {
+pub(crate) fn encode(state: &ManifestState) -> Result<Vec<u8>> {
     let payload = bincode::serde::encode_to_vec(state, bincode::config::standard())
         .map_err(|e| Error::InvalidArgument(format!("cannot encode the manifest: {e}")))?;
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
@@ -176,7 +176,7 @@ pub fn read_manifest(fs: &Arc<dyn Fs>, dir: &Path) -> Result<Option<ManifestStat
     decode(&path, &data).map(Some)
 }
 
-fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
+pub(crate) fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
     if data.len() < HEADER_LEN {
         return Err(Error::corruption(
             path,

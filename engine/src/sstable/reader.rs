@@ -428,6 +428,25 @@ impl TableReader {
         Ok(TableReader(Arc::new(inner)))
     }
 
+    /// The build options this file was written with, as far as its meta block records them
+    /// (compression, bloom filter and block size per family): what rebuilding it needs.
+    #[cfg(test)]
+    pub(crate) fn build_options(&self) -> super::TableBuildOptions {
+        super::TableBuildOptions {
+            families: self
+                .0
+                .families
+                .iter()
+                .map(|f| crate::options::FamilyOptions {
+                    compression: f.meta.compression,
+                    bloom_filter: f.meta.bloom_filter,
+                    block_size: f.meta.block_size,
+                    ..crate::options::FamilyOptions::new(&*f.meta.props.name)
+                })
+                .collect(),
+        }
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.0.path
