@@ -16,6 +16,14 @@ pub type Timestamp = i64;
 /// one per file).
 pub type SeqNo = u64;
 
+/// Microseconds since the Unix epoch, now (0 if the clock is before 1970).
+pub fn now_micros() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 /// Timestamp given to markers that cover every version (column and family deletes), so they
 /// sort before every version of what they cover.
 pub const MARKER_TS: Timestamp = i64::MAX;

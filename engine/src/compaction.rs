@@ -16,13 +16,11 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::cell::{CellKind, InternalCell, SeqNo, Timestamp};
-use crate::db::{DbInner, Table, now_micros, sst_path};
+use crate::catalog::{Catalog, NewFile};
+use crate::cell::{CellKind, InternalCell, SeqNo, Timestamp, now_micros};
 use crate::error::Result;
-use crate::manifest::FileMeta;
 use crate::read::{CellSource, FamilySchema, MergeIter};
-use crate::sstable::TableBuilder;
-use crate::sstable::TableReader;
+use crate::table::Table;
 use crate::version::{FileHandle, TableVersion};
 
 /// Files of one size tier merged together once this many pile up.
@@ -34,30 +32,34 @@ const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
 /// A file whose delete markers exceed this share of its entries is rewritten.
 const TOMBSTONE_SHARE: f64 = 0.3;
 
-/// Compact `t`: `major` merges every file (after flushing memtables) into one sorted run.
-pub(crate) fn compact_table(inner: &DbInner, t: &Arc<Table>, major: bool) -> Result<()> {
+/// Compact `t`: `major` merges every file into one sorted run, after `flush_first` (which
+/// flushes the memtables) ran under the compaction lock.
+pub(crate) fn compact_table(
+    catalog: &Catalog,
+    t: &Arc<Table>,
+    major: bool,
+    flush_first: impl FnOnce() -> Result<()>,
+) -> Result<()> {
     let _c = t.compaction_lock.lock();
     if major {
-        inner.freeze_memtable(t);
-        inner.flush_immutables(t)?;
+        flush_first()?;
         let v = t.version.load_full();
         if v.files.is_empty() {
             return Ok(());
         }
         let inputs = v.files.clone();
-        return run(inner, t, &v, inputs);
+        return run(catalog, t, &v, inputs);
     }
     let v = t.version.load_full();
     match pick(&v, t) {
-        Some(inputs) => run(inner, t, &v, inputs),
+        Some(inputs) => run(catalog, t, &v, inputs),
         None => Ok(()),
     }
 }
 
 /// Background entry point: compact every table whose files ask for it.
-pub(crate) fn maybe_compact(inner: &DbInner) -> Result<()> {
-    let tables: Vec<Arc<Table>> = inner.tables.read().values().cloned().collect();
-    for t in tables {
+pub(crate) fn maybe_compact(catalog: &Catalog) -> Result<()> {
+    for t in catalog.tables() {
         let Some(_c) = t.compaction_lock.try_lock() else {
             continue;
         };
@@ -66,7 +68,7 @@ pub(crate) fn maybe_compact(inner: &DbInner) -> Result<()> {
         }
         let v = t.version.load_full();
         if let Some(inputs) = pick(&v, &t) {
-            run(inner, &t, &v, inputs)?;
+            run(catalog, &t, &v, inputs)?;
         }
     }
     Ok(())
@@ -159,7 +161,7 @@ fn overlapping(ranges: &[(&[u8], &[u8])]) -> Vec<usize> {
 
 /// Merge `inputs` into new files and swap them in with one manifest edit.
 fn run(
-    inner: &DbInner,
+    catalog: &Catalog,
     t: &Arc<Table>,
     v: &TableVersion,
     inputs: Vec<Arc<FileHandle>>,
@@ -184,7 +186,7 @@ fn run(
     }
     let mut merge = MergeIter::new(sources);
     let mut outputs: Vec<Arc<FileHandle>> = Vec::new();
-    let mut builder: Option<(u64, std::path::PathBuf, TableBuilder)> = None;
+    let mut builder: Option<NewFile> = None;
     let mut row: Vec<InternalCell> = Vec::new();
     let mut kept: Vec<InternalCell> = Vec::new();
     let result: Result<()> = (|| {
@@ -208,32 +210,29 @@ fn run(
                 continue;
             }
             if builder.is_none() {
-                let number = inner.allocate_file_number();
-                let path = sst_path(&inner.dir, number);
-                let b = TableBuilder::new(&inner.fs, &path, DbInner::build_options(t))?;
-                builder = Some((number, path, b));
+                builder = Some(catalog.new_file(t)?);
             }
-            if let Some((_, _, b)) = builder.as_mut() {
+            if let Some(b) = builder.as_mut() {
                 for c in &kept {
-                    b.add(&c.as_ref())?;
+                    b.builder.add(&c.as_ref())?;
                 }
             }
             if builder
                 .as_ref()
-                .is_some_and(|(_, _, b)| b.estimated_size() >= TARGET_FILE_BYTES)
-                && let Some((number, path, b)) = builder.take()
+                .is_some_and(|b| b.builder.estimated_size() >= TARGET_FILE_BYTES)
+                && let Some(b) = builder.take()
             {
-                outputs.push(finish(inner, number, path, b)?);
+                outputs.push(finish(catalog, b)?);
             }
         }
-        if let Some((number, path, b)) = builder.take() {
-            outputs.push(finish(inner, number, path, b)?);
+        if let Some(b) = builder.take() {
+            outputs.push(finish(catalog, b)?);
         }
         Ok(())
     })();
     if let Err(e) = result {
-        if let Some((_, _, b)) = builder.take() {
-            let _ = b.abandon();
+        if let Some(b) = builder.take() {
+            let _ = b.builder.abandon();
         }
         for o in &outputs {
             o.mark_obsolete();
@@ -241,7 +240,7 @@ fn run(
         return Err(e);
     }
     if !outputs.is_empty()
-        && let Err(e) = inner.sync_sst_dir()
+        && let Err(e) = catalog.sync_sst_dir()
     {
         for o in &outputs {
             o.mark_obsolete();
@@ -249,33 +248,19 @@ fn run(
         return Err(e);
     }
     let bytes_out: u64 = outputs.iter().map(|o| o.meta.size).sum();
-    {
-        let mut m = inner.manifest.lock();
-        let mut next = m.clone();
-        let Some(ts) = next.tables.get_mut(&t.name) else {
-            for o in &outputs {
-                o.mark_obsolete();
-            }
-            return Ok(());
-        };
+    let committed = catalog.commit_table(&t.name, &outputs, |ts| {
         ts.files.retain(|f| !input_numbers.contains(&f.number));
         ts.files.extend(outputs.iter().map(|o| o.meta.clone()));
-        if let Err(e) = inner.commit_manifest(&mut m, next) {
-            for o in &outputs {
-                o.mark_obsolete();
-            }
-            return Err(e);
-        }
+        Ok(())
+    })?;
+    if committed.is_none() {
+        return Ok(()); // dropped meanwhile; the outputs were released
     }
-    {
-        let _g = t.version_lock.lock();
-        let cur = t.version.load();
-        let mut next = TableVersion::clone(&cur);
+    t.install(|next| {
         next.files
             .retain(|f| !input_numbers.contains(&f.meta.number));
         next.files.extend(outputs.iter().cloned());
-        t.version.store(Arc::new(next));
-    }
+    });
     for f in &inputs {
         f.mark_obsolete();
     }
@@ -290,35 +275,10 @@ fn run(
     Ok(())
 }
 
-fn finish(
-    inner: &DbInner,
-    number: u64,
-    path: std::path::PathBuf,
-    b: TableBuilder,
-) -> Result<Arc<FileHandle>> {
-    let props = b.finish()?;
-    let reader = TableReader::open_with_cache(&path, None, Some(inner.block_cache.clone()))?;
-    let meta = FileMeta {
-        number,
-        level: 1,
-        size: props.file_size,
-        global_seq: None,
-        smallest_row: props.smallest_row.clone(),
-        largest_row: props.largest_row.clone(),
-        min_seq: props.min_seq,
-        max_seq: props.max_seq,
-        min_ts: props.min_ts,
-        max_ts: props.max_ts,
-        rows: props.rows,
-        cells: props.cells,
-        deletes: props.deletes,
-    };
-    Ok(Arc::new(FileHandle::new(
-        meta,
-        reader,
-        path,
-        inner.fs.clone(),
-    )))
+/// Finish an output file and open it (compaction outputs are level 1).
+fn finish(catalog: &Catalog, file: NewFile) -> Result<Arc<FileHandle>> {
+    let props = file.builder.finish()?;
+    catalog.open_new_file(file.number, 1, None, &props)
 }
 
 /// Keep the entries of one row (all families, internal order) that a read could still need.

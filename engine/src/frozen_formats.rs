@@ -52,7 +52,7 @@ fn assert_same_bytes(what: &str, path: &Path, frozen: &[u8], now: &[u8]) {
 
 #[test]
 fn manifest_encoding_is_frozen() {
-    let path = fixture().join(crate::manifest::MANIFEST_FILE);
+    let path = fixture().join(crate::filename::MANIFEST_FILE);
     let frozen = std::fs::read(&path).unwrap();
     let state = crate::manifest::decode(&path, &frozen).unwrap();
     assert!(!state.tables.is_empty());
@@ -68,7 +68,9 @@ fn wal_encoding_is_frozen() {
         let frozen = std::fs::read(&path).unwrap();
         let contents = wal::read_segment(&fs, &path, false).unwrap();
         assert!(contents.torn_tail.is_none(), "{}", path.display());
-        let number = wal::parse_segment_name(path.file_name().unwrap().to_str().unwrap()).unwrap();
+        let number =
+            crate::filename::parse_segment_name(path.file_name().unwrap().to_str().unwrap())
+                .unwrap();
         let mut w = LogWriter::create(&fs, tmp.path(), number).unwrap();
         for (i, rec) in contents.records.iter().enumerate() {
             let batch = WriteBatch::decode(rec, &path, i as u64).unwrap();

@@ -11,15 +11,18 @@
 
 pub mod bloom;
 pub mod cache;
+mod catalog;
 pub mod cell;
 pub mod codec;
 mod compaction;
 pub mod db;
 pub mod error;
 pub mod fault_fs;
+mod filename;
 #[cfg(test)]
 mod frozen_formats;
 pub mod fs;
+mod health;
 mod lock;
 pub mod manifest;
 pub mod memtable;
@@ -27,16 +30,19 @@ pub mod mutation;
 pub mod options;
 pub mod read;
 pub mod row;
+mod scan;
 pub mod sstable;
 mod stats;
+mod table;
 mod version;
 pub mod wal;
 pub mod write_batch;
 
-pub use cell::{CellKind, CellRef, InternalCell, SeqNo, Timestamp};
-pub use db::{AlterTable, Db, IngestReply, RowScanner, now_micros};
+pub use cell::{CellKind, CellRef, InternalCell, SeqNo, Timestamp, now_micros};
+pub use db::{AlterTable, Db, IngestReply};
 pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};
 pub use row::{Cell, ColumnSelector, ReadOptions, Row, ScanOptions, TimeRange};
+pub use scan::RowScanner;
 pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
+use crate::filename::{parse_segment_name, segment_path};
 use crate::fs::{FileSyncer, Fs, WritableFile};
 
 /// First 8 bytes of every segment: "STRATWAL" read as a little-endian u64.
@@ -31,22 +32,6 @@ pub const MAX_PAYLOAD_LEN: usize = u32::MAX as usize;
 const RESYNC_BUDGET: u64 = 1 << 30;
 /// The append buffer is given back to the allocator after a frame larger than this.
 const KEEP_BUFFER_CAPACITY: usize = 4 << 20;
-
-/// The path of segment `number` in `dir`.
-pub fn segment_path(dir: &Path, number: u64) -> PathBuf {
-    dir.join(format!("{number:06}.log"))
-}
-
-/// The segment number of a file name written by [`segment_path`], if it is one.
-pub fn parse_segment_name(name: &str) -> Option<u64> {
-    let stem = name.strip_suffix(".log")?;
-    if stem.len() < 6 || !stem.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let number: u64 = stem.parse().ok()?;
-    // Only the canonical spelling, so one number never maps to two files.
-    (format!("{number:06}") == stem).then_some(number)
-}
 
 fn encode_header(number: u64) -> [u8; SEGMENT_HEADER_LEN] {
     let mut h = [0u8; SEGMENT_HEADER_LEN];
