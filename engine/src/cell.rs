@@ -158,6 +158,27 @@ impl Ord for InternalCell {
     }
 }
 
+/// An entry of row `r` for unit tests: `(kind, family, qualifier, ts, seq, value)`.
+#[cfg(test)]
+pub(crate) fn test_entry(
+    kind: CellKind,
+    family: &str,
+    qualifier: &str,
+    ts: Timestamp,
+    seq: SeqNo,
+    value: &str,
+) -> InternalCell {
+    InternalCell {
+        row: Bytes::from_static(b"r"),
+        family: Arc::from(family),
+        kind,
+        qualifier: Bytes::copy_from_slice(qualifier.as_bytes()),
+        ts,
+        seq,
+        value: Bytes::copy_from_slice(value.as_bytes()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

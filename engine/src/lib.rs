@@ -26,6 +26,7 @@ mod health;
 mod lock;
 pub mod manifest;
 pub mod memtable;
+mod merge;
 pub mod mutation;
 pub mod options;
 pub mod read;
@@ -35,6 +36,7 @@ pub mod sstable;
 mod stats;
 mod table;
 mod version;
+mod visibility;
 pub mod wal;
 pub mod write_batch;
 

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use crate::cell::{CellKind, MARKER_TS, Timestamp};
 use crate::error::{Error, Result};
 use crate::options::Limits;
-use crate::read::FamilySchema;
+use crate::table::FamilySchema;
 use crate::write_batch::RowCells;
 
 /// One change to a row.

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use crate::cell::{InternalCell, SeqNo};
 use crate::error::Result;
 use crate::memtable::MemTableCursor;
-use crate::read::{CellSource, MergeIter, ReadPlan};
+use crate::merge::{CellSource, MergeIter};
+use crate::read::ReadPlan;
 use crate::row::{Row, ScanOptions};
 use crate::version::TableVersion;
 

@@ -10,10 +10,22 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
+use crate::cell::SeqNo;
 use crate::manifest::TableState;
-use crate::read::FamilySchema;
+use crate::options::FamilyOptions;
 use crate::sstable::TableBuildOptions;
 use crate::version::TableVersion;
+
+/// A family as reads, writes and compaction see it.
+#[derive(Clone, Debug)]
+pub struct FamilySchema {
+    /// The family name, shared by every cell written to it.
+    pub name: Arc<str>,
+    /// Options.
+    pub options: FamilyOptions,
+    /// Entries with a smaller sequence number belong to an earlier family of the same name.
+    pub created_seq: SeqNo,
+}
 
 /// Counters of one table since open.
 #[derive(Debug, Default)]
