@@ -10,9 +10,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use strata_engine::fs::{self, Fs};
-use strata_engine::memtable::MemTable;
 use strata_engine::sstable::{TableBuildOptions, TableBuilder, TableReader};
-use strata_engine::wal::LogWriter;
+use strata_engine::testing::{LogWriter, MemTable};
 use strata_engine::{CellKind, Compression, FamilyOptions, InternalCell};
 
 const CELLS: u64 = 100_000;

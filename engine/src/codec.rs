@@ -6,15 +6,24 @@
 //! reports a [`DecodeError`] with the position, which callers turn into `Error::Corruption`
 //! naming their file and offset.
 
+#![warn(clippy::indexing_slicing)]
+
 use std::fmt;
 use std::path::Path;
 
 use crate::error::Error;
 
+/// `data[range]`, or an empty slice where the range is out of bounds. Decoders that checked
+/// a length before use this instead of indexing, so a mistake in a check reads as short data
+/// (which fails the next check) instead of a panic.
+#[inline]
+pub(crate) fn sub<R: std::slice::SliceIndex<[u8], Output = [u8]>>(data: &[u8], range: R) -> &[u8] {
+    data.get(range).unwrap_or_default()
+}
+
 /// Longest encoding of a `u64` varint.
-pub const MAX_VARINT64_LEN: usize = 10;
-/// Longest encoding of a `u32` varint.
-pub const MAX_VARINT32_LEN: usize = 5;
+#[cfg(test)]
+const MAX_VARINT64_LEN: usize = 10;
 
 /// Append `v` as an unsigned LEB128 varint (7 bits per byte, low bits first).
 #[inline]

@@ -8,12 +8,15 @@
 //! `MANIFEST` in place, never return a state whose checksum failed, and never decide what
 //! the state means (that belongs to the caller, who also serializes writers).
 
+#![warn(clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::Reader;
 use crate::error::{Error, Result};
 use crate::filename::{MANIFEST_TMP_FILE, manifest_path};
 use crate::fs::Fs;
@@ -259,19 +262,23 @@ pub fn read_manifest(fs: &Arc<dyn Fs>, dir: &Path) -> Result<Option<ManifestStat
 }
 
 pub(crate) fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
-    if data.len() < HEADER_LEN {
-        return Err(Error::corruption(
+    let short = || {
+        Error::corruption(
             path,
             0,
             format!(
                 "file of {} bytes is shorter than the {HEADER_LEN}-byte header",
                 data.len()
             ),
-        ));
-    }
-    let mut magic = [0u8; 8];
-    magic.copy_from_slice(&data[0..8]);
-    let magic = u64::from_le_bytes(magic);
+        )
+    };
+    let (header, payload) = data.split_at_checked(HEADER_LEN).ok_or_else(short)?;
+    let mut r = Reader::new(header);
+    // The header is exactly HEADER_LEN bytes, so these reads cannot run short.
+    let magic = r.fixed64().map_err(|_| short())?;
+    let version = r.fixed32().map_err(|_| short())?;
+    let len = r.fixed64().map_err(|_| short())?;
+    let crc = r.fixed32().map_err(|_| short())?;
     if magic != MANIFEST_MAGIC {
         return Err(Error::corruption(
             path,
@@ -279,9 +286,6 @@ pub(crate) fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
             format!("not a manifest: magic {magic:#018x}"),
         ));
     }
-    let mut version = [0u8; 4];
-    version.copy_from_slice(&data[8..12]);
-    let version = u32::from_le_bytes(version);
     if version != FORMAT_VERSION {
         return Err(Error::corruption(
             path,
@@ -291,10 +295,7 @@ pub(crate) fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
             ),
         ));
     }
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&data[12..20]);
-    let len = u64::from_le_bytes(len);
-    let actual = (data.len() - HEADER_LEN) as u64;
+    let actual = payload.len() as u64;
     if len != actual {
         return Err(Error::corruption(
             path,
@@ -302,10 +303,7 @@ pub(crate) fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
             format!("header says {len} payload bytes but the file holds {actual}"),
         ));
     }
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(&data[20..24]);
-    let payload = &data[HEADER_LEN..];
-    if crc32fast::hash(payload) != u32::from_le_bytes(crc) {
+    if crc32fast::hash(payload) != crc {
         return Err(Error::corruption(
             path,
             HEADER_LEN as u64,

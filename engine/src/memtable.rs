@@ -80,6 +80,7 @@ impl MemTable {
     }
 
     /// Number of entries.
+    #[cfg(any(test, feature = "testing"))]
     pub fn len(&self) -> usize {
         self.map.len()
     }

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use strata_engine::fault_fs::FaultFs;
 use strata_engine::fs::Fs;
+use strata_engine::testing::FaultFs;
 use strata_engine::{
     Db, DbOptions, Error, FamilyOptions, Mutation, ReadOptions, RowMutation, ScanOptions, SyncMode,
 };

@@ -6,6 +6,8 @@
 //! return inconsistent blocks on any input: every length, count, index and ordinal is
 //! checked, and values are handed out as slices of the decoded buffer, never copied.
 
+#![warn(clippy::indexing_slicing)]
+
 use std::collections::HashMap;
 
 use bytes::Bytes;
@@ -49,7 +51,7 @@ impl KeyBlockBuilder {
         };
         put_varint64(&mut self.buf, shared as u64);
         put_varint64(&mut self.buf, (key.len() - shared) as u64);
-        self.buf.extend_from_slice(&key[shared..]);
+        self.buf.extend_from_slice(crate::codec::sub(key, shared..));
         self.last_key.clear();
         self.last_key.extend_from_slice(key);
         self.count += 1;
@@ -88,8 +90,9 @@ impl KeyBlockBuilder {
 #[inline]
 pub(crate) fn key_head(key: &[u8]) -> u64 {
     let mut b = [0u8; 8];
-    let n = key.len().min(8);
-    b[..n].copy_from_slice(&key[..n]);
+    for (slot, byte) in b.iter_mut().zip(key) {
+        *slot = *byte;
+    }
     u64::from_be_bytes(b)
 }
 
@@ -190,8 +193,9 @@ impl KeyBlock {
     fn restart(&self, r: usize) -> usize {
         let at = self.restarts_at + 4 * r;
         self.data
-            .get(at..at + 4)
-            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .get(at..)
+            .and_then(|b| b.first_chunk())
+            .map_or(0, |b| u32::from_le_bytes(*b) as usize)
     }
 
     /// Index of the first key `>= key` (or `> key` when `exclusive`), `len()` if none.

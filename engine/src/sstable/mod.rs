@@ -15,13 +15,13 @@ use crate::cell::{SeqNo, Timestamp};
 use crate::options::FamilyOptions;
 
 mod block;
-pub mod builder;
+mod builder;
 mod format;
-pub mod reader;
+mod reader;
 #[cfg(test)]
 mod tests;
 
-pub use builder::TableBuilder;
+pub use builder::{RowCell, TableBuilder};
 pub use reader::{ReadStats, TableIter, TableReader};
 
 /// What a builder needs to know: the families the file may contain, with their options

@@ -15,6 +15,8 @@
 //! check: it returns `Error::Corruption` naming the file and the block's offset. It never
 //! writes files.
 
+#![warn(clippy::indexing_slicing)]
+
 use std::cell::RefCell;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -300,14 +302,11 @@ impl Inner {
 
     /// Indexes of the selected families, in name order.
     fn select(&self, families: Option<&[Arc<str>]>) -> Vec<usize> {
-        (0..self.families.len())
-            .filter(|&i| match families {
-                None => true,
-                Some(sel) => {
-                    let name = &self.families[i].meta.props.name;
-                    sel.iter().any(|s| s == name)
-                }
-            })
+        self.families
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| families.is_none_or(|sel| sel.contains(&f.meta.props.name)))
+            .map(|(i, _)| i)
             .collect()
     }
 
@@ -338,7 +337,7 @@ impl TableReader {
     /// mmap the file, check footer magic/version/crc, parse the meta block and load the
     /// bloom filter. `global_seq: Some(s)` makes every cell read report seq `s` (files
     /// adopted by bulk ingest get one seq per file). Reads decode every block they need
-    /// (no cache); see [`TableReader::open_with_cache`].
+    /// (no cache; the store opens its files with a block cache shared by every reader).
     pub fn open(path: &Path, global_seq: Option<SeqNo>) -> Result<TableReader> {
         Self::open_with_cache(path, global_seq, None)
     }
@@ -346,7 +345,7 @@ impl TableReader {
     /// [`TableReader::open`] with a block cache shared with other readers: decoded data
     /// blocks are kept there under a file id unique to this reader, and dropped from it
     /// when the last clone of the reader is dropped.
-    pub fn open_with_cache(
+    pub(crate) fn open_with_cache(
         path: &Path,
         global_seq: Option<SeqNo>,
         cache: Option<Arc<BlockCache>>,
@@ -545,18 +544,16 @@ impl TableReader {
         let fams = inner
             .select(families)
             .into_iter()
-            .map(|fi| {
-                let meta = &inner.families[fi].meta;
-                FamCursor {
-                    family: fi,
-                    name: meta.props.name.clone(),
-                    next_block: meta.index.partition_point(|e| e.last_ordinal < start_ord),
-                    block: None,
-                    cursor: BlockCursor::default(),
-                    cur: None,
-                    min_ordinal: start_ord,
-                    loaded: 0,
-                }
+            .filter_map(|fi| Some((fi, &inner.families.get(fi)?.meta)))
+            .map(|(fi, meta)| FamCursor {
+                family: fi,
+                name: meta.props.name.clone(),
+                next_block: meta.index.partition_point(|e| e.last_ordinal < start_ord),
+                block: None,
+                cursor: BlockCursor::default(),
+                cur: None,
+                min_ordinal: start_ord,
+                loaded: 0,
             })
             .collect();
         Ok(TableIter {
@@ -659,7 +656,11 @@ impl FamCursor {
                 self.cur = Some(c);
                 return Ok(Some(c.ordinal));
             }
-            if self.next_block >= inner.families[self.family].meta.index.len() {
+            let blocks = inner
+                .families
+                .get(self.family)
+                .map_or(0, |f| f.meta.index.len());
+            if self.next_block >= blocks {
                 self.block = None;
                 return Ok(None);
             }
