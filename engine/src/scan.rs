@@ -3,8 +3,8 @@
 //! start/stop, the successor of a prefix, whether a row is past the stop, whether a file's
 //! key range overlaps the scan).
 //!
-//! This module must never decide visibility itself (`read.rs` does) nor read files other
-//! than through the sources it builds.
+//! This module must never decide visibility itself (`read.rs` and `visibility.rs` do) nor
+//! read files other than through the sources it builds.
 
 use std::ops::Bound;
 use std::sync::Arc;
