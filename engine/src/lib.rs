@@ -1,10 +1,11 @@
 //! Strata's storage engine: a wide-column LSM tree.
 //!
 //! The public surface is [`Db`] with the option, mutation, row, statistics and error types
-//! re-exported here, plus two modules: [`sstable`], because the bulk loader writes table
-//! files with the engine's own [`sstable::TableBuilder`] (and reads them back with
-//! [`sstable::TableReader`]) before handing them to [`Db::ingest`], and [`fs`], the file
-//! layer those take. Everything else is internal. Test seams (a fault-injecting file layer,
+//! re-exported here, plus these modules: [`options`]; [`sstable`], because the bulk loader
+//! writes table files with the engine's own [`sstable::TableBuilder`] (and reads them back
+//! with [`sstable::TableReader`]) before handing them to [`Db::ingest`]; [`fs`], the file
+//! layer those take; and [`filter`], HBase's filter language over the row types. Everything
+//! else is internal. Test seams (a fault-injecting file layer,
 //! the memtable and WAL writer for micro-benchmarks) are in `testing`, compiled only with the
 //! `testing` cargo feature and not part of the supported API.
 //!
@@ -25,6 +26,7 @@ mod error;
 #[cfg(any(test, feature = "testing"))]
 mod fault_fs;
 mod filename;
+pub mod filter;
 #[cfg(test)]
 mod frozen_formats;
 pub mod fs;
