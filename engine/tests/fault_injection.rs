@@ -3,6 +3,8 @@
 //! returns EIO. Acknowledged writes under `always` and `group` must survive the cut; a full
 //! disk or failed fsync must turn the store read-only without losing committed data.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::sync::Arc;
 
 use strata_engine::fs::Fs;

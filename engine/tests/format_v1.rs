@@ -12,6 +12,8 @@
 //! Regenerating (only when creating a new fixture directory):
 //! `cargo test -p strata-engine --test format_v1 -- --ignored write_v1_fixture`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::fmt::Write as _;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
