@@ -13,6 +13,8 @@ pub mod config;
 pub mod convert;
 pub mod escape;
 pub mod oversize;
+pub mod reply;
+pub mod row_joiner;
 pub mod scan;
 pub mod server;
 pub mod service;
@@ -23,6 +25,7 @@ pub mod thrift;
 
 pub use client::connect;
 pub use config::{ServerConfig, ServiceOptions, Settings, ThriftOptions};
+pub use row_joiner::RowJoiner;
 pub use server::{ServerError, ServerHandle, serve, start};
 pub use service::StrataService;
 pub use strata_proto::v1 as pb;

@@ -14,6 +14,8 @@
 //! the client to resume with `start_row_exclusive` after the last key it received. This module
 //! must never run engine calls on the async executor.
 
+mod parts;
+
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -28,6 +30,7 @@ use tonic::Status;
 use crate::convert::{self, ReadFilter};
 use crate::status;
 use crate::stopping::Stopping;
+use parts::{Outgoing, Reply};
 
 /// Replies buffered between the reader and the client.
 const BUFFERED_REPLIES: usize = 2;
@@ -94,6 +97,7 @@ pub async fn start(
         filter: filter.map(|f| FilterState::new(&f.filter, f.options)),
         limit,
         sent: 0,
+        pending: None,
     };
     let (tx, rx) = mpsc::channel(BUFFERED_REPLIES);
     let (end_tx, end_rx) = oneshot::channel();
@@ -183,6 +187,8 @@ struct Rows {
     /// filter).
     limit: u64,
     sent: u64,
+    /// The rest of a row sent in parts.
+    pending: Option<Outgoing>,
 }
 
 /// What one pull gives.
@@ -223,31 +229,35 @@ impl Rows {
     }
 }
 
-/// Pull rows until the batch is full by rows or bytes, or the scan ends or fails, or the
-/// filter has dropped many rows (the batch may then be empty; the scan is not done).
+/// Pull rows until the batch is full by rows or bytes (a row too large for a reply goes out
+/// in parts: `parts.rs`), or the scan ends or fails, or the filter has dropped many rows (the
+/// batch may then be empty; the scan is not done).
 fn next_batch(scanner: &mut Rows, batching: Batching) -> Batch {
-    let mut rows = Vec::with_capacity(batching.rows.min(1024));
-    let mut bytes = 0usize;
-    while rows.len() < batching.rows && bytes < batching.bytes {
-        let (done, error) = match scanner.pull() {
-            Pull::Row(mut row) => {
-                if batching.keys_only {
-                    row.cells = Vec::new();
+    let mut reply = Reply::new(batching.rows, batching.bytes);
+    let (done, error) = loop {
+        if reply.is_full() {
+            break (false, None);
+        }
+        let row = match scanner.pending.take() {
+            Some(rest) => rest,
+            None => match scanner.pull() {
+                Pull::Row(mut row) => {
+                    if batching.keys_only {
+                        row.cells = Vec::new();
+                    }
+                    Outgoing::new(convert::row_to_pb(row))
                 }
-                bytes += convert::row_size(&row);
-                rows.push(convert::row_to_pb(row));
-                continue;
-            }
-            Pull::Later => (false, None),
-            Pull::End => (true, None),
-            Pull::Failed(e) => (true, Some(e)),
+                Pull::Later => break (false, None),
+                Pull::End => break (true, None),
+                Pull::Failed(e) => break (true, Some(e)),
+            },
         };
-        return Batch { rows, done, error };
-    }
+        scanner.pending = reply.offer(row);
+    };
     Batch {
-        rows,
-        done: false,
-        error: None,
+        rows: reply.finish().rows,
+        done,
+        error,
     }
 }
 
@@ -285,6 +295,7 @@ mod tests {
             filter: Some(FilterState::new(&filter, EvalOptions::default())),
             limit,
             sent: 0,
+            pending: None,
         }
     }
 

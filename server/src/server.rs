@@ -123,7 +123,7 @@ pub async fn start(
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let router = Server::builder()
-        .layer(oversize::layer::<tonic::body::Body>())
+        .layer(oversize::layer())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::ServiceOptions;
 use crate::convert::{self, ConvertError};
+use crate::reply::ReplyBudget;
 use crate::scan::{self, Batching, ScanStream};
 use crate::status;
 use crate::stopping::Stopping;
@@ -202,7 +203,7 @@ impl Strata for StrataService {
             Some(f) => found.and_then(|row| filter::filter_row(&f.filter, row, f.options)),
             None => found,
         };
-        Ok(Response::new(match found {
+        let reply = match found {
             Some(row) => pb::GetResponse {
                 found: true,
                 row: Some(convert::row_to_pb(row)),
@@ -211,7 +212,9 @@ impl Strata for StrataService {
                 found: false,
                 row: None,
             },
-        }))
+        };
+        ReplyBudget::new(&table, self.options.max_message_bytes).add(&reply)?;
+        Ok(Response::new(reply))
     }
 
     type ScanStream = ScanStream;
