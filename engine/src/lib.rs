@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aggregate;
 pub mod bloom;
 pub mod cache;
 pub mod cell;
@@ -18,6 +19,7 @@ pub mod db;
 pub mod error;
 pub mod fault_fs;
 pub mod fs;
+pub mod iso8601;
 mod lock;
 pub mod manifest;
 pub mod memtable;
