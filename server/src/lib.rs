@@ -7,10 +7,13 @@
 //!
 //! [`Db`]: strata_engine::Db
 
+pub mod aggregation;
 pub mod client;
 pub mod config;
 pub mod convert;
 pub mod escape;
+pub mod http;
+pub mod metrics;
 pub mod oversize;
 pub mod scan;
 pub mod server;
@@ -20,7 +23,7 @@ pub mod stopping;
 pub mod stream;
 
 pub use client::connect;
-pub use config::{ServerConfig, ServiceOptions, Settings};
-pub use server::{ServerError, ServerHandle, serve, start};
+pub use config::{HttpBinding, HttpListen, ServerConfig, ServiceOptions, Settings};
+pub use server::{ServerError, ServerHandle, serve, start, start_with_http};
 pub use service::StrataService;
 pub use strata_proto::v1 as pb;

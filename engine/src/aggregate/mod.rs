@@ -15,7 +15,6 @@ mod error;
 mod run;
 mod spec;
 
-pub use bucket::{Key, Today, decimal, format_int, key_of, number};
 pub use error::AggregateError;
 pub use run::{
     AggregateResult, BucketCount, DEFAULT_MAX_BUCKET_BYTES, RunOptions, aggregate, aggregate_many,
