@@ -84,7 +84,7 @@ fn chart_card(out: &mut String, c: &Chart) {
         out,
         "<section class=\"card\" id=\"chart-{id}\" data-chart=\"{id}\" data-table=\"{table}\" \
          data-column=\"{column}\" data-bucket=\"{bucket}\" data-top=\"{top}\" \
-         data-measure=\"{measure}\" data-rows-scanned=\"{rows}\" data-rows-missing=\"{missing}\" \
+         data-sum=\"{sum}\" data-measure=\"{measure}\" data-rows-scanned=\"{rows}\" data-rows-missing=\"{missing}\" \
          data-unparsable=\"{unparsable}\" data-other-count=\"{other}\" \
          data-computed-at=\"{at}\"><h2>{title}</h2>",
         id = markup::text(c.id),
@@ -92,6 +92,7 @@ fn chart_card(out: &mut String, c: &Chart) {
         column = markup::text(&c.column),
         bucket = markup::text(c.bucket),
         top = c.top,
+        sum = markup::text(c.sum.as_deref().unwrap_or("")),
         measure = match c.measure {
             Measure::Count => "count",
             Measure::Sum => "sum",

@@ -15,7 +15,7 @@ header a{color:#cfe0ff;text-decoration:none}header h1{font-size:18px;margin:0}
 main{padding:16px 20px}
 .totals{display:flex;flex-wrap:wrap;gap:12px;margin-bottom:16px}
 .total{background:#fff;border-radius:6px;padding:10px 16px;min-width:160px;box-shadow:0 1px 2px #0002}
-.total .label{display:block;color:#555;font-size:13px}.total .value{font-size:26px;font-weight:600}
+.total .label{display:block;color:#555;font-size:13px}.total .when{display:block}.total .value{display:block;font-size:26px;font-weight:600}
 .total .when,.meta{color:#666;font-size:12px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:14px}
 .card{background:#fff;border-radius:6px;padding:10px 14px;box-shadow:0 1px 2px #0002}
