@@ -668,95 +668,79 @@ fn every_kind_of_write_then_flush_compact_and_ingest_keeps_the_counts() {
     assert_eq!(keys, [(&b"-10"[..], 1), (&b"0"[..], 1)]);
 }
 
+/// `agg` over every row of `table`, now being [`now_micros`].
+fn over_all(
+    store: &Store,
+    table: &str,
+    agg: &Aggregation,
+    opts: &RunOptions,
+) -> Result<AggregateResult, AggregateError> {
+    aggregate(&store.db, table, &Scope::all(), agg, opts)
+}
+
+/// `n` rows `k00000`.. with `a:g` = `value(i)`.
+fn fill(store: &Store, n: u32, value: impl Fn(u32) -> String) {
+    let rows: Vec<RowMutation> = (0..n)
+        .map(|i| RowMutation {
+            row: format!("k{i:05}").into_bytes().into(),
+            mutations: vec![Mutation::SetCell {
+                family: "a".into(),
+                qualifier: b"g".to_vec().into(),
+                value: value(i).into_bytes().into(),
+                timestamp: 0,
+            }],
+        })
+        .collect();
+    store.db.mutate_rows("t", rows).unwrap();
+}
+
 #[test]
 fn unknown_tables_and_families_and_bad_specs_are_errors() {
     let store = Store::new();
-    let e = aggregate(
-        &store.db,
-        "nope",
-        &Scope::all(),
-        &Aggregation::count_by("a", b"g".to_vec()),
-        &options(),
-    )
-    .unwrap_err();
+    let g = Aggregation::count_by("a", b"g".to_vec());
+    let e = over_all(&store, "nope", &g, &options()).unwrap_err();
     assert!(e.to_string().contains("nope"), "{e}");
-    let e = aggregate(
-        &store.db,
-        "t",
-        &Scope::all(),
-        &Aggregation::count_by("zz", b"g".to_vec()),
-        &options(),
-    )
-    .unwrap_err();
+    let zz = Aggregation::count_by("zz", b"g".to_vec());
+    let e = over_all(&store, "t", &zz, &options()).unwrap_err();
     assert!(e.to_string().contains("zz"), "{e}");
-    let e = aggregate(
-        &store.db,
-        "t",
-        &Scope::all(),
-        &Aggregation::count_by("", b"g".to_vec()),
-        &options(),
-    )
-    .unwrap_err();
+    let empty = Aggregation::count_by("", b"g".to_vec());
+    let e = over_all(&store, "t", &empty, &options()).unwrap_err();
     assert!(matches!(e, AggregateError::Invalid(_)), "{e}");
 }
 
 #[test]
 fn too_many_distinct_values_fail_instead_of_growing() {
     let store = Store::new();
-    let rows: Vec<RowMutation> = (0..500u32)
-        .map(|i| RowMutation {
-            row: format!("k{i:05}").into_bytes().into(),
-            mutations: vec![Mutation::SetCell {
-                family: "a".into(),
-                qualifier: b"g".to_vec().into(),
-                value: format!("distinct-value-{i}").into_bytes().into(),
-                timestamp: 0,
-            }],
-        })
-        .collect();
-    store.db.mutate_rows("t", rows).unwrap();
+    fill(&store, 500, |i| format!("distinct-value-{i}"));
     let agg = Aggregation::count_by("a", b"g".to_vec());
     let tight = RunOptions {
         max_bucket_bytes: 10_000,
         ..options()
     };
-    let e = aggregate(&store.db, "t", &Scope::all(), &agg, &tight).unwrap_err();
+    let e = over_all(&store, "t", &agg, &tight).unwrap_err();
     assert!(
         matches!(e, AggregateError::TooManyBuckets { limit: 10_000, .. }),
         "{e}"
     );
     // The default budget holds them; a derived bucket of the same rows is one bucket.
-    let ok = aggregate(&store.db, "t", &Scope::all(), &agg, &options()).unwrap();
+    let ok = over_all(&store, "t", &agg, &options()).unwrap();
     assert_eq!(ok.distinct_buckets, 500);
     let by_year = Aggregation::count_by("a", b"g".to_vec()).bucket(BucketKind::Year);
-    let ok = aggregate(&store.db, "t", &Scope::all(), &by_year, &tight).unwrap();
+    let ok = over_all(&store, "t", &by_year, &tight).unwrap();
     assert_eq!((ok.distinct_buckets, ok.unparsable), (0, 500));
 }
 
 #[test]
 fn a_raised_cancel_flag_stops_the_scan() {
     let store = Store::new();
-    let rows: Vec<RowMutation> = (0..10_000u32)
-        .map(|i| RowMutation {
-            row: format!("k{i:05}").into_bytes().into(),
-            mutations: vec![Mutation::SetCell {
-                family: "a".into(),
-                qualifier: b"g".to_vec().into(),
-                value: b"v".to_vec().into(),
-                timestamp: 0,
-            }],
-        })
-        .collect();
-    store.db.mutate_rows("t", rows).unwrap();
-    let cancel = Arc::new(AtomicBool::new(true));
+    fill(&store, 10_000, |_| "v".to_string());
     let opts = RunOptions {
-        cancel: Some(cancel),
+        cancel: Some(Arc::new(AtomicBool::new(true))),
         ..options()
     };
-    let e = aggregate(
-        &store.db,
+    let e = over_all(
+        &store,
         "t",
-        &Scope::all(),
         &Aggregation::count_by("a", b"g".to_vec()),
         &opts,
     )
