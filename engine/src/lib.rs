@@ -18,6 +18,7 @@ mod compaction;
 pub mod db;
 pub mod error;
 pub mod fault_fs;
+pub mod filter;
 pub mod fs;
 pub mod iso8601;
 mod lock;

@@ -9,6 +9,7 @@
 use std::ops::Bound;
 
 use strata_engine as engine;
+use strata_engine::filter;
 use strata_proto::v1 as pb;
 
 use crate::escape;
@@ -76,6 +77,9 @@ pub enum ConvertError {
     /// A bulk-ingest path that is not absolute.
     #[error("ingest path {0:?} is not absolute (paths are on the server's machine)")]
     RelativePath(String),
+    /// A `filter` string that does not parse; the message names the byte offset.
+    #[error("{0}")]
+    Filter(#[from] filter::FilterError),
 }
 
 /// Check a request's table name against the engine's naming rule.
@@ -199,6 +203,54 @@ pub fn row_mutations_from_pb(
         .collect()
 }
 
+/// An engine row mutation as the wire's (what a client built from engine types, e.g. the
+/// loader's CSV rows, sends through MutateRows or MutateStream). The inverse of
+/// [`row_mutation_from_pb`].
+pub fn row_mutation_to_pb(m: engine::RowMutation) -> pb::RowMutations {
+    use pb::mutation::Kind;
+    let mutations = m
+        .mutations
+        .into_iter()
+        .map(|m| {
+            let kind = match m {
+                engine::Mutation::SetCell {
+                    family,
+                    qualifier,
+                    value,
+                    timestamp,
+                } => Kind::SetCell(pb::SetCell {
+                    family,
+                    qualifier,
+                    value,
+                    timestamp_micros: timestamp,
+                }),
+                engine::Mutation::DeleteCells {
+                    family,
+                    qualifier,
+                    timestamp,
+                } => Kind::DeleteCells(pb::DeleteCells {
+                    family,
+                    qualifier,
+                    timestamp_micros: timestamp,
+                    up_to: false,
+                }),
+                engine::Mutation::DeleteFamily { family } => Kind::DeleteFamily(pb::DeleteFamily {
+                    family,
+                    up_to_timestamp_micros: 0,
+                }),
+                engine::Mutation::DeleteRow => Kind::DeleteRow(pb::DeleteRow {
+                    up_to_timestamp_micros: 0,
+                }),
+            };
+            pb::Mutation { kind: Some(kind) }
+        })
+        .collect();
+    pb::RowMutations {
+        row: m.row,
+        mutations,
+    }
+}
+
 /// Column selection, versions and time range of a Get or Scan.
 pub fn read_options_from_pb(
     columns: Vec<pb::ColumnSelector>,
@@ -279,6 +331,35 @@ pub fn scan_options_from_pb(r: &mut pb::ScanRequest) -> Result<engine::ScanOptio
         read,
         limit: r.limit,
     })
+}
+
+/// A read's filter, parsed once per request, and how to run it.
+#[derive(Clone, Debug)]
+pub struct ReadFilter {
+    /// The parsed filter.
+    pub filter: filter::Filter,
+    /// Its evaluation options: the request's version count, applied after the filter.
+    pub options: filter::EvalOptions,
+}
+
+/// The `filter` field of a Get or Scan (empty: none), with timestamps in microseconds. With a
+/// filter, `read` asks the engine for every version the families keep, and the request's
+/// version count moves into the filter's options: HBase applies it to the versions the filter
+/// keeps, so a filter can pass an older version when the newest fails.
+pub fn read_filter(
+    text: &str,
+    read: &mut engine::ReadOptions,
+) -> Result<Option<ReadFilter>, ConvertError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let filter = filter::Filter::parse(text.as_bytes(), filter::TimeUnit::Micros)?;
+    let options = filter::EvalOptions {
+        max_versions: read.max_versions.max(1),
+        reversed: false,
+    };
+    read.max_versions = u32::MAX;
+    Ok(Some(ReadFilter { filter, options }))
 }
 
 /// An engine row to the wire.
@@ -501,6 +582,38 @@ mod tests {
     }
 
     #[test]
+    fn engine_mutations_convert_to_the_wire_and_back() {
+        let m = engine::RowMutation {
+            row: b"r1".to_vec().into(),
+            mutations: vec![
+                engine::Mutation::SetCell {
+                    family: "f".into(),
+                    qualifier: b"q".to_vec().into(),
+                    value: b"v".to_vec().into(),
+                    timestamp: 5,
+                },
+                engine::Mutation::DeleteCells {
+                    family: "f".into(),
+                    qualifier: b"q2".to_vec().into(),
+                    timestamp: 7,
+                },
+                engine::Mutation::DeleteFamily { family: "g".into() },
+                engine::Mutation::DeleteRow,
+            ],
+        };
+        let wire = row_mutation_to_pb(m.clone());
+        assert_eq!(wire.row, &b"r1"[..]);
+        assert!(matches!(
+            &wire.mutations[0].kind,
+            Some(Kind::SetCell(c)) if c.family == "f" && c.value == b"v"[..] && c.timestamp_micros == 5
+        ));
+        assert_eq!(
+            row_mutation_from_pb(wire.row, wire.mutations).expect("valid"),
+            m
+        );
+    }
+
+    #[test]
     fn empty_mutation_names_row_and_index() {
         let e = row_mutation_from_pb(
             vec![0xff, b'k'].into(),
@@ -656,6 +769,29 @@ mod tests {
         assert_eq!(table("customers"), Ok("customers"));
         assert!(matches!(table(""), Err(ConvertError::BadName(_))));
         assert!(matches!(table("a b"), Err(ConvertError::BadName(_))));
+    }
+
+    #[test]
+    fn filters_parse_once_and_take_over_the_version_count() {
+        let mut read = read_options_from_pb(vec![], 3, None).expect("valid");
+        assert!(read_filter("", &mut read).expect("no filter").is_none());
+        assert_eq!(
+            read.max_versions, 3,
+            "no filter: the engine applies the count"
+        );
+        let f = read_filter("PrefixFilter('a')", &mut read)
+            .expect("valid")
+            .expect("a filter");
+        assert_eq!(f.options.max_versions, 3);
+        assert_eq!(read.max_versions, u32::MAX);
+        let mut read = read_options_from_pb(vec![], 0, None).expect("valid");
+        let e = read_filter("PrefixFilter('a') AND", &mut read).expect_err("bad");
+        assert!(
+            matches!(e, ConvertError::Filter(ref f) if f.position == 21),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("bad filter at byte 21: "), "{e}");
+        assert_eq!(read.max_versions, 1, "unchanged by a bad filter");
     }
 
     #[test]
