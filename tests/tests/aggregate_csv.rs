@@ -377,6 +377,60 @@ async fn aggregate_scopes_and_errors() {
         .collect();
     assert_eq!(got_counts, want);
 
+    // `strata aggregate --json` prints what the RPC answers.
+    let out = server.cli(&[
+        "aggregate",
+        "transactions",
+        "payment_info:payment_method",
+        "--sum",
+        "transaction_summary:total_amount",
+        "--top",
+        "2",
+        "--json",
+    ]);
+    out.assert_success();
+    let printed: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("JSON");
+    let reply = client
+        .aggregate(pb::AggregateRequest {
+            table: "transactions".into(),
+            family: "payment_info".into(),
+            qualifier: b"payment_method".to_vec().into(),
+            top: 2,
+            sum_family: "transaction_summary".into(),
+            sum_qualifier: b"total_amount".to_vec().into(),
+            ..Default::default()
+        })
+        .await
+        .expect("aggregate")
+        .into_inner();
+    assert_eq!(printed["rows_scanned"], reply.rows_scanned);
+    assert_eq!(printed["other_count"], reply.other_count);
+    let buckets = printed["buckets"].as_array().expect("buckets");
+    assert_eq!(buckets.len(), 2);
+    for (p, b) in buckets.iter().zip(&reply.buckets) {
+        assert_eq!(p["key"].as_str().map(str::as_bytes), Some(&b.key[..]));
+        assert_eq!(p["count"], b.count);
+        assert_eq!(p["sum"].as_f64(), Some(b.sum));
+    }
+    let text = server.cli(&[
+        "aggregate",
+        "customers",
+        "personal_info:birthdate",
+        "--bucket",
+        "age",
+    ]);
+    text.assert_success();
+    assert!(text.stdout.contains("rows read"), "{}", text.stdout);
+    let bad = server.cli(&[
+        "aggregate",
+        "customers",
+        "personal_info:gender",
+        "--filter",
+        "x",
+    ]);
+    assert!(!bad.success());
+    assert!(bad.stderr.contains("INVALID_ARGUMENT"), "{}", bad.stderr);
+
     let base = pb::AggregateRequest {
         table: "customers".into(),
         family: "personal_info".into(),

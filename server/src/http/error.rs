@@ -12,7 +12,7 @@ use tonic::Code;
 
 use super::markup;
 use super::pages::layout;
-use crate::metrics::grpc::code_name;
+use crate::status::code_name;
 
 /// An error of a page or of the API.
 #[derive(Debug)]

@@ -18,6 +18,7 @@ use tonic::Code;
 use tower::{Layer, Service};
 
 use super::{Api, observe_rpc};
+use crate::status::code_name;
 
 /// The package-qualified name of the Strata service, whose methods are labelled bare.
 const STRATA_SERVICE: &str = "strata.v1.Strata";
@@ -55,29 +56,6 @@ pub fn method_label(path: &str) -> String {
     match name.split_once('/') {
         Some((STRATA_SERVICE, method)) if !method.is_empty() => method.to_string(),
         _ => name.to_string(),
-    }
-}
-
-/// The canonical name of a gRPC status code (`NOT_FOUND`).
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 
