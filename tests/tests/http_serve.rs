@@ -117,3 +117,77 @@ fn a_taken_explicit_address_stops_the_server_at_start_up() {
     assert!(stderr.contains(&addr.to_string()), "{stderr}");
     assert!(stderr.contains("HTTP"), "{stderr}");
 }
+
+#[test]
+fn demo_serve_keeps_the_dashboard_up_until_interrupted() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(strata_bin())
+        .args(["demo", "--scale", "0.0005", "--serve", "--dir"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn strata demo");
+    let stdout = child.stdout.take().expect("stdout");
+    // Read lines on a thread so a demo that never gets there fails the test instead of
+    // hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut dashboard = None;
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else {
+            continue;
+        };
+        if let Some(url) = line.strip_prefix("dashboard: ") {
+            dashboard = url.split_whitespace().next().map(str::to_string);
+        }
+        let done = line.contains("until Ctrl-C");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let url = dashboard.unwrap_or_else(|| panic!("no dashboard URL in:\n{}", seen.join("\n")));
+    assert!(
+        seen.iter().any(|l| l.contains("until Ctrl-C")),
+        "{}",
+        seen.join("\n")
+    );
+    let addr: SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("address");
+    let page = http_get(addr, "/api/dashboard").expect("GET /api/dashboard");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("\"role\":\"clickstream\""), "{page}");
+    // SAFETY: kill(2) with a pid we spawned and SIGINT; no memory is involved.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0, "kill");
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo --serve did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(http_get(addr, "/").is_err(), "still serving after exit");
+}
