@@ -7,7 +7,7 @@ use crate::http::markup;
 
 const WIDTH: u32 = 520;
 const LABEL_WIDTH: f64 = 150.0;
-const BAR_AREA: f64 = 280.0;
+const BAR_AREA: f64 = 250.0;
 const ROW: u32 = 24;
 
 /// A bar chart of `points` in their order.

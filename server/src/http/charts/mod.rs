@@ -48,7 +48,11 @@ fn colour(i: usize) -> &'static str {
 /// the point's `data-key` and tooltip).
 const LABEL_CHARS: usize = 22;
 
+/// The label as drawn: cut to [`LABEL_CHARS`], and `(empty)` for the empty value.
 fn short(label: &str) -> String {
+    if label.is_empty() {
+        return "(empty)".to_string();
+    }
     if label.chars().count() <= LABEL_CHARS {
         return label.to_string();
     }
@@ -175,6 +179,24 @@ mod tests {
                 .filter_map(|n| n.attribute("data-key"))
                 .collect();
             assert_eq!(keys, ["<script>alert(1)</script>", "\" onload=\"x", "a&b"]);
+        }
+    }
+
+    #[test]
+    fn an_empty_key_is_drawn_as_empty_and_kept_in_data_key() {
+        let ps = points(&["", "x"]);
+        for (kind, svg) in all_charts(&ps) {
+            let doc = roxmltree::Document::parse(&svg).unwrap();
+            let first = doc
+                .descendants()
+                .find(|n| n.attribute("class") == Some("point"))
+                .unwrap();
+            assert_eq!(first.attribute("data-key"), Some(""), "{kind}");
+            let label = first
+                .descendants()
+                .find(|n| n.attribute("class") == Some("label"))
+                .and_then(|n| n.text());
+            assert_eq!(label, Some("(empty)"), "{kind}");
         }
     }
 
