@@ -610,6 +610,7 @@ fn demo_runs_and_counts_what_the_csv_holds() {
         "Row counts",
         "stream clickstream",
         "load transactions",
+        "thrift gateway (HBase Thrift1, for happybase) on 127.0.0.1:",
     ] {
         assert!(text.contains(heading), "missing {heading:?}:\n{text}");
     }

@@ -1,11 +1,13 @@
 //! A store opened and served in this process on a free loopback port (with the HTTP server
-//! too, for `demo`), for `demo` and `bench`. Owns only the start-up; the caller shuts the server down and closes the store.
+//! too, for `demo`), for `demo` and `bench`, and the Thrift gateway beside it (`demo`). Owns
+//! only the start-up; the caller shuts the servers down and closes the store.
 
 use std::path::Path;
 
 use anyhow::Context;
 use strata_engine::{Db, DbOptions};
 use strata_server::ServerHandle;
+use strata_server::thrift::ThriftHandle;
 
 /// The HTTP port `demo` prefers (the server's default); any free port when it is taken.
 const DEMO_HTTP: &str = "127.0.0.1:8080";
@@ -59,4 +61,17 @@ async fn serve(
     .await
     .context("cannot start the server")?;
     Ok((db, server))
+}
+
+/// The HBase Thrift1 gateway (default settings) for `db` on a free loopback port.
+pub async fn thrift_in_process(db: &Db) -> anyhow::Result<ThriftHandle> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot listen on 127.0.0.1 for the Thrift gateway")?;
+    strata_server::thrift::start(
+        db.clone(),
+        listener,
+        strata_server::ThriftOptions::default(),
+    )
+    .context("cannot start the Thrift gateway")
 }

@@ -117,6 +117,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let t = Instant::now();
     let (db, server) =
         super::in_process::serve_in_process_with_http(&data_dir, DbOptions::default()).await?;
+    let thrift = super::in_process::thrift_in_process(&db).await?;
+    out.line(format!(
+        "thrift gateway (HBase Thrift1, for happybase) on {}",
+        thrift.local_addr()
+    ));
     let url = server.url();
     let dashboard = server.http_addr().map(|a| format!("http://{a}/"));
     let mut result = demo_with_server(
@@ -134,7 +139,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     if args.serve && result.is_ok() {
         out.line(format!(
-            "serving gRPC on {url}{} until Ctrl-C",
+            "serving gRPC on {url}, Thrift on {}{} until Ctrl-C",
+            thrift.local_addr(),
             dashboard
                 .as_deref()
                 .map(|p| format!(" and the dashboard on {p}"))
@@ -147,6 +153,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     // Shut down cleanly whatever happened, then report the first error.
     let t = Instant::now();
     let stopped = server.shutdown(Duration::from_secs(5)).await;
+    thrift.shutdown(Duration::from_secs(5)).await;
     let closing = db.clone();
     let closed = tokio::task::spawn_blocking(move || closing.close()).await?;
     result?;
