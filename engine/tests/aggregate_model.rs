@@ -6,6 +6,8 @@
 //! The model's buckets come from a hand-written table of each value's expected keys, not from
 //! the engine's bucket code, so a wrong truncation, age or range shows up as a mismatch.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;

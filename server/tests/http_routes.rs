@@ -3,6 +3,8 @@
 //! figures against the aggregation, table-name fallback, escaping of values, `/metrics`;
 //! and, over a real socket, start, shutdown and the binding rules of `--http-listen`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -7,6 +7,8 @@
 //! The expected figures are computed here from the CSV text alone (the generator writes UTC
 //! timestamps ending in `Z`), never with the engine's bucket code.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 

@@ -3,6 +3,8 @@
 //! message naming it; `--http-listen off` serves no HTTP; the TOML file's `http_listen`
 //! works like the flag.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};

@@ -9,6 +9,8 @@
 //! the brief, independently of the loader's mapping, so a wrong mapping fails here). It must
 //! never assert on timings.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

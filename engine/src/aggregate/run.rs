@@ -21,7 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::bucket::{self, Key, Today};
 use super::error::AggregateError;
 use super::spec::{Aggregation, BucketKind, Scope};
-use crate::db::{Db, now_micros};
+use crate::cell::now_micros;
+use crate::db::Db;
 use crate::row::{ColumnSelector, ReadOptions, Row, ScanOptions};
 
 /// Default budget for the distinct buckets of one call (keys plus bookkeeping): 32 MiB, so a
