@@ -8,10 +8,13 @@
 //!
 //! [`Db`]: strata_engine::Db
 
+pub mod aggregation;
 pub mod client;
 pub mod config;
 pub mod convert;
 pub mod escape;
+pub mod http;
+pub mod metrics;
 pub mod oversize;
 pub mod reply;
 pub mod row_joiner;
@@ -24,8 +27,8 @@ pub mod stream;
 pub mod thrift;
 
 pub use client::connect;
-pub use config::{ServerConfig, ServiceOptions, Settings, ThriftOptions};
+pub use config::{HttpBinding, HttpListen, ServerConfig, ServiceOptions, Settings, ThriftOptions};
 pub use row_joiner::RowJoiner;
-pub use server::{ServerError, ServerHandle, serve, start};
+pub use server::{ServerError, ServerHandle, serve, start, start_with_http};
 pub use service::StrataService;
 pub use strata_proto::v1 as pb;
