@@ -44,6 +44,7 @@ pub mod options;
 mod read;
 mod row;
 mod scan;
+mod snapshots;
 pub mod sstable;
 mod stats;
 mod table;

@@ -4,6 +4,7 @@
 //! - `picker.rs`: which files to merge (size-tiered, as HBase and Cassandra do, see
 //!   docs/design/compaction.md), a pure function of the files' manifest records;
 //! - `gc.rs`: what of a row the merge keeps (through the visibility rules shared with reads);
+//! - `horizon.rs`: the same under live scan snapshots (what they see is kept);
 //! - `run.rs`: the merge itself, its output files and the one commit that swaps them in.
 //!
 //! This module must never hold a lock that reads or writes wait on while it merges: it
@@ -21,6 +22,7 @@ use crate::table::Table;
 use crate::version::{FileHandle, TableVersion};
 
 mod gc;
+mod horizon;
 mod picker;
 mod run;
 

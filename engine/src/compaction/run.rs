@@ -10,7 +10,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::gc::{gc_row, marker_floor};
+use super::gc::marker_floor;
+use super::horizon::gc_row_at;
 use crate::catalog::{Catalog, NewFile};
 use crate::cell::{InternalCell, now_micros};
 use crate::error::Result;
@@ -36,6 +37,8 @@ pub(super) fn run(
             .map(|f| &f.meta),
         v.min_unflushed_seq(),
     );
+    // Entries above the oldest live scan snapshot are kept as they are.
+    let horizon = catalog.snapshots.horizon(&catalog.visible_seq);
     let schema = t.schema.load_full();
     let now = now_micros();
     let mut sources: Vec<CellSource> = Vec::new();
@@ -65,7 +68,7 @@ pub(super) fn run(
                 }
             }
             kept.clear();
-            gc_row(&row, &schema, now, floor, &mut kept);
+            gc_row_at(&row, &schema, now, floor, horizon, &mut kept);
             if kept.is_empty() {
                 continue;
             }

@@ -227,7 +227,9 @@ impl Db {
         }))
     }
 
-    /// Scan rows in key order from one consistent snapshot (taken now).
+    /// Scan rows in key order from one consistent snapshot (taken now). The scanner re-opens
+    /// on newer versions of the table as it goes (so a long scan does not pin old memtables
+    /// and files), always at that snapshot.
     ///
     /// # Errors
     ///
@@ -243,8 +245,8 @@ impl Db {
             &opts.read,
             crate::cell::now_micros(),
         )?;
-        let snapshot = inner.catalog.visible_seq.load(Ordering::Acquire);
-        RowScanner::new(t.version.load_full(), plan, snapshot, &opts)
+        let snapshot = inner.catalog.snapshots.take(&inner.catalog.visible_seq);
+        RowScanner::new(t, plan, snapshot, &opts)
     }
 
     /// Flush `table`'s memtables to table files and wait for it.
