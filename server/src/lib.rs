@@ -19,6 +19,7 @@ pub mod oversize;
 pub mod reply;
 pub mod row_joiner;
 pub mod scan;
+pub mod scan_budget;
 pub mod server;
 pub mod service;
 pub mod status;

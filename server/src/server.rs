@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -28,6 +29,7 @@ use crate::config::{ServerConfig, ServiceOptions};
 use crate::http::{self, HttpHandle, HttpState};
 use crate::metrics::grpc::GrpcMetricsLayer;
 use crate::oversize;
+use crate::scan_budget::ScanBudget;
 use crate::service::StrataService;
 use crate::stopping::{self, StopSender};
 
@@ -58,9 +60,16 @@ pub struct ServerHandle {
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     health: HealthReporter,
     http: Option<HttpHandle>,
+    budget: Arc<ScanBudget>,
 }
 
 impl ServerHandle {
+    /// The scan caps and buffer budget its scans count in (give it to a Thrift gateway beside
+    /// it, so that both count against one budget).
+    pub fn scan_budget(&self) -> Arc<ScanBudget> {
+        self.budget.clone()
+    }
+
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -135,6 +144,17 @@ pub async fn start_with_http(
     http: Option<TcpListener>,
     options: ServiceOptions,
 ) -> Result<ServerHandle, ServerError> {
+    start_inner(db, listener, http, options, None).await
+}
+
+/// [`start_with_http`] whose scans count in `budget` (a fresh one from `options` if `None`).
+async fn start_inner(
+    db: Db,
+    listener: TcpListener,
+    http: Option<TcpListener>,
+    options: ServiceOptions,
+    budget: Option<Arc<ScanBudget>>,
+) -> Result<ServerHandle, ServerError> {
     let local_addr = listener.local_addr()?;
     let (stop, stopping) = stopping::channel();
     let max_message = options.max_message_bytes;
@@ -148,9 +168,17 @@ pub async fn start_with_http(
         )?),
         None => None,
     };
-    let service = StrataServer::new(StrataService::new(db, options, stopping, aggregator))
-        .max_decoding_message_size(max_message)
-        .max_encoding_message_size(max_message);
+    let budget = budget.unwrap_or_else(|| ScanBudget::new(options.scan_limits()));
+    let max_streams = options.max_concurrent_streams;
+    let service = StrataServer::new(StrataService::new(
+        db,
+        options,
+        stopping,
+        aggregator,
+        budget.clone(),
+    ))
+    .max_decoding_message_size(max_message)
+    .max_encoding_message_size(max_message);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<StrataServer<StrataService>>().await;
@@ -165,7 +193,9 @@ pub async fn start_with_http(
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     // The metrics layer is outermost, so it sees the status after the oversize rewrite.
+    // Streams per connection bound what one client connection can hold open at once.
     let router = Server::builder()
+        .max_concurrent_streams(max_streams)
         .layer(GrpcMetricsLayer)
         .layer(oversize::layer())
         .add_service(health_service)
@@ -183,6 +213,7 @@ pub async fn start_with_http(
         task,
         health,
         http,
+        budget,
     })
 }
 
@@ -226,14 +257,17 @@ async fn serve_open(
     let http = http::bind(config.http).await?;
     let lister = db.clone();
     let tables = tokio::task::spawn_blocking(move || lister.list_tables()).await?;
+    // gRPC scans and Thrift scanners count against one budget.
+    let budget = ScanBudget::new(config.service.scan_limits());
     let thrift = match config.thrift_listen {
         None => None,
         Some(addr) => {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (thrift_listen)"))?;
-            let gateway = crate::thrift::start(db.clone(), listener, config.thrift.clone())
-                .context("cannot start the Thrift gateway")?;
+            let gateway =
+                crate::thrift::start(db.clone(), listener, config.thrift.clone(), budget.clone())
+                    .context("cannot start the Thrift gateway")?;
             tracing::info!(
                 address = %gateway.local_addr(),
                 transport = if config.thrift.framed { "framed" } else { "buffered" },
@@ -245,7 +279,14 @@ async fn serve_open(
             Some(gateway)
         }
     };
-    let handle = start_with_http(db.clone(), listener, http, config.service.clone()).await?;
+    let handle = start_inner(
+        db.clone(),
+        listener,
+        http,
+        config.service.clone(),
+        Some(budget),
+    )
+    .await?;
     if let Some(addr) = handle.http_addr() {
         tracing::info!(address = %addr, "dashboard at http://{addr}/, metrics at http://{addr}/metrics");
     }
@@ -256,6 +297,10 @@ async fn serve_open(
         table_names = ?tables,
         sync = ?config.db.sync_mode,
         max_message_bytes = config.service.max_message_bytes,
+        max_scans = config.service.max_scans,
+        max_scans_per_connection = config.service.max_scans_per_connection,
+        scan_buffer_bytes = config.service.scan_buffer_bytes,
+        max_concurrent_streams = config.service.max_concurrent_streams,
         "strata serving"
     );
     shutdown.await;

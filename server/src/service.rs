@@ -4,6 +4,8 @@
 //! This module must never run a blocking engine call on the async executor (use
 //! [`blocking`]), and never map errors to statuses itself (that is `status.rs`).
 
+use std::sync::Arc;
+
 use strata_engine::{AlterTable, Db, Result as EngineResult, filter};
 use strata_proto::v1 as pb;
 use strata_proto::v1::strata_server::Strata;
@@ -13,7 +15,8 @@ use crate::aggregation::{self, Aggregator};
 use crate::config::ServiceOptions;
 use crate::convert::{self, ConvertError};
 use crate::reply::ReplyBudget;
-use crate::scan::{self, Batching, ScanStream};
+use crate::scan::{self, Batching, ScanContext, ScanStream};
+use crate::scan_budget::{ConnectionId, Protocol, ScanBudget};
 use crate::status;
 use crate::stopping::Stopping;
 use crate::stream::{self, AckStream};
@@ -42,23 +45,32 @@ pub struct StrataService {
     options: ServiceOptions,
     stopping: Stopping,
     aggregator: Aggregator,
+    scans: ScanContext,
 }
 
 impl StrataService {
     /// A service over `db`; long-lived calls end when `stopping` is raised; Aggregate runs
     /// through `aggregator` (shared with the HTTP dashboard, so both count against one limit
-    /// of concurrent aggregation scans).
+    /// of concurrent aggregation scans); scans count in `budget` (shared with the Thrift
+    /// gateway).
     pub fn new(
         db: Db,
         options: ServiceOptions,
         stopping: Stopping,
         aggregator: Aggregator,
+        budget: Arc<ScanBudget>,
     ) -> Self {
+        let scans = ScanContext {
+            db: db.clone(),
+            budget,
+            stopping: stopping.clone(),
+        };
         StrataService {
             db,
             options,
             stopping,
             aggregator,
+            scans,
         }
     }
 
@@ -70,7 +82,7 @@ impl StrataService {
         };
         Batching {
             rows: usize::try_from(rows).unwrap_or(usize::MAX).max(1),
-            bytes: self.options.scan_batch_bytes.max(1),
+            bytes: self.options.scan_reply_bytes(),
             idle_timeout: self.options.scan_idle_timeout,
             keys_only,
         }
@@ -233,19 +245,16 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::ScanRequest>,
     ) -> Result<Response<ScanStream>, Status> {
+        let conn = ConnectionId {
+            protocol: Protocol::Grpc,
+            client: request.remote_addr(),
+        };
         let mut r = request.into_inner();
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let mut options = convert::scan_options_from_pb(&mut r).map_err(invalid)?;
         let filter = convert::read_filter(&r.filter, &mut options.read).map_err(invalid)?;
-        let stream = scan::start(
-            self.db.clone(),
-            table,
-            options,
-            filter,
-            self.batching(r.batch_size, r.keys_only),
-            self.stopping.clone(),
-        )
-        .await?;
+        let batching = self.batching(r.batch_size, r.keys_only);
+        let stream = scan::start(&self.scans, conn, table, options, filter, batching).await?;
         Ok(Response::new(stream))
     }
 

@@ -93,13 +93,11 @@ impl Reply {
     }
 
     /// Whether it holds nothing.
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
     /// Encoded size so far.
-    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
     }

@@ -25,10 +25,15 @@ fn fixture() -> Fixture {
     let db = Db::open(dir.path(), DbOptions::default()).expect("open");
     let peer = Peer {
         local: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        client: SocketAddr::from(([127, 0, 0, 1], 40000)),
     };
     Fixture {
         _dir: dir,
-        gw: Gateway::new(db, ThriftOptions::default()),
+        gw: Gateway::new(
+            db,
+            ThriftOptions::default(),
+            crate::scan_budget::ScanBudget::new(crate::ServiceOptions::default().scan_limits()),
+        ),
         peer,
     }
 }
