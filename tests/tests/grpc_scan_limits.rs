@@ -4,6 +4,8 @@
 //! last reply it took) and gives its place back, and a hundred idle scans cost the server
 //! what `scan_buffer_bytes` allows, not gigabytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::time::{Duration, Instant};
 
 use strata_proto::v1::strata_client::StrataClient;
