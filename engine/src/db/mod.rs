@@ -227,6 +227,32 @@ impl Db {
         }))
     }
 
+    /// [`Db::get`] if it can be answered without reading a table file (from the memtables
+    /// and blocks already in the block cache); `None` if it would have to read one. For a
+    /// caller on an async executor: answer from memory there, and run [`Db::get`] on a
+    /// blocking thread only when this says `None`. Without a block cache
+    /// (`block_cache_bytes = 0`) it is always `None`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::get`].
+    pub fn get_cached(
+        &self,
+        table: &str,
+        row: &[u8],
+        opts: &ReadOptions,
+    ) -> Result<Option<Option<Row>>> {
+        // Without a cache, table files read their blocks directly: nothing to try.
+        if self.inner.catalog.block_cache.capacity() == 0 {
+            return Ok(None);
+        }
+        match crate::cache::cache_only(|| self.get(table, row, opts)) {
+            Ok(found) => Ok(Some(found)),
+            Err(Error::NotCached) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Scan rows in key order from one consistent snapshot (taken now). The scanner re-opens
     /// on newer versions of the table as it goes (so a long scan does not pin old memtables
     /// and files), always at that snapshot.
