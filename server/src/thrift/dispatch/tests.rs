@@ -717,9 +717,9 @@ fn a_scanner_between_calls_holds_no_table_file_and_reads_its_snapshot() {
     }
     // It reads on at its snapshot.
     let rest = f.get_list(id, 10).ok();
-    let rows: Vec<(Vec<u8>, Vec<(String, String)>)> =
-        rest.iter().map(|r| (r.row.to_vec(), columns(r))).collect();
-    let want: Vec<(Vec<u8>, Vec<(String, String)>)> = (1..4)
+    type Rows = Vec<(Vec<u8>, Vec<(String, String)>)>;
+    let rows: Rows = rest.iter().map(|r| (r.row.to_vec(), columns(r))).collect();
+    let want: Rows = (1..4)
         .map(|i| (format!("r{i}").into_bytes(), vec![pair("cf:a", "2")]))
         .collect();
     assert_eq!(rows, want);
