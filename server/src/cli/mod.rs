@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod consume;
 pub mod demo;
 pub mod family;
 /// `strata gen` (`gen` is a reserved word in Rust 2024, so the module has another name).
@@ -32,6 +33,8 @@ pub enum Command {
     Gen(generate::GenArgs),
     /// Bulk-load a CSV file into a table (straight into a store or through a server)
     Load(load::LoadArgs),
+    /// Stream a Kafka topic into a table, exactly once (offsets stored in Strata)
+    Consume(consume::ConsumeArgs),
     /// Generate, load, stream and query the data set end to end on an in-process server
     Demo(demo::DemoArgs),
     /// Load-test a server over gRPC: YCSB-style workloads, gets, batched writes, streaming
