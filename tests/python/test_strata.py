@@ -90,8 +90,9 @@ class Server:
         self.channel = None
         self.stub = None
 
-    def start(self):
-        self.port = free_port()
+    def start(self, port=None):
+        """Start on `port` (a restart keeps its address), else on a free port."""
+        self.port = port or free_port()
         self.addr = "127.0.0.1:%d" % self.port
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
