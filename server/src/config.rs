@@ -122,7 +122,9 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
-/// A duration. Parses `60` (seconds), `60s`, `500ms`, `2m`.
+/// A duration setting (a flag or TOML value). Parses `60` (seconds), `60s`, `500ms`, `2m`.
+/// In this workspace `Span` always means a length of time; a range of bytes is the loader's
+/// `ByteRange`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Span(pub Duration);
 

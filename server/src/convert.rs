@@ -196,6 +196,54 @@ pub fn row_mutations_from_pb(
         .collect()
 }
 
+/// An engine row mutation as the wire's (what a client built from engine types, e.g. the
+/// loader's CSV rows, sends through MutateRows or MutateStream). The inverse of
+/// [`row_mutation_from_pb`].
+pub fn row_mutation_to_pb(m: engine::RowMutation) -> pb::RowMutations {
+    use pb::mutation::Kind;
+    let mutations = m
+        .mutations
+        .into_iter()
+        .map(|m| {
+            let kind = match m {
+                engine::Mutation::SetCell {
+                    family,
+                    qualifier,
+                    value,
+                    timestamp,
+                } => Kind::SetCell(pb::SetCell {
+                    family,
+                    qualifier,
+                    value,
+                    timestamp_micros: timestamp,
+                }),
+                engine::Mutation::DeleteCells {
+                    family,
+                    qualifier,
+                    timestamp,
+                } => Kind::DeleteCells(pb::DeleteCells {
+                    family,
+                    qualifier,
+                    timestamp_micros: timestamp,
+                    up_to: false,
+                }),
+                engine::Mutation::DeleteFamily { family } => Kind::DeleteFamily(pb::DeleteFamily {
+                    family,
+                    up_to_timestamp_micros: 0,
+                }),
+                engine::Mutation::DeleteRow => Kind::DeleteRow(pb::DeleteRow {
+                    up_to_timestamp_micros: 0,
+                }),
+            };
+            pb::Mutation { kind: Some(kind) }
+        })
+        .collect();
+    pb::RowMutations {
+        row: m.row,
+        mutations,
+    }
+}
+
 /// Column selection, versions and time range of a Get or Scan.
 pub fn read_options_from_pb(
     columns: Vec<pb::ColumnSelector>,
@@ -487,6 +535,38 @@ mod tests {
                 engine::Mutation::DeleteFamily { family: "g".into() },
                 engine::Mutation::DeleteRow,
             ]
+        );
+    }
+
+    #[test]
+    fn engine_mutations_convert_to_the_wire_and_back() {
+        let m = engine::RowMutation {
+            row: b"r1".to_vec().into(),
+            mutations: vec![
+                engine::Mutation::SetCell {
+                    family: "f".into(),
+                    qualifier: b"q".to_vec().into(),
+                    value: b"v".to_vec().into(),
+                    timestamp: 5,
+                },
+                engine::Mutation::DeleteCells {
+                    family: "f".into(),
+                    qualifier: b"q2".to_vec().into(),
+                    timestamp: 7,
+                },
+                engine::Mutation::DeleteFamily { family: "g".into() },
+                engine::Mutation::DeleteRow,
+            ],
+        };
+        let wire = row_mutation_to_pb(m.clone());
+        assert_eq!(wire.row, &b"r1"[..]);
+        assert!(matches!(
+            &wire.mutations[0].kind,
+            Some(Kind::SetCell(c)) if c.family == "f" && c.value == b"v"[..] && c.timestamp_micros == 5
+        ));
+        assert_eq!(
+            row_mutation_from_pb(wire.row, wire.mutations).expect("valid"),
+            m
         );
     }
 

@@ -11,14 +11,14 @@ use crate::mapping::{ResolvedKeyPart, ResolvedMapping};
 use crate::rejects::Reject;
 
 /// A byte range in an arena: (offset, length).
-pub type Span = (u32, u32);
+pub type ByteRange = (u32, u32);
 
 /// An accepted record (its line is not kept: rows stay in file order, which is all the
 /// duplicate rule needs).
 #[derive(Clone, Copy, Debug)]
 pub struct RowMeta {
-    /// Row key span.
-    pub key: Span,
+    /// Row key, as a byte range of the arena.
+    pub key: ByteRange,
 }
 
 /// The parsed form of one chunk.
@@ -28,8 +28,8 @@ pub struct Batch {
     pub arena: Vec<u8>,
     /// Accepted rows in file order.
     pub rows: Vec<RowMeta>,
-    /// `cells` spans per row, in the resolved mapping's cell order.
-    pub values: Vec<Span>,
+    /// `cells` byte ranges per row, in the resolved mapping's cell order.
+    pub values: Vec<ByteRange>,
     /// Cells per row.
     pub cells: usize,
     /// Per-row cell timestamps, only with a timestamp column (else empty).
@@ -59,9 +59,9 @@ impl Batch {
         self.ts.is_empty()
     }
 
-    /// Value spans of row `i`.
+    /// Value byte ranges of row `i`.
     #[inline]
-    pub fn values(&self, i: usize) -> &[Span] {
+    pub fn values(&self, i: usize) -> &[ByteRange] {
         &self.values[i * self.cells..(i + 1) * self.cells]
     }
 
@@ -78,7 +78,7 @@ impl Batch {
     pub fn mem_bytes(&self) -> u64 {
         (self.arena.capacity()
             + self.rows.capacity() * std::mem::size_of::<RowMeta>()
-            + self.values.capacity() * std::mem::size_of::<Span>()
+            + self.values.capacity() * std::mem::size_of::<ByteRange>()
             + self.ts.capacity() * std::mem::size_of::<Timestamp>()) as u64
     }
 }
@@ -127,7 +127,7 @@ pub fn parse_chunk(chunk: &Chunk, cfg: &ParseConfig<'_>, reuse: Batch) -> Batch 
     if m.timestamp_column.is_some() {
         b.ts.reserve_exact(max_rows);
     }
-    let mut key_cols: Vec<(usize, Span)> = Vec::with_capacity(4);
+    let mut key_cols: Vec<(usize, ByteRange)> = Vec::with_capacity(4);
     let mut it = RecordIter::new(&chunk.data, chunk.first_line, cfg.delimiter);
     while let Some(next) = it.next() {
         let rec = match next {
@@ -163,7 +163,7 @@ fn add_record(
     b: &mut Batch,
     fields: &csv::ByteRecord,
     cfg: &ParseConfig<'_>,
-    key_cols: &mut Vec<(usize, Span)>,
+    key_cols: &mut Vec<(usize, ByteRange)>,
 ) -> Result<(), String> {
     let m = cfg.mapping;
     m.check_field_count(fields.len())?;
@@ -182,7 +182,7 @@ fn add_record(
     for slot in &m.cells {
         let f = field(slot.column);
         m.check_value(slot, f, cfg.header, cfg.max_value)?;
-        let span = match key_cols.iter().find(|(c, _)| *c == slot.column) {
+        let range = match key_cols.iter().find(|(c, _)| *c == slot.column) {
             Some((_, s)) => *s,
             None => {
                 let s = (b.arena.len() as u32, f.len() as u32);
@@ -190,7 +190,7 @@ fn add_record(
                 s
             }
         };
-        b.values.push(span);
+        b.values.push(range);
     }
     b.rows.push(RowMeta {
         key: (key_start as u32, key_len as u32),

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use strata_engine::Timestamp;
 
-use super::batch::{Batch, Span};
+use super::batch::{Batch, ByteRange};
 use crate::error::{LoaderError, Result};
 
 /// A sparse index entry every this many rows of a spilled run.
@@ -60,17 +60,17 @@ pub struct MemRun {
     mem: u64,
 }
 
-/// A row as the merge sees it: key, line, timestamp and value spans into `data`.
+/// A row as the merge sees it: key, line, timestamp and value byte ranges into `data`.
 #[derive(Clone, Copy, Debug)]
 pub struct RowView<'a> {
     /// Row key.
     pub key: &'a [u8],
     /// Cell timestamp.
     pub ts: Timestamp,
-    /// Bytes the spans point into.
+    /// Bytes the byte ranges point into.
     pub data: &'a [u8],
-    /// Value spans, in the mapping's cell order.
-    pub values: &'a [Span],
+    /// Value byte ranges, in the mapping's cell order.
+    pub values: &'a [ByteRange],
 }
 
 impl MemRun {
@@ -426,7 +426,7 @@ pub struct RunReader<'a> {
     body: usize,
     body_len: usize,
     key_len: usize,
-    values: Vec<Span>,
+    values: Vec<ByteRange>,
     ts: Timestamp,
     valid: bool,
 }

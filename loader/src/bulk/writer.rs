@@ -11,7 +11,7 @@ use strata_engine::sstable::builder::RowCell;
 use strata_engine::sstable::{TableBuildOptions, TableBuilder};
 use strata_engine::{CellKind, CellRef, FamilyOptions, Timestamp};
 
-use super::batch::Span;
+use super::batch::ByteRange;
 use crate::error::Result;
 use crate::mapping::CellSlot;
 
@@ -27,7 +27,13 @@ pub trait TableFileWriter: Send {
     fn add(&mut self, cell: &CellRef<'_>) -> Result<()>;
     /// Add the next row: cell `i` is column `i` of the columns given to
     /// [`TableFileFactory::create`], with value `data[values[i]]`, all at `ts`.
-    fn add_row(&mut self, key: &[u8], ts: Timestamp, data: &[u8], values: &[Span]) -> Result<()>;
+    fn add_row(
+        &mut self,
+        key: &[u8],
+        ts: Timestamp,
+        data: &[u8],
+        values: &[ByteRange],
+    ) -> Result<()>;
     /// Bytes the file would take if finished now.
     fn estimated_size(&self) -> u64;
     /// Complete the file durably; returns its size in bytes.
@@ -67,7 +73,13 @@ impl TableFileWriter for EngineWriter {
     fn add(&mut self, cell: &CellRef<'_>) -> Result<()> {
         Ok(self.b.add(cell)?)
     }
-    fn add_row(&mut self, key: &[u8], ts: Timestamp, data: &[u8], values: &[Span]) -> Result<()> {
+    fn add_row(
+        &mut self,
+        key: &[u8],
+        ts: Timestamp,
+        data: &[u8],
+        values: &[ByteRange],
+    ) -> Result<()> {
         let cells = self
             .columns
             .iter()
@@ -174,7 +186,7 @@ impl<'a> PartitionOutput<'a> {
         key: &[u8],
         ts: Timestamp,
         data: &[u8],
-        values: &[Span],
+        values: &[ByteRange],
     ) -> Result<()> {
         if self.current.is_none() {
             let path = self.dir.join(format!(

@@ -95,11 +95,11 @@ mod tests {
         ])
         .expect("valid");
         match cli.command {
-            Command::Client(client::ClientCommand::Create {
+            Command::Client(client::ClientCommand::Create(client::CreateArgs {
                 table,
                 families,
                 conn,
-            }) => {
+            })) => {
                 assert_eq!(table, "customers");
                 assert_eq!(families, ["personal_info:versions=3", "device_info"]);
                 assert_eq!(conn.server, "http://127.0.0.1:6000");

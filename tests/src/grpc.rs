@@ -1,0 +1,91 @@
+//! Helpers the gRPC end-to-end tests (`tests/tests/grpc_*.rs`) share: a fixed timestamp,
+//! request builders for batches, and reads that return every option's or every version's
+//! result.
+//!
+//! It builds requests and reads replies only; it must never assert anything a test should
+//! state itself.
+
+use strata_proto::v1 as pb;
+
+use crate::{scan_all, set};
+
+/// A fixed timestamp (2023-11-14) for writes that set their own versions.
+pub const T0: i64 = 1_700_000_000_000_000;
+
+/// One row's mutations, for MutateRows and MutateStream batches.
+pub fn row_mutations(row: &[u8], mutations: Vec<pb::Mutation>) -> pb::RowMutations {
+    pb::RowMutations {
+        row: row.to_vec().into(),
+        mutations,
+    }
+}
+
+/// Get with every option of `req`; None if the row is not found.
+pub async fn get_with(
+    client: &mut strata_proto::v1::strata_client::StrataClient<tonic::transport::Channel>,
+    req: pb::GetRequest,
+) -> Option<pb::Row> {
+    let r = client
+        .get(req)
+        .await
+        .unwrap_or_else(|s| panic!("get: {s:?}"))
+        .into_inner();
+    if r.found { r.row } else { None }
+}
+
+/// A MutateRows request of `rows` rows (`s00000`...), starting at `first`, each with
+/// `cells_per_row` cells `f:q0`... of value `v`.
+pub fn batch(
+    table: &str,
+    first: usize,
+    rows: usize,
+    cells_per_row: usize,
+) -> pb::MutateRowsRequest {
+    pb::MutateRowsRequest {
+        table: table.into(),
+        entries: (first..first + rows)
+            .map(|i| {
+                row_mutations(
+                    format!("s{i:05}").as_bytes(),
+                    (0..cells_per_row)
+                        .map(|q| set("f", format!("q{q}").as_bytes(), b"v", 0))
+                        .collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// One stored version: (row, family, qualifier, timestamp, value).
+pub type Version = (Vec<u8>, String, Vec<u8>, i64, Vec<u8>);
+
+/// Every version of every cell of a table.
+pub async fn dump(
+    c: &mut strata_proto::v1::strata_client::StrataClient<tonic::transport::Channel>,
+    table: &str,
+) -> Vec<Version> {
+    let (rows, _) = scan_all(
+        c,
+        pb::ScanRequest {
+            table: table.into(),
+            max_versions: 100,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("scan");
+    rows.into_iter()
+        .flat_map(|r| {
+            let key = r.key.clone();
+            r.cells.into_iter().map(move |c| {
+                (
+                    key.to_vec(),
+                    c.family,
+                    c.qualifier.to_vec(),
+                    c.timestamp_micros,
+                    c.value.to_vec(),
+                )
+            })
+        })
+        .collect()
+}
