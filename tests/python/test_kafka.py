@@ -19,6 +19,7 @@ Starts tansu (a Kafka-compatible broker, memory storage; tests/setup/kafka.sh un
   SIGTERM stops the consumer with exit 0 and its offsets stored;
 - the server is killed (SIGKILL) mid-stream and restarted on its address: the consumer
   retries, sends its unacknowledged batches again, and the table is exact;
+- `strata demo --kafka` streams the click events through a topic and counts them all;
 - after the broker restarts empty, the stored offsets are above the high watermark: the
   consumer stops with an error naming topic, partition and offsets.
 
@@ -604,12 +605,28 @@ def test_offsets_above_the_high_watermark_stop_the_consumer(env):
     assert "never resets or skips" in err, err
 
 
+def test_demo_streams_the_click_events_through_kafka(env):
+    r = subprocess.run(
+        [ts.strata_bin(), "demo", "--scale", "0.001", "--kafka", env.broker.addr],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=CONSUME_TIMEOUT,
+    )
+    out = r.stdout.decode()
+    assert r.returncode == 0, (r.returncode, out, r.stderr.decode())
+    assert "kafka produce" in out and "into topic strata-demo-click_stream-" in out, out
+    clicks = len(env.csv_rows("clickstream"))  # the demo's data is the same scale and seed
+    line = [ln for ln in out.splitlines() if ln.strip().startswith("clickstream ")]
+    assert line and line[0].split()[-3:] == [str(clicks)] * 3, line
+
+
 TESTS = [
     test_four_tables_match_the_csv,
     test_bad_records_land_in_the_rejects_table,
     test_sigkill_rounds_lose_and_double_nothing,
     test_broker_pause_loses_nothing,
     test_server_restart_is_retried,
+    test_demo_streams_the_click_events_through_kafka,
     test_offsets_above_the_high_watermark_stop_the_consumer,
 ]
 

@@ -14,6 +14,7 @@ pub mod batch;
 pub mod decode;
 pub mod error;
 pub mod offsets;
+pub mod produce;
 pub mod progress;
 pub mod rejects;
 pub mod retry;

@@ -63,6 +63,8 @@ pub struct Stats {
     pub table: String,
     /// When the run started.
     pub started: Instant,
+    /// Data writes durable (each up to `--batch-rows` records).
+    pub writes: u64,
     /// Records durable (rows + rejects).
     pub records: u64,
     /// Rows durable.
@@ -82,6 +84,7 @@ impl Stats {
             topic: topic.to_string(),
             table: table.to_string(),
             started: Instant::now(),
+            writes: 0,
             records: 0,
             rows: 0,
             cells: 0,

@@ -251,6 +251,7 @@ impl Loop<'_, '_> {
                     for (p, n) in &u.next {
                         self.durable_next.insert(*p, *n);
                     }
+                    self.stats.writes += 1;
                     self.stats.rows += u.rows;
                     self.stats.cells += u.cells;
                     self.stats.rejects += u.rejects;
