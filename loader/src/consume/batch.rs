@@ -10,6 +10,8 @@
 //! record is a row or a reject).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use strata_engine::{Limits, Timestamp};
@@ -19,22 +21,37 @@ use super::decode::{Decoder, Fields};
 use super::rejects;
 use super::sink::{PutCell, PutRow, TableBatch, Write};
 
-/// A write in the making.
+/// A row of the write, its bytes still in the write's arena.
+struct ArenaRow {
+    key: Range<usize>,
+    timestamp: Timestamp,
+    layout: usize,
+    /// Index of its first value in `Builder::values`.
+    values: usize,
+}
+
+/// A write in the making. Keys and values of its rows are copied once, into one arena that
+/// becomes the write's buffer; cells are slices of it (no allocation per value).
 pub struct Builder<'p> {
     decoder: Decoder<'p>,
     layouts: &'p [Layout],
-    /// Per layout, per cell slot: the qualifier, shared by every row.
+    /// Per layout, per cell slot: the family and the qualifier, shared by every row.
+    families: Vec<Vec<Arc<str>>>,
     qualifiers: Vec<Vec<Bytes>>,
     fields: Fields,
-    key: Vec<u8>,
+    /// Key columns' places in the arena while a record is mapped: (column, range).
+    key_columns: Vec<(usize, Range<usize>)>,
     topic: String,
     table: String,
     rejects_table: String,
     limits: Limits,
-    rows: Vec<PutRow>,
+    arena: Vec<u8>,
+    rows: Vec<ArenaRow>,
+    values: Vec<Range<usize>>,
     rejected: Vec<PutRow>,
     next: BTreeMap<i32, i64>,
     bytes: usize,
+    rejected_bytes: usize,
     cells: u64,
 }
 
@@ -72,6 +89,16 @@ impl<'p> Builder<'p> {
         rejects_table: &str,
         limits: Limits,
     ) -> Self {
+        let families = layouts
+            .iter()
+            .map(|l| {
+                l.mapping
+                    .cells
+                    .iter()
+                    .map(|c| c.family.as_str().into())
+                    .collect()
+            })
+            .collect();
         let qualifiers = layouts
             .iter()
             .map(|l| {
@@ -85,17 +112,21 @@ impl<'p> Builder<'p> {
         Builder {
             decoder,
             layouts,
+            families,
             qualifiers,
             fields: Fields::default(),
-            key: Vec::new(),
+            key_columns: Vec::new(),
             topic: topic.to_string(),
             table: table.to_string(),
             rejects_table: rejects_table.to_string(),
             limits,
+            arena: Vec::new(),
             rows: Vec::new(),
+            values: Vec::new(),
             rejected: Vec::new(),
             next: BTreeMap::new(),
             bytes: 0,
+            rejected_bytes: 0,
             cells: 0,
         }
     }
@@ -110,9 +141,9 @@ impl<'p> Builder<'p> {
         self.len() == 0 && self.next.is_empty()
     }
 
-    /// Approximate bytes of keys and values in the write.
+    /// Bytes of keys and values (and rejected records) in the write.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.bytes + self.rejected_bytes
     }
 
     /// Add the record at `offset` of `partition`.
@@ -125,21 +156,23 @@ impl<'p> Builder<'p> {
     ) -> Outcome {
         self.next.insert(partition, offset + 1);
         let kafka_ts = timestamp_ms.saturating_mul(1000);
+        let (arena, values) = (self.arena.len(), self.values.len());
         let outcome = match value {
             None => Err("the record has no value (a tombstone)".to_string()),
             Some(v) => self.map(v, kafka_ts),
         };
         match outcome {
-            Ok(row) => {
-                self.bytes +=
-                    row.key.len() + row.cells.iter().map(|c| c.value.len()).sum::<usize>();
-                self.cells += row.cells.len() as u64;
-                self.rows.push(row);
+            Ok(()) => {
+                self.bytes = self.arena.len();
+                self.cells += (self.values.len() - values) as u64;
                 Outcome::Row
             }
             Err(reason) => {
+                // Nothing of the record stays in the write's arena.
+                self.arena.truncate(arena);
+                self.values.truncate(values);
                 let raw = value.unwrap_or_default();
-                self.bytes += raw.len();
+                self.rejected_bytes += raw.len();
                 self.rejected.push(rejects::row(
                     &self.topic,
                     partition,
@@ -154,21 +187,24 @@ impl<'p> Builder<'p> {
         }
     }
 
-    /// Decode and map one value into a row; `Err` is the reject reason.
-    fn map(&mut self, value: &[u8], kafka_ts: Timestamp) -> Result<PutRow, String> {
+    /// Decode and map one value into a row of the arena; `Err` is the reject reason.
+    fn map(&mut self, value: &[u8], kafka_ts: Timestamp) -> Result<(), String> {
         let li = self.decoder.decode(value, &mut self.fields)?;
         let layout = &self.layouts[li];
         let m = &layout.mapping;
         let fields = &self.fields;
         let field = |c: usize| fields.get(c);
-        self.key.clear();
+        let key_start = self.arena.len();
+        let key_columns = &mut self.key_columns;
+        key_columns.clear();
         m.push_row_key(
             field,
             &layout.header,
             self.limits.max_row_key,
-            &mut self.key,
-            |_, _, _| {},
+            &mut self.arena,
+            |c, start, len| key_columns.push((c, start..start + len)),
         )?;
+        let key = key_start..self.arena.len();
         let timestamp = match m.record_timestamp(field, &layout.header)? {
             Some(ts) if ts <= 0 => {
                 return Err(format!(
@@ -185,21 +221,28 @@ impl<'p> Builder<'p> {
             }
             None => kafka_ts,
         };
-        let mut cells = Vec::with_capacity(m.cells.len());
-        for (slot, q) in m.cells.iter().zip(&self.qualifiers[li]) {
+        let first = self.values.len();
+        for slot in &m.cells {
             let v = field(slot.column);
             m.check_value(slot, v, &layout.header, self.limits.max_value)?;
-            cells.push(PutCell {
-                family: slot.family.clone(),
-                qualifier: q.clone(),
-                value: Bytes::copy_from_slice(v),
-            });
+            // A key column that is also a cell (clickstream's) shares the key's bytes.
+            let range = match key_columns.iter().find(|(c, _)| *c == slot.column) {
+                Some((_, r)) => r.clone(),
+                None => {
+                    let start = self.arena.len();
+                    self.arena.extend_from_slice(v);
+                    start..self.arena.len()
+                }
+            };
+            self.values.push(range);
         }
-        Ok(PutRow {
-            key: Bytes::copy_from_slice(&self.key),
+        self.rows.push(ArenaRow {
+            key,
             timestamp,
-            cells,
-        })
+            layout: li,
+            values: first,
+        });
+        Ok(())
     }
 
     /// Take the write built so far (`None` if it holds nothing).
@@ -207,7 +250,28 @@ impl<'p> Builder<'p> {
         if self.is_empty() {
             return None;
         }
-        let rows = std::mem::take(&mut self.rows);
+        let buf = Bytes::from(std::mem::take(&mut self.arena));
+        let values = std::mem::take(&mut self.values);
+        let rows: Vec<PutRow> = std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(|r| {
+                let (families, qualifiers) = (&self.families[r.layout], &self.qualifiers[r.layout]);
+                PutRow {
+                    key: buf.slice(r.key),
+                    timestamp: r.timestamp,
+                    cells: families
+                        .iter()
+                        .zip(qualifiers)
+                        .zip(&values[r.values..])
+                        .map(|((f, q), v)| PutCell {
+                            family: Arc::clone(f),
+                            qualifier: q.clone(),
+                            value: buf.slice(v.clone()),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
         let rejected = std::mem::take(&mut self.rejected);
         let mut write = Write::default();
         let (nrows, nrejects) = (rows.len() as u64, rejected.len() as u64);
@@ -231,6 +295,7 @@ impl<'p> Builder<'p> {
             rejects: nrejects,
         };
         self.bytes = 0;
+        self.rejected_bytes = 0;
         self.cells = 0;
         Some(unit)
     }

@@ -81,7 +81,7 @@ impl ConsumeOptions {
                 tls: None,
                 sasl: None,
                 fetch_max_bytes: 4 << 20,
-                fetch_wait: Duration::from_millis(200),
+                fetch_wait: Duration::from_millis(50),
             },
             topic: topic.to_string(),
             table: table.to_string(),

@@ -52,7 +52,7 @@ pub fn batch(consumer: &str, topic: &str, next: &[(i32, i64)]) -> TableBatch {
                 // is where an unread partition starts), but keep the rule total.
                 timestamp: n.max(1),
                 cells: vec![PutCell {
-                    family: OFFSET_FAMILY.to_string(),
+                    family: OFFSET_FAMILY.into(),
                     qualifier: Bytes::from_static(NEXT_QUALIFIER),
                     value: Bytes::copy_from_slice(&encode(n)),
                 }],
@@ -79,7 +79,7 @@ mod tests {
         let r = &b.rows[1];
         assert_eq!(&r.key[..], b"etl#clicks#2");
         assert_eq!(r.timestamp, 5);
-        assert_eq!(r.cells[0].family, "offset");
+        assert_eq!(&*r.cells[0].family, "offset");
         assert_eq!(&r.cells[0].qualifier[..], b"next");
         assert_eq!(&r.cells[0].value[..], &[0, 0, 0, 0, 0, 0, 0, 5]);
     }

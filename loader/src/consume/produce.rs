@@ -56,6 +56,95 @@ pub async fn create_topic(
         .map_err(kafka(&format!("creating topic {topic}")))
 }
 
+/// A CSV file's rows as the pipeline producer's Avro datums (one per row; `None` for a row
+/// that does not fit the schema: a `double` field that is not a number, a broken record).
+pub struct CsvDatums {
+    schema: NamedSchema,
+    /// Per schema field: its CSV column and whether it is a `double`.
+    columns: Vec<(usize, bool)>,
+    reader: ChunkReader,
+    /// Datums of the current chunk, in order.
+    ready: std::collections::VecDeque<Option<Vec<u8>>>,
+}
+
+impl CsvDatums {
+    /// Open `csv` for the schema of the built-in mapping `mapping`.
+    pub fn open(csv: &Path, mapping: &str) -> Result<CsvDatums, ConsumeError> {
+        let text = builtin_schema(mapping)
+            .ok_or_else(|| ConsumeError::Config(format!("no built-in mapping {mapping:?}")))?;
+        let schema = NamedSchema::parse(format!("the {mapping} schema"), text)
+            .map_err(ConsumeError::Config)?;
+        let reader = ChunkReader::open(csv, b',', 1 << 20)
+            .map_err(|e| ConsumeError::Config(e.to_string()))?;
+        let header = reader.header().to_vec();
+        let columns = match &schema.schema {
+            apache_avro::Schema::Record(r) => r
+                .fields
+                .iter()
+                .map(|f| {
+                    let col = header.iter().position(|h| *h == f.name).ok_or_else(|| {
+                        ConsumeError::Config(format!("{} has no column {}", csv.display(), f.name))
+                    })?;
+                    Ok((col, matches!(f.schema, apache_avro::Schema::Double)))
+                })
+                .collect::<Result<_, ConsumeError>>()?,
+            _ => Vec::new(),
+        };
+        Ok(CsvDatums {
+            schema,
+            columns,
+            reader,
+            ready: Default::default(),
+        })
+    }
+
+    fn encode(&self, rec: &csv::ByteRecord) -> Option<Vec<u8>> {
+        let apache_avro::Schema::Record(record) = &self.schema.schema else {
+            return None;
+        };
+        let mut fields = Vec::with_capacity(self.columns.len());
+        for (f, (col, double)) in record.fields.iter().zip(&self.columns) {
+            let text = String::from_utf8_lossy(rec.get(*col).unwrap_or_default());
+            let v = if *double {
+                Value::Double(text.parse::<f64>().ok()?)
+            } else if matches!(f.schema, apache_avro::Schema::Union(_)) {
+                Value::Union(0, Box::new(Value::String(text.into_owned())))
+            } else {
+                Value::String(text.into_owned())
+            };
+            fields.push((f.name.clone(), v));
+        }
+        apache_avro::writer::datum::GenericDatumWriter::builder(&self.schema.schema)
+            .build()
+            .ok()?
+            .write_value_to_vec(Value::Record(fields))
+            .ok()
+    }
+}
+
+impl Iterator for CsvDatums {
+    type Item = Result<Option<Vec<u8>>, ConsumeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(d) = self.ready.pop_front() {
+                return Some(Ok(d));
+            }
+            let chunk = match self.reader.next_chunk() {
+                Ok(Some(c)) => c,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(ConsumeError::Config(e.to_string()))),
+            };
+            let mut it = RecordIter::new(&chunk.data, chunk.first_line, b',');
+            let mut ready = std::mem::take(&mut self.ready);
+            while let Some(rec) = it.next() {
+                ready.push_back(rec.ok().and_then(|r| self.encode(r.fields)));
+            }
+            self.ready = ready;
+        }
+    }
+}
+
 /// Produce the rows of `csv` into `topic` (created if missing) as the pipeline did, with the
 /// schema of the built-in mapping `mapping`; batches go to the partitions in turn.
 pub async fn produce_csv(
@@ -65,29 +154,7 @@ pub async fn produce_csv(
     csv: &Path,
     mapping: &str,
 ) -> Result<Produced, ConsumeError> {
-    let text = builtin_schema(mapping)
-        .ok_or_else(|| ConsumeError::Config(format!("no built-in mapping {mapping:?}")))?;
-    let schema =
-        NamedSchema::parse(format!("the {mapping} schema"), text).map_err(ConsumeError::Config)?;
-    let apache_avro::Schema::Record(record) = &schema.schema else {
-        return Err(ConsumeError::Config("not a record schema".into()));
-    };
-    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&schema.schema)
-        .build()
-        .map_err(|e| ConsumeError::Config(e.to_string()))?;
-    let mut reader =
-        ChunkReader::open(csv, b',', 1 << 20).map_err(|e| ConsumeError::Config(e.to_string()))?;
-    let header = reader.header().to_vec();
-    let columns: Vec<(usize, bool)> = record
-        .fields
-        .iter()
-        .map(|f| {
-            let col = header.iter().position(|h| *h == f.name).ok_or_else(|| {
-                ConsumeError::Config(format!("{} has no column {}", csv.display(), f.name))
-            })?;
-            Ok((col, matches!(f.schema, apache_avro::Schema::Double)))
-        })
-        .collect::<Result<_, ConsumeError>>()?;
+    let datums = CsvDatums::open(csv, mapping)?;
     create_topic(o, topic, partitions).await?;
     let client = connect(o).await?;
     let mut clients = Vec::new();
@@ -110,61 +177,70 @@ pub async fn produce_csv(
             .map(|_| ())
             .map_err(kafka(&format!("producing to {topic}")))
     };
-    while let Some(chunk) = reader
-        .next_chunk()
-        .map_err(|e| ConsumeError::Config(e.to_string()))?
-    {
-        let mut it = RecordIter::new(&chunk.data, chunk.first_line, b',');
-        while let Some(rec) = it.next() {
-            let Ok(rec) = rec else {
-                out.rejects += 1;
-                continue;
-            };
-            let mut fields = Vec::with_capacity(columns.len());
-            let mut ok = true;
-            for (f, (col, double)) in record.fields.iter().zip(&columns) {
-                let text = String::from_utf8_lossy(rec.fields.get(*col).unwrap_or_default());
-                let v = if *double {
-                    match text.parse::<f64>() {
-                        Ok(x) => Value::Double(x),
-                        Err(_) => {
-                            ok = false;
-                            break;
-                        }
-                    }
-                } else if matches!(f.schema, apache_avro::Schema::Union(_)) {
-                    Value::Union(0, Box::new(Value::String(text.into_owned())))
-                } else {
-                    Value::String(text.into_owned())
-                };
-                fields.push((f.name.clone(), v));
-            }
-            let datum = if ok {
-                writer.write_value_to_vec(Value::Record(fields)).ok()
-            } else {
-                None
-            };
-            let Some(datum) = datum else {
-                out.rejects += 1;
-                continue;
-            };
-            let now_ms = strata_engine::now_micros() / 1000;
-            let timestamp =
-                rskafka::chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
-            pending.push(Record {
-                key: None,
-                value: Some(datum),
-                headers: Default::default(),
-                timestamp,
-            });
-            out.records += 1;
-            if pending.len() == PRODUCE_BATCH {
-                send(std::mem::take(&mut pending), &mut turn).await?;
-            }
+    for datum in datums {
+        let Some(datum) = datum? else {
+            out.rejects += 1;
+            continue;
+        };
+        let now_ms = strata_engine::now_micros() / 1000;
+        let timestamp =
+            rskafka::chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
+        pending.push(Record {
+            key: None,
+            value: Some(datum),
+            headers: Default::default(),
+            timestamp,
+        });
+        out.records += 1;
+        if pending.len() == PRODUCE_BATCH {
+            send(std::mem::take(&mut pending), &mut turn).await?;
         }
     }
     if !pending.is_empty() {
         send(pending, &mut turn).await?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consume::decode::layout::MappingFlags;
+    use crate::consume::decode::{DecodeOptions, Fields, Format, Plan};
+
+    #[test]
+    fn csv_rows_encode_as_the_pipeline_did_and_decode_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("p.csv");
+        std::fs::write(
+            &csv,
+            "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n\
+             15970,Men,Apparel,Topwear,Shirts,Navy Blue,Fall,2011,Casual,\"Turtle, Shirt\"\n\
+             x,Men,Apparel,Topwear,Shirts,Navy Blue,Fall,2011,Casual,bad id\n",
+        )
+        .unwrap();
+        let datums: Vec<Option<Vec<u8>>> = CsvDatums::open(&csv, "product")
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(datums.len(), 2);
+        assert!(
+            datums[1].is_none(),
+            "a non-numeric double field is not produced"
+        );
+        let plan = Plan::new(&DecodeOptions {
+            format: Format::Avro,
+            schemas: vec![],
+            fields: None,
+            mapping: MappingFlags::choose("product", None, None, None, None).unwrap(),
+        })
+        .unwrap();
+        let mut f = Fields::default();
+        plan.decoder()
+            .unwrap()
+            .decode(datums[0].as_deref().unwrap(), &mut f)
+            .unwrap();
+        assert_eq!(f.get(0), b"15970");
+        assert_eq!(f.get(9), b"Turtle, Shirt");
+    }
 }

@@ -33,8 +33,9 @@ pub fn row(
     timestamp: i64,
     max_value: usize,
 ) -> PutRow {
+    let family: std::sync::Arc<str> = REJECT_FAMILY.into();
     let cell = |q: &'static str, v: Bytes| PutCell {
-        family: REJECT_FAMILY.to_string(),
+        family: family.clone(),
         qualifier: Bytes::from_static(q.as_bytes()),
         value: v,
     };
@@ -73,7 +74,7 @@ mod tests {
             .iter()
             .map(|c| {
                 (
-                    c.family.as_str(),
+                    &*c.family,
                     std::str::from_utf8(&c.qualifier).unwrap(),
                     &c.value[..],
                 )

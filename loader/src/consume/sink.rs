@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,11 +28,12 @@ use super::retry::Backoff;
 /// large batches. Kept here because the loader never depends on the server crate.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
-/// One cell put.
+/// One cell put. Cloning is cheap (reference counts): the family is shared by every cell
+/// of its column and the bytes are slices of the write's buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PutCell {
     /// Family.
-    pub family: String,
+    pub family: Arc<str>,
     /// Qualifier.
     pub qualifier: Bytes,
     /// Value.
@@ -260,7 +262,7 @@ fn to_engine(rows: Vec<PutRow>) -> Vec<RowMutation> {
                 .cells
                 .into_iter()
                 .map(|c| Mutation::SetCell {
-                    family: c.family,
+                    family: String::from(&*c.family),
                     qualifier: c.qualifier,
                     value: c.value,
                     timestamp: r.timestamp,
@@ -441,22 +443,23 @@ impl GrpcSink {
     }
 }
 
-fn to_pb(b: TableBatch) -> pb::MutateRowsRequest {
+/// The request of a batch (the batch is kept for a resend; its bytes are shared, not copied).
+fn to_pb(b: &TableBatch) -> pb::MutateRowsRequest {
     pb::MutateRowsRequest {
-        table: b.table,
+        table: b.table.clone(),
         entries: b
             .rows
-            .into_iter()
+            .iter()
             .map(|r| pb::RowMutations {
-                row: r.key,
+                row: r.key.clone(),
                 mutations: r
                     .cells
-                    .into_iter()
+                    .iter()
                     .map(|c| pb::Mutation {
                         kind: Some(pb::mutation::Kind::SetCell(pb::SetCell {
-                            family: c.family,
-                            qualifier: c.qualifier,
-                            value: c.value,
+                            family: String::from(&*c.family),
+                            qualifier: c.qualifier.clone(),
+                            value: c.value.clone(),
                             timestamp_micros: r.timestamp,
                         })),
                     })
@@ -558,7 +561,7 @@ const STREAM_WINDOW: usize = 8;
 
 /// A batch sent (or to be sent) and not yet acknowledged.
 struct InFlight {
-    request: pb::MutateRowsRequest,
+    batch: TableBatch,
     /// Whether it is the last batch of its write.
     ends_write: bool,
 }
@@ -587,7 +590,7 @@ impl StreamWriter {
         let n = w.batches.len();
         for (i, b) in w.batches.into_iter().enumerate() {
             self.pending.push_back(InFlight {
-                request: to_pb(b),
+                batch: b,
                 ends_write: i + 1 == n,
             });
         }
@@ -656,7 +659,7 @@ impl StreamWriter {
                     let Ok(permit) = permit else {
                         return Err(tonic::Status::unavailable("the request stream closed"));
                     };
-                    permit.send(self.pending[sent].request.clone());
+                    permit.send(to_pb(&self.pending[sent].batch));
                     sent += 1;
                 }
                 w = rx.recv(), if *input_open && self.pending.len() < STREAM_WINDOW * 2 => {

@@ -74,6 +74,11 @@ pub struct ConsumeArgs {
     /// built-in mapping's CSV header]
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     pub fields: Option<Vec<String>>,
+    /// How long a fetch at the end of a partition waits for new records, in ms (brokers that
+    /// do not answer early when records arrive add up to this much latency; lower means more
+    /// idle fetches)
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    pub fetch_wait_ms: u64,
     /// Records per write, at most
     #[arg(long, value_name = "N", default_value_t = strata_loader::consume::DEFAULT_BATCH_ROWS)]
     pub batch_rows: usize,
@@ -145,6 +150,7 @@ impl ConsumeArgs {
         };
         let mut o = ConsumeOptions::new(self.brokers.clone(), &self.topic, &self.table, decode);
         o.batch_rows = self.batch_rows;
+        o.kafka.fetch_wait = std::time::Duration::from_millis(self.fetch_wait_ms);
         if let Some(n) = &self.name {
             o.name = n.clone();
         }
