@@ -64,7 +64,11 @@ def encode(schema, record, confluent_id=None):
 
 
 def create_topic(broker, topic, partitions):
-    admin = AdminClient({"bootstrap.servers": broker})
+    create_topic_with(broker, topic, partitions, {})
+
+
+def create_topic_with(broker, topic, partitions, conf):
+    admin = AdminClient({"bootstrap.servers": broker, **conf})
     futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     for f in futures.values():
         f.result(30)

@@ -19,6 +19,8 @@ Starts tansu (a Kafka-compatible broker, memory storage; tests/setup/kafka.sh un
   SIGTERM stops the consumer with exit 0 and its offsets stored;
 - the server is killed (SIGKILL) mid-stream and restarted on its address: the consumer
   retries, sends its unacknowledged batches again, and the table is exact;
+- TLS to the broker (`--broker-tls --broker-ca`, through a TLS terminator in front of a
+  second broker) reads a topic; SASL is not tested (tansu's memory store has no users);
 - `strata demo --kafka` streams the click events through a topic and counts them all;
 - after the broker restarts empty, the stored offsets are above the high watermark: the
   consumer stops with an error naming topic, partition and offsets.
@@ -48,6 +50,7 @@ import test_strata as ts  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
 SCHEMAS = os.path.join(ts.REPO, "loader", "schemas")
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 SEED = 1414
 CONSUME_TIMEOUT = 120
 
@@ -156,6 +159,57 @@ class Broker:
             self.proc.wait()
             self.proc = None
             self.log.close()
+
+
+class TlsTerminator:
+    """A TLS listener forwarding each connection to a plain one (tansu's TLS options did not
+    work here), serving fixtures/broker-cert.pem."""
+
+    def __init__(self, backend_port):
+        import socket
+        import ssl
+
+        self.backend = ("127.0.0.1", backend_port)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(FIXTURES, "broker-cert.pem"), os.path.join(FIXTURES, "broker-key.pem"))
+        self.ctx = ctx
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.handshakes = 0
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import socket
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+                tls = self.ctx.wrap_socket(conn, server_side=True)
+            except OSError:
+                continue
+            self.handshakes += 1
+            plain = socket.create_connection(self.backend)
+            for a, b in ((tls, plain), (plain, tls)):
+                threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.close()
+            except OSError:
+                pass
 
 
 class Env:
@@ -592,6 +646,52 @@ def test_server_restart_is_retried(env):
     assert_table_is(env, "clicks_restart", expected_rows("clickstream", rows))
 
 
+def test_tls_to_the_broker(env):
+    # A second broker that advertises a TLS terminator's address, so every connection of the
+    # consumer (bootstrap and partition leaders) goes through TLS.
+    backend = ts.free_port()
+    term = TlsTerminator(backend)
+    url = "tcp://127.0.0.1:%d" % backend
+    log = open(os.path.join(env.root, "tansu-tls.log"), "wb")
+    tansu = subprocess.Popen(
+        [tansu_bin(), "broker", "--listener-url", url, "--advertised-listener-url", "tcp://127.0.0.1:%d" % term.port],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        tls = "127.0.0.1:%d" % term.port
+        conf = {"security.protocol": "SSL", "ssl.ca.location": os.path.join(FIXTURES, "ca.pem")}
+        rows = env.csv_rows("product")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                pp.create_topic_with(tls, "tls_products", 2, conf)
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                assert time.monotonic() < deadline, "the TLS broker did not come up"
+                time.sleep(0.2)
+        schema = pp.load_schema(env.schema_path("product"))
+        types = pp.field_types(schema)
+        p = pp.producer(tls, **conf)
+        for row in rows:
+            p.produce("tls_products", value=pp.encode(schema, pp.to_record(row, types)))
+        assert p.flush(30) == 0
+        args = ["--until-caught-up", "--create-table", "--mapping", "product"]
+        before = term.handshakes
+        cmd = env.consume_args("tls_products", "product_tls", *args, "--broker-tls", "--broker-ca", os.path.join(FIXTURES, "ca.pem"))
+        cmd[cmd.index("--brokers") + 1] = tls
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=CONSUME_TIMEOUT)
+        assert r.returncode == 0, r.stderr.decode()
+        assert json.loads(r.stdout)["rows"] == len(rows)
+        assert term.handshakes > before
+        assert_table_is(env, "product_tls", expected_rows("product", rows))
+    finally:
+        tansu.kill()
+        tansu.wait()
+        log.close()
+
+
 def test_offsets_above_the_high_watermark_stop_the_consumer(env):
     # tansu keeps topics in memory: after a restart the stored offsets point past the end.
     env.broker.stop()
@@ -627,6 +727,7 @@ TESTS = [
     test_broker_pause_loses_nothing,
     test_server_restart_is_retried,
     test_demo_streams_the_click_events_through_kafka,
+    test_tls_to_the_broker,
     test_offsets_above_the_high_watermark_stop_the_consumer,
 ]
 
