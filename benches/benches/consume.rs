@@ -16,27 +16,31 @@ use strata_loader::consume::produce::CsvDatums;
 use strata_loader::generate;
 
 fn consume(c: &mut Criterion) {
-    let data = tempfile::tempdir().expect("tempdir");
-    generate(data.path(), 0.005, 42).expect("generate");
+    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
+    generate(data.path(), 0.005, 42).unwrap_or_else(|e| panic!("generate: {e:?}"));
     let datums: Vec<Vec<u8>> =
         CsvDatums::open(&data.path().join("click_stream.csv"), "clickstream")
-            .expect("csv")
-            .map(|d| d.expect("read").expect("encodes"))
+            .unwrap_or_else(|e| panic!("csv: {e:?}"))
+            .map(|d| {
+                d.unwrap_or_else(|e| panic!("read: {e:?}"))
+                    .unwrap_or_else(|| panic!("a click event that does not encode"))
+            })
             .collect();
     let plan = Plan::new(&DecodeOptions {
         format: Format::Avro,
         schemas: Vec::new(),
         fields: None,
-        mapping: MappingFlags::choose("clickstream", None, None, None, None).expect("mapping"),
+        mapping: MappingFlags::choose("clickstream", None, None, None, None)
+            .unwrap_or_else(|e| panic!("mapping: {e}")),
     })
-    .expect("plan");
+    .unwrap_or_else(|e| panic!("plan: {e}"));
     let mut g = c.benchmark_group("consume");
     g.sample_size(10);
     g.throughput(Throughput::Elements(datums.len() as u64));
     g.bench_function("avro click events to rows", |b| {
         b.iter(|| {
             let mut builder = Builder::new(
-                plan.decoder().expect("decoder"),
+                plan.decoder().unwrap_or_else(|e| panic!("decoder: {e}")),
                 plan.layouts(),
                 "click_stream",
                 "clickstream",

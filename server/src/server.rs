@@ -1,7 +1,8 @@
 //! Running the gRPC server: [`start`] puts the Strata service, the standard health service and
 //! server reflection (v1 and v1alpha) on a listener for an already open store (what `strata
-//! demo` and in-process tests use); [`serve`] is `strata serve`: open the store, listen, wait
-//! for the shutdown signal, drain, flush and close the store.
+//! demo` and in-process tests use); [`serve`] is `strata serve`: open the store, listen (and
+//! start the Thrift gateway beside gRPC when `thrift_listen` is set), wait for the shutdown
+//! signal, drain both, flush and close the store.
 //!
 //! This module must never open a store it was given (start) nor leave one it opened unclosed
 //! (serve).
@@ -179,6 +180,25 @@ async fn serve_open(
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let lister = db.clone();
     let tables = tokio::task::spawn_blocking(move || lister.list_tables()).await?;
+    let thrift = match config.thrift_listen {
+        None => None,
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (thrift_listen)"))?;
+            let gateway = crate::thrift::start(db.clone(), listener, config.thrift.clone())
+                .context("cannot start the Thrift gateway")?;
+            tracing::info!(
+                address = %gateway.local_addr(),
+                transport = if config.thrift.framed { "framed" } else { "buffered" },
+                protocol = if config.thrift.compact { "compact" } else { "binary" },
+                max_connections = config.thrift.max_connections,
+                scanner_lease = ?config.thrift.scanner_lease,
+                "thrift gateway (HBase Thrift1) serving"
+            );
+            Some(gateway)
+        }
+    };
     let handle = start(db.clone(), listener, config.service.clone()).await?;
     tracing::info!(
         address = %handle.local_addr(),
@@ -194,6 +214,13 @@ async fn serve_open(
         grace = ?config.shutdown_grace,
         "shutdown requested: no new calls, finishing in-flight calls"
     );
-    handle.shutdown(config.shutdown_grace).await?;
+    let grace = config.shutdown_grace;
+    let stop_thrift = async {
+        if let Some(gateway) = thrift {
+            gateway.shutdown(grace).await;
+        }
+    };
+    let (grpc, ()) = tokio::join!(handle.shutdown(grace), stop_thrift);
+    grpc?;
     Ok(())
 }
