@@ -809,13 +809,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn resolve_orders_cells_by_family_then_qualifier() {
-        let header: Vec<String> = builtin_header("clickstream")
+    fn header_of(table: &str) -> Vec<String> {
+        builtin_header(table)
             .unwrap()
             .iter()
             .map(|s| s.to_string())
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn resolve_orders_cells_by_family_then_qualifier() {
+        let header = header_of("clickstream");
         let r = builtin_mapping("clickstream")
             .unwrap()
             .resolve(&header, None)
@@ -876,11 +880,7 @@ mod tests {
 
     #[test]
     fn record_rules_build_keys_and_name_bad_fields() {
-        let header: Vec<String> = builtin_header("clickstream")
-            .unwrap()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let header = header_of("clickstream");
         let r = builtin_mapping("clickstream")
             .unwrap()
             .resolve(&header, Some("event_time"))

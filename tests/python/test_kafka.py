@@ -286,6 +286,14 @@ class Env:
                 out[p] = struct.unpack(">q", v)[0]
         return out
 
+    def wait_stored(self, name, topic, partitions, at_least, proc, what, timeout=90):
+        """Wait until the consumer `proc` has stored offsets summing to `at_least`."""
+        deadline = time.monotonic() + timeout
+        while sum(self.stored_offsets(name, topic, partitions).values()) < at_least:
+            assert time.monotonic() < deadline, "the consumer did not %s" % what
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+
     def create_table(self, table, versions):
         fams = LAYOUTS["clickstream"][1]
         self.srv.stub.CreateTable(
@@ -570,22 +578,14 @@ def test_broker_pause_loses_nothing(env):
     try:
         send(rows[:half])
         assert p.flush(60) == 0
-        deadline = time.monotonic() + 60
-        while sum(env.stored_offsets("clicks_pause", topic, parts).values()) < half // 4:
-            assert time.monotonic() < deadline, "the consumer made no progress"
-            assert c.poll() is None, c.stderr.read().decode()
-            time.sleep(0.1)
+        env.wait_stored("clicks_pause", topic, parts, half // 4, c, "make progress", 60)
         env.broker.pause()
         paused = time.monotonic()
         send(rows[half:])  # buffered by the producer while the broker is stopped
         time.sleep(max(0.0, 10 - (time.monotonic() - paused)))
         env.broker.resume()
         assert p.flush(120) == 0
-        deadline = time.monotonic() + 90
-        while sum(env.stored_offsets("clicks_pause", topic, parts).values()) < len(rows):
-            assert time.monotonic() < deadline, "the consumer did not catch up after the pause"
-            assert c.poll() is None, c.stderr.read().decode()
-            time.sleep(0.2)
+        env.wait_stored("clicks_pause", topic, parts, len(rows), c, "catch up after the pause")
         c.send_signal(signal.SIGTERM)
         out, err = c.communicate(timeout=60)
     finally:
@@ -617,11 +617,7 @@ def test_server_restart_is_retried(env):
     )
     c = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while sum(env.stored_offsets("clicks_restart", topic, parts).values()) < 1000:
-            assert time.monotonic() < deadline, "the consumer made no progress"
-            assert c.poll() is None, c.stderr.read().decode()
-            time.sleep(0.05)
+        env.wait_stored("clicks_restart", topic, parts, 1000, c, "make progress", 60)
         port = env.srv.port
         env.srv.kill()  # SIGKILL: acknowledged writes survive, the rest is sent again
         for row in rows[half:]:
@@ -630,11 +626,7 @@ def test_server_restart_is_retried(env):
         time.sleep(1)
         assert c.poll() is None, "the consumer gave up while the server was down"
         env.srv.start(port)
-        deadline = time.monotonic() + 90
-        while sum(env.stored_offsets("clicks_restart", topic, parts).values()) < len(rows):
-            assert time.monotonic() < deadline, "the consumer did not catch up after the restart"
-            assert c.poll() is None, c.stderr.read().decode()
-            time.sleep(0.2)
+        env.wait_stored("clicks_restart", topic, parts, len(rows), c, "catch up after the restart")
         c.send_signal(signal.SIGTERM)
         out, err = c.communicate(timeout=60)
     finally:

@@ -307,6 +307,17 @@ mod tests {
     use crate::consume::decode::layout::MappingFlags;
     use crate::consume::decode::{DecodeOptions, Format, Plan};
 
+    fn builder<'p>(p: &'p Plan, rejects_table: &str, limits: Limits) -> Builder<'p> {
+        Builder::new(
+            p.decoder().unwrap(),
+            p.layouts(),
+            "clicks",
+            "clickstream",
+            rejects_table,
+            limits,
+        )
+    }
+
     fn plan(format: Format, timestamp_column: Option<&str>) -> Plan {
         Plan::new(&DecodeOptions {
             format,
@@ -373,14 +384,7 @@ mod tests {
     #[test]
     fn the_timestamp_column_wins_over_the_kafka_timestamp() {
         let p = plan(Format::Json, Some("event_time"));
-        let mut b = Builder::new(
-            p.decoder().unwrap(),
-            p.layouts(),
-            "clicks",
-            "clickstream",
-            "_rejects",
-            Limits::default(),
-        );
+        let mut b = builder(&p, "_rejects", Limits::default());
         assert_eq!(b.add(0, 0, 5, Some(CLICK.as_bytes())), Outcome::Row);
         let u = b.take().unwrap();
         assert_eq!(u.write.batches[0].rows[0].timestamp, 1_659_108_121_458_193);
@@ -389,17 +393,11 @@ mod tests {
     #[test]
     fn bad_records_become_rejects_with_their_offsets() {
         let p = plan(Format::Json, None);
-        let mut b = Builder::new(
-            p.decoder().unwrap(),
-            p.layouts(),
-            "clicks",
-            "clickstream",
-            "bad",
-            Limits {
-                max_value: 8,
-                ..Limits::default()
-            },
-        );
+        let limits = Limits {
+            max_value: 8,
+            ..Limits::default()
+        };
+        let mut b = builder(&p, "bad", limits);
         let cases: Vec<(Option<&[u8]>, i64, &str)> = vec![
             (Some(b"{not json"), 1, "not JSON: "),
             (None, 1, "the record has no value (a tombstone)"),

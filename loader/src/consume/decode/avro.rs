@@ -262,27 +262,30 @@ pub(crate) mod tests {
         .unwrap();
         let l = layout(&s, None, &flags("product")).unwrap();
         let d = AvroDecoder::new(&s, &l).unwrap();
-        let strings = ["Men", "Apparel", "Topwear", "Shirts", "Navy Blue", "Fall"];
-        let mut rec = vec![("id".to_string(), Value::Double(15970.0))];
-        for (n, v) in [
-            "gender",
-            "masterCategory",
-            "subCategory",
-            "articleType",
-            "baseColour",
-            "season",
-        ]
-        .iter()
-        .zip(strings)
-        {
-            rec.push((n.to_string(), Value::String(v.into())));
-        }
-        rec.push(("year".into(), Value::Double(2011.0)));
-        rec.push(("usage".into(), Value::String("Casual".into())));
-        rec.push((
-            "productDisplayName".into(),
-            Value::String("Turtle Check Men Navy Blue Shirt, slim".into()),
-        ));
+        let values = [
+            "15970",
+            "Men",
+            "Apparel",
+            "Topwear",
+            "Shirts",
+            "Navy Blue",
+            "Fall",
+            "2011",
+            "Casual",
+            "Turtle Check Men Navy Blue Shirt, slim",
+        ];
+        let header = crate::mapping::builtin_header("product").unwrap();
+        let rec: Vec<(String, Value)> = header
+            .iter()
+            .zip(values)
+            .map(|(n, v)| {
+                let value = match *n {
+                    "id" | "year" => Value::Double(v.parse().unwrap()),
+                    _ => Value::String(v.into()),
+                };
+                (n.to_string(), value)
+            })
+            .collect();
         let datum = to_avro_datum(&s.schema, Value::Record(rec)).unwrap();
         let mut f = Fields::default();
         d.decode(&datum, &mut f).unwrap();
