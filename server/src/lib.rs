@@ -8,10 +8,13 @@
 //!
 //! [`Db`]: strata_engine::Db
 
+pub mod aggregation;
 pub mod client;
 pub mod config;
 pub mod convert;
 pub mod escape;
+pub mod http;
+pub mod metrics;
 pub mod oversize;
 pub mod scan;
 pub mod server;
@@ -22,7 +25,7 @@ pub mod stream;
 pub mod thrift;
 
 pub use client::connect;
-pub use config::{ServerConfig, ServiceOptions, Settings, ThriftOptions};
-pub use server::{ServerError, ServerHandle, serve, start};
+pub use config::{HttpBinding, HttpListen, ServerConfig, ServiceOptions, Settings, ThriftOptions};
+pub use server::{ServerError, ServerHandle, serve, start, start_with_http};
 pub use service::StrataService;
 pub use strata_proto::v1 as pb;

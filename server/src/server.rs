@@ -1,8 +1,9 @@
-//! Running the gRPC server: [`start`] puts the Strata service, the standard health service and
+//! Running the server: [`start`] puts the Strata service, the standard health service and
 //! server reflection (v1 and v1alpha) on a listener for an already open store (what `strata
-//! demo` and in-process tests use); [`serve`] is `strata serve`: open the store, listen (and
-//! start the Thrift gateway beside gRPC when `thrift_listen` is set), wait for the shutdown
-//! signal, drain both, flush and close the store.
+//! demo` and in-process tests use), and [`start_with_http`] adds the HTTP server (dashboard,
+//! pages, JSON, /metrics) on a second listener; [`serve`] is `strata serve`: open the store,
+//! listen (and start the Thrift gateway beside gRPC when `thrift_listen` is set), wait for the
+//! shutdown signal, drain them, flush and close the store.
 //!
 //! This module must never open a store it was given (start) nor leave one it opened unclosed
 //! (serve).
@@ -22,7 +23,10 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::aggregation::Aggregator;
 use crate::config::{ServerConfig, ServiceOptions};
+use crate::http::{self, HttpHandle, HttpState};
+use crate::metrics::grpc::GrpcMetricsLayer;
 use crate::oversize;
 use crate::service::StrataService;
 use crate::stopping::{self, StopSender};
@@ -53,6 +57,7 @@ pub struct ServerHandle {
     shutdown_tx: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     health: HealthReporter,
+    http: Option<HttpHandle>,
 }
 
 impl ServerHandle {
@@ -64,6 +69,11 @@ impl ServerHandle {
     /// `http://ADDR`, for clients.
     pub fn url(&self) -> String {
         format!("http://{}", self.local_addr)
+    }
+
+    /// The HTTP server's address, if it runs.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(HttpHandle::local_addr)
     }
 
     /// Stop accepting connections, report NOT_SERVING, end streaming calls at their next
@@ -79,6 +89,11 @@ impl ServerHandle {
         self.stop.stop();
         if let Some(tx) = self.shutdown_tx.take() {
             let _ = tx.send(());
+        }
+        if let Some(http) = self.http.take()
+            && let Err(e) = http.shutdown(grace).await
+        {
+            tracing::warn!(error = %e, "the HTTP server did not stop cleanly");
         }
         match tokio::time::timeout(grace, &mut self.task).await {
             Ok(joined) => Ok(joined??),
@@ -103,10 +118,37 @@ pub async fn start(
     listener: TcpListener,
     options: ServiceOptions,
 ) -> Result<ServerHandle, ServerError> {
+    start_with_http(db, listener, None, options).await
+}
+
+/// Aggregation scans that may run at once (Aggregate calls and dashboard tables together):
+/// one per core, so aggregations cannot take every core from the other calls for long.
+fn aggregation_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// [`start`], plus the HTTP server on `http` when given; both stop with
+/// [`ServerHandle::shutdown`].
+pub async fn start_with_http(
+    db: Db,
+    listener: TcpListener,
+    http: Option<TcpListener>,
+    options: ServiceOptions,
+) -> Result<ServerHandle, ServerError> {
     let local_addr = listener.local_addr()?;
     let (stop, stopping) = stopping::channel();
     let max_message = options.max_message_bytes;
-    let service = StrataServer::new(StrataService::new(db, options, stopping))
+    let aggregator = Aggregator::new(db.clone(), aggregation_slots());
+    let http = match http {
+        Some(l) => Some(http::start(
+            l,
+            HttpState {
+                aggregator: aggregator.clone(),
+            },
+        )?),
+        None => None,
+    };
+    let service = StrataServer::new(StrataService::new(db, options, stopping, aggregator))
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
 
@@ -122,7 +164,9 @@ pub async fn start(
         .build_v1alpha()?;
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    // The metrics layer is outermost, so it sees the status after the oversize rewrite.
     let router = Server::builder()
+        .layer(GrpcMetricsLayer)
         .layer(oversize::layer::<tonic::body::Body>())
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -138,6 +182,7 @@ pub async fn start(
         shutdown_tx: Some(shutdown_tx),
         task,
         health,
+        http,
     })
 }
 
@@ -178,6 +223,7 @@ async fn serve_open(
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let http = http::bind(config.http).await?;
     let lister = db.clone();
     let tables = tokio::task::spawn_blocking(move || lister.list_tables()).await?;
     let thrift = match config.thrift_listen {
@@ -199,7 +245,10 @@ async fn serve_open(
             Some(gateway)
         }
     };
-    let handle = start(db.clone(), listener, config.service.clone()).await?;
+    let handle = start_with_http(db.clone(), listener, http, config.service.clone()).await?;
+    if let Some(addr) = handle.http_addr() {
+        tracing::info!(address = %addr, "dashboard at http://{addr}/, metrics at http://{addr}/metrics");
+    }
     tracing::info!(
         address = %handle.local_addr(),
         data_dir = %config.data_dir.display(),

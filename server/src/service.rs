@@ -9,6 +9,7 @@ use strata_proto::v1 as pb;
 use strata_proto::v1::strata_server::Strata;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::aggregation::{self, Aggregator};
 use crate::config::ServiceOptions;
 use crate::convert::{self, ConvertError};
 use crate::scan::{self, Batching, ScanStream};
@@ -39,15 +40,24 @@ pub struct StrataService {
     db: Db,
     options: ServiceOptions,
     stopping: Stopping,
+    aggregator: Aggregator,
 }
 
 impl StrataService {
-    /// A service over `db`; long-lived calls end when `stopping` is raised.
-    pub fn new(db: Db, options: ServiceOptions, stopping: Stopping) -> Self {
+    /// A service over `db`; long-lived calls end when `stopping` is raised; Aggregate runs
+    /// through `aggregator` (shared with the HTTP dashboard, so both count against one limit
+    /// of concurrent aggregation scans).
+    pub fn new(
+        db: Db,
+        options: ServiceOptions,
+        stopping: Stopping,
+        aggregator: Aggregator,
+    ) -> Self {
         StrataService {
             db,
             options,
             stopping,
+            aggregator,
         }
     }
 
@@ -309,9 +319,22 @@ impl Strata for StrataService {
 
     async fn aggregate(
         &self,
-        _request: Request<pb::AggregateRequest>,
+        request: Request<pb::AggregateRequest>,
     ) -> Result<Response<pb::AggregateResponse>, Status> {
-        Err(Status::unimplemented("Aggregate is not implemented yet"))
+        let call = aggregation::wire::from_pb(request.into_inner()).map_err(invalid)?;
+        let mut results = self
+            .aggregator
+            .run(
+                &call.table,
+                &call.scope,
+                std::slice::from_ref(&call.aggregation),
+            )
+            .await
+            .map_err(|e| status::from_aggregate(&e))?;
+        let result = results
+            .pop()
+            .ok_or_else(|| Status::internal("the aggregation returned no result"))?;
+        Ok(Response::new(aggregation::wire::to_pb(&result)))
     }
 
     async fn server_info(
