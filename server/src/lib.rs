@@ -7,6 +7,7 @@
 //!
 //! [`Db`]: strata_engine::Db
 
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod convert;
@@ -18,6 +19,7 @@ pub mod service;
 pub mod status;
 pub mod stopping;
 pub mod stream;
+pub mod tls;
 
 pub use client::connect;
 pub use config::{ServerConfig, ServiceOptions, Settings};
