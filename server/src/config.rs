@@ -14,6 +14,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use strata_engine::{DbOptions, Limits, SyncMode};
 
+use crate::auth::SecurityConfig;
+use crate::auth::config::SecurityFlags;
+
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 /// Default largest gRPC message the server accepts or sends (64 MiB, above the 8 MiB value
@@ -246,6 +249,33 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default)]
     pub salvage_wal: bool,
+    /// PEM certificate chain: serve gRPC over TLS (needs --tls-key) [default: none, plain TCP]
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM certificate authorities: require client certificates they signed (mTLS); the
+    /// principal is the certificate's Subject CN, else its first DNS name [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// TOML file of principals, their token hashes and permissions: every request must
+    /// authenticate (see docs/security.md) [default: none, no authentication]
+    #[arg(long, value_name = "FILE")]
+    pub auth_tokens: Option<PathBuf>,
+    /// Append the audit log (create and admin actions, refused requests; JSON lines) to FILE
+    /// [default: the server log, target audit]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Allow listening on a non-loopback address without TLS and authentication (logged as a
+    /// warning) [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub insecure: bool,
+    /// Let the health service answer without credentials [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub open_health_metrics: bool,
 }
 
 impl Settings {
@@ -288,6 +318,13 @@ impl Settings {
             scan_batch_bytes: self.scan_batch_bytes.or(file.scan_batch_bytes),
             shutdown_grace: self.shutdown_grace.or(file.shutdown_grace),
             salvage_wal: self.salvage_wal || file.salvage_wal,
+            tls_cert: self.tls_cert.or(file.tls_cert),
+            tls_key: self.tls_key.or(file.tls_key),
+            tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
+            auth_tokens: self.auth_tokens.or(file.auth_tokens),
+            audit_log: self.audit_log.or(file.audit_log),
+            insecure: self.insecure || file.insecure,
+            open_health_metrics: self.open_health_metrics || file.open_health_metrics,
         }
     }
 
@@ -357,12 +394,22 @@ impl Settings {
                 DEFAULT_SCAN_BATCH_BYTES as usize,
             )?,
         };
+        let security = SecurityConfig::resolve(SecurityFlags {
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            tls_client_ca: self.tls_client_ca,
+            auth_tokens: self.auth_tokens,
+            audit_log: self.audit_log,
+            insecure: self.insecure,
+            open_health_metrics: self.open_health_metrics,
+        })?;
         let config = ServerConfig {
             data_dir,
             listen,
             db,
             service,
             shutdown_grace: self.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |s| s.0),
+            security,
         };
         config.check()?;
         Ok(config)
@@ -416,6 +463,8 @@ pub struct ServerConfig {
     pub service: ServiceOptions,
     /// Time in-flight calls get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// TLS, authentication, audit.
+    pub security: SecurityConfig,
 }
 
 impl ServerConfig {

@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod convert;
 pub mod escape;
+pub mod guard;
 pub mod oversize;
 pub mod scan;
 pub mod server;
@@ -21,8 +22,8 @@ pub mod stopping;
 pub mod stream;
 pub mod tls;
 
-pub use client::connect;
+pub use client::{Client, ClientSecurity, ClientSecurityArgs, Remote, connect};
 pub use config::{ServerConfig, ServiceOptions, Settings};
-pub use server::{ServerError, ServerHandle, serve, start};
+pub use server::{Protections, ServerError, ServerHandle, serve, start, start_with};
 pub use service::StrataService;
 pub use strata_proto::v1 as pb;

@@ -77,21 +77,24 @@ pub fn assess(
         (false, true) => listener.tls_flags.to_owned(),
         _ => listener.auth_flags.to_owned(),
     };
-    let lacks = match (protection.tls, protection.authentication) {
-        (false, false) => "TLS and authentication",
-        (false, true) => "TLS (tokens would cross the network in clear text)",
-        _ => "authentication",
+    let (without, has_not) = match (protection.tls, protection.authentication) {
+        (false, false) => ("TLS and authentication", "neither TLS nor authentication"),
+        (false, true) => (
+            "TLS (tokens would cross the network in clear text)",
+            "no TLS (tokens would cross the network in clear text)",
+        ),
+        _ => ("authentication", "no authentication"),
     };
     if insecure {
         Verdict::Insecure(format!(
             "--insecure: the {} listener on {addr} is reachable from other machines without \
-             {lacks}; anyone who can reach it can use it. Add {missing} to protect it",
+             {without}; anyone who can reach it can use it. Add {missing} to protect it",
             listener.name
         ))
     } else {
         Verdict::Refused(format!(
             "refusing to serve {} on {addr} ({} {addr}): an address other machines can reach \
-             needs TLS and authentication, and this listener has no {lacks}. Add {missing}, \
+             needs TLS and authentication, and this listener has {has_not}. Add {missing}, \
              or listen on 127.0.0.1, or pass --insecure to serve it unprotected anyway",
             listener.name, listener.address_flag
         ))

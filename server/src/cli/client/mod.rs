@@ -17,8 +17,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
-use strata_proto::v1::strata_client::StrataClient;
-use tonic::transport::Channel;
+use strata_server::{Client, ClientSecurityArgs, Remote};
 
 pub use admin::{CompactArgs, FlushArgs};
 pub use rows::{CountArgs, DeleteArgs, GetArgs, PutArgs, ScanArgs};
@@ -38,6 +37,18 @@ pub struct Conn {
     /// Print JSON instead of text (scan: one JSON object per row, one per line)
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub security: ClientSecurityArgs,
+}
+
+impl Conn {
+    /// The server these flags name.
+    pub fn remote(&self) -> Result<Remote> {
+        Ok(Remote {
+            url: self.server.clone(),
+            security: self.security.resolve()?,
+        })
+    }
 }
 
 /// The client subcommands.
@@ -139,8 +150,8 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-async fn connect(conn: &Conn) -> Result<StrataClient<Channel>> {
-    Ok(strata_server::connect(&conn.server).await?)
+async fn connect(conn: &Conn) -> Result<Client> {
+    Ok(conn.remote()?.connect().await?)
 }
 
 fn took(out: &mut impl Write, start: Instant) -> std::io::Result<()> {

@@ -11,8 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use strata_proto::v1 as pb;
-use strata_proto::v1::strata_client::StrataClient;
-use tonic::transport::Channel;
+use strata_server::Client;
 
 use super::Out;
 use crate::cli::load::{per_sec, status_error};
@@ -20,7 +19,7 @@ use crate::cli::load::{per_sec, status_error};
 /// Query the dashboard's distributions, printing a timing line per table and then every
 /// distribution. Returns the rows each table's scan saw.
 pub(super) async fn query_and_print(
-    client: &mut StrataClient<Channel>,
+    client: &mut Client,
     out: &mut Out,
 ) -> Result<BTreeMap<&'static str, u64>> {
     let today = today_days();
@@ -125,7 +124,7 @@ type Dist = BTreeMap<String, u64>;
 /// Scan `table` selecting `columns` and count, per column, the values `bucket(i, value)`
 /// puts them in. Returns the rows seen and one distribution per column.
 async fn distributions(
-    client: &mut StrataClient<Channel>,
+    client: &mut Client,
     table: &str,
     columns: &[(&str, &str)],
     bucket: impl Fn(usize, &[u8]) -> String,
