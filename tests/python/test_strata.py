@@ -81,10 +81,16 @@ def free_port():
 class Server:
     """`strata serve` as a child process on a temporary data directory."""
 
-    def __init__(self, root, pb, pb_grpc):
+    def __init__(self, root, pb, pb_grpc, extra_args=(), credentials=None, metadata=()):
+        """extra_args go to `strata serve`; with `credentials` (grpc.ssl_channel_credentials)
+        the channel is TLS; `metadata` (e.g. the authorization token) goes with the start-up
+        probe."""
         self.root = root
         self.pb = pb
         self.pb_grpc = pb_grpc
+        self.extra_args = list(extra_args)
+        self.credentials = credentials
+        self.metadata = tuple(metadata)
         self.log_path = os.path.join(root, "server.log")
         self.proc = None
         self.channel = None
@@ -102,12 +108,13 @@ class Server:
                 os.path.join(self.root, "data"),
                 "--listen",
                 self.addr,
-            ],
+            ]
+            + self.extra_args,
             stdin=subprocess.DEVNULL,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self.channel = grpc.insecure_channel(self.addr)
+        self.channel = self.connect(self.credentials)
         self.stub = self.pb_grpc.StrataStub(self.channel)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -116,12 +123,21 @@ class Server:
                     "strata serve exited with %s:\n%s" % (self.proc.returncode, self.stderr())
                 )
             try:
-                self.stub.ListTables(self.pb.ListTablesRequest(), timeout=1)
+                self.stub.ListTables(self.pb.ListTablesRequest(), timeout=1, metadata=self.metadata)
                 return
             except grpc.RpcError:
                 time.sleep(0.05)
         raise AssertionError(
             "strata serve did not answer within %ss:\n%s" % (START_TIMEOUT, self.stderr())
+        )
+
+    def connect(self, credentials):
+        """A channel to the server: plain, or TLS with `credentials` (the certificates name
+        localhost)."""
+        if credentials is None:
+            return grpc.insecure_channel(self.addr)
+        return grpc.secure_channel(
+            self.addr, credentials, options=[("grpc.ssl_target_name_override", "localhost")]
         )
 
     def stderr(self):
