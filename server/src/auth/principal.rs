@@ -114,6 +114,8 @@ pub enum Unauthenticated {
 pub struct Authenticator {
     tokens: Option<(PathBuf, ArcSwap<TokenFile>)>,
     client_certs: bool,
+    /// The caller when authentication is off, made once (cloning it costs no allocation).
+    anonymous: Principal,
 }
 
 impl Authenticator {
@@ -122,6 +124,7 @@ impl Authenticator {
         Authenticator {
             tokens: None,
             client_certs: false,
+            anonymous: Principal::anonymous(),
         }
     }
 
@@ -137,6 +140,7 @@ impl Authenticator {
         Ok(Authenticator {
             tokens,
             client_certs,
+            anonymous: Principal::anonymous(),
         })
     }
 
@@ -145,6 +149,7 @@ impl Authenticator {
         Authenticator {
             tokens: Some((PathBuf::new(), ArcSwap::from_pointee(tokens))),
             client_certs,
+            anonymous: Principal::anonymous(),
         }
     }
 
@@ -172,7 +177,7 @@ impl Authenticator {
     pub fn authenticate(&self, credentials: Credentials<'_>) -> Result<Principal, Unauthenticated> {
         let Some((_, tokens)) = &self.tokens else {
             if !self.client_certs {
-                return Ok(Principal::anonymous());
+                return Ok(self.anonymous.clone());
             }
             return credentials
                 .certificate
