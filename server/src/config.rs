@@ -619,6 +619,39 @@ mod tests {
     }
 
     #[test]
+    fn security_settings_come_from_the_file_and_flags_win() {
+        let file = Settings::from_toml(
+            r#"
+            tls_cert = "/etc/s/file.pem"
+            tls_key = "/etc/s/file.key"
+            tls_client_ca = "/etc/s/ca.pem"
+            auth_tokens = "/etc/s/tokens.toml"
+            audit_log = "/var/log/audit"
+            open_health_metrics = true
+            "#,
+        )
+        .expect("valid file");
+        let flags = Settings {
+            data_dir: Some("/d".into()),
+            tls_cert: Some("/flag.pem".into()),
+            insecure: true,
+            ..Settings::default()
+        };
+        let c = flags.or(file).resolve().expect("valid").security;
+        let tls = c.tls.as_ref().expect("tls");
+        assert_eq!(tls.cert, PathBuf::from("/flag.pem"));
+        assert_eq!(tls.key, PathBuf::from("/etc/s/file.key"));
+        assert!(c.client_certs());
+        assert_eq!(c.auth_tokens, Some(PathBuf::from("/etc/s/tokens.toml")));
+        assert_eq!(c.audit_log, Some(PathBuf::from("/var/log/audit")));
+        assert!(c.insecure && c.open_health_metrics);
+        assert_eq!(
+            ServerConfig::new("/d").expect("defaults").security,
+            SecurityConfig::default()
+        );
+    }
+
+    #[test]
     fn missing_data_dir_is_reported() {
         assert!(matches!(
             Settings::default().resolve(),

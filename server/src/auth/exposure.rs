@@ -69,8 +69,18 @@ pub fn assess(
     protection: Protection,
     insecure: bool,
 ) -> Verdict {
-    if is_loopback(addr.ip()) || (protection.tls && protection.authentication) {
+    if protection.tls && protection.authentication {
         return Verdict::Safe;
+    }
+    if is_loopback(addr.ip()) {
+        return if insecure {
+            Verdict::Insecure(format!(
+                "--insecure has no effect: {addr} is a loopback address, reachable from this \
+                 machine only"
+            ))
+        } else {
+            Verdict::Safe
+        };
     }
     let missing = match (protection.tls, protection.authentication) {
         (false, false) => format!("{} and {}", listener.tls_flags, listener.auth_flags),
@@ -198,5 +208,10 @@ mod tests {
         assert!(w.contains("--insecure") && w.contains("0.0.0.0:1"), "{w}");
         assert!(check_listen(Listener::GRPC, addr("0.0.0.0:1"), OPEN, true).is_ok());
         assert!(check_listen(Listener::GRPC, addr("0.0.0.0:1"), OPEN, false).is_err());
+        let v = assess(Listener::GRPC, addr("127.0.0.1:1"), OPEN, true);
+        assert!(
+            matches!(&v, Verdict::Insecure(w) if w.contains("no effect")),
+            "{v:?}"
+        );
     }
 }
