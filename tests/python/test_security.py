@@ -36,6 +36,7 @@ from test_strata import (  # noqa: E402
     Server,
     expect_error,
     generate_stubs,
+    run_tests,
     set_cell,
 )
 
@@ -294,15 +295,7 @@ def main():
         try:
             for srv in env.servers():
                 srv.start()
-            for test in TESTS:
-                try:
-                    test(env)
-                    passed += 1
-                    print("ok     %s" % test.__name__, flush=True)
-                except Exception:  # noqa: BLE001 - report every failure, keep going
-                    failed += 1
-                    print("FAILED %s" % test.__name__, flush=True)
-                    traceback.print_exc()
+            passed, failed = run_tests(TESTS, env)
         except Exception:  # noqa: BLE001
             failed += 1
             traceback.print_exc()

@@ -413,6 +413,21 @@ def test_error_codes(srv):
 TESTS = [test_put_and_get, test_scan, test_mutate_stream, test_error_codes]
 
 
+def run_tests(tests, arg):
+    """Run each test with `arg`, printing one line per test; returns (passed, failed)."""
+    passed = failed = 0
+    for test in tests:
+        try:
+            test(arg)
+            passed += 1
+            print("ok     %s" % test.__name__, flush=True)
+        except Exception:  # noqa: BLE001 - report every failure, keep going
+            failed += 1
+            print("FAILED %s" % test.__name__, flush=True)
+            traceback.print_exc()
+    return passed, failed
+
+
 def main():
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="strata-py-") as root:
@@ -420,15 +435,7 @@ def main():
         srv = Server(root, pb, pb_grpc)
         try:
             srv.start()
-            for test in TESTS:
-                try:
-                    test(srv)
-                    passed += 1
-                    print("ok     %s" % test.__name__, flush=True)
-                except Exception:  # noqa: BLE001 - report every failure, keep going
-                    failed += 1
-                    print("FAILED %s" % test.__name__, flush=True)
-                    traceback.print_exc()
+            passed, failed = run_tests(TESTS, srv)
             code = srv.stop()
             if code == 0:
                 passed += 1
