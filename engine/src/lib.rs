@@ -17,6 +17,7 @@ mod compaction;
 pub mod db;
 pub mod error;
 pub mod fault_fs;
+pub mod filter;
 pub mod fs;
 mod lock;
 pub mod manifest;

@@ -9,6 +9,7 @@
 use std::ops::Bound;
 
 use strata_engine as engine;
+use strata_engine::filter;
 use strata_proto::v1 as pb;
 
 use crate::escape;
@@ -73,6 +74,9 @@ pub enum ConvertError {
     /// A bulk-ingest path that is not absolute.
     #[error("ingest path {0:?} is not absolute (paths are on the server's machine)")]
     RelativePath(String),
+    /// A `filter` string that does not parse; the message names the byte offset.
+    #[error("{0}")]
+    Filter(#[from] filter::FilterError),
 }
 
 /// Check a request's table name against the engine's naming rule.
@@ -317,6 +321,35 @@ pub fn scan_options_from_pb(r: &mut pb::ScanRequest) -> Result<engine::ScanOptio
         read,
         limit: r.limit,
     })
+}
+
+/// A read's filter, parsed once per request, and how to run it.
+#[derive(Clone, Debug)]
+pub struct ReadFilter {
+    /// The parsed filter.
+    pub filter: filter::Filter,
+    /// Its evaluation options: the request's version count, applied after the filter.
+    pub options: filter::EvalOptions,
+}
+
+/// The `filter` field of a Get or Scan (empty: none), with timestamps in microseconds. With a
+/// filter, `read` asks the engine for every version the families keep, and the request's
+/// version count moves into the filter's options: HBase applies it to the versions the filter
+/// keeps, so a filter can pass an older version when the newest fails.
+pub fn read_filter(
+    text: &str,
+    read: &mut engine::ReadOptions,
+) -> Result<Option<ReadFilter>, ConvertError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let filter = filter::Filter::parse(text.as_bytes(), filter::TimeUnit::Micros)?;
+    let options = filter::EvalOptions {
+        max_versions: read.max_versions.max(1),
+        reversed: false,
+    };
+    read.max_versions = u32::MAX;
+    Ok(Some(ReadFilter { filter, options }))
 }
 
 /// An engine row to the wire.
@@ -726,6 +759,29 @@ mod tests {
         assert_eq!(table("customers"), Ok("customers"));
         assert!(matches!(table(""), Err(ConvertError::BadName(_))));
         assert!(matches!(table("a b"), Err(ConvertError::BadName(_))));
+    }
+
+    #[test]
+    fn filters_parse_once_and_take_over_the_version_count() {
+        let mut read = read_options_from_pb(vec![], 3, None).expect("valid");
+        assert!(read_filter("", &mut read).expect("no filter").is_none());
+        assert_eq!(
+            read.max_versions, 3,
+            "no filter: the engine applies the count"
+        );
+        let f = read_filter("PrefixFilter('a')", &mut read)
+            .expect("valid")
+            .expect("a filter");
+        assert_eq!(f.options.max_versions, 3);
+        assert_eq!(read.max_versions, u32::MAX);
+        let mut read = read_options_from_pb(vec![], 0, None).expect("valid");
+        let e = read_filter("PrefixFilter('a') AND", &mut read).expect_err("bad");
+        assert!(
+            matches!(e, ConvertError::Filter(ref f) if f.position == 21),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("bad filter at byte 21: "), "{e}");
+        assert_eq!(read.max_versions, 1, "unchanged by a bad filter");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use strata_engine::{AlterTable, Db, Result as EngineResult};
+use strata_engine::{AlterTable, Db, Result as EngineResult, filter};
 use strata_proto::v1 as pb;
 use strata_proto::v1::strata_server::Strata;
 use tonic::{Request, Response, Status, Streaming};
@@ -238,8 +238,9 @@ impl Strata for StrataService {
     ) -> Result<Response<pb::GetResponse>, Status> {
         let r = self.admit(request, Action::Get)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
-        let read = convert::read_options_from_pb(r.columns, r.max_versions, r.time_range)
+        let mut read = convert::read_options_from_pb(r.columns, r.max_versions, r.time_range)
             .map_err(invalid)?;
+        let filter = convert::read_filter(&r.filter, &mut read).map_err(invalid)?;
         // A point get takes a few microseconds, never waits on a lock and reads at most a
         // handful of blocks: run it on the async worker. Handing it to the blocking pool
         // cost more than the get itself (thread wake-ups measured at a third of the
@@ -248,6 +249,11 @@ impl Strata for StrataService {
             .db
             .get(&table, &r.row, &read)
             .map_err(|e| status::from_engine(&e))?;
+        // Filtering one row is as cheap (the filter's regexes are size-bounded).
+        let found = match filter {
+            Some(f) => found.and_then(|row| filter::filter_row(&f.filter, row, f.options)),
+            None => found,
+        };
         Ok(Response::new(match found {
             Some(row) => pb::GetResponse {
                 found: true,
@@ -268,11 +274,13 @@ impl Strata for StrataService {
     ) -> Result<Response<ScanStream>, Status> {
         let mut r = self.admit(request, Action::Scan)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
-        let options = convert::scan_options_from_pb(&mut r).map_err(invalid)?;
+        let mut options = convert::scan_options_from_pb(&mut r).map_err(invalid)?;
+        let filter = convert::read_filter(&r.filter, &mut options.read).map_err(invalid)?;
         let stream = scan::start(
             self.db.clone(),
             table,
             options,
+            filter,
             self.batching(r.batch_size, r.keys_only),
             self.stopping.clone(),
         )

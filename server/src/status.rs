@@ -156,6 +156,19 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_filter_is_invalid_argument_naming_the_position() {
+        let e = strata_engine::filter::Filter::parse(b"PrefixFilter(", Default::default())
+            .expect_err("bad filter");
+        let s = from_convert(&ConvertError::Filter(e));
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert!(
+            s.message().starts_with("bad filter at byte 13: "),
+            "{}",
+            s.message()
+        );
+    }
+
+    #[test]
     fn context_keeps_the_code() {
         let s = with_context(&Status::not_found("table not found: t"), "batch 3");
         assert_eq!(s.code(), Code::NotFound);
