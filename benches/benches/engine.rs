@@ -24,7 +24,7 @@ fn writes(c: &mut Criterion) {
         ("group", SyncMode::Group),
         ("always", SyncMode::Always),
     ] {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
         let db = open_store(dir.path(), mode);
         let mut rng = StdRng::seed_from_u64(7);
         let mut next = 0u64;
@@ -37,11 +37,14 @@ fn writes(c: &mut Criterion) {
                     next += BATCH_ROWS;
                     batch
                 },
-                |batch| db.mutate_rows("t", batch).expect("write"),
+                |batch| {
+                    db.mutate_rows("t", batch)
+                        .unwrap_or_else(|e| panic!("write: {e:?}"))
+                },
                 criterion::BatchSize::LargeInput,
             )
         });
-        db.close().expect("close");
+        db.close().unwrap_or_else(|e| panic!("close: {e:?}"));
     }
     g.finish();
 }
@@ -50,7 +53,7 @@ fn writes(c: &mut Criterion) {
 /// files from flushes, the shape before compaction), then after a major compaction; gets
 /// with the block cache warm and with no cache at all.
 fn reads(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
     let db = open_store(dir.path(), SyncMode::None);
     // Three overlapping passes over the key space: several files, as flushes and background
     // compaction leave them.
@@ -58,9 +61,10 @@ fn reads(c: &mut Criterion) {
         load_rows(&db, READ_ROWS, 11 + pass);
     }
     read_group(c, &db, "before_compaction");
-    db.compact("t", true).expect("compact");
+    db.compact("t", true)
+        .unwrap_or_else(|e| panic!("compact: {e:?}"));
     read_group(c, &db, "after_compaction");
-    db.close().expect("close");
+    db.close().unwrap_or_else(|e| panic!("close: {e:?}"));
     drop(db);
     let cold = strata_benches::open_store_with(dir.path(), SyncMode::None, 0);
     let mut g = c.benchmark_group("get_no_block_cache");
@@ -70,7 +74,11 @@ fn reads(c: &mut Criterion) {
     g.bench_function("hit_whole_row", |b| {
         b.iter(|| {
             let k = row_key(rng.random_range(0..READ_ROWS));
-            black_box(cold.get("t", &k, &opts).expect("get").expect("found"))
+            black_box(
+                cold.get("t", &k, &opts)
+                    .unwrap_or_else(|e| panic!("get: {e:?}"))
+                    .unwrap_or_else(|| panic!("found")),
+            )
         })
     });
     g.finish();
@@ -84,13 +92,20 @@ fn read_group(c: &mut Criterion, db: &strata_engine::Db, name: &str) {
     g.bench_function("hit_whole_row", |b| {
         b.iter(|| {
             let k = row_key(rng.random_range(0..READ_ROWS));
-            black_box(db.get("t", &k, &opts).expect("get").expect("found"))
+            black_box(
+                db.get("t", &k, &opts)
+                    .unwrap_or_else(|e| panic!("get: {e:?}"))
+                    .unwrap_or_else(|| panic!("found")),
+            )
         })
     });
     g.bench_function("miss", |b| {
         b.iter(|| {
             let k = row_key(READ_ROWS + rng.random_range(0..READ_ROWS));
-            black_box(db.get("t", &k, &opts).expect("get"))
+            black_box(
+                db.get("t", &k, &opts)
+                    .unwrap_or_else(|e| panic!("get: {e:?}")),
+            )
         })
     });
     g.finish();
@@ -102,8 +117,8 @@ fn read_group(c: &mut Criterion, db: &strata_engine::Db, name: &str) {
         b.iter(|| {
             let n: usize = db
                 .scan("t", ScanOptions::default())
-                .expect("scan")
-                .map(|r| r.expect("row").cells.len())
+                .unwrap_or_else(|e| panic!("scan: {e:?}"))
+                .map(|r| r.unwrap_or_else(|e| panic!("row: {e:?}")).cells.len())
                 .sum();
             black_box(n)
         })
@@ -124,8 +139,8 @@ fn read_group(c: &mut Criterion, db: &strata_engine::Db, name: &str) {
             };
             let n: usize = db
                 .scan("t", opts)
-                .expect("scan")
-                .map(|r| r.expect("row").cells.len())
+                .unwrap_or_else(|e| panic!("scan: {e:?}"))
+                .map(|r| r.unwrap_or_else(|e| panic!("row: {e:?}")).cells.len())
                 .sum();
             black_box(n)
         })

@@ -10,23 +10,29 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use strata_loader::{LoadOptions, build_table_files, builtin_csv_file, builtin_mapping, generate};
 
 fn load(c: &mut Criterion) {
-    let data = tempfile::tempdir().expect("tempdir");
-    generate(data.path(), 0.005, 42).expect("generate");
+    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
+    generate(data.path(), 0.005, 42).unwrap_or_else(|e| panic!("generate: {e:?}"));
     let mut g = c.benchmark_group("bulk_load");
     g.sample_size(10);
     for table in ["customers", "product", "transactions", "clickstream"] {
         let csv = data
             .path()
-            .join(builtin_csv_file(table).expect("built-in table"));
-        let bytes = std::fs::metadata(&csv).expect("csv").len();
+            .join(builtin_csv_file(table).unwrap_or_else(|| panic!("built-in table")));
+        let bytes = std::fs::metadata(&csv)
+            .unwrap_or_else(|e| panic!("csv: {e:?}"))
+            .len();
         g.throughput(Throughput::Bytes(bytes));
         g.bench_function(table, |b| {
             b.iter_batched(
-                || tempfile::tempdir().expect("out dir"),
+                || tempfile::tempdir().unwrap_or_else(|e| panic!("out dir: {e:?}")),
                 |out| {
-                    let mapping = builtin_mapping(table).expect("mapping");
+                    let mapping = builtin_mapping(table).unwrap_or_else(|| panic!("mapping"));
                     let opts = LoadOptions::new(&csv, out.path(), mapping);
-                    black_box(build_table_files(&opts).expect("load").cells)
+                    black_box(
+                        build_table_files(&opts)
+                            .unwrap_or_else(|e| panic!("load: {e:?}"))
+                            .cells,
+                    )
                 },
                 BatchSize::PerIteration,
             )

@@ -10,9 +10,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use strata_engine::fs::{self, Fs};
-use strata_engine::memtable::MemTable;
 use strata_engine::sstable::{TableBuildOptions, TableBuilder, TableReader};
-use strata_engine::wal::LogWriter;
+use strata_engine::testing::{LogWriter, MemTable};
 use strata_engine::{CellKind, Compression, FamilyOptions, InternalCell};
 
 const CELLS: u64 = 100_000;
@@ -48,13 +47,15 @@ fn wal_append(c: &mut Criterion) {
     let mut g = c.benchmark_group("wal_append_4KiB");
     g.throughput(Throughput::Bytes(payload.len() as u64));
     for sync in [false, true] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut w = LogWriter::create(&fs, dir.path(), 1).expect("create");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
+        let mut w =
+            LogWriter::create(&fs, dir.path(), 1).unwrap_or_else(|e| panic!("create: {e:?}"));
         g.bench_function(if sync { "with_fdatasync" } else { "no_sync" }, |b| {
             b.iter(|| {
-                w.append(&payload).expect("append");
+                w.append(&payload)
+                    .unwrap_or_else(|e| panic!("append: {e:?}"));
                 if sync {
-                    w.sync().expect("sync");
+                    w.sync().unwrap_or_else(|e| panic!("sync: {e:?}"));
                 }
             })
         });
@@ -99,7 +100,7 @@ fn sstable(c: &mut Criterion) {
         ("64KiB_zstd3", 65536, Compression::Zstd(3)),
         ("64KiB_none", 65536, Compression::None),
     ] {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
         let path = dir.path().join("t.sst");
         let opts = TableBuildOptions {
             families: vec![FamilyOptions {
@@ -110,20 +111,25 @@ fn sstable(c: &mut Criterion) {
         };
         g.bench_function(format!("build_{name}"), |b| {
             b.iter(|| {
-                let mut t = TableBuilder::new(&fs, &path, opts.clone()).expect("builder");
+                let mut t = TableBuilder::new(&fs, &path, opts.clone())
+                    .unwrap_or_else(|e| panic!("builder: {e:?}"));
                 for c in &data {
-                    t.add(&c.as_ref()).expect("add");
+                    t.add(&c.as_ref()).unwrap_or_else(|e| panic!("add: {e:?}"));
                 }
-                black_box(t.finish().expect("finish").file_size)
+                black_box(
+                    t.finish()
+                        .unwrap_or_else(|e| panic!("finish: {e:?}"))
+                        .file_size,
+                )
             })
         });
-        let reader = TableReader::open(&path, None).expect("open");
+        let reader = TableReader::open(&path, None).unwrap_or_else(|e| panic!("open: {e:?}"));
         g.bench_function(format!("read_all_{name}"), |b| {
             b.iter(|| {
                 let n = reader
                     .iter(Bound::Unbounded, None)
-                    .expect("iter")
-                    .map(|c| c.expect("cell").value.len())
+                    .unwrap_or_else(|e| panic!("iter: {e:?}"))
+                    .map(|c| c.unwrap_or_else(|e| panic!("cell: {e:?}")).value.len())
                     .sum::<usize>();
                 black_box(n)
             })

@@ -120,9 +120,10 @@ pub fn open_store_with(dir: &std::path::Path, mode: SyncMode, cache_bytes: usize
             ..DbOptions::default()
         },
     )
-    .expect("open store");
+    .unwrap_or_else(|e| panic!("open store: {e:?}"));
     if !db.list_tables().iter().any(|t| t == "t") {
-        db.create_table("t", families()).expect("create table");
+        db.create_table("t", families())
+            .unwrap_or_else(|e| panic!("create table: {e:?}"));
     }
     db
 }
@@ -134,8 +135,9 @@ pub fn load_rows(db: &Db, n: u64, seed: u64) {
     while i < n {
         let end = (i + 1000).min(n);
         let batch: Vec<RowMutation> = (i..end).map(|k| row(k, &mut rng)).collect();
-        db.mutate_rows("t", batch).expect("write batch");
+        db.mutate_rows("t", batch)
+            .unwrap_or_else(|e| panic!("write batch: {e:?}"));
         i = end;
     }
-    db.flush("t").expect("flush");
+    db.flush("t").unwrap_or_else(|e| panic!("flush: {e:?}"));
 }

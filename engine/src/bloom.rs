@@ -6,6 +6,8 @@
 //! never give a false negative, and must never panic on filter bytes read from a file: a
 //! malformed filter is rejected by [`BloomFilter::from_bytes`].
 
+#![warn(clippy::indexing_slicing)]
+
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Bits per key used by SSTables (about 1% false positives).
@@ -58,11 +60,6 @@ impl BloomBuilder {
     /// Keys added so far.
     pub fn len(&self) -> usize {
         self.hashes.len()
-    }
-
-    /// Whether no key was added.
-    pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
     }
 
     /// Encode the filter: the bit array (a multiple of 8 bytes, at least 8) followed by one
@@ -144,6 +141,7 @@ impl BloomFilter {
     }
 
     /// Size of the bit array in bytes.
+    #[cfg(test)]
     pub fn size_bytes(&self) -> usize {
         self.bits.len()
     }

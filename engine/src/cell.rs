@@ -16,6 +16,14 @@ pub type Timestamp = i64;
 /// one per file).
 pub type SeqNo = u64;
 
+/// Microseconds since the Unix epoch, now (0 if the clock is before 1970).
+pub fn now_micros() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 /// Timestamp given to markers that cover every version (column and family deletes), so they
 /// sort before every version of what they cover.
 pub const MARKER_TS: Timestamp = i64::MAX;
@@ -147,6 +155,27 @@ impl PartialOrd for InternalCell {
 impl Ord for InternalCell {
     fn cmp(&self, other: &Self) -> Ordering {
         compare_cells(&self.as_ref(), &other.as_ref())
+    }
+}
+
+/// An entry of row `r` for unit tests: `(kind, family, qualifier, ts, seq, value)`.
+#[cfg(test)]
+pub(crate) fn test_entry(
+    kind: CellKind,
+    family: &str,
+    qualifier: &str,
+    ts: Timestamp,
+    seq: SeqNo,
+    value: &str,
+) -> InternalCell {
+    InternalCell {
+        row: Bytes::from_static(b"r"),
+        family: Arc::from(family),
+        kind,
+        qualifier: Bytes::copy_from_slice(qualifier.as_bytes()),
+        ts,
+        seq,
+        value: Bytes::copy_from_slice(value.as_bytes()),
     }
 }
 

@@ -6,15 +6,49 @@
 //! reports a [`DecodeError`] with the position, which callers turn into `Error::Corruption`
 //! naming their file and offset.
 
+#![warn(clippy::indexing_slicing)]
+
 use std::fmt;
 use std::path::Path;
 
 use crate::error::Error;
 
+/// A varint at `*pos` of `s`, checked: `None` if it is truncated or does not fit in 64
+/// bits (the same values [`Reader::varint64`] accepts).
+#[inline(always)]
+pub(crate) fn take_varint(s: &[u8], pos: &mut usize) -> Option<u64> {
+    let b0 = *s.get(*pos)?;
+    if b0 < 0x80 {
+        *pos += 1;
+        return Some(u64::from(b0));
+    }
+    take_varint_slow(s, pos)
+}
+
+#[cold]
+fn take_varint_slow(s: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut r = Reader::new(s.get(*pos..)?);
+    let v = r.varint64().ok()?;
+    *pos += r.pos();
+    Some(v)
+}
+
+/// A decode error at byte `pos` of a block: `what` was wrong.
+pub(crate) fn invalid(pos: usize, what: &'static str) -> DecodeError {
+    DecodeError { pos, what }
+}
+
+/// `data[range]`, or an empty slice where the range is out of bounds. Decoders that checked
+/// a length before use this instead of indexing, so a mistake in a check reads as short data
+/// (which fails the next check) instead of a panic.
+#[inline]
+pub(crate) fn sub<R: std::slice::SliceIndex<[u8], Output = [u8]>>(data: &[u8], range: R) -> &[u8] {
+    data.get(range).unwrap_or_default()
+}
+
 /// Longest encoding of a `u64` varint.
-pub const MAX_VARINT64_LEN: usize = 10;
-/// Longest encoding of a `u32` varint.
-pub const MAX_VARINT32_LEN: usize = 5;
+#[cfg(test)]
+const MAX_VARINT64_LEN: usize = 10;
 
 /// Append `v` as an unsigned LEB128 varint (7 bits per byte, low bits first).
 #[inline]

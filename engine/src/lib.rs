@@ -1,41 +1,68 @@
 //! Strata's storage engine: a wide-column LSM tree.
 //!
-//! The public surface is [`Db`] and the option, mutation and row types re-exported here.
-//! `sstable` is public too, because the bulk loader writes table files with the engine's own
-//! [`sstable::TableBuilder`] and then hands them to [`Db::ingest`].
+//! The public surface is [`Db`] with the option, mutation, row, statistics and error types
+//! re-exported here, plus these modules: [`options`]; [`sstable`], because the bulk loader
+//! writes table files with the engine's own [`sstable::TableBuilder`] (and reads them back
+//! with [`sstable::TableReader`]) before handing them to [`Db::ingest`]; [`fs`], the file
+//! layer those take; and [`filter`], HBase's filter language over the row types. Everything
+//! else is internal. Test seams (a fault-injecting file layer,
+//! the memtable and WAL writer for micro-benchmarks) are in `testing`, compiled only with the
+//! `testing` cargo feature and not part of the supported API.
 //!
 //! Data flows one way: `Db` -> WAL + memtable -> (flush) SSTables + manifest. No module here
-//! knows about gRPC, CSV or the command line.
+//! knows about gRPC, CSV or the command line. The module map and who may import whom are in
+//! docs/architecture.md.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
-pub mod bloom;
-pub mod cache;
-pub mod cell;
-pub mod codec;
+mod bloom;
+mod cache;
+mod catalog;
+mod cell;
+mod codec;
 mod compaction;
-pub mod db;
-pub mod error;
-pub mod fault_fs;
+mod db;
+mod error;
+#[cfg(any(test, feature = "testing"))]
+mod fault_fs;
+mod filename;
 pub mod filter;
+#[cfg(test)]
+mod frozen_formats;
 pub mod fs;
+mod health;
 mod lock;
-pub mod manifest;
-pub mod memtable;
-pub mod mutation;
+mod manifest;
+mod memtable;
+mod merge;
+mod mutation;
 pub mod options;
-pub mod read;
-pub mod row;
+mod read;
+mod row;
+mod scan;
 pub mod sstable;
 mod stats;
+mod table;
 mod version;
-pub mod wal;
-pub mod write_batch;
+mod visibility;
+mod wal;
+mod write_batch;
 
-pub use cell::{CellKind, CellRef, InternalCell, SeqNo, Timestamp};
-pub use db::{AlterTable, Db, IngestReply, RowScanner, now_micros};
+pub use cell::{CellKind, CellRef, InternalCell, MARKER_TS, SeqNo, Timestamp, now_micros};
+pub use db::{AlterTable, Db, IngestReply};
 pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};
 pub use row::{Cell, ColumnSelector, ReadOptions, Row, ScanOptions, TimeRange};
+pub use scan::RowScanner;
 pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};
+
+/// Test and benchmark seams, not part of the supported API: a fault-injecting file layer for
+/// crash tests, and the memtable and WAL writer for micro-benchmarks.
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::fault_fs::FaultFs;
+    pub use crate::memtable::MemTable;
+    pub use crate::wal::LogWriter;
+}

@@ -16,7 +16,7 @@ pub struct DirLock {
 impl DirLock {
     /// Take the lock on `dir/LOCK` or fail with `Error::Locked`.
     pub fn acquire(dir: &Path) -> Result<DirLock> {
-        let path = dir.join("LOCK");
+        let path = dir.join(crate::filename::LOCK_FILE);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

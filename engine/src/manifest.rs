@@ -8,19 +8,21 @@
 //! `MANIFEST` in place, never return a state whose checksum failed, and never decide what
 //! the state means (that belongs to the caller, who also serializes writers).
 
+#![warn(clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::Reader;
 use crate::error::{Error, Result};
+use crate::filename::{MANIFEST_TMP_FILE, manifest_path};
 use crate::fs::Fs;
+use crate::options::{Compression, FamilyOptions};
+use crate::sstable::TableProperties;
 
-/// The manifest's file name in the data directory.
-pub const MANIFEST_FILE: &str = "MANIFEST";
-/// The name a new manifest is written under before it is renamed over [`MANIFEST_FILE`].
-pub const MANIFEST_TMP_FILE: &str = "MANIFEST.tmp";
 /// First 8 bytes of the file: "STRATMAN" read as a little-endian u64.
 pub const MANIFEST_MAGIC: u64 = u64::from_le_bytes(*b"STRATMAN");
 /// The manifest format this code writes and reads.
@@ -63,10 +65,70 @@ pub struct TableState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FamilyState {
     /// Its options.
-    pub options: crate::options::FamilyOptions,
+    pub options: FamilyRecord,
     /// The sequence number at which it was created (older cells of a same-named, dropped
     /// family are not its cells).
     pub created_seq: u64,
+}
+
+/// A family's options as the manifest stores them. This is the on-disk record, kept apart
+/// from the public [`FamilyOptions`] so the API type can change without changing the format:
+/// the fields and their order are format v1 (bincode encodes them in declaration order).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyRecord {
+    /// Family name.
+    pub name: String,
+    /// Versions kept per cell.
+    pub max_versions: u32,
+    /// Seconds after their timestamp that cells expire; 0 keeps them forever.
+    pub ttl_seconds: u64,
+    /// Block compression.
+    pub compression: CompressionRecord,
+    /// Whether files carry a bloom filter for this family.
+    pub bloom_filter: bool,
+    /// Target uncompressed data block size in bytes.
+    pub block_size: u32,
+}
+
+/// A family's compression as the manifest stores it (variant order is format v1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompressionRecord {
+    /// Blocks stored raw.
+    None,
+    /// zstd at the given level.
+    Zstd(i32),
+}
+
+impl From<&FamilyOptions> for FamilyRecord {
+    fn from(f: &FamilyOptions) -> Self {
+        FamilyRecord {
+            name: f.name.clone(),
+            max_versions: f.max_versions,
+            ttl_seconds: f.ttl_seconds,
+            compression: match f.compression {
+                Compression::None => CompressionRecord::None,
+                Compression::Zstd(level) => CompressionRecord::Zstd(level),
+            },
+            bloom_filter: f.bloom_filter,
+            block_size: f.block_size,
+        }
+    }
+}
+
+impl From<&FamilyRecord> for FamilyOptions {
+    fn from(r: &FamilyRecord) -> Self {
+        FamilyOptions {
+            name: r.name.clone(),
+            max_versions: r.max_versions,
+            ttl_seconds: r.ttl_seconds,
+            compression: match r.compression {
+                CompressionRecord::None => Compression::None,
+                CompressionRecord::Zstd(level) => Compression::Zstd(level),
+            },
+            bloom_filter: r.bloom_filter,
+            block_size: r.block_size,
+        }
+    }
 }
 
 /// A live table file.
@@ -100,6 +162,34 @@ pub struct FileMeta {
     pub deletes: u64,
 }
 
+impl FileMeta {
+    /// What the manifest records about table file `number`, written at `level`, from the
+    /// properties its builder returned. An ingested file (`global_seq: Some(s)`) reports every
+    /// cell at sequence number `s`, whatever its cells store.
+    pub fn from_properties(
+        number: u64,
+        level: u32,
+        global_seq: Option<u64>,
+        props: &TableProperties,
+    ) -> FileMeta {
+        FileMeta {
+            number,
+            level,
+            size: props.file_size,
+            global_seq,
+            smallest_row: props.smallest_row.clone(),
+            largest_row: props.largest_row.clone(),
+            min_seq: global_seq.unwrap_or(props.min_seq),
+            max_seq: global_seq.unwrap_or(props.max_seq),
+            min_ts: props.min_ts,
+            max_ts: props.max_ts,
+            rows: props.rows,
+            cells: props.cells,
+            deletes: props.deletes,
+        }
+    }
+}
+
 /// A finished bulk ingest, remembered so repeating its id loads nothing twice.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestRecord {
@@ -113,13 +203,8 @@ pub struct IngestRecord {
     pub bytes: u64,
 }
 
-/// The path of the manifest in `dir`.
-pub fn manifest_path(dir: &Path) -> PathBuf {
-    dir.join(MANIFEST_FILE)
-}
-
 /// Encode `state` as a whole manifest file: header then payload.
-fn encode(state: &ManifestState) -> Result<Vec<u8>> {
+pub(crate) fn encode(state: &ManifestState) -> Result<Vec<u8>> {
     let payload = bincode::serde::encode_to_vec(state, bincode::config::standard())
         .map_err(|e| Error::InvalidArgument(format!("cannot encode the manifest: {e}")))?;
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
@@ -176,20 +261,24 @@ pub fn read_manifest(fs: &Arc<dyn Fs>, dir: &Path) -> Result<Option<ManifestStat
     decode(&path, &data).map(Some)
 }
 
-fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
-    if data.len() < HEADER_LEN {
-        return Err(Error::corruption(
+pub(crate) fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
+    let short = || {
+        Error::corruption(
             path,
             0,
             format!(
                 "file of {} bytes is shorter than the {HEADER_LEN}-byte header",
                 data.len()
             ),
-        ));
-    }
-    let mut magic = [0u8; 8];
-    magic.copy_from_slice(&data[0..8]);
-    let magic = u64::from_le_bytes(magic);
+        )
+    };
+    let (header, payload) = data.split_at_checked(HEADER_LEN).ok_or_else(short)?;
+    let mut r = Reader::new(header);
+    // The header is exactly HEADER_LEN bytes, so these reads cannot run short.
+    let magic = r.fixed64().map_err(|_| short())?;
+    let version = r.fixed32().map_err(|_| short())?;
+    let len = r.fixed64().map_err(|_| short())?;
+    let crc = r.fixed32().map_err(|_| short())?;
     if magic != MANIFEST_MAGIC {
         return Err(Error::corruption(
             path,
@@ -197,9 +286,6 @@ fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
             format!("not a manifest: magic {magic:#018x}"),
         ));
     }
-    let mut version = [0u8; 4];
-    version.copy_from_slice(&data[8..12]);
-    let version = u32::from_le_bytes(version);
     if version != FORMAT_VERSION {
         return Err(Error::corruption(
             path,
@@ -209,10 +295,7 @@ fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
             ),
         ));
     }
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&data[12..20]);
-    let len = u64::from_le_bytes(len);
-    let actual = (data.len() - HEADER_LEN) as u64;
+    let actual = payload.len() as u64;
     if len != actual {
         return Err(Error::corruption(
             path,
@@ -220,10 +303,7 @@ fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
             format!("header says {len} payload bytes but the file holds {actual}"),
         ));
     }
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(&data[20..24]);
-    let payload = &data[HEADER_LEN..];
-    if crc32fast::hash(payload) != u32::from_le_bytes(crc) {
+    if crc32fast::hash(payload) != crc {
         return Err(Error::corruption(
             path,
             HEADER_LEN as u64,
@@ -256,7 +336,6 @@ fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
 mod tests {
     use super::*;
     use crate::fault_fs::FaultFs;
-    use crate::options::FamilyOptions;
 
     fn sample(n: u64) -> ManifestState {
         let mut tables = BTreeMap::new();
@@ -265,7 +344,7 @@ mod tests {
             TableState {
                 id: 3,
                 families: vec![FamilyState {
-                    options: FamilyOptions::new("payment_info"),
+                    options: FamilyRecord::from(&FamilyOptions::new("payment_info")),
                     created_seq: 5,
                 }],
                 files: vec![FileMeta {

@@ -3,7 +3,7 @@
 //! iterate concurrently and filter by their snapshot sequence number.
 //!
 //! This module must never decide visibility (deletes, versions, TTL): it only stores and
-//! returns entries in order. `read.rs` decides what a read sees.
+//! returns entries in order. `visibility.rs` decides what a read sees.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -80,6 +80,7 @@ impl MemTable {
     }
 
     /// Number of entries.
+    #[cfg(any(test, feature = "testing"))]
     pub fn len(&self) -> usize {
         self.map.len()
     }

@@ -3,13 +3,19 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 /// Default zstd level when a family says "zstd" without a level.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 /// Default target size of one uncompressed data block, in bytes.
 pub const DEFAULT_BLOCK_SIZE: u32 = 64 * 1024;
+/// The zstd levels a family may use.
+pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
+/// The data block sizes a family may use, in bytes (1 KiB to 16 MiB).
+pub const BLOCK_SIZES: std::ops::RangeInclusive<u32> = 1024..=16 * 1024 * 1024;
 
 /// Block compression of a family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
     /// Blocks stored raw.
     None,
@@ -23,8 +29,9 @@ impl Default for Compression {
     }
 }
 
-/// A column family's options, fixed at creation and changeable by `alter_table`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A column family's options, fixed at creation and changeable by `alter_table`. This is the
+/// API type; the manifest stores its own record of it (`manifest::FamilyRecord`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FamilyOptions {
     /// Family name: `[A-Za-z0-9_][A-Za-z0-9_.-]*`, at most 255 bytes.
     pub name: String,
@@ -82,7 +89,7 @@ pub enum SyncMode {
 
 impl std::str::FromStr for SyncMode {
     type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s {
             "always" => Ok(SyncMode::Always),
             "group" => Ok(SyncMode::Group),
@@ -105,6 +112,27 @@ pub struct Limits {
     pub max_value: usize,
     /// Most mutations in one row mutation.
     pub max_mutations_per_row: usize,
+}
+
+impl Limits {
+    /// Check a row key: not empty, at most `max_row_key` bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the problem.
+    pub fn check_row_key(&self, row: &[u8]) -> Result<()> {
+        if row.is_empty() {
+            return Err(Error::InvalidArgument("row key is empty".into()));
+        }
+        let max = self.max_row_key;
+        if row.len() > max {
+            return Err(Error::InvalidArgument(format!(
+                "row key is {} bytes, over the limit of {max}",
+                row.len()
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Limits {
@@ -155,8 +183,53 @@ impl Default for DbOptions {
     }
 }
 
+/// Check a family's options and return them with zero values replaced by defaults
+/// ([`FamilyOptions::normalized`]): the name rule of [`validate_name`], a zstd level in
+/// [`ZSTD_LEVELS`] and a block size in [`BLOCK_SIZES`]. The engine checks every family it is
+/// given with this; front ends may call it to fail early with the same rule.
+///
+/// # Errors
+///
+/// A message naming the family and what is wrong.
+pub fn validate_family(f: &FamilyOptions) -> std::result::Result<FamilyOptions, String> {
+    validate_name("family", &f.name)?;
+    let f = f.clone().normalized();
+    validate_compression(&f.name, f.compression)?;
+    if !BLOCK_SIZES.contains(&f.block_size) {
+        return Err(format!(
+            "family {}: block size {} is outside 1 KiB..=16 MiB",
+            f.name, f.block_size
+        ));
+    }
+    Ok(f)
+}
+
+/// Check family `family`'s compression: a zstd level must be in [`ZSTD_LEVELS`] (0, the
+/// wire's "unset", is replaced by the default before this check).
+///
+/// # Errors
+///
+/// A message naming the family and the level.
+pub fn validate_compression(
+    family: &str,
+    compression: Compression,
+) -> std::result::Result<(), String> {
+    if let Compression::Zstd(level) = compression
+        && !ZSTD_LEVELS.contains(&level)
+    {
+        return Err(format!(
+            "family {family}: zstd level {level} is outside 1..=22 (0 means the default, {DEFAULT_ZSTD_LEVEL})"
+        ));
+    }
+    Ok(())
+}
+
 /// Check a table or family name against `[A-Za-z0-9_][A-Za-z0-9_.-]*`, at most 255 bytes.
-pub fn validate_name(kind: &str, name: &str) -> Result<(), String> {
+///
+/// # Errors
+///
+/// A message naming the rule the name breaks.
+pub fn validate_name(kind: &str, name: &str) -> std::result::Result<(), String> {
     let ok_first = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let ok_rest = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-';
     let b = name.as_bytes();
@@ -187,6 +260,60 @@ mod tests {
         assert!(validate_name("table", "a b").is_err());
         assert!(validate_name("table", &"a".repeat(256)).is_err());
         assert!(validate_name("table", &"a".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn family_options_are_checked_after_defaults_fill_zeros() {
+        let ok = validate_family(&FamilyOptions {
+            compression: Compression::Zstd(0),
+            block_size: 0,
+            ..FamilyOptions::new("f")
+        })
+        .unwrap();
+        assert_eq!(ok.compression, Compression::Zstd(DEFAULT_ZSTD_LEVEL));
+        assert_eq!(ok.block_size, DEFAULT_BLOCK_SIZE);
+        for level in [ZSTD_LEVELS.start(), ZSTD_LEVELS.end()] {
+            let f = FamilyOptions {
+                compression: Compression::Zstd(*level),
+                ..FamilyOptions::new("f")
+            };
+            assert!(validate_family(&f).is_ok(), "{level}");
+        }
+        for level in [-1, 23, 99] {
+            let f = FamilyOptions {
+                compression: Compression::Zstd(level),
+                ..FamilyOptions::new("f")
+            };
+            let e = validate_family(&f).unwrap_err();
+            assert!(
+                e.contains(&level.to_string()) && e.contains("family f"),
+                "{e}"
+            );
+        }
+        for size in [1023, 16 * 1024 * 1024 + 1] {
+            let f = FamilyOptions {
+                block_size: size,
+                ..FamilyOptions::new("f")
+            };
+            assert!(validate_family(&f).unwrap_err().contains("block size"));
+        }
+        assert!(validate_family(&FamilyOptions::new("bad name")).is_err());
+        assert!(validate_compression("f", Compression::None).is_ok());
+    }
+
+    #[test]
+    fn row_keys_must_be_non_empty_and_within_the_limit() {
+        let limits = Limits {
+            max_row_key: 4,
+            ..Limits::default()
+        };
+        assert!(limits.check_row_key(b"abcd").is_ok());
+        assert!(
+            matches!(limits.check_row_key(b""), Err(Error::InvalidArgument(m)) if m.contains("empty"))
+        );
+        assert!(
+            matches!(limits.check_row_key(b"abcde"), Err(Error::InvalidArgument(m)) if m.contains("5 bytes"))
+        );
     }
 
     #[test]

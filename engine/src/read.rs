@@ -1,47 +1,26 @@
-//! The read path: one k-way merge over memtables and SSTables (`MergeIter`), grouping into
-//! rows, and the visibility rules (`ReadPlan::resolve_row`) of BRIEF section 3:
+//! The shape of one read (`ReadPlan`): which families and columns, how many versions, which
+//! time range, compiled against a table's families; and `resolve_row`, which applies the
+//! visibility rules (`visibility.rs`, shared with compaction GC) to the merged entries of one
+//! row and returns the visible cells, newest first per column.
 //!
-//! - a delete hides only covered entries written before it (smaller sequence number);
-//! - a family marker covers the family, a column marker every version of the column, a
-//!   cell delete one timestamp;
-//! - at one timestamp the newest write (largest sequence number) decides;
-//! - expired cells (TTL from the cell timestamp) are invisible and do not count as versions;
-//! - a family keeps its newest `max_versions` live versions; the time range and the request's
-//!   version count apply within those, so compaction (which drops the rest) never changes
-//!   what a read returns;
-//! - entries older than their family's (re)creation are invisible (a dropped family's data
-//!   goes with it).
-//!
-//! This module must never do I/O itself beyond pulling from the sources it is given.
+//! A family keeps its newest `max_versions` live versions; the time range and the request's
+//! version count apply within those, so compaction (which drops the rest) never changes what
+//! a read returns. This module must never do I/O: it works on entries it is given.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::cell::{CellKind, InternalCell, SeqNo, Timestamp};
+use crate::cell::{InternalCell, Timestamp};
 use crate::error::{Error, Result};
-use crate::options::FamilyOptions;
 use crate::row::{Cell, ReadOptions, TimeRange};
+use crate::table::FamilySchema;
+use crate::visibility::{FamilyRules, Step, Visit, walk_family};
 
-/// A family as reads see it.
-#[derive(Clone, Debug)]
-pub struct FamilySchema {
-    /// The family name, shared by every cell written to it.
-    pub name: Arc<str>,
-    /// Options.
-    pub options: FamilyOptions,
-    /// Entries with a smaller sequence number belong to an earlier family of the same name.
-    pub created_seq: SeqNo,
-}
-
-/// One selected family's rules.
+/// One selected family: its rules and columns.
 #[derive(Clone, Debug)]
 struct FamilyPlan {
     name: Arc<str>,
-    created_seq: SeqNo,
-    keep_versions: usize,
-    /// Cells with `ts < expire_before` are expired.
-    expire_before: Option<Timestamp>,
+    rules: FamilyRules,
     /// `None`: every qualifier.
     qualifiers: Option<BTreeSet<Vec<u8>>>,
 }
@@ -65,11 +44,7 @@ impl ReadPlan {
         let mut families: Vec<FamilyPlan> = Vec::new();
         let plan_for = |f: &FamilySchema| FamilyPlan {
             name: f.name.clone(),
-            created_seq: f.created_seq,
-            keep_versions: f.options.max_versions.max(1) as usize,
-            expire_before: (f.options.ttl_seconds > 0).then(|| {
-                now.saturating_sub((f.options.ttl_seconds as i64).saturating_mul(1_000_000))
-            }),
+            rules: FamilyRules::new(f, now),
             qualifiers: None,
         };
         if opts.columns.is_empty() {
@@ -135,182 +110,49 @@ impl ReadPlan {
     }
 
     fn resolve_family(&self, plan: &FamilyPlan, entries: &[InternalCell], out: &mut Vec<Cell>) {
-        let live = |c: &InternalCell| c.seq >= plan.created_seq;
-        let mut family_delete: SeqNo = 0;
-        let mut i = 0;
-        while i < entries.len() && entries[i].kind == CellKind::DeleteFamily {
-            if live(&entries[i]) {
-                family_delete = family_delete.max(entries[i].seq);
-            }
-            i += 1;
-        }
-        while i < entries.len() {
-            let qual = &entries[i].qualifier;
-            let end = entries[i..]
-                .iter()
-                .position(|c| c.qualifier != *qual)
-                .map_or(entries.len(), |n| i + n);
-            let column = &entries[i..end];
-            i = end;
-            let wanted = plan
-                .qualifiers
-                .as_ref()
-                .is_none_or(|s| s.contains(qual.as_ref()));
-            if !wanted {
-                continue;
-            }
-            let mut column_delete = family_delete;
-            let mut j = 0;
-            while j < column.len() && column[j].kind == CellKind::DeleteColumn {
-                if live(&column[j]) {
-                    column_delete = column_delete.max(column[j].seq);
+        let mut returned = 0usize;
+        walk_family(entries, &plan.rules, |visit| match visit {
+            Visit::Column(qual) => {
+                returned = 0;
+                let wanted = plan.qualifiers.as_ref().is_none_or(|s| s.contains(qual));
+                if wanted {
+                    Step::Continue
+                } else {
+                    Step::SkipColumn
                 }
-                j += 1;
             }
-            let mut kept = 0usize;
-            let mut returned = 0usize;
-            while j < column.len() && kept < plan.keep_versions {
-                let ts = column[j].ts;
-                // The newest live write at this timestamp decides it.
-                let top = column[j..]
-                    .iter()
-                    .take_while(|c| c.ts == ts)
-                    .find(|c| live(c));
-                j += column[j..].iter().take_while(|c| c.ts == ts).count();
-                let Some(top) = top else { continue };
-                if top.kind != CellKind::Put || top.seq <= column_delete {
-                    continue;
-                }
-                if plan.expire_before.is_some_and(|e| ts < e) {
-                    continue;
-                }
-                kept += 1;
-                if self.time_range.contains(ts) && returned < self.max_versions {
+            Visit::Version { cell, index } => {
+                if self.time_range.contains(cell.ts) && returned < self.max_versions {
                     returned += 1;
                     out.push(Cell {
-                        family: top.family.clone(),
-                        qualifier: top.qualifier.clone(),
-                        timestamp: ts,
-                        value: top.value.clone(),
+                        family: cell.family.clone(),
+                        qualifier: cell.qualifier.clone(),
+                        timestamp: cell.ts,
+                        value: cell.value.clone(),
                     });
                 }
-            }
-        }
-    }
-}
-
-/// A source of entries in internal order.
-pub type CellSource = Box<dyn Iterator<Item = Result<InternalCell>> + Send>;
-
-struct HeapEntry {
-    cell: InternalCell,
-    source: usize,
-}
-
-impl PartialEq for HeapEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for HeapEntry {}
-impl PartialOrd for HeapEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for HeapEntry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap: reverse so the smallest cell comes out first.
-        other
-            .cell
-            .cmp(&self.cell)
-            .then_with(|| other.source.cmp(&self.source))
-    }
-}
-
-/// K-way merge of sources into one stream in internal order.
-pub struct MergeIter {
-    sources: Vec<CellSource>,
-    heap: BinaryHeap<HeapEntry>,
-    started: bool,
-    failed: bool,
-}
-
-impl MergeIter {
-    /// Merge `sources`.
-    pub fn new(sources: Vec<CellSource>) -> Self {
-        MergeIter {
-            sources,
-            heap: BinaryHeap::new(),
-            started: false,
-            failed: false,
-        }
-    }
-
-    fn pull(&mut self, source: usize) -> Result<()> {
-        if let Some(next) = self.sources[source].next() {
-            self.heap.push(HeapEntry {
-                cell: next?,
-                source,
-            });
-        }
-        Ok(())
-    }
-}
-
-impl Iterator for MergeIter {
-    type Item = Result<InternalCell>;
-    fn next(&mut self) -> Option<Result<InternalCell>> {
-        if self.failed {
-            return None;
-        }
-        if !self.started {
-            self.started = true;
-            if self.sources.len() == 1 {
-                // One source: nothing to merge.
-                let r = self.sources[0].next();
-                self.failed = matches!(r, Some(Err(_)));
-                return r;
-            }
-            for s in 0..self.sources.len() {
-                if let Err(e) = self.pull(s) {
-                    self.failed = true;
-                    return Some(Err(e));
+                // Older versions are beyond the family's limit: nothing more to see.
+                if index + 1 >= plan.rules.keep_versions {
+                    Step::SkipColumn
+                } else {
+                    Step::Continue
                 }
             }
-        }
-        if self.sources.len() == 1 {
-            let r = self.sources[0].next();
-            self.failed = matches!(r, Some(Err(_)));
-            return r;
-        }
-        let top = self.heap.pop()?;
-        if let Err(e) = self.pull(top.source) {
-            self.failed = true;
-            return Some(Err(e));
-        }
-        Some(Ok(top.cell))
+            Visit::FamilyMarker(_) | Visit::ColumnMarker(_) | Visit::CellDelete(_) => {
+                Step::Continue
+            }
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell::MARKER_TS;
+    use crate::cell::{CellKind, MARKER_TS};
+    use crate::options::FamilyOptions;
     use crate::row::ColumnSelector;
-    use bytes::Bytes;
 
-    fn e(kind: CellKind, fam: &str, q: &str, ts: i64, seq: u64, v: &str) -> InternalCell {
-        InternalCell {
-            row: Bytes::from_static(b"r"),
-            family: Arc::from(fam),
-            kind,
-            qualifier: Bytes::copy_from_slice(q.as_bytes()),
-            ts,
-            seq,
-            value: Bytes::copy_from_slice(v.as_bytes()),
-        }
-    }
+    use crate::cell::test_entry as e;
 
     fn schema(versions: u32, ttl: u64) -> Vec<FamilySchema> {
         ["a", "b"]
@@ -426,19 +268,5 @@ mod tests {
             ReadPlan::new("t", &schema(1, 0), &bad, now),
             Err(Error::FamilyNotFound { .. })
         ));
-    }
-
-    #[test]
-    fn merge_interleaves_sources_in_order() {
-        let mk = |seqs: &[u64]| -> CellSource {
-            let v: Vec<Result<InternalCell>> = seqs
-                .iter()
-                .map(|s| Ok(e(CellKind::Put, "a", &format!("q{s:02}"), 1, *s, "")))
-                .collect();
-            Box::new(v.into_iter())
-        };
-        let m = MergeIter::new(vec![mk(&[1, 4, 7]), mk(&[2, 5]), mk(&[]), mk(&[3, 6, 8])]);
-        let seqs: Vec<u64> = m.map(|c| c.unwrap().seq).collect();
-        assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6, 7, 8]);
     }
 }

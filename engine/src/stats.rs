@@ -5,8 +5,8 @@
 use std::sync::atomic::Ordering;
 
 use crate::cache::BlockCache;
-use crate::db::Table;
 use crate::options::FamilyOptions;
+use crate::table::Table;
 
 /// Files and bytes at one level of a table's LSM tree.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

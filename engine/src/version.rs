@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::cell::{InternalCell, SeqNo};
+use crate::error::Result;
 use crate::fs::Fs;
 use crate::manifest::FileMeta;
 use crate::memtable::MemTable;
@@ -84,6 +86,36 @@ impl TableVersion {
             .map(|m| m.min_seq())
             .min()
             .unwrap_or(u64::MAX)
+    }
+
+    /// Every entry of `row` as of `snapshot`, from the memtables and the files (only the
+    /// families `families` from files), sorted in internal order.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Corruption`] of a file block read.
+    pub fn get_row(
+        &self,
+        row: &[u8],
+        families: &[Arc<str>],
+        snapshot: SeqNo,
+    ) -> Result<Vec<InternalCell>> {
+        let mut cells: Vec<InternalCell> = Vec::new();
+        for m in std::iter::once(&self.active).chain(self.immutables.iter()) {
+            if !m.is_empty() {
+                m.get_row(row, snapshot, &mut cells);
+            }
+        }
+        let from_files = cells.len();
+        for f in &self.files {
+            // get_row_into checks the key range and the bloom filter (and counts it).
+            f.reader.get_row_into(row, Some(families), &mut cells)?;
+        }
+        if cells.len() > from_files {
+            cells.retain(|c| c.seq <= snapshot);
+        }
+        cells.sort();
+        Ok(cells)
     }
 
     /// Bytes held by memtables.

@@ -8,12 +8,16 @@
 //! framing, never hand out a record whose checksum failed, and never keep writing to a
 //! segment after a failed write or sync (the bytes on disk are then unknown).
 
+#![warn(clippy::indexing_slicing)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::codec::sub;
 use crate::error::{Error, Result};
+use crate::filename::{parse_segment_name, segment_path};
 use crate::fs::{FileSyncer, Fs, WritableFile};
 
 /// First 8 bytes of every segment: "STRATWAL" read as a little-endian u64.
@@ -32,22 +36,6 @@ const RESYNC_BUDGET: u64 = 1 << 30;
 /// The append buffer is given back to the allocator after a frame larger than this.
 const KEEP_BUFFER_CAPACITY: usize = 4 << 20;
 
-/// The path of segment `number` in `dir`.
-pub fn segment_path(dir: &Path, number: u64) -> PathBuf {
-    dir.join(format!("{number:06}.log"))
-}
-
-/// The segment number of a file name written by [`segment_path`], if it is one.
-pub fn parse_segment_name(name: &str) -> Option<u64> {
-    let stem = name.strip_suffix(".log")?;
-    if stem.len() < 6 || !stem.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let number: u64 = stem.parse().ok()?;
-    // Only the canonical spelling, so one number never maps to two files.
-    (format!("{number:06}") == stem).then_some(number)
-}
-
 fn encode_header(number: u64) -> [u8; SEGMENT_HEADER_LEN] {
     let mut h = [0u8; SEGMENT_HEADER_LEN];
     h[0..8].copy_from_slice(&SEGMENT_MAGIC.to_le_bytes());
@@ -65,16 +53,18 @@ fn frame_crc(len_bytes: &[u8], payload: &[u8]) -> u32 {
     h.finalize()
 }
 
+/// The little-endian `u32` at `at` (0 past the end: callers check lengths first).
 fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
+    sub(b, at..)
+        .first_chunk()
+        .map_or(0, |a| u32::from_le_bytes(*a))
 }
 
+/// The little-endian `u64` at `at` (0 past the end: callers check lengths first).
 fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
+    sub(b, at..)
+        .first_chunk()
+        .map_or(0, |a| u64::from_le_bytes(*a))
 }
 
 /// The first failure of a segment, shared with its syncers; once set, the segment takes no
@@ -198,6 +188,7 @@ impl LogWriter {
     }
 
     /// Whether no record was appended yet.
+    #[cfg(any(test, feature = "testing"))]
     pub fn is_empty(&self) -> bool {
         self.file.len() <= SEGMENT_HEADER_LEN as u64
     }
@@ -270,9 +261,9 @@ pub fn read_segment(fs: &Arc<dyn Fs>, path: &Path, salvage: bool) -> Result<Segm
         return Ok(out);
     }
     let stored_crc = le_u32(&data, 20);
-    if crc32fast::hash(&data[0..20]) != stored_crc {
+    if crc32fast::hash(sub(&data, 0..20)) != stored_crc {
         let what = "segment header checksum mismatch";
-        if is_zero(&data[SEGMENT_HEADER_LEN..]) {
+        if is_zero(sub(&data, SEGMENT_HEADER_LEN..)) {
             out.torn_tail = Some(format!(
                 "{shown}: {what} at offset 0 with only zero bytes after it"
             ));
@@ -326,7 +317,7 @@ pub fn read_segment(fs: &Arc<dyn Fs>, path: &Path, salvage: bool) -> Result<Segm
             ));
             break;
         }
-        let len_bytes = &data[off..off + 4];
+        let len_bytes = sub(&data, off..off + 4);
         let len = le_u32(&data, off) as usize;
         let stored = le_u32(&data, off + 4);
         let body = off + RECORD_HEADER_LEN;
@@ -353,10 +344,10 @@ pub fn read_segment(fs: &Arc<dyn Fs>, path: &Path, salvage: bool) -> Result<Segm
                 }
             }
         }
-        let payload = &data[body..body + len];
+        let payload = sub(&data, body..body + len);
         if frame_crc(len_bytes, payload) != stored {
             let next = body + len;
-            if is_zero(&data[next..]) {
+            if is_zero(sub(&data, next..)) {
                 out.torn_tail = Some(format!(
                     "{shown}: torn tail at offset {off}: record checksum mismatch with only zero bytes after it"
                 ));
@@ -420,7 +411,7 @@ fn find_valid_record(data: &[u8], from: usize) -> Option<Resync> {
             if spent > RESYNC_BUDGET {
                 return Some(Resync::GaveUp);
             }
-            if frame_crc(&data[p..p + 4], &data[body..body + len]) == le_u32(data, p + 4) {
+            if frame_crc(sub(data, p..p + 4), sub(data, body..body + len)) == le_u32(data, p + 4) {
                 return Some(Resync::Found(p));
             }
         }

@@ -4,6 +4,8 @@
 //! The WAL frames and checksums the payload; this file owns only the payload's layout
 //! (documented in docs/format.md, "WAL record payload"). It must never touch files.
 
+#![warn(clippy::indexing_slicing)]
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -189,12 +191,15 @@ impl<'a> Cursor<'a> {
             .checked_add(n)
             .filter(|&e| e <= self.buf.len())
             .ok_or_else(|| self.err("record shorter than its lengths say"))?;
-        let s = &self.buf[self.pos..end];
+        let s = crate::codec::sub(self.buf, self.pos..end);
         self.pos = end;
         Ok(s)
     }
     fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
+        self.take(1)?
+            .first()
+            .copied()
+            .ok_or_else(|| self.err("record shorter than its lengths say"))
     }
     fn u16(&mut self) -> Result<u16> {
         let mut b = [0u8; 2];

@@ -2,6 +2,8 @@
 //! at read time), readers running during compactions see correct data, and a SIGKILL during
 //! compaction leaves a store that opens with all data and no leftover files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;

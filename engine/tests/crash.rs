@@ -5,6 +5,8 @@
 //!
 //! The child is this same test binary running the ignored test `crash_child`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

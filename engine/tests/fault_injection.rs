@@ -3,10 +3,12 @@
 //! returns EIO. Acknowledged writes under `always` and `group` must survive the cut; a full
 //! disk or failed fsync must turn the store read-only without losing committed data.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::sync::Arc;
 
-use strata_engine::fault_fs::FaultFs;
 use strata_engine::fs::Fs;
+use strata_engine::testing::FaultFs;
 use strata_engine::{
     Db, DbOptions, Error, FamilyOptions, Mutation, ReadOptions, RowMutation, ScanOptions, SyncMode,
 };

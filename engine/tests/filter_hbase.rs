@@ -2,6 +2,8 @@
 //! out by hand from HBase's filter and scanner code, quirks included: where a list's member
 //! order matters, what SKIP hides from its filter, where the scan ends).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use bytes::Bytes;
 use strata_engine::filter::{
     EvalOptions, Filter, FilterDecision, FilterState, FilteredRows, TimeUnit, filter_row,

@@ -7,6 +7,8 @@
 //! the same rows. Its comparisons are written here from scratch too (the regex engine is the
 //! `regex` crate's, with the flags the module documents).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::cmp::Ordering;
 
 use bytes::Bytes;

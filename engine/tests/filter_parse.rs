@@ -2,6 +2,8 @@
 //! positions and messages of errors, and hostile inputs (deep nesting, huge strings, bad
 //! regexes) that must be errors, never panics or exhausted stacks.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use strata_engine::filter::{
     ColumnValueTest, Comparator, ComparatorKind, CompareOp, Expr, Filter, FilterError, MAX_DEPTH,
     MAX_FILTER_LEN, MAX_FILTERS, MAX_REGEXES, TimeUnit,

@@ -2,6 +2,8 @@
 //! every kind with arbitrary bytes in their strings (quotes, parentheses, commas, keywords,
 //! non-UTF-8), nested lists, SKIP and WHILE.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use proptest::prelude::*;
 use strata_engine::filter::{
     ColumnValueTest, Comparator, ComparatorKind, CompareOp, Expr, Filter, MAX_REGEXES, TimeUnit,

@@ -7,6 +7,8 @@
 //! receives no single-version deletes (compaction drops versions beyond the limit, and a
 //! later single-version delete could then not uncover them: a documented limit).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
 

@@ -30,6 +30,15 @@ pub const DEFAULT_SCAN_BATCH_ROWS: u32 = 1000;
 pub const DEFAULT_SCAN_BATCH_BYTES: u64 = 1024 * 1024;
 /// Default time shutdown waits for in-flight calls before closing connections.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Default most Thrift gateway connections at once.
+pub const DEFAULT_THRIFT_MAX_CONNECTIONS: usize = 1024;
+/// Default time a Thrift scanner may go without a call before it is dropped (HBase's: twice
+/// `hbase.client.scanner.timeout.period`).
+pub const DEFAULT_THRIFT_SCANNER_LEASE: Duration = Duration::from_secs(120);
+/// Most Thrift scanners open at once, server-wide (each pins a snapshot of its table).
+pub const THRIFT_MAX_SCANNERS: usize = 1024;
+/// Most container elements (list and map entries, all together) in one Thrift request.
+pub const THRIFT_MAX_ITEMS: usize = 1 << 20;
 
 /// What can be wrong with settings.
 #[derive(Debug, thiserror::Error)]
@@ -249,6 +258,26 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default)]
     pub salvage_wal: bool,
+    /// Address of the HBase Thrift1 gateway (happybase, HBase's port is 9090); the gateway is
+    /// off unless this is given [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub thrift_listen: Option<SocketAddr>,
+    /// Thrift gateway: framed transport instead of buffered (HBase's -framed) [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub thrift_framed: bool,
+    /// Thrift gateway: compact protocol instead of binary (HBase's -compact) [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub thrift_compact: bool,
+    /// Thrift gateway: most connections at once; a connection past it is accepted, logged and
+    /// closed [default: 1024]
+    #[arg(long, value_name = "N")]
+    pub thrift_max_connections: Option<usize>,
+    /// Thrift gateway: a scanner without a call for this long is dropped; later calls on it
+    /// fail naming its id [default: 120s]
+    #[arg(long, value_name = "DURATION")]
+    pub thrift_scanner_lease: Option<Span>,
     /// PEM certificate chain: serve gRPC over TLS (needs --tls-key) [default: none, plain TCP]
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -318,6 +347,11 @@ impl Settings {
             scan_batch_bytes: self.scan_batch_bytes.or(file.scan_batch_bytes),
             shutdown_grace: self.shutdown_grace.or(file.shutdown_grace),
             salvage_wal: self.salvage_wal || file.salvage_wal,
+            thrift_listen: self.thrift_listen.or(file.thrift_listen),
+            thrift_framed: self.thrift_framed || file.thrift_framed,
+            thrift_compact: self.thrift_compact || file.thrift_compact,
+            thrift_max_connections: self.thrift_max_connections.or(file.thrift_max_connections),
+            thrift_scanner_lease: self.thrift_scanner_lease.or(file.thrift_scanner_lease),
             tls_cert: self.tls_cert.or(file.tls_cert),
             tls_key: self.tls_key.or(file.tls_key),
             tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
@@ -394,6 +428,18 @@ impl Settings {
                 DEFAULT_SCAN_BATCH_BYTES as usize,
             )?,
         };
+        let thrift = ThriftOptions {
+            framed: self.thrift_framed,
+            compact: self.thrift_compact,
+            max_connections: self
+                .thrift_max_connections
+                .unwrap_or(DEFAULT_THRIFT_MAX_CONNECTIONS),
+            scanner_lease: self
+                .thrift_scanner_lease
+                .map_or(DEFAULT_THRIFT_SCANNER_LEASE, |s| s.0),
+            max_message_bytes: service.max_message_bytes,
+            ..ThriftOptions::default()
+        };
         let security = SecurityConfig::resolve(SecurityFlags {
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
@@ -408,6 +454,8 @@ impl Settings {
             listen,
             db,
             service,
+            thrift_listen: self.thrift_listen,
+            thrift,
             shutdown_grace: self.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |s| s.0),
             security,
         };
@@ -450,6 +498,50 @@ impl Default for ServiceOptions {
     }
 }
 
+/// Options of the HBase Thrift1 gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThriftOptions {
+    /// Framed transport (else buffered).
+    pub framed: bool,
+    /// Compact protocol (else binary).
+    pub compact: bool,
+    /// Most connections at once.
+    pub max_connections: usize,
+    /// A scanner without a call for this long is dropped.
+    pub scanner_lease: Duration,
+    /// Most scanners open at once.
+    pub max_scanners: usize,
+    /// Largest request or reply message (or frame), in bytes (below 2 GiB).
+    pub max_message_bytes: usize,
+    /// Most container elements in one request.
+    pub max_items: usize,
+}
+
+impl Default for ThriftOptions {
+    fn default() -> Self {
+        ThriftOptions {
+            framed: false,
+            compact: false,
+            max_connections: DEFAULT_THRIFT_MAX_CONNECTIONS,
+            scanner_lease: DEFAULT_THRIFT_SCANNER_LEASE,
+            max_scanners: THRIFT_MAX_SCANNERS,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES as usize,
+            max_items: THRIFT_MAX_ITEMS,
+        }
+    }
+}
+
+/// `Ok` when `ok`, else the error naming `setting`.
+fn require(ok: bool, setting: &'static str, message: &str) -> Result<(), ConfigError> {
+    if ok {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    })
+}
+
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -461,6 +553,10 @@ pub struct ServerConfig {
     pub db: DbOptions,
     /// Service options.
     pub service: ServiceOptions,
+    /// Where the Thrift gateway listens, if it is on.
+    pub thrift_listen: Option<SocketAddr>,
+    /// Thrift gateway options.
+    pub thrift: ThriftOptions,
     /// Time in-flight calls get to finish at shutdown.
     pub shutdown_grace: Duration,
     /// TLS, authentication, audit.
@@ -500,22 +596,39 @@ impl ServerConfig {
                 ),
             });
         }
-        if self.service.scan_batch_rows == 0 {
+        require(
+            self.service.scan_batch_rows > 0,
+            "scan_batch_rows",
+            "must be at least 1",
+        )?;
+        require(
+            self.service.scan_batch_bytes > 0,
+            "scan_batch_bytes",
+            "must be at least 1 byte",
+        )?;
+        require(
+            !self.service.scan_idle_timeout.is_zero(),
+            "scan_idle_timeout",
+            "must be above 0",
+        )?;
+        require(
+            self.thrift.max_connections > 0,
+            "thrift_max_connections",
+            "must be at least 1",
+        )?;
+        require(
+            !self.thrift.scanner_lease.is_zero(),
+            "thrift_scanner_lease",
+            "must be above 0",
+        )?;
+        if self.thrift_listen.is_some() && self.thrift.max_message_bytes > i32::MAX as usize {
             return Err(ConfigError::Invalid {
-                setting: "scan_batch_rows",
-                message: "must be at least 1".into(),
-            });
-        }
-        if self.service.scan_batch_bytes == 0 {
-            return Err(ConfigError::Invalid {
-                setting: "scan_batch_bytes",
-                message: "must be at least 1 byte".into(),
-            });
-        }
-        if self.service.scan_idle_timeout.is_zero() {
-            return Err(ConfigError::Invalid {
-                setting: "scan_idle_timeout",
-                message: "must be above 0".into(),
+                setting: "max_message_bytes",
+                message: format!(
+                    "{} is too large for the Thrift gateway, whose lengths are 32-bit: at most \
+                     2GiB - 1",
+                    ByteSize(self.thrift.max_message_bytes as u64)
+                ),
             });
         }
         if self.db.limits.max_row_key == 0 {
@@ -597,6 +710,50 @@ mod tests {
         assert_eq!(c.service.max_message_bytes, 128 << 20);
         assert_eq!(c.service.scan_idle_timeout, Duration::from_secs(5));
         assert!(c.db.salvage_wal);
+        assert_eq!(c.thrift_listen, None);
+        assert_eq!(
+            c.thrift,
+            ThriftOptions {
+                max_message_bytes: 128 << 20,
+                ..ThriftOptions::default()
+            }
+        );
+    }
+
+    #[test]
+    fn thrift_settings_parse_with_their_defaults() {
+        let c = ServerConfig::new("/d").expect("defaults");
+        assert_eq!(c.thrift_listen, None);
+        assert_eq!(c.thrift.max_connections, 1024);
+        assert_eq!(c.thrift.scanner_lease, Duration::from_secs(120));
+        assert!(!c.thrift.framed && !c.thrift.compact);
+        let file = Settings::from_toml(
+            r#"
+            data_dir = "/d"
+            thrift_listen = "127.0.0.1:9090"
+            thrift_framed = true
+            thrift_max_connections = 8
+            thrift_scanner_lease = "30s"
+            "#,
+        )
+        .expect("valid file");
+        let flags = Settings {
+            thrift_compact: true,
+            thrift_scanner_lease: Some(Span(Duration::from_secs(5))),
+            ..Settings::default()
+        };
+        let c = flags.or(file).resolve().expect("valid");
+        assert_eq!(c.thrift_listen.map(|a| a.port()), Some(9090));
+        assert!(c.thrift.framed && c.thrift.compact);
+        assert_eq!(c.thrift.max_connections, 8);
+        assert_eq!(c.thrift.scanner_lease, Duration::from_secs(5));
+        let zero = Settings {
+            data_dir: Some("/d".into()),
+            thrift_max_connections: Some(0),
+            ..Settings::default()
+        };
+        let e = zero.resolve().expect_err("zero connections");
+        assert!(e.to_string().contains("thrift_max_connections"), "{e}");
     }
 
     #[test]

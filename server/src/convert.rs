@@ -14,9 +14,6 @@ use strata_proto::v1 as pb;
 
 use crate::escape;
 
-/// Lowest and highest zstd level a family may ask for (0 means the default).
-const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
-
 /// A request the server cannot turn into engine types. Always INVALID_ARGUMENT.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConvertError {
@@ -40,16 +37,10 @@ pub enum ConvertError {
         /// The number received.
         value: i32,
     },
-    /// A zstd level out of range.
-    #[error(
-        "family {family}: compression_level {level} is out of range 1..=22 (0 means the default, 3)"
-    )]
-    CompressionLevel {
-        /// The family.
-        family: String,
-        /// The level received.
-        level: i32,
-    },
+    /// Family options that break the engine's rule (checked with the engine's own
+    /// `validate_compression`, so the range is stated once).
+    #[error("{0}")]
+    BadFamily(String),
     /// A column selector without a family.
     #[error("column selector {index} has an empty family")]
     EmptySelectorFamily {
@@ -90,13 +81,13 @@ pub fn family_from_pb(f: pb::FamilyOptions) -> Result<engine::FamilyOptions, Con
     let compression = match pb::Compression::try_from(f.compression) {
         Ok(pb::Compression::None) => engine::Compression::None,
         Ok(pb::Compression::Unspecified | pb::Compression::Zstd) => {
-            if f.compression_level != 0 && !ZSTD_LEVELS.contains(&f.compression_level) {
-                return Err(ConvertError::CompressionLevel {
-                    family: f.name,
-                    level: f.compression_level,
-                });
+            let zstd = engine::Compression::Zstd(f.compression_level);
+            // 0 is the wire's "unset": the default level, filled in below.
+            if f.compression_level != 0 {
+                engine::options::validate_compression(&f.name, zstd)
+                    .map_err(ConvertError::BadFamily)?;
             }
-            engine::Compression::Zstd(f.compression_level)
+            zstd
         }
         Err(_) => {
             return Err(ConvertError::UnknownCompression {

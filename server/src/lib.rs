@@ -1,5 +1,6 @@
 //! The Strata gRPC server library: the strata.v1 service over an engine [`Db`], the standard
-//! health and reflection services, settings, and a client helper.
+//! health and reflection services, the HBase Thrift1 gateway ([`thrift`]), settings, and a
+//! client helper.
 //!
 //! Entry points: [`serve`] (what `strata serve` runs) and [`start`] (a server on a given
 //! listener for an already open store: `strata demo`, tests). This crate must never reach into
@@ -20,10 +21,11 @@ pub mod service;
 pub mod status;
 pub mod stopping;
 pub mod stream;
+pub mod thrift;
 pub mod tls;
 
 pub use client::{Client, ClientSecurity, ClientSecurityArgs, Remote, connect};
-pub use config::{ServerConfig, ServiceOptions, Settings};
+pub use config::{ServerConfig, ServiceOptions, Settings, ThriftOptions};
 pub use server::{Protections, ServerError, ServerHandle, serve, start, start_with};
 pub use service::StrataService;
 pub use strata_proto::v1 as pb;

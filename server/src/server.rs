@@ -1,9 +1,10 @@
 //! Running the gRPC server: [`start`] puts the Strata service, the standard health service and
 //! server reflection (v1 and v1alpha) on a listener for an already open store (what `strata
 //! demo` and in-process tests use), and [`start_with`] does the same behind TLS and the
-//! guard of a [`Protections`]; [`serve`] is `strata serve`: check that the address may be
-//! served as configured, load the security files, open the store, listen, reload TLS and
-//! tokens on SIGHUP, wait for the shutdown signal, drain, flush and close the store.
+//! guard of a [`Protections`]; [`serve`] is `strata serve`: check that each address may be
+//! served as configured, load the security files, open the store, listen (and start the
+//! Thrift gateway beside gRPC when `thrift_listen` is set), reload TLS and tokens on SIGHUP,
+//! wait for the shutdown signal, drain both, flush and close the store.
 //!
 //! This module must never open a store it was given (start) nor leave one it opened unclosed
 //! (serve), and never serve a request that did not pass the guard layer.
@@ -23,7 +24,7 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::auth::{Listener, Security, check_listen};
+use crate::auth::{Listener, Protection, Security, check_listen};
 use crate::config::{ServerConfig, ServiceOptions};
 use crate::guard::GuardLayer;
 use crate::oversize;
@@ -248,6 +249,21 @@ fn protections(config: &ServerConfig) -> anyhow::Result<Protections> {
         sec.protection(),
         sec.insecure,
     )?;
+    if let Some(addr) = config.thrift_listen {
+        // The gateway has no TLS nor authentication of its own yet (phase 2).
+        let unprotected = Protection {
+            tls: false,
+            authentication: false,
+        };
+        check_listen(Listener::THRIFT, addr, unprotected, sec.insecure)?;
+        if sec.protection().authentication {
+            tracing::warn!(
+                address = %addr,
+                "the Thrift gateway does not check tokens or certificates yet: whoever can \
+                 reach its address uses the store without them"
+            );
+        }
+    }
     let security = Arc::new(sec.security()?);
     let tls = match &sec.tls {
         Some(files) => Some(Arc::new(ReloadableTls::load(
@@ -289,6 +305,25 @@ async fn serve_open(
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let lister = db.clone();
     let tables = tokio::task::spawn_blocking(move || lister.list_tables()).await?;
+    let thrift = match config.thrift_listen {
+        None => None,
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (thrift_listen)"))?;
+            let gateway = crate::thrift::start(db.clone(), listener, config.thrift.clone())
+                .context("cannot start the Thrift gateway")?;
+            tracing::info!(
+                address = %gateway.local_addr(),
+                transport = if config.thrift.framed { "framed" } else { "buffered" },
+                protocol = if config.thrift.compact { "compact" } else { "binary" },
+                max_connections = config.thrift.max_connections,
+                scanner_lease = ?config.thrift.scanner_lease,
+                "thrift gateway (HBase Thrift1) serving"
+            );
+            Some(gateway)
+        }
+    };
     let handle = start_with(db.clone(), listener, config.service.clone(), protections).await?;
     let reloader = reload_on_sighup(&handle)?;
     tracing::info!(
@@ -309,6 +344,13 @@ async fn serve_open(
         "shutdown requested: no new calls, finishing in-flight calls"
     );
     reloader.abort();
-    handle.shutdown(config.shutdown_grace).await?;
+    let grace = config.shutdown_grace;
+    let stop_thrift = async {
+        if let Some(gateway) = thrift {
+            gateway.shutdown(grace).await;
+        }
+    };
+    let (grpc, ()) = tokio::join!(handle.shutdown(grace), stop_thrift);
+    grpc?;
     Ok(())
 }

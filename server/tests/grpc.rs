@@ -4,6 +4,8 @@
 //!
 //! These tests never start the `strata` binary (the workspace's end-to-end tests do that).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::time::Duration;
 
 use strata_engine::{Db, DbOptions};

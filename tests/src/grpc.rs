@@ -73,7 +73,7 @@ pub async fn dump(
         },
     )
     .await
-    .expect("scan");
+    .unwrap_or_else(|e| panic!("scan: {e:?}"));
     rows.into_iter()
         .flat_map(|r| {
             let key = r.key.clone();

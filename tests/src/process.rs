@@ -74,8 +74,9 @@ pub fn strata_bin() -> PathBuf {
 
 /// A free TCP port on 127.0.0.1 (bound and released; a server started right after takes it).
 pub fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local address")
+    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e:?}"));
+    l.local_addr()
+        .unwrap_or_else(|e| panic!("local address: {e:?}"))
 }
 
 /// A running (or stopped) `strata serve` child process on one data directory.
@@ -154,7 +155,7 @@ impl Server {
     /// (TLS, tokens); the harness reaches it (health checks, [`Server::channel`]) with
     /// `access`.
     pub async fn start_protected(args: &[&str], access: Access) -> Server {
-        let dir = tempfile::tempdir().expect("temp data dir");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp data dir: {e:?}"));
         let data = dir.path().join("data");
         let mut s = Server::start_on_with(&data, args, access).await;
         s._owned_data = Some(dir);
@@ -173,7 +174,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             extra_args: args.iter().map(|s| (*s).to_owned()).collect(),
             access,
-            log_dir: tempfile::tempdir().expect("temp log dir"),
+            log_dir: tempfile::tempdir().unwrap_or_else(|e| panic!("temp log dir: {e:?}")),
             starts: 0,
             _owned_data: None,
         };
@@ -214,10 +215,14 @@ impl Server {
     async fn launch(&mut self) {
         for attempt in 0..3 {
             self.starts += 1;
-            let log = File::create(self.log_path()).expect("create server log");
+            let log = File::create(self.log_path())
+                .unwrap_or_else(|e| panic!("create server log: {e:?}"));
             let child = self
                 .command()
-                .stdout(log.try_clone().expect("clone log handle"))
+                .stdout(
+                    log.try_clone()
+                        .unwrap_or_else(|e| panic!("clone log handle: {e:?}")),
+                )
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot run {}: {e}", strata_bin().display()));
@@ -251,7 +256,10 @@ impl Server {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Some(child) = self.child.as_mut()
-                && child.try_wait().expect("try_wait").is_some()
+                && child
+                    .try_wait()
+                    .unwrap_or_else(|e| panic!("try_wait: {e:?}"))
+                    .is_some()
             {
                 return Err(true);
             }
@@ -322,7 +330,10 @@ impl Server {
 
     /// The process id of the running server.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("server is running").id()
+        self.child
+            .as_ref()
+            .unwrap_or_else(|| panic!("server is running"))
+            .id()
     }
 
     /// A gRPC channel to the server (with a per-call timeout so a hung call fails a test).
@@ -356,7 +367,8 @@ impl Server {
 
     /// Send `signal` (e.g. `libc::SIGHUP`) to the running server.
     pub fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.pid()).expect("pid fits pid_t");
+        let pid =
+            libc::pid_t::try_from(self.pid()).unwrap_or_else(|e| panic!("pid fits pid_t: {e:?}"));
         // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
         let rc = unsafe { libc::kill(pid, signal) };
         assert_eq!(rc, 0, "kill({signal}) failed");
@@ -376,10 +388,16 @@ impl Server {
     /// server drains them (HTTP/2 graceful shutdown waits for the client's PING reply).
     pub async fn terminate(&mut self) -> ExitStatus {
         self.signal(libc::SIGTERM);
-        let mut child = self.child.take().expect("server is running");
+        let mut child = self
+            .child
+            .take()
+            .unwrap_or_else(|| panic!("server is running"));
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
+            if let Some(status) = child
+                .try_wait()
+                .unwrap_or_else(|e| panic!("try_wait: {e:?}"))
+            {
                 return status;
             }
             if Instant::now() > deadline {
@@ -398,7 +416,10 @@ impl Server {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
-            Some(c) => c.try_wait().expect("try_wait").is_none(),
+            Some(c) => c
+                .try_wait()
+                .unwrap_or_else(|e| panic!("try_wait: {e:?}"))
+                .is_none(),
             None => false,
         }
     }
@@ -448,7 +469,7 @@ pub fn run_strata_bytes(args: &[Vec<u8>]) -> Output {
 
 fn run_strata_bytes_env(args: &[Vec<u8>], env: &[(&str, &str)]) -> Output {
     use std::os::unix::ffi::OsStrExt;
-    let dir = tempfile::tempdir().expect("temp dir for output");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir for output: {e:?}"));
     let out_path = dir.path().join("stdout");
     let err_path = dir.path().join("stderr");
     let mut child = Command::new(strata_bin())
@@ -458,13 +479,16 @@ fn run_strata_bytes_env(args: &[Vec<u8>], env: &[(&str, &str)]) -> Output {
         .env_remove("RUST_LOG")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
-        .stdout(File::create(&out_path).expect("stdout file"))
-        .stderr(File::create(&err_path).expect("stderr file"))
+        .stdout(File::create(&out_path).unwrap_or_else(|e| panic!("stdout file: {e:?}")))
+        .stderr(File::create(&err_path).unwrap_or_else(|e| panic!("stderr file: {e:?}")))
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", strata_bin().display()));
     let deadline = Instant::now() + CLI_TIMEOUT;
     let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
+        if let Some(s) = child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("try_wait: {e:?}"))
+        {
             break s;
         }
         if Instant::now() > deadline {

@@ -111,7 +111,7 @@ pub async fn get_row(
         .unwrap_or_else(|s| panic!("get {table}/{row:?}: {s:?}"))
         .into_inner();
     if r.found {
-        Some(r.row.expect("found implies a row"))
+        Some(r.row.unwrap_or_else(|| panic!("found implies a row")))
     } else {
         assert!(
             r.row.as_ref().is_none_or(|row| row.cells.is_empty()),

@@ -29,8 +29,9 @@ pub struct Ca {
 impl Ca {
     /// A new self-signed CA named `name`.
     pub fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        let key = KeyPair::generate().unwrap_or_else(|e| panic!("CA key: {e:?}"));
+        let mut params = CertificateParams::new(Vec::<String>::new())
+            .unwrap_or_else(|e| panic!("CA params: {e:?}"));
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
         params.key_usages = vec![
@@ -38,7 +39,10 @@ impl Ca {
             KeyUsagePurpose::CrlSign,
             KeyUsagePurpose::DigitalSignature,
         ];
-        let pem = params.self_signed(&key).expect("CA certificate").pem();
+        let pem = params
+            .self_signed(&key)
+            .unwrap_or_else(|e| panic!("CA certificate: {e:?}"))
+            .pem();
         Ca {
             issuer: Issuer::new(params, key),
             pem,
@@ -58,17 +62,17 @@ impl Ca {
         sans: &[&str],
         usage: ExtendedKeyUsagePurpose,
     ) -> (String, String) {
-        let key = KeyPair::generate().expect("leaf key");
+        let key = KeyPair::generate().unwrap_or_else(|e| panic!("leaf key: {e:?}"));
         let mut params =
             CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
-                .expect("leaf params");
+                .unwrap_or_else(|e| panic!("leaf params: {e:?}"));
         if !cn.is_empty() {
             params.distinguished_name.push(DnType::CommonName, cn);
         }
         params.extended_key_usages = vec![usage];
         let cert = params
             .signed_by(&key, &self.issuer)
-            .expect("leaf certificate");
+            .unwrap_or_else(|e| panic!("leaf certificate: {e:?}"));
         (cert.pem(), key.serialize_pem())
     }
 }
@@ -90,7 +94,7 @@ impl Pki {
     /// A fresh CA (`ca.pem` written) in a fresh directory.
     pub fn new() -> Pki {
         let pki = Pki {
-            dir: tempfile::tempdir().expect("pki dir"),
+            dir: tempfile::tempdir().unwrap_or_else(|e| panic!("pki dir: {e:?}")),
             ca: Ca::new("Strata test CA"),
         };
         pki.write("ca.pem", pki.ca.pem());
@@ -105,7 +109,7 @@ impl Pki {
     /// Write `contents` to `name` in the directory.
     pub fn write(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.dir.path().join(name);
-        std::fs::write(&path, contents).expect("write pki file");
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write pki file: {e:?}"));
         path
     }
 
@@ -157,7 +161,7 @@ pub fn tokens_file(dir: &Path, principals: &[(&str, &str, &[&str])]) -> PathBuf 
         ));
     }
     let path = dir.join("tokens.toml");
-    std::fs::write(&path, text).expect("write tokens file");
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write tokens file: {e:?}"));
     path
 }
 
@@ -184,7 +188,8 @@ impl Access {
 
     /// An endpoint for `url` with this access's TLS.
     pub fn endpoint(&self, url: &str) -> Endpoint {
-        let endpoint = Endpoint::from_shared(url.to_owned()).expect("valid url");
+        let endpoint =
+            Endpoint::from_shared(url.to_owned()).unwrap_or_else(|e| panic!("valid url: {e:?}"));
         match &self.ca_pem {
             None => endpoint,
             Some(ca) => {
@@ -192,7 +197,9 @@ impl Access {
                 if let Some((cert, key)) = &self.identity {
                     tls = tls.identity(Identity::from_pem(cert, key));
                 }
-                endpoint.tls_config(tls).expect("client TLS config")
+                endpoint
+                    .tls_config(tls)
+                    .unwrap_or_else(|e| panic!("client TLS config: {e:?}"))
             }
         }
     }
@@ -205,7 +212,11 @@ pub struct Token(Option<AsciiMetadataValue>);
 impl Token {
     /// The interceptor for `token`.
     pub fn new(token: Option<&str>) -> Token {
-        Token(token.map(|t| format!("Bearer {t}").parse().expect("token header")))
+        Token(token.map(|t| {
+            format!("Bearer {t}")
+                .parse()
+                .unwrap_or_else(|e| panic!("token header: {e:?}"))
+        }))
     }
 }
 

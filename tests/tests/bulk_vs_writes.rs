@@ -3,6 +3,8 @@
 //! (timestamps may differ). Covers a single-column key (transactions) and the composite
 //! clickstream key. The layouts are written here from the brief, not taken from the loader.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::path::Path;
 
 use strata_proto::v1::strata_client::StrataClient;

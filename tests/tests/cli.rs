@@ -4,6 +4,8 @@
 //! flush, compact, drop; `--json` output parses as JSON; non-UTF-8 keys and values print
 //! escaped; errors exit non-zero with a message naming the problem.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use serde_json::Value;
 use strata_tests::v1 as pb;
 use strata_tests::*;

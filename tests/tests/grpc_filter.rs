@@ -4,6 +4,8 @@
 //! table neither ends the scan early nor sends empty replies; the row limit counts the rows
 //! the filter keeps; the version count applies after the filter.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use strata_tests::v1 as pb;
 use strata_tests::*;
 use tonic::Code;

@@ -2,6 +2,8 @@
 //! statistics DescribeTable reports, and BulkIngest (atomic adoption, once per ingest id,
 //! hard-linked or copied sources).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use strata_engine::sstable::{TableBuildOptions, TableBuilder};
 use strata_engine::{CellKind, CellRef};
 use strata_tests::grpc::{T0, row_mutations};

@@ -1,6 +1,8 @@
 //! Scan over gRPC against the real `strata serve`: bounds, prefixes, resuming, limits, batches,
 //! column selection, versions and time ranges, byte-bounded replies and binary prefixes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use strata_tests::grpc::T0;
 use strata_tests::v1 as pb;
 use strata_tests::*;

@@ -9,6 +9,8 @@
 //! the brief, independently of the loader's mapping, so a wrong mapping fails here). It must
 //! never assert on timings.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -610,6 +612,7 @@ fn demo_runs_and_counts_what_the_csv_holds() {
         "Row counts",
         "stream clickstream",
         "load transactions",
+        "thrift gateway (HBase Thrift1, for happybase) on 127.0.0.1:",
     ] {
         assert!(text.contains(heading), "missing {heading:?}:\n{text}");
     }

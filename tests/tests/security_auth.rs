@@ -26,7 +26,7 @@ struct Fixture {
 impl Fixture {
     /// A server with the three principals, its audit log in a file.
     async fn start(extra: &[&str]) -> Fixture {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
         let tokens = tokens_file(
             dir.path(),
             &[
@@ -47,9 +47,9 @@ impl Fixture {
         let audit = dir.path().join("audit.log");
         let mut args = vec![
             "--auth-tokens",
-            tokens.to_str().expect("utf-8"),
+            tokens.to_str().unwrap_or_else(|| panic!("utf-8")),
             "--audit-log",
-            audit.to_str().expect("utf-8"),
+            audit.to_str().unwrap_or_else(|| panic!("utf-8")),
         ];
         args.extend_from_slice(extra);
         let server = Server::start_protected(
@@ -66,14 +66,15 @@ impl Fixture {
     /// A token file in the fixture's directory.
     fn token_file(&self, token: &str) -> String {
         let path = self.dir.path().join(format!("{}.token", &token[..6]));
-        std::fs::write(&path, format!("{token}\n")).expect("write token");
-        path.to_str().expect("utf-8").to_owned()
+        std::fs::write(&path, format!("{token}\n"))
+            .unwrap_or_else(|e| panic!("write token: {e:?}"));
+        path.to_str().unwrap_or_else(|| panic!("utf-8")).to_owned()
     }
 
     /// The audit log's lines as JSON.
     fn audit_lines(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.audit)
-            .expect("audit log")
+            .unwrap_or_else(|e| panic!("audit log: {e:?}"))
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
             .collect()
@@ -462,6 +463,16 @@ fn exposed_addresses_and_bad_token_files_stop_serve_with_a_clear_message() {
             assert!(out.stderr.contains(needle), "{needle:?} in {}", out.stderr);
         }
     }
+    // The Thrift gateway has no TLS or authentication yet: loopback only, even beside a
+    // protected gRPC listener.
+    let out = run_strata(&["serve", "--data-dir", data, "--thrift-listen", "0.0.0.0:0"]);
+    out.assert_failure();
+    assert!(
+        out.stderr
+            .contains("refusing to serve Thrift on 0.0.0.0:0 (--thrift-listen"),
+        "{}",
+        out.stderr
+    );
     assert!(
         !data_path_exists(dir.path()),
         "the store was opened before the check"

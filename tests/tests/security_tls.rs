@@ -12,7 +12,7 @@ use strata_tests::*;
 use tonic::Code;
 
 fn arg(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
+    p.to_str().unwrap_or_else(|| panic!("utf-8 path"))
 }
 
 fn trusting(pki: &Pki) -> Access {

@@ -6,6 +6,8 @@
 //! outside the data region, indexes out of order, counts that disagree): decoding reports
 //! what is wrong so the reader can fail with `Error::Corruption` at open.
 
+#![warn(clippy::indexing_slicing)]
+
 use std::sync::Arc;
 
 use bytes::Bytes;

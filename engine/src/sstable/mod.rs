@@ -14,15 +14,20 @@ use std::sync::Arc;
 use crate::cell::{SeqNo, Timestamp};
 use crate::options::FamilyOptions;
 
-mod block;
-pub mod builder;
+mod builder;
+mod family_block;
+mod family_block_builder;
 mod format;
-pub mod reader;
+mod iter;
+mod key_block;
+mod reader;
+mod table_file;
 #[cfg(test)]
 mod tests;
 
-pub use builder::TableBuilder;
-pub use reader::{ReadStats, TableIter, TableReader};
+pub use builder::{RowCell, TableBuilder};
+pub use iter::TableIter;
+pub use reader::{ReadStats, TableReader};
 
 /// What a builder needs to know: the families the file may contain, with their options
 /// (compression, block size, bloom filter).

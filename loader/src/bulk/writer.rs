@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use strata_engine::fs::Fs;
-use strata_engine::sstable::builder::RowCell;
-use strata_engine::sstable::{TableBuildOptions, TableBuilder};
+use strata_engine::sstable::{RowCell, TableBuildOptions, TableBuilder};
 use strata_engine::{CellKind, CellRef, FamilyOptions, Timestamp};
 
 use super::batch::ByteRange;

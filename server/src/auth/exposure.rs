@@ -29,6 +29,15 @@ impl Listener {
         tls_flags: "--tls-cert FILE --tls-key FILE",
         auth_flags: "--auth-tokens FILE (or --tls-client-ca FILE for client certificates)",
     };
+
+    /// The HBase Thrift1 gateway. It has neither TLS nor authentication yet (phase 2 adds
+    /// `--thrift-tls` and client certificates), so only loopback or `--insecure` passes.
+    pub const THRIFT: Listener = Listener {
+        name: "Thrift",
+        address_flag: "--thrift-listen",
+        tls_flags: "TLS",
+        auth_flags: "authentication (the Thrift gateway has neither yet)",
+    };
 }
 
 /// What protects a listener.

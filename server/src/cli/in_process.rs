@@ -1,11 +1,13 @@
 //! A store opened and served in this process on a free loopback port, for `demo` and
-//! `bench`. Owns only the start-up; the caller shuts the server down and closes the store.
+//! `bench`, and the Thrift gateway beside it (`demo`). Owns only the start-up; the caller shuts
+//! the servers down and closes the store.
 
 use std::path::Path;
 
 use anyhow::Context;
 use strata_engine::{Db, DbOptions};
 use strata_server::ServerHandle;
+use strata_server::thrift::ThriftHandle;
 
 /// Open the store in `data_dir` (off the async executor) and serve it on 127.0.0.1:0.
 pub async fn serve_in_process(
@@ -27,4 +29,17 @@ pub async fn serve_in_process(
     .await
     .context("cannot start the server")?;
     Ok((db, server))
+}
+
+/// The HBase Thrift1 gateway (default settings) for `db` on a free loopback port.
+pub async fn thrift_in_process(db: &Db) -> anyhow::Result<ThriftHandle> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot listen on 127.0.0.1 for the Thrift gateway")?;
+    strata_server::thrift::start(
+        db.clone(),
+        listener,
+        strata_server::ThriftOptions::default(),
+    )
+    .context("cannot start the Thrift gateway")
 }

@@ -112,12 +112,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     // 2. Open the store and serve it in-process.
     let t = Instant::now();
     let (db, server) = super::in_process::serve_in_process(&data_dir, DbOptions::default()).await?;
+    let thrift = super::in_process::thrift_in_process(&db).await?;
+    out.line(format!(
+        "thrift gateway (HBase Thrift1, for happybase) on {}",
+        thrift.local_addr()
+    ));
     let url = server.url();
     let result = demo_with_server(&url, &dir, &generated, &args, &mut out, t).await;
 
     // Shut down cleanly whatever happened, then report the first error.
     let t = Instant::now();
     let stopped = server.shutdown(Duration::from_secs(5)).await;
+    thrift.shutdown(Duration::from_secs(5)).await;
     let closing = db.clone();
     let closed = tokio::task::spawn_blocking(move || closing.close()).await?;
     result?;

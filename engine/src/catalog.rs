@@ -1,0 +1,480 @@
+//! The catalog (LevelDB's `VersionSet`): the committed manifest state, the open tables, the
+//! file-number allocator and the sequence number reads see, with the two protocols that
+//! change them:
+//!
+//! - [`Catalog::commit`] is the only way to change the manifest. An edit changes a copy of
+//!   the committed state; the copy is written (see `manifest::write_manifest`) and becomes
+//!   the committed state. What a failed commit means is decided here, once.
+//! - [`Table::install`](crate::table::Table::install) is the only way to publish a new
+//!   table version (memtables and files readers see).
+//!
+//! It also makes and opens table files, so that a file's manifest record (`FileMeta`) is
+//! built in one place from the properties its builder returned.
+//!
+//! This module must never write WAL records or take the write lock: the write path calls in,
+//! never the other way round.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::cache::BlockCache;
+use crate::cell::SeqNo;
+use crate::error::{Error, Result};
+use crate::filename::{parse_sst_name, sst_dir, sst_path};
+use crate::fs::Fs;
+use crate::health::Health;
+use crate::manifest::{self, FileMeta, IngestRecord, ManifestState, TableState};
+use crate::sstable::{TableBuilder, TableProperties, TableReader};
+use crate::table::Table;
+use crate::version::{FileHandle, TableVersion};
+
+/// A table file being written: its number, path and builder.
+pub(crate) struct NewFile {
+    pub number: u64,
+    pub path: PathBuf,
+    pub builder: TableBuilder,
+}
+
+/// Manifest state, tables and files of one store.
+#[derive(Debug)]
+pub(crate) struct Catalog {
+    pub dir: PathBuf,
+    pub fs: Arc<dyn Fs>,
+    /// Decoded data blocks of every open table file.
+    pub block_cache: Arc<BlockCache>,
+    /// Whether writes are still accepted.
+    pub health: Health,
+    /// Reads see entries up to this sequence number; a commit records at least this much
+    /// as durable (`last_seq`).
+    pub visible_seq: AtomicU64,
+    manifest: Mutex<ManifestState>,
+    tables: RwLock<BTreeMap<String, Arc<Table>>>,
+}
+
+impl Catalog {
+    /// A catalog over the committed `state`, with no table open yet (see
+    /// [`Catalog::open_tables`]) and reads seeing up to `state.last_seq`.
+    pub fn new(
+        dir: PathBuf,
+        fs: Arc<dyn Fs>,
+        block_cache: Arc<BlockCache>,
+        state: ManifestState,
+    ) -> Catalog {
+        Catalog {
+            dir,
+            fs,
+            block_cache,
+            health: Health::default(),
+            visible_seq: AtomicU64::new(state.last_seq),
+            manifest: Mutex::new(state),
+            tables: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// Remove table files no committed manifest lists: leftovers of a flush, compaction or
+    /// ingest that was interrupted before its commit.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of listing or removing a file.
+    pub fn sweep_unlisted_files(&self) -> Result<()> {
+        let live: std::collections::HashSet<u64> = self
+            .manifest
+            .lock()
+            .tables
+            .values()
+            .flat_map(|t| t.files.iter().map(|f| f.number))
+            .collect();
+        let sdir = sst_dir(&self.dir);
+        for p in self.fs.list(&sdir).map_err(|e| Error::io(&sdir, e))? {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let keep = parse_sst_name(name).is_some_and(|n| live.contains(&n));
+            if !keep {
+                tracing::info!(path = %p.display(), "removing leftover file not in the manifest");
+                self.fs.remove(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Open every table the committed manifest lists, with all its files.
+    ///
+    /// # Errors
+    ///
+    /// A listed file cannot be opened or is damaged.
+    pub fn open_tables(&self) -> Result<()> {
+        let m = self.manifest.lock();
+        for (name, ts) in &m.tables {
+            let mut files = Vec::new();
+            for f in &ts.files {
+                files.push(self.open_file(f.clone())?);
+            }
+            let version = TableVersion {
+                files,
+                ..TableVersion::empty()
+            };
+            self.add_table(Arc::new(Table::new(name, ts, version)));
+        }
+        Ok(())
+    }
+
+    /// Every write to `table` up to this sequence number is in its files (0 if unknown).
+    pub fn flushed_seq(&self, table: &str) -> SeqNo {
+        self.manifest
+            .lock()
+            .tables
+            .get(table)
+            .map_or(0, |t| t.flushed_seq)
+    }
+
+    /// The highest sequence number the committed state counts as durable.
+    pub fn last_seq(&self) -> SeqNo {
+        self.manifest.lock().last_seq
+    }
+
+    /// Recovery replayed the WAL up to `max_seq`: the state counts it as durable and reads
+    /// see it.
+    pub fn recovered(&self, max_seq: SeqNo) {
+        self.manifest.lock().last_seq = max_seq;
+        self.visible_seq.store(max_seq, Ordering::Release);
+    }
+
+    /// The open table `name`.
+    pub fn table(&self, name: &str) -> Result<Arc<Table>> {
+        self.tables
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::TableNotFound(name.to_string()))
+    }
+
+    /// Every open table, in name order.
+    pub fn tables(&self) -> Vec<Arc<Table>> {
+        self.tables.read().values().cloned().collect()
+    }
+
+    /// Table names, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        self.tables.read().keys().cloned().collect()
+    }
+
+    /// How many tables are open.
+    pub fn table_count(&self) -> usize {
+        self.tables.read().len()
+    }
+
+    /// Make `table` visible to lookups (after the commit that created it).
+    pub fn add_table(&self, table: Arc<Table>) {
+        self.tables.write().insert(table.name.clone(), table);
+    }
+
+    /// Hide `name` from lookups (after the commit that dropped it).
+    pub fn remove_table(&self, name: &str) {
+        self.tables.write().remove(name);
+    }
+
+    /// The recorded ingest `id` of `table`, if the manifest still remembers it.
+    pub fn ingest_record(&self, table: &str, id: &str) -> Option<IngestRecord> {
+        self.manifest
+            .lock()
+            .tables
+            .get(table)
+            .and_then(|ts| ts.ingests.iter().find(|r| r.id == id))
+            .cloned()
+    }
+
+    /// A new file number (table files; never reused, persisted by the next commit).
+    pub fn allocate_file_number(&self) -> u64 {
+        let mut m = self.manifest.lock();
+        let n = m.next_file_number;
+        m.next_file_number += 1;
+        n
+    }
+
+    /// Change the manifest: `edit` changes a copy of the committed state, the copy is written
+    /// and becomes the committed state, and `edit`'s value is returned.
+    ///
+    /// `new_files` are the table files the edit adds. When the edit fails, or the write does,
+    /// they are released: marked obsolete, so they are deleted once the caller drops them.
+    /// A failed write also makes the store read-only (what the manifest on disk holds is then
+    /// unknown). This is the one place that decides what a failed commit means.
+    ///
+    /// # Errors
+    ///
+    /// `edit`'s error, or the I/O error of writing the manifest.
+    pub fn commit<T>(
+        &self,
+        new_files: &[Arc<FileHandle>],
+        edit: impl FnOnce(&mut ManifestState) -> Result<T>,
+    ) -> Result<T> {
+        self.commit_then(new_files, edit, |value| value)
+    }
+
+    /// [`Catalog::commit`], then `publish` the edit's value in memory while the manifest is
+    /// still locked, so no other commit sees the new manifest before the in-memory change.
+    ///
+    /// # Errors
+    ///
+    /// As [`Catalog::commit`].
+    pub fn commit_then<T, R>(
+        &self,
+        new_files: &[Arc<FileHandle>],
+        edit: impl FnOnce(&mut ManifestState) -> Result<T>,
+        publish: impl FnOnce(T) -> R,
+    ) -> Result<R> {
+        let release = || new_files.iter().for_each(|f| f.mark_obsolete());
+        let mut m = self.manifest.lock();
+        let mut next = m.clone();
+        let value = match edit(&mut next) {
+            Ok(v) => v,
+            Err(e) => {
+                release();
+                return Err(e);
+            }
+        };
+        next.last_seq = next.last_seq.max(self.visible_seq.load(Ordering::Acquire));
+        if let Err(e) = manifest::write_manifest(&self.fs, &self.dir, &next) {
+            self.health.set_read_only(&e);
+            release();
+            return Err(e);
+        }
+        *m = next;
+        Ok(publish(value))
+    }
+
+    /// [`Catalog::commit`] of an edit of one table's state. `Ok(None)` when the manifest no
+    /// longer lists `table` (dropped meanwhile): nothing is written and `new_files` are
+    /// released.
+    ///
+    /// # Errors
+    ///
+    /// As [`Catalog::commit`].
+    pub fn commit_table<T>(
+        &self,
+        table: &str,
+        new_files: &[Arc<FileHandle>],
+        edit: impl FnOnce(&mut TableState) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let committed = self.commit(new_files, |next| match next.tables.get_mut(table) {
+            Some(ts) => edit(ts),
+            None => Err(Error::TableNotFound(table.to_string())),
+        });
+        match committed {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::TableNotFound(t)) if t == table => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Start a new table file for `t`, with its families' current options.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of creating the file.
+    pub fn new_file(&self, t: &Table) -> Result<NewFile> {
+        let number = self.allocate_file_number();
+        let path = sst_path(&self.dir, number);
+        let builder = TableBuilder::new(&self.fs, &path, t.build_options())?;
+        Ok(NewFile {
+            number,
+            path,
+            builder,
+        })
+    }
+
+    /// Open finished table file `number` (written at `level`; `global_seq` for an ingested
+    /// file) with the properties its builder or reader returned.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be opened or its footer or meta block is damaged.
+    pub fn open_new_file(
+        &self,
+        number: u64,
+        level: u32,
+        global_seq: Option<SeqNo>,
+        props: &TableProperties,
+    ) -> Result<Arc<FileHandle>> {
+        self.open_file(FileMeta::from_properties(number, level, global_seq, props))
+    }
+
+    /// Open the table file the manifest describes as `meta`.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be opened or its footer or meta block is damaged.
+    pub fn open_file(&self, meta: FileMeta) -> Result<Arc<FileHandle>> {
+        let path = sst_path(&self.dir, meta.number);
+        let reader =
+            TableReader::open_with_cache(&path, meta.global_seq, Some(self.block_cache.clone()))?;
+        Ok(Arc::new(FileHandle::new(
+            meta,
+            reader,
+            path,
+            self.fs.clone(),
+        )))
+    }
+
+    /// fsync the table file directory, so new files' entries survive a power cut (before a
+    /// commit names them).
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the sync.
+    pub fn sync_sst_dir(&self) -> Result<()> {
+        let d = sst_dir(&self.dir);
+        self.fs.sync_dir(&d).map_err(|e| Error::io(&d, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::{CellKind, CellRef};
+    use crate::fault_fs::FaultFs;
+    use crate::manifest::{FamilyRecord, FamilyState};
+    use crate::options::FamilyOptions;
+
+    /// A catalog over `dir` with table `t` (family `f`) open and committed.
+    fn catalog(dir: &std::path::Path, fs: Arc<dyn Fs>) -> (Catalog, Arc<Table>) {
+        fs.create_dir_all(&sst_dir(dir)).unwrap();
+        let c = Catalog::new(
+            dir.to_path_buf(),
+            fs,
+            BlockCache::new(0),
+            ManifestState {
+                next_file_number: 1,
+                ..ManifestState::default()
+            },
+        );
+        let ts = TableState {
+            id: 1,
+            families: vec![FamilyState {
+                options: FamilyRecord::from(&FamilyOptions::new("f")),
+                created_seq: 1,
+            }],
+            ..TableState::default()
+        };
+        let t = Arc::new(Table::new("t", &ts, TableVersion::empty()));
+        c.commit_then(
+            &[],
+            |next| {
+                next.tables.insert("t".into(), ts);
+                Ok(t.clone())
+            },
+            |t| c.add_table(t),
+        )
+        .unwrap();
+        (c, t)
+    }
+
+    /// A finished one-cell file of `t`, opened.
+    fn file(c: &Catalog, t: &Table) -> Arc<FileHandle> {
+        let mut f = c.new_file(t).unwrap();
+        f.builder
+            .add(&CellRef {
+                row: b"r",
+                family: "f",
+                kind: CellKind::Put,
+                qualifier: b"q",
+                ts: 1,
+                seq: 5,
+                value: b"v",
+            })
+            .unwrap();
+        let props = f.builder.finish().unwrap();
+        c.open_new_file(f.number, 0, None, &props).unwrap()
+    }
+
+    fn add_file(h: &FileHandle) -> impl FnOnce(&mut ManifestState) -> Result<()> + '_ {
+        move |next| {
+            next.tables.get_mut("t").unwrap().files.push(h.meta.clone());
+            Ok(())
+        }
+    }
+
+    fn on_disk(dir: &std::path::Path) -> ManifestState {
+        manifest::read_manifest(&crate::fs::real(), dir)
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn commit_writes_the_edit_and_records_what_reads_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, t) = catalog(dir.path(), crate::fs::real());
+        c.visible_seq.store(42, Ordering::Release);
+        let h = file(&c, &t);
+        c.commit(std::slice::from_ref(&h), add_file(&h)).unwrap();
+        let state = on_disk(dir.path());
+        assert_eq!(state.tables["t"].files, vec![h.meta.clone()]);
+        assert_eq!(state.last_seq, 42);
+        // The file number was allocated before the commit, so the commit persists it.
+        assert_eq!(state.next_file_number, h.meta.number + 1);
+        drop(h);
+        assert!(sst_path(dir.path(), 1).exists(), "a committed file stays");
+        assert!(!c.health.is_read_only());
+    }
+
+    #[test]
+    fn a_failed_edit_writes_nothing_and_releases_the_new_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, t) = catalog(dir.path(), crate::fs::real());
+        let before = on_disk(dir.path());
+        let h = file(&c, &t);
+        let path = h.path.clone();
+        let err = c
+            .commit(std::slice::from_ref(&h), |_| -> Result<()> {
+                Err(Error::TableNotFound("t".into()))
+            })
+            .unwrap_err();
+        assert!(matches!(err, Error::TableNotFound(_)));
+        assert_eq!(on_disk(dir.path()), before);
+        assert!(
+            !c.health.is_read_only(),
+            "an edit's error is not an I/O failure"
+        );
+        assert!(path.exists(), "deleted only once the caller drops it");
+        drop(h);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_failed_write_makes_the_store_read_only_and_releases_the_new_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let ffs = FaultFs::new();
+        let (c, t) = catalog(dir.path(), ffs.clone());
+        let before = on_disk(dir.path());
+        let h = file(&c, &t);
+        let path = h.path.clone();
+        ffs.fail_syncs(true);
+        let err = c
+            .commit(std::slice::from_ref(&h), add_file(&h))
+            .unwrap_err();
+        ffs.fail_syncs(false);
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(c.health.is_read_only());
+        assert_eq!(on_disk(dir.path()), before);
+        drop(h);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn install_publishes_a_new_version_and_keeps_the_old_one_for_its_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, t) = catalog(dir.path(), crate::fs::real());
+        let old = t.version.load_full();
+        let h = file(&c, &t);
+        let n = t.install(|v| {
+            v.files.push(h.clone());
+            v.files.len()
+        });
+        assert_eq!(n, 1);
+        assert_eq!(t.version.load().files.len(), 1);
+        assert!(old.files.is_empty());
+    }
+}

@@ -1,0 +1,142 @@
+//! One compaction run: merge the input files' entries row by row, keep what GC keeps, write
+//! output files of about `TARGET_FILE_BYTES`, and swap inputs for outputs with one catalog
+//! commit and one version install. A failure before the commit leaves the inputs in place and
+//! releases every output.
+//!
+//! This file must never change a version other than through `Table::install`, nor the
+//! manifest other than through the catalog.
+
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::gc::{gc_row, marker_floor};
+use crate::catalog::{Catalog, NewFile};
+use crate::cell::{InternalCell, now_micros};
+use crate::error::Result;
+use crate::merge::{CellSource, MergeIter};
+use crate::table::Table;
+use crate::version::{FileHandle, TableVersion};
+
+/// Compaction output files are cut at about this size.
+const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Merge `inputs` into new files and swap them in with one manifest edit.
+pub(super) fn run(
+    catalog: &Catalog,
+    t: &Arc<Table>,
+    v: &TableVersion,
+    inputs: Vec<Arc<FileHandle>>,
+) -> Result<()> {
+    let input_numbers: Vec<u64> = inputs.iter().map(|f| f.meta.number).collect();
+    let floor = marker_floor(
+        v.files
+            .iter()
+            .filter(|f| !input_numbers.contains(&f.meta.number))
+            .map(|f| &f.meta),
+        v.min_unflushed_seq(),
+    );
+    let schema = t.schema.load_full();
+    let now = now_micros();
+    let mut sources: Vec<CellSource> = Vec::new();
+    let mut bytes_in = 0;
+    for f in &inputs {
+        bytes_in += f.meta.size;
+        sources.push(Box::new(f.reader.iter(Bound::Unbounded, None)?));
+    }
+    let mut merge = MergeIter::new(sources);
+    let mut outputs: Vec<Arc<FileHandle>> = Vec::new();
+    let mut builder: Option<NewFile> = None;
+    let mut row: Vec<InternalCell> = Vec::new();
+    let mut kept: Vec<InternalCell> = Vec::new();
+    let result: Result<()> = (|| {
+        let mut next = merge.next().transpose()?;
+        while let Some(first) = next.take() {
+            row.clear();
+            let key = first.row.clone();
+            row.push(first);
+            loop {
+                match merge.next().transpose()? {
+                    Some(c) if c.row == key => row.push(c),
+                    other => {
+                        next = other;
+                        break;
+                    }
+                }
+            }
+            kept.clear();
+            gc_row(&row, &schema, now, floor, &mut kept);
+            if kept.is_empty() {
+                continue;
+            }
+            if builder.is_none() {
+                builder = Some(catalog.new_file(t)?);
+            }
+            if let Some(b) = builder.as_mut() {
+                for c in &kept {
+                    b.builder.add(&c.as_ref())?;
+                }
+            }
+            if builder
+                .as_ref()
+                .is_some_and(|b| b.builder.estimated_size() >= TARGET_FILE_BYTES)
+                && let Some(b) = builder.take()
+            {
+                outputs.push(finish(catalog, b)?);
+            }
+        }
+        if let Some(b) = builder.take() {
+            outputs.push(finish(catalog, b)?);
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        if let Some(b) = builder.take() {
+            let _ = b.builder.abandon();
+        }
+        for o in &outputs {
+            o.mark_obsolete();
+        }
+        return Err(e);
+    }
+    if !outputs.is_empty()
+        && let Err(e) = catalog.sync_sst_dir()
+    {
+        for o in &outputs {
+            o.mark_obsolete();
+        }
+        return Err(e);
+    }
+    let bytes_out: u64 = outputs.iter().map(|o| o.meta.size).sum();
+    let committed = catalog.commit_table(&t.name, &outputs, |ts| {
+        ts.files.retain(|f| !input_numbers.contains(&f.number));
+        ts.files.extend(outputs.iter().map(|o| o.meta.clone()));
+        Ok(())
+    })?;
+    if committed.is_none() {
+        return Ok(()); // dropped meanwhile; the outputs were released
+    }
+    t.install(|next| {
+        next.files
+            .retain(|f| !input_numbers.contains(&f.meta.number));
+        next.files.extend(outputs.iter().cloned());
+    });
+    for f in &inputs {
+        f.mark_obsolete();
+    }
+    t.counters.compactions.fetch_add(1, Ordering::Relaxed);
+    t.counters
+        .compaction_bytes_in
+        .fetch_add(bytes_in, Ordering::Relaxed);
+    t.counters
+        .compaction_bytes_out
+        .fetch_add(bytes_out, Ordering::Relaxed);
+    tracing::info!(table = %t.name, inputs = inputs.len(), outputs = outputs.len(), bytes_in, bytes_out, "compaction done");
+    Ok(())
+}
+
+/// Finish an output file and open it (compaction outputs are level 1).
+fn finish(catalog: &Catalog, file: NewFile) -> Result<Arc<FileHandle>> {
+    let props = file.builder.finish()?;
+    catalog.open_new_file(file.number, 1, None, &props)
+}

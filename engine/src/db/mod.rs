@@ -1,0 +1,360 @@
+//! `Db`: the engine's front door (LevelDB's `DBImpl`). Every public method is short: it
+//! checks the store's state and hands over to the file that owns the work:
+//!
+//! - `open.rs`: recovery (manifest, leftover files, WAL replay) and the background thread;
+//! - `write.rs`: validation, back-pressure, sequencing, WAL append, group commit, rotation of
+//!   WAL segments and memtables, deletion of WAL segments no longer needed;
+//! - `flush.rs`: frozen memtables to table files, and the background loop;
+//! - `ingest.rs`: adoption of table files built elsewhere;
+//! - `ddl.rs`: create, drop and alter tables.
+//!
+//! The catalog (`crate::catalog`) owns the manifest, the tables and their versions; reads
+//! are shaped by `crate::read` and `crate::scan`; compaction lives in `crate::compaction`.
+//!
+//! # Lock order
+//!
+//! A thread holding one of these locks only ever takes locks further down the list:
+//!
+//! 1. `Table::compaction_lock` (one table's compactions; held for a whole compaction, whose
+//!    major form first freezes and flushes the memtables);
+//! 2. `Table::flush_lock` (one table's flushes; held for a whole flush, which at its end
+//!    takes the write lock to delete WAL segments);
+//! 3. `DbInner::ingest_lock` (one ingest at a time; held for the whole ingest);
+//! 4. `DbInner::synced` (the group-commit leader; takes the write lock briefly);
+//! 5. `DbInner::write` (the WAL writer and sequence numbers);
+//! 6. the catalog's manifest state (every commit and file-number allocation);
+//! 7. the catalog's table map (written only under the manifest lock or alone);
+//! 8. `Table`'s version lock (taken only inside `Table::install`).
+//!
+//! Leaf locks, under which nothing else is taken: the read-only flag in `Health`, the flush
+//! signal, the background thread list, the block cache's shards and the WAL writer's failure
+//! flag.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::catalog::Catalog;
+use crate::cell::SeqNo;
+use crate::error::{Error, Result};
+use crate::fs::Fs;
+use crate::lock::DirLock;
+use crate::mutation::{RowMutation, WriteStats};
+use crate::options::{DbOptions, FamilyOptions};
+use crate::read::ReadPlan;
+use crate::row::{ReadOptions, Row, ScanOptions};
+use crate::scan::RowScanner;
+use crate::stats::TableDescription;
+
+mod ddl;
+mod flush;
+mod ingest;
+mod open;
+mod write;
+
+pub use ddl::AlterTable;
+pub use ingest::IngestReply;
+
+/// The store's state behind every clone of a [`Db`].
+pub(crate) struct DbInner {
+    pub catalog: Catalog,
+    pub options: DbOptions,
+    _lock: DirLock,
+    write: Mutex<write::WriteState>,
+    /// Largest sequence number known durable per the sync mode (the group-commit lock).
+    synced: Mutex<SeqNo>,
+    closed: AtomicBool,
+    flush_signal: (Mutex<bool>, Condvar),
+    ingest_lock: Mutex<()>,
+    bg: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for DbInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dir", &self.catalog.dir)
+            .finish()
+    }
+}
+
+/// An open store. Cheap to clone; every clone is the same store.
+#[derive(Clone, Debug)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+impl Db {
+    /// Open (or create) the store in `dir`: recover the committed manifest, remove table
+    /// files it does not list, replay the WAL into memtables, and start the background flush
+    /// and compaction thread (unless `options.background_threads` is off). The directory is
+    /// locked against other processes until the last clone is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] if another process holds the directory; [`Error::Corruption`] for a
+    /// damaged manifest, table file or WAL (a torn WAL tail is cut off, not an error); I/O
+    /// errors naming the file.
+    pub fn open(dir: impl AsRef<Path>, options: DbOptions) -> Result<Db> {
+        Self::open_with_fs(dir, options, crate::fs::real())
+    }
+
+    /// [`Db::open`] through the given file layer (tests inject faults through it).
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open`].
+    pub fn open_with_fs(dir: impl AsRef<Path>, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Db> {
+        let inner = open::open(dir.as_ref(), options, fs)?;
+        Ok(Db { inner })
+    }
+
+    /// The directory of the store.
+    pub fn dir(&self) -> &Path {
+        &self.inner.catalog.dir
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &DbOptions {
+        &self.inner.options
+    }
+
+    /// Create table `table` with `families` (at least one, each named once; zero options take
+    /// their defaults). Durable when this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a bad table or family name, bad family options, no
+    /// family or a family listed twice; [`Error::AlreadyExists`] if the table exists;
+    /// [`Error::ReadOnly`] / [`Error::Closed`]; the I/O error of the manifest commit.
+    pub fn create_table(&self, table: &str, families: Vec<FamilyOptions>) -> Result<()> {
+        self.inner.check_writable()?;
+        self.inner.create_table(table, families)
+    }
+
+    /// Delete table `table` and all its data (RPC `DeleteTable`, CLI `strata drop`). Waits
+    /// for the table's running flush and compaction; its files go once no reader holds them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`]; [`Error::ReadOnly`] / [`Error::Closed`]; the I/O error of
+    /// the manifest commit.
+    pub fn drop_table(&self, table: &str) -> Result<()> {
+        self.inner.check_writable()?;
+        self.inner.drop_table(table)
+    }
+
+    /// Add, drop or change `table`'s families (drops first, then changes, then additions).
+    /// A dropped family's data goes with it. When a change narrows what is kept (fewer
+    /// versions, a shorter TTL), the table is compacted before this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`] / [`Error::FamilyNotFound`]; [`Error::AlreadyExists`] for an
+    /// added family that exists; [`Error::InvalidArgument`] for bad options or dropping every
+    /// family; [`Error::ReadOnly`] / [`Error::Closed`]; I/O errors of the commit or the
+    /// compaction.
+    pub fn alter_table(&self, table: &str, alter: AlterTable) -> Result<()> {
+        self.inner.check_writable()?;
+        self.inner.alter_table(table, alter)
+    }
+
+    /// Table names, sorted.
+    pub fn list_tables(&self) -> Vec<String> {
+        self.inner.catalog.table_names()
+    }
+
+    /// `table`'s families and storage statistics.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`].
+    pub fn describe_table(&self, table: &str) -> Result<TableDescription> {
+        let t = self.inner.catalog.table(table)?;
+        let wal_bytes = self.inner.wal_bytes();
+        Ok(crate::stats::describe(
+            &t,
+            &self.inner.catalog.block_cache,
+            wal_bytes,
+        ))
+    }
+
+    /// Apply one row mutation atomically; durable (per the sync mode) when this returns.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::mutate_rows`].
+    pub fn mutate_row(&self, table: &str, m: RowMutation) -> Result<WriteStats> {
+        self.mutate_rows(table, vec![m])
+    }
+
+    /// Apply many row mutations: all are validated before any is applied; each row is
+    /// atomic (the whole call is one WAL record); durable when this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the bad row key, qualifier, value, timestamp or limit;
+    /// [`Error::TableNotFound`] / [`Error::FamilyNotFound`]; [`Error::ReadOnly`] after an I/O
+    /// failure (this write's own failure included) / [`Error::Closed`].
+    pub fn mutate_rows(&self, table: &str, rows: Vec<RowMutation>) -> Result<WriteStats> {
+        self.inner.check_writable()?;
+        self.inner.write_rows(table, rows)
+    }
+
+    /// Read one row as of now: `None` when it has no visible cell in the selection.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an empty or oversized key; [`Error::TableNotFound`] /
+    /// [`Error::FamilyNotFound`]; [`Error::Corruption`] of a file read; [`Error::Closed`].
+    pub fn get(&self, table: &str, row: &[u8], opts: &ReadOptions) -> Result<Option<Row>> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        inner.options.limits.check_row_key(row)?;
+        let t = inner.catalog.table(table)?;
+        let plan = ReadPlan::new(table, &t.schema.load(), opts, crate::cell::now_micros())?;
+        let snapshot = inner.catalog.visible_seq.load(Ordering::Acquire);
+        // A guard, not a clone: no shared reference count to bump on every get.
+        let cells = t
+            .version
+            .load()
+            .get_row(row, &plan.family_names(), snapshot)?;
+        let visible = plan.resolve_row(&cells);
+        Ok((!visible.is_empty()).then(|| Row {
+            key: row.to_vec(),
+            cells: visible,
+        }))
+    }
+
+    /// Scan rows in key order from one consistent snapshot (taken now).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`] / [`Error::FamilyNotFound`]; [`Error::Corruption`] of a file
+    /// opened for the scan; [`Error::Closed`]. Errors met later come from the scanner.
+    pub fn scan(&self, table: &str, opts: ScanOptions) -> Result<RowScanner> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let t = inner.catalog.table(table)?;
+        let plan = ReadPlan::new(
+            table,
+            &t.schema.load(),
+            &opts.read,
+            crate::cell::now_micros(),
+        )?;
+        let snapshot = inner.catalog.visible_seq.load(Ordering::Acquire);
+        RowScanner::new(t.version.load_full(), plan, snapshot, &opts)
+    }
+
+    /// Flush `table`'s memtables to table files and wait for it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`]; [`Error::Closed`]; the I/O error of writing a file or the
+    /// manifest (which also makes the store read-only).
+    pub fn flush(&self, table: &str) -> Result<()> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let t = inner.catalog.table(table)?;
+        inner.freeze_memtable(&t);
+        inner.flush_immutables(&t)
+    }
+
+    /// Compact `table` now (`major`: flush, then merge every file into one sorted run).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`]; [`Error::ReadOnly`] / [`Error::Closed`]; the error of
+    /// reading an input, writing an output or committing the result.
+    pub fn compact(&self, table: &str, major: bool) -> Result<()> {
+        let inner = &self.inner;
+        inner.check_writable()?;
+        let t = inner.catalog.table(table)?;
+        inner.compact_table(&t, major)
+    }
+
+    /// Adopt table files written by the loader, atomically. Files on the same filesystem are
+    /// hard-linked, others copied and fsynced. Repeating an `ingest_id` returns the first
+    /// reply and adopts nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for no file; [`Error::TableNotFound`]; [`Error::FamilyNotFound`]
+    /// for cells of a family the table lacks; [`Error::Corruption`] of a file that fails its
+    /// checks; [`Error::ReadOnly`] / [`Error::Closed`]; I/O errors naming the file.
+    pub fn ingest(&self, table: &str, paths: &[PathBuf], ingest_id: &str) -> Result<IngestReply> {
+        self.inner.check_writable()?;
+        self.inner.ingest(table, paths, ingest_id)
+    }
+
+    /// Flush every table, sync the WAL, stop background threads. Later calls fail with
+    /// `Error::Closed`; the directory lock is released when the last clone is dropped.
+    ///
+    /// # Errors
+    ///
+    /// The first error of the flushes or the WAL sync (the store is closed anyway).
+    pub fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+
+    /// Whether the store refuses writes after an I/O failure, and why.
+    pub fn read_only_reason(&self) -> Option<String> {
+        self.inner.catalog.health.read_only_reason()
+    }
+}
+
+impl Drop for DbInner {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+impl DbInner {
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        self.catalog.health.check_writable()
+    }
+
+    /// Compact `t` (see [`crate::compaction::compact_table`]); a major compaction first
+    /// flushes its memtables.
+    fn compact_table(&self, t: &Arc<crate::table::Table>, major: bool) -> Result<()> {
+        crate::compaction::compact_table(&self.catalog, t, major, || {
+            self.freeze_memtable(t);
+            self.flush_immutables(t)
+        })
+    }
+
+    fn close(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut first_err = None;
+        if !self.catalog.health.is_read_only() {
+            for t in self.catalog.tables() {
+                self.freeze_memtable(&t);
+                if let Err(e) = self.flush_immutables(&t) {
+                    first_err.get_or_insert(e);
+                }
+            }
+            if let Err(e) = self.sync_wal() {
+                first_err.get_or_insert(e);
+            }
+        }
+        self.closed.store(true, Ordering::Release);
+        self.signal_flush();
+        let handles: Vec<_> = self.bg.lock().drain(..).collect();
+        for h in handles {
+            let _ = h.join();
+        }
+        tracing::info!(dir = %self.catalog.dir.display(), "store closed");
+        first_err.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,314 @@
+//! An open, mapped table file (`TableFile`) and its blocks: raw block reads (trailer
+//! checksum, then decompression), the decoded key and family blocks, and the seek from a row
+//! key to its ordinal.
+//!
+//! Every data block goes through `TableFile::key_block` / `TableFile::family_block`, which
+//! consult the store's shared `BlockCache` (decoded blocks keyed by this file's
+//! process-unique id and the block offset) before reading, checking and decoding the block.
+//! The key index, the family block indexes and the bloom filter are decoded at open and live
+//! as long as the file (always resident, outside the cache budget). Point gets fill the
+//! cache; iterators fill it only with their first few blocks (so short prefix scans stay
+//! cached while a whole-table scan or a compaction does not push hot point-get blocks out)
+//! and otherwise only use blocks already cached. Dropping the file drops its blocks from the
+//! cache.
+//!
+//! This module must never return data from a block whose checksum or structure failed to
+//! check: it returns `Error::Corruption` naming the file and the block's offset.
+
+#![warn(clippy::indexing_slicing)]
+
+use std::cell::RefCell;
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use crate::bloom::BloomFilter;
+use crate::cache::{BlockCache, CacheKey};
+use crate::cell::SeqNo;
+use crate::error::{Error, Result};
+
+use super::TableProperties;
+use super::family_block::{FamilyBlock, decode_family_block};
+use super::format::{
+    BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, FamilyIndexEntry, FamilyMeta, KeyIndexEntry,
+    TRAILER_LEN, block_crc,
+};
+use super::key_block::{KeyBlock, decode_key_block, head_lower_bound};
+
+thread_local! {
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
+/// An iterator inserts its first this many blocks per family (and key blocks) into the
+/// cache, then only reads blocks already there: short scans get cached, long ones do not
+/// evict what point gets use.
+pub(crate) const SCAN_FILL_BLOCKS: u32 = 2;
+
+/// What a block is, for error messages (formatted only when something fails).
+#[derive(Clone, Copy)]
+pub(super) enum What<'a> {
+    Key,
+    Family(&'a str),
+    Meta,
+    Bloom,
+}
+
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            What::Key => f.write_str("key block"),
+            What::Family(name) => write!(f, "block of family {name}"),
+            What::Meta => f.write_str("meta block"),
+            What::Bloom => f.write_str("bloom filter"),
+        }
+    }
+}
+
+/// Approximate heap bytes of a decoded block, its charge in the cache.
+fn key_block_charge(b: &KeyBlock) -> usize {
+    std::mem::size_of::<KeyBlock>() + b.heap_bytes()
+}
+
+fn family_block_charge(b: &FamilyBlock) -> usize {
+    std::mem::size_of::<FamilyBlock>() + b.heap_bytes()
+}
+
+pub(super) struct FamilyEntry {
+    pub(super) meta: FamilyMeta,
+    pub(super) blocks_read: AtomicU64,
+}
+
+pub(crate) struct TableFile {
+    pub(super) path: PathBuf,
+    /// The whole file (mmap-backed).
+    pub(super) data: Bytes,
+    pub(super) props: TableProperties,
+    pub(super) global_seq: Option<SeqNo>,
+    pub(super) bloom: Option<BloomFilter>,
+    pub(super) key_index: Vec<KeyIndexEntry>,
+    /// `key_head` of every key index entry's last key (searched first).
+    pub(super) key_heads: Vec<u64>,
+    pub(super) families: Vec<FamilyEntry>,
+    pub(super) key_blocks_read: AtomicU64,
+    pub(super) meta_handle: BlockHandle,
+    pub(super) bloom_handle: Option<BlockHandle>,
+    /// Process-unique id: the first half of this file's cache keys.
+    pub(super) file_id: u64,
+    pub(super) cache: Option<Arc<BlockCache>>,
+    pub(super) cache_hits: AtomicU64,
+    pub(super) cache_misses: AtomicU64,
+    pub(super) bloom_checked: AtomicU64,
+    pub(super) bloom_useful: AtomicU64,
+}
+
+impl Drop for TableFile {
+    fn drop(&mut self) {
+        if let Some(c) = &self.cache {
+            c.erase_file(self.file_id);
+        }
+    }
+}
+
+impl TableFile {
+    pub(super) fn corruption(&self, offset: u64, what: impl Into<String>) -> Error {
+        Error::corruption(&self.path, offset, what)
+    }
+
+    /// Check a block's trailer and checksum and return its uncompressed payload: a slice of
+    /// the mapping for raw blocks, a fresh buffer for zstd blocks.
+    pub(super) fn read_raw(&self, h: BlockHandle, what: What<'_>) -> Result<Bytes> {
+        let bad = |msg: String| self.corruption(h.offset, format!("{what}: {msg}"));
+        let end = h
+            .end()
+            .filter(|&e| e <= self.data.len() as u64)
+            .ok_or_else(|| bad(format!("block of {} bytes runs past the file end", h.size)))?;
+        let (start, pend) = (h.offset as usize, (end as usize) - TRAILER_LEN);
+        let (Some(payload), Some(trailer)) = (
+            self.data.get(start..pend),
+            self.data.get(pend..end as usize),
+        ) else {
+            return Err(bad("block out of range".into()));
+        };
+        let mut t = crate::codec::Reader::new(trailer);
+        let (ctype, ulen, crc) = match (t.u8(), t.fixed32(), t.fixed32()) {
+            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+            _ => return Err(bad("short trailer".into())),
+        };
+        let computed = block_crc(payload, ctype, ulen);
+        if computed != crc {
+            return Err(bad(format!(
+                "checksum mismatch (stored {crc:#010x}, computed {computed:#010x})"
+            )));
+        }
+        match ctype {
+            COMPRESSION_NONE => {
+                if ulen as usize != payload.len() {
+                    return Err(bad("raw block length differs from its trailer".into()));
+                }
+                Ok(self.data.slice(start..pend))
+            }
+            COMPRESSION_ZSTD => DECOMPRESSOR.with(|cell| {
+                let mut slot = cell.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(
+                        zstd::bulk::Decompressor::new().map_err(|e| Error::io(&self.path, e))?,
+                    );
+                }
+                let Some(d) = slot.as_mut() else {
+                    return Err(bad("no zstd context".into()));
+                };
+                let mut out = Vec::with_capacity(ulen as usize);
+                match d.decompress_to_buffer(payload, &mut out) {
+                    Ok(n) if n == ulen as usize => Ok(Bytes::from(out)),
+                    Ok(n) => Err(bad(format!(
+                        "decompressed to {n} bytes, trailer says {ulen}"
+                    ))),
+                    Err(e) => Err(bad(format!("zstd could not decode the block: {e}"))),
+                }
+            }),
+            other => Err(bad(format!("unknown compression type {other}"))),
+        }
+    }
+
+    /// Rows covered by key block `i`.
+    pub(super) fn key_block_count(&self, i: usize) -> u64 {
+        let first = self.key_index.get(i).map_or(0, |e| e.first_ordinal);
+        let next = self
+            .key_index
+            .get(i + 1)
+            .map_or(self.props.rows, |e| e.first_ordinal);
+        next.saturating_sub(first)
+    }
+
+    /// Look a block up in the cache (if any) or load it with `load`; `fill` inserts a
+    /// loaded block.
+    #[inline]
+    pub(super) fn cached<T, F>(&self, h: BlockHandle, fill: bool, load: F) -> Result<Arc<T>>
+    where
+        T: std::any::Any + Send + Sync,
+        F: FnOnce() -> Result<(Arc<T>, usize)>,
+    {
+        let Some(cache) = &self.cache else {
+            self.cache_misses.fetch_add(1, Ordering::Relaxed);
+            return load().map(|(b, _)| b);
+        };
+        let key = CacheKey {
+            file: self.file_id,
+            offset: h.offset,
+        };
+        let mut loaded = false;
+        let b = cache.get_or_insert_with(key, fill, || {
+            loaded = true;
+            load()
+        })?;
+        let counter = if loaded {
+            &self.cache_misses
+        } else {
+            &self.cache_hits
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(b)
+    }
+
+    /// Key block `i`, from the cache or read, checked and decoded.
+    pub(super) fn key_block(&self, i: usize, fill: bool) -> Result<Arc<KeyBlock>> {
+        let e = self
+            .key_index
+            .get(i)
+            .ok_or_else(|| self.corruption(0, format!("no key block {i}")))?;
+        self.cached(e.handle, fill, || self.load_key_block(i, e))
+    }
+
+    /// Read, check and decode key block `i` (index entry `e`); returns it and its charge.
+    pub(super) fn load_key_block(
+        &self,
+        i: usize,
+        e: &KeyIndexEntry,
+    ) -> Result<(Arc<KeyBlock>, usize)> {
+        {
+            let payload = self.read_raw(e.handle, What::Key)?;
+            self.key_blocks_read.fetch_add(1, Ordering::Relaxed);
+            let count = usize::try_from(self.key_block_count(i)).unwrap_or(usize::MAX);
+            let blk = decode_key_block(&payload, e.first_ordinal, count)
+                .map_err(|d| d.into_corruption(&self.path, e.handle.offset, "key block"))?;
+            if !blk.last_key_is(&e.last_key) {
+                return Err(self.corruption(
+                    e.handle.offset,
+                    "key block: last key differs from the index",
+                ));
+            }
+            let charge = key_block_charge(&blk);
+            Ok((Arc::new(blk), charge))
+        }
+    }
+
+    /// Block `block` of family `family`, from the cache or read, checked and decoded.
+    pub(super) fn family_block(
+        &self,
+        family: usize,
+        block: usize,
+        fill: bool,
+    ) -> Result<Arc<FamilyBlock>> {
+        let f = self
+            .families
+            .get(family)
+            .ok_or_else(|| self.corruption(0, format!("no family {family}")))?;
+        let e = f.meta.index.get(block).ok_or_else(|| {
+            self.corruption(0, format!("no block {block} in {}", f.meta.props.name))
+        })?;
+        self.cached(e.handle, fill, || self.load_family_block(f, e))
+    }
+
+    /// Read, check and decode one family block; returns it and its charge.
+    pub(super) fn load_family_block(
+        &self,
+        f: &FamilyEntry,
+        e: &FamilyIndexEntry,
+    ) -> Result<(Arc<FamilyBlock>, usize)> {
+        {
+            let what = What::Family(&f.meta.props.name);
+            let payload = self.read_raw(e.handle, what)?;
+            f.blocks_read.fetch_add(1, Ordering::Relaxed);
+            let blk = decode_family_block(payload, e.first_ordinal, e.last_ordinal)
+                .map_err(|d| d.into_corruption(&self.path, e.handle.offset, &what.to_string()))?;
+            let charge = family_block_charge(&blk);
+            Ok((Arc::new(blk), charge))
+        }
+    }
+
+    /// Indexes of the selected families, in name order.
+    pub(super) fn select(&self, families: Option<&[Arc<str>]>) -> Vec<usize> {
+        self.families
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| families.is_none_or(|sel| sel.contains(&f.meta.props.name)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The first key block whose last key is `>= key` (`> key` when `exclusive`).
+    #[inline]
+    pub(super) fn key_block_for(&self, key: &[u8], exclusive: bool) -> usize {
+        let at = |i: usize| self.key_index.get(i).map_or(&[][..], |e| &e.last_key[..]);
+        head_lower_bound(&self.key_heads, at, key, exclusive)
+    }
+
+    /// The ordinal of the first row within `start` (`rows` if none).
+    pub(super) fn seek_ordinal(&self, start: Bound<&[u8]>) -> Result<u64> {
+        let (key, exclusive) = match start {
+            Bound::Unbounded => return Ok(0),
+            Bound::Included(k) => (k, false),
+            Bound::Excluded(k) => (k, true),
+        };
+        let i = self.key_block_for(key, exclusive);
+        if i >= self.key_index.len() {
+            return Ok(self.props.rows);
+        }
+        let blk = self.key_block(i, true)?;
+        Ok(blk.first_ordinal + blk.lower_bound(key, exclusive) as u64)
+    }
+}

@@ -1,0 +1,116 @@
+//! `Table`: one open table in memory: its schema (families as reads see them), its current
+//! [`TableVersion`] (memtables and files), the locks that serialize changes to it, and its
+//! counters. [`Table::install`] is the only way to publish a new version.
+//!
+//! This module must never change the manifest (the catalog does) or do I/O.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use crate::cell::SeqNo;
+use crate::manifest::TableState;
+use crate::options::FamilyOptions;
+use crate::sstable::TableBuildOptions;
+use crate::version::TableVersion;
+
+/// A family as reads, writes and compaction see it.
+#[derive(Clone, Debug)]
+pub struct FamilySchema {
+    /// The family name, shared by every cell written to it.
+    pub name: Arc<str>,
+    /// Options.
+    pub options: FamilyOptions,
+    /// Entries with a smaller sequence number belong to an earlier family of the same name.
+    pub created_seq: SeqNo,
+}
+
+/// Counters of one table since open.
+#[derive(Debug, Default)]
+pub(crate) struct TableCounters {
+    pub flushes: AtomicU64,
+    pub compactions: AtomicU64,
+    pub compaction_bytes_in: AtomicU64,
+    pub compaction_bytes_out: AtomicU64,
+    pub write_stalls: AtomicU64,
+    pub write_slowdowns: AtomicU64,
+    /// Bytes of WAL records written for this table (the user's bytes).
+    pub user_bytes: AtomicU64,
+    /// Bytes of table files written by flushes.
+    pub flush_bytes: AtomicU64,
+}
+
+/// One open table.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub id: u32,
+    pub name: String,
+    pub schema: ArcSwap<Vec<FamilySchema>>,
+    pub version: ArcSwap<TableVersion>,
+    /// Serializes changes to `version` (taken only inside [`Table::install`]).
+    version_lock: Mutex<()>,
+    /// Serializes flushes of this table.
+    pub flush_lock: Mutex<()>,
+    /// Serializes compactions of this table (they run alongside flushes and ingests).
+    pub compaction_lock: Mutex<()>,
+    pub counters: TableCounters,
+    pub dropped: AtomicBool,
+}
+
+impl Table {
+    /// A table as the manifest describes it, with its first version.
+    pub fn new(name: &str, state: &TableState, version: TableVersion) -> Table {
+        Table {
+            id: state.id,
+            name: name.to_string(),
+            schema: ArcSwap::from_pointee(schema_of(state)),
+            version: ArcSwap::from_pointee(version),
+            version_lock: Mutex::new(()),
+            flush_lock: Mutex::new(()),
+            compaction_lock: Mutex::new(()),
+            counters: TableCounters::default(),
+            dropped: AtomicBool::new(false),
+        }
+    }
+
+    /// Publish a new version: `edit` changes a copy of the current one, and the copy replaces
+    /// it for every later reader (readers holding the old one keep it). Edits are serialized
+    /// by the table's version lock, the last lock in the store's lock order: `edit` must not
+    /// take another lock or do I/O.
+    pub fn install<T>(&self, edit: impl FnOnce(&mut TableVersion) -> T) -> T {
+        let _g = self.version_lock.lock();
+        let mut next = TableVersion::clone(&self.version.load());
+        let out = edit(&mut next);
+        self.version.store(Arc::new(next));
+        out
+    }
+
+    /// Build options for this table's files from its current schema.
+    pub fn build_options(&self) -> TableBuildOptions {
+        TableBuildOptions {
+            families: self
+                .schema
+                .load()
+                .iter()
+                .map(|f| f.options.clone())
+                .collect(),
+        }
+    }
+}
+
+/// The families of a table as reads see them, sorted by name.
+pub(crate) fn schema_of(state: &TableState) -> Vec<FamilySchema> {
+    let mut v: Vec<FamilySchema> = state
+        .families
+        .iter()
+        .map(|f| FamilySchema {
+            name: Arc::from(f.options.name.as_str()),
+            options: (&f.options).into(),
+            created_seq: f.created_seq,
+        })
+        .collect();
+    v.sort_by(|a, b| a.options.name.cmp(&b.options.name));
+    v
+}

@@ -1,0 +1,663 @@
+//! The methods end to end at the message level (encode a call, dispatch it against a real
+//! store, decode the reply): HBase's semantics as happybase sees them, the declared
+//! exceptions, and the methods that answer "not supported yet".
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use strata_engine::{Db, DbOptions};
+
+use super::*;
+use crate::config::ThriftOptions;
+use crate::thrift::protocol::{Binary, Compact};
+use crate::thrift::types::{
+    BatchMutation, ColumnDescriptor, Mutation, TCell, TRegionInfo, TRowResult, TScan, Value,
+};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    gw: Gateway,
+    peer: Peer,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), DbOptions::default()).expect("open");
+    let peer = Peer {
+        local: SocketAddr::from(([127, 0, 0, 1], 9090)),
+    };
+    Fixture {
+        _dir: dir,
+        gw: Gateway::new(db, ThriftOptions::default()),
+        peer,
+    }
+}
+
+/// What a reply said.
+#[derive(Debug, PartialEq)]
+enum Answer<T> {
+    Ok(T),
+    Void,
+    /// A declared exception: its field id and message.
+    Thrown(i16, String),
+    /// A `TApplicationException`: its type and message.
+    App(i32, String),
+}
+
+impl<T: std::fmt::Debug> Answer<T> {
+    fn ok(self) -> T {
+        match self {
+            Answer::Ok(v) => v,
+            other => panic!("expected a value, got {other:?}"),
+        }
+    }
+
+    fn thrown(self, field: i16) -> String {
+        match self {
+            Answer::Thrown(f, m) if f == field => m,
+            other => panic!("expected exception field {field}, got {other:?}"),
+        }
+    }
+}
+
+type W = <Binary as Codec>::Writer;
+type WriteArgs = fn(&mut W);
+
+impl Fixture {
+    fn call_with<C: Codec, T>(
+        &self,
+        name: &str,
+        seqid: i32,
+        args: impl FnOnce(&mut C::Writer),
+        read: impl FnOnce(&mut C::Reader<'_>) -> T,
+    ) -> Answer<T> {
+        let mut w = C::writer(128);
+        w.write_message_begin(name, MessageType::Call, seqid);
+        w.write_struct_begin();
+        args(&mut w);
+        w.write_struct_end();
+        let msg = Bytes::from(w.finish());
+        let reply = handle::<C>(&self.gw, &self.peer, &msg).expect("a reply");
+        let reply = Bytes::from(reply);
+        let mut r = C::reader(Cursor::shared(&reply), C::State::default());
+        let h = r.read_message_begin().expect("reply header");
+        assert_eq!(h.name, name);
+        assert_eq!(h.seqid, seqid);
+        if h.kind == MessageType::Exception {
+            let e = ApplicationException::read(&mut r).expect("exception");
+            return Answer::App(e.kind, e.message);
+        }
+        assert_eq!(h.kind, MessageType::Reply);
+        r.read_struct_begin().expect("result");
+        let answer = match r.read_field_begin().expect("field") {
+            None => Answer::Void,
+            Some((_, 0)) => Answer::Ok(read(&mut r)),
+            Some((TType::Struct, id)) => Answer::Thrown(
+                id,
+                ExceptionMessage::read(&mut r).expect("exception").message,
+            ),
+            Some(other) => panic!("unexpected result field {other:?}"),
+        };
+        if !matches!(answer, Answer::Void) {
+            assert_eq!(r.read_field_begin(), Ok(None), "one result field");
+        }
+        answer
+    }
+
+    fn call<T>(
+        &self,
+        name: &str,
+        args: impl FnOnce(&mut W),
+        read: impl FnOnce(&mut <Binary as Codec>::Reader<'_>) -> T,
+    ) -> Answer<T> {
+        self.call_with::<Binary, T>(name, 7, args, read)
+    }
+
+    fn void(&self, name: &str, args: impl FnOnce(&mut W)) -> Answer<()> {
+        self.call(name, args, |_| ())
+    }
+
+    fn create(&self, table: &str, families: &[ColumnDescriptor]) -> Answer<()> {
+        self.void("createTable", |w| {
+            bin(w, 1, table.as_bytes());
+            w.write_field_begin(TType::List, 2);
+            families.to_vec().write(w);
+        })
+    }
+
+    fn put(&self, table: &str, row: &str, cells: &[(&str, &str)], ts: Option<i64>) -> Answer<()> {
+        let batch = BatchMutation {
+            row: Bytes::copy_from_slice(row.as_bytes()),
+            mutations: cells
+                .iter()
+                .map(|(c, v)| Mutation {
+                    column: Bytes::copy_from_slice(c.as_bytes()),
+                    value: Some(Bytes::copy_from_slice(v.as_bytes())),
+                    ..Mutation::default()
+                })
+                .collect(),
+        };
+        let name = if ts.is_some() {
+            "mutateRowsTs"
+        } else {
+            "mutateRows"
+        };
+        self.void(name, |w| {
+            bin(w, 1, table.as_bytes());
+            w.write_field_begin(TType::List, 2);
+            vec![batch].write(w);
+            if let Some(ts) = ts {
+                w.write_field_begin(TType::I64, 3);
+                w.write_i64(ts);
+            }
+            attributes(w, 4);
+        })
+    }
+
+    fn row(&self, table: &str, row: &str, columns: Option<&[&str]>) -> Vec<TRowResult> {
+        self.call(
+            "getRowWithColumns",
+            |w| {
+                bin(w, 1, table.as_bytes());
+                bin(w, 2, row.as_bytes());
+                if let Some(cols) = columns {
+                    w.write_field_begin(TType::List, 3);
+                    names(cols).write(w);
+                }
+                attributes(w, 4);
+            },
+            |r| Vec::<TRowResult>::read(r).expect("rows"),
+        )
+        .ok()
+    }
+
+    fn scan(&self, table: &str, scan: &TScan, n: i32) -> Vec<Vec<TRowResult>> {
+        let id = self
+            .call(
+                "scannerOpenWithScan",
+                |w| {
+                    bin(w, 1, table.as_bytes());
+                    w.write_field_begin(TType::Struct, 2);
+                    scan.write(w);
+                    attributes(w, 3);
+                },
+                |r| r.read_i32().expect("id"),
+            )
+            .ok();
+        let mut pages = Vec::new();
+        loop {
+            let page = self.get_list(id, n).ok();
+            if page.is_empty() {
+                break;
+            }
+            pages.push(page);
+        }
+        assert_eq!(
+            self.void("scannerClose", |w| i32_field(w, 1, id)),
+            Answer::Void
+        );
+        pages
+    }
+
+    fn get_list(&self, id: i32, n: i32) -> Answer<Vec<TRowResult>> {
+        self.call(
+            "scannerGetList",
+            |w| {
+                i32_field(w, 1, id);
+                i32_field(w, 2, n);
+            },
+            |r| Vec::<TRowResult>::read(r).expect("rows"),
+        )
+    }
+}
+
+fn bin(w: &mut W, id: i16, v: &[u8]) {
+    w.write_field_begin(TType::Binary, id);
+    w.write_binary(v);
+}
+
+fn i32_field(w: &mut W, id: i16, v: i32) {
+    w.write_field_begin(TType::I32, id);
+    w.write_i32(v);
+}
+
+/// The empty `attributes` map happybase always sends.
+fn attributes(w: &mut W, id: i16) {
+    w.write_field_begin(TType::Map, id);
+    w.write_map_begin(TType::Binary, TType::Binary, 0);
+}
+
+fn names(cols: &[&str]) -> Vec<Bytes> {
+    cols.iter()
+        .map(|c| Bytes::copy_from_slice(c.as_bytes()))
+        .collect()
+}
+
+fn family(name: &str) -> ColumnDescriptor {
+    ColumnDescriptor {
+        name: Bytes::copy_from_slice(format!("{name}:").as_bytes()),
+        ..ColumnDescriptor::default()
+    }
+}
+
+fn columns(r: &TRowResult) -> Vec<(String, String)> {
+    r.columns
+        .iter()
+        .flat_map(|m| m.0.iter())
+        .map(|(n, c)| {
+            (
+                String::from_utf8_lossy(n).into_owned(),
+                String::from_utf8_lossy(&c.value).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pair(a: &str, b: &str) -> (String, String) {
+    (a.to_string(), b.to_string())
+}
+
+#[test]
+fn tables_are_created_listed_sorted_described_and_deleted() {
+    let f = fixture();
+    assert_eq!(f.create("zeta", &[family("cf")]), Answer::Void);
+    assert_eq!(f.create("alpha", &[family("a"), family("b")]), Answer::Void);
+    let listed = f
+        .call(
+            "getTableNames",
+            |_| {},
+            |r| Vec::<Bytes>::read(r).expect("names"),
+        )
+        .ok();
+    assert_eq!(listed, names(&["alpha", "zeta"]));
+    let dup = f.create("alpha", &[family("a")]).thrown(3);
+    assert!(dup.contains("alpha"), "{dup}");
+    let ds = f
+        .call(
+            "getColumnDescriptors",
+            |w| bin(w, 1, b"alpha"),
+            |r| {
+                let (_, _, n) = r.read_map_begin().expect("map");
+                (0..n)
+                    .map(|_| {
+                        let k = r.read_binary().expect("key");
+                        (k, ColumnDescriptor::read(r).expect("descriptor"))
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )
+        .ok();
+    assert_eq!(ds.len(), 2);
+    assert_eq!(&ds[0].0[..], b"a:");
+    assert_eq!(ds[0].1.max_versions, 3);
+    assert_eq!(ds[0].1.compression, "NONE");
+    assert_eq!(ds[0].1.time_to_live, i32::MAX);
+    assert_eq!(f.void("deleteTable", |w| bin(w, 1, b"zeta")), Answer::Void);
+    let gone = f.void("deleteTable", |w| bin(w, 1, b"zeta")).thrown(1);
+    assert!(gone.contains("zeta"), "{gone}");
+    let enabled = f.call("isTableEnabled", |w| bin(w, 1, b"alpha"), |r| r.read_bool());
+    assert_eq!(enabled, Answer::Ok(Ok(true)));
+}
+
+#[test]
+fn bad_family_options_are_illegal_arguments() {
+    let f = fixture();
+    let bad = ColumnDescriptor {
+        max_versions: 0,
+        ..family("cf")
+    };
+    let m = f.create("t", &[bad]).thrown(2);
+    assert!(m.contains("maxVersions"), "{m}");
+    let m = f.create("t", &[]).thrown(2);
+    assert!(m.contains("family"), "{m}");
+}
+
+#[test]
+fn regions_are_one_per_table_and_none_for_a_missing_table() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    let regions = |table: &'static [u8]| {
+        f.call(
+            "getTableRegions",
+            |w| bin(w, 1, table),
+            |r| Vec::<TRegionInfo>::read(r).expect("regions"),
+        )
+        .ok()
+    };
+    let one = regions(b"t");
+    assert_eq!(one.len(), 1);
+    assert!(one[0].start_key.is_empty() && one[0].end_key.is_empty());
+    assert_eq!(one[0].port, 9090);
+    assert!(regions(b"missing").is_empty());
+}
+
+#[test]
+fn puts_and_row_reads_follow_hbase_column_rules() {
+    let f = fixture();
+    f.create("t", &[family("cf"), family("cg")]);
+    assert_eq!(
+        f.put(
+            "t",
+            "r1",
+            &[("cf:a", "1"), ("cf:", "empty"), ("cg:b", "2")],
+            None
+        ),
+        Answer::Void
+    );
+    // Absent columns: every family.
+    let all = f.row("t", "r1", None);
+    assert_eq!(all.len(), 1);
+    assert_eq!(&all[0].row[..], b"r1");
+    assert_eq!(
+        columns(&all[0]),
+        vec![pair("cf:", "empty"), pair("cf:a", "1"), pair("cg:b", "2")]
+    );
+    // `cf` is the family, `cf:` the empty qualifier, `cf:a` one column.
+    assert_eq!(columns(&f.row("t", "r1", Some(&["cf"]))[0]).len(), 2);
+    assert_eq!(
+        columns(&f.row("t", "r1", Some(&["cf:"]))[0]),
+        vec![pair("cf:", "empty")]
+    );
+    assert_eq!(
+        columns(&f.row("t", "r1", Some(&["cf:a", "cg"]))[0]),
+        vec![pair("cf:a", "1"), pair("cg:b", "2")]
+    );
+    // Missing rows and rows without matching cells are omitted.
+    assert!(f.row("t", "nope", None).is_empty());
+    assert!(f.row("t", "r1", Some(&["cf:zz"])).is_empty());
+    // A put without a qualifier is an IllegalArgument; a missing family an IOError.
+    let m = f.put("t", "r2", &[("cf", "x")], None).thrown(2);
+    assert!(m.contains("qualifier"), "{m}");
+    let m = f.put("t", "r2", &[("nofam:x", "x")], None).thrown(1);
+    assert!(m.contains("nofam"), "{m}");
+    // A missing table is an IOError naming it.
+    let m = f
+        .call(
+            "getRowWithColumns",
+            |w| {
+                bin(w, 1, b"nope");
+                bin(w, 2, b"x");
+            },
+            |_| (),
+        )
+        .thrown(1);
+    assert!(m.contains("nope"), "{m}");
+}
+
+#[test]
+fn timestamps_are_milliseconds_and_read_bounds_are_exclusive() {
+    let f = fixture();
+    let three = ColumnDescriptor {
+        max_versions: 3,
+        ..family("cf")
+    };
+    f.create("t", &[three]);
+    f.put("t", "r", &[("cf:a", "old")], Some(1000));
+    f.put("t", "r", &[("cf:a", "mid")], Some(2000));
+    f.put("t", "r", &[("cf:a", "new")], Some(3000));
+    let ver = |n: i32, ts: Option<i64>| {
+        let name = if ts.is_some() { "getVerTs" } else { "getVer" };
+        f.call(
+            name,
+            |w| {
+                bin(w, 1, b"t");
+                bin(w, 2, b"r");
+                bin(w, 3, b"cf:a");
+                match ts {
+                    Some(ts) => {
+                        w.write_field_begin(TType::I64, 4);
+                        w.write_i64(ts);
+                        i32_field(w, 5, n);
+                    }
+                    None => i32_field(w, 4, n),
+                }
+            },
+            |r| Vec::<TCell>::read(r).expect("cells"),
+        )
+        .ok()
+        .into_iter()
+        .map(|c| (String::from_utf8_lossy(&c.value).into_owned(), c.timestamp))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ver(i32::MAX, None),
+        vec![
+            ("new".into(), 3000),
+            ("mid".into(), 2000),
+            ("old".into(), 1000)
+        ]
+    );
+    assert_eq!(ver(1, None), vec![("new".to_string(), 3000)]);
+    // The bound 3000 excludes the version at 3000; 3001 includes it.
+    assert_eq!(
+        ver(10, Some(3000)),
+        vec![("mid".into(), 2000), ("old".into(), 1000)]
+    );
+    assert_eq!(ver(1, Some(3001)), vec![("new".to_string(), 3000)]);
+    let m = f
+        .call(
+            "getVer",
+            |w| {
+                bin(w, 1, b"t");
+                bin(w, 2, b"r");
+                bin(w, 3, b"cf:a");
+                i32_field(w, 4, 0);
+            },
+            |_| (),
+        )
+        .thrown(1);
+    assert!(m.contains("numVersions"), "{m}");
+}
+
+#[test]
+fn deletes_without_timestamp_remove_columns_families_and_rows() {
+    let f = fixture();
+    f.create("t", &[family("cf"), family("cg")]);
+    for r in ["r1", "r2", "r3"] {
+        f.put("t", r, &[("cf:a", "1"), ("cf:b", "2"), ("cg:c", "3")], None);
+    }
+    let del = |row: &str, column: &str| BatchMutation {
+        row: Bytes::copy_from_slice(row.as_bytes()),
+        mutations: vec![Mutation {
+            is_delete: true,
+            column: Bytes::copy_from_slice(column.as_bytes()),
+            ..Mutation::default()
+        }],
+    };
+    let batches = vec![del("r1", "cf:a"), del("r2", "cf")];
+    assert_eq!(
+        f.void("mutateRows", |w| {
+            bin(w, 1, b"t");
+            w.write_field_begin(TType::List, 2);
+            batches.write(w);
+        }),
+        Answer::Void
+    );
+    assert_eq!(
+        columns(&f.row("t", "r1", None)[0]),
+        vec![pair("cf:b", "2"), pair("cg:c", "3")]
+    );
+    assert_eq!(columns(&f.row("t", "r2", None)[0]), vec![pair("cg:c", "3")]);
+    assert_eq!(
+        f.void("deleteAllRow", |w| {
+            bin(w, 1, b"t");
+            bin(w, 2, b"r3");
+        }),
+        Answer::Void
+    );
+    assert!(f.row("t", "r3", None).is_empty());
+    assert_eq!(
+        f.void("deleteAll", |w| {
+            bin(w, 1, b"t");
+            bin(w, 2, b"r1");
+            bin(w, 3, b"cg");
+        }),
+        Answer::Void
+    );
+    assert_eq!(columns(&f.row("t", "r1", None)[0]), vec![pair("cf:b", "2")]);
+}
+
+#[test]
+fn scanners_page_through_rows_and_end_with_an_empty_list() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    for i in 0..7 {
+        f.put("t", &format!("r{i}"), &[("cf:a", "x"), ("cf:b", "y")], None);
+    }
+    let all = f.scan("t", &TScan::default(), 3);
+    assert_eq!(all.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 3, 1]);
+    let range = TScan {
+        start_row: Some(Bytes::from_static(b"r2")),
+        stop_row: Some(Bytes::from_static(b"r5")),
+        columns: Some(names(&["cf:b"])),
+        sort_columns: Some(true),
+        ..TScan::default()
+    };
+    let pages = f.scan("t", &range, 10);
+    let rows: Vec<&TRowResult> = pages.iter().flatten().collect();
+    assert_eq!(
+        rows.iter().map(|r| r.row.to_vec()).collect::<Vec<_>>(),
+        vec![b"r2".to_vec(), b"r3".to_vec(), b"r4".to_vec()]
+    );
+    let sorted = rows[0].sorted_columns.as_ref().expect("sorted columns");
+    assert_eq!(sorted.len(), 1);
+    assert_eq!(&sorted[0].column_name[..], b"cf:b");
+    let batched = TScan {
+        batch_size: Some(1),
+        ..TScan::default()
+    };
+    assert_eq!(f.scan("t", &batched, 100).concat().len(), 14);
+}
+
+#[test]
+fn a_closed_or_unknown_scanner_is_an_illegal_argument_naming_its_id() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    f.put("t", "r", &[("cf:a", "x")], None);
+    assert_eq!(f.scan("t", &TScan::default(), 10).len(), 1);
+    // The scanner (id 0) was closed by scan().
+    let m = f.get_list(0, 10).thrown(2);
+    assert!(m.contains("scanner ID 0"), "{m}");
+    let m = f.void("scannerClose", |w| i32_field(w, 1, 42)).thrown(2);
+    assert!(m.contains("42"), "{m}");
+}
+
+#[test]
+fn phase_two_features_answer_not_supported_yet() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    let filtered = TScan {
+        filter_string: Some(Bytes::from_static(b"PrefixFilter('r')")),
+        ..TScan::default()
+    };
+    let reversed = TScan {
+        reversed: Some(true),
+        ..TScan::default()
+    };
+    for scan in [filtered, reversed] {
+        let m = f
+            .void("scannerOpenWithScan", |w| {
+                bin(w, 1, b"t");
+                w.write_field_begin(TType::Struct, 2);
+                scan.write(w);
+            })
+            .thrown(1);
+        assert!(m.starts_with("not supported yet"), "{m}");
+    }
+    let calls: [(&str, WriteArgs); 6] = [
+        ("disableTable", |w| bin(w, 1, b"t")),
+        ("atomicIncrement", |w| {
+            bin(w, 1, b"t");
+            bin(w, 2, b"r");
+            bin(w, 3, b"cf:n");
+            w.write_field_begin(TType::I64, 4);
+            w.write_i64(1);
+        }),
+        ("deleteAllTs", |w| {
+            bin(w, 1, b"t");
+            bin(w, 2, b"r");
+            bin(w, 3, b"cf:a");
+            w.write_field_begin(TType::I64, 4);
+            w.write_i64(5);
+        }),
+        ("deleteAllRowTs", |w| {
+            bin(w, 1, b"t");
+            bin(w, 2, b"r");
+            w.write_field_begin(TType::I64, 3);
+            w.write_i64(5);
+        }),
+        ("checkAndPut", |w| bin(w, 1, b"t")),
+        ("append", |_| {}),
+    ];
+    for (name, args) in calls {
+        let m = f.void(name, args).thrown(1);
+        assert!(m.starts_with("not supported yet"), "{name}: {m}");
+    }
+}
+
+#[test]
+fn unknown_methods_and_undecodable_arguments_are_application_exceptions() {
+    let f = fixture();
+    match f.void("getRowOrBefore", |_| {}) {
+        Answer::App(kind, m) => {
+            assert_eq!(kind, ApplicationException::UNKNOWN_METHOD);
+            assert!(m.contains("getRowOrBefore"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A list<i32> where the columns must be a list<binary>.
+    match f.void("getRowWithColumns", |w| {
+        bin(w, 1, b"t");
+        w.write_field_begin(TType::List, 3);
+        w.write_list_begin(TType::I32, 1);
+        w.write_i32(1);
+    }) {
+        Answer::App(kind, m) => {
+            assert_eq!(kind, ApplicationException::PROTOCOL_ERROR);
+            assert!(m.contains("getRowWithColumns"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Still answering.
+    assert!(matches!(
+        f.call("getTableNames", |_| {}, |r| Vec::<Bytes>::read(r)),
+        Answer::Ok(Ok(_))
+    ));
+}
+
+#[test]
+fn compact_protocol_calls_get_compact_replies() {
+    let f = fixture();
+    let created = f.call_with::<Compact, ()>(
+        "createTable",
+        3,
+        |w| {
+            w.write_field_begin(TType::Binary, 1);
+            w.write_binary(b"c");
+            w.write_field_begin(TType::List, 2);
+            vec![family("cf")].write(w);
+        },
+        |_| (),
+    );
+    assert_eq!(created, Answer::Void);
+    let names = f.call_with::<Compact, _>(
+        "getTableNames",
+        -9,
+        |_| {},
+        |r| Vec::<Bytes>::read(r).expect("names"),
+    );
+    assert_eq!(names, Answer::Ok(vec![Bytes::from_static(b"c")]));
+}
+
+#[test]
+fn every_method_is_listed_once() {
+    for (i, m) in METHODS.iter().enumerate() {
+        assert!(
+            METHODS[..i].iter().all(|o| o.name != m.name),
+            "{} twice",
+            m.name
+        );
+        assert!(find(m.name).is_some());
+    }
+    assert!(find("grant").is_none());
+}

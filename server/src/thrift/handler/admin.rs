@@ -1,0 +1,153 @@
+//! Admin methods: listing, creating, describing and deleting tables, regions, compactions and
+//! the enabled state (every Strata table is enabled until the engine keeps that state).
+//!
+//! HBase's answers are kept: table names sorted; `createTable` of an existing table is
+//! `AlreadyExists`; `deleteTable` of a missing table an `IOError`; `getTableRegions` one region
+//! with empty start and end keys, or `[]` for a missing table; `compact` takes a table or a
+//! region name.
+
+use bytes::Bytes;
+
+use super::{Gateway, Outcome, Peer, Reply, table_name};
+use crate::thrift::args::Args;
+use crate::thrift::descriptor::{family_from_thrift, family_to_thrift};
+use crate::thrift::error::ThriftError;
+use crate::thrift::types::{Map, TRegionInfo};
+
+/// HBase's `TThriftServerType.ONE`.
+const THRIFT_SERVER_TYPE_ONE: i32 = 1;
+
+fn sorted_tables(gw: &Gateway) -> Vec<String> {
+    let mut names = gw.db.list_tables();
+    names.sort();
+    names
+}
+
+fn existing(gw: &Gateway, raw: &Bytes) -> Result<String, ThriftError> {
+    let name = table_name(raw)?;
+    if !gw.exists(&name) {
+        return Err(ThriftError::io(format!("table not found: {name}")));
+    }
+    Ok(name)
+}
+
+/// `getTableNames()`
+pub fn get_table_names(gw: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
+    Ok(Reply::Names(
+        sorted_tables(gw).into_iter().map(Bytes::from).collect(),
+    ))
+}
+
+/// `getTableNamesWithIsTableEnabled()` (HBase 2.x)
+pub fn get_table_names_with_is_table_enabled(gw: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
+    Ok(Reply::Flags(Map(sorted_tables(gw)
+        .into_iter()
+        .map(|t| (Bytes::from(t), true))
+        .collect())))
+}
+
+/// `getColumnDescriptors(1: tableName)`
+pub fn get_column_descriptors(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let table = table_name(&a.binary(1))?;
+    let d = gw.db.describe_table(&table)?;
+    let mut all: Vec<(Bytes, _)> = d
+        .families
+        .iter()
+        .map(family_to_thrift)
+        .map(|cd| (cd.name.clone(), cd))
+        .collect();
+    all.sort_by(|x, y| x.0.cmp(&y.0));
+    Ok(Reply::Descriptors(Map(all)))
+}
+
+/// `getTableRegions(1: tableName)`
+pub fn get_table_regions(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
+    let raw = a.binary(1);
+    let Ok(table) = table_name(&raw) else {
+        return Ok(Reply::Regions(Vec::new()));
+    };
+    if !gw.exists(&table) {
+        return Ok(Reply::Regions(Vec::new()));
+    }
+    Ok(Reply::Regions(vec![TRegionInfo {
+        start_key: Bytes::new(),
+        end_key: Bytes::new(),
+        id: 1,
+        name: Bytes::from(format!("{table},,1")),
+        version: 1,
+        server_name: Bytes::from(peer.local.ip().to_string()),
+        port: i32::from(peer.local.port()),
+    }]))
+}
+
+/// `createTable(1: tableName, 2: columnFamilies)`
+pub fn create_table(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let table = table_name(&a.binary(1))?;
+    if gw.exists(&table) {
+        return Err(ThriftError::AlreadyExists(format!(
+            "table {table} already exists"
+        )));
+    }
+    let families = a
+        .descriptors(2)
+        .iter()
+        .map(family_from_thrift)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.context(&format!("table {table}")))?;
+    gw.db.create_table(&table, families)?;
+    Ok(Reply::Void)
+}
+
+/// `deleteTable(1: tableName)`: HBase requires the table to be disabled first; Strata keeps no
+/// enabled state yet, so an existing table is deleted.
+pub fn delete_table(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let table = table_name(&a.binary(1))?;
+    gw.db.drop_table(&table)?;
+    Ok(Reply::Void)
+}
+
+/// `isTableEnabled(1: tableName)`: true for every existing table.
+pub fn is_table_enabled(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    existing(gw, &a.binary(1))?;
+    Ok(Reply::Bool(true))
+}
+
+/// `enableTable(1: tableName)` and `disableTable(1: tableName)`.
+pub fn enable_or_disable_table(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    existing(gw, &a.binary(1))?;
+    Err(ThriftError::not_supported(
+        "enableTable/disableTable (Strata keeps no enabled state yet: every table is enabled)",
+    ))
+}
+
+fn compact(gw: &Gateway, a: &mut Args, major: bool) -> Outcome {
+    let raw = a.binary(1);
+    // A region name is `table,start key,id`; table names cannot hold a comma.
+    let table_part = match raw.iter().position(|&b| b == b',') {
+        Some(i) => raw.slice(..i),
+        None => raw,
+    };
+    let table = table_name(&table_part)?;
+    gw.db.compact(&table, major)?;
+    Ok(Reply::Void)
+}
+
+/// `compact(1: tableNameOrRegionName)`
+pub fn minor_compact(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    compact(gw, a, false)
+}
+
+/// `majorCompact(1: tableNameOrRegionName)`
+pub fn major_compact(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    compact(gw, a, true)
+}
+
+/// `getThriftServerType()` (HBase 2.x): ONE, this is the Thrift1 service.
+pub fn get_thrift_server_type(_: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
+    Ok(Reply::I32(THRIFT_SERVER_TYPE_ONE))
+}
+
+/// `getClusterId()` (HBase 2.x)
+pub fn get_cluster_id(_: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
+    Ok(Reply::Text("strata".into()))
+}

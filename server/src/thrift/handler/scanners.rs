@@ -1,0 +1,155 @@
+//! Scanner methods: `scannerOpenWithScan` (what happybase uses) and the older `scannerOpen*`
+//! forms open a scan over the engine's snapshot; `scannerGet`/`scannerGetList` page through it;
+//! `scannerClose` ends it.
+//!
+//! HBase's answers are kept: the start row is inclusive and the stop row exclusive (empty
+//! means the table's end), a timestamp is an exclusive upper bound in ms, `columns` absent or
+//! empty means every family, `batchSize` cuts rows into parts, `sortColumns` fills
+//! `sortedColumns`, `scannerGetList(n)` returns n results until the end and `[]` only there.
+
+use std::ops::Bound;
+use std::time::Instant;
+
+use bytes::Bytes;
+use strata_engine::ScanOptions;
+
+use super::{Gateway, Outcome, Peer, Reply, read_options, table_name};
+use crate::thrift::args::Args;
+use crate::thrift::column::selectors;
+use crate::thrift::error::ThriftError;
+use crate::thrift::scanner::Scan;
+
+/// What a scanner covers.
+struct Range {
+    start: Bytes,
+    stop: Option<Bytes>,
+    prefix: Option<Bytes>,
+    columns: Option<Vec<Bytes>>,
+    timestamp: Option<i64>,
+}
+
+fn open(gw: &Gateway, table: &str, range: Range, sorted: bool, batch: usize) -> Outcome {
+    let start = if range.start.is_empty() {
+        Bound::Unbounded
+    } else {
+        Bound::Included(range.start.to_vec())
+    };
+    let stop = match range.stop {
+        Some(s) if !s.is_empty() => Bound::Excluded(s.to_vec()),
+        _ => Bound::Unbounded,
+    };
+    let opts = ScanOptions {
+        start,
+        stop,
+        prefix: range.prefix.map(|p| p.to_vec()).unwrap_or_default(),
+        read: read_options(selectors(range.columns.as_deref())?, 1, range.timestamp)?,
+        limit: 0,
+    };
+    let rows = gw.db.scan(table, opts)?;
+    let id = gw
+        .scanners
+        .open(Scan::new(rows, sorted, batch), Instant::now())?;
+    Ok(Reply::I32(id))
+}
+
+/// `scannerOpenWithScan(1: table, 2: scan)`
+pub fn open_with_scan(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let table = table_name(&a.binary(1))?;
+    let scan = a.scan(2);
+    if scan.filter_string.as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(ThriftError::not_supported(
+            "TScan.filterString (HBase's filter language)",
+        ));
+    }
+    if scan.reversed == Some(true) {
+        return Err(ThriftError::not_supported("TScan.reversed (reverse scans)"));
+    }
+    let batch = scan
+        .batch_size
+        .and_then(|b| usize::try_from(b).ok())
+        .unwrap_or(0);
+    let range = Range {
+        start: scan.start_row.unwrap_or_default(),
+        stop: scan.stop_row,
+        prefix: None,
+        columns: scan.columns,
+        timestamp: scan.timestamp,
+    };
+    open(gw, &table, range, scan.sort_columns.unwrap_or(false), batch)
+}
+
+/// The older forms: which argument ids hold the start row, the stop row, the columns and the
+/// timestamp (`prefix`: the start row is also a prefix every row must have).
+fn open_old(
+    gw: &Gateway,
+    a: &mut Args,
+    stop: Option<i16>,
+    columns: i16,
+    ts: Option<i16>,
+    prefix: bool,
+) -> Outcome {
+    let table = table_name(&a.binary(1))?;
+    let start = a.binary(2);
+    let range = Range {
+        prefix: prefix.then(|| start.clone()),
+        start,
+        stop: stop.map(|id| a.binary(id)),
+        columns: a.binaries(columns),
+        timestamp: ts.and_then(|id| a.i64(id)),
+    };
+    open(gw, &table, range, false, 0)
+}
+
+/// `scannerOpen(1: table, 2: startRow, 3: columns)`
+pub fn open_plain(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    open_old(gw, a, None, 3, None, false)
+}
+
+/// `scannerOpenWithStop(1: table, 2: startRow, 3: stopRow, 4: columns)`
+pub fn open_with_stop(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    open_old(gw, a, Some(3), 4, None, false)
+}
+
+/// `scannerOpenWithPrefix(1: table, 2: startAndPrefix, 3: columns)`
+pub fn open_with_prefix(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    open_old(gw, a, None, 3, None, true)
+}
+
+/// `scannerOpenTs(1: table, 2: startRow, 3: columns, 4: timestamp)`
+pub fn open_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    open_old(gw, a, None, 3, Some(4), false)
+}
+
+/// `scannerOpenWithStopTs(1: table, 2: startRow, 3: stopRow, 4: columns, 5: timestamp)`
+pub fn open_with_stop_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    open_old(gw, a, Some(3), 4, Some(5), false)
+}
+
+fn next(gw: &Gateway, id: i32, n: i32) -> Outcome {
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| ThriftError::illegal(format!("nbRows {n} must be at least 1")))?;
+    let scan = gw.scanners.get(id, Instant::now())?;
+    let rows = scan.lock().next(n, gw.reply_budget());
+    gw.scanners.touch(id, Instant::now());
+    Ok(Reply::Rows(rows?))
+}
+
+/// `scannerGet(1: id)`
+pub fn get(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    next(gw, a.i32(1), 1)
+}
+
+/// `scannerGetList(1: id, 2: nbRows)`
+pub fn get_list(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let id = a.i32(1);
+    let n = a.i32(2);
+    next(gw, id, n)
+}
+
+/// `scannerClose(1: id)`
+pub fn close(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    gw.scanners.close(a.i32(1), Instant::now())?;
+    Ok(Reply::Void)
+}

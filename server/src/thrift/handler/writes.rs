@@ -1,0 +1,280 @@
+//! Write methods: `mutateRow(s)(Ts)` (puts and deletes), `deleteAll(Ts)`, `deleteAllRow(Ts)`,
+//! and the atomic read-modify-write methods (counters, append, check-and-put).
+//!
+//! HBase's answers are kept: a put needs `family:qualifier` (a bare family is an
+//! `IllegalArgument`); a delete of `cf` deletes the family, of `cf:q` every version of the
+//! column; without a timestamp puts take the server's clock; with one (ms) puts are written at
+//! it and deletes cover every version at or before it. Each row is atomic, everything is
+//! checked before anything is applied, and mutations apply in the order sent.
+//!
+//! Not here yet (each answers an `IOError` "not supported yet"): deletes of the versions at or
+//! before a timestamp (the engine has no such delete kind yet, except for a timestamp past the
+//! engine's range, which covers every version), and the atomic methods (the engine has no
+//! read-modify-write yet).
+
+use bytes::Bytes;
+use strata_engine::{Mutation as EngineMutation, RowMutation};
+
+use super::{Gateway, Outcome, Peer, Reply, table_name};
+use crate::thrift::args::Args;
+use crate::thrift::column::Column;
+use crate::thrift::error::{ThriftError, show};
+use crate::thrift::time;
+use crate::thrift::types::{BatchMutation, Mutation};
+
+/// Deletes "at or before T" need the engine's up-to delete kind.
+const UP_TO_DELETES: &str = "deletes of the versions at or before a timestamp (deleteAllTs, deleteAllRowTs, deletes \
+     in mutateRowTs/mutateRowsTs)";
+
+/// A delete at `ts` (ms; `None`: no timestamp) must cover every version to be expressible.
+fn check_delete_timestamp(ts: Option<i64>) -> Result<(), ThriftError> {
+    match ts {
+        Some(ms) if time::up_to_micros(ms).is_some() => {
+            Err(ThriftError::not_supported(UP_TO_DELETES))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The engine mutation of one Thrift mutation.
+fn mutation(m: Mutation, ts: Option<i64>) -> Result<EngineMutation, ThriftError> {
+    let column = Column::parse(&m.column)?;
+    if m.is_delete {
+        check_delete_timestamp(ts)?;
+        return Ok(match column {
+            Column::Family(family) => EngineMutation::DeleteFamily { family },
+            Column::Qualified { family, qualifier } => EngineMutation::DeleteCells {
+                family,
+                qualifier,
+                timestamp: 0,
+            },
+        });
+    }
+    let Column::Qualified { family, qualifier } = column else {
+        return Err(ThriftError::illegal(format!(
+            "a put needs a column family:qualifier, got {:?} (only a delete may name a whole \
+             family)",
+            show(&m.column)
+        )));
+    };
+    Ok(EngineMutation::SetCell {
+        family,
+        qualifier,
+        value: m.value.unwrap_or_default(),
+        timestamp: ts.map(time::write_micros).transpose()?.unwrap_or(0),
+    })
+}
+
+/// One row's engine mutation (`writeToWAL` is ignored: every Strata write is logged).
+fn row_mutation(
+    row: Bytes,
+    muts: Vec<Mutation>,
+    ts: Option<i64>,
+) -> Result<RowMutation, ThriftError> {
+    let mutations = muts
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            mutation(m, ts).map_err(|e| e.context(&format!("row {:?}, mutation {i}", show(&row))))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RowMutation { row, mutations })
+}
+
+fn apply(gw: &Gateway, a: &mut Args, batches: Vec<BatchMutation>, ts: Option<i64>) -> Outcome {
+    let table = table_name(&a.binary(1))?;
+    let rows = batches
+        .into_iter()
+        .map(|b| row_mutation(b.row, b.mutations, ts))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !rows.is_empty() {
+        gw.db.mutate_rows(&table, rows)?;
+    }
+    Ok(Reply::Void)
+}
+
+fn one_row(a: &mut Args) -> Vec<BatchMutation> {
+    vec![BatchMutation {
+        row: a.binary(2),
+        mutations: a.mutations(3),
+    }]
+}
+
+/// `mutateRow(1: table, 2: row, 3: mutations)`
+pub fn mutate_row(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let batches = one_row(a);
+    apply(gw, a, batches, None)
+}
+
+/// `mutateRowTs(1: table, 2: row, 3: mutations, 4: timestamp)`
+pub fn mutate_row_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let batches = one_row(a);
+    let ts = a.i64(4);
+    apply(gw, a, batches, ts)
+}
+
+/// `mutateRows(1: table, 2: rowBatches)`
+pub fn mutate_rows(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let batches = a.batches(2);
+    apply(gw, a, batches, None)
+}
+
+/// `mutateRowsTs(1: table, 2: rowBatches, 3: timestamp)`
+pub fn mutate_rows_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let batches = a.batches(2);
+    let ts = a.i64(3);
+    apply(gw, a, batches, ts)
+}
+
+fn delete(gw: &Gateway, a: &mut Args, m: EngineMutation, ts: Option<i64>) -> Outcome {
+    check_delete_timestamp(ts)?;
+    let table = table_name(&a.binary(1))?;
+    let row = a.binary(2);
+    gw.db.mutate_row(
+        &table,
+        RowMutation {
+            row,
+            mutations: vec![m],
+        },
+    )?;
+    Ok(Reply::Void)
+}
+
+fn column_delete(a: &mut Args) -> Result<EngineMutation, ThriftError> {
+    let m = Mutation {
+        is_delete: true,
+        column: a.binary(3),
+        ..Mutation::default()
+    };
+    mutation(m, None)
+}
+
+/// `deleteAll(1: table, 2: row, 3: column)`: every version of a column, or a whole family.
+pub fn delete_all(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let m = column_delete(a)?;
+    delete(gw, a, m, None)
+}
+
+/// `deleteAllTs(1: table, 2: row, 3: column, 4: timestamp)`
+pub fn delete_all_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let m = column_delete(a)?;
+    let ts = a.i64(4);
+    delete(gw, a, m, ts)
+}
+
+/// `deleteAllRow(1: table, 2: row)`
+pub fn delete_all_row(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    delete(gw, a, EngineMutation::DeleteRow, None)
+}
+
+/// `deleteAllRowTs(1: table, 2: row, 3: timestamp)`
+pub fn delete_all_row_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let ts = a.i64(3);
+    delete(gw, a, EngineMutation::DeleteRow, ts)
+}
+
+/// `atomicIncrement(1: table, 2: row, 3: column, 4: value)`
+pub fn atomic_increment(_: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
+    Err(ThriftError::not_supported(
+        "atomicIncrement (atomic counters need the engine's read-modify-write)",
+    ))
+}
+
+/// `increment(1: TIncrement)` and `incrementRows(1: list<TIncrement>)`
+pub fn increment(_: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
+    Err(ThriftError::not_supported(
+        "increment/incrementRows (atomic counters need the engine's read-modify-write)",
+    ))
+}
+
+/// `append(1: TAppend)`
+pub fn append(_: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
+    Err(ThriftError::not_supported(
+        "append (atomic append needs the engine's read-modify-write)",
+    ))
+}
+
+/// `checkAndPut(1: table, 2: row, 3: column, 5: value, 6: mput)`
+pub fn check_and_put(_: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
+    Err(ThriftError::not_supported(
+        "checkAndPut (needs the engine's atomic check-and-mutate)",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(is_delete: bool, column: &'static [u8], value: Option<&'static [u8]>) -> Mutation {
+        Mutation {
+            is_delete,
+            column: Bytes::from_static(column),
+            value: value.map(Bytes::from_static),
+            write_to_wal: true,
+        }
+    }
+
+    #[test]
+    fn puts_need_a_qualifier_and_take_the_timestamp_in_microseconds() {
+        assert_eq!(
+            mutation(m(false, b"cf:q", Some(b"v")), Some(123)),
+            Ok(EngineMutation::SetCell {
+                family: "cf".into(),
+                qualifier: Bytes::from_static(b"q"),
+                value: Bytes::from_static(b"v"),
+                timestamp: 123_000
+            })
+        );
+        assert!(matches!(
+            mutation(m(false, b"cf:", None), None),
+            Ok(EngineMutation::SetCell { timestamp: 0, ref qualifier, ref value, .. })
+                if qualifier.is_empty() && value.is_empty()
+        ));
+        match mutation(m(false, b"cf", Some(b"v")), None) {
+            Err(ThriftError::IllegalArgument(msg)) => assert!(msg.contains("cf"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn deletes_of_a_family_or_a_column_cover_every_version() {
+        assert_eq!(
+            mutation(m(true, b"cf", None), None),
+            Ok(EngineMutation::DeleteFamily {
+                family: "cf".into()
+            })
+        );
+        assert_eq!(
+            mutation(m(true, b"cf:q", None), None),
+            Ok(EngineMutation::DeleteCells {
+                family: "cf".into(),
+                qualifier: Bytes::from_static(b"q"),
+                timestamp: 0
+            })
+        );
+        // A timestamp past the engine's range covers every version too.
+        assert!(mutation(m(true, b"cf:q", None), Some(i64::MAX)).is_ok());
+    }
+
+    #[test]
+    fn deletes_up_to_a_timestamp_are_not_supported_yet() {
+        match mutation(m(true, b"cf:q", None), Some(1_700_000_000_000)) {
+            Err(ThriftError::Io(msg)) => assert!(msg.starts_with("not supported yet"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_row_and_the_mutation() {
+        let e = row_mutation(
+            Bytes::from_static(b"r7"),
+            vec![m(false, b"cf:a", Some(b"1")), m(false, b"cf", Some(b"2"))],
+            None,
+        )
+        .expect_err("bare family put");
+        assert!(
+            e.message().contains("r7") && e.message().contains("mutation 1"),
+            "{e}"
+        );
+    }
+}

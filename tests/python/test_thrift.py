@@ -1,0 +1,494 @@
+#!/usr/bin/env python3
+"""End-to-end test of Strata's HBase Thrift1 gateway with the real happybase client.
+
+Starts the real `strata serve --thrift-listen` binary on free loopback ports with a temporary
+data directory and checks, through unchanged happybase 1.3.0 calls, what HBase's Thrift
+gateway answers: tables, families and regions, put/batch/row/rows/cells with versions and
+millisecond timestamps, scans (row_start/row_stop/row_prefix/columns/limit/batch_size/
+include_timestamp/sorted_columns/scan_batching), deletes, compaction calls, a 20,000-row scan
+with nothing lost or repeated, the framed transport and the compact protocol, an unknown
+method leaving the connection usable, data written over gRPC read over Thrift and back, and
+the pipeline dashboard's access pattern (one connection, four whole-table scans of data from
+`strata gen --scale 0.001` loaded with `strata load --data-dir`, `b'family:qualifier'` keys,
+pandas DataFrames with the CSVs' row counts). Prints one line per test and a closing line
+`N passed, M failed`; exits non-zero if any test failed.
+
+Run: `.venv/bin/python tests/python/test_thrift.py` (scripts/test.sh does, after building the
+binary). The binary is $STRATA_BIN, else $CARGO_TARGET_DIR/debug/strata, else
+target/debug/strata in the repository.
+"""
+
+import csv
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import happybase
+import pandas as pd
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_strata import CALL_TIMEOUT, START_TIMEOUT, free_port, generate_stubs, strata_bin  # noqa: E402
+
+# The dashboard's four tables, how each CSV loads into it, and columns its charts read.
+CUSTOMER_COLUMNS = (
+    "HBASE_ROW_KEY,personal_info:first_name,personal_info:last_name,personal_info:username,"
+    "personal_info:email,personal_info:gender,personal_info:birthdate,device_info:device_type,"
+    "device_info:device_id,device_info:device_version,location_info:home_location_lat,"
+    "location_info:home_location_long,location_info:home_location,location_info:home_country,"
+    "join_info:first_join_date"
+)
+CLICK_COLUMNS = (
+    "event_details:session_id,event_details:event_name,event_details:event_time,"
+    "event_details:event_id,traffic_info:traffic_source,metadata:event_metadata"
+)
+DASHBOARD = [
+    # table, csv, extra load flags, a column the dashboard charts, its possible values
+    ("product", "product.csv", [], b"product_details:masterCategory", None),
+    (
+        "customer",
+        "customer.csv",
+        ["--columns", CUSTOMER_COLUMNS],
+        b"personal_info:gender",
+        {b"M", b"F"},
+    ),
+    (
+        "transactions",
+        "transactions.csv",
+        [],
+        b"payment_info:payment_method",
+        {b"Debit Card", b"Credit Card", b"OVO", b"Gopay", b"LinkAja"},
+    ),
+    (
+        "click_stream",
+        "click_stream.csv",
+        ["--row-key", "{session_id}#{event_time}#{event_id}", "--columns", CLICK_COLUMNS],
+        b"traffic_info:traffic_source",
+        {b"MOBILE", b"WEB"},
+    ),
+]
+
+
+def run(*args):
+    out = subprocess.run(
+        [strata_bin(), *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=120
+    )
+    if out.returncode != 0:
+        raise AssertionError(
+            "strata %s failed (%d):\n%s" % (" ".join(args), out.returncode, out.stderr.decode())
+        )
+    return out.stdout.decode()
+
+
+class Server:
+    """`strata serve --thrift-listen` as a child process."""
+
+    def __init__(self, root, name, data_dir, *flags):
+        self.log_path = os.path.join(root, "%s.log" % name)
+        self.data_dir = data_dir
+        self.flags = list(flags)
+        self.proc = None
+        self.framed = "--thrift-framed" in flags
+        self.compact = "--thrift-compact" in flags
+
+    def start(self):
+        self.grpc_addr = "127.0.0.1:%d" % free_port()
+        self.port = free_port()
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [
+                strata_bin(),
+                "serve",
+                "--data-dir",
+                self.data_dir,
+                "--listen",
+                self.grpc_addr,
+                "--thrift-listen",
+                "127.0.0.1:%d" % self.port,
+                *self.flags,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    "strata serve exited with %s:\n%s" % (self.proc.returncode, self.output())
+                )
+            try:
+                c = self.connect()
+                c.tables()
+                c.close()
+                return self
+            except Exception:  # noqa: BLE001 - not listening yet
+                time.sleep(0.05)
+        raise AssertionError("the Thrift gateway did not answer:\n%s" % self.output())
+
+    def connect(self):
+        return happybase.Connection(
+            "127.0.0.1",
+            self.port,
+            timeout=CALL_TIMEOUT * 1000,
+            transport="framed" if self.framed else "buffered",
+            protocol="compact" if self.compact else "binary",
+        )
+
+    def output(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        self.proc.terminate()
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            code = None
+        self.proc = None
+        self.log.close()
+        return code
+
+
+def expect_raises(fn, exc_name, *needles):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - matched by name below
+        assert type(e).__name__ == exc_name, "expected %s, got %r" % (exc_name, e)
+        text = repr(e)
+        for n in needles:
+            assert n in text, "%r should name %r" % (text, n)
+        return e
+    raise AssertionError("expected %s, the call succeeded" % exc_name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests against the default server (buffered transport, binary protocol)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_tables_families_regions(ctx):
+    c = ctx.conn
+    before = set(c.tables())
+    c.create_table("hb_admin", {"cf": dict(max_versions=5, time_to_live=3600), "cg": {}})
+    c.create_table("hb_admin0", {"z": {}})
+    tables = c.tables()
+    assert tables == sorted(tables), tables
+    assert set(tables) - before == {b"hb_admin", b"hb_admin0"}, tables
+    fams = c.table("hb_admin").families()
+    assert sorted(fams) == [b"cf", b"cg"], fams
+    assert fams[b"cf"]["max_versions"] == 5 and fams[b"cf"]["time_to_live"] == 3600, fams
+    assert fams[b"cg"]["max_versions"] == 3 and fams[b"cg"]["time_to_live"] == 2**31 - 1, fams
+    assert fams[b"cg"]["compression"] == b"NONE", fams
+    regions = c.table("hb_admin").regions()
+    assert len(regions) == 1 and regions[0]["start_key"] == b"" and regions[0]["end_key"] == b""
+    assert c.table("no_such_table").regions() == []
+    expect_raises(lambda: c.create_table("hb_admin", {"cf": {}}), "AlreadyExists", "hb_admin")
+    assert c.is_table_enabled("hb_admin") is True
+    c.compact_table("hb_admin")
+    c.compact_table("hb_admin", major=True)
+    c.delete_table("hb_admin0")
+    assert b"hb_admin0" not in c.tables()
+    expect_raises(lambda: c.delete_table("hb_admin0"), "IOError", "hb_admin0")
+
+
+def test_put_row_rows_cells(ctx):
+    c = ctx.conn
+    c.create_table("hb_rw", {"cf": dict(max_versions=3), "cg": {}})
+    t = c.table("hb_rw")
+    t.put(b"r1", {b"cf:a": b"1", b"cf:": b"empty qualifier", b"cg:b": b"2"})
+    assert t.row(b"r1") == {b"cf:a": b"1", b"cf:": b"empty qualifier", b"cg:b": b"2"}
+    # `cf` is the family, `cf:` the empty qualifier, `cf:a` one column.
+    assert t.row(b"r1", columns=[b"cf"]) == {b"cf:a": b"1", b"cf:": b"empty qualifier"}
+    assert t.row(b"r1", columns=[b"cf:"]) == {b"cf:": b"empty qualifier"}
+    assert t.row(b"r1", columns=[b"cf:a", b"cg"]) == {b"cf:a": b"1", b"cg:b": b"2"}
+    assert t.row(b"missing") == {}
+    # Timestamps are milliseconds, both ways.
+    t.put(b"r2", {b"cf:v": b"old"}, timestamp=1000)
+    t.put(b"r2", {b"cf:v": b"mid"}, timestamp=2000)
+    t.put(b"r2", {b"cf:v": b"new"}, timestamp=3000)
+    assert t.row(b"r2", include_timestamp=True) == {b"cf:v": (b"new", 3000)}
+    # A read timestamp is an exclusive upper bound.
+    assert t.row(b"r2", timestamp=3000, include_timestamp=True) == {b"cf:v": (b"mid", 2000)}
+    assert t.cells(b"r2", b"cf:v") == [b"new", b"mid", b"old"]
+    assert t.cells(b"r2", b"cf:v", versions=2, include_timestamp=True) == [
+        (b"new", 3000),
+        (b"mid", 2000),
+    ]
+    assert t.cells(b"r2", b"cf:v", timestamp=2001) == [b"mid", b"old"]
+    now_ms = int(time.time() * 1000)
+    _, ts = t.row(b"r1", columns=[b"cf:a"], include_timestamp=True)[b"cf:a"]
+    assert abs(ts - now_ms) < 600_000, (ts, now_ms)
+    rows = t.rows([b"r2", b"missing", b"r1"], columns=[b"cf:a", b"cf:v"])
+    assert rows == [(b"r2", {b"cf:v": b"new"}), (b"r1", {b"cf:a": b"1"})], rows
+    assert t.rows([b"r1", b"r2"], timestamp=2500) == [(b"r2", {b"cf:v": b"mid"})]
+    assert not t.rows([])  # no call at all
+    # Counters are 8-byte big-endian cells; counter_set is a put.
+    t.counter_set(b"ctr", b"cf:n", 42)
+    assert t.row(b"ctr")[b"cf:n"] == struct.pack(">q", 42)
+
+
+def test_batch_and_deletes(ctx):
+    c = ctx.conn
+    c.create_table("hb_del", {"cf": {}, "cg": {}})
+    t = c.table("hb_del")
+    with t.batch(batch_size=2) as b:
+        for i in range(5):
+            b.put(b"r%d" % i, {b"cf:a": b"%d" % i, b"cf:b": b"x", b"cg:c": b"y"})
+        b.delete(b"r4", columns=[b"cf:a"])
+    assert [k for k, _ in t.scan()] == [b"r0", b"r1", b"r2", b"r3", b"r4"]
+    assert t.row(b"r4") == {b"cf:b": b"x", b"cg:c": b"y"}
+    t.delete(b"r1", columns=[b"cf:a"])
+    assert t.row(b"r1") == {b"cf:b": b"x", b"cg:c": b"y"}
+    t.delete(b"r2", columns=[b"cf"])
+    assert t.row(b"r2") == {b"cg:c": b"y"}
+    t.delete(b"r3")  # whole row: one family delete per family
+    assert t.row(b"r3") == {}
+    assert [k for k, _ in t.scan()] == [b"r0", b"r1", b"r2", b"r4"]
+    # A put after a delete is visible (write order).
+    t.put(b"r3", {b"cf:a": b"back"})
+    assert t.row(b"r3") == {b"cf:a": b"back"}
+    with t.batch(timestamp=5000) as b:
+        b.put(b"r9", {b"cf:a": b"at 5000"})
+    assert t.row(b"r9", include_timestamp=True) == {b"cf:a": (b"at 5000", 5000)}
+    expect_raises(lambda: t.put(b"r5", {b"cf": b"no qualifier"}), "IllegalArgument", "qualifier")
+    expect_raises(lambda: t.put(b"r5", {b"nofam:q": b"v"}), "IOError", "nofam")
+    expect_raises(lambda: c.table("ghost").row(b"x"), "IOError", "ghost")
+
+
+def test_scans(ctx):
+    c = ctx.conn
+    c.create_table("hb_scan", {"cf": {}, "cg": {}})
+    t = c.table("hb_scan")
+    with t.batch(batch_size=100) as b:
+        for p in "abc":
+            for i in range(10):
+                b.put(("%s%02d" % (p, i)).encode(), {b"cf:x": b"1", b"cf:y": b"2", b"cg:z": b"3"})
+    keys = [k for k, _ in t.scan()]
+    assert len(keys) == 30 and keys == sorted(keys)
+    assert [k for k, _ in t.scan(row_start=b"a05", row_stop=b"b02")] == keys[5:12]
+    assert [k for k, _ in t.scan(row_prefix=b"b")] == keys[10:20]
+    assert [k for k, _ in t.scan(row_start=b"c05")] == keys[25:]
+    assert [k for k, _ in t.scan(limit=7, batch_size=3)] == keys[:7]
+    assert [k for k, _ in t.scan(batch_size=1)] == keys
+    rows = list(t.scan(row_prefix=b"a0", columns=[b"cf:y", b"cg"], include_timestamp=True))
+    assert len(rows) == 10
+    assert set(rows[0][1]) == {b"cf:y", b"cg:z"}, rows[0]
+    assert all(isinstance(v, tuple) and v[1] > 0 for v in rows[0][1].values())
+    ordered = list(t.scan(limit=1, sorted_columns=True))[0][1]
+    assert list(ordered) == [b"cf:x", b"cf:y", b"cg:z"], ordered
+    parts = list(t.scan(row_prefix=b"a00", scan_batching=2))
+    assert [(k, len(d)) for k, d in parts] == [(b"a00", 2), (b"a00", 1)], parts
+    # Rows without a matching cell are omitted.
+    assert list(t.scan(columns=[b"cf:nothing"])) == []
+    # Each scan closed its scanner: a new one still opens on the same connection.
+    assert len(list(t.scan(row_prefix=b"c"))) == 10
+
+
+def test_twenty_thousand_rows_scan_whole(ctx):
+    c = ctx.conn
+    c.create_table("hb_big", {"f": {}})
+    t = c.table("hb_big")
+    n = 20_000
+    with t.batch(batch_size=2000) as b:
+        for i in range(n):
+            b.put(b"row%06d" % i, {b"f:v": b"%d" % i})
+    seen = []
+    for key, data in t.scan(batch_size=1000):
+        seen.append(key)
+        assert data == {b"f:v": b"%d" % int(key[3:])}, (key, data)
+    assert len(seen) == n, len(seen)
+    assert len(set(seen)) == n, "rows repeated"
+    assert seen == sorted(seen), "rows out of order"
+    assert sum(1 for _ in t.scan(row_start=b"row010000", batch_size=777)) == n // 2
+
+
+def test_unknown_method_keeps_the_connection_usable(ctx):
+    c = ctx.conn
+    # getRowOrBefore is in happybase's IDL but not served: TApplicationException(UNKNOWN_METHOD).
+    e = expect_raises(
+        lambda: c.client.getRowOrBefore(b"hb_rw", b"r", b"cf"), "TApplicationException"
+    )
+    assert e.type == 1, e  # UNKNOWN_METHOD
+    assert b"hb_rw" in c.tables()
+    assert c.table("hb_rw").row(b"r1")[b"cf:a"] == b"1"
+
+
+def test_grpc_and_thrift_see_the_same_data(ctx):
+    pb, stub = ctx.pb, ctx.stub
+    stub.CreateTable(
+        pb.CreateTableRequest(table="hb_x", families=[pb.FamilyOptions(name="f", max_versions=2)]),
+        timeout=CALL_TIMEOUT,
+    )
+    cell = pb.SetCell(family="f", qualifier=b"g", value=b"from grpc", timestamp_micros=5_000_123)
+    stub.Mutate(
+        pb.MutateRequest(table="hb_x", row=b"k1", mutations=[pb.Mutation(set_cell=cell)]),
+        timeout=CALL_TIMEOUT,
+    )
+    t = ctx.conn.table("hb_x")
+    assert t.row(b"k1", include_timestamp=True) == {b"f:g": (b"from grpc", 5000)}
+    assert ctx.conn.table("hb_x").families()[b"f"]["max_versions"] == 2
+    t.put(b"k2", {b"f:t": b"from thrift"}, timestamp=7000)
+    t.put(b"k1", {b"f:t": b"also thrift"})
+    got = stub.Get(pb.GetRequest(table="hb_x", row=b"k2"), timeout=CALL_TIMEOUT)
+    assert [(c.family, c.qualifier, c.value, c.timestamp_micros) for c in got.row.cells] == [
+        ("f", b"t", b"from thrift", 7_000_000)
+    ], got
+    rows = [
+        r.key for reply in stub.Scan(pb.ScanRequest(table="hb_x"), timeout=CALL_TIMEOUT)
+        for r in reply.rows
+    ]
+    assert rows == [b"k1", b"k2"], rows
+    t.delete(b"k1", columns=[b"f:g"])
+    got = stub.Get(pb.GetRequest(table="hb_x", row=b"k1"), timeout=CALL_TIMEOUT)
+    assert [c.qualifier for c in got.row.cells] == [b"t"], got
+
+
+def test_dashboard_access_pattern(ctx):
+    """design.py's fetch: one connection, a whole-table scan per table, DataFrames."""
+    conn = ctx.dashboard.connect()
+    frames = {}
+    for table, _, _, _, _ in DASHBOARD:
+        rows = [data for _, data in conn.table(table).scan()]
+        frames[table] = pd.DataFrame(rows)
+    conn.close()
+    for table, csv_name, _, column, values in DASHBOARD:
+        df = frames[table]
+        assert len(df) == ctx.csv_rows[csv_name], (table, len(df), ctx.csv_rows[csv_name])
+        assert column in df.columns, (table, list(df.columns)[:5])
+        got = set(df[column].unique())
+        if values is not None:
+            assert got <= values and got, (table, got)
+    assert frames["customer"].shape[1] == 14, frames["customer"].columns
+    tx = frames["transactions"]
+    # Quoted CSV fields with commas arrive whole.
+    assert tx[b"transaction_details:product_metadata"].map(lambda v: v.startswith(b"[{")).all()
+    years = tx[b"transaction_details:created_at"].map(lambda v: v[:4]).value_counts()
+    assert years.sum() == len(tx)
+
+
+# ---------------------------------------------------------------------------------------------
+# Other transports and protocols (a server each)
+# ---------------------------------------------------------------------------------------------
+
+
+def check_transport(srv):
+    c = srv.connect()
+    c.create_table("hb_proto", {"cf": {}})
+    t = c.table("hb_proto")
+    with t.batch() as b:
+        for i in range(50):
+            b.put(b"k%02d" % i, {b"cf:v": b"%d" % i, b"cf:w": b"x" * 3000})
+    assert t.row(b"k07") == {b"cf:v": b"7", b"cf:w": b"x" * 3000}
+    assert [k for k, _ in t.scan(batch_size=8)] == [b"k%02d" % i for i in range(50)]
+    assert t.cells(b"k01", b"cf:v") == [b"1"]
+    expect_raises(lambda: c.client.getRowOrBefore(b"hb_proto", b"r", b"cf"), "TApplicationException")
+    assert c.tables() == [b"hb_proto"]
+    c.close()
+
+
+def main():
+    passed = failed = 0
+
+    def record(name, fn):
+        nonlocal passed, failed
+        started = time.monotonic()
+        try:
+            fn()
+            passed += 1
+            print("ok     %s (%.1f s)" % (name, time.monotonic() - started), flush=True)
+            return True
+        except Exception:  # noqa: BLE001 - report every failure, keep going
+            failed += 1
+            print("FAILED %s" % name, flush=True)
+            traceback.print_exc()
+            return False
+
+    servers = []
+    with tempfile.TemporaryDirectory(prefix="strata-thrift-") as root:
+
+        class Ctx:
+            pass
+
+        ctx = Ctx()
+        try:
+            # The dashboard's data: generated, loaded offline, then served.
+            gen = os.path.join(root, "gen")
+            run("gen", "--out", gen, "--scale", "0.001")
+            ctx.csv_rows = {}
+            dash_dir = os.path.join(root, "dashboard")
+            for table, csv_name, flags, _, _ in DASHBOARD:
+                path = os.path.join(gen, csv_name)
+                with open(path, newline="") as f:
+                    ctx.csv_rows[csv_name] = sum(1 for _ in csv.reader(f)) - 1
+                run("load", "--data-dir", dash_dir, "--table", table, "--csv", path, "-q", *flags)
+            ctx.dashboard = Server(root, "dashboard", dash_dir).start()
+            servers.append(ctx.dashboard)
+
+            srv = Server(root, "main", os.path.join(root, "main")).start()
+            servers.append(srv)
+            ctx.conn = srv.connect()
+            import grpc
+
+            pb, pb_grpc = generate_stubs(os.path.join(root, "stubs"))
+            channel = grpc.insecure_channel(srv.grpc_addr)
+            ctx.pb, ctx.stub = pb, pb_grpc.StrataStub(channel)
+            for test in TESTS:
+                record(test.__name__, lambda: test(ctx))
+            ctx.conn.close()
+            channel.close()
+
+            for name, flags in [
+                ("framed_transport", ["--thrift-framed"]),
+                ("compact_protocol", ["--thrift-compact"]),
+                ("framed_compact", ["--thrift-framed", "--thrift-compact"]),
+            ]:
+                other = Server(root, name, os.path.join(root, name), *flags)
+                servers.append(other)
+                record(name, lambda: check_transport(other.start()))
+
+            for s in servers:
+                code = s.stop()
+                record("sigterm_exits_zero_%s" % os.path.basename(s.log_path)[:-4], lambda: _zero(code))
+        except Exception:  # noqa: BLE001
+            failed += 1
+            traceback.print_exc()
+        finally:
+            for s in servers:
+                if failed:
+                    print("--- %s\n%s" % (s.log_path, s.output()[-4000:]), flush=True)
+                if s.proc is not None:
+                    s.proc.kill()
+                    s.proc.wait()
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 1 if failed else 0
+
+
+def _zero(code):
+    assert code == 0, "exit code %s" % code
+
+
+TESTS = [
+    test_tables_families_regions,
+    test_put_row_rows_cells,
+    test_batch_and_deletes,
+    test_scans,
+    test_twenty_thousand_rows_scan_whole,
+    test_unknown_method_keeps_the_connection_usable,
+    test_grpc_and_thrift_see_the_same_data,
+    test_dashboard_access_pattern,
+]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
