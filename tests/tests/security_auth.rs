@@ -81,6 +81,24 @@ impl Fixture {
     }
 }
 
+/// Get row `row` of `table`.
+fn get_req(table: &str, row: &[u8]) -> pb::GetRequest {
+    pb::GetRequest {
+        table: table.into(),
+        row: row.to_vec().into(),
+        ..Default::default()
+    }
+}
+
+/// Write `f:q = v` into row `r` of `table`.
+fn put_req(table: &str) -> pb::MutateRequest {
+    pb::MutateRequest {
+        table: table.into(),
+        row: b"r".to_vec().into(),
+        mutations: vec![set("f", b"q", b"v", 0)],
+    }
+}
+
 async fn create(c: &mut strata_tests::secure::Authed, table: &str) {
     c.create_table(pb::CreateTableRequest {
         table: table.into(),
@@ -169,14 +187,7 @@ async fn a_read_only_token_reads_and_every_mutating_rpc_is_denied() {
     let fx = Fixture::start(&[]).await;
     let mut admin = fx.server.authed(Some(ADMIN)).await;
     create(&mut admin, "t").await;
-    admin
-        .mutate(pb::MutateRequest {
-            table: "t".into(),
-            row: b"r".to_vec().into(),
-            mutations: vec![set("f", b"q", b"v", 0)],
-        })
-        .await
-        .expect("admin writes");
+    admin.mutate(put_req("t")).await.expect("admin writes");
 
     let mut reader = fx.server.authed(Some(READER)).await;
     for (rpc, kind, code, message) in call_every_rpc(&mut reader, "t").await {
@@ -194,21 +205,13 @@ async fn a_read_only_token_reads_and_every_mutating_rpc_is_denied() {
         }
     }
     let row = reader
-        .get(pb::GetRequest {
-            table: "t".into(),
-            row: b"r".to_vec().into(),
-            ..Default::default()
-        })
+        .get(get_req("t", b"r"))
         .await
         .expect("reader gets")
         .into_inner();
     assert!(row.found);
     let denied = reader
-        .mutate(pb::MutateRequest {
-            table: "t".into(),
-            row: b"r".to_vec().into(),
-            mutations: vec![set("f", b"q", b"v", 0)],
-        })
+        .mutate(put_req("t"))
         .await
         .expect_err("reader cannot write");
     assert_status(&denied, Code::PermissionDenied, &["write", "\"t\""]);
@@ -235,11 +238,7 @@ async fn table_and_prefix_permissions_hold_for_gets_scans_streams_and_ingest() {
         "only the readable tables"
     );
 
-    let get = |table: &str| pb::GetRequest {
-        table: table.into(),
-        row: b"r".to_vec().into(),
-        ..Default::default()
-    };
+    let get = |table: &str| get_req(table, b"r");
     let scan = |table: &str| pb::ScanRequest {
         table: table.into(),
         ..Default::default()
@@ -311,11 +310,7 @@ async fn table_and_prefix_permissions_hold_for_gets_scans_streams_and_ingest() {
         .expect("loader reads its staging table");
     assert!(!rows.into_inner().found, "row r is not in the CSV");
     let one = loader
-        .get(pb::GetRequest {
-            table: "staging_b".into(),
-            row: b"1".to_vec().into(),
-            ..Default::default()
-        })
+        .get(get_req("staging_b", b"1"))
         .await
         .expect("get")
         .into_inner();
@@ -377,20 +372,9 @@ async fn the_audit_log_records_creates_drops_and_refusals_with_their_principals(
         .expect("drop");
     create(&mut admin, "t").await;
     let mut reader = fx.server.authed(Some(READER)).await;
+    reader.mutate(put_req("t")).await.expect_err("denied write");
     reader
-        .mutate(pb::MutateRequest {
-            table: "t".into(),
-            row: b"r".to_vec().into(),
-            mutations: vec![set("f", b"q", b"v", 0)],
-        })
-        .await
-        .expect_err("denied write");
-    reader
-        .get(pb::GetRequest {
-            table: "t".into(),
-            row: b"r".to_vec().into(),
-            ..Default::default()
-        })
+        .get(get_req("t", b"r"))
         .await
         .expect("an allowed read");
     fx.server
