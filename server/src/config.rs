@@ -19,6 +19,8 @@ use crate::auth::config::SecurityFlags;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// Default address of the HTTP server (dashboard, table pages, JSON API, /metrics).
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 /// Default largest gRPC message the server accepts or sends (64 MiB, above the 8 MiB value
 /// limit so a maximal value fits in a request).
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
@@ -189,6 +191,58 @@ impl<'de> Deserialize<'de> for Span {
     }
 }
 
+/// The `http_listen` setting: an address, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpListen {
+    /// No HTTP server.
+    Off,
+    /// Listen on this address.
+    At(SocketAddr),
+}
+
+impl FromStr for HttpListen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim().eq_ignore_ascii_case("off") {
+            return Ok(HttpListen::Off);
+        }
+        s.trim()
+            .parse()
+            .map(HttpListen::At)
+            .map_err(|_| format!("{s:?} is neither an address such as 127.0.0.1:8080 nor off"))
+    }
+}
+
+impl fmt::Display for HttpListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpListen::Off => f.write_str("off"),
+            HttpListen::At(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpListen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where the HTTP server listens, and whether that was asked for: an address given
+/// explicitly that is taken is a start-up error, while a taken default only disables HTTP
+/// (with a warning), so a second server on one machine still starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpBinding {
+    /// No HTTP server.
+    Off,
+    /// The built-in default address.
+    Default(SocketAddr),
+    /// An address from the flags or the file.
+    Explicit(SocketAddr),
+}
+
 fn de_sync<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SyncMode>, D::Error> {
     let s = Option::<String>::deserialize(d)?;
     s.map(|s| s.parse().map_err(serde::de::Error::custom))
@@ -207,6 +261,11 @@ pub struct Settings {
     /// Address to listen on [default: 127.0.0.1:50051]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Address of the HTTP server (dashboard, table pages, JSON API, Prometheus /metrics), or
+    /// off. A taken default port only disables HTTP, with a warning; a taken address given
+    /// here is an error [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR|off")]
+    pub http_listen: Option<HttpListen>,
     /// WAL durability: always (fsync per write), group (fsync shared by concurrent writers),
     /// none (OS only; survives a process crash, not a power loss) [default: group]
     #[arg(long, value_name = "MODE")]
@@ -330,6 +389,7 @@ impl Settings {
         Settings {
             data_dir: self.data_dir.or(file.data_dir),
             listen: self.listen.or(file.listen),
+            http_listen: self.http_listen.or(file.http_listen),
             sync: self.sync.or(file.sync),
             memtable_bytes: self.memtable_bytes.or(file.memtable_bytes),
             max_immutable_memtables: self
@@ -371,6 +431,16 @@ impl Settings {
                 setting: "listen",
                 message: format!("bad built-in default {DEFAULT_LISTEN}"),
             })?,
+        };
+        let http = match self.http_listen {
+            Some(HttpListen::Off) => HttpBinding::Off,
+            Some(HttpListen::At(a)) => HttpBinding::Explicit(a),
+            None => HttpBinding::Default(DEFAULT_HTTP_LISTEN.parse().map_err(|_| {
+                ConfigError::Invalid {
+                    setting: "http_listen",
+                    message: format!("bad built-in default {DEFAULT_HTTP_LISTEN}"),
+                }
+            })?),
         };
         let base = DbOptions::default();
         let limits_default = Limits::default();
@@ -452,6 +522,7 @@ impl Settings {
         let config = ServerConfig {
             data_dir,
             listen,
+            http,
             db,
             service,
             thrift_listen: self.thrift_listen,
@@ -549,6 +620,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Listen address.
     pub listen: SocketAddr,
+    /// The HTTP server's address.
+    pub http: HttpBinding,
     /// Store options.
     pub db: DbOptions,
     /// Service options.
@@ -676,6 +749,10 @@ mod tests {
     fn defaults_resolve() {
         let c = ServerConfig::new("/tmp/x").expect("defaults are valid");
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(
+            c.http,
+            HttpBinding::Default(DEFAULT_HTTP_LISTEN.parse().expect("address"))
+        );
         assert_eq!(c.db.sync_mode, SyncMode::Group);
         assert_eq!(c.service, ServiceOptions::default());
         assert_eq!(c.db.limits, Limits::default());
@@ -754,6 +831,34 @@ mod tests {
         };
         let e = zero.resolve().expect_err("zero connections");
         assert!(e.to_string().contains("thrift_max_connections"), "{e}");
+    }
+
+    #[test]
+    fn http_listen_is_an_address_or_off_and_given_means_explicit() {
+        let file = Settings::from_toml("http_listen = \"127.0.0.1:9000\"").expect("valid");
+        let c = Settings {
+            data_dir: Some("/d".into()),
+            ..Settings::default()
+        }
+        .or(file)
+        .resolve()
+        .expect("valid");
+        assert_eq!(
+            c.http,
+            HttpBinding::Explicit("127.0.0.1:9000".parse().expect("address"))
+        );
+        let off = Settings::from_toml("http_listen = \"off\"").expect("valid");
+        assert_eq!(off.http_listen, Some(HttpListen::Off));
+        let c = Settings {
+            data_dir: Some("/d".into()),
+            ..off
+        }
+        .resolve()
+        .expect("valid");
+        assert_eq!(c.http, HttpBinding::Off);
+        let e = Settings::from_toml("http_listen = \"everywhere\"").expect_err("bad");
+        assert!(e.contains("everywhere"), "{e}");
+        assert_eq!(HttpListen::Off.to_string(), "off");
     }
 
     #[test]

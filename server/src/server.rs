@@ -1,10 +1,11 @@
-//! Running the gRPC server: [`start`] puts the Strata service, the standard health service and
+//! Running the server: [`start`] puts the Strata service, the standard health service and
 //! server reflection (v1 and v1alpha) on a listener for an already open store (what `strata
-//! demo` and in-process tests use), and [`start_with`] does the same behind TLS and the
-//! guard of a [`Protections`]; [`serve`] is `strata serve`: check that each address may be
-//! served as configured, load the security files, open the store, listen (and start the
+//! demo` and in-process tests use), [`start_with_http`] adds the HTTP server (dashboard,
+//! pages, JSON, /metrics) on a second listener, and [`start_with`] does both behind TLS and
+//! the guard of a [`Protections`]; [`serve`] is `strata serve`: check that each address may
+//! be served as configured, load the security files, open the store, listen (and start the
 //! Thrift gateway beside gRPC when `thrift_listen` is set), reload TLS and tokens on SIGHUP,
-//! wait for the shutdown signal, drain both, flush and close the store.
+//! wait for the shutdown signal, drain them, flush and close the store.
 //!
 //! This module must never open a store it was given (start) nor leave one it opened unclosed
 //! (serve), and never serve a request that did not pass the guard layer.
@@ -24,9 +25,12 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::aggregation::Aggregator;
 use crate::auth::{Listener, Protection, Security, check_listen};
-use crate::config::{ServerConfig, ServiceOptions};
+use crate::config::{HttpBinding, ServerConfig, ServiceOptions};
 use crate::guard::GuardLayer;
+use crate::http::{self, HttpHandle, HttpState};
+use crate::metrics::grpc::GrpcMetricsLayer;
 use crate::oversize;
 use crate::service::StrataService;
 use crate::stopping::{self, StopSender};
@@ -94,6 +98,7 @@ pub struct ServerHandle {
     shutdown_tx: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     health: HealthReporter,
+    http: Option<HttpHandle>,
     protections: Protections,
 }
 
@@ -118,6 +123,11 @@ impl ServerHandle {
         self.protections.reload();
     }
 
+    /// The HTTP server's address, if it runs.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(HttpHandle::local_addr)
+    }
+
     /// Stop accepting connections, report NOT_SERVING, end streaming calls at their next
     /// batch boundary (with UNAVAILABLE), let unary calls finish, and wait up to `grace` for
     /// the connections to drain before dropping them. The store stays open.
@@ -131,6 +141,11 @@ impl ServerHandle {
         self.stop.stop();
         if let Some(tx) = self.shutdown_tx.take() {
             let _ = tx.send(());
+        }
+        if let Some(http) = self.http.take()
+            && let Err(e) = http.shutdown(grace).await
+        {
+            tracing::warn!(error = %e, "the HTTP server did not stop cleanly");
         }
         match tokio::time::timeout(grace, &mut self.task).await {
             Ok(joined) => Ok(joined??),
@@ -155,14 +170,32 @@ pub async fn start(
     listener: TcpListener,
     options: ServiceOptions,
 ) -> Result<ServerHandle, ServerError> {
-    start_with(db, listener, options, Protections::none()).await
+    start_with(db, listener, None, options, Protections::none()).await
 }
 
-/// [`start`] behind `protections`: TLS on the listener when given, and every request
-/// authenticated and authorized by its security.
+/// Aggregation scans that may run at once (Aggregate calls and dashboard tables together):
+/// one per core, so aggregations cannot take every core from the other calls for long.
+fn aggregation_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// [`start`], plus the HTTP server on `http` when given; both stop with
+/// [`ServerHandle::shutdown`].
+pub async fn start_with_http(
+    db: Db,
+    listener: TcpListener,
+    http: Option<TcpListener>,
+    options: ServiceOptions,
+) -> Result<ServerHandle, ServerError> {
+    start_with(db, listener, http, options, Protections::none()).await
+}
+
+/// [`start_with_http`] with the gRPC listener behind `protections`: TLS when given, and every
+/// request authenticated and authorized by its security.
 pub async fn start_with(
     db: Db,
     listener: TcpListener,
+    http: Option<TcpListener>,
     options: ServiceOptions,
     protections: Protections,
 ) -> Result<ServerHandle, ServerError> {
@@ -170,9 +203,25 @@ pub async fn start_with(
     let (stop, stopping) = stopping::channel();
     let max_message = options.max_message_bytes;
     let security = protections.security.clone();
-    let service = StrataServer::new(StrataService::new(db, options, stopping, security.clone()))
-        .max_decoding_message_size(max_message)
-        .max_encoding_message_size(max_message);
+    let aggregator = Aggregator::new(db.clone(), aggregation_slots());
+    let http = match http {
+        Some(l) => Some(http::start(
+            l,
+            HttpState {
+                aggregator: aggregator.clone(),
+            },
+        )?),
+        None => None,
+    };
+    let service = StrataServer::new(StrataService::new(
+        db,
+        options,
+        stopping,
+        aggregator,
+        security.clone(),
+    ))
+    .max_decoding_message_size(max_message)
+    .max_encoding_message_size(max_message);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<StrataServer<StrataService>>().await;
@@ -186,7 +235,9 @@ pub async fn start_with(
         .build_v1alpha()?;
 
     let incoming = tls::incoming(listener, protections.tls.clone());
+    // The metrics layer is outermost, so it sees the status after the oversize rewrite.
     let router = Server::builder()
+        .layer(GrpcMetricsLayer)
         .layer(oversize::layer::<tonic::body::Body>())
         .layer(GuardLayer::new(security))
         .add_service(health_service)
@@ -203,6 +254,7 @@ pub async fn start_with(
         shutdown_tx: Some(shutdown_tx),
         task,
         health,
+        http,
         protections,
     })
 }
@@ -264,6 +316,21 @@ fn protections(config: &ServerConfig) -> anyhow::Result<Protections> {
             );
         }
     }
+    if let HttpBinding::Explicit(addr) | HttpBinding::Default(addr) = http_binding(config) {
+        // The HTTP server has no TLS nor authentication of its own yet (phase 2).
+        let unprotected = Protection {
+            tls: false,
+            authentication: false,
+        };
+        check_listen(Listener::HTTP, addr, unprotected, sec.insecure)?;
+        if sec.protection().authentication {
+            tracing::warn!(
+                address = %addr,
+                "the HTTP server does not check tokens or certificates yet: whoever can reach \
+                 its address reads the dashboard and the tables without them"
+            );
+        }
+    }
     let security = Arc::new(sec.security()?);
     let tls = match &sec.tls {
         Some(files) => Some(Arc::new(ReloadableTls::load(
@@ -279,6 +346,16 @@ fn protections(config: &ServerConfig) -> anyhow::Result<Protections> {
         );
     }
     Ok(Protections { security, tls })
+}
+
+/// The HTTP server's binding: as configured, except that the built-in default is off while
+/// authentication is on (the HTTP server cannot authenticate yet, phase 2), so turning on
+/// `--auth-tokens` never leaves an unauthenticated door open by default.
+fn http_binding(config: &ServerConfig) -> HttpBinding {
+    match config.http {
+        HttpBinding::Default(_) if config.security.protection().authentication => HttpBinding::Off,
+        other => other,
+    }
 }
 
 /// Reload on every SIGHUP until the task is aborted.
@@ -303,6 +380,15 @@ async fn serve_open(
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let binding = http_binding(config);
+    if let (HttpBinding::Default(addr), HttpBinding::Off) = (config.http, binding) {
+        tracing::info!(
+            default = %addr,
+            "the HTTP server is off: it cannot authenticate requests yet; pass --http-listen \
+             ADDR to run it anyway"
+        );
+    }
+    let http = http::bind(binding).await?;
     let lister = db.clone();
     let tables = tokio::task::spawn_blocking(move || lister.list_tables()).await?;
     let thrift = match config.thrift_listen {
@@ -324,8 +410,18 @@ async fn serve_open(
             Some(gateway)
         }
     };
-    let handle = start_with(db.clone(), listener, config.service.clone(), protections).await?;
+    let handle = start_with(
+        db.clone(),
+        listener,
+        http,
+        config.service.clone(),
+        protections,
+    )
+    .await?;
     let reloader = reload_on_sighup(&handle)?;
+    if let Some(addr) = handle.http_addr() {
+        tracing::info!(address = %addr, "dashboard at http://{addr}/, metrics at http://{addr}/metrics");
+    }
     tracing::info!(
         address = %handle.local_addr(),
         tls = handle.protections.tls.is_some(),

@@ -15,6 +15,7 @@ use strata_proto::v1 as pb;
 use strata_proto::v1::strata_server::Strata;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::aggregation::{self, Aggregator};
 use crate::auth::{Action, Security, can_read};
 use crate::config::ServiceOptions;
 use crate::convert::{self, ConvertError};
@@ -47,22 +48,27 @@ pub struct StrataService {
     db: Db,
     options: ServiceOptions,
     stopping: Stopping,
+    aggregator: Aggregator,
     security: Arc<Security>,
 }
 
 impl StrataService {
-    /// A service over `db`; long-lived calls end when `stopping` is raised; calls are
-    /// authorized with `security` (behind a [`crate::guard::GuardLayer`] of the same).
+    /// A service over `db`; long-lived calls end when `stopping` is raised; Aggregate runs
+    /// through `aggregator` (shared with the HTTP dashboard, so both count against one limit
+    /// of concurrent aggregation scans); calls are authorized with `security` (behind a
+    /// [`crate::guard::GuardLayer`] of the same).
     pub fn new(
         db: Db,
         options: ServiceOptions,
         stopping: Stopping,
+        aggregator: Aggregator,
         security: Arc<Security>,
     ) -> Self {
         StrataService {
             db,
             options,
             stopping,
+            aggregator,
             security,
         }
     }
@@ -368,8 +374,21 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::AggregateRequest>,
     ) -> Result<Response<pb::AggregateResponse>, Status> {
-        self.admit(request, Action::Aggregate)?;
-        Err(Status::unimplemented("Aggregate is not implemented yet"))
+        let call =
+            aggregation::wire::from_pb(self.admit(request, Action::Aggregate)?).map_err(invalid)?;
+        let mut results = self
+            .aggregator
+            .run(
+                &call.table,
+                &call.scope,
+                std::slice::from_ref(&call.aggregation),
+            )
+            .await
+            .map_err(|e| status::from_aggregate(&e))?;
+        let result = results
+            .pop()
+            .ok_or_else(|| Status::internal("the aggregation returned no result"))?;
+        Ok(Response::new(aggregation::wire::to_pb(&result)))
     }
 
     async fn server_info(

@@ -8,6 +8,9 @@
 use strata_engine::Error;
 use tonic::{Code, Status};
 
+use strata_engine::aggregate::AggregateError;
+
+use crate::aggregation::RunError;
 use crate::auth::{Denied, Unauthenticated};
 use crate::convert::ConvertError;
 
@@ -37,6 +40,51 @@ pub fn from_engine(err: &Error) -> Status {
         tracing::error!(error = %err, "engine error");
     }
     Status::new(code, err.to_string())
+}
+
+/// The status for a failed aggregation: the engine's errors as [`from_engine`]; too many
+/// distinct buckets RESOURCE_EXHAUSTED; a bad request INVALID_ARGUMENT; cancelled CANCELLED;
+/// a server shutting down UNAVAILABLE.
+pub fn from_aggregate(err: &RunError) -> Status {
+    match err {
+        RunError::Aggregate(AggregateError::Engine(e)) => from_engine(e),
+        RunError::Aggregate(e @ AggregateError::TooManyBuckets { .. }) => {
+            Status::resource_exhausted(e.to_string())
+        }
+        RunError::Aggregate(e @ AggregateError::Invalid(_)) => {
+            Status::invalid_argument(e.to_string())
+        }
+        RunError::Aggregate(e @ AggregateError::Cancelled(_)) => Status::cancelled(e.to_string()),
+        RunError::Aggregate(e) => Status::internal(e.to_string()),
+        RunError::Task(e) => {
+            tracing::error!(error = %e, "aggregation task failed");
+            Status::internal(err.to_string())
+        }
+        RunError::Closed => Status::unavailable(err.to_string()),
+    }
+}
+
+/// The canonical name of a gRPC status code (`NOT_FOUND`).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
 }
 
 /// The status for a request the server could not turn into engine types.
@@ -153,6 +201,34 @@ mod tests {
             "{}",
             s.message()
         );
+    }
+
+    #[test]
+    fn aggregation_errors_map_to_their_codes() {
+        let code = |e: RunError| from_aggregate(&e).code();
+        assert_eq!(
+            code(RunError::Aggregate(AggregateError::Engine(
+                Error::TableNotFound("t".into())
+            ))),
+            Code::NotFound
+        );
+        assert_eq!(
+            code(RunError::Aggregate(AggregateError::TooManyBuckets {
+                table: "t".into(),
+                buckets: 9,
+                limit: 10
+            })),
+            Code::ResourceExhausted
+        );
+        assert_eq!(
+            code(RunError::Aggregate(AggregateError::Invalid("x".into()))),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            code(RunError::Aggregate(AggregateError::Cancelled("t".into()))),
+            Code::Cancelled
+        );
+        assert_eq!(code(RunError::Closed), Code::Unavailable);
     }
 
     #[test]

@@ -203,6 +203,18 @@ impl Server {
             .arg("--listen")
             .arg(self.addr.to_string())
             .args(&self.extra_args)
+            // Test servers run without HTTP unless a test asks for it (with --http-listen, or
+            // a --config file that may set http_listen): parallel tests would otherwise race
+            // for the default port.
+            .args(
+                (!self
+                    .extra_args
+                    .iter()
+                    .any(|a| a.starts_with("--http-listen") || a.starts_with("--config")))
+                .then_some(["--http-listen", "off"])
+                .into_iter()
+                .flatten(),
+            )
             .env("RUST_LOG", "info")
             .env_remove("STRATA_SERVER")
             .env_remove("STRATA_TOKEN")

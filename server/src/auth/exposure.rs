@@ -30,6 +30,15 @@ impl Listener {
         auth_flags: "--auth-tokens FILE (or --tls-client-ca FILE for client certificates)",
     };
 
+    /// The HTTP server (dashboard, JSON, `/metrics`). It has neither TLS nor authentication
+    /// yet (phase 2), so only loopback or `--insecure` passes.
+    pub const HTTP: Listener = Listener {
+        name: "HTTP",
+        address_flag: "--http-listen",
+        tls_flags: "TLS",
+        auth_flags: "authentication (the HTTP server has neither yet)",
+    };
+
     /// The HBase Thrift1 gateway. It has neither TLS nor authentication yet (phase 2 adds
     /// `--thrift-tls` and client certificates), so only loopback or `--insecure` passes.
     pub const THRIFT: Listener = Listener {

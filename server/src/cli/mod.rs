@@ -193,6 +193,27 @@ mod tests {
             &["strata", "delete", "t", "r", "f:q"],
             &["strata", "flush", "t"],
             &["strata", "compact", "t", "--major"],
+            &[
+                "strata",
+                "aggregate",
+                "transactions",
+                "payment_info:payment_method",
+                "--bucket",
+                "value",
+                "--top",
+                "3",
+                "--sum",
+                "transaction_summary:total_amount",
+                "--prefix",
+                "p",
+                "--start",
+                "a",
+                "--stop",
+                "z",
+                "--filter",
+                "KeyOnlyFilter()",
+                "--json",
+            ],
         ] {
             Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }

@@ -2,8 +2,10 @@
 //! open a store and start the gRPC server in-process on a free loopback port, create the four
 //! tables, bulk-load customers, product and transactions (loader-built files adopted through
 //! BulkIngest), stream the click events through MutateStream in micro-batches (the old Kafka
-//! path), then compute the old dashboard's distributions through Scan with column selection,
-//! and print them as text tables with a timing line per step.
+//! path), then compute the old dashboard's distributions through the Aggregate RPC, and print
+//! them as text tables with a timing line per step. The HTTP server runs too (on 8080 when
+//! free), so the dashboard's page is open while the demo runs; `--serve` keeps both serving
+//! after the demo until Ctrl-C.
 //!
 //! This file owns the flags and the steps' order and output lines; the click stream is
 //! `stream` and the dashboard's queries `dashboard`. The demo drives the loader library and
@@ -44,6 +46,9 @@ pub struct DemoArgs {
     /// Rows per MutateStream batch when streaming the click events
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub batch_rows: usize,
+    /// Keep serving (gRPC and the dashboard) after the demo, until Ctrl-C
+    #[arg(long)]
+    pub serve: bool,
 }
 
 /// Tables bulk-loaded (in this order); the click events are streamed.
@@ -111,14 +116,40 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
     // 2. Open the store and serve it in-process.
     let t = Instant::now();
-    let (db, server) = super::in_process::serve_in_process(&data_dir, DbOptions::default()).await?;
+    let (db, server) =
+        super::in_process::serve_in_process_with_http(&data_dir, DbOptions::default()).await?;
     let thrift = super::in_process::thrift_in_process(&db).await?;
     out.line(format!(
         "thrift gateway (HBase Thrift1, for happybase) on {}",
         thrift.local_addr()
     ));
     let url = server.url();
-    let result = demo_with_server(&url, &dir, &generated, &args, &mut out, t).await;
+    let dashboard = server.http_addr().map(|a| format!("http://{a}/"));
+    let mut result = demo_with_server(
+        &url,
+        dashboard.as_deref(),
+        &dir,
+        &generated,
+        &args,
+        &mut out,
+        t,
+    )
+    .await;
+    if let Some(page) = &dashboard {
+        out.line(format!("dashboard: {page}"));
+    }
+    if args.serve && result.is_ok() {
+        out.line(format!(
+            "serving gRPC on {url}, Thrift on {}{} until Ctrl-C",
+            thrift.local_addr(),
+            dashboard
+                .as_deref()
+                .map(|p| format!(" and the dashboard on {p}"))
+                .unwrap_or_default()
+        ));
+        super::serve::shutdown_signal().await;
+        result = Ok(());
+    }
 
     // Shut down cleanly whatever happened, then report the first error.
     let t = Instant::now();
@@ -153,6 +184,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 /// Everything that needs the server: tables, loads, the stream, the queries.
 async fn demo_with_server(
     url: &str,
+    dashboard_url: Option<&str>,
     dir: &Path,
     generated: &GenSummary,
     args: &DemoArgs,
@@ -166,6 +198,11 @@ async fn demo_with_server(
         server_started.elapsed(),
         format!("store in {}, server on {url}", dir.join("data").display()),
     );
+    if let Some(page) = dashboard_url {
+        out.line(format!(
+            "dashboard: {page} (open it while the data streams in)"
+        ));
+    }
 
     // 3. Create the four tables with the brief's families.
     let t = Instant::now();
@@ -243,7 +280,7 @@ async fn demo_with_server(
         ),
     );
 
-    // 6. The dashboard, through Scan with column selection.
+    // 6. The dashboard, through the Aggregate RPC.
     let counts = dashboard::query_and_print(&mut client, out).await?;
 
     // Row counts: what the API returns against the generated CSV files.
