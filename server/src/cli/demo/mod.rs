@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail};
 use strata_engine::DbOptions;
 use strata_loader::{GenSummary, LoadOptions, builtin_csv_file, builtin_mapping};
+use strata_server::Remote;
 
 use super::load::{build_files, bulk_ingest, default_families, ensure_table, per_sec};
 use stream::stream_csv;
@@ -197,7 +198,8 @@ async fn demo_with_server(
     out: &mut Out,
     server_started: Instant,
 ) -> Result<()> {
-    let mut client = strata_server::connect(url).await?;
+    let remote = Remote::plain(url);
+    let mut client = remote.connect().await?;
     out.step(
         "serve",
         server_started.elapsed(),
@@ -238,7 +240,7 @@ async fn demo_with_server(
             .with_context(|| format!("cannot build the files of {table}"))?;
         if !build.files.is_empty() {
             bulk_ingest(
-                url,
+                &remote,
                 &mut client,
                 table,
                 &build.paths(),
