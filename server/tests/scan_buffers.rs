@@ -42,7 +42,7 @@ async fn concurrent_scans_share_the_budget_wait_for_it_and_all_finish() {
         .await
         .expect("start");
     let budget: Arc<ScanBudget> = server.scan_budget();
-    let mut c = strata_server::connect(&server.url())
+    let mut c = strata_server::connect(&server.url(), &strata_server::ClientSecurity::default())
         .await
         .expect("connect");
     c.create_table(pb::CreateTableRequest {

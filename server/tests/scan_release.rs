@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use strata_engine::{Db, DbOptions, SyncMode};
 use strata_proto::v1 as pb;
-use strata_proto::v1::strata_client::StrataClient;
 use strata_server::ServiceOptions;
-use tonic::transport::Channel;
 
 /// Rows of 128 KiB: 8 MiB, more than HTTP/2's flow-control windows (the client's default
 /// stream window is 2 MiB), so the scan cannot finish before its client reads.
@@ -38,7 +36,7 @@ async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
 }
 
 /// Write every row with `value` (128 KiB of it) and flush: one more table file.
-async fn write_and_flush(c: &mut StrataClient<Channel>, value: u8) {
+async fn write_and_flush(c: &mut strata_server::Client, value: u8) {
     let value = bytes::Bytes::from(vec![value; 128 << 10]);
     c.mutate_rows(pb::MutateRowsRequest {
         table: "t".into(),
@@ -82,7 +80,7 @@ async fn a_waiting_scan_lets_compacted_files_go_and_still_reads_its_snapshot() {
     let server = strata_server::start(db.clone(), listener, ServiceOptions::default())
         .await
         .expect("start");
-    let mut c = strata_server::connect(&server.url())
+    let mut c = strata_server::connect(&server.url(), &strata_server::ClientSecurity::default())
         .await
         .expect("connect");
     c.create_table(pb::CreateTableRequest {
