@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use super::gc::marker_floor;
+use super::summary::FileSummary;
 use crate::cell::{SeqNo, Timestamp};
-use crate::manifest::FileMeta;
 use crate::table::FamilySchema;
 use crate::visibility::ttl_cutoff;
 
@@ -35,27 +35,32 @@ fn tier(size: u64) -> u32 {
 /// merging them would rewrite data for nothing (and, for a compaction's own output, again and
 /// again).
 pub(crate) fn pick(
-    files: &[&FileMeta],
+    files: &[FileSummary<'_>],
     min_unflushed: SeqNo,
     schema: &[FamilySchema],
     now: Timestamp,
 ) -> Option<Vec<usize>> {
     let mut by_tier: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (i, f) in files.iter().enumerate() {
-        by_tier.entry(tier(f.size)).or_default().push(i);
+        by_tier.entry(tier(f.meta.size)).or_default().push(i);
     }
     for members in by_tier.values() {
         let ranges: Vec<(&[u8], &[u8])> = members
             .iter()
             .filter_map(|&i| files.get(i))
-            .map(|f| (f.smallest_row.as_slice(), f.largest_row.as_slice()))
+            .map(|f| {
+                (
+                    f.meta.smallest_row.as_slice(),
+                    f.meta.largest_row.as_slice(),
+                )
+            })
             .collect();
         let mut chosen: Vec<usize> = overlapping(&ranges)
             .into_iter()
             .filter_map(|k| members.get(k).copied())
             .collect();
         if chosen.len() >= TIER_TRIGGER {
-            chosen.sort_by_key(|&i| files.get(i).map_or(0, |f| f.size));
+            chosen.sort_by_key(|&i| files.get(i).map_or(0, |f| f.meta.size));
             chosen.truncate(MAX_INPUTS);
             return Some(chosen);
         }
@@ -73,11 +78,12 @@ pub(crate) fn pick(
                 .iter()
                 .enumerate()
                 .filter(|&(j, _)| j != i)
-                .map(|(_, g)| *g),
+                .map(|(_, g)| g),
             min_unflushed,
         )
     };
     for (i, f) in files.iter().enumerate() {
+        let f = f.meta;
         // Rewriting alone helps only if some marker can go (it is older than everything
         // else) or some value has expired; otherwise the output would be picked again.
         let tombstones = f.cells > 0
@@ -111,6 +117,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::manifest::FileMeta;
     use crate::options::FamilyOptions;
 
     const MB: u64 = 1024 * 1024;
@@ -151,7 +158,7 @@ mod tests {
         ttls: &[u64],
         now: i64,
     ) -> Option<Vec<u64>> {
-        let refs: Vec<&FileMeta> = files.iter().collect();
+        let refs: Vec<FileSummary<'_>> = files.iter().map(FileSummary::from_meta).collect();
         pick(&refs, min_unflushed, &schema(ttls), now)
             .map(|v| v.into_iter().map(|i| files[i].number).collect())
     }

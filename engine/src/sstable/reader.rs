@@ -193,6 +193,18 @@ impl TableReader {
         may
     }
 
+    /// Whether the file may hold `row` (its key range and bloom filter say so), without
+    /// counting the check in [`TableReader::read_stats`] (compaction GC asks this of every
+    /// row it merges; the counters describe point gets).
+    pub(crate) fn may_hold_row_uncounted(&self, row: &[u8]) -> bool {
+        let inner = &*self.0;
+        let props = &inner.props;
+        if props.rows == 0 || row < &props.smallest_row[..] || row > &props.largest_row[..] {
+            return false;
+        }
+        inner.bloom.as_ref().is_none_or(|b| b.may_contain(row))
+    }
+
     /// All cells of one row for the selected families (`None`: every family in the file),
     /// in internal order. Empty if the row is absent.
     pub fn get_row(&self, row: &[u8], families: Option<&[Arc<str>]>) -> Result<Vec<InternalCell>> {
