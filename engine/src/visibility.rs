@@ -192,6 +192,10 @@ pub(crate) fn replay<'a>(
                 r.live.remove(&c.ts);
             }
             CellKind::DeleteColumn | CellKind::DeleteFamily => r.live.clear(),
+            CellKind::DeleteColumnUpTo | CellKind::DeleteFamilyUpTo => {
+                // Keep the versions newer than the bound.
+                r.live = r.live.split_off(&c.ts.saturating_add(1));
+            }
         }
     }
     r
@@ -287,6 +291,25 @@ mod tests {
         );
         cells.push(e(CellKind::Put, "a", 0, 5));
         assert_eq!(visible(cells, rules(2, None, 0)), vec!["a:2@2", "a:0@5"]);
+    }
+
+    #[test]
+    fn up_to_deletes_cover_earlier_versions_at_or_before_their_timestamp() {
+        let got = visible(
+            vec![
+                e(CellKind::Put, "a", 7, 1),
+                e(CellKind::Put, "a", 5, 2),
+                e(CellKind::Put, "a", 3, 3),
+                e(CellKind::DeleteColumnUpTo, "a", 5, 4), // ts 5 and 3 go, 7 stays
+                e(CellKind::Put, "a", 4, 5),              // written after: visible
+                e(CellKind::Put, "b", 9, 6),
+                e(CellKind::Put, "b", 2, 7),
+                e(CellKind::DeleteFamilyUpTo, "", 2, 8), // b:2 goes, newer ones stay
+                e(CellKind::Put, "b", 1, 9),
+            ],
+            rules(10, None, 0),
+        );
+        assert_eq!(got, vec!["a:7@1", "a:4@5", "b:9@6", "b:1@9"]);
     }
 
     #[test]

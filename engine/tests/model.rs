@@ -50,6 +50,22 @@ enum Op {
     DeleteRow {
         row: u8,
     },
+    /// Every version at or before `ts` (0: the column's newest visible version).
+    DeleteColumnUpTo {
+        row: u8,
+        fam: u8,
+        qual: u8,
+        ts: i64,
+    },
+    DeleteFamilyUpTo {
+        row: u8,
+        fam: u8,
+        ts: i64,
+    },
+    DeleteRowUpTo {
+        row: u8,
+        ts: i64,
+    },
     Get {
         row: u8,
         versions: u32,
@@ -99,6 +115,10 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(row, fam, qual)| Op::DeleteColumn { row, fam, qual }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(row, fam)| Op::DeleteFamily { row, fam }),
         1 => any::<u8>().prop_map(|row| Op::DeleteRow { row }),
+        1 => (any::<u8>(), any::<u8>(), any::<u8>(), 0i64..6)
+            .prop_map(|(row, fam, qual, ts)| Op::DeleteColumnUpTo { row, fam, qual, ts }),
+        1 => (any::<u8>(), any::<u8>(), 1i64..6).prop_map(|(row, fam, ts)| Op::DeleteFamilyUpTo { row, fam, ts }),
+        1 => (any::<u8>(), 1i64..6).prop_map(|(row, ts)| Op::DeleteRowUpTo { row, ts }),
         4 => (any::<u8>(), 1u32..4, proptest::option::of(any::<u8>()))
             .prop_map(|(row, versions, fam)| Op::Get { row, versions, fam }),
         2 => (any::<u8>(), any::<u8>(), 1u32..4, 0u64..4)
@@ -122,6 +142,9 @@ fn history_op() -> impl Strategy<Value = Op> {
             .prop_map(|(row, fam, qual, ts)| Op::DeleteCell { row, fam, qual, ts }),
         1 => (row(), any::<u8>(), qual()).prop_map(|(row, fam, qual)| Op::DeleteColumn { row, fam, qual }),
         1 => (row(), any::<u8>()).prop_map(|(row, fam)| Op::DeleteFamily { row, fam }),
+        2 => (row(), any::<u8>(), qual(), prop_oneof![Just(0i64), 1i64..5])
+            .prop_map(|(row, fam, qual, ts)| Op::DeleteColumnUpTo { row, fam, qual, ts }),
+        1 => (row(), any::<u8>(), 1i64..5).prop_map(|(row, fam, ts)| Op::DeleteFamilyUpTo { row, fam, ts }),
         1 => (row(), 1u32..4).prop_map(|(row, versions)| Op::Get { row, versions, fam: None }),
         3 => Just(Op::Flush),
         1 => Just(Op::Compact { major: false }),
@@ -152,6 +175,17 @@ enum Write {
     DeleteFamily {
         row: Vec<u8>,
         fam: &'static str,
+    },
+    ColumnUpTo {
+        row: Vec<u8>,
+        fam: &'static str,
+        qual: Vec<u8>,
+        ts: i64,
+    },
+    FamilyUpTo {
+        row: Vec<u8>,
+        fam: &'static str,
+        ts: i64,
     },
 }
 
@@ -204,10 +238,30 @@ impl Model {
                 Write::DeleteFamily { row: r, fam: f } if r.as_slice() == row && *f == fam => {
                     live.clear()
                 }
+                Write::ColumnUpTo {
+                    row: r,
+                    fam: f,
+                    qual: q,
+                    ts,
+                } if r.as_slice() == row && *f == fam && q.as_slice() == qual => {
+                    live.retain(|t, _| t > ts)
+                }
+                Write::FamilyUpTo { row: r, fam: f, ts } if r.as_slice() == row && *f == fam => {
+                    live.retain(|t, _| t > ts)
+                }
                 _ => {}
             }
         }
         live
+    }
+
+    /// `ts`, or for 0 the column's newest visible timestamp (1 if none).
+    fn newest_or(&self, row: &[u8], fam: &str, qual: &[u8], ts: i64) -> i64 {
+        if ts != 0 {
+            return ts;
+        }
+        let live = self.column(row, fam, qual);
+        live.keys().next_back().copied().unwrap_or(1)
     }
 
     /// Visible cells of a row: family, qualifier, ts desc.
@@ -281,6 +335,18 @@ fn open(dir: &std::path::Path, small_memtable: bool) -> Db {
         }
     }
     panic!("store stayed locked");
+}
+
+/// Apply one mutation to one row.
+fn write(db: &Db, row: &[u8], m: Mutation) {
+    db.mutate_row(
+        "t",
+        RowMutation {
+            row: row.to_vec().into(),
+            mutations: vec![m],
+        },
+    )
+    .expect("write");
 }
 
 /// Every row of the table, every version, as a scan returns them.
@@ -385,19 +451,16 @@ fn run(ops: Vec<(Op, u8)>, small_memtable: bool) -> Result<(), TestCaseError> {
                     qual(q),
                     val.to_string().into_bytes(),
                 );
-                db.mutate_row(
-                    "t",
-                    RowMutation {
-                        row: row.clone().into(),
-                        mutations: vec![Mutation::SetCell {
-                            family: fam.into(),
-                            qualifier: q.clone().into(),
-                            value: val.clone().into(),
-                            timestamp: ts,
-                        }],
+                write(
+                    &db,
+                    &row,
+                    Mutation::SetCell {
+                        family: fam.into(),
+                        qualifier: q.clone().into(),
+                        value: val.clone().into(),
+                        timestamp: ts,
                     },
-                )
-                .expect("put");
+                );
                 model.writes.push(Write::Put {
                     row,
                     fam,
@@ -413,24 +476,16 @@ fn run(ops: Vec<(Op, u8)>, small_memtable: bool) -> Result<(), TestCaseError> {
                 ts,
             } => {
                 let (row, fam, q) = (row_key(row), fam_name(fam), qual(q));
-                let ts = if ts == 0 {
-                    let live = model.column(&row, fam, &q);
-                    live.keys().next_back().copied().unwrap_or(1)
-                } else {
-                    ts
-                };
-                db.mutate_row(
-                    "t",
-                    RowMutation {
-                        row: row.clone().into(),
-                        mutations: vec![Mutation::DeleteCells {
-                            family: fam.into(),
-                            qualifier: q.clone().into(),
-                            timestamp: ts,
-                        }],
+                let ts = model.newest_or(&row, fam, &q, ts);
+                write(
+                    &db,
+                    &row,
+                    Mutation::DeleteCells {
+                        family: fam.into(),
+                        qualifier: q.clone().into(),
+                        timestamp: ts,
                     },
-                )
-                .expect("delete cell");
+                );
                 model.writes.push(Write::DeleteCell {
                     row,
                     fam,
@@ -440,46 +495,76 @@ fn run(ops: Vec<(Op, u8)>, small_memtable: bool) -> Result<(), TestCaseError> {
             }
             Op::DeleteColumn { row, fam, qual: q } => {
                 let (row, fam, q) = (row_key(row), fam_name(fam), qual(q));
-                db.mutate_row(
-                    "t",
-                    RowMutation {
-                        row: row.clone().into(),
-                        mutations: vec![Mutation::DeleteCells {
-                            family: fam.into(),
-                            qualifier: q.clone().into(),
-                            timestamp: 0,
-                        }],
+                write(
+                    &db,
+                    &row,
+                    Mutation::DeleteCells {
+                        family: fam.into(),
+                        qualifier: q.clone().into(),
+                        timestamp: 0,
                     },
-                )
-                .expect("delete column");
+                );
                 model.writes.push(Write::DeleteColumn { row, fam, qual: q });
             }
             Op::DeleteFamily { row, fam } => {
                 let (row, fam) = (row_key(row), fam_name(fam));
-                db.mutate_row(
-                    "t",
-                    RowMutation {
-                        row: row.clone().into(),
-                        mutations: vec![Mutation::DeleteFamily { family: fam.into() }],
-                    },
-                )
-                .expect("delete family");
+                write(&db, &row, Mutation::DeleteFamily { family: fam.into() });
                 model.writes.push(Write::DeleteFamily { row, fam });
             }
             Op::DeleteRow { row } => {
                 let row = row_key(row);
-                db.mutate_row(
-                    "t",
-                    RowMutation {
-                        row: row.clone().into(),
-                        mutations: vec![Mutation::DeleteRow],
-                    },
-                )
-                .expect("delete row");
+                write(&db, &row, Mutation::DeleteRow);
                 for fam in FAMILIES {
                     model.writes.push(Write::DeleteFamily {
                         row: row.clone(),
                         fam,
+                    });
+                }
+            }
+            Op::DeleteColumnUpTo {
+                row,
+                fam,
+                qual: q,
+                ts,
+            } => {
+                let (row, fam, q) = (row_key(row), fam_name(fam), qual(q));
+                let ts = model.newest_or(&row, fam, &q, ts);
+                write(
+                    &db,
+                    &row,
+                    Mutation::DeleteColumnUpTo {
+                        family: fam.into(),
+                        qualifier: q.clone().into(),
+                        timestamp: ts,
+                    },
+                );
+                model.writes.push(Write::ColumnUpTo {
+                    row,
+                    fam,
+                    qual: q,
+                    ts,
+                });
+            }
+            Op::DeleteFamilyUpTo { row, fam, ts } => {
+                let (row, fam) = (row_key(row), fam_name(fam));
+                write(
+                    &db,
+                    &row,
+                    Mutation::DeleteFamilyUpTo {
+                        family: fam.into(),
+                        timestamp: ts,
+                    },
+                );
+                model.writes.push(Write::FamilyUpTo { row, fam, ts });
+            }
+            Op::DeleteRowUpTo { row, ts } => {
+                let row = row_key(row);
+                write(&db, &row, Mutation::DeleteRowUpTo { timestamp: ts });
+                for fam in FAMILIES {
+                    model.writes.push(Write::FamilyUpTo {
+                        row: row.clone(),
+                        fam,
+                        ts,
                     });
                 }
             }

@@ -25,9 +25,15 @@ pub(crate) struct FileSummary<'a> {
 impl<'a> FileSummary<'a> {
     /// The summary of a live file.
     pub fn of(f: &'a FileHandle) -> FileSummary<'a> {
+        let props = f.reader.properties();
+        let markers = match f.meta.global_seq {
+            // An ingested file's cells all take its one sequence number.
+            Some(seq) => (f.meta.deletes > 0).then_some((seq, seq)),
+            None => (props.deletes > 0).then_some((props.min_marker_seq, props.max_marker_seq)),
+        };
         FileSummary {
             meta: &f.meta,
-            markers: marker_seqs(&f.meta),
+            markers,
             reader: Some(&f.reader),
         }
     }
@@ -53,7 +59,9 @@ impl<'a> FileSummary<'a> {
     }
 }
 
-/// The sequence numbers a file's markers may have: all of its own when it has any.
+/// The sequence numbers a file's markers may have, from its manifest record alone: all of
+/// its own when it has any.
+#[cfg(test)]
 fn marker_seqs(meta: &FileMeta) -> Option<(SeqNo, SeqNo)> {
     (meta.deletes > 0).then_some((meta.min_seq, meta.max_seq))
 }

@@ -120,7 +120,7 @@ impl TableReader {
             bloom_useful: AtomicU64::new(0),
         };
         let meta_bytes = inner.read_raw(footer.meta, What::Meta)?;
-        let meta = Meta::decode(&meta_bytes, footer.meta.offset)
+        let meta = Meta::decode(&meta_bytes, footer.meta.offset, footer.version)
             .map_err(|m| Error::corruption(path, footer.meta.offset, m))?;
         inner.bloom_handle = meta.bloom;
         if let Some(h) = meta.bloom {
