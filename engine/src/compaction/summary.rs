@@ -6,7 +6,7 @@
 
 use crate::cell::SeqNo;
 use crate::manifest::FileMeta;
-use crate::sstable::TableReader;
+use crate::sstable::{FamilyProperties, TableReader};
 use crate::version::FileHandle;
 
 /// One table file as compaction sees it.
@@ -17,6 +17,9 @@ pub(crate) struct FileSummary<'a> {
     /// The smallest and largest sequence number its delete markers may have (`None`: it
     /// has none).
     pub markers: Option<(SeqNo, SeqNo)>,
+    /// Its families' statistics (each one's newest put timestamp), sorted by name; empty
+    /// when unknown (unit tests), which the picker reads as "nothing has expired".
+    pub families: &'a [FamilyProperties],
     /// Its reader, for key-range and bloom checks (`None` in unit tests: may hold any row
     /// in its key range).
     pub reader: Option<&'a TableReader>,
@@ -34,6 +37,7 @@ impl<'a> FileSummary<'a> {
         FileSummary {
             meta: &f.meta,
             markers,
+            families: &props.families,
             reader: Some(&f.reader),
         }
     }
@@ -44,6 +48,7 @@ impl<'a> FileSummary<'a> {
         FileSummary {
             meta,
             markers: marker_seqs(meta),
+            families: &[],
             reader: None,
         }
     }
