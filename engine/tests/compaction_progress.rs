@@ -139,6 +139,9 @@ fn small_disjoint_files_are_merged_and_the_merge_settles() {
     }
     db.flush("t").unwrap();
     assert_eq!(db.table_file_numbers("t").unwrap().len(), 8);
+    // Eight files, one sorted run: back-pressure (which counts runs) sees one.
+    let stats = db.describe_table("t").unwrap().stats;
+    assert_eq!((stats.files, stats.sorted_runs), (8, 1));
     assert_eq!(rewrites(&db, 4), 1, "one merge, then nothing to do");
     assert_eq!(db.table_file_numbers("t").unwrap().len(), 1);
     assert_eq!(
@@ -148,4 +151,22 @@ fn small_disjoint_files_are_merged_and_the_merge_settles() {
         160,
         "every row survives the merge"
     );
+}
+
+#[test]
+fn files_over_the_same_keys_count_as_one_sorted_run_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.create_table("t", vec![FamilyOptions::new("f")]).unwrap();
+    for round in 0..3 {
+        for i in 0..10 {
+            write(&db, &format!("k{i}"), set("f", 1 + round));
+        }
+        db.flush("t").unwrap();
+    }
+    // A fourth file beside them (keys after theirs) adds a file, not a run.
+    write(&db, "z", set("f", 1));
+    db.flush("t").unwrap();
+    let stats = db.describe_table("t").unwrap().stats;
+    assert_eq!((stats.files, stats.sorted_runs), (4, 3));
 }

@@ -447,6 +447,7 @@ pub fn description_to_pb(d: engine::TableDescription) -> pb::DescribeTableRespon
             flush_bytes: s.flush_bytes,
             wal_bytes: s.wal_bytes,
             write_amplification_x100: s.write_amplification_x100,
+            sorted_runs: s.sorted_runs,
         }),
     }
 }
