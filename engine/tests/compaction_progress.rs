@@ -5,19 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
 
-use strata_engine::{Db, DbOptions, FamilyOptions, Mutation, RowMutation, SyncMode, now_micros};
+mod support;
 
-fn open(dir: &std::path::Path) -> Db {
-    Db::open(
-        dir,
-        DbOptions {
-            sync_mode: SyncMode::None,
-            background_threads: false,
-            ..DbOptions::default()
-        },
-    )
-    .expect("open")
-}
+use strata_engine::{Db, FamilyOptions, Mutation, RowMutation, now_micros};
+use support::open_manual;
 
 fn write(db: &Db, row: &str, m: Mutation) {
     db.mutate_row(
@@ -59,7 +50,7 @@ fn a_file_expired_in_one_family_is_rewritten_once_not_forever() {
     // shortest TTL, but only e's puts expire: one rewrite drops them, and the output (a's
     // puts) must not be picked again.
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let db = open_manual(dir.path());
     db.create_table(
         "t",
         vec![
@@ -91,7 +82,7 @@ fn a_file_of_markers_that_must_stay_is_not_rewritten_again_and_again() {
     // entry is below the floor, but none of its markers is: rewriting it alone keeps
     // everything, so the picker must leave it.
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let db = open_manual(dir.path());
     db.create_table("t", vec![FamilyOptions::new("f")]).unwrap();
     write(&db, "a", set("f", 5));
     db.flush("t").unwrap();
@@ -125,7 +116,7 @@ fn small_disjoint_files_are_merged_and_the_merge_settles() {
     // their number must stay bounded: once eight are small they are merged, and the merge
     // is not repeated.
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let db = open_manual(dir.path());
     db.create_table("t", vec![FamilyOptions::new("f")]).unwrap();
     for flush in 0..7 {
         for i in 0..20 {
@@ -156,7 +147,7 @@ fn small_disjoint_files_are_merged_and_the_merge_settles() {
 #[test]
 fn files_over_the_same_keys_count_as_one_sorted_run_each() {
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let db = open_manual(dir.path());
     db.create_table("t", vec![FamilyOptions::new("f")]).unwrap();
     for round in 0..3 {
         for i in 0..10 {

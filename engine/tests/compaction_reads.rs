@@ -5,19 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
 
-use strata_engine::{Db, DbOptions, FamilyOptions, Mutation, ReadOptions, RowMutation, SyncMode};
+mod support;
 
-fn open(dir: &std::path::Path) -> Db {
-    Db::open(
-        dir,
-        DbOptions {
-            sync_mode: SyncMode::None,
-            background_threads: false,
-            ..DbOptions::default()
-        },
-    )
-    .expect("open")
-}
+use strata_engine::{Db, FamilyOptions, Mutation, ReadOptions, RowMutation};
+use support::open_manual;
 
 fn put(db: &Db, ts: i64, value: &str) {
     db.mutate_row(
@@ -107,7 +98,7 @@ fn a_version_delete_never_uncovers_a_version_that_was_one_too_many() {
     // too many when ts 3 was written, so it is gone before any compaction, and merging A
     // alone (what the background did) changes nothing.
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let db = open_manual(dir.path());
     table(&db, 2);
     for ts in 1..=3 {
         put(&db, ts, &format!("v{ts}"));
@@ -129,7 +120,7 @@ fn merging_a_delete_with_the_versions_it_covers_keeps_what_they_masked_masked() 
     // ts 1 in file A; ts 5 and ts 4 (which make ts 1 one too many), then a delete of ts 5,
     // in file B. Merging B alone must not drop ts 5 and so let ts 1 count again.
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let db = open_manual(dir.path());
     table(&db, 2);
     put(&db, 1, "v1");
     db.flush("t").unwrap();
@@ -151,7 +142,7 @@ fn a_delete_outside_the_merge_between_its_puts_keeps_them() {
     // both visible, since ts 3 was gone when they came). Merging A and C, without B, must
     // not count ts 3 against ts 1.
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let db = open_manual(dir.path());
     table(&db, 2);
     put(&db, 3, "v3");
     db.flush("t").unwrap();
@@ -177,7 +168,7 @@ fn an_up_to_delete_between_puts_keeps_the_later_older_version() {
     // would make ts 3 one too many. The same with the family form of the delete.
     for family_form in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let db = open(dir.path());
+        let db = open_manual(dir.path());
         table(&db, 2);
         write(
             &db,
@@ -232,7 +223,7 @@ fn an_up_to_delete_outside_the_merge_between_its_puts_keeps_them() {
     // 2: both visible). Merging A and C without B must not count ts 5 against ts 1: B's
     // marker sequence range (SSTable format 2) says a marker may fall between them.
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let db = open_manual(dir.path());
     table(&db, 2);
     put(&db, 5, "v5");
     db.flush("t").unwrap();

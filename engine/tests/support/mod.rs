@@ -1,7 +1,8 @@
-//! Helpers for the frozen-format fixture tests from v2 on (`format_v2.rs`): a generator
-//! whose output can never change, the dump every fixture is checked against, and copying a
-//! fixture before opening it. (`format_v1.rs` keeps its own copies: it is frozen with its
-//! fixture.)
+//! Helpers the engine's integration tests share: for the frozen-format fixture tests from
+//! v2 on (`format_v2.rs`) a generator whose output can never change, the dump every fixture
+//! is checked against, and copying a fixture before opening it (`format_v1.rs` keeps its own
+//! copies: it is frozen with its fixture); for the compaction tests a store that does
+//! nothing on its own.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +10,7 @@ use std::fmt::Write as _;
 use std::ops::Bound;
 use std::path::Path;
 
-use strata_engine::{Db, ReadOptions, ScanOptions};
+use strata_engine::{Db, DbOptions, ReadOptions, ScanOptions, SyncMode};
 
 /// splitmix64: a generator whose output can never change under us (a library RNG may).
 pub struct Rng(pub u64);
@@ -80,4 +81,18 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &target).expect("copy");
         }
     }
+}
+
+/// Open a store without background threads (nothing flushes or compacts unless the test
+/// asks) and without fsyncs (these tests check semantics, not durability).
+pub fn open_manual(dir: &Path) -> Db {
+    Db::open(
+        dir,
+        DbOptions {
+            sync_mode: SyncMode::None,
+            background_threads: false,
+            ..DbOptions::default()
+        },
+    )
+    .expect("open")
 }
