@@ -25,6 +25,7 @@ mod db;
 mod error;
 #[cfg(any(test, feature = "testing"))]
 mod fault_fs;
+mod fd_limit;
 mod filename;
 pub mod filter;
 #[cfg(test)]

@@ -318,7 +318,7 @@ impl Strata for StrataService {
         &self,
         _request: Request<pb::ServerInfoRequest>,
     ) -> Result<Response<pb::ServerInfoResponse>, Status> {
-        Err(Status::unimplemented("ServerInfo is not implemented yet"))
+        Ok(Response::new(convert::server_info(&self.db, &self.options)))
     }
 
     async fn disable_table(
