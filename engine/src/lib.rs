@@ -4,10 +4,11 @@
 //! re-exported here, plus these modules: [`options`]; [`sstable`], because the bulk loader
 //! writes table files with the engine's own [`sstable::TableBuilder`] (and reads them back
 //! with [`sstable::TableReader`]) before handing them to [`Db::ingest`]; [`fs`], the file
-//! layer those take; and [`filter`], HBase's filter language over the row types. Everything
-//! else is internal. Test seams (a fault-injecting file layer,
-//! the memtable and WAL writer for micro-benchmarks) are in `testing`, compiled only with the
-//! `testing` cargo feature and not part of the supported API.
+//! layer those take; [`filter`], HBase's filter language over the row types; and [`check`],
+//! the offline verification behind `strata check`. Everything else is internal. Test seams
+//! (a fault-injecting file layer, the memtable and WAL writer for micro-benchmarks) are in
+//! `testing`, compiled only with the `testing` cargo feature and not part of the supported
+//! API.
 //!
 //! Data flows one way: `Db` -> WAL + memtable -> (flush) SSTables + manifest. No module here
 //! knows about gRPC, CSV or the command line. The module map and who may import whom are in
@@ -19,6 +20,7 @@ mod bloom;
 mod cache;
 mod catalog;
 mod cell;
+pub mod check;
 mod codec;
 mod compaction;
 mod db;

@@ -19,7 +19,8 @@ fn main() -> ExitCode {
         | cli::Command::Gen(_)
         | cli::Command::Load(_)
         | cli::Command::Demo(_)
-        | cli::Command::Bench(_) => "warn",
+        | cli::Command::Bench(_)
+        | cli::Command::Check(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
             cli::Command::Load(a) => cli::load::run(a).await,
             cli::Command::Demo(a) => cli::demo::run(a).await,
             cli::Command::Bench(a) => cli::bench::run(a).await,
+            cli::Command::Check(a) => cli::check::run(a).await,
         }
     });
     match result {
