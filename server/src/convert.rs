@@ -462,6 +462,39 @@ pub fn description_to_pb(d: engine::TableDescription) -> pb::DescribeTableRespon
     }
 }
 
+/// ServerInfo: the server's version, the store's ingest directories and sync mode, and the
+/// limits the server enforces (each its setting of the same name).
+pub fn server_info(
+    db: &strata_engine::Db,
+    service: &crate::ServiceOptions,
+) -> pb::ServerInfoResponse {
+    let o = db.options();
+    let n = |v: usize| v as u64;
+    pb::ServerInfoResponse {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        ingest_dirs: db
+            .ingest_dirs()
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect(),
+        limits: Some(pb::ServerLimits {
+            max_row_key_bytes: n(o.limits.max_row_key),
+            max_qualifier_bytes: n(o.limits.max_qualifier),
+            max_value_bytes: n(o.limits.max_value),
+            max_message_bytes: n(service.max_message_bytes),
+            max_mutations_per_row: n(o.limits.max_mutations_per_row),
+            // Settings of issue 10 items 1 and 9, filled in when they land.
+            ..pb::ServerLimits::default()
+        }),
+        sync: match o.sync_mode {
+            strata_engine::SyncMode::Always => "always",
+            strata_engine::SyncMode::Group => "group",
+            strata_engine::SyncMode::None => "none",
+        }
+        .to_string(),
+    }
+}
+
 /// Bulk-ingest paths: each must be absolute (they name files on the server's machine).
 pub fn ingest_paths(paths: Vec<String>) -> Result<Vec<std::path::PathBuf>, ConvertError> {
     paths

@@ -99,7 +99,8 @@ pub(crate) fn maybe_compact(catalog: &Catalog) -> Result<()> {
         let Some(_c) = t.compaction_lock.try_lock() else {
             continue;
         };
-        if t.dropped.load(Ordering::Acquire) {
+        // An unavailable table is not compacted: its damaged files are not in the merge.
+        if t.dropped.load(Ordering::Acquire) || t.damage.is_some() {
             continue;
         }
         let v = t.version.load_full();
