@@ -32,6 +32,7 @@ use crate::guard::GuardLayer;
 use crate::http::{self, HttpHandle, HttpState};
 use crate::metrics::grpc::GrpcMetricsLayer;
 use crate::oversize;
+use crate::scan_budget::ScanBudget;
 use crate::service::StrataService;
 use crate::stopping::{self, StopSender};
 use crate::tls::{self, ReloadableTls};
@@ -100,9 +101,16 @@ pub struct ServerHandle {
     health: HealthReporter,
     http: Option<HttpHandle>,
     protections: Protections,
+    budget: Arc<ScanBudget>,
 }
 
 impl ServerHandle {
+    /// The scan caps and buffer budget its scans count in (give it to a Thrift gateway beside
+    /// it, so that both count against one budget).
+    pub fn scan_budget(&self) -> Arc<ScanBudget> {
+        self.budget.clone()
+    }
+
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -199,6 +207,18 @@ pub async fn start_with(
     options: ServiceOptions,
     protections: Protections,
 ) -> Result<ServerHandle, ServerError> {
+    start_inner(db, listener, http, options, protections, None).await
+}
+
+/// [`start_with`] whose scans count in `budget` (a fresh one from `options` if `None`).
+async fn start_inner(
+    db: Db,
+    listener: TcpListener,
+    http: Option<TcpListener>,
+    options: ServiceOptions,
+    protections: Protections,
+    budget: Option<Arc<ScanBudget>>,
+) -> Result<ServerHandle, ServerError> {
     let local_addr = listener.local_addr()?;
     let (stop, stopping) = stopping::channel();
     let max_message = options.max_message_bytes;
@@ -213,12 +233,15 @@ pub async fn start_with(
         )?),
         None => None,
     };
+    let budget = budget.unwrap_or_else(|| ScanBudget::new(options.scan_limits()));
+    let max_streams = options.max_concurrent_streams;
     let service = StrataServer::new(StrataService::new(
         db,
         options,
         stopping,
         aggregator,
         security.clone(),
+        budget.clone(),
     ))
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
@@ -236,9 +259,11 @@ pub async fn start_with(
 
     let incoming = tls::incoming(listener, protections.tls.clone());
     // The metrics layer is outermost, so it sees the status after the oversize rewrite.
+    // Streams per connection bound what one client connection can hold open at once.
     let router = Server::builder()
+        .max_concurrent_streams(max_streams)
         .layer(GrpcMetricsLayer)
-        .layer(oversize::layer::<tonic::body::Body>())
+        .layer(oversize::layer())
         .layer(GuardLayer::new(security))
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -256,6 +281,7 @@ pub async fn start_with(
         health,
         http,
         protections,
+        budget,
     })
 }
 
@@ -391,14 +417,17 @@ async fn serve_open(
     let http = http::bind(binding).await?;
     let lister = db.clone();
     let tables = tokio::task::spawn_blocking(move || lister.list_tables()).await?;
+    // gRPC scans and Thrift scanners count against one budget.
+    let budget = ScanBudget::new(config.service.scan_limits());
     let thrift = match config.thrift_listen {
         None => None,
         Some(addr) => {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (thrift_listen)"))?;
-            let gateway = crate::thrift::start(db.clone(), listener, config.thrift.clone())
-                .context("cannot start the Thrift gateway")?;
+            let gateway =
+                crate::thrift::start(db.clone(), listener, config.thrift.clone(), budget.clone())
+                    .context("cannot start the Thrift gateway")?;
             tracing::info!(
                 address = %gateway.local_addr(),
                 transport = if config.thrift.framed { "framed" } else { "buffered" },
@@ -410,12 +439,13 @@ async fn serve_open(
             Some(gateway)
         }
     };
-    let handle = start_with(
+    let handle = start_inner(
         db.clone(),
         listener,
         http,
         config.service.clone(),
         protections,
+        Some(budget),
     )
     .await?;
     let reloader = reload_on_sighup(&handle)?;
@@ -432,6 +462,10 @@ async fn serve_open(
         table_names = ?tables,
         sync = ?config.db.sync_mode,
         max_message_bytes = config.service.max_message_bytes,
+        max_scans = config.service.max_scans,
+        max_scans_per_connection = config.service.max_scans_per_connection,
+        scan_buffer_bytes = config.service.scan_buffer_bytes,
+        max_concurrent_streams = config.service.max_concurrent_streams,
         "strata serving"
     );
     shutdown.await;

@@ -43,7 +43,7 @@ pub async fn serve<C: Codec>(
     };
     let (rd, mut wr) = stream.into_split();
     let mut reader = MessageReader::<_, C>::new(rd, framed, limits);
-    let peer = Peer { local };
+    let peer = Peer { local, client };
     tracing::debug!(%client, "thrift connection opened");
     loop {
         let next = tokio::select! {

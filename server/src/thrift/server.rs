@@ -19,6 +19,7 @@ use super::connection;
 use super::handler::Gateway;
 use super::protocol::{Binary, Compact};
 use crate::config::ThriftOptions;
+use crate::scan_budget::ScanBudget;
 use crate::stopping::{self, StopSender, Stopping};
 
 /// Back-off after a failed accept (e.g. out of file descriptors).
@@ -73,14 +74,16 @@ impl ThriftHandle {
     }
 }
 
-/// Serve the gateway for `db` on `listener` until [`ThriftHandle::shutdown`].
+/// Serve the gateway for `db` on `listener` until [`ThriftHandle::shutdown`]; its scanners
+/// count in `budget` (the gRPC server's, so both share the scan caps).
 pub fn start(
     db: Db,
     listener: TcpListener,
     options: ThriftOptions,
+    budget: Arc<ScanBudget>,
 ) -> std::io::Result<ThriftHandle> {
     let local_addr = listener.local_addr()?;
-    let gateway = Arc::new(Gateway::new(db, options));
+    let gateway = Arc::new(Gateway::new(db, options, budget));
     let (stop, stopping) = stopping::channel();
     let task = tokio::spawn(accept_loop(listener, gateway.clone(), stopping.clone()));
     let reaper = tokio::spawn(reap(gateway.clone(), stopping));

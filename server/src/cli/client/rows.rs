@@ -10,6 +10,7 @@ use anyhow::{Result, bail};
 use serde_json::json;
 use strata_proto::v1 as pb;
 use strata_server::escape;
+use strata_server::row_joiner::RowJoiner;
 
 use super::{Conn, call, code_name, connect, took};
 use crate::cli::family::{parse_cell_column, parse_column, parse_columns};
@@ -232,6 +233,8 @@ pub(super) async fn scan(a: ScanArgs, out: &mut impl Write, start: Instant) -> R
         output::scan_header(out)?;
     }
     let mut rows = 0u64;
+    // A row too large for one reply comes in parts: print it once whole.
+    let mut joiner = RowJoiner::new();
     loop {
         let reply = match stream.message().await {
             Ok(Some(r)) => r,
@@ -242,14 +245,15 @@ pub(super) async fn scan(a: ScanArgs, out: &mut impl Write, start: Instant) -> R
                 s.message()
             ),
         };
-        for row in &reply.rows {
+        let whole = joiner.push(reply.rows);
+        for row in &whole {
             if conn.json {
                 writeln!(out, "{}", output::row_json(row))?;
             } else {
                 output::scan_row(out, row)?;
             }
         }
-        rows += reply.rows.len() as u64;
+        rows += whole.len() as u64;
     }
     if !conn.json {
         writeln!(out, "{rows} row(s)")?;
@@ -280,7 +284,8 @@ pub(super) async fn count(a: CountArgs, out: &mut impl Write, start: Instant) ->
     let mut rows = 0u64;
     loop {
         match stream.message().await {
-            Ok(Some(r)) => rows += r.rows.len() as u64,
+            // Keys only: no row is ever sent in parts, but count only last parts anyway.
+            Ok(Some(r)) => rows += r.rows.iter().filter(|row| !row.partial).count() as u64,
             Ok(None) => break,
             Err(s) => bail!(
                 "Scan failed after {rows} row(s): {}: {}",

@@ -25,10 +25,15 @@ fn fixture() -> Fixture {
     let db = Db::open(dir.path(), DbOptions::default()).expect("open");
     let peer = Peer {
         local: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        client: SocketAddr::from(([127, 0, 0, 1], 40000)),
     };
     Fixture {
         _dir: dir,
-        gw: Gateway::new(db, ThriftOptions::default()),
+        gw: Gateway::new(
+            db,
+            ThriftOptions::default(),
+            crate::scan_budget::ScanBudget::new(crate::ServiceOptions::default().scan_limits()),
+        ),
         peer,
     }
 }
@@ -660,4 +665,62 @@ fn every_method_is_listed_once() {
         assert!(find(m.name).is_some());
     }
     assert!(find("grant").is_none());
+}
+
+#[test]
+fn a_scanner_between_calls_holds_no_table_file_and_reads_its_snapshot() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    let sst = f._dir.path().join("sst");
+    let files = || {
+        std::fs::read_dir(&sst)
+            .expect("sst dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sst"))
+            })
+            .count()
+    };
+    let write_all = |value: &str| {
+        for i in 0..4 {
+            f.put("t", &format!("r{i}"), &[("cf:a", value)], None);
+        }
+        f.gw.db.flush("t").expect("flush");
+    };
+    write_all("1");
+    write_all("2");
+    let id = f
+        .call(
+            "scannerOpenWithScan",
+            |w| {
+                bin(w, 1, b"t");
+                w.write_field_begin(TType::Struct, 2);
+                TScan::default().write(w);
+                attributes(w, 3);
+            },
+            |r| r.read_i32().expect("id"),
+        )
+        .ok();
+    let first = f.get_list(id, 1).ok();
+    assert_eq!(columns(&first[0]), vec![pair("cf:a", "2")]);
+    // Overwritten and compacted between two calls: the scanner's files go at once.
+    write_all("3");
+    f.gw.db.compact("t", true).expect("compact");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while files() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} table files after the compaction: the scanner pins the old ones",
+            files()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // It reads on at its snapshot.
+    let rest = f.get_list(id, 10).ok();
+    type Rows = Vec<(Vec<u8>, Vec<(String, String)>)>;
+    let rows: Rows = rest.iter().map(|r| (r.row.to_vec(), columns(r))).collect();
+    let want: Rows = (1..4)
+        .map(|i| (format!("r{i}").into_bytes(), vec![pair("cf:a", "2")]))
+        .collect();
+    assert_eq!(rows, want);
 }

@@ -12,6 +12,7 @@ pub mod scanners;
 pub mod writes;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use strata_engine::{ColumnSelector, Db, ReadOptions};
@@ -22,6 +23,7 @@ use super::scanner::Scanners;
 use super::time;
 use super::types::{ColumnDescriptor, Map, TCell, TRegionInfo, TRowResult, write_field};
 use crate::config::ThriftOptions;
+use crate::scan_budget::ScanBudget;
 
 /// What every call shares: the store, the open scanners, the settings.
 pub struct Gateway {
@@ -34,11 +36,11 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A gateway over `db`.
-    pub fn new(db: Db, options: ThriftOptions) -> Gateway {
+    /// A gateway over `db`, its scanners counting in `budget`.
+    pub fn new(db: Db, options: ThriftOptions, budget: Arc<ScanBudget>) -> Gateway {
         Gateway {
             db,
-            scanners: Scanners::new(options.scanner_lease, options.max_scanners),
+            scanners: Scanners::new(options.scanner_lease, budget),
             options,
         }
     }
@@ -62,6 +64,8 @@ impl Gateway {
 pub struct Peer {
     /// The address the client reached (named in region descriptions).
     pub local: SocketAddr,
+    /// The client's address (its scanners count against this connection).
+    pub client: SocketAddr,
 }
 
 /// A method's success value (field 0 of its result struct).
