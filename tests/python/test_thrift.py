@@ -5,7 +5,8 @@ Starts the real `strata serve --thrift-listen` binary on free loopback ports wit
 data directory and checks, through unchanged happybase 1.3.0 calls, what HBase's Thrift
 gateway answers: tables, families and regions, put/batch/row/rows/cells with versions and
 millisecond timestamps, scans (row_start/row_stop/row_prefix/columns/limit/batch_size/
-include_timestamp/sorted_columns/scan_batching), deletes, compaction calls, a 20,000-row scan
+include_timestamp/sorted_columns/scan_batching/filter, with each filter of HBase's language and
+its HBase result), deletes, compaction calls, a 20,000-row scan
 with nothing lost or repeated, the framed transport and the compact protocol, an unknown
 method leaving the connection usable, data written over gRPC read over Thrift and back, and
 the pipeline dashboard's access pattern (one connection, four whole-table scans of data from
@@ -295,6 +296,127 @@ def test_scans(ctx):
     assert len(list(t.scan(row_prefix=b"c"))) == 10
 
 
+# The filter cases of tests/tests/grpc_filter.rs over the same cells, through happybase's
+# `scan(filter=...)`. Thrift row results carry the newest version each column keeps after the
+# filter, and TimestampsFilter takes milliseconds.
+T0_MS = 1_700_000_000_000
+FILTER_CELLS = [
+    (b"r1", b"a:x", 3, b"v1"),
+    (b"r1", b"a:x", 2, b"old"),
+    (b"r1", b"a:y", 3, b"gopay"),
+    (b"r1", b"b:z", 3, b"1"),
+    (b"r2", b"a:x", 3, b"v2"),
+    (b"r2", b"b:z", 3, b"2"),
+    (b"r3", b"a:y", 3, b"OVO"),
+    (b"r3", b"b:w", 3, b""),
+    (b"r3", b"b:z", 3, b"3"),
+    (b"s1", b"a:x", 3, b"v1"),
+    (b"t1", b"b:z", 3, b"9"),
+]
+F_R1 = (b"r1", {b"a:x": b"v1", b"a:y": b"gopay", b"b:z": b"1"})
+F_R2 = (b"r2", {b"a:x": b"v2", b"b:z": b"2"})
+F_R3 = (b"r3", {b"a:y": b"OVO", b"b:w": b"", b"b:z": b"3"})
+F_S1 = (b"s1", {b"a:x": b"v1"})
+F_T1 = (b"t1", {b"b:z": b"9"})
+FILTER_CASES = [
+    ("PrefixFilter('r')", [F_R1, F_R2, F_R3]),
+    ("PrefixFilter('r2') AND KeyOnlyFilter()", [(b"r2", {b"a:x": b"", b"b:z": b""})]),
+    (
+        "PrefixFilter('r2') AND KeyOnlyFilter(true)",
+        [(b"r2", {b"a:x": struct.pack(">i", 2), b"b:z": struct.pack(">i", 1)})],
+    ),
+    (
+        "FirstKeyOnlyFilter()",
+        [(b"r1", {b"a:x": b"v1"}), (b"r2", {b"a:x": b"v2"}), (b"r3", {b"a:y": b"OVO"}), F_S1, F_T1],
+    ),
+    ("SingleColumnValueFilter('a', 'x', =, 'binary:v1')", [F_R1, F_R3, F_S1, F_T1]),
+    ("SingleColumnValueFilter('a', 'x', =, 'binary:v1', true, true)", [F_R1, F_S1]),
+    ("SingleColumnValueFilter('a', 'x', =, 'binary:old', true, true)", []),
+    ("SingleColumnValueFilter('a', 'x', =, 'binary:old', true, false)", [F_R1]),
+    (
+        "SingleColumnValueExcludeFilter('a', 'x', =, 'binary:v1')",
+        [(b"r1", {b"a:y": b"gopay", b"b:z": b"1"}), F_R3, F_T1],
+    ),
+    ("RowFilter(<=, 'binary:r2')", [F_R1, F_R2]),
+    ("RowFilter(=, 'regexstring:^[st]')", [F_S1, F_T1]),
+    (
+        "FamilyFilter(=, 'binary:b')",
+        [(b"r1", {b"b:z": b"1"}), (b"r2", {b"b:z": b"2"}), (b"r3", {b"b:w": b"", b"b:z": b"3"}), F_T1],
+    ),
+    (
+        "QualifierFilter(>, 'binaryprefix:x')",
+        [
+            (b"r1", {b"a:y": b"gopay", b"b:z": b"1"}),
+            (b"r2", {b"b:z": b"2"}),
+            (b"r3", {b"a:y": b"OVO", b"b:z": b"3"}),
+            F_T1,
+        ],
+    ),
+    ("ValueFilter(=, 'substring:GOPAY')", [(b"r1", {b"a:y": b"gopay"})]),
+    # The newest version that passes: the older one.
+    ("ValueFilter(=, 'binary:old')", [(b"r1", {b"a:x": b"old"})]),
+    ("ColumnPrefixFilter('y')", [(b"r1", {b"a:y": b"gopay"}), (b"r3", {b"a:y": b"OVO"})]),
+    (
+        "MultipleColumnPrefixFilter('y', 'w')",
+        [(b"r1", {b"a:y": b"gopay"}), (b"r3", {b"a:y": b"OVO", b"b:w": b""})],
+    ),
+    (
+        "ColumnRangeFilter('x', false, 'z', false)",
+        [(b"r1", {b"a:y": b"gopay"}), (b"r3", {b"a:y": b"OVO"})],
+    ),
+    ("TimestampsFilter(%d)" % (T0_MS + 2), [(b"r1", {b"a:x": b"old"})]),
+    ("InclusiveStopFilter('r2')", [F_R1, F_R2]),
+    ("PageFilter(2)", [F_R1, F_R2]),
+    ("SingleColumnValueFilter('b', 'z', =, 'binary:3') AND PageFilter(1)", [F_R3]),
+    ("ColumnCountGetFilter(2)", [(b"r1", {b"a:x": b"v1", b"a:y": b"gopay"})]),
+    ("SKIP ValueFilter(!=, 'binary:')", [F_R1, F_R2, F_S1, F_T1]),
+    ("WHILE RowFilter(<, 'binary:r3')", [F_R1, F_R2]),
+    ("WHILE ValueFilter(!=, 'binary:3')", [F_R1, F_R2, (b"r3", {b"a:y": b"OVO", b"b:w": b""})]),
+    (
+        "RowFilter(=, 'binary:r2') OR ValueFilter(=, 'binary:v1')",
+        [(b"r1", {b"a:x": b"v1"}), F_R2, (b"s1", {b"a:x": b"v1"})],
+    ),
+    (
+        "(PrefixFilter('r1') OR PrefixFilter('t')) AND "
+        "(ColumnPrefixFilter('x') OR FamilyFilter(=, 'binary:b'))",
+        [(b"r1", {b"a:x": b"v1", b"b:z": b"1"}), F_T1],
+    ),
+]
+
+
+def test_scan_filters(ctx):
+    c = ctx.conn
+    c.create_table("hb_filter", {"a": dict(max_versions=3), "b": {}})
+    t = c.table("hb_filter")
+    for row, col, ts, value in FILTER_CELLS:
+        t.put(row, {col: value}, timestamp=T0_MS + ts)
+    assert list(t.scan()) == [F_R1, F_R2, F_R3, F_S1, F_T1]
+    for f, want in FILTER_CASES:
+        # batch_size=2: the filter's state carries across scannerGetList calls.
+        got = list(t.scan(filter=f, batch_size=2))
+        assert got == want, "%s: %r" % (f, got)
+    got = list(t.scan(filter="TimestampsFilter(%d)" % (T0_MS + 2), include_timestamp=True))
+    assert got == [(b"r1", {b"a:x": (b"old", T0_MS + 2)})], got
+    # With the scan's own range and columns.
+    got = list(t.scan(row_start=b"r2", columns=[b"b"], filter="ValueFilter(!=, 'binary:9')"))
+    assert got == [(b"r2", {b"b:z": b"2"}), (b"r3", {b"b:w": b"", b"b:z": b"3"})], got
+    for bad, needle in [
+        ("PrefixFilter('a') AND", "byte 21"),
+        ("NoSuchFilter()", "unknown filter 'NoSuchFilter'"),
+        ("ValueFilter(=, 'regexstring:(a')", "unclosed group"),
+    ]:
+        expect_raises(lambda: list(t.scan(filter=bad)), "IOError", "bad filter at byte", needle)
+    assert len(list(t.scan(filter="FirstKeyOnlyFilter()"))) == 5, "the connection still works"
+
+
+def test_a_filter_dropping_almost_every_row_loses_nothing(ctx):
+    t = ctx.conn.table("hb_big")  # 20,000 rows, written by test_twenty_thousand_rows_scan_whole
+    want = [b"row000017", b"row012345", b"row019999"]
+    f = "RowFilter(=, 'regexstring:^row0(00017|12345|19999)$')"
+    assert [k for k, _ in t.scan(filter=f, batch_size=1)] == want
+    assert [k for k, _ in t.scan(filter=f + " AND KeyOnlyFilter()", batch_size=1000)] == want
+
+
 def test_twenty_thousand_rows_scan_whole(ctx):
     c = ctx.conn
     c.create_table("hb_big", {"f": {}})
@@ -483,7 +605,9 @@ TESTS = [
     test_put_row_rows_cells,
     test_batch_and_deletes,
     test_scans,
+    test_scan_filters,
     test_twenty_thousand_rows_scan_whole,
+    test_a_filter_dropping_almost_every_row_loses_nothing,
     test_unknown_method_keeps_the_connection_usable,
     test_grpc_and_thrift_see_the_same_data,
     test_dashboard_access_pattern,

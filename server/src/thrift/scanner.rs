@@ -13,15 +13,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use strata_engine::{Row, RowScanner};
+use strata_engine::Row;
 
 use super::error::ThriftError;
 use super::shape;
 use super::types::TRowResult;
 
+/// The rows a scan returns: the engine's scanner, through the scan's filter when it has one.
+pub type ScanRows = Box<dyn Iterator<Item = strata_engine::Result<Row>> + Send>;
+
 /// One scan between calls.
 pub struct Scan {
-    rows: RowScanner,
+    rows: ScanRows,
     sorted: bool,
     batch: usize,
     /// Parts of a row split by `batch` not yet returned.
@@ -32,7 +35,7 @@ pub struct Scan {
 impl Scan {
     /// A scan over `rows`: results as `sortedColumns` when `sorted`, rows cut into parts of at
     /// most `batch` cells when `batch > 0`.
-    pub fn new(rows: RowScanner, sorted: bool, batch: usize) -> Scan {
+    pub fn new(rows: ScanRows, sorted: bool, batch: usize) -> Scan {
         Scan {
             rows,
             sorted,
@@ -68,7 +71,9 @@ impl Scan {
     }
 
     /// The next `n` results; fewer only at the end, or when one more would take the reply past
-    /// `max_bytes` (a reply holds at least one). Empty only at the end.
+    /// `max_bytes` (a reply holds at least one). Empty only at the end: with a filter that
+    /// drops whole stretches of rows, the call reads on until it has a result or the table
+    /// ends.
     pub fn next(&mut self, n: usize, max_bytes: usize) -> Result<Vec<TRowResult>, ThriftError> {
         let mut out = Vec::with_capacity(n.min(1024));
         let mut bytes = 0usize;
@@ -259,7 +264,7 @@ mod tests {
 
     fn scan(db: &Db, batch: usize) -> Scan {
         Scan::new(
-            db.scan("t", ScanOptions::default()).expect("scan"),
+            Box::new(db.scan("t", ScanOptions::default()).expect("scan")),
             false,
             batch,
         )
