@@ -6,11 +6,11 @@ data directory and checks, through unchanged happybase 1.3.0 calls, what HBase's
 gateway answers: tables, families and regions, put/batch/row/rows/cells with versions and
 millisecond timestamps, scans (row_start/row_stop/row_prefix/columns/limit/batch_size/
 include_timestamp/sorted_columns/scan_batching/filter, with each filter of HBase's language and
-its HBase result), deletes, compaction calls, a 20,000-row scan
-with nothing lost or repeated, the framed transport and the compact protocol, an unknown
-method leaving the connection usable, data written over gRPC read over Thrift and back, and
-the pipeline dashboard's access pattern (one connection, four whole-table scans of data from
-`strata gen --scale 0.001` loaded with `strata load --data-dir`, `b'family:qualifier'` keys,
+its HBase result), deletes, compaction calls, a 20,000-row scan with nothing lost or repeated
+(also through a filter that drops almost every row), the framed transport and the compact
+protocol, an unknown method leaving the connection usable, data written over gRPC read over
+Thrift and back, the gateway's calls counted in /metrics, and the pipeline dashboard's access
+pattern (one connection, four whole-table scans of data from `strata gen --scale 0.001` loaded with `strata load --data-dir`, `b'family:qualifier'` keys,
 pandas DataFrames with the CSVs' row counts). Prints one line per test and a closing line
 `N passed, M failed`; exits non-zero if any test failed.
 
@@ -21,12 +21,14 @@ target/debug/strata in the repository.
 
 import csv
 import os
+import re
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 
 import happybase
 import pandas as pd
@@ -499,6 +501,38 @@ def test_dashboard_access_pattern(ctx):
     assert years.sum() == len(tx)
 
 
+def thrift_metrics(ctx):
+    """The `api="thrift"` series of the server's /metrics: {(name, labels): value}."""
+    with urllib.request.urlopen("http://%s/metrics" % ctx.http_addr, timeout=CALL_TIMEOUT) as r:
+        text = r.read().decode()
+    series = {}
+    for line in text.splitlines():
+        m = re.match(r'^(strata_rpc_\w+)\{api="thrift",([^}]*)\} (\S+)$', line)
+        if m:
+            series[(m.group(1), m.group(2))] = float(m.group(3))
+    return series
+
+
+def test_metrics_count_thrift_calls(ctx):
+    before = thrift_metrics(ctx)
+    t = ctx.conn.table("hb_rw")
+    for _ in range(3):
+        t.row(b"r1")
+    expect_raises(lambda: ctx.conn.table("ghost").row(b"x"), "IOError", "ghost")
+    after = thrift_metrics(ctx)
+
+    def grew(name, labels, by):
+        key = (name, labels)
+        assert after.get(key, 0) >= before.get(key, 0) + by, (key, before.get(key), after.get(key))
+
+    grew("strata_rpc_requests_total", 'method="getRowWithColumns"', 4)
+    grew("strata_rpc_errors_total", 'method="getRowWithColumns",code="IOError"', 1)
+    grew("strata_rpc_duration_seconds_count", 'method="getRowWithColumns"', 4)
+    # Every call of the tests before this one was counted too.
+    assert after[("strata_rpc_requests_total", 'method="scannerOpenWithScan"')] >= 10, after
+    assert ("strata_rpc_errors_total", 'method="unknown",code="UNKNOWN_METHOD"') in after, after
+
+
 # ---------------------------------------------------------------------------------------------
 # Other transports and protocols (a server each)
 # ---------------------------------------------------------------------------------------------
@@ -557,7 +591,9 @@ def main():
             ctx.dashboard = Server(root, "dashboard", dash_dir).start()
             servers.append(ctx.dashboard)
 
-            srv = Server(root, "main", os.path.join(root, "main")).start()
+            ctx.http_addr = "127.0.0.1:%d" % free_port()
+            srv = Server(root, "main", os.path.join(root, "main"), "--http-listen", ctx.http_addr)
+            srv.start()
             servers.append(srv)
             ctx.conn = srv.connect()
             import grpc
@@ -611,6 +647,7 @@ TESTS = [
     test_unknown_method_keeps_the_connection_usable,
     test_grpc_and_thrift_see_the_same_data,
     test_dashboard_access_pattern,
+    test_metrics_count_thrift_calls,
 ]
 
 

@@ -746,3 +746,71 @@ fn every_method_is_listed_once() {
     }
     assert!(find("grant").is_none());
 }
+
+/// The value of the metric line `series` (0 when absent).
+fn metric(series: &str) -> u64 {
+    crate::metrics::encode(None)
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn every_call_is_counted_in_the_metrics_with_its_outcome() {
+    // The registry is process-wide and other tests call methods too: counts only grow.
+    let requests = |m: &str| {
+        metric(&format!(
+            r#"strata_rpc_requests_total{{api="thrift",method="{m}"}}"#
+        ))
+    };
+    let errors = |m: &str, code: &str| {
+        metric(&format!(
+            r#"strata_rpc_errors_total{{api="thrift",method="{m}",code="{code}"}}"#
+        ))
+    };
+    let durations =
+        || metric(r#"strata_rpc_duration_seconds_count{api="thrift",method="getTableNames"}"#);
+    let f = fixture();
+    let before = (
+        requests("getTableNames"),
+        durations(),
+        errors("createTable", "AlreadyExists"),
+        errors("getRow", "IOError"),
+        errors("scannerGetList", "IllegalArgument"),
+        errors("unknown", "UNKNOWN_METHOD"),
+    );
+    for _ in 0..2 {
+        f.call(
+            "getTableNames",
+            |_| {},
+            |r| Vec::<Bytes>::read(r).expect("names"),
+        )
+        .ok();
+    }
+    f.create("m", &[family("cf")]);
+    let _ = f.create("m", &[family("cf")]).thrown(3);
+    let _ = f
+        .call(
+            "getRow",
+            |w| {
+                bin(w, 1, b"no_such_table");
+                bin(w, 2, b"r");
+            },
+            |r| Vec::<TRowResult>::read(r).expect("rows"),
+        )
+        .thrown(1);
+    let _ = f.get_list(12_345, 1).thrown(2);
+    assert!(matches!(f.void("noSuchMethod", |_| {}), Answer::App(..)));
+    assert!(requests("getTableNames") >= before.0 + 2);
+    assert!(durations() >= before.1 + 2);
+    assert!(errors("createTable", "AlreadyExists") > before.2);
+    assert!(errors("getRow", "IOError") > before.3);
+    assert!(errors("scannerGetList", "IllegalArgument") > before.4);
+    assert!(errors("unknown", "UNKNOWN_METHOD") > before.5);
+    assert_eq!(errors("getTableNames", "OK"), 0, "a success is no error");
+    let text = crate::metrics::encode(None);
+    assert!(
+        !text.contains(r#"method="noSuchMethod""#),
+        "made-up names are not labels"
+    );
+}
