@@ -15,6 +15,7 @@ pub mod convert;
 pub mod escape;
 pub mod http;
 pub mod metrics;
+pub mod multi_get;
 pub mod oversize;
 pub mod scan;
 pub mod server;

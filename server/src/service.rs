@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::aggregation::{self, Aggregator};
 use crate::config::ServiceOptions;
 use crate::convert::{self, ConvertError};
+use crate::multi_get::{self, MultiGet};
 use crate::scan::{self, Batching, ScanStream};
 use crate::status;
 use crate::stopping::Stopping;
@@ -312,9 +313,20 @@ impl Strata for StrataService {
 
     async fn multi_get(
         &self,
-        _request: Request<pb::MultiGetRequest>,
+        request: Request<pb::MultiGetRequest>,
     ) -> Result<Response<pb::MultiGetResponse>, Status> {
-        Err(Status::unimplemented("MultiGet is not implemented yet"))
+        let call = MultiGet::from_pb(request.into_inner()).map_err(invalid)?;
+        let bounds = multi_get::Bounds {
+            max_rows: self.options.max_rows_per_multiget,
+            reply_bytes: self.options.max_message_bytes,
+        };
+        // Up to max_rows_per_multiget gets: the blocking pool, unlike a single Get.
+        let db = self.db.clone();
+        let reply = tokio::task::spawn_blocking(move || call.run(&db, bounds))
+            .await
+            .map_err(status::from_join)?
+            .map_err(|e| status::from_multi_get(&e))?;
+        Ok(Response::new(reply))
     }
 
     async fn aggregate(
