@@ -14,6 +14,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use strata_engine::{DbOptions, Limits, SyncMode};
 
+use crate::auth::SecurityConfig;
+use crate::auth::config::SecurityFlags;
+
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 /// Default address of the HTTP server (dashboard, table pages, JSON API, /metrics).
@@ -339,6 +342,33 @@ pub struct Settings {
     /// fail naming its id [default: 120s]
     #[arg(long, value_name = "DURATION")]
     pub thrift_scanner_lease: Option<Span>,
+    /// PEM certificate chain: serve gRPC over TLS (needs --tls-key) [default: none, plain TCP]
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM certificate authorities: require client certificates they signed (mTLS); the
+    /// principal is the certificate's Subject CN, else its first DNS name [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// TOML file of principals, their token hashes and permissions: every request must
+    /// authenticate (see docs/security.md) [default: none, no authentication]
+    #[arg(long, value_name = "FILE")]
+    pub auth_tokens: Option<PathBuf>,
+    /// Append the audit log (create and admin actions, refused requests; JSON lines) to FILE
+    /// [default: the server log, target audit]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Allow listening on a non-loopback address without TLS and authentication (logged as a
+    /// warning) [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub insecure: bool,
+    /// Let the health service answer without credentials [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub open_health_metrics: bool,
 }
 
 impl Settings {
@@ -388,6 +418,13 @@ impl Settings {
             thrift_compact: self.thrift_compact || file.thrift_compact,
             thrift_max_connections: self.thrift_max_connections.or(file.thrift_max_connections),
             thrift_scanner_lease: self.thrift_scanner_lease.or(file.thrift_scanner_lease),
+            tls_cert: self.tls_cert.or(file.tls_cert),
+            tls_key: self.tls_key.or(file.tls_key),
+            tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
+            auth_tokens: self.auth_tokens.or(file.auth_tokens),
+            audit_log: self.audit_log.or(file.audit_log),
+            insecure: self.insecure || file.insecure,
+            open_health_metrics: self.open_health_metrics || file.open_health_metrics,
         }
     }
 
@@ -482,6 +519,15 @@ impl Settings {
             max_message_bytes: service.max_message_bytes,
             ..ThriftOptions::default()
         };
+        let security = SecurityConfig::resolve(SecurityFlags {
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            tls_client_ca: self.tls_client_ca,
+            auth_tokens: self.auth_tokens,
+            audit_log: self.audit_log,
+            insecure: self.insecure,
+            open_health_metrics: self.open_health_metrics,
+        })?;
         let config = ServerConfig {
             data_dir,
             listen,
@@ -491,6 +537,7 @@ impl Settings {
             thrift_listen: self.thrift_listen,
             thrift,
             shutdown_grace: self.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |s| s.0),
+            security,
         };
         config.check()?;
         Ok(config)
@@ -597,6 +644,8 @@ pub struct ServerConfig {
     pub thrift: ThriftOptions,
     /// Time in-flight calls get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// TLS, authentication, audit.
+    pub security: SecurityConfig,
 }
 
 impl ServerConfig {
@@ -846,6 +895,39 @@ mod tests {
         };
         let e = s.resolve().expect_err("too small");
         assert!(e.to_string().contains("max_message_bytes"), "{e}");
+    }
+
+    #[test]
+    fn security_settings_come_from_the_file_and_flags_win() {
+        let file = Settings::from_toml(
+            r#"
+            tls_cert = "/etc/s/file.pem"
+            tls_key = "/etc/s/file.key"
+            tls_client_ca = "/etc/s/ca.pem"
+            auth_tokens = "/etc/s/tokens.toml"
+            audit_log = "/var/log/audit"
+            open_health_metrics = true
+            "#,
+        )
+        .expect("valid file");
+        let flags = Settings {
+            data_dir: Some("/d".into()),
+            tls_cert: Some("/flag.pem".into()),
+            insecure: true,
+            ..Settings::default()
+        };
+        let c = flags.or(file).resolve().expect("valid").security;
+        let tls = c.tls.as_ref().expect("tls");
+        assert_eq!(tls.cert, PathBuf::from("/flag.pem"));
+        assert_eq!(tls.key, PathBuf::from("/etc/s/file.key"));
+        assert!(c.client_certs());
+        assert_eq!(c.auth_tokens, Some(PathBuf::from("/etc/s/tokens.toml")));
+        assert_eq!(c.audit_log, Some(PathBuf::from("/var/log/audit")));
+        assert!(c.insecure && c.open_health_metrics);
+        assert_eq!(
+            ServerConfig::new("/d").expect("defaults").security,
+            SecurityConfig::default()
+        );
     }
 
     #[test]

@@ -9,10 +9,12 @@
 //! [`Db`]: strata_engine::Db
 
 pub mod aggregation;
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod convert;
 pub mod escape;
+pub mod guard;
 pub mod http;
 pub mod metrics;
 pub mod multi_get;
@@ -24,9 +26,12 @@ pub mod status;
 pub mod stopping;
 pub mod stream;
 pub mod thrift;
+pub mod tls;
 
-pub use client::connect;
+pub use client::{Client, ClientSecurity, ClientSecurityArgs, Remote, connect};
 pub use config::{HttpBinding, HttpListen, ServerConfig, ServiceOptions, Settings, ThriftOptions};
-pub use server::{ServerError, ServerHandle, serve, start, start_with_http};
+pub use server::{
+    Protections, ServerError, ServerHandle, serve, start, start_with, start_with_http,
+};
 pub use service::StrataService;
 pub use strata_proto::v1 as pb;

@@ -11,6 +11,7 @@ use tonic::{Code, Status};
 use strata_engine::aggregate::AggregateError;
 
 use crate::aggregation::RunError;
+use crate::auth::{Denied, Unauthenticated};
 use crate::convert::ConvertError;
 use crate::multi_get::MultiGetError;
 
@@ -113,6 +114,23 @@ pub fn from_join(err: tokio::task::JoinError) -> Status {
     Status::internal(format!("engine task failed: {err}"))
 }
 
+/// UNAUTHENTICATED for a request without valid credentials. The message says how to send a
+/// token and nothing about which principals exist.
+pub fn from_unauthenticated(err: &Unauthenticated) -> Status {
+    let hint = match err {
+        Unauthenticated::NoCredentials | Unauthenticated::BadToken => {
+            " (send the token as gRPC metadata `authorization: Bearer TOKEN`)"
+        }
+        _ => "",
+    };
+    Status::unauthenticated(format!("{err}{hint}"))
+}
+
+/// PERMISSION_DENIED naming the principal, the missing permission and the table.
+pub fn from_denied(denied: &Denied) -> Status {
+    Status::permission_denied(denied.to_string())
+}
+
 /// The same status with `context: ` in front of its message (e.g. `batch 3: `).
 pub fn with_context(status: &Status, context: &str) -> Status {
     Status::new(status.code(), format!("{context}: {}", status.message()))
@@ -175,6 +193,30 @@ mod tests {
         let s = from_engine(&Error::corruption("/d/7.sst", 123, "bad block"));
         assert!(s.message().contains("7.sst"), "{}", s.message());
         assert!(s.message().contains("123"), "{}", s.message());
+    }
+
+    #[test]
+    fn refusals_map_to_their_codes() {
+        let s = from_unauthenticated(&Unauthenticated::NoCredentials);
+        assert_eq!(s.code(), Code::Unauthenticated);
+        assert!(
+            s.message().contains("authorization: Bearer"),
+            "{}",
+            s.message()
+        );
+        let denied = crate::auth::authorize(
+            &crate::auth::Principal::with("p", &[]),
+            crate::auth::Action::Flush,
+            Some("t"),
+        )
+        .expect_err("no permission");
+        let s = from_denied(&denied);
+        assert_eq!(s.code(), Code::PermissionDenied);
+        assert!(
+            s.message().contains("admin") && s.message().contains("\"t\""),
+            "{}",
+            s.message()
+        );
     }
 
     #[test]

@@ -18,8 +18,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
-use strata_proto::v1::strata_client::StrataClient;
-use tonic::transport::Channel;
+use strata_server::{Client, ClientSecurityArgs, Remote};
 
 pub use admin::{CompactArgs, FlushArgs};
 pub use aggregate::AggregateArgs;
@@ -40,6 +39,18 @@ pub struct Conn {
     /// Print JSON instead of text (scan: one JSON object per row, one per line)
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub security: ClientSecurityArgs,
+}
+
+impl Conn {
+    /// The server these flags name.
+    pub fn remote(&self) -> Result<Remote> {
+        Ok(Remote {
+            url: self.server.clone(),
+            security: self.security.resolve()?,
+        })
+    }
 }
 
 /// The client subcommands.
@@ -125,8 +136,8 @@ fn code_name(code: tonic::Code) -> &'static str {
     strata_server::status::code_name(code)
 }
 
-async fn connect(conn: &Conn) -> Result<StrataClient<Channel>> {
-    Ok(strata_server::connect(&conn.server).await?)
+async fn connect(conn: &Conn) -> Result<Client> {
+    Ok(conn.remote()?.connect().await?)
 }
 
 fn took(out: &mut impl Write, start: Instant) -> std::io::Result<()> {

@@ -11,8 +11,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use strata_proto::v1 as pb;
-use strata_proto::v1::strata_client::StrataClient;
-use tonic::transport::Channel;
+use strata_server::Client;
 
 use super::Out;
 use crate::cli::load::{per_sec, status_error};
@@ -128,7 +127,7 @@ const QUERIES: [(&str, &[Query]); 4] = [
 /// Query the dashboard's distributions, printing a timing line per table and then every
 /// distribution. Returns the rows each table's aggregations read.
 pub(super) async fn query_and_print(
-    client: &mut StrataClient<Channel>,
+    client: &mut Client,
     out: &mut Out,
 ) -> Result<BTreeMap<&'static str, u64>> {
     let mut report = Vec::new();
@@ -161,11 +160,7 @@ pub(super) async fn query_and_print(
     Ok(counts)
 }
 
-async fn aggregate(
-    client: &mut StrataClient<Channel>,
-    table: &str,
-    q: &Query,
-) -> Result<pb::AggregateResponse> {
+async fn aggregate(client: &mut Client, table: &str, q: &Query) -> Result<pb::AggregateResponse> {
     let req = pb::AggregateRequest {
         table: table.to_string(),
         family: q.family.to_string(),

@@ -2,19 +2,21 @@
 //! open a store and start the gRPC server in-process on a free loopback port, create the four
 //! tables, bulk-load customers, product and transactions (loader-built files adopted through
 //! BulkIngest), stream the click events through MutateStream in micro-batches (the old Kafka
-//! path), then compute the old dashboard's distributions through the Aggregate RPC, and print
-//! them as text tables with a timing line per step. The HTTP server runs too (on 8080 when
-//! free), so the dashboard's page is open while the demo runs; `--serve` keeps both serving
-//! after the demo until Ctrl-C.
+//! path; with `--kafka HOST:PORT` through a real topic and `strata consume`'s consumer), then
+//! compute the old dashboard's distributions through the Aggregate RPC, and print them as text
+//! tables with a timing line per step. The HTTP server runs too (on 8080 when free), so the
+//! dashboard's page is open while the demo runs; `--serve` keeps both serving after the demo
+//! until Ctrl-C.
 //!
 //! This file owns the flags and the steps' order and output lines; the click stream is
-//! `stream` and the dashboard's queries `dashboard`. The demo drives the loader library and
+//! `stream` (or `kafka`) and the dashboard's queries `dashboard`. The demo drives the loader library and
 //! the server only through their public APIs; it must never read or write the store behind the
 //! server's back (every load, write and query goes through gRPC), never parse CSV with its own
 //! mapping (the loader's built-in mapping and parser do that), and never delete a directory it
 //! did not create.
 
 mod dashboard;
+mod kafka;
 mod stream;
 
 use std::collections::BTreeMap;
@@ -25,6 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail};
 use strata_engine::DbOptions;
 use strata_loader::{GenSummary, LoadOptions, builtin_csv_file, builtin_mapping};
+use strata_server::Remote;
 
 use super::load::{build_files, bulk_ingest, default_families, ensure_table, per_sec};
 use stream::stream_csv;
@@ -45,6 +48,11 @@ pub struct DemoArgs {
     /// Rows per MutateStream batch when streaming the click events
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub batch_rows: usize,
+    /// Stream the click events through a Kafka topic on these brokers (produced as the old
+    /// pipeline did, then read by strata consume's consumer) instead of straight through
+    /// MutateStream
+    #[arg(long, value_name = "HOST:PORT")]
+    pub kafka: Option<String>,
     /// Keep serving (gRPC and the dashboard) after the demo, until Ctrl-C
     #[arg(long)]
     pub serve: bool,
@@ -190,7 +198,8 @@ async fn demo_with_server(
     out: &mut Out,
     server_started: Instant,
 ) -> Result<()> {
-    let mut client = strata_server::connect(url).await?;
+    let remote = Remote::plain(url);
+    let mut client = remote.connect().await?;
     out.step(
         "serve",
         server_started.elapsed(),
@@ -231,7 +240,7 @@ async fn demo_with_server(
             .with_context(|| format!("cannot build the files of {table}"))?;
         if !build.files.is_empty() {
             bulk_ingest(
-                url,
+                &remote,
                 &mut client,
                 table,
                 &build.paths(),
@@ -258,10 +267,16 @@ async fn demo_with_server(
     }
     let _ = std::fs::remove_dir(dir.join("staging"));
 
-    // 5. Stream the click events through MutateStream.
+    // 5. Stream the click events: through a Kafka topic, or straight through MutateStream.
     let t = Instant::now();
     let csv = csv_path(dir, STREAM_TABLE)?;
-    let streamed = stream_csv(&mut client, STREAM_TABLE, &csv, args.batch_rows).await?;
+    let streamed = match &args.kafka {
+        Some(brokers) => {
+            kafka::stream_through_kafka(url, brokers, STREAM_TABLE, &csv, args.batch_rows, out)
+                .await?
+        }
+        None => stream_csv(&mut client, STREAM_TABLE, &csv, args.batch_rows).await?,
+    };
     expected.insert(STREAM_TABLE, streamed.rows);
     out.step(
         "stream clickstream",
