@@ -25,6 +25,8 @@ pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 /// Default largest gRPC message the server accepts or sends (64 MiB, above the 8 MiB value
 /// limit so a maximal value fits in a request).
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
+/// Default most rows one MultiGet may name.
+pub const DEFAULT_MAX_ROWS_PER_MULTIGET: usize = 10_000;
 /// Default most concurrent calls (HTTP/2 streams) on one gRPC connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 128;
 /// Default time a scan may wait for its client to take a reply before it is dropped.
@@ -308,6 +310,9 @@ pub struct Settings {
     /// above max-value-bytes [default: 64MiB]
     #[arg(long, value_name = "SIZE")]
     pub max_message_bytes: Option<ByteSize>,
+    /// Most rows one MultiGet may name; more is INVALID_ARGUMENT [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub max_rows_per_multiget: Option<usize>,
     /// A scan whose client reads nothing for this long is dropped [default: 60s]
     #[arg(long, value_name = "DURATION")]
     pub scan_idle_timeout: Option<Span>,
@@ -439,6 +444,7 @@ impl Settings {
             max_value_bytes: self.max_value_bytes.or(file.max_value_bytes),
             max_mutations_per_row: self.max_mutations_per_row.or(file.max_mutations_per_row),
             max_message_bytes: self.max_message_bytes.or(file.max_message_bytes),
+            max_rows_per_multiget: self.max_rows_per_multiget.or(file.max_rows_per_multiget),
             scan_idle_timeout: self.scan_idle_timeout.or(file.scan_idle_timeout),
             scan_batch_rows: self.scan_batch_rows.or(file.scan_batch_rows),
             scan_batch_bytes: self.scan_batch_bytes.or(file.scan_batch_bytes),
@@ -540,6 +546,9 @@ impl Settings {
                 self.max_message_bytes,
                 DEFAULT_MAX_MESSAGE_BYTES as usize,
             )?,
+            max_rows_per_multiget: self
+                .max_rows_per_multiget
+                .unwrap_or(DEFAULT_MAX_ROWS_PER_MULTIGET),
             scan_idle_timeout: self
                 .scan_idle_timeout
                 .map_or(DEFAULT_SCAN_IDLE_TIMEOUT, |s| s.0),
@@ -614,6 +623,8 @@ fn size(setting: &'static str, v: Option<ByteSize>, default: usize) -> Result<us
 pub struct ServiceOptions {
     /// Largest gRPC message received or sent, in bytes.
     pub max_message_bytes: usize,
+    /// Most rows one MultiGet may name.
+    pub max_rows_per_multiget: usize,
     /// A scan whose client reads nothing for this long is dropped.
     pub scan_idle_timeout: Duration,
     /// Rows per scan reply when the request's `batch_size` is 0.
@@ -652,6 +663,7 @@ impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES as usize,
+            max_rows_per_multiget: DEFAULT_MAX_ROWS_PER_MULTIGET,
             scan_idle_timeout: DEFAULT_SCAN_IDLE_TIMEOUT,
             scan_batch_rows: DEFAULT_SCAN_BATCH_ROWS,
             scan_batch_bytes: DEFAULT_SCAN_BATCH_BYTES as usize,
@@ -760,6 +772,11 @@ impl ServerConfig {
                 ),
             });
         }
+        require(
+            self.service.max_rows_per_multiget > 0,
+            "max_rows_per_multiget",
+            "must be at least 1",
+        )?;
         require(
             self.service.scan_batch_rows > 0,
             "scan_batch_rows",
@@ -1129,5 +1146,25 @@ mod tests {
             Settings::default().resolve(),
             Err(ConfigError::NoDataDir)
         ));
+    }
+
+    #[test]
+    fn max_rows_per_multiget_has_a_default_parses_and_must_be_positive() {
+        let c = ServerConfig::new("/d").expect("defaults");
+        assert_eq!(c.service.max_rows_per_multiget, 10_000);
+        let file = Settings::from_toml("data_dir = \"/d\"\nmax_rows_per_multiget = 50\n")
+            .expect("valid file");
+        assert_eq!(
+            file.resolve().expect("valid").service.max_rows_per_multiget,
+            50
+        );
+        let e = Settings {
+            data_dir: Some("/d".into()),
+            max_rows_per_multiget: Some(0),
+            ..Settings::default()
+        }
+        .resolve()
+        .expect_err("zero rows");
+        assert!(e.to_string().contains("max_rows_per_multiget"), "{e}");
     }
 }
