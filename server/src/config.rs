@@ -337,7 +337,13 @@ pub struct Settings {
     /// fail naming its id [default: 120s]
     #[arg(long, value_name = "DURATION")]
     pub thrift_scanner_lease: Option<Span>,
-    /// PEM certificate chain: serve gRPC over TLS (needs --tls-key) [default: none, plain TCP]
+    /// Thrift gateway: TLS with --tls-cert/--tls-key (client certificates too with
+    /// --tls-client-ca); happybase has no TLS transport, so it is opt-in [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub thrift_tls: bool,
+    /// PEM certificate chain: serve gRPC and HTTP over TLS (needs --tls-key) [default: none,
+    /// plain TCP]
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert [default: none]
@@ -360,7 +366,7 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default)]
     pub insecure: bool,
-    /// Let the health service answer without credentials [default: false]
+    /// Let the health service and the HTTP /metrics answer without credentials [default: false]
     #[arg(long)]
     #[serde(default)]
     pub open_health_metrics: bool,
@@ -412,6 +418,7 @@ impl Settings {
             thrift_compact: self.thrift_compact || file.thrift_compact,
             thrift_max_connections: self.thrift_max_connections.or(file.thrift_max_connections),
             thrift_scanner_lease: self.thrift_scanner_lease.or(file.thrift_scanner_lease),
+            thrift_tls: self.thrift_tls || file.thrift_tls,
             tls_cert: self.tls_cert.or(file.tls_cert),
             tls_key: self.tls_key.or(file.tls_key),
             tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
@@ -518,6 +525,7 @@ impl Settings {
             audit_log: self.audit_log,
             insecure: self.insecure,
             open_health_metrics: self.open_health_metrics,
+            thrift_tls: self.thrift_tls,
         })?;
         let config = ServerConfig {
             data_dir,

@@ -205,20 +205,7 @@ async fn accept_loop(
                     return;
                 }
             };
-            let leaf = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first());
-            let certificate = leaf.and_then(|leaf| identity::principal_name(leaf));
-            if leaf.is_some() && certificate.is_none() {
-                tracing::warn!(
-                    peer = %addr,
-                    "the client certificate has neither a Subject CN nor a DNS name: it names \
-                     no principal"
-                );
-            }
-            let certificate = certificate.map(Arc::from);
+            let certificate = identity::of_peer(stream.get_ref().1.peer_certificates(), addr);
             let conn = Connection {
                 io: Io::Tls(Box::new(stream)),
                 peer: Peer {

@@ -12,10 +12,12 @@ pub mod scanners;
 pub mod writes;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use strata_engine::{ColumnSelector, Db, ReadOptions};
 
+use super::auth::ThriftSecurity;
 use super::error::{ThriftError, show};
 use super::protocol::OutputProtocol;
 use super::scanner::Scanners;
@@ -23,7 +25,7 @@ use super::time;
 use super::types::{ColumnDescriptor, Map, TCell, TRegionInfo, TRowResult, write_field};
 use crate::config::ThriftOptions;
 
-/// What every call shares: the store, the open scanners, the settings.
+/// What every call shares: the store, the open scanners, the settings, the security.
 pub struct Gateway {
     /// The store (the same one gRPC serves).
     pub db: Db,
@@ -31,15 +33,23 @@ pub struct Gateway {
     pub scanners: Scanners,
     /// Settings.
     pub options: ThriftOptions,
+    /// TLS, authentication and authorization of the calls.
+    pub security: ThriftSecurity,
 }
 
 impl Gateway {
-    /// A gateway over `db`.
+    /// A gateway over `db`, without TLS or authentication.
     pub fn new(db: Db, options: ThriftOptions) -> Gateway {
+        Gateway::with_security(db, options, ThriftSecurity::off())
+    }
+
+    /// A gateway over `db` behind `security`.
+    pub fn with_security(db: Db, options: ThriftOptions, security: ThriftSecurity) -> Gateway {
         Gateway {
             db,
             scanners: Scanners::new(options.scanner_lease, options.max_scanners),
             options,
+            security,
         }
     }
 
@@ -58,10 +68,25 @@ impl Gateway {
 }
 
 /// The connection a call came on.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Peer {
     /// The address the client reached (named in region descriptions).
     pub local: SocketAddr,
+    /// The client's address.
+    pub client: Option<SocketAddr>,
+    /// The principal name of the client certificate (over `--thrift-tls` with client CAs).
+    pub certificate: Option<Arc<str>>,
+}
+
+impl Peer {
+    /// A connection to `local` from an unknown client without a certificate.
+    pub fn at(local: SocketAddr) -> Peer {
+        Peer {
+            local,
+            client: None,
+            certificate: None,
+        }
+    }
 }
 
 /// A method's success value (field 0 of its result struct).
