@@ -250,6 +250,22 @@ pub mod thrift {
         })
     }
 
+    /// The `message` (field 1) of an exception struct, the rest skipped.
+    async fn message_of<S: AsyncRead + Unpin + Send>(io: &mut S) -> std::io::Result<String> {
+        let mut message = String::new();
+        loop {
+            let t = io.read_u8().await?;
+            if t == 0 {
+                return Ok(message);
+            }
+            if io.read_i16().await? == 1 && t == 11 {
+                message = String::from_utf8_lossy(&bytes_of(io).await?).into_owned();
+            } else {
+                skip(io, t).await?;
+            }
+        }
+    }
+
     /// Read one reply (binary protocol, strict).
     pub async fn reply<S: AsyncRead + Unpin + Send>(io: &mut S) -> std::io::Result<Reply> {
         let version = i32_of(io).await?;
@@ -257,20 +273,7 @@ pub mod thrift {
         bytes_of(io).await?; // name
         i32_of(io).await?; // seqid
         if kind == 3 {
-            let mut message = String::new();
-            loop {
-                let t = io.read_u8().await?;
-                if t == 0 {
-                    break;
-                }
-                let id = io.read_i16().await?;
-                if id == 1 && t == 11 {
-                    message = String::from_utf8_lossy(&bytes_of(io).await?).into_owned();
-                } else {
-                    skip(io, t).await?;
-                }
-            }
-            return Ok(Reply::Application(message));
+            return Ok(Reply::Application(message_of(io).await?));
         }
         let mut result = Reply::Ok;
         loop {
@@ -299,20 +302,7 @@ pub mod thrift {
                     Reply::Rows(usize::try_from(count).unwrap_or(0))
                 };
             } else if id > 0 && t == 12 {
-                let mut message = String::new();
-                loop {
-                    let ft = io.read_u8().await?;
-                    if ft == 0 {
-                        break;
-                    }
-                    let fid = io.read_i16().await?;
-                    if fid == 1 && ft == 11 {
-                        message = String::from_utf8_lossy(&bytes_of(io).await?).into_owned();
-                    } else {
-                        skip(io, ft).await?;
-                    }
-                }
-                result = Reply::Exception(id, message);
+                result = Reply::Exception(id, message_of(io).await?);
             } else {
                 skip(io, t).await?;
             }

@@ -16,8 +16,7 @@ use super::connection;
 use super::handler::{Gateway, Peer};
 use super::protocol::Codec;
 use crate::stopping::Stopping;
-use crate::tls::identity;
-use crate::tls::incoming::HANDSHAKE_TIMEOUT;
+use crate::tls::incoming;
 
 /// Serve one accepted connection until it ends; `permit` holds its place under the cap.
 pub async fn accept<C: Codec>(
@@ -43,22 +42,14 @@ pub async fn accept<C: Codec>(
     let Some(tls) = gw.security.tls.clone() else {
         return connection::serve::<C, _>(stream, peer, gw, stopping, permit).await;
     };
-    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream));
-    let stream = tokio::select! {
+    let acceptor = tls.acceptor();
+    let (stream, certificate) = tokio::select! {
         () = stopping.wait() => return,
-        done = handshake => match done {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                tracing::info!(peer = %client, error = %e, "thrift TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::info!(peer = %client, timeout = ?HANDSHAKE_TIMEOUT, "thrift TLS handshake timed out");
-                return;
-            }
+        done = incoming::handshake(&acceptor, stream, client) => match done {
+            Some(done) => done,
+            None => return,
         },
     };
-    let certificate = identity::of_peer(stream.get_ref().1.peer_certificates(), client);
     let peer = Peer {
         certificate,
         ..peer
