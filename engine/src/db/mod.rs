@@ -52,6 +52,8 @@ mod ddl;
 mod flush;
 mod ingest;
 mod open;
+#[cfg(any(test, feature = "testing"))]
+mod testing;
 mod write;
 
 pub use ddl::AlterTable;
@@ -214,12 +216,12 @@ impl Db {
         inner.options.limits.check_row_key(row)?;
         let t = inner.catalog.table(table)?;
         let plan = ReadPlan::new(table, &t.schema.load(), opts, crate::cell::now_micros())?;
+        // A guard, not a clone: no shared reference count to bump on every get. The version
+        // is loaded before the snapshot, so compaction GC (which never applies an entry above
+        // the visible sequence number of its start) cannot have dropped what it shows.
+        let version = t.version.load();
         let snapshot = inner.catalog.visible_seq.load(Ordering::Acquire);
-        // A guard, not a clone: no shared reference count to bump on every get.
-        let cells = t
-            .version
-            .load()
-            .get_row(row, &plan.family_names(), snapshot)?;
+        let cells = version.get_row(row, &plan.family_names(), snapshot)?;
         let visible = plan.resolve_row(&cells);
         Ok((!visible.is_empty()).then(|| Row {
             key: row.to_vec(),
@@ -243,8 +245,10 @@ impl Db {
             &opts.read,
             crate::cell::now_micros(),
         )?;
+        // Version first, then snapshot (see `get`).
+        let version = t.version.load_full();
         let snapshot = inner.catalog.visible_seq.load(Ordering::Acquire);
-        RowScanner::new(t.version.load_full(), plan, snapshot, &opts)
+        RowScanner::new(version, plan, snapshot, &opts)
     }
 
     /// Flush `table`'s memtables to table files and wait for it.

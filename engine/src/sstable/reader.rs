@@ -120,7 +120,7 @@ impl TableReader {
             bloom_useful: AtomicU64::new(0),
         };
         let meta_bytes = inner.read_raw(footer.meta, What::Meta)?;
-        let meta = Meta::decode(&meta_bytes, footer.meta.offset)
+        let meta = Meta::decode(&meta_bytes, footer.meta.offset, footer.version)
             .map_err(|m| Error::corruption(path, footer.meta.offset, m))?;
         inner.bloom_handle = meta.bloom;
         if let Some(h) = meta.bloom {
@@ -191,6 +191,18 @@ impl TableReader {
             inner.bloom_useful.fetch_add(1, Ordering::Relaxed);
         }
         may
+    }
+
+    /// Whether the file may hold `row` (its key range and bloom filter say so), without
+    /// counting the check in [`TableReader::read_stats`] (compaction GC asks this of every
+    /// row it merges; the counters describe point gets).
+    pub(crate) fn may_hold_row_uncounted(&self, row: &[u8]) -> bool {
+        let inner = &*self.0;
+        let props = &inner.props;
+        if props.rows == 0 || row < &props.smallest_row[..] || row > &props.largest_row[..] {
+            return false;
+        }
+        inner.bloom.as_ref().is_none_or(|b| b.may_contain(row))
     }
 
     /// All cells of one row for the selected families (`None`: every family in the file),
