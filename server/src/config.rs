@@ -379,7 +379,13 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default)]
     pub quarantine_damaged_files: bool,
-    /// PEM certificate chain: serve gRPC over TLS (needs --tls-key) [default: none, plain TCP]
+    /// Thrift gateway: TLS with --tls-cert/--tls-key (client certificates too with
+    /// --tls-client-ca); happybase has no TLS transport, so it is opt-in [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub thrift_tls: bool,
+    /// PEM certificate chain: serve gRPC and HTTP over TLS (needs --tls-key) [default: none,
+    /// plain TCP]
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert [default: none]
@@ -402,7 +408,7 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default)]
     pub insecure: bool,
-    /// Let the health service answer without credentials [default: false]
+    /// Let the health service and the HTTP /metrics answer without credentials [default: false]
     #[arg(long)]
     #[serde(default)]
     pub open_health_metrics: bool,
@@ -468,6 +474,7 @@ impl Settings {
             },
             quarantine_damaged_files: self.quarantine_damaged_files
                 || file.quarantine_damaged_files,
+            thrift_tls: self.thrift_tls || file.thrift_tls,
             tls_cert: self.tls_cert.or(file.tls_cert),
             tls_key: self.tls_key.or(file.tls_key),
             tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
@@ -591,6 +598,7 @@ impl Settings {
             audit_log: self.audit_log,
             insecure: self.insecure,
             open_health_metrics: self.open_health_metrics,
+            thrift_tls: self.thrift_tls,
         })?;
         let config = ServerConfig {
             data_dir,

@@ -201,7 +201,7 @@ fn answer<P: InputProtocol>(
         );
         (ApplicationException::PROTOCOL_ERROR, msg)
     })?;
-    let outcome = (method.run)(gw, peer, &mut args);
+    let outcome = super::auth::run(gw, peer, method, &mut args);
     if let Err(e) = &outcome {
         tracing::debug!(method = method.name, error = %e, "thrift call failed");
     }

@@ -138,6 +138,11 @@ pub struct Scanners {
 }
 
 impl Scanners {
+    /// The most scanners the server's caps let be open at once (gRPC scans included).
+    pub fn max_open(&self) -> usize {
+        self.budget.limits().max_scans
+    }
+
     /// A registry dropping scanners idle for `lease`, its scanners counting in `budget`.
     pub fn new(lease: Duration, budget: Arc<ScanBudget>) -> Scanners {
         Scanners {

@@ -23,10 +23,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path(), DbOptions::default()).expect("open");
-    let peer = Peer {
-        local: SocketAddr::from(([127, 0, 0, 1], 9090)),
-        client: SocketAddr::from(([127, 0, 0, 1], 40000)),
-    };
+    let peer = Peer::at(SocketAddr::from(([127, 0, 0, 1], 9090)));
     Fixture {
         _dir: dir,
         gw: Gateway::new(

@@ -68,7 +68,7 @@ fn open(
     .map_err(|e| ThriftError::io(format!("TScan.filterString: {e}")))?;
     let conn = ConnectionId {
         protocol: Protocol::Thrift,
-        client: Some(peer.client),
+        client: peer.client,
     };
     // Counted under the caps before it takes a snapshot.
     let slot = gw.scanners.reserve(conn, Instant::now())?;
