@@ -25,6 +25,8 @@ pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 /// Default largest gRPC message the server accepts or sends (64 MiB, above the 8 MiB value
 /// limit so a maximal value fits in a request).
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
+/// Default most rows one MultiGet may name.
+pub const DEFAULT_MAX_ROWS_PER_MULTIGET: usize = 10_000;
 /// Default time a scan may wait for its client to read before it is dropped.
 pub const DEFAULT_SCAN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default rows per scan reply when the request's `batch_size` is 0.
@@ -308,6 +310,9 @@ pub struct Settings {
     /// above max-value-bytes [default: 64MiB]
     #[arg(long, value_name = "SIZE")]
     pub max_message_bytes: Option<ByteSize>,
+    /// Most rows one MultiGet may name; more is INVALID_ARGUMENT [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub max_rows_per_multiget: Option<usize>,
     /// A scan whose client reads nothing for this long is dropped [default: 60s]
     #[arg(long, value_name = "DURATION")]
     pub scan_idle_timeout: Option<Span>,
@@ -374,7 +379,13 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default)]
     pub quarantine_damaged_files: bool,
-    /// PEM certificate chain: serve gRPC over TLS (needs --tls-key) [default: none, plain TCP]
+    /// Thrift gateway: TLS with --tls-cert/--tls-key (client certificates too with
+    /// --tls-client-ca); happybase has no TLS transport, so it is opt-in [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub thrift_tls: bool,
+    /// PEM certificate chain: serve gRPC and HTTP over TLS (needs --tls-key) [default: none,
+    /// plain TCP]
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert [default: none]
@@ -397,7 +408,7 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default)]
     pub insecure: bool,
-    /// Let the health service answer without credentials [default: false]
+    /// Let the health service and the HTTP /metrics answer without credentials [default: false]
     #[arg(long)]
     #[serde(default)]
     pub open_health_metrics: bool,
@@ -439,6 +450,7 @@ impl Settings {
             max_value_bytes: self.max_value_bytes.or(file.max_value_bytes),
             max_mutations_per_row: self.max_mutations_per_row.or(file.max_mutations_per_row),
             max_message_bytes: self.max_message_bytes.or(file.max_message_bytes),
+            max_rows_per_multiget: self.max_rows_per_multiget.or(file.max_rows_per_multiget),
             scan_idle_timeout: self.scan_idle_timeout.or(file.scan_idle_timeout),
             scan_batch_rows: self.scan_batch_rows.or(file.scan_batch_rows),
             scan_batch_bytes: self.scan_batch_bytes.or(file.scan_batch_bytes),
@@ -462,6 +474,7 @@ impl Settings {
             },
             quarantine_damaged_files: self.quarantine_damaged_files
                 || file.quarantine_damaged_files,
+            thrift_tls: self.thrift_tls || file.thrift_tls,
             tls_cert: self.tls_cert.or(file.tls_cert),
             tls_key: self.tls_key.or(file.tls_key),
             tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
@@ -540,6 +553,9 @@ impl Settings {
                 self.max_message_bytes,
                 DEFAULT_MAX_MESSAGE_BYTES as usize,
             )?,
+            max_rows_per_multiget: self
+                .max_rows_per_multiget
+                .unwrap_or(DEFAULT_MAX_ROWS_PER_MULTIGET),
             scan_idle_timeout: self
                 .scan_idle_timeout
                 .map_or(DEFAULT_SCAN_IDLE_TIMEOUT, |s| s.0),
@@ -582,6 +598,7 @@ impl Settings {
             audit_log: self.audit_log,
             insecure: self.insecure,
             open_health_metrics: self.open_health_metrics,
+            thrift_tls: self.thrift_tls,
         })?;
         let config = ServerConfig {
             data_dir,
@@ -614,6 +631,8 @@ fn size(setting: &'static str, v: Option<ByteSize>, default: usize) -> Result<us
 pub struct ServiceOptions {
     /// Largest gRPC message received or sent, in bytes.
     pub max_message_bytes: usize,
+    /// Most rows one MultiGet may name.
+    pub max_rows_per_multiget: usize,
     /// A scan whose client reads nothing for this long is dropped.
     pub scan_idle_timeout: Duration,
     /// Rows per scan reply when the request's `batch_size` is 0.
@@ -652,6 +671,7 @@ impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES as usize,
+            max_rows_per_multiget: DEFAULT_MAX_ROWS_PER_MULTIGET,
             scan_idle_timeout: DEFAULT_SCAN_IDLE_TIMEOUT,
             scan_batch_rows: DEFAULT_SCAN_BATCH_ROWS,
             scan_batch_bytes: DEFAULT_SCAN_BATCH_BYTES as usize,
@@ -760,6 +780,11 @@ impl ServerConfig {
                 ),
             });
         }
+        require(
+            self.service.max_rows_per_multiget > 0,
+            "max_rows_per_multiget",
+            "must be at least 1",
+        )?;
         require(
             self.service.scan_batch_rows > 0,
             "scan_batch_rows",
@@ -1129,5 +1154,25 @@ mod tests {
             Settings::default().resolve(),
             Err(ConfigError::NoDataDir)
         ));
+    }
+
+    #[test]
+    fn max_rows_per_multiget_has_a_default_parses_and_must_be_positive() {
+        let c = ServerConfig::new("/d").expect("defaults");
+        assert_eq!(c.service.max_rows_per_multiget, 10_000);
+        let file = Settings::from_toml("data_dir = \"/d\"\nmax_rows_per_multiget = 50\n")
+            .expect("valid file");
+        assert_eq!(
+            file.resolve().expect("valid").service.max_rows_per_multiget,
+            50
+        );
+        let e = Settings {
+            data_dir: Some("/d".into()),
+            max_rows_per_multiget: Some(0),
+            ..Settings::default()
+        }
+        .resolve()
+        .expect_err("zero rows");
+        assert!(e.to_string().contains("max_rows_per_multiget"), "{e}");
     }
 }

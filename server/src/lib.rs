@@ -17,6 +17,7 @@ pub mod escape;
 pub mod guard;
 pub mod http;
 pub mod metrics;
+pub mod multi_get;
 pub mod oversize;
 pub mod reply;
 pub mod row_joiner;

@@ -26,7 +26,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::aggregation::Aggregator;
-use crate::auth::{Listener, Protection, Security, check_listen};
+use crate::auth::{Listener, Security, check_listen};
 use crate::config::{HttpBinding, ServerConfig, ServiceOptions};
 use crate::guard::GuardLayer;
 use crate::http::{self, HttpHandle, HttpState};
@@ -35,6 +35,7 @@ use crate::oversize;
 use crate::scan_budget::ScanBudget;
 use crate::service::StrataService;
 use crate::stopping::{self, StopSender};
+use crate::thrift::auth::ThriftSecurity;
 use crate::tls::{self, ReloadableTls};
 
 /// Why the server could not start or stop cleanly.
@@ -54,14 +55,18 @@ pub enum ServerError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// What protects a listener: the shared [`Security`] (authentication, authorization, audit)
-/// and the listener's own TLS, if any.
+/// What protects the listeners: the shared [`Security`] (authentication, authorization,
+/// audit) and each listener's own TLS, if any (the same files, each with its ALPN).
 #[derive(Clone, Debug)]
 pub struct Protections {
     /// Authentication, authorization and audit (shared by every listener of the server).
     pub security: Arc<Security>,
-    /// This listener's TLS (`None`: plain TCP).
+    /// The gRPC listener's TLS (`None`: plain TCP).
     pub tls: Option<Arc<ReloadableTls>>,
+    /// The HTTP listener's TLS (`None`: plain TCP).
+    pub http_tls: Option<Arc<ReloadableTls>>,
+    /// The Thrift listener's TLS (`--thrift-tls`; `None`: plain TCP).
+    pub thrift_tls: Option<Arc<ReloadableTls>>,
 }
 
 impl Protections {
@@ -70,19 +75,27 @@ impl Protections {
         Protections {
             security: Arc::new(Security::off()),
             tls: None,
+            http_tls: None,
+            thrift_tls: None,
         }
     }
 
     /// SIGHUP: reload the TLS files, the token file and reopen the audit log; whatever
     /// fails to load is logged and the old state stays in force.
     pub fn reload(&self) {
-        if let Some(tls) = &self.tls {
+        let listeners = [
+            ("gRPC", &self.tls),
+            ("HTTP", &self.http_tls),
+            ("Thrift", &self.thrift_tls),
+        ];
+        for (listener, tls) in listeners {
+            let Some(tls) = tls else { continue };
             match tls.reload() {
                 Ok(()) => {
-                    tracing::info!(cert = %tls.files().cert.display(), "TLS certificate reloaded")
+                    tracing::info!(listener, cert = %tls.files().cert.display(), "TLS certificate reloaded")
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "TLS not reloaded; the old certificate stays in force")
+                    tracing::error!(listener, error = %e, "TLS not reloaded; the old certificate stays in force")
                 }
             }
         }
@@ -134,6 +147,16 @@ impl ServerHandle {
     /// The HTTP server's address, if it runs.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().map(HttpHandle::local_addr)
+    }
+
+    /// `http://ADDR` (`https://ADDR` with TLS) of the HTTP server, if it runs.
+    pub fn http_url(&self) -> Option<String> {
+        let scheme = if self.protections.http_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        self.http_addr().map(|a| format!("{scheme}://{a}"))
     }
 
     /// Stop accepting connections, report NOT_SERVING, end streaming calls at their next
@@ -198,8 +221,8 @@ pub async fn start_with_http(
     start_with(db, listener, http, options, Protections::none()).await
 }
 
-/// [`start_with_http`] with the gRPC listener behind `protections`: TLS when given, and every
-/// request authenticated and authorized by its security.
+/// [`start_with_http`] with the gRPC and HTTP listeners behind `protections`: TLS when given,
+/// and every request authenticated and authorized by its security.
 pub async fn start_with(
     db: Db,
     listener: TcpListener,
@@ -229,7 +252,9 @@ async fn start_inner(
             l,
             HttpState {
                 aggregator: aggregator.clone(),
+                security: security.clone(),
             },
+            protections.http_tls.clone(),
         )?),
         None => None,
     };
@@ -328,60 +353,44 @@ fn protections(config: &ServerConfig) -> anyhow::Result<Protections> {
         sec.insecure,
     )?;
     if let Some(addr) = config.thrift_listen {
-        // The gateway has no TLS nor authentication of its own yet (phase 2).
-        let unprotected = Protection {
-            tls: false,
-            authentication: false,
-        };
-        check_listen(Listener::THRIFT, addr, unprotected, sec.insecure)?;
-        if sec.protection().authentication {
+        let thrift = sec.thrift_protection();
+        check_listen(Listener::THRIFT, addr, thrift, sec.insecure)?;
+        if sec.protection().authentication && !thrift.authentication {
             tracing::warn!(
                 address = %addr,
-                "the Thrift gateway does not check tokens or certificates yet: whoever can \
-                 reach its address uses the store without them"
+                "the Thrift gateway cannot check tokens (Thrift1 has no headers) and has no \
+                 client certificates (add --thrift-tls with --tls-client-ca): its callers are \
+                 anonymous with every permission, so whoever can reach its address uses the \
+                 store without a token"
             );
         }
     }
-    if let HttpBinding::Explicit(addr) | HttpBinding::Default(addr) = http_binding(config) {
-        // The HTTP server has no TLS nor authentication of its own yet (phase 2).
-        let unprotected = Protection {
-            tls: false,
-            authentication: false,
-        };
-        check_listen(Listener::HTTP, addr, unprotected, sec.insecure)?;
-        if sec.protection().authentication {
-            tracing::warn!(
-                address = %addr,
-                "the HTTP server does not check tokens or certificates yet: whoever can reach \
-                 its address reads the dashboard and the tables without them"
-            );
-        }
+    if let HttpBinding::Explicit(addr) | HttpBinding::Default(addr) = config.http {
+        // The same TLS and authentication as gRPC.
+        check_listen(Listener::HTTP, addr, sec.protection(), sec.insecure)?;
     }
     let security = Arc::new(sec.security()?);
-    let tls = match &sec.tls {
-        Some(files) => Some(Arc::new(ReloadableTls::load(
-            files.clone(),
-            tls::GRPC_ALPN,
-        )?)),
-        None => None,
+    let load = |alpn| -> anyhow::Result<Option<Arc<ReloadableTls>>> {
+        Ok(match &sec.tls {
+            Some(files) => Some(Arc::new(ReloadableTls::load(files.clone(), alpn)?)),
+            None => None,
+        })
     };
+    let tls = load(tls::GRPC_ALPN)?;
+    let http_tls = load(http::listener::HTTP_ALPN)?;
+    let thrift_tls = if sec.thrift_tls { load(&[])? } else { None };
     if security.authenticator().is_on() && tls.is_none() {
         tracing::warn!(
             "authentication without TLS: tokens cross the connection in clear text \
              (acceptable on loopback only; add --tls-cert FILE --tls-key FILE)"
         );
     }
-    Ok(Protections { security, tls })
-}
-
-/// The HTTP server's binding: as configured, except that the built-in default is off while
-/// authentication is on (the HTTP server cannot authenticate yet, phase 2), so turning on
-/// `--auth-tokens` never leaves an unauthenticated door open by default.
-fn http_binding(config: &ServerConfig) -> HttpBinding {
-    match config.http {
-        HttpBinding::Default(_) if config.security.protection().authentication => HttpBinding::Off,
-        other => other,
-    }
+    Ok(Protections {
+        security,
+        tls,
+        http_tls,
+        thrift_tls,
+    })
 }
 
 /// Reload on every SIGHUP until the task is aborted.
@@ -406,15 +415,7 @@ async fn serve_open(
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let binding = http_binding(config);
-    if let (HttpBinding::Default(addr), HttpBinding::Off) = (config.http, binding) {
-        tracing::info!(
-            default = %addr,
-            "the HTTP server is off: it cannot authenticate requests yet; pass --http-listen \
-             ADDR to run it anyway"
-        );
-    }
-    let http = http::bind(binding).await?;
+    let http = http::bind(config.http).await?;
     let lister = db.clone();
     let tables = tokio::task::spawn_blocking(move || lister.list_tables()).await?;
     // gRPC scans and Thrift scanners count against one budget.
@@ -425,15 +426,26 @@ async fn serve_open(
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (thrift_listen)"))?;
-            let gateway =
-                crate::thrift::start(db.clone(), listener, config.thrift.clone(), budget.clone())
-                    .context("cannot start the Thrift gateway")?;
+            let security =
+                ThriftSecurity::new(protections.security.clone(), protections.thrift_tls.clone());
+            let tls = security.tls.is_some();
+            let client_certificates = security.client_certificates();
+            let gateway = crate::thrift::start_with(
+                db.clone(),
+                listener,
+                config.thrift.clone(),
+                security,
+                budget.clone(),
+            )
+            .context("cannot start the Thrift gateway")?;
             tracing::info!(
                 address = %gateway.local_addr(),
                 transport = if config.thrift.framed { "framed" } else { "buffered" },
                 protocol = if config.thrift.compact { "compact" } else { "binary" },
                 max_connections = config.thrift.max_connections,
                 scanner_lease = ?config.thrift.scanner_lease,
+                tls,
+                client_certificates,
                 "thrift gateway (HBase Thrift1) serving"
             );
             Some(gateway)
@@ -449,8 +461,8 @@ async fn serve_open(
     )
     .await?;
     let reloader = reload_on_sighup(&handle)?;
-    if let Some(addr) = handle.http_addr() {
-        tracing::info!(address = %addr, "dashboard at http://{addr}/, metrics at http://{addr}/metrics");
+    if let (Some(addr), Some(url)) = (handle.http_addr(), handle.http_url()) {
+        tracing::info!(address = %addr, "dashboard at {url}/, metrics at {url}/metrics");
     }
     tracing::info!(
         address = %handle.local_addr(),

@@ -20,6 +20,7 @@ use crate::auth::{Action, Security, can_read};
 use crate::config::ServiceOptions;
 use crate::convert::{self, ConvertError};
 use crate::guard::{Caller, Targeted};
+use crate::multi_get::{self, MultiGet};
 use crate::reply::ReplyBudget;
 use crate::scan::{self, Batching, ScanContext, ScanStream};
 use crate::scan_budget::{ConnectionId, Protocol, ScanBudget};
@@ -385,8 +386,19 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::MultiGetRequest>,
     ) -> Result<Response<pb::MultiGetResponse>, Status> {
-        self.admit(request, Action::MultiGet)?;
-        Err(Status::unimplemented("MultiGet is not implemented yet"))
+        let r = self.admit(request, Action::MultiGet)?;
+        let call = MultiGet::from_pb(r).map_err(invalid)?;
+        let bounds = multi_get::Bounds {
+            max_rows: self.options.max_rows_per_multiget,
+            reply_bytes: self.options.max_message_bytes,
+        };
+        // Up to max_rows_per_multiget gets: the blocking pool, unlike a single Get.
+        let db = self.db.clone();
+        let reply = tokio::task::spawn_blocking(move || call.run(&db, bounds))
+            .await
+            .map_err(status::from_join)?
+            .map_err(|e| status::from_multi_get(&e))?;
+        Ok(Response::new(reply))
     }
 
     async fn aggregate(

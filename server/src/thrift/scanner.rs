@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use strata_engine::filter::{FilterDecision, FilterState};
 use strata_engine::{Row, RowScanner};
 
 use super::error::ThriftError;
@@ -24,9 +25,10 @@ use super::shape;
 use super::types::TRowResult;
 use crate::scan_budget::{ConnectionId, ScanBudget, ScanSlot, TooManyScans};
 
-/// One scan between calls.
+/// One scan between calls: the engine's scanner, through the scan's filter when it has one.
 pub struct Scan {
     rows: RowScanner,
+    filter: Option<FilterState>,
     sorted: bool,
     batch: usize,
     /// Parts of a row split by `batch` not yet returned.
@@ -36,10 +38,11 @@ pub struct Scan {
 
 impl Scan {
     /// A scan over `rows`: results as `sortedColumns` when `sorted`, rows cut into parts of at
-    /// most `batch` cells when `batch > 0`.
-    pub fn new(rows: RowScanner, sorted: bool, batch: usize) -> Scan {
+    /// most `batch` cells when `batch > 0`; only the rows `filter` keeps.
+    pub fn new(rows: RowScanner, filter: Option<FilterState>, sorted: bool, batch: usize) -> Scan {
         Scan {
             rows,
+            filter,
             sorted,
             batch,
             pending: VecDeque::new(),
@@ -54,26 +57,44 @@ impl Scan {
         if self.done {
             return Ok(None);
         }
-        match self.rows.next() {
-            None => {
+        loop {
+            if self.filter.as_ref().is_some_and(FilterState::is_finished) {
                 self.done = true;
-                Ok(None)
+                return Ok(None);
             }
-            Some(Err(e)) => {
-                self.done = true;
-                Err(e.into())
-            }
-            Some(Ok(row)) => {
-                let mut parts: VecDeque<Row> = shape::split(row, self.batch).into();
-                let first = parts.pop_front();
-                self.pending = parts;
-                Ok(first)
-            }
+            let row = match self.rows.next() {
+                None => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(e.into());
+                }
+                Some(Ok(row)) => row,
+            };
+            let row = match &mut self.filter {
+                None => row,
+                Some(f) => match f.apply(row) {
+                    FilterDecision::Include(row) => row,
+                    FilterDecision::Skip => continue,
+                    FilterDecision::StopScan => {
+                        self.done = true;
+                        return Ok(None);
+                    }
+                },
+            };
+            let mut parts: VecDeque<Row> = shape::split(row, self.batch).into();
+            let first = parts.pop_front();
+            self.pending = parts;
+            return Ok(first);
         }
     }
 
     /// The next `n` results; fewer only at the end, or when one more would take the reply past
-    /// `max_bytes` (a reply holds at least one). Empty only at the end.
+    /// `max_bytes` (a reply holds at least one). Empty only at the end: with a filter that
+    /// drops whole stretches of rows, the call reads on until it has a result or the table
+    /// ends.
     pub fn next(&mut self, n: usize, max_bytes: usize) -> Result<Vec<TRowResult>, ThriftError> {
         let mut out = Vec::with_capacity(n.min(1024));
         let mut bytes = 0usize;
@@ -117,6 +138,11 @@ pub struct Scanners {
 }
 
 impl Scanners {
+    /// The most scanners the server's caps let be open at once (gRPC scans included).
+    pub fn max_open(&self) -> usize {
+        self.budget.limits().max_scans
+    }
+
     /// A registry dropping scanners idle for `lease`, its scanners counting in `budget`.
     pub fn new(lease: Duration, budget: Arc<ScanBudget>) -> Scanners {
         Scanners {
@@ -311,6 +337,7 @@ mod tests {
     fn scan(db: &Db, batch: usize) -> Scan {
         Scan::new(
             db.scan("t", ScanOptions::default()).expect("scan"),
+            None,
             false,
             batch,
         )

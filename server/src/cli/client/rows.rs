@@ -47,6 +47,9 @@ pub struct GetArgs {
     /// Versions per column
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub versions: u32,
+    /// Only rows (and cells) passing this filter (HBase's filter language, docs/filters.md)
+    #[arg(long, value_name = "F")]
+    pub filter: Option<String>,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -77,6 +80,9 @@ pub struct ScanArgs {
     /// Versions per column
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub versions: u32,
+    /// Only rows (and cells) passing this filter (HBase's filter language, docs/filters.md)
+    #[arg(long, value_name = "F")]
+    pub filter: Option<String>,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -89,6 +95,9 @@ pub struct CountArgs {
     /// Only rows starting with this prefix
     #[arg(long, value_name = "P")]
     pub prefix: Option<String>,
+    /// Only rows passing this filter (HBase's filter language, docs/filters.md)
+    #[arg(long, value_name = "F")]
+    pub filter: Option<String>,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -152,6 +161,7 @@ pub(super) async fn get(a: GetArgs, out: &mut impl Write, start: Instant) -> Res
         row,
         columns,
         versions,
+        filter,
         conn,
     } = a;
     let columns = parse_columns(&columns)?;
@@ -159,7 +169,7 @@ pub(super) async fn get(a: GetArgs, out: &mut impl Write, start: Instant) -> Res
     let r = call(
         "Get",
         c.get(pb::GetRequest {
-            filter: Default::default(),
+            filter: filter.unwrap_or_default(),
             table,
             row: escape::parse(&row).into(),
             columns,
@@ -198,10 +208,11 @@ pub(super) async fn scan(a: ScanArgs, out: &mut impl Write, start: Instant) -> R
         limit,
         columns,
         versions,
+        filter,
         conn,
     } = a;
     let request = pb::ScanRequest {
-        filter: Default::default(),
+        filter: filter.unwrap_or_default(),
         reverse: Default::default(),
         table,
         start_row: start_row
@@ -266,6 +277,7 @@ pub(super) async fn count(a: CountArgs, out: &mut impl Write, start: Instant) ->
     let CountArgs {
         table,
         prefix,
+        filter,
         conn,
     } = a;
     let mut c = connect(&conn).await?;
@@ -276,6 +288,7 @@ pub(super) async fn count(a: CountArgs, out: &mut impl Write, start: Instant) ->
             .map(escape::parse)
             .unwrap_or_default()
             .into(),
+        filter: filter.unwrap_or_default(),
         batch_size: 10_000,
         keys_only: true,
         ..pb::ScanRequest::default()

@@ -6,14 +6,19 @@
 //! means the table's end), a timestamp is an exclusive upper bound in ms, `columns` absent or
 //! empty means every family, `batchSize` cuts rows into parts, `sortColumns` fills
 //! `sortedColumns`, `scannerGetList(n)` returns n results until the end and `[]` only there.
+//! `TScan.filterString` is HBase's filter language (timestamps in ms), parsed once at open and
+//! run over every row the scanner reads; a string that does not parse is an `IOError` naming
+//! the byte offset (the method declares no `IllegalArgument`).
 
 use std::ops::Bound;
 use std::time::Instant;
 
 use bytes::Bytes;
 use strata_engine::ScanOptions;
+use strata_engine::filter::TimeUnit;
 
 use super::{Gateway, Outcome, Peer, Reply, read_options, table_name};
+use crate::convert::ReadFilter;
 use crate::scan_budget::{ConnectionId, Protocol};
 use crate::thrift::args::Args;
 use crate::thrift::column::selectors;
@@ -27,6 +32,8 @@ struct Range {
     prefix: Option<Bytes>,
     columns: Option<Vec<Bytes>>,
     timestamp: Option<i64>,
+    /// `TScan.filterString` (absent or empty: none).
+    filter: Option<Bytes>,
 }
 
 fn open(
@@ -46,20 +53,31 @@ fn open(
         Some(s) if !s.is_empty() => Bound::Excluded(s.to_vec()),
         _ => Bound::Unbounded,
     };
-    let opts = ScanOptions {
+    let mut opts = ScanOptions {
         start,
         stop,
         prefix: range.prefix.map(|p| p.to_vec()).unwrap_or_default(),
         read: read_options(selectors(range.columns.as_deref())?, 1, range.timestamp)?,
         limit: 0,
     };
+    let filter = ReadFilter::prepare(
+        range.filter.as_deref().unwrap_or_default(),
+        TimeUnit::Millis,
+        &mut opts.read,
+    )
+    .map_err(|e| ThriftError::io(format!("TScan.filterString: {e}")))?;
     let conn = ConnectionId {
         protocol: Protocol::Thrift,
-        client: Some(peer.client),
+        client: peer.client,
     };
     // Counted under the caps before it takes a snapshot.
     let slot = gw.scanners.reserve(conn, Instant::now())?;
-    let mut rows = Scan::new(gw.db.scan(table, opts)?, sorted, batch);
+    let mut rows = Scan::new(
+        gw.db.scan(table, opts)?,
+        filter.map(|f| f.state()),
+        sorted,
+        batch,
+    );
     rows.release();
     let id = gw.scanners.open(rows, slot, Instant::now())?;
     Ok(Reply::I32(id))
@@ -69,11 +87,6 @@ fn open(
 pub fn open_with_scan(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
     let table = table_name(&a.binary(1))?;
     let scan = a.scan(2);
-    if scan.filter_string.as_ref().is_some_and(|f| !f.is_empty()) {
-        return Err(ThriftError::not_supported(
-            "TScan.filterString (HBase's filter language)",
-        ));
-    }
     if scan.reversed == Some(true) {
         return Err(ThriftError::not_supported("TScan.reversed (reverse scans)"));
     }
@@ -87,6 +100,7 @@ pub fn open_with_scan(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
         prefix: None,
         columns: scan.columns,
         timestamp: scan.timestamp,
+        filter: scan.filter_string,
     };
     open(
         gw,
@@ -117,6 +131,7 @@ fn open_old(
         stop: stop.map(|id| a.binary(id)),
         columns: a.binaries(columns),
         timestamp: ts.and_then(|id| a.i64(id)),
+        filter: None,
     };
     open(gw, peer, &table, range, false, 0)
 }
