@@ -27,29 +27,29 @@ pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
 /// Default most rows one MultiGet may name.
 pub const DEFAULT_MAX_ROWS_PER_MULTIGET: usize = 10_000;
-/// Default time a scan may wait for its client to read before it is dropped.
+/// Default most concurrent calls (HTTP/2 streams) on one gRPC connection.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 128;
+/// Default time a scan may wait for its client to take a reply before it is dropped.
 pub const DEFAULT_SCAN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default rows per scan reply when the request's `batch_size` is 0.
 pub const DEFAULT_SCAN_BATCH_ROWS: u32 = 1000;
-/// Bytes per scan reply (always applied; a reply holds at least one row).
+/// Default bytes per scan reply (always applied; a larger row comes in parts).
 pub const DEFAULT_SCAN_BATCH_BYTES: u64 = 1024 * 1024;
-/// Default time shutdown waits for in-flight calls before closing connections.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Room kept in a message for the reply's framing beyond its rows.
 const REPLY_FRAMING: usize = 64 * 1024;
-/// Default most Thrift gateway connections at once.
-pub const DEFAULT_THRIFT_MAX_CONNECTIONS: usize = 1024;
-/// Default time a Thrift scanner may go without a call before it is dropped (HBase's: twice
-/// `hbase.client.scanner.timeout.period`).
-pub const DEFAULT_THRIFT_SCANNER_LEASE: Duration = Duration::from_secs(120);
 /// Default most scans open at once, server-wide (gRPC scans and Thrift scanners together).
 pub const DEFAULT_MAX_SCANS: usize = 256;
 /// Default most scans open at once on one client connection.
 pub const DEFAULT_MAX_SCANS_PER_CONNECTION: usize = 32;
 /// Default bytes of scan replies waiting for their clients, across all scans.
 pub const DEFAULT_SCAN_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
-/// Default most concurrent calls (HTTP/2 streams) on one gRPC connection.
-pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 128;
+/// Default time shutdown waits for in-flight calls before closing connections.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Default most Thrift gateway connections at once.
+pub const DEFAULT_THRIFT_MAX_CONNECTIONS: usize = 1024;
+/// Default time a Thrift scanner may go without a call before it is dropped (HBase's: twice
+/// `hbase.client.scanner.timeout.period`).
+pub const DEFAULT_THRIFT_SCANNER_LEASE: Duration = Duration::from_secs(120);
 /// Most container elements (list and map entries, all together) in one Thrift request.
 pub const THRIFT_MAX_ITEMS: usize = 1 << 20;
 

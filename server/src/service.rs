@@ -27,6 +27,7 @@ use crate::scan_budget::{ConnectionId, Protocol, ScanBudget};
 use crate::status;
 use crate::stopping::Stopping;
 use crate::stream::{self, AckStream};
+use crate::tls::Peer;
 
 /// Run a blocking engine call on tokio's blocking pool and map its error to a status.
 pub async fn blocking<T, F>(f: F) -> Result<T, Status>
@@ -301,9 +302,16 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::ScanRequest>,
     ) -> Result<Response<ScanStream>, Status> {
+        // The listener's connections carry their peer (`tls::incoming`); tonic's own TCP
+        // listener only its connect info.
+        let client = request
+            .extensions()
+            .get::<Peer>()
+            .and_then(|p| p.addr)
+            .or_else(|| request.remote_addr());
         let conn = ConnectionId {
             protocol: Protocol::Grpc,
-            client: request.remote_addr(),
+            client,
         };
         let mut r = self.admit(request, Action::Scan)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
