@@ -26,6 +26,7 @@ mod cell;
 pub mod check;
 mod codec;
 mod compaction;
+mod data_version;
 mod db;
 mod error;
 #[cfg(any(test, feature = "testing"))]
@@ -57,6 +58,7 @@ mod wal;
 mod write_batch;
 
 pub use cell::{CellKind, CellRef, InternalCell, MARKER_TS, SeqNo, Timestamp, now_micros};
+pub use data_version::DataVersion;
 pub use db::{AlterTable, Db, IngestReply};
 pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};

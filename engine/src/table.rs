@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -67,6 +67,14 @@ impl Damage {
     }
 }
 
+/// The next table generation: one counter for the process, so a table dropped and re-created
+/// under its name never repeats a generation its predecessor had.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed)
+}
+
 /// One open table.
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -86,6 +94,8 @@ pub(crate) struct Table {
     /// nothing but [`Damage::error`] (it is still flushed, so what the WAL holds for it is
     /// kept, and never compacted).
     pub damage: Option<Damage>,
+    /// Taken anew after every version install and schema change (see `data_version.rs`).
+    generation: AtomicU64,
 }
 
 impl Table {
@@ -102,7 +112,21 @@ impl Table {
             counters: TableCounters::default(),
             dropped: AtomicBool::new(false),
             damage: None,
+            generation: AtomicU64::new(next_generation()),
         }
+    }
+
+    /// The table's generation: changes after every [`Table::install`] and
+    /// [`Table::set_schema`], never repeats.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Publish a new schema (families as reads see them). With [`Table::install`], the only
+    /// way to change what reads of the table see besides writes.
+    pub fn set_schema(&self, schema: Vec<FamilySchema>) {
+        self.schema.store(Arc::new(schema));
+        self.generation.store(next_generation(), Ordering::Release);
     }
 
     /// Publish a new version: `edit` changes a copy of the current one, and the copy replaces
@@ -114,6 +138,7 @@ impl Table {
         let mut next = TableVersion::clone(&self.version.load());
         let out = edit(&mut next);
         self.version.store(Arc::new(next));
+        self.generation.store(next_generation(), Ordering::Release);
         out
     }
 

@@ -38,6 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Condvar, Mutex};
 
 use crate::catalog::Catalog;
+use crate::data_version::DataVersion;
 use crate::cell::SeqNo;
 use crate::error::{Error, Result};
 use crate::fs::Fs;
@@ -197,6 +198,31 @@ impl Db {
             &self.inner.catalog.block_cache,
             wal_bytes,
         ))
+    }
+
+    /// A stamp of what a read of `table` sees now (see [`DataVersion`]): equal stamps mean
+    /// equal data, so a result computed from the table may be kept under its stamp. `None`
+    /// when no stamp can be given now: a write to the table is applied but not yet visible,
+    /// the table changed while the stamp was taken, or a family has a TTL (then what a read
+    /// sees changes with the clock alone).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`]; [`Error::Closed`].
+    pub fn data_version(&self, table: &str) -> Result<Option<DataVersion>> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let t = inner.catalog.table(table)?;
+        if t.schema.load().iter().any(|f| f.options.ttl_seconds > 0) {
+            return Ok(None);
+        }
+        let before = t.generation();
+        let newest = t.version.load().active.max_seq();
+        let visible = inner.catalog.visible_seq.load(Ordering::Acquire);
+        // Every write up to `newest` is visible (writes become visible in sequence order),
+        // and no install or schema change came in between: the stamp names one state.
+        let stable = newest <= visible && t.generation() == before;
+        Ok(stable.then(|| DataVersion::new(before, newest)))
     }
 
     /// Apply one row mutation atomically; durable (per the sync mode) when this returns.
