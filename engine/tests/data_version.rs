@@ -96,7 +96,10 @@ fn every_change_of_the_table_changes_its_stamp() {
     .expect("alter");
     changed(&db, "an alter");
     db.drop_table("t").expect("drop");
-    assert!(db.data_version("t").is_err(), "a dropped table has no stamp");
+    assert!(
+        db.data_version("t").is_err(),
+        "a dropped table has no stamp"
+    );
     db.create_table("t", vec![FamilyOptions::new("f")])
         .expect("re-create");
     changed(&db, "a re-creation");

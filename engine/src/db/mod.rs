@@ -38,8 +38,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Condvar, Mutex};
 
 use crate::catalog::Catalog;
-use crate::data_version::DataVersion;
 use crate::cell::SeqNo;
+use crate::data_version::DataVersion;
 use crate::error::{Error, Result};
 use crate::fs::Fs;
 use crate::lock::DirLock;

@@ -105,3 +105,66 @@ impl Aggregator {
         Ok(joined??.into_iter().map(Arc::unwrap_or_clone).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_engine::{DbOptions, FamilyOptions, Mutation, RowMutation, SyncMode};
+
+    fn put(db: &Db, row: &str, value: &str) {
+        db.mutate_rows(
+            "t",
+            vec![RowMutation {
+                row: row.as_bytes().to_vec().into(),
+                mutations: vec![Mutation::SetCell {
+                    family: "f".into(),
+                    qualifier: "q".into(),
+                    value: value.as_bytes().to_vec().into(),
+                    timestamp: 0,
+                }],
+            }],
+        )
+        .expect("write");
+    }
+
+    fn counts(results: &[AggregateResult]) -> Vec<(Vec<u8>, u64)> {
+        results[0]
+            .buckets
+            .iter()
+            .map(|b| (b.key.clone(), b.count))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_repeated_aggregation_is_served_from_the_cache_until_a_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = DbOptions {
+            sync_mode: SyncMode::None,
+            background_threads: false,
+            ..DbOptions::default()
+        };
+        let db = Db::open(dir.path(), options).expect("open");
+        db.create_table("t", vec![FamilyOptions::new("f")])
+            .expect("create");
+        put(&db, "a", "x");
+        put(&db, "b", "y");
+        let agg = Aggregator::new(db.clone(), 2);
+        let by_q = [Aggregation::count_by("f", b"q".to_vec())];
+        let first = agg.run("t", &Scope::all(), &by_q).await.expect("run");
+        let again = agg.run("t", &Scope::all(), &by_q).await.expect("run");
+        assert_eq!(first, again);
+        assert_eq!(agg.cache_stats().hits, 1, "the repeat was computed again");
+        put(&db, "c", "x");
+        let after = agg.run("t", &Scope::all(), &by_q).await.expect("run");
+        assert_eq!(
+            counts(&after),
+            vec![(b"x".to_vec(), 2), (b"y".to_vec(), 1)],
+            "a write after the cached result is counted"
+        );
+        assert_eq!(agg.cache_stats().hits, 1);
+        db.flush("t").expect("flush");
+        let flushed = agg.run("t", &Scope::all(), &by_q).await.expect("run");
+        assert_eq!(counts(&flushed), counts(&after));
+        assert_eq!(agg.cache_stats().misses, 3, "a flush makes a new version");
+    }
+}
