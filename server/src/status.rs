@@ -77,9 +77,7 @@ pub fn from_aggregate(err: &RunError) -> Status {
 pub fn from_multi_get(err: &MultiGetError) -> Status {
     match err {
         MultiGetError::TooManyRows { .. } => Status::invalid_argument(err.to_string()),
-        MultiGetError::RowTooLarge { .. } | MultiGetError::ReplyTooLarge { .. } => {
-            Status::resource_exhausted(err.to_string())
-        }
+        MultiGetError::Reply(s) => Status::new(s.code(), s.message()),
         MultiGetError::Engine { source, .. } => {
             Status::new(from_engine(source).code(), err.to_string())
         }
