@@ -131,9 +131,10 @@ impl Catalog {
             .map_or(0, |t| t.flushed_seq)
     }
 
-    /// The highest sequence number the committed state counts as durable.
+    /// The highest sequence number the committed state knows of (see [`highest_seq`]):
+    /// recovery starts numbering above it, so no sequence number is used twice.
     pub fn last_seq(&self) -> SeqNo {
-        self.manifest.lock().last_seq
+        highest_seq(&self.manifest.lock())
     }
 
     /// Recovery replayed the WAL up to `max_seq`: the state counts it as durable and reads
@@ -236,7 +237,7 @@ impl Catalog {
                 return Err(e);
             }
         };
-        next.last_seq = next.last_seq.max(self.visible_seq.load(Ordering::Acquire));
+        next.last_seq = highest_seq(&next).max(self.visible_seq.load(Ordering::Acquire));
         if let Err(e) = manifest::write_manifest(&self.fs, &self.dir, &next) {
             self.health.set_read_only(&e);
             release();
@@ -329,6 +330,19 @@ impl Catalog {
         let d = sst_dir(&self.dir);
         self.fs.sync_dir(&d).map_err(|e| Error::io(&d, e))
     }
+}
+
+/// The highest sequence number `state` records anywhere: its `last_seq`, each table's
+/// `flushed_seq` and each table file's entries. A flush may persist entries written but not
+/// yet synced (above what reads see, so above `last_seq`), and the WAL segment that held them
+/// may be gone: a restart must number above them all, or a later replay would take new
+/// writes for flushed ones and skip them.
+fn highest_seq(state: &ManifestState) -> SeqNo {
+    state
+        .tables
+        .values()
+        .flat_map(|t| std::iter::once(t.flushed_seq).chain(t.files.iter().map(|f| f.max_seq)))
+        .fold(state.last_seq, SeqNo::max)
 }
 
 #[cfg(test)]

@@ -34,9 +34,12 @@ fn options(mode: SyncMode) -> DbOptions {
     }
 }
 
-fn open(dir: &std::path::Path, fs: Arc<dyn Fs>, mode: SyncMode) -> Db {
+/// Open the store as a new process of the machine `fault` (after a power cut the previous
+/// process's calls all fail, as a dead process makes none).
+fn open(dir: &std::path::Path, fault: &FaultFs, mode: SyncMode) -> Db {
     for _ in 0..200 {
-        match Db::open_with_fs(dir, options(mode), fs.clone()) {
+        let fs: Arc<dyn Fs> = fault.process();
+        match Db::open_with_fs(dir, options(mode), fs) {
             Err(Error::Locked { .. }) => std::thread::sleep(std::time::Duration::from_millis(10)),
             other => return other.expect("open"),
         }
@@ -60,10 +63,9 @@ fn all_rows(db: &Db) -> Vec<(String, String)> {
 fn power_cut_keeps_acknowledged_writes(mode: SyncMode) {
     let dir = tempfile::tempdir().expect("tempdir");
     let fault = FaultFs::new();
-    let fs: Arc<dyn Fs> = fault.clone();
     let mut expected = Vec::new();
     for round in 0..3 {
-        let db = open(dir.path(), fs.clone(), mode);
+        let db = open(dir.path(), &fault, mode);
         if round == 0 {
             db.create_table("t", vec![FamilyOptions::new("f")])
                 .expect("create");
@@ -90,7 +92,7 @@ fn power_cut_keeps_acknowledged_writes(mode: SyncMode) {
         }
         fault.simulate_power_cut().expect("power cut");
         drop(db);
-        let db = open(dir.path(), fs.clone(), mode);
+        let db = open(dir.path(), &fault, mode);
         expected.sort();
         let got = all_rows(&db);
         assert_eq!(
@@ -117,8 +119,7 @@ fn power_cut_keeps_acknowledged_writes_always() {
 fn full_disk_makes_the_store_read_only_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fault = FaultFs::new();
-    let fs: Arc<dyn Fs> = fault.clone();
-    let db = open(dir.path(), fs.clone(), SyncMode::Group);
+    let db = open(dir.path(), &fault, SyncMode::Group);
     db.create_table("t", vec![FamilyOptions::new("f")])
         .expect("create");
     let mut acked = Vec::new();
@@ -157,7 +158,7 @@ fn full_disk_makes_the_store_read_only_and_loses_nothing() {
     drop(db);
     // Space comes back: reopen, everything acknowledged is there, writes work again.
     fault.set_space_limit(None);
-    let db = open(dir.path(), fs, SyncMode::Group);
+    let db = open(dir.path(), &fault, SyncMode::Group);
     acked.sort();
     assert_eq!(all_rows(&db), acked);
     db.mutate_row("t", put("after", "v"))
@@ -169,8 +170,7 @@ fn full_disk_makes_the_store_read_only_and_loses_nothing() {
 fn failed_fsync_is_never_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fault = FaultFs::new();
-    let fs: Arc<dyn Fs> = fault.clone();
-    let db = open(dir.path(), fs.clone(), SyncMode::Group);
+    let db = open(dir.path(), &fault, SyncMode::Group);
     db.create_table("t", vec![FamilyOptions::new("f")])
         .expect("create");
     db.mutate_row("t", put("ok", "v")).expect("write");
@@ -183,7 +183,7 @@ fn failed_fsync_is_never_acknowledged() {
     fault.simulate_power_cut().expect("cut");
     drop(db);
     fault.fail_syncs(false);
-    let db = open(dir.path(), fs, SyncMode::Group);
+    let db = open(dir.path(), &fault, SyncMode::Group);
     let rows = all_rows(&db);
     assert!(rows.contains(&("ok".to_string(), "v".to_string())));
     assert!(!rows.iter().any(|(k, _)| k == "later"));

@@ -52,6 +52,8 @@ mod ddl;
 mod flush;
 mod ingest;
 mod open;
+#[cfg(test)]
+mod tests;
 mod write;
 
 pub use ddl::AlterTable;
@@ -69,6 +71,9 @@ pub(crate) struct DbInner {
     flush_signal: (Mutex<bool>, Condvar),
     ingest_lock: Mutex<()>,
     bg: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Test seams that pause the engine at a chosen point.
+    #[cfg(test)]
+    hooks: tests::Hooks,
 }
 
 impl std::fmt::Debug for DbInner {

@@ -68,6 +68,8 @@ pub(super) fn open(dir: &Path, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Ar
         flush_signal: (Mutex::new(false), Condvar::new()),
         ingest_lock: Mutex::new(()),
         bg: Mutex::new(Vec::new()),
+        #[cfg(test)]
+        hooks: super::tests::Hooks::default(),
     });
     // Replayed memtables that are already over budget go to flush right away.
     for t in inner.catalog.tables() {

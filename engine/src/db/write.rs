@@ -263,7 +263,15 @@ impl DbInner {
     }
 
     /// Remove closed WAL segments whose every record is in a table file.
+    ///
+    /// The oldest unflushed sequence number is read under the write lock, in the same view
+    /// as the segment list: read before it, a writer could append to the current segment and
+    /// another rotate it into the list in between, and the segment would be deleted while its
+    /// records were only in a memtable.
     pub(super) fn delete_obsolete_wal(&self) {
+        #[cfg(test)]
+        self.hooks.run_before_wal_gc();
+        let mut w = self.write.lock();
         let min_unflushed = self
             .catalog
             .tables()
@@ -271,7 +279,6 @@ impl DbInner {
             .map(|t| t.version.load().min_unflushed_seq())
             .min()
             .unwrap_or(u64::MAX);
-        let mut w = self.write.lock();
         let fs = self.catalog.fs.clone();
         w.old_segments.retain(|s| {
             if s.max_seq < min_unflushed {
