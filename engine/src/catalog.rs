@@ -199,10 +199,13 @@ impl Catalog {
     /// Change the manifest: `edit` changes a copy of the committed state, the copy is written
     /// and becomes the committed state, and `edit`'s value is returned.
     ///
-    /// `new_files` are the table files the edit adds. When the edit fails, or the write does,
-    /// they are released: marked obsolete, so they are deleted once the caller drops them.
-    /// A failed write also makes the store read-only (what the manifest on disk holds is then
-    /// unknown). This is the one place that decides what a failed commit means.
+    /// `new_files` are the table files the edit adds. When the edit fails, nothing was
+    /// written: they are released (marked obsolete, so they are deleted once the caller drops
+    /// them). When the write fails, its outcome is unknown (the rename may have reached the
+    /// disk and only the directory sync failed), so the manifest on disk may list them: they
+    /// are kept, and the store turns read-only; the next open keeps what the manifest it reads
+    /// lists and sweeps the rest. This is the one place that decides what a failed commit
+    /// means.
     ///
     /// # Errors
     ///
@@ -240,7 +243,6 @@ impl Catalog {
         next.last_seq = highest_seq(&next).max(self.visible_seq.load(Ordering::Acquire));
         if let Err(e) = manifest::write_manifest(&self.fs, &self.dir, &next) {
             self.health.set_read_only(&e);
-            release();
             return Err(e);
         }
         *m = next;
@@ -457,14 +459,38 @@ mod tests {
         assert!(!path.exists());
     }
 
+    /// Review L3: a commit whose rename happened but whose directory sync failed may or may
+    /// not be on disk. Its new files must stay (the manifest on disk lists them here), and
+    /// the store turns read-only.
     #[test]
-    fn a_failed_write_makes_the_store_read_only_and_releases_the_new_files() {
+    fn a_commit_of_unknown_outcome_keeps_its_files_and_makes_the_store_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let ffs = FaultFs::new();
+        let (c, t) = catalog(dir.path(), ffs.clone());
+        let h = file(&c, &t);
+        let path = h.path.clone();
+        ffs.fail_dir_sync(Some(dir.path()));
+        let err = c
+            .commit(std::slice::from_ref(&h), add_file(&h))
+            .unwrap_err();
+        ffs.fail_dir_sync(None);
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(c.health.is_read_only());
+        assert_eq!(on_disk(dir.path()).tables["t"].files, vec![h.meta.clone()]);
+        drop(h);
+        assert!(
+            path.exists(),
+            "a file the manifest on disk lists was deleted"
+        );
+    }
+
+    #[test]
+    fn a_failed_manifest_write_makes_the_store_read_only() {
         let dir = tempfile::tempdir().unwrap();
         let ffs = FaultFs::new();
         let (c, t) = catalog(dir.path(), ffs.clone());
         let before = on_disk(dir.path());
         let h = file(&c, &t);
-        let path = h.path.clone();
         ffs.fail_syncs(true);
         let err = c
             .commit(std::slice::from_ref(&h), add_file(&h))
@@ -473,8 +499,6 @@ mod tests {
         assert!(matches!(err, Error::Io { .. }), "{err}");
         assert!(c.health.is_read_only());
         assert_eq!(on_disk(dir.path()), before);
-        drop(h);
-        assert!(!path.exists());
     }
 
     #[test]

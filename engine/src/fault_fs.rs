@@ -89,6 +89,8 @@ struct Inner {
     space_limit: AtomicU64,
     written_total: AtomicU64,
     fail_syncs: AtomicBool,
+    /// A directory whose `sync_dir` fails (the other syncs work).
+    fail_dir_sync: Mutex<Option<PathBuf>>,
     syncs: AtomicU64,
     dir_syncs: AtomicU64,
 }
@@ -200,6 +202,7 @@ impl FaultFs {
                 space_limit: AtomicU64::new(u64::MAX),
                 written_total: AtomicU64::new(0),
                 fail_syncs: AtomicBool::new(false),
+                fail_dir_sync: Mutex::new(None),
                 syncs: AtomicU64::new(0),
                 dir_syncs: AtomicU64::new(0),
             }),
@@ -275,6 +278,13 @@ impl FaultFs {
     /// (nothing becomes durable) while `fail` is true.
     pub fn fail_syncs(&self, fail: bool) {
         self.inner.fail_syncs.store(fail, Ordering::SeqCst);
+    }
+
+    /// Make `sync_dir` of `dir`, and only of it, fail with EIO (nothing it would have made
+    /// durable becomes so) until called with `None`: a commit whose rename happened but whose
+    /// directory sync failed, so whether it reached the disk is unknown.
+    pub fn fail_dir_sync(&self, dir: Option<&Path>) {
+        *self.inner.fail_dir_sync.lock() = dir.map(norm);
     }
 
     /// Successful file syncs so far (handles, syncers and `copy_and_sync`).
@@ -424,6 +434,9 @@ impl Fs for FaultFs {
             return Err(eio());
         }
         let dir = norm(dir);
+        if self.inner.fail_dir_sync.lock().as_ref() == Some(&dir) {
+            return Err(eio());
+        }
         let mut st = self.inner.state.lock();
         std::fs::File::open(&dir)?.sync_all()?;
         for op in &mut st.pending {

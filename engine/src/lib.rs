@@ -49,7 +49,7 @@ mod wal;
 mod write_batch;
 
 pub use cell::{CellKind, CellRef, InternalCell, MARKER_TS, SeqNo, Timestamp, now_micros};
-pub use db::{AlterTable, Db, IngestReply};
+pub use db::{AlterTable, Db, IngestReply, WriteOptions};
 pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};

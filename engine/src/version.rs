@@ -118,6 +118,36 @@ impl TableVersion {
         Ok(cells)
     }
 
+    /// How many table files a read of one key may have to look in: the most files whose
+    /// key ranges overlap at any one key (sorted runs of disjoint files count once). Write
+    /// back-pressure slows and stalls writers on this, not on the number of files, so a
+    /// table of many disjoint files (time-ordered keys, bulk loads) does not stall writes.
+    ///
+    /// This is the one definition of the back-pressure metric; compaction may refine it.
+    pub fn read_amplification(&self) -> usize {
+        if self.files.len() <= 1 {
+            return self.files.len();
+        }
+        // Sweep over range ends: a range starts before it ends (ends are inclusive, so a
+        // range starting at another's last key overlaps it).
+        let mut ends: Vec<(&[u8], bool)> = Vec::with_capacity(2 * self.files.len());
+        for f in &self.files {
+            ends.push((&f.meta.smallest_row, false));
+            ends.push((&f.meta.largest_row, true));
+        }
+        ends.sort_unstable();
+        let (mut depth, mut max) = (0usize, 0usize);
+        for (_, is_end) in ends {
+            if is_end {
+                depth = depth.saturating_sub(1);
+            } else {
+                depth += 1;
+                max = max.max(depth);
+            }
+        }
+        max
+    }
+
     /// Bytes held by memtables.
     pub fn memtable_bytes(&self) -> usize {
         self.immutables

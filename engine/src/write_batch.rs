@@ -44,23 +44,26 @@ impl WriteBatch {
 
     /// The batch's cells as internal cells with their sequence numbers.
     pub fn internal_cells(&self) -> impl Iterator<Item = InternalCell> + '_ {
+        // Each row's first number is taken here, outside the per-cell closure: a counter
+        // moved into that closure would be a copy restarting at `first_seq` for every row.
         let mut seq = self.first_seq;
         self.rows.iter().flat_map(move |r| {
+            let first = seq;
+            seq += r.cells.len() as u64;
             r.cells
                 .iter()
-                .map(move |(kind, family, qualifier, ts, value)| {
-                    let c = InternalCell {
+                .enumerate()
+                .map(
+                    move |(i, (kind, family, qualifier, ts, value))| InternalCell {
                         row: r.row.clone(),
                         family: family.clone(),
                         kind: *kind,
                         qualifier: qualifier.clone(),
                         ts: *ts,
-                        seq,
+                        seq: first + i as u64,
                         value: value.clone(),
-                    };
-                    seq += 1;
-                    c
-                })
+                    },
+                )
         })
     }
 

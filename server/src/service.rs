@@ -4,7 +4,10 @@
 //! This module must never run a blocking engine call on the async executor (use
 //! [`blocking`]), and never map errors to statuses itself (that is `status.rs`).
 
-use strata_engine::{AlterTable, Db, Result as EngineResult, filter};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use strata_engine::{AlterTable, Db, Result as EngineResult, WriteOptions, filter};
 use strata_proto::v1 as pb;
 use strata_proto::v1::strata_server::Strata;
 use tonic::{Request, Response, Status, Streaming};
@@ -15,6 +18,30 @@ use crate::scan::{self, Batching, ScanStream};
 use crate::status;
 use crate::stopping::Stopping;
 use crate::stream::{self, AckStream};
+
+/// Run a write on tokio's blocking pool, abandoning it if this future is dropped first (the
+/// client cancelled the call, its deadline passed, or the connection went): a write that has
+/// not yet taken its sequence numbers is then never applied, instead of being applied once
+/// a stall clears, after the client saw an error and perhaps retried.
+pub async fn blocking_write<T, F>(f: F) -> Result<T, Status>
+where
+    T: Send + 'static,
+    F: FnOnce(&WriteOptions) -> EngineResult<T> + Send + 'static,
+{
+    /// Raises the flag when dropped: at the end of the call, or when the call is dropped.
+    struct AbandonOnDrop(Arc<AtomicBool>);
+    impl Drop for AbandonOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    let _abandon = AbandonOnDrop(flag.clone());
+    let opts = WriteOptions {
+        abandoned: Some(flag),
+    };
+    blocking(move || f(&opts)).await
+}
 
 /// Run a blocking engine call on tokio's blocking pool and map its error to a status.
 pub async fn blocking<T, F>(f: F) -> Result<T, Status>
@@ -145,7 +172,7 @@ impl Strata for StrataService {
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let m = convert::row_mutation_from_pb(r.row, r.mutations).map_err(invalid)?;
         let db = self.db.clone();
-        let written = blocking(move || db.mutate_row(&table, m)).await?;
+        let written = blocking_write(move |o| db.mutate_rows_with(&table, vec![m], o)).await?;
         Ok(Response::new(pb::MutateResponse {
             rows: written.rows,
             cells: written.cells,
@@ -160,7 +187,7 @@ impl Strata for StrataService {
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let rows = convert::row_mutations_from_pb(r.entries).map_err(invalid)?;
         let db = self.db.clone();
-        let written = blocking(move || db.mutate_rows(&table, rows)).await?;
+        let written = blocking_write(move |o| db.mutate_rows_with(&table, rows, o)).await?;
         Ok(Response::new(pb::MutateRowsResponse {
             rows: written.rows,
             cells: written.cells,

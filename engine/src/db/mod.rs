@@ -1,10 +1,13 @@
 //! `Db`: the engine's front door (LevelDB's `DBImpl`). Every public method is short: it
 //! checks the store's state and hands over to the file that owns the work:
 //!
-//! - `open.rs`: recovery (manifest, leftover files, WAL replay) and the background thread;
-//! - `write.rs`: validation, back-pressure, sequencing, WAL append, group commit, rotation of
-//!   WAL segments and memtables, deletion of WAL segments no longer needed;
-//! - `flush.rs`: frozen memtables to table files, and the background loop;
+//! - `open.rs`: recovery (manifest, leftover files, WAL replay) and the background threads;
+//! - `write.rs`: sizing, validation, back-pressure, sequencing, WAL append, memtable insert,
+//!   group commit and what reads see;
+//! - `wal_segments.rs`: the WAL segments kept, rotated, rolled and deleted, and the flushes
+//!   forced by their total size;
+//! - `flush.rs`: frozen memtables to table files, and the background flush and compaction
+//!   threads;
 //! - `ingest.rs`: adoption of table files built elsewhere;
 //! - `ddl.rs`: create, drop and alter tables.
 //!
@@ -17,22 +20,27 @@
 //!
 //! 1. `Table::compaction_lock` (one table's compactions; held for a whole compaction, whose
 //!    major form first freezes and flushes the memtables);
-//! 2. `Table::flush_lock` (one table's flushes; held for a whole flush, which at its end
+//! 2. `Table::writer` (one table's writers and memtable rotations; a writer holds it from
+//!    its wait for room through its memtable inserts, not across the group-commit fsync;
+//!    never two tables' at once);
+//! 3. `Table::flush_lock` (one table's flushes; held for a whole flush, which at its end
 //!    takes the write lock to delete WAL segments);
-//! 3. `DbInner::ingest_lock` (one ingest at a time; held for the whole ingest);
-//! 4. `DbInner::synced` (the group-commit leader; takes the write lock briefly);
-//! 5. `DbInner::write` (the WAL writer and sequence numbers);
-//! 6. the catalog's manifest state (every commit and file-number allocation);
-//! 7. the catalog's table map (written only under the manifest lock or alone);
-//! 8. `Table`'s version lock (taken only inside `Table::install`).
+//! 4. `DbInner::ingest_lock` (one ingest at a time; held for the whole ingest);
+//! 5. `DbInner::synced` (the group-commit leader; takes the write lock briefly);
+//! 6. `DbInner::write` (the WAL writer and sequence numbers; a writer holds it only to take
+//!    its sequence numbers and append its record);
+//! 7. the catalog's manifest state (every commit and file-number allocation);
+//! 8. the catalog's table map (written only under the manifest lock or alone);
+//! 9. `Table`'s version lock (taken only inside `Table::install`).
 //!
 //! Leaf locks, under which nothing else is taken: the read-only flag in `Health`, the flush
-//! signal, the background thread list, the block cache's shards and the WAL writer's failure
-//! flag.
+//! and compaction signals, the background thread list, the block cache's shards and the WAL
+//! writer's failure flag.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -54,21 +62,28 @@ mod ingest;
 mod open;
 #[cfg(test)]
 mod tests;
+mod wal_segments;
 mod write;
 
 pub use ddl::AlterTable;
 pub use ingest::IngestReply;
+pub use write::WriteOptions;
 
 /// The store's state behind every clone of a [`Db`].
 pub(crate) struct DbInner {
     pub catalog: Catalog,
     pub options: DbOptions,
     _lock: DirLock,
-    write: Mutex<write::WriteState>,
+    write: Mutex<wal_segments::WriteState>,
     /// Largest sequence number known durable per the sync mode (the group-commit lock).
     synced: Mutex<SeqNo>,
     closed: AtomicBool,
-    flush_signal: (Mutex<bool>, Condvar),
+    /// Wakes the flush thread (shared with it: it waits without keeping the store alive).
+    flush_signal: Arc<Signal>,
+    /// Wakes the compaction thread (likewise).
+    compaction_signal: Arc<Signal>,
+    /// The WAL passed `max_total_wal_bytes`: the flush thread flushes its oldest holders.
+    wal_pressure: AtomicBool,
     ingest_lock: Mutex<()>,
     bg: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Test seams that pause the engine at a chosen point.
@@ -199,12 +214,31 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] naming the bad row key, qualifier, value, timestamp or limit;
-    /// [`Error::TableNotFound`] / [`Error::FamilyNotFound`]; [`Error::ReadOnly`] after an I/O
-    /// failure (this write's own failure included) / [`Error::Closed`].
+    /// As [`Db::mutate_rows_with`].
     pub fn mutate_rows(&self, table: &str, rows: Vec<RowMutation>) -> Result<WriteStats> {
+        self.mutate_rows_with(table, rows, &WriteOptions::default())
+    }
+
+    /// [`Db::mutate_rows`], which the caller may abandon while it waits for room
+    /// (`opts.abandoned`): an abandoned write is never applied.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the bad row key, qualifier, value, timestamp or the
+    /// limit passed (`max_cells_per_call`, `max_bytes_per_call`, `max_cells_per_row`...);
+    /// [`Error::TableNotFound`] / [`Error::FamilyNotFound`]; [`Error::Stalled`] when no room
+    /// was made within `write_stall_timeout`; [`Error::Cancelled`] when abandoned;
+    /// [`Error::ReadOnly`] after an I/O failure (this write's own failure included) /
+    /// [`Error::Closed`]. None of these but a failure of this write's own WAL append or sync
+    /// leaves anything of it applied (and that one makes the store read-only).
+    pub fn mutate_rows_with(
+        &self,
+        table: &str,
+        rows: Vec<RowMutation>,
+        opts: &WriteOptions,
+    ) -> Result<WriteStats> {
         self.inner.check_writable()?;
-        self.inner.write_rows(table, rows)
+        self.inner.write_rows(table, rows, opts)
     }
 
     /// Read one row as of now: `None` when it has no visible cell in the selection.
@@ -219,7 +253,9 @@ impl Db {
         inner.options.limits.check_row_key(row)?;
         let t = inner.catalog.table(table)?;
         let plan = ReadPlan::new(table, &t.schema.load(), opts, crate::cell::now_micros())?;
-        let snapshot = inner.catalog.visible_seq.load(Ordering::Acquire);
+        // The snapshot before the version: a version loaded first could lack a memtable that
+        // a write frozen in its middle moved its later rows to.
+        let snapshot = inner.snapshot(&t);
         // A guard, not a clone: no shared reference count to bump on every get.
         let cells = t
             .version
@@ -248,19 +284,20 @@ impl Db {
             &opts.read,
             crate::cell::now_micros(),
         )?;
-        let snapshot = inner.catalog.visible_seq.load(Ordering::Acquire);
+        let snapshot = inner.snapshot(&t);
         RowScanner::new(t.version.load_full(), plan, snapshot, &opts)
     }
 
-    /// Flush `table`'s memtables to table files and wait for it.
+    /// Flush `table`'s memtables to table files and wait for it. Nothing is written once the
+    /// store is read-only (the WAL keeps the data for the restart).
     ///
     /// # Errors
     ///
-    /// [`Error::TableNotFound`]; [`Error::Closed`]; the I/O error of writing a file or the
-    /// manifest (which also makes the store read-only).
+    /// [`Error::TableNotFound`]; [`Error::ReadOnly`] / [`Error::Closed`]; the I/O error of
+    /// writing a file or the manifest (which also makes the store read-only).
     pub fn flush(&self, table: &str) -> Result<()> {
         let inner = &self.inner;
-        inner.check_open()?;
+        inner.check_writable()?;
         let t = inner.catalog.table(table)?;
         inner.freeze_memtable(&t);
         inner.flush_immutables(&t)
@@ -306,6 +343,30 @@ impl Db {
     /// Whether the store refuses writes after an I/O failure, and why.
     pub fn read_only_reason(&self) -> Option<String> {
         self.inner.catalog.health.read_only_reason()
+    }
+}
+
+/// A wake-up for a background thread: a flag and its condition variable.
+#[derive(Default)]
+pub(crate) struct Signal {
+    pending: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Signal {
+    /// Wake the thread (now, or at its next wait).
+    fn raise(&self) {
+        *self.pending.lock() = true;
+        self.cv.notify_all();
+    }
+
+    /// Wait until raised or `timeout` passes; lower the flag.
+    fn wait(&self, timeout: Duration) {
+        let mut pending = self.pending.lock();
+        if !*pending {
+            self.cv.wait_for(&mut pending, timeout);
+        }
+        *pending = false;
     }
 }
 
@@ -355,6 +416,7 @@ impl DbInner {
         }
         self.closed.store(true, Ordering::Release);
         self.signal_flush();
+        self.signal_compaction();
         let handles: Vec<_> = self.bg.lock().drain(..).collect();
         for h in handles {
             let _ = h.join();

@@ -1,67 +1,8 @@
-//! Tests of the `Db` internals that need a seam: a hook that pauses the engine at a chosen
-//! point (so a race is played out in a fixed order, not hoped for) or a look at the state
-//! recovery starts from. Behaviour seen through the public API is tested in `engine/tests/`.
+//! What the WAL keeps across a restart, and what numbering recovery starts from.
 
-use std::path::Path;
-
-use parking_lot::Mutex;
-
-use super::Db;
+use super::{has, open_with_table, options, put};
+use crate::db::Db;
 use crate::manifest;
-use crate::mutation::{Mutation, RowMutation};
-use crate::options::{DbOptions, FamilyOptions};
-use crate::row::ReadOptions;
-
-type Hook = Box<dyn FnOnce() + Send>;
-
-/// Seams the engine calls at fixed points (test builds only). Each runs once.
-#[derive(Default)]
-pub(crate) struct Hooks {
-    /// In `delete_obsolete_wal`, before it takes the write lock.
-    before_wal_gc: Mutex<Option<Hook>>,
-}
-
-impl Hooks {
-    pub(crate) fn run_before_wal_gc(&self) {
-        let hook = self.before_wal_gc.lock().take();
-        if let Some(h) = hook {
-            h();
-        }
-    }
-}
-
-fn put(row: &str) -> RowMutation {
-    RowMutation {
-        row: row.as_bytes().to_vec().into(),
-        mutations: vec![Mutation::SetCell {
-            family: "f".into(),
-            qualifier: b"q".to_vec().into(),
-            value: b"v".to_vec().into(),
-            timestamp: 0,
-        }],
-    }
-}
-
-fn has(db: &Db, row: &str) -> bool {
-    db.get("t", row.as_bytes(), &ReadOptions::default())
-        .unwrap()
-        .is_some()
-}
-
-/// No background thread (the test drives every flush); every write starts a new segment.
-fn options() -> DbOptions {
-    DbOptions {
-        background_threads: false,
-        wal_segment_bytes: 1,
-        ..DbOptions::default()
-    }
-}
-
-fn open_with_table(dir: &Path) -> Db {
-    let db = Db::open(dir, options()).unwrap();
-    db.create_table("t", vec![FamilyOptions::new("f")]).unwrap();
-    db
-}
 
 /// Review L1: the WAL collector must see the segment list and the memtables in one view.
 /// Here a flush leaves every memtable empty; before its collector takes the write lock, one
