@@ -254,6 +254,16 @@ mod tests {
                     row: Bytes::from_static(b"r2"),
                     cells: vec![],
                 },
+                RowCells {
+                    row: Bytes::from_static(b"r3"),
+                    cells: vec![(
+                        CellKind::Put,
+                        Arc::from("f"),
+                        Bytes::from_static(b"q"),
+                        6,
+                        Bytes::new(),
+                    )],
+                },
             ],
         };
         let mut buf = Vec::new();
@@ -266,7 +276,8 @@ mod tests {
         let mut patched = buf.clone();
         WriteBatch::set_first_seq(&mut patched, 500);
         assert_eq!(WriteBatch::decode(&patched, p, 0).unwrap().first_seq, 500);
-        assert_eq!(seqs, vec![100, 101]);
+        // Numbered on across rows, not restarted at each.
+        assert_eq!(seqs, vec![100, 101, 102]);
         for cut in 0..buf.len() {
             assert!(WriteBatch::decode(&buf[..cut], p, 0).is_err(), "cut {cut}");
         }

@@ -150,17 +150,26 @@ fn a_torn_tail_in_the_newest_segment_is_cut_off() {
 }
 
 /// Replay numbers a record's cells row after row, as the write did: a row delete in a later
-/// row of the same call still hides the put before it after a restart.
+/// row of the same call still hides every put before it after a restart. The first row puts
+/// two cells, so a numbering that restarted at each row would give the delete a number below
+/// the second put's.
 #[test]
 fn replayed_rows_keep_their_sequence_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), options(false)).unwrap();
     db.create_table("t", vec![FamilyOptions::new("f")]).unwrap();
+    let mut two_cells = put("r");
+    two_cells.mutations.push(Mutation::SetCell {
+        family: "f".into(),
+        qualifier: b"q2".to_vec().into(),
+        value: b"v".to_vec().into(),
+        timestamp: 0,
+    });
     let delete = RowMutation {
         row: b"r".to_vec().into(),
         mutations: vec![Mutation::DeleteRow],
     };
-    db.mutate_rows("t", vec![put("r"), delete, put("s")])
+    db.mutate_rows("t", vec![two_cells, delete, put("s")])
         .unwrap();
     assert_eq!(rows(&db), vec!["s".to_string()]);
     drop(db);
