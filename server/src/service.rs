@@ -362,3 +362,42 @@ impl Strata for StrataService {
         Err(Status::unimplemented("EnableTable is not implemented yet"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::blocking_write;
+
+    /// A write call dropped before its engine work ran (the client went away) raises the
+    /// flag the engine checks before applying the write.
+    #[tokio::test]
+    async fn a_dropped_write_call_abandons_its_write() {
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (seen_tx, seen_rx) = mpsc::channel();
+        let mut call = Box::pin(blocking_write(move |opts| {
+            let _ = go_rx.recv();
+            let abandoned = opts
+                .abandoned
+                .as_ref()
+                .is_some_and(|a| a.load(std::sync::atomic::Ordering::Acquire));
+            let _ = seen_tx.send(abandoned);
+            Ok(())
+        }));
+        // Poll once, so the engine work is on the blocking pool, waiting for `go`.
+        assert!(
+            tokio::time::timeout(Duration::ZERO, &mut call)
+                .await
+                .is_err(),
+            "the call finished before it was dropped"
+        );
+        drop(call);
+        go_tx.send(()).expect("the write is waiting");
+        let abandoned = tokio::task::spawn_blocking(move || seen_rx.recv())
+            .await
+            .expect("join")
+            .expect("the write ran");
+        assert!(abandoned, "the dropped call did not abandon its write");
+    }
+}
