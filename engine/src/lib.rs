@@ -4,7 +4,9 @@
 //! re-exported here, plus these modules: [`options`]; [`sstable`], because the bulk loader
 //! writes table files with the engine's own [`sstable::TableBuilder`] (and reads them back
 //! with [`sstable::TableReader`]) before handing them to [`Db::ingest`]; [`fs`], the file
-//! layer those take; and [`filter`], HBase's filter language over the row types. Everything
+//! layer those take; [`filter`], HBase's filter language over the row types; [`aggregate`],
+//! row counts per bucket of a column computed during a scan; and [`iso8601`], the calendar
+//! and timestamp parsing the loader and the time buckets share. Everything
 //! else is internal. Test seams (a fault-injecting file layer,
 //! the memtable and WAL writer for micro-benchmarks) are in `testing`, compiled only with the
 //! `testing` cargo feature and not part of the supported API.
@@ -15,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+pub mod aggregate;
 mod bloom;
 mod cache;
 mod catalog;
@@ -31,6 +34,7 @@ pub mod filter;
 mod frozen_formats;
 pub mod fs;
 mod health;
+pub mod iso8601;
 mod lock;
 mod manifest;
 mod memtable;

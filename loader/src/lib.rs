@@ -2,11 +2,14 @@
 //!
 //! Owns: the synthetic data generator (`datagen`), the CSV-to-cells mapping (`mapping`), robust
 //! CSV input with rejects (`csv_input`, `rejects`), a CSV file's rows as engine mutations for
-//! callers that write rows one by one (`mapped_csv`) and the bulk build of presorted SSTables
-//! (`bulk`). It must never depend on the server or the gRPC layer, and never adopts files
-//! into a store itself: callers hand the files it writes to `Db::ingest` or `BulkIngest`.
+//! callers that write rows one by one (`mapped_csv`), the bulk build of presorted SSTables
+//! (`bulk`), and streaming ingest from Kafka (`consume`: `strata consume`). It must never
+//! depend on the server crate: it reaches a server only through the generated gRPC client
+//! (`strata-proto`). The bulk path never adopts files into a store itself: callers hand the
+//! files it writes to `Db::ingest` or `BulkIngest`.
 
 pub mod bulk;
+pub mod consume;
 pub mod csv_input;
 pub mod datagen;
 pub mod error;

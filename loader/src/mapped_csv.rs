@@ -1,9 +1,8 @@
 //! A CSV file read through a table mapping as rows to write one by one: the path of callers
 //! that send rows to a server (`strata demo` streams the click events through MutateStream,
-//! `strata bench` samples keys and template rows) instead of building table files. A consumer
-//! of records from elsewhere (a Kafka topic) maps them the same way: parse the records with
-//! [`parse_chunk`] and the resolved mapping, then turn each row into a mutation with
-//! [`row_mutation`].
+//! `strata bench` samples keys and template rows) instead of building table files. Records
+//! from elsewhere (a Kafka topic, `consume`) go through the same per-record rules of
+//! `ResolvedMapping` on their decoded fields.
 //!
 //! - [`MappedCsv`] opens a file, resolves the mapping against its header and hands out parsed
 //!   chunks ([`Batch`]: keys and values as byte ranges, plus the chunk's rejects), with the

@@ -1,8 +1,10 @@
 //! How CSV columns become cells: the four built-in table layouts of the brief, ImportTsv-style
 //! `--columns` specs, and `--row-key` templates. Owns column-to-(family, qualifier) decisions
-//! and their validation against a CSV header.
+//! and their validation against a CSV header, and the per-record rules that turn one record's
+//! fields into a row key, a timestamp and cell values (the same for a CSV row of `strata load`
+//! and a Kafka record of `strata consume`, whose fields are named like the CSV header).
 //! It must never read CSV data or write cells; `resolve` turns a mapping into indexes that the
-//! parser uses.
+//! parser and the consumer use.
 
 use crate::error::{LoaderError, Result};
 
@@ -532,6 +534,107 @@ impl TableMapping {
     }
 }
 
+impl ResolvedMapping {
+    /// The reject reason for a record with `found` fields when the header has another count.
+    pub fn check_field_count(&self, found: usize) -> Result<(), String> {
+        if found == self.field_count {
+            Ok(())
+        } else {
+            Err(format!(
+                "expected {} fields, found {found}",
+                self.field_count
+            ))
+        }
+    }
+
+    /// Append the row key of a record to `out`: `field(i)` is the value of header column `i`.
+    /// `on_column(column, start, len)` reports where each key column's bytes landed in `out`
+    /// (the CSV parser shares them with cells). Errors are reject reasons: a key column that
+    /// is not UTF-8, an empty key, a key over `max_row_key` bytes. On error `out` may hold a
+    /// partial key; the caller truncates it.
+    pub fn push_row_key<'f>(
+        &self,
+        field: impl Fn(usize) -> &'f [u8],
+        header: &[String],
+        max_row_key: usize,
+        out: &mut Vec<u8>,
+        mut on_column: impl FnMut(usize, usize, usize),
+    ) -> Result<(), String> {
+        let start = out.len();
+        for part in &self.key {
+            match part {
+                ResolvedKeyPart::Column(c) => {
+                    let f = field(*c);
+                    if std::str::from_utf8(f).is_err() {
+                        return Err(format!(
+                            "row key column {} is not valid UTF-8",
+                            column_name(header, *c)
+                        ));
+                    }
+                    on_column(*c, out.len(), f.len());
+                    out.extend_from_slice(f);
+                }
+                ResolvedKeyPart::Literal(l) => out.extend_from_slice(l),
+            }
+        }
+        let len = out.len() - start;
+        if len == 0 {
+            return Err("empty row key".to_string());
+        }
+        if len > max_row_key {
+            return Err(format!(
+                "row key is {len} bytes, longer than the {max_row_key}-byte limit"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The record's cell timestamp from the timestamp column (`None` without one); an
+    /// unparseable value is a reject reason.
+    pub fn record_timestamp<'f>(
+        &self,
+        field: impl Fn(usize) -> &'f [u8],
+        header: &[String],
+    ) -> Result<Option<strata_engine::Timestamp>, String> {
+        let Some(c) = self.timestamp_column else {
+            return Ok(None);
+        };
+        let v = field(c);
+        crate::time::parse_timestamp_micros(v)
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "column {}: {:?} is not an ISO-8601 timestamp",
+                    column_name(header, c),
+                    String::from_utf8_lossy(v)
+                )
+            })
+    }
+
+    /// The reject reason for a cell value over `max_value` bytes.
+    pub fn check_value(
+        &self,
+        slot: &CellSlot,
+        value: &[u8],
+        header: &[String],
+        max_value: usize,
+    ) -> Result<(), String> {
+        if value.len() > max_value {
+            return Err(format!(
+                "column {}: value of {} bytes exceeds the {max_value}-byte limit",
+                column_name(header, slot.column),
+                value.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A header column's name for messages (`?` past the header's end).
+fn column_name(header: &[String], c: usize) -> &str {
+    header.get(c).map_or("?", String::as_str)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,13 +809,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn resolve_orders_cells_by_family_then_qualifier() {
-        let header: Vec<String> = builtin_header("clickstream")
+    fn header_of(table: &str) -> Vec<String> {
+        builtin_header(table)
             .unwrap()
             .iter()
             .map(|s| s.to_string())
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn resolve_orders_cells_by_family_then_qualifier() {
+        let header = header_of("clickstream");
         let r = builtin_mapping("clickstream")
             .unwrap()
             .resolve(&header, None)
@@ -769,6 +876,78 @@ mod tests {
             .resolve(&full, Some("when"))
             .unwrap_err();
         assert!(err.to_string().contains("\"when\""), "{err}");
+    }
+
+    #[test]
+    fn record_rules_build_keys_and_name_bad_fields() {
+        let header = header_of("clickstream");
+        let r = builtin_mapping("clickstream")
+            .unwrap()
+            .resolve(&header, Some("event_time"))
+            .unwrap();
+        let rec: Vec<&[u8]> = vec![
+            b"s1",
+            b"HOMEPAGE",
+            b"2022-07-29T15:22:01.458193Z",
+            b"e1",
+            b"WEB",
+            b"",
+        ];
+        let field = |c: usize| rec[c];
+        let mut key = b"old".to_vec();
+        let mut cols = Vec::new();
+        r.push_row_key(field, &header, 4096, &mut key, |c, s, l| {
+            cols.push((c, s, l))
+        })
+        .unwrap();
+        assert_eq!(key, b"olds1#2022-07-29T15:22:01.458193Z#e1".to_vec());
+        assert_eq!(cols, vec![(0, 3, 2), (2, 6, 27), (3, 34, 2)]);
+        assert_eq!(
+            r.record_timestamp(field, &header).unwrap(),
+            Some(1_659_108_121_458_193)
+        );
+        assert_eq!(
+            r.push_row_key(field, &header, 10, &mut Vec::new(), |_, _, _| {})
+                .unwrap_err(),
+            "row key is 33 bytes, longer than the 10-byte limit"
+        );
+        let bad: Vec<&[u8]> = vec![b"\xff", b"", b"x", b"", b"", b""];
+        assert_eq!(
+            r.push_row_key(|c| bad[c], &header, 4096, &mut Vec::new(), |_, _, _| {})
+                .unwrap_err(),
+            "row key column session_id is not valid UTF-8"
+        );
+        assert_eq!(
+            r.record_timestamp(|c| bad[c], &header).unwrap_err(),
+            "column event_time: \"x\" is not an ISO-8601 timestamp"
+        );
+        let empty: Vec<&[u8]> = vec![b""; 6];
+        let m = TableMapping::from_columns_spec(
+            "t",
+            "f:a,f:b,f:c,f:d,f:e,f:g",
+            &header,
+            Some("{session_id}"),
+        )
+        .unwrap()
+        .resolve(&header, None)
+        .unwrap();
+        assert_eq!(
+            m.push_row_key(|c| empty[c], &header, 4096, &mut Vec::new(), |_, _, _| {})
+                .unwrap_err(),
+            "empty row key"
+        );
+        assert_eq!(m.record_timestamp(|c| empty[c], &header), Ok(None));
+        assert_eq!(r.check_field_count(6), Ok(()));
+        assert_eq!(
+            r.check_field_count(5).unwrap_err(),
+            "expected 6 fields, found 5"
+        );
+        let slot = &r.cells[0];
+        assert!(r.check_value(slot, b"12345", &header, 5).is_ok());
+        assert_eq!(
+            r.check_value(slot, b"123456", &header, 5).unwrap_err(),
+            "column event_id: value of 6 bytes exceeds the 5-byte limit"
+        );
     }
 
     #[test]

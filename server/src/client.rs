@@ -1,14 +1,30 @@
-//! Connecting to a Strata server: a `StrataClient` whose message limits match the server's
-//! defaults (tonic's client default of 4 MiB would refuse large rows and values).
+//! Connecting to a Strata server: the one place every client command (`strata tables`,
+//! `get`, ..., `load --server`, `bench`, `demo`) gets its [`Client`]. It applies the
+//! connection's security ([`ClientSecurity`]: TLS for `https://` URLs with an optional CA
+//! and client certificate, and a bearer token sent as `authorization: Bearer TOKEN` on every
+//! call) and message limits that match the server's defaults (tonic's client default of
+//! 4 MiB would refuse large rows and values).
 //!
-//! Used by the CLI, `strata demo` and tests. It must never retry or hide a connection error.
+//! It must never retry or hide a connection error, and never print or log a token.
 
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use strata_proto::v1::strata_client::StrataClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use crate::auth::exposure::is_loopback;
 use crate::config::DEFAULT_MAX_MESSAGE_BYTES;
+
+/// The environment variable holding the token when `--token-file` is not given.
+pub const TOKEN_ENV: &str = "STRATA_TOKEN";
+
+/// A Strata client as every command uses it (the token, if any, on every call).
+pub type Client = StrataClient<InterceptedService<Channel, Bearer>>;
 
 /// Why a connection could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +32,37 @@ pub enum ConnectError {
     /// The URL is not a valid endpoint.
     #[error("invalid server URL {url:?}: {source}")]
     Url {
+        /// The URL given.
+        url: String,
+        /// Why.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// TLS options were given for a plain `http://` URL.
+    #[error("{flag} needs an https:// server URL, got {url:?}")]
+    TlsNeedsHttps {
+        /// The flag given.
+        flag: &'static str,
+        /// The URL given.
+        url: String,
+    },
+    /// A TLS or token file could not be read.
+    #[error("cannot read {flag} {path}: {source}")]
+    Read {
+        /// The flag naming the file.
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token is empty or cannot travel in a header.
+    #[error("the token {0}")]
+    BadToken(&'static str),
+    /// The TLS settings were refused (a bad PEM file, for instance).
+    #[error("TLS settings for {url}: {source}")]
+    Tls {
         /// The URL given.
         url: String,
         /// Why.
@@ -33,21 +80,206 @@ pub enum ConnectError {
     },
 }
 
-/// Connect to `url` (e.g. `http://127.0.0.1:50051`).
-pub async fn connect(url: &str) -> Result<StrataClient<Channel>, ConnectError> {
-    let channel = channel(url).await?;
-    Ok(client(channel))
+/// The connection flags shared by every client command.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+pub struct ClientSecurityArgs {
+    /// PEM CA certificate(s) to verify an https:// server with [default: the system's roots]
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// PEM client certificate for servers that require one (mTLS; needs --tls-client-key)
+    #[arg(long, value_name = "FILE", requires = "tls_client_key")]
+    pub tls_client_cert: Option<PathBuf>,
+    /// PEM private key of --tls-client-cert
+    #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
+    pub tls_client_key: Option<PathBuf>,
+    /// File holding the bearer token (surrounding whitespace is trimmed) [default: the
+    /// STRATA_TOKEN environment variable]
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
-/// A connected channel to `url` (shareable with the health client).
-pub async fn channel(url: &str) -> Result<Channel, ConnectError> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
+impl ClientSecurityArgs {
+    /// The security of a connection: the files as given, the token from `--token-file` or
+    /// else `$STRATA_TOKEN`.
+    pub fn resolve(&self) -> Result<ClientSecurity, ConnectError> {
+        self.resolve_with(std::env::var(TOKEN_ENV).ok())
+    }
+
+    /// [`resolve`](Self::resolve) with `env` as the value of `$STRATA_TOKEN`.
+    pub fn resolve_with(&self, env: Option<String>) -> Result<ClientSecurity, ConnectError> {
+        let token = match &self.token_file {
+            Some(path) => Some(read("--token-file", path)?),
+            None => env.map(String::into_bytes),
+        };
+        let token = token
+            .map(|bytes| {
+                let text =
+                    String::from_utf8(bytes).map_err(|_| ConnectError::BadToken("is not UTF-8"))?;
+                let trimmed = text.trim();
+                if trimmed.is_empty() {
+                    return Err(ConnectError::BadToken("is empty"));
+                }
+                Ok(trimmed.to_owned())
+            })
+            .transpose()?;
+        Ok(ClientSecurity {
+            tls_ca: self.tls_ca.clone(),
+            tls_client_cert: self.tls_client_cert.clone(),
+            tls_client_key: self.tls_client_key.clone(),
+            token,
+        })
+    }
+}
+
+/// How to secure one connection.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ClientSecurity {
+    /// CA certificates for the server's certificate (default: the system's roots).
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate (mTLS).
+    pub tls_client_cert: Option<PathBuf>,
+    /// Its key.
+    pub tls_client_key: Option<PathBuf>,
+    /// Bearer token sent with every call.
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for ClientSecurity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSecurity")
+            .field("tls_ca", &self.tls_ca)
+            .field("tls_client_cert", &self.tls_client_cert)
+            .field("tls_client_key", &self.tls_client_key)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+fn read(flag: &'static str, path: &Path) -> Result<Vec<u8>, ConnectError> {
+    std::fs::read(path).map_err(|source| ConnectError::Read {
+        flag,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl ClientSecurity {
+    /// The TLS flag given, if any (they all need an https:// URL).
+    fn tls_flag(&self) -> Option<&'static str> {
+        if self.tls_ca.is_some() {
+            Some("--tls-ca")
+        } else if self.tls_client_cert.is_some() {
+            Some("--tls-client-cert")
+        } else {
+            None
+        }
+    }
+
+    fn tls_config(&self) -> Result<ClientTlsConfig, ConnectError> {
+        let mut tls = ClientTlsConfig::new();
+        tls = match &self.tls_ca {
+            Some(ca) => tls.ca_certificate(Certificate::from_pem(read("--tls-ca", ca)?)),
+            None => tls.with_enabled_roots(),
+        };
+        if let (Some(cert), Some(key)) = (&self.tls_client_cert, &self.tls_client_key) {
+            tls = tls.identity(Identity::from_pem(
+                read("--tls-client-cert", cert)?,
+                read("--tls-client-key", key)?,
+            ));
+        }
+        Ok(tls)
+    }
+
+    /// The interceptor sending the token.
+    pub fn bearer(&self) -> Result<Bearer, ConnectError> {
+        let Some(token) = &self.token else {
+            return Ok(Bearer(None));
+        };
+        let mut value: AsciiMetadataValue = MetadataValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| ConnectError::BadToken("has characters a header cannot carry"))?;
+        value.set_sensitive(true);
+        Ok(Bearer(Some(value)))
+    }
+}
+
+/// Adds `authorization: Bearer TOKEN` to every call (nothing without a token).
+#[derive(Clone, Debug)]
+pub struct Bearer(Option<AsciiMetadataValue>);
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A server to connect to: its URL and how to secure the connection (what a command's
+/// `--server URL` and security flags say).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Remote {
+    /// `http://HOST:PORT` or `https://HOST:PORT`.
+    pub url: String,
+    /// TLS files and token.
+    pub security: ClientSecurity,
+}
+
+impl Remote {
+    /// `url` without TLS files or token (an in-process server, a test).
+    pub fn plain(url: impl Into<String>) -> Remote {
+        Remote {
+            url: url.into(),
+            security: ClientSecurity::default(),
+        }
+    }
+
+    /// A new connection ([`connect`]).
+    pub async fn connect(&self) -> Result<Client, ConnectError> {
+        connect(&self.url, &self.security).await
+    }
+}
+
+/// Connect to `url` (`http://HOST:PORT`, or `https://HOST:PORT` for TLS) with `security`.
+pub async fn connect(url: &str, security: &ClientSecurity) -> Result<Client, ConnectError> {
+    let channel = channel(url, security).await?;
+    Ok(client(channel, security.bearer()?))
+}
+
+/// A connected channel to `url` with `security`'s TLS (shareable with the health client;
+/// the token is the interceptor's, see [`client`]).
+pub async fn channel(url: &str, security: &ClientSecurity) -> Result<Channel, ConnectError> {
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|source| ConnectError::Url {
             url: url.to_owned(),
             source,
         })?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true);
+    let https = endpoint.uri().scheme_str() == Some("https");
+    if https {
+        endpoint = endpoint
+            .tls_config(security.tls_config()?)
+            .map_err(|source| ConnectError::Tls {
+                url: url.to_owned(),
+                source,
+            })?;
+    } else if let Some(flag) = security.tls_flag() {
+        return Err(ConnectError::TlsNeedsHttps {
+            flag,
+            url: url.to_owned(),
+        });
+    } else if security.token.is_some() && !is_loopback_host(endpoint.uri().host()) {
+        tracing::warn!(
+            url,
+            "sending a token over plain http:// to another machine; use an https:// URL"
+        );
+    }
     endpoint
         .connect()
         .await
@@ -57,10 +289,110 @@ pub async fn channel(url: &str) -> Result<Channel, ConnectError> {
         })
 }
 
-/// A Strata client over `channel`, with the server's default message limits.
-pub fn client(channel: Channel) -> StrataClient<Channel> {
+fn is_loopback_host(host: Option<&str>) -> bool {
+    match host {
+        Some("localhost") => true,
+        Some(h) => h
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .is_ok_and(is_loopback),
+        None => false,
+    }
+}
+
+/// A Strata client over `channel` sending `bearer`'s token, with the server's default
+/// message limits.
+pub fn client(channel: Channel, bearer: Bearer) -> Client {
     let max = DEFAULT_MAX_MESSAGE_BYTES as usize;
-    StrataClient::new(channel)
+    StrataClient::with_interceptor(channel, bearer)
         .max_decoding_message_size(max)
         .max_encoding_message_size(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_file_wins_over_the_environment_and_is_trimmed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("token");
+        std::fs::write(&file, "  from-file\n").expect("write");
+        let args = ClientSecurityArgs {
+            token_file: Some(file),
+            ..ClientSecurityArgs::default()
+        };
+        let s = args.resolve_with(Some("from-env".into())).expect("ok");
+        assert_eq!(s.token.as_deref(), Some("from-file"));
+        let s = ClientSecurityArgs::default()
+            .resolve_with(Some(" from-env ".into()))
+            .expect("ok");
+        assert_eq!(s.token.as_deref(), Some("from-env"));
+        let s = ClientSecurityArgs::default()
+            .resolve_with(None)
+            .expect("ok");
+        assert_eq!(s.token, None);
+    }
+
+    #[test]
+    fn bad_tokens_and_missing_files_are_reported() {
+        let e = ClientSecurityArgs::default()
+            .resolve_with(Some("  \n".into()))
+            .expect_err("empty");
+        assert!(e.to_string().contains("empty"), "{e}");
+        let args = ClientSecurityArgs {
+            token_file: Some("/nonexistent/token".into()),
+            ..ClientSecurityArgs::default()
+        };
+        let e = args.resolve_with(None).expect_err("missing");
+        assert!(
+            e.to_string().contains("--token-file /nonexistent/token"),
+            "{e}"
+        );
+        let s = ClientSecurity {
+            token: Some("a\u{7f}b".into()),
+            ..ClientSecurity::default()
+        };
+        assert!(matches!(s.bearer(), Err(ConnectError::BadToken(_))));
+    }
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let s = ClientSecurity {
+            token: Some("s3cret".into()),
+            ..ClientSecurity::default()
+        };
+        assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn tls_flags_need_an_https_url() {
+        let s = ClientSecurity {
+            tls_ca: Some("ca.pem".into()),
+            ..ClientSecurity::default()
+        };
+        let e = connect("http://127.0.0.1:1", &s)
+            .await
+            .expect_err("plain url");
+        assert!(
+            matches!(
+                e,
+                ConnectError::TlsNeedsHttps {
+                    flag: "--tls-ca",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        assert!(is_loopback_host(Some("127.0.0.1")));
+        assert!(is_loopback_host(Some("[::1]")));
+        assert!(is_loopback_host(Some("localhost")));
+        assert!(!is_loopback_host(Some("db.example")));
+        assert!(!is_loopback_host(Some("10.0.0.1")));
+    }
 }

@@ -14,8 +14,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use strata_engine::{DbOptions, Limits, SyncMode};
 
+use crate::auth::SecurityConfig;
+use crate::auth::config::SecurityFlags;
+
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// Default address of the HTTP server (dashboard, table pages, JSON API, /metrics).
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 /// Default largest gRPC message the server accepts or sends (64 MiB, above the 8 MiB value
 /// limit so a maximal value fits in a request).
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
@@ -186,6 +191,58 @@ impl<'de> Deserialize<'de> for Span {
     }
 }
 
+/// The `http_listen` setting: an address, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpListen {
+    /// No HTTP server.
+    Off,
+    /// Listen on this address.
+    At(SocketAddr),
+}
+
+impl FromStr for HttpListen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim().eq_ignore_ascii_case("off") {
+            return Ok(HttpListen::Off);
+        }
+        s.trim()
+            .parse()
+            .map(HttpListen::At)
+            .map_err(|_| format!("{s:?} is neither an address such as 127.0.0.1:8080 nor off"))
+    }
+}
+
+impl fmt::Display for HttpListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpListen::Off => f.write_str("off"),
+            HttpListen::At(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpListen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where the HTTP server listens, and whether that was asked for: an address given
+/// explicitly that is taken is a start-up error, while a taken default only disables HTTP
+/// (with a warning), so a second server on one machine still starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpBinding {
+    /// No HTTP server.
+    Off,
+    /// The built-in default address.
+    Default(SocketAddr),
+    /// An address from the flags or the file.
+    Explicit(SocketAddr),
+}
+
 fn de_sync<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SyncMode>, D::Error> {
     let s = Option::<String>::deserialize(d)?;
     s.map(|s| s.parse().map_err(serde::de::Error::custom))
@@ -204,6 +261,11 @@ pub struct Settings {
     /// Address to listen on [default: 127.0.0.1:50051]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Address of the HTTP server (dashboard, table pages, JSON API, Prometheus /metrics), or
+    /// off. A taken default port only disables HTTP, with a warning; a taken address given
+    /// here is an error [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR|off")]
+    pub http_listen: Option<HttpListen>,
     /// WAL durability: always (fsync per write), group (fsync shared by concurrent writers),
     /// none (OS only; survives a process crash, not a power loss) [default: group]
     #[arg(long, value_name = "MODE")]
@@ -296,6 +358,33 @@ pub struct Settings {
     /// fail naming its id [default: 120s]
     #[arg(long, value_name = "DURATION")]
     pub thrift_scanner_lease: Option<Span>,
+    /// PEM certificate chain: serve gRPC over TLS (needs --tls-key) [default: none, plain TCP]
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM certificate authorities: require client certificates they signed (mTLS); the
+    /// principal is the certificate's Subject CN, else its first DNS name [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// TOML file of principals, their token hashes and permissions: every request must
+    /// authenticate (see docs/security.md) [default: none, no authentication]
+    #[arg(long, value_name = "FILE")]
+    pub auth_tokens: Option<PathBuf>,
+    /// Append the audit log (create and admin actions, refused requests; JSON lines) to FILE
+    /// [default: the server log, target audit]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Allow listening on a non-loopback address without TLS and authentication (logged as a
+    /// warning) [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub insecure: bool,
+    /// Let the health service answer without credentials [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub open_health_metrics: bool,
 }
 
 impl Settings {
@@ -321,6 +410,7 @@ impl Settings {
         Settings {
             data_dir: self.data_dir.or(file.data_dir),
             listen: self.listen.or(file.listen),
+            http_listen: self.http_listen.or(file.http_listen),
             sync: self.sync.or(file.sync),
             memtable_bytes: self.memtable_bytes.or(file.memtable_bytes),
             max_immutable_memtables: self
@@ -348,6 +438,13 @@ impl Settings {
             thrift_compact: self.thrift_compact || file.thrift_compact,
             thrift_max_connections: self.thrift_max_connections.or(file.thrift_max_connections),
             thrift_scanner_lease: self.thrift_scanner_lease.or(file.thrift_scanner_lease),
+            tls_cert: self.tls_cert.or(file.tls_cert),
+            tls_key: self.tls_key.or(file.tls_key),
+            tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
+            auth_tokens: self.auth_tokens.or(file.auth_tokens),
+            audit_log: self.audit_log.or(file.audit_log),
+            insecure: self.insecure || file.insecure,
+            open_health_metrics: self.open_health_metrics || file.open_health_metrics,
         }
     }
 
@@ -360,6 +457,16 @@ impl Settings {
                 setting: "listen",
                 message: format!("bad built-in default {DEFAULT_LISTEN}"),
             })?,
+        };
+        let http = match self.http_listen {
+            Some(HttpListen::Off) => HttpBinding::Off,
+            Some(HttpListen::At(a)) => HttpBinding::Explicit(a),
+            None => HttpBinding::Default(DEFAULT_HTTP_LISTEN.parse().map_err(|_| {
+                ConfigError::Invalid {
+                    setting: "http_listen",
+                    message: format!("bad built-in default {DEFAULT_HTTP_LISTEN}"),
+                }
+            })?),
         };
         let base = DbOptions::default();
         let limits_default = Limits::default();
@@ -446,14 +553,25 @@ impl Settings {
             max_message_bytes: service.max_message_bytes,
             ..ThriftOptions::default()
         };
+        let security = SecurityConfig::resolve(SecurityFlags {
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            tls_client_ca: self.tls_client_ca,
+            auth_tokens: self.auth_tokens,
+            audit_log: self.audit_log,
+            insecure: self.insecure,
+            open_health_metrics: self.open_health_metrics,
+        })?;
         let config = ServerConfig {
             data_dir,
             listen,
+            http,
             db,
             service,
             thrift_listen: self.thrift_listen,
             thrift,
             shutdown_grace: self.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |s| s.0),
+            security,
         };
         config.check()?;
         Ok(config)
@@ -545,6 +663,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Listen address.
     pub listen: SocketAddr,
+    /// The HTTP server's address.
+    pub http: HttpBinding,
     /// Store options.
     pub db: DbOptions,
     /// Service options.
@@ -555,6 +675,8 @@ pub struct ServerConfig {
     pub thrift: ThriftOptions,
     /// Time in-flight calls get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// TLS, authentication, audit.
+    pub security: SecurityConfig,
 }
 
 impl ServerConfig {
@@ -708,6 +830,10 @@ mod tests {
     fn defaults_resolve() {
         let c = ServerConfig::new("/tmp/x").expect("defaults are valid");
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(
+            c.http,
+            HttpBinding::Default(DEFAULT_HTTP_LISTEN.parse().expect("address"))
+        );
         assert_eq!(c.db.sync_mode, SyncMode::Group);
         assert_eq!(c.service, ServiceOptions::default());
         assert_eq!(c.db.limits, Limits::default());
@@ -831,6 +957,34 @@ mod tests {
     }
 
     #[test]
+    fn http_listen_is_an_address_or_off_and_given_means_explicit() {
+        let file = Settings::from_toml("http_listen = \"127.0.0.1:9000\"").expect("valid");
+        let c = Settings {
+            data_dir: Some("/d".into()),
+            ..Settings::default()
+        }
+        .or(file)
+        .resolve()
+        .expect("valid");
+        assert_eq!(
+            c.http,
+            HttpBinding::Explicit("127.0.0.1:9000".parse().expect("address"))
+        );
+        let off = Settings::from_toml("http_listen = \"off\"").expect("valid");
+        assert_eq!(off.http_listen, Some(HttpListen::Off));
+        let c = Settings {
+            data_dir: Some("/d".into()),
+            ..off
+        }
+        .resolve()
+        .expect("valid");
+        assert_eq!(c.http, HttpBinding::Off);
+        let e = Settings::from_toml("http_listen = \"everywhere\"").expect_err("bad");
+        assert!(e.contains("everywhere"), "{e}");
+        assert_eq!(HttpListen::Off.to_string(), "off");
+    }
+
+    #[test]
     fn unknown_and_bad_settings_are_named() {
         let e = Settings::from_toml("memtable_size = 5").expect_err("unknown key");
         assert!(e.contains("memtable_size"), "{e}");
@@ -847,6 +1001,39 @@ mod tests {
         };
         let e = s.resolve().expect_err("too small");
         assert!(e.to_string().contains("max_message_bytes"), "{e}");
+    }
+
+    #[test]
+    fn security_settings_come_from_the_file_and_flags_win() {
+        let file = Settings::from_toml(
+            r#"
+            tls_cert = "/etc/s/file.pem"
+            tls_key = "/etc/s/file.key"
+            tls_client_ca = "/etc/s/ca.pem"
+            auth_tokens = "/etc/s/tokens.toml"
+            audit_log = "/var/log/audit"
+            open_health_metrics = true
+            "#,
+        )
+        .expect("valid file");
+        let flags = Settings {
+            data_dir: Some("/d".into()),
+            tls_cert: Some("/flag.pem".into()),
+            insecure: true,
+            ..Settings::default()
+        };
+        let c = flags.or(file).resolve().expect("valid").security;
+        let tls = c.tls.as_ref().expect("tls");
+        assert_eq!(tls.cert, PathBuf::from("/flag.pem"));
+        assert_eq!(tls.key, PathBuf::from("/etc/s/file.key"));
+        assert!(c.client_certs());
+        assert_eq!(c.auth_tokens, Some(PathBuf::from("/etc/s/tokens.toml")));
+        assert_eq!(c.audit_log, Some(PathBuf::from("/var/log/audit")));
+        assert!(c.insecure && c.open_health_metrics);
+        assert_eq!(
+            ServerConfig::new("/d").expect("defaults").security,
+            SecurityConfig::default()
+        );
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub enum ConvertError {
     /// A request field this server does not implement yet.
     #[error("{0} is not supported by this server yet")]
     Unsupported(&'static str),
+    /// An Aggregate request that cannot be run (bad bucket, sum column without a family).
+    #[error("{0}")]
+    Aggregate(String),
     /// A bulk-ingest path that is not absolute.
     #[error("ingest path {0:?} is not absolute (paths are on the server's machine)")]
     RelativePath(String),
@@ -259,7 +262,19 @@ pub fn read_options_from_pb(
             },
         });
     }
-    let time_range = match time_range {
+    let time_range = time_range_from_pb(time_range)?;
+    Ok(engine::ReadOptions {
+        columns: cols,
+        max_versions: max_versions.max(1),
+        time_range,
+    })
+}
+
+/// A wire time range (absent: every version; end 0: unbounded) to the engine's.
+pub fn time_range_from_pb(
+    time_range: Option<pb::TimeRange>,
+) -> Result<engine::TimeRange, ConvertError> {
+    Ok(match time_range {
         None => engine::TimeRange::default(),
         Some(t) => {
             if t.end_micros != 0 && t.start_micros > t.end_micros {
@@ -277,11 +292,6 @@ pub fn read_options_from_pb(
                 },
             }
         }
-    };
-    Ok(engine::ReadOptions {
-        columns: cols,
-        max_versions: max_versions.max(1),
-        time_range,
     })
 }
 

@@ -8,10 +8,15 @@
 //!
 //! [`Db`]: strata_engine::Db
 
+pub mod aggregation;
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod convert;
 pub mod escape;
+pub mod guard;
+pub mod http;
+pub mod metrics;
 pub mod oversize;
 pub mod scan;
 pub mod server;
@@ -20,9 +25,12 @@ pub mod status;
 pub mod stopping;
 pub mod stream;
 pub mod thrift;
+pub mod tls;
 
-pub use client::connect;
-pub use config::{ServerConfig, ServiceOptions, Settings, ThriftOptions};
-pub use server::{ServerError, ServerHandle, serve, start};
+pub use client::{Client, ClientSecurity, ClientSecurityArgs, Remote, connect};
+pub use config::{HttpBinding, HttpListen, ServerConfig, ServiceOptions, Settings, ThriftOptions};
+pub use server::{
+    Protections, ServerError, ServerHandle, serve, start, start_with, start_with_http,
+};
 pub use service::StrataService;
 pub use strata_proto::v1 as pb;

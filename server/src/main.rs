@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         cli::Command::Client(_)
         | cli::Command::Gen(_)
         | cli::Command::Load(_)
+        | cli::Command::Consume(_)
         | cli::Command::Demo(_)
         | cli::Command::Bench(_) => "warn",
     };
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
             cli::Command::Client(c) => cli::client::run(c).await,
             cli::Command::Gen(a) => cli::generate::run(a).await,
             cli::Command::Load(a) => cli::load::run(a).await,
+            cli::Command::Consume(a) => cli::consume::run(a).await,
             cli::Command::Demo(a) => cli::demo::run(a).await,
             cli::Command::Bench(a) => cli::bench::run(a).await,
         }
@@ -53,7 +55,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(cli::consume::exit_code(&e))
         }
     }
 }

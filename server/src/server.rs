@@ -1,14 +1,18 @@
-//! Running the gRPC server: [`start`] puts the Strata service, the standard health service and
+//! Running the server: [`start`] puts the Strata service, the standard health service and
 //! server reflection (v1 and v1alpha) on a listener for an already open store (what `strata
-//! demo` and in-process tests use); [`serve`] is `strata serve`: open the store, listen (and
-//! start the Thrift gateway beside gRPC when `thrift_listen` is set), wait for the shutdown
-//! signal, drain both, flush and close the store.
+//! demo` and in-process tests use), [`start_with_http`] adds the HTTP server (dashboard,
+//! pages, JSON, /metrics) on a second listener, and [`start_with`] does both behind TLS and
+//! the guard of a [`Protections`]; [`serve`] is `strata serve`: check that each address may
+//! be served as configured, load the security files, open the store, listen (and start the
+//! Thrift gateway beside gRPC when `thrift_listen` is set), reload TLS and tokens on SIGHUP,
+//! wait for the shutdown signal, drain them, flush and close the store.
 //!
 //! This module must never open a store it was given (start) nor leave one it opened unclosed
-//! (serve).
+//! (serve), and never serve a request that did not pass the guard layer.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -18,14 +22,19 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::config::{ServerConfig, ServiceOptions};
+use crate::aggregation::Aggregator;
+use crate::auth::{Listener, Protection, Security, check_listen};
+use crate::config::{HttpBinding, ServerConfig, ServiceOptions};
+use crate::guard::GuardLayer;
+use crate::http::{self, HttpHandle, HttpState};
+use crate::metrics::grpc::GrpcMetricsLayer;
 use crate::oversize;
 use crate::service::StrataService;
 use crate::stopping::{self, StopSender};
+use crate::tls::{self, ReloadableTls};
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +53,42 @@ pub enum ServerError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// What protects a listener: the shared [`Security`] (authentication, authorization, audit)
+/// and the listener's own TLS, if any.
+#[derive(Clone, Debug)]
+pub struct Protections {
+    /// Authentication, authorization and audit (shared by every listener of the server).
+    pub security: Arc<Security>,
+    /// This listener's TLS (`None`: plain TCP).
+    pub tls: Option<Arc<ReloadableTls>>,
+}
+
+impl Protections {
+    /// No TLS, no authentication (every caller is `anonymous` with every permission).
+    pub fn none() -> Protections {
+        Protections {
+            security: Arc::new(Security::off()),
+            tls: None,
+        }
+    }
+
+    /// SIGHUP: reload the TLS files, the token file and reopen the audit log; whatever
+    /// fails to load is logged and the old state stays in force.
+    pub fn reload(&self) {
+        if let Some(tls) = &self.tls {
+            match tls.reload() {
+                Ok(()) => {
+                    tracing::info!(cert = %tls.files().cert.display(), "TLS certificate reloaded")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS not reloaded; the old certificate stays in force")
+                }
+            }
+        }
+        self.security.reload();
+    }
+}
+
 /// A running server. Dropping it leaves the server running until the runtime ends; call
 /// [`ServerHandle::shutdown`] to stop it.
 #[derive(Debug)]
@@ -53,6 +98,8 @@ pub struct ServerHandle {
     shutdown_tx: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     health: HealthReporter,
+    http: Option<HttpHandle>,
+    protections: Protections,
 }
 
 impl ServerHandle {
@@ -61,9 +108,24 @@ impl ServerHandle {
         self.local_addr
     }
 
-    /// `http://ADDR`, for clients.
+    /// `http://ADDR` (`https://ADDR` with TLS), for clients.
     pub fn url(&self) -> String {
-        format!("http://{}", self.local_addr)
+        let scheme = if self.protections.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// Reload TLS and the token file, reopen the audit log (what SIGHUP does).
+    pub fn reload(&self) {
+        self.protections.reload();
+    }
+
+    /// The HTTP server's address, if it runs.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(HttpHandle::local_addr)
     }
 
     /// Stop accepting connections, report NOT_SERVING, end streaming calls at their next
@@ -80,6 +142,11 @@ impl ServerHandle {
         if let Some(tx) = self.shutdown_tx.take() {
             let _ = tx.send(());
         }
+        if let Some(http) = self.http.take()
+            && let Err(e) = http.shutdown(grace).await
+        {
+            tracing::warn!(error = %e, "the HTTP server did not stop cleanly");
+        }
         match tokio::time::timeout(grace, &mut self.task).await {
             Ok(joined) => Ok(joined??),
             Err(_) => {
@@ -94,7 +161,7 @@ impl ServerHandle {
     }
 }
 
-/// Serve `db` on `listener` until [`ServerHandle::shutdown`].
+/// Serve `db` on `listener` until [`ServerHandle::shutdown`], without TLS or authentication.
 ///
 /// The Strata service gets `options`' message limit for both directions; larger requests
 /// fail with RESOURCE_EXHAUSTED.
@@ -103,12 +170,58 @@ pub async fn start(
     listener: TcpListener,
     options: ServiceOptions,
 ) -> Result<ServerHandle, ServerError> {
+    start_with(db, listener, None, options, Protections::none()).await
+}
+
+/// Aggregation scans that may run at once (Aggregate calls and dashboard tables together):
+/// one per core, so aggregations cannot take every core from the other calls for long.
+fn aggregation_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// [`start`], plus the HTTP server on `http` when given; both stop with
+/// [`ServerHandle::shutdown`].
+pub async fn start_with_http(
+    db: Db,
+    listener: TcpListener,
+    http: Option<TcpListener>,
+    options: ServiceOptions,
+) -> Result<ServerHandle, ServerError> {
+    start_with(db, listener, http, options, Protections::none()).await
+}
+
+/// [`start_with_http`] with the gRPC listener behind `protections`: TLS when given, and every
+/// request authenticated and authorized by its security.
+pub async fn start_with(
+    db: Db,
+    listener: TcpListener,
+    http: Option<TcpListener>,
+    options: ServiceOptions,
+    protections: Protections,
+) -> Result<ServerHandle, ServerError> {
     let local_addr = listener.local_addr()?;
     let (stop, stopping) = stopping::channel();
     let max_message = options.max_message_bytes;
-    let service = StrataServer::new(StrataService::new(db, options, stopping))
-        .max_decoding_message_size(max_message)
-        .max_encoding_message_size(max_message);
+    let security = protections.security.clone();
+    let aggregator = Aggregator::new(db.clone(), aggregation_slots());
+    let http = match http {
+        Some(l) => Some(http::start(
+            l,
+            HttpState {
+                aggregator: aggregator.clone(),
+            },
+        )?),
+        None => None,
+    };
+    let service = StrataServer::new(StrataService::new(
+        db,
+        options,
+        stopping,
+        aggregator,
+        security.clone(),
+    ))
+    .max_decoding_message_size(max_message)
+    .max_encoding_message_size(max_message);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<StrataServer<StrataService>>().await;
@@ -121,9 +234,12 @@ pub async fn start(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = tls::incoming(listener, protections.tls.clone());
+    // The metrics layer is outermost, so it sees the status after the oversize rewrite.
     let router = Server::builder()
+        .layer(GrpcMetricsLayer)
         .layer(oversize::layer::<tonic::body::Body>())
+        .layer(GuardLayer::new(security))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -138,20 +254,25 @@ pub async fn start(
         shutdown_tx: Some(shutdown_tx),
         task,
         health,
+        http,
+        protections,
     })
 }
 
-/// `strata serve`: open the store, serve until `shutdown` completes, then stop accepting,
-/// finish in-flight calls (up to the configured grace), flush every table and close the store.
+/// `strata serve`: refuse an exposed address without TLS and authentication (unless
+/// `--insecure`), load the TLS and token files, open the store, serve until `shutdown`
+/// completes, then stop accepting, finish in-flight calls (up to the configured grace), flush
+/// every table and close the store.
 pub async fn serve(config: ServerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     config.check()?;
+    let protections = protections(&config)?;
     let dir = config.data_dir.clone();
     let db_options = config.db.clone();
     let db = tokio::task::spawn_blocking(move || Db::open(&dir, db_options))
         .await?
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
 
-    let result = serve_open(&db, &config, shutdown).await;
+    let result = serve_open(&db, &config, protections, shutdown).await;
 
     tracing::info!(data_dir = %config.data_dir.display(), "flushing and closing the store");
     let closing = db.clone();
@@ -178,14 +299,104 @@ pub async fn serve(config: ServerConfig, shutdown: impl Future<Output = ()>) -> 
     Ok(())
 }
 
+/// The listen check, then the security state and TLS of `config` (each file error names
+/// the file; a token-file error names the entry).
+fn protections(config: &ServerConfig) -> anyhow::Result<Protections> {
+    let sec = &config.security;
+    check_listen(
+        Listener::GRPC,
+        config.listen,
+        sec.protection(),
+        sec.insecure,
+    )?;
+    if let Some(addr) = config.thrift_listen {
+        // The gateway has no TLS nor authentication of its own yet (phase 2).
+        let unprotected = Protection {
+            tls: false,
+            authentication: false,
+        };
+        check_listen(Listener::THRIFT, addr, unprotected, sec.insecure)?;
+        if sec.protection().authentication {
+            tracing::warn!(
+                address = %addr,
+                "the Thrift gateway does not check tokens or certificates yet: whoever can \
+                 reach its address uses the store without them"
+            );
+        }
+    }
+    if let HttpBinding::Explicit(addr) | HttpBinding::Default(addr) = http_binding(config) {
+        // The HTTP server has no TLS nor authentication of its own yet (phase 2).
+        let unprotected = Protection {
+            tls: false,
+            authentication: false,
+        };
+        check_listen(Listener::HTTP, addr, unprotected, sec.insecure)?;
+        if sec.protection().authentication {
+            tracing::warn!(
+                address = %addr,
+                "the HTTP server does not check tokens or certificates yet: whoever can reach \
+                 its address reads the dashboard and the tables without them"
+            );
+        }
+    }
+    let security = Arc::new(sec.security()?);
+    let tls = match &sec.tls {
+        Some(files) => Some(Arc::new(ReloadableTls::load(
+            files.clone(),
+            tls::GRPC_ALPN,
+        )?)),
+        None => None,
+    };
+    if security.authenticator().is_on() && tls.is_none() {
+        tracing::warn!(
+            "authentication without TLS: tokens cross the connection in clear text \
+             (acceptable on loopback only; add --tls-cert FILE --tls-key FILE)"
+        );
+    }
+    Ok(Protections { security, tls })
+}
+
+/// The HTTP server's binding: as configured, except that the built-in default is off while
+/// authentication is on (the HTTP server cannot authenticate yet, phase 2), so turning on
+/// `--auth-tokens` never leaves an unauthenticated door open by default.
+fn http_binding(config: &ServerConfig) -> HttpBinding {
+    match config.http {
+        HttpBinding::Default(_) if config.security.protection().authentication => HttpBinding::Off,
+        other => other,
+    }
+}
+
+/// Reload on every SIGHUP until the task is aborted.
+fn reload_on_sighup(handle: &ServerHandle) -> anyhow::Result<JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let protections = handle.protections.clone();
+    Ok(tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading TLS, tokens and the audit log");
+            protections.reload();
+        }
+    }))
+}
+
 async fn serve_open(
     db: &Db,
     config: &ServerConfig,
+    protections: Protections,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let binding = http_binding(config);
+    if let (HttpBinding::Default(addr), HttpBinding::Off) = (config.http, binding) {
+        tracing::info!(
+            default = %addr,
+            "the HTTP server is off: it cannot authenticate requests yet; pass --http-listen \
+             ADDR to run it anyway"
+        );
+    }
+    let http = http::bind(binding).await?;
     let lister = db.clone();
     let tables = tokio::task::spawn_blocking(move || lister.list_tables()).await?;
     let thrift = match config.thrift_listen {
@@ -207,9 +418,23 @@ async fn serve_open(
             Some(gateway)
         }
     };
-    let handle = start(db.clone(), listener, config.service.clone()).await?;
+    let handle = start_with(
+        db.clone(),
+        listener,
+        http,
+        config.service.clone(),
+        protections,
+    )
+    .await?;
+    let reloader = reload_on_sighup(&handle)?;
+    if let Some(addr) = handle.http_addr() {
+        tracing::info!(address = %addr, "dashboard at http://{addr}/, metrics at http://{addr}/metrics");
+    }
     tracing::info!(
         address = %handle.local_addr(),
+        tls = handle.protections.tls.is_some(),
+        client_certificates = config.security.client_certs(),
+        authentication = handle.protections.security.authenticator().is_on(),
         data_dir = %config.data_dir.display(),
         tables = tables.len(),
         table_names = ?tables,
@@ -222,6 +447,7 @@ async fn serve_open(
         grace = ?config.shutdown_grace,
         "shutdown requested: no new calls, finishing in-flight calls"
     );
+    reloader.abort();
     let grace = config.shutdown_grace;
     let stop_thrift = async {
         if let Some(gateway) = thrift {

@@ -1,8 +1,12 @@
 //! The strata.v1 `Strata` service: one method per RPC, each converting the request, running
 //! the engine call on a blocking thread, and converting the reply or the error.
 //!
+//! Every RPC first passes [`StrataService::admit`] with its [`Action`]: the one line that
+//! authorizes it against its table (the guard layer has already authenticated the caller).
+//!
 //! This module must never run a blocking engine call on the async executor (use
-//! [`blocking`]), and never map errors to statuses itself (that is `status.rs`).
+//! [`blocking`]), never map errors to statuses itself (that is `status.rs`), and never
+//! touch a request before `admit` accepted it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +16,11 @@ use strata_proto::v1 as pb;
 use strata_proto::v1::strata_server::Strata;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::aggregation::{self, Aggregator};
+use crate::auth::{Action, Security, can_read};
 use crate::config::ServiceOptions;
 use crate::convert::{self, ConvertError};
+use crate::guard::{Caller, Targeted};
 use crate::scan::{self, Batching, ScanStream};
 use crate::status;
 use crate::stopping::Stopping;
@@ -66,16 +73,56 @@ pub struct StrataService {
     db: Db,
     options: ServiceOptions,
     stopping: Stopping,
+    aggregator: Aggregator,
+    security: Arc<Security>,
 }
 
 impl StrataService {
-    /// A service over `db`; long-lived calls end when `stopping` is raised.
-    pub fn new(db: Db, options: ServiceOptions, stopping: Stopping) -> Self {
+    /// A service over `db`; long-lived calls end when `stopping` is raised; Aggregate runs
+    /// through `aggregator` (shared with the HTTP dashboard, so both count against one limit
+    /// of concurrent aggregation scans); calls are authorized with `security` (behind a
+    /// [`crate::guard::GuardLayer`] of the same).
+    pub fn new(
+        db: Db,
+        options: ServiceOptions,
+        stopping: Stopping,
+        aggregator: Aggregator,
+        security: Arc<Security>,
+    ) -> Self {
         StrataService {
             db,
             options,
             stopping,
+            aggregator,
+            security,
         }
+    }
+
+    /// The caller the guard layer authenticated. A request without one did not pass the
+    /// guard: refuse it rather than serve it unchecked.
+    fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| {
+                Status::unauthenticated("the request was not authenticated (no guard layer)")
+            })
+    }
+
+    /// Authorize `action` on the request's table (audited as `auth` says) and hand back the
+    /// message.
+    fn admit<T: Targeted>(&self, request: Request<T>, action: Action) -> Result<T, Status> {
+        let caller = Self::caller(&request)?;
+        self.security
+            .authorize(
+                &caller.call(action.name()),
+                &caller.principal,
+                action,
+                request.get_ref().table(),
+            )
+            .map_err(|d| status::from_denied(&d))?;
+        Ok(request.into_inner())
     }
 
     fn batching(&self, batch_size: u32, keys_only: bool) -> Batching {
@@ -99,7 +146,7 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::CreateTableRequest>,
     ) -> Result<Response<pb::CreateTableResponse>, Status> {
-        let r = request.into_inner();
+        let r = self.admit(request, Action::CreateTable)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let families = convert::families_from_pb(r.families).map_err(invalid)?;
         let db = self.db.clone();
@@ -111,7 +158,7 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::AlterTableRequest>,
     ) -> Result<Response<pb::AlterTableResponse>, Status> {
-        let r = request.into_inner();
+        let r = self.admit(request, Action::AlterTable)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let alter = AlterTable {
             add: convert::families_from_pb(r.add_families).map_err(invalid)?,
@@ -137,7 +184,7 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::DeleteTableRequest>,
     ) -> Result<Response<pb::DeleteTableResponse>, Status> {
-        let r = request.into_inner();
+        let r = self.admit(request, Action::DeleteTable)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let db = self.db.clone();
         blocking(move || db.drop_table(&table)).await?;
@@ -146,10 +193,13 @@ impl Strata for StrataService {
 
     async fn list_tables(
         &self,
-        _request: Request<pb::ListTablesRequest>,
+        request: Request<pb::ListTablesRequest>,
     ) -> Result<Response<pb::ListTablesResponse>, Status> {
+        let caller = Self::caller(&request)?;
+        self.admit(request, Action::ListTables)?;
         let db = self.db.clone();
-        let tables = blocking(move || Ok(db.list_tables())).await?;
+        let mut tables = blocking(move || Ok(db.list_tables())).await?;
+        tables.retain(|t| can_read(&caller.principal, t));
         Ok(Response::new(pb::ListTablesResponse { tables }))
     }
 
@@ -157,7 +207,7 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::DescribeTableRequest>,
     ) -> Result<Response<pb::DescribeTableResponse>, Status> {
-        let r = request.into_inner();
+        let r = self.admit(request, Action::DescribeTable)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let db = self.db.clone();
         let description = blocking(move || db.describe_table(&table)).await?;
@@ -168,7 +218,7 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::MutateRequest>,
     ) -> Result<Response<pb::MutateResponse>, Status> {
-        let r = request.into_inner();
+        let r = self.admit(request, Action::Mutate)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let m = convert::row_mutation_from_pb(r.row, r.mutations).map_err(invalid)?;
         let db = self.db.clone();
@@ -183,7 +233,7 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::MutateRowsRequest>,
     ) -> Result<Response<pb::MutateRowsResponse>, Status> {
-        let r = request.into_inner();
+        let r = self.admit(request, Action::MutateRows)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let rows = convert::row_mutations_from_pb(r.entries).map_err(invalid)?;
         let db = self.db.clone();
@@ -200,10 +250,16 @@ impl Strata for StrataService {
         &self,
         request: Request<Streaming<pb::MutateRowsRequest>>,
     ) -> Result<Response<AckStream>, Status> {
+        // Each batch names its table: stream.rs admits every batch with Action::MutateStream.
+        let gate = stream::Gate {
+            caller: Self::caller(&request)?,
+            security: self.security.clone(),
+        };
         Ok(Response::new(stream::start(
             self.db.clone(),
             request.into_inner(),
             self.stopping.clone(),
+            gate,
         )))
     }
 
@@ -211,7 +267,7 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::GetRequest>,
     ) -> Result<Response<pb::GetResponse>, Status> {
-        let r = request.into_inner();
+        let r = self.admit(request, Action::Get)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let mut read = convert::read_options_from_pb(r.columns, r.max_versions, r.time_range)
             .map_err(invalid)?;
@@ -247,7 +303,7 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::ScanRequest>,
     ) -> Result<Response<ScanStream>, Status> {
-        let mut r = request.into_inner();
+        let mut r = self.admit(request, Action::Scan)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let mut options = convert::scan_options_from_pb(&mut r).map_err(invalid)?;
         let filter = convert::read_filter(&r.filter, &mut options.read).map_err(invalid)?;
@@ -267,7 +323,7 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::BulkIngestRequest>,
     ) -> Result<Response<pb::BulkIngestResponse>, Status> {
-        let r = request.into_inner();
+        let r = self.admit(request, Action::BulkIngest)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let paths = convert::ingest_paths(r.paths).map_err(invalid)?;
         let ingest_id = r.ingest_id;
@@ -284,7 +340,7 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::FlushRequest>,
     ) -> Result<Response<pb::FlushResponse>, Status> {
-        let r = request.into_inner();
+        let r = self.admit(request, Action::Flush)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let db = self.db.clone();
         blocking(move || db.flush(&table)).await?;
@@ -295,19 +351,21 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::CompactRequest>,
     ) -> Result<Response<pb::CompactResponse>, Status> {
-        let r = request.into_inner();
+        let r = self.admit(request, Action::Compact)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let db = self.db.clone();
         blocking(move || db.compact(&table, r.major)).await?;
         Ok(Response::new(pb::CompactResponse {}))
     }
 
-    // The second wave's RPCs: each answers UNIMPLEMENTED until its issue lands.
+    // The second wave's RPCs: each answers UNIMPLEMENTED until its issue lands; they are
+    // authorized already, so an implementation is covered from its first line.
 
     async fn check_and_mutate(
         &self,
-        _request: Request<pb::CheckAndMutateRequest>,
+        request: Request<pb::CheckAndMutateRequest>,
     ) -> Result<Response<pb::CheckAndMutateResponse>, Status> {
+        self.admit(request, Action::CheckAndMutate)?;
         Err(Status::unimplemented(
             "CheckAndMutate is not implemented yet",
         ))
@@ -315,50 +373,70 @@ impl Strata for StrataService {
 
     async fn increment(
         &self,
-        _request: Request<pb::IncrementRequest>,
+        request: Request<pb::IncrementRequest>,
     ) -> Result<Response<pb::IncrementResponse>, Status> {
+        self.admit(request, Action::Increment)?;
         Err(Status::unimplemented("Increment is not implemented yet"))
     }
 
     async fn append(
         &self,
-        _request: Request<pb::AppendRequest>,
+        request: Request<pb::AppendRequest>,
     ) -> Result<Response<pb::AppendResponse>, Status> {
+        self.admit(request, Action::Append)?;
         Err(Status::unimplemented("Append is not implemented yet"))
     }
 
     async fn multi_get(
         &self,
-        _request: Request<pb::MultiGetRequest>,
+        request: Request<pb::MultiGetRequest>,
     ) -> Result<Response<pb::MultiGetResponse>, Status> {
+        self.admit(request, Action::MultiGet)?;
         Err(Status::unimplemented("MultiGet is not implemented yet"))
     }
 
     async fn aggregate(
         &self,
-        _request: Request<pb::AggregateRequest>,
+        request: Request<pb::AggregateRequest>,
     ) -> Result<Response<pb::AggregateResponse>, Status> {
-        Err(Status::unimplemented("Aggregate is not implemented yet"))
+        let call =
+            aggregation::wire::from_pb(self.admit(request, Action::Aggregate)?).map_err(invalid)?;
+        let mut results = self
+            .aggregator
+            .run(
+                &call.table,
+                &call.scope,
+                std::slice::from_ref(&call.aggregation),
+            )
+            .await
+            .map_err(|e| status::from_aggregate(&e))?;
+        let result = results
+            .pop()
+            .ok_or_else(|| Status::internal("the aggregation returned no result"))?;
+        Ok(Response::new(aggregation::wire::to_pb(&result)))
     }
 
     async fn server_info(
         &self,
-        _request: Request<pb::ServerInfoRequest>,
+        request: Request<pb::ServerInfoRequest>,
     ) -> Result<Response<pb::ServerInfoResponse>, Status> {
+        self.admit(request, Action::ServerInfo)?;
         Err(Status::unimplemented("ServerInfo is not implemented yet"))
     }
 
     async fn disable_table(
         &self,
-        _request: Request<pb::DisableTableRequest>,
+        request: Request<pb::DisableTableRequest>,
     ) -> Result<Response<pb::DisableTableResponse>, Status> {
+        self.admit(request, Action::DisableTable)?;
         Err(Status::unimplemented("DisableTable is not implemented yet"))
     }
 
     async fn enable_table(
         &self,
-        _request: Request<pb::EnableTableRequest>,
+        request: Request<pb::EnableTableRequest>,
     ) -> Result<Response<pb::EnableTableResponse>, Status> {
+        self.admit(request, Action::EnableTable)?;
         Err(Status::unimplemented("EnableTable is not implemented yet"))
     }
 }

@@ -8,6 +8,10 @@
 use strata_engine::Error;
 use tonic::{Code, Status};
 
+use strata_engine::aggregate::AggregateError;
+
+use crate::aggregation::RunError;
+use crate::auth::{Denied, Unauthenticated};
 use crate::convert::ConvertError;
 
 /// The gRPC status for an engine error.
@@ -41,6 +45,51 @@ pub fn from_engine(err: &Error) -> Status {
     Status::new(code, err.to_string())
 }
 
+/// The status for a failed aggregation: the engine's errors as [`from_engine`]; too many
+/// distinct buckets RESOURCE_EXHAUSTED; a bad request INVALID_ARGUMENT; cancelled CANCELLED;
+/// a server shutting down UNAVAILABLE.
+pub fn from_aggregate(err: &RunError) -> Status {
+    match err {
+        RunError::Aggregate(AggregateError::Engine(e)) => from_engine(e),
+        RunError::Aggregate(e @ AggregateError::TooManyBuckets { .. }) => {
+            Status::resource_exhausted(e.to_string())
+        }
+        RunError::Aggregate(e @ AggregateError::Invalid(_)) => {
+            Status::invalid_argument(e.to_string())
+        }
+        RunError::Aggregate(e @ AggregateError::Cancelled(_)) => Status::cancelled(e.to_string()),
+        RunError::Aggregate(e) => Status::internal(e.to_string()),
+        RunError::Task(e) => {
+            tracing::error!(error = %e, "aggregation task failed");
+            Status::internal(err.to_string())
+        }
+        RunError::Closed => Status::unavailable(err.to_string()),
+    }
+}
+
+/// The canonical name of a gRPC status code (`NOT_FOUND`).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 /// The status for a request the server could not turn into engine types.
 pub fn from_convert(err: &ConvertError) -> Status {
     Status::invalid_argument(err.to_string())
@@ -50,6 +99,23 @@ pub fn from_convert(err: &ConvertError) -> Status {
 pub fn from_join(err: tokio::task::JoinError) -> Status {
     tracing::error!(error = %err, "engine task failed");
     Status::internal(format!("engine task failed: {err}"))
+}
+
+/// UNAUTHENTICATED for a request without valid credentials. The message says how to send a
+/// token and nothing about which principals exist.
+pub fn from_unauthenticated(err: &Unauthenticated) -> Status {
+    let hint = match err {
+        Unauthenticated::NoCredentials | Unauthenticated::BadToken => {
+            " (send the token as gRPC metadata `authorization: Bearer TOKEN`)"
+        }
+        _ => "",
+    };
+    Status::unauthenticated(format!("{err}{hint}"))
+}
+
+/// PERMISSION_DENIED naming the principal, the missing permission and the table.
+pub fn from_denied(denied: &Denied) -> Status {
+    Status::permission_denied(denied.to_string())
 }
 
 /// The same status with `context: ` in front of its message (e.g. `batch 3: `).
@@ -123,6 +189,58 @@ mod tests {
         let s = from_engine(&Error::corruption("/d/7.sst", 123, "bad block"));
         assert!(s.message().contains("7.sst"), "{}", s.message());
         assert!(s.message().contains("123"), "{}", s.message());
+    }
+
+    #[test]
+    fn refusals_map_to_their_codes() {
+        let s = from_unauthenticated(&Unauthenticated::NoCredentials);
+        assert_eq!(s.code(), Code::Unauthenticated);
+        assert!(
+            s.message().contains("authorization: Bearer"),
+            "{}",
+            s.message()
+        );
+        let denied = crate::auth::authorize(
+            &crate::auth::Principal::with("p", &[]),
+            crate::auth::Action::Flush,
+            Some("t"),
+        )
+        .expect_err("no permission");
+        let s = from_denied(&denied);
+        assert_eq!(s.code(), Code::PermissionDenied);
+        assert!(
+            s.message().contains("admin") && s.message().contains("\"t\""),
+            "{}",
+            s.message()
+        );
+    }
+
+    #[test]
+    fn aggregation_errors_map_to_their_codes() {
+        let code = |e: RunError| from_aggregate(&e).code();
+        assert_eq!(
+            code(RunError::Aggregate(AggregateError::Engine(
+                Error::TableNotFound("t".into())
+            ))),
+            Code::NotFound
+        );
+        assert_eq!(
+            code(RunError::Aggregate(AggregateError::TooManyBuckets {
+                table: "t".into(),
+                buckets: 9,
+                limit: 10
+            })),
+            Code::ResourceExhausted
+        );
+        assert_eq!(
+            code(RunError::Aggregate(AggregateError::Invalid("x".into()))),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            code(RunError::Aggregate(AggregateError::Cancelled("t".into()))),
+            Code::Cancelled
+        );
+        assert_eq!(code(RunError::Closed), Code::Unavailable);
     }
 
     #[test]

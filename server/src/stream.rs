@@ -5,8 +5,12 @@
 //!
 //! A bad batch (or a transport error, or an oversized message) ends the stream with a status
 //! whose message starts with `batch N:` (0-based); batches acknowledged before it stay
-//! applied. This module must never apply a batch before the previous one is durable, and
+//! applied. Each batch is authorized for its own table (write) before it is applied; a
+//! refused batch ends the stream the same way, with PERMISSION_DENIED. This module must
+//! never apply a batch before the previous one is durable or before it was authorized, and
 //! never run engine calls on the async executor.
+
+use std::sync::Arc;
 
 use strata_engine::Db;
 use strata_proto::v1 as pb;
@@ -14,7 +18,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
+use crate::auth::{Action, Security};
 use crate::convert;
+use crate::guard::Caller;
 use crate::oversize;
 use crate::service::blocking_write;
 use crate::status;
@@ -26,11 +32,40 @@ const BUFFERED_ACKS: usize = 4;
 /// The acknowledgement stream of one MutateStream call.
 pub type AckStream = ReceiverStream<Result<pb::MutateStreamResponse, Status>>;
 
-/// Start applying `inbound`'s batches; returns the stream of acknowledgements.
-pub fn start(db: Db, inbound: Streaming<pb::MutateRowsRequest>, stopping: Stopping) -> AckStream {
+/// Who may write which batch: the stream's caller and the server's security.
+#[derive(Clone, Debug)]
+pub struct Gate {
+    /// The authenticated caller of the stream.
+    pub caller: Caller,
+    /// Authorizes (and audits) each batch.
+    pub security: Arc<Security>,
+}
+
+impl Gate {
+    fn admit(&self, table: &str) -> Result<(), Status> {
+        let action = Action::MutateStream;
+        self.security
+            .authorize(
+                &self.caller.call(action.name()),
+                &self.caller.principal,
+                action,
+                Some(table),
+            )
+            .map_err(|d| status::from_denied(&d))
+    }
+}
+
+/// Start applying `inbound`'s batches, each admitted by `gate`; returns the stream of
+/// acknowledgements.
+pub fn start(
+    db: Db,
+    inbound: Streaming<pb::MutateRowsRequest>,
+    stopping: Stopping,
+    gate: Gate,
+) -> AckStream {
     let (tx, rx) = mpsc::channel(BUFFERED_ACKS);
     tokio::spawn(async move {
-        if let Err(status) = run(db, inbound, &tx, stopping).await {
+        if let Err(status) = run(db, inbound, &tx, stopping, &gate).await {
             let _ = tx.send(Err(status)).await;
         }
     });
@@ -42,6 +77,7 @@ async fn run(
     mut inbound: Streaming<pb::MutateRowsRequest>,
     tx: &mpsc::Sender<Result<pb::MutateStreamResponse, Status>>,
     mut stopping: Stopping,
+    gate: &Gate,
 ) -> Result<(), Status> {
     let mut totals = pb::MutateStreamResponse::default();
     loop {
@@ -66,6 +102,8 @@ async fn run(
             }
         };
         let context = format!("batch {index} (table {})", request.table);
+        gate.admit(&request.table)
+            .map_err(|s| status::with_context(&s, &context))?;
         let table = convert::table(&request.table)
             .map_err(|e| status::with_context(&status::from_convert(&e), &context))?
             .to_owned();

@@ -10,16 +10,14 @@ use std::time::Duration;
 
 use strata_engine::{Db, DbOptions};
 use strata_proto::v1 as pb;
-use strata_proto::v1::strata_client::StrataClient;
-use strata_server::{ServerHandle, ServiceOptions};
+use strata_server::{Client, Remote, ServerHandle, ServiceOptions};
 use tonic::Code;
-use tonic::transport::Channel;
 
 struct Fixture {
     _dir: tempfile::TempDir,
     db: Db,
     server: ServerHandle,
-    client: StrataClient<Channel>,
+    client: Client,
 }
 
 async fn fixture(options: ServiceOptions) -> Fixture {
@@ -31,7 +29,8 @@ async fn fixture(options: ServiceOptions) -> Fixture {
     let server = strata_server::start(db.clone(), listener, options)
         .await
         .expect("start");
-    let client = strata_server::connect(&server.url())
+    let client = Remote::plain(server.url())
+        .connect()
         .await
         .expect("connect");
     Fixture {
@@ -79,7 +78,7 @@ fn rows(range: std::ops::Range<u32>, value: &[u8]) -> Vec<pb::RowMutations> {
         .collect()
 }
 
-async fn create(c: &mut StrataClient<Channel>, table: &str) {
+async fn create(c: &mut Client, table: &str) {
     c.create_table(pb::CreateTableRequest {
         table: table.into(),
         families: vec![family("f")],
@@ -268,7 +267,7 @@ async fn mutate_stream_acks_running_totals_and_names_the_bad_batch() {
 }
 
 async fn scan_all(
-    c: &mut StrataClient<Channel>,
+    c: &mut Client,
     request: pb::ScanRequest,
 ) -> Result<Vec<Vec<pb::Row>>, tonic::Status> {
     let mut stream = c.scan(request).await?.into_inner();
@@ -400,7 +399,7 @@ async fn idle_scan_is_dropped_with_a_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_answer() {
     let fx = fixture(ServiceOptions::default()).await;
-    let channel = strata_server::client::channel(&fx.server.url())
+    let channel = strata_server::client::channel(&fx.server.url(), &Default::default())
         .await
         .expect("channel");
 

@@ -81,17 +81,24 @@ def free_port():
 class Server:
     """`strata serve` as a child process on a temporary data directory."""
 
-    def __init__(self, root, pb, pb_grpc):
+    def __init__(self, root, pb, pb_grpc, extra_args=(), credentials=None, metadata=()):
+        """extra_args go to `strata serve`; with `credentials` (grpc.ssl_channel_credentials)
+        the channel is TLS; `metadata` (e.g. the authorization token) goes with the start-up
+        probe."""
         self.root = root
         self.pb = pb
         self.pb_grpc = pb_grpc
+        self.extra_args = list(extra_args)
+        self.credentials = credentials
+        self.metadata = tuple(metadata)
         self.log_path = os.path.join(root, "server.log")
         self.proc = None
         self.channel = None
         self.stub = None
 
-    def start(self):
-        self.port = free_port()
+    def start(self, port=None):
+        """Start on `port` (a restart keeps its address), else on a free port."""
+        self.port = port or free_port()
         self.addr = "127.0.0.1:%d" % self.port
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
@@ -102,12 +109,13 @@ class Server:
                 os.path.join(self.root, "data"),
                 "--listen",
                 self.addr,
-            ],
+            ]
+            + self.extra_args,
             stdin=subprocess.DEVNULL,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self.channel = grpc.insecure_channel(self.addr)
+        self.channel = self.connect(self.credentials)
         self.stub = self.pb_grpc.StrataStub(self.channel)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -116,12 +124,21 @@ class Server:
                     "strata serve exited with %s:\n%s" % (self.proc.returncode, self.stderr())
                 )
             try:
-                self.stub.ListTables(self.pb.ListTablesRequest(), timeout=1)
+                self.stub.ListTables(self.pb.ListTablesRequest(), timeout=1, metadata=self.metadata)
                 return
             except grpc.RpcError:
                 time.sleep(0.05)
         raise AssertionError(
             "strata serve did not answer within %ss:\n%s" % (START_TIMEOUT, self.stderr())
+        )
+
+    def connect(self, credentials):
+        """A channel to the server: plain, or TLS with `credentials` (the certificates name
+        localhost)."""
+        if credentials is None:
+            return grpc.insecure_channel(self.addr)
+        return grpc.secure_channel(
+            self.addr, credentials, options=[("grpc.ssl_target_name_override", "localhost")]
         )
 
     def stderr(self):
@@ -397,6 +414,21 @@ def test_error_codes(srv):
 TESTS = [test_put_and_get, test_scan, test_mutate_stream, test_error_codes]
 
 
+def run_tests(tests, arg):
+    """Run each test with `arg`, printing one line per test; returns (passed, failed)."""
+    passed = failed = 0
+    for test in tests:
+        try:
+            test(arg)
+            passed += 1
+            print("ok     %s" % test.__name__, flush=True)
+        except Exception:  # noqa: BLE001 - report every failure, keep going
+            failed += 1
+            print("FAILED %s" % test.__name__, flush=True)
+            traceback.print_exc()
+    return passed, failed
+
+
 def main():
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="strata-py-") as root:
@@ -404,15 +436,7 @@ def main():
         srv = Server(root, pb, pb_grpc)
         try:
             srv.start()
-            for test in TESTS:
-                try:
-                    test(srv)
-                    passed += 1
-                    print("ok     %s" % test.__name__, flush=True)
-                except Exception:  # noqa: BLE001 - report every failure, keep going
-                    failed += 1
-                    print("FAILED %s" % test.__name__, flush=True)
-                    traceback.print_exc()
+            passed, failed = run_tests(TESTS, srv)
             code = srv.stop()
             if code == 0:
                 passed += 1

@@ -7,16 +7,19 @@
 //! that does not come up fails a test with a readable message instead of hanging it.
 //!
 //! The parts: `process` (the binary, [`Server`], [`run_strata`]), `requests` (request
-//! builders, reads and status assertions), `layouts` (the brief's four tables) and `grpc`
-//! (what the gRPC scenario files share). Everything but `grpc` is re-exported here, so a test
+//! builders, reads and status assertions), `layouts` (the brief's four tables), `grpc`
+//! (what the gRPC scenario files share), `secure` (certificates, token files and
+//! authenticated clients for the security tests) and `every_rpc` (each RPC called once). Everything but `grpc` is re-exported here, so a test
 //! file's `use strata_tests::*;` brings it in.
 
 pub use strata_proto::v1;
 
+pub mod every_rpc;
 pub mod grpc;
 mod layouts;
 mod process;
 mod requests;
+pub mod secure;
 
 pub use layouts::*;
 pub use process::*;

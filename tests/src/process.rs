@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 
 use strata_proto::v1::strata_client::StrataClient;
 use tempfile::TempDir;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+
+use crate::secure::{Access, Authed, Token, authed};
 
 /// How long a server may take to answer SERVING after it is started.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,6 +85,7 @@ pub struct Server {
     addr: SocketAddr,
     data_dir: PathBuf,
     extra_args: Vec<String>,
+    access: Access,
     log_dir: TempDir,
     starts: usize,
     _owned_data: Option<TempDir>,
@@ -145,20 +148,32 @@ impl Server {
 
     /// Start a server on a fresh temporary data directory with extra `serve` flags.
     pub async fn start_with_args(args: &[&str]) -> Server {
+        Server::start_protected(args, Access::default()).await
+    }
+
+    /// Start a server on a fresh temporary data directory with extra flags that protect it
+    /// (TLS, tokens); the harness reaches it (health checks, [`Server::channel`]) with
+    /// `access`.
+    pub async fn start_protected(args: &[&str], access: Access) -> Server {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp data dir: {e:?}"));
         let data = dir.path().join("data");
-        let mut s = Server::start_on(&data, args).await;
+        let mut s = Server::start_on_with(&data, args, access).await;
         s._owned_data = Some(dir);
         s
     }
 
     /// Start a server on `data_dir` (created by the server if missing) with extra flags.
     pub async fn start_on(data_dir: &Path, args: &[&str]) -> Server {
+        Server::start_on_with(data_dir, args, Access::default()).await
+    }
+
+    async fn start_on_with(data_dir: &Path, args: &[&str], access: Access) -> Server {
         let mut s = Server {
             child: None,
             addr: free_addr(),
             data_dir: data_dir.to_path_buf(),
             extra_args: args.iter().map(|s| (*s).to_owned()).collect(),
+            access,
             log_dir: tempfile::tempdir().unwrap_or_else(|e| panic!("temp log dir: {e:?}")),
             starts: 0,
             _owned_data: None,
@@ -188,8 +203,21 @@ impl Server {
             .arg("--listen")
             .arg(self.addr.to_string())
             .args(&self.extra_args)
+            // Test servers run without HTTP unless a test asks for it (with --http-listen, or
+            // a --config file that may set http_listen): parallel tests would otherwise race
+            // for the default port.
+            .args(
+                (!self
+                    .extra_args
+                    .iter()
+                    .any(|a| a.starts_with("--http-listen") || a.starts_with("--config")))
+                .then_some(["--http-listen", "off"])
+                .into_iter()
+                .flatten(),
+            )
             .env("RUST_LOG", "info")
             .env_remove("STRATA_SERVER")
+            .env_remove("STRATA_TOKEN")
             .stdin(Stdio::null());
         cmd
     }
@@ -279,14 +307,16 @@ impl Server {
 
     /// The health status of `service` ("" for the whole server), None if unreachable.
     pub async fn health(&self, service: &str) -> Option<ServingStatus> {
-        let channel = Endpoint::from_shared(self.url())
-            .ok()?
+        let channel = self
+            .access
+            .endpoint(&self.url())
             .connect_timeout(Duration::from_secs(1))
             .timeout(Duration::from_secs(2))
             .connect()
             .await
             .ok()?;
-        let reply = HealthClient::new(channel)
+        let token = Token::new(self.access.token.as_deref());
+        let reply = HealthClient::with_interceptor(channel, token)
             .check(tonic_health::pb::HealthCheckRequest {
                 service: service.to_owned(),
             })
@@ -300,9 +330,9 @@ impl Server {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` when the harness reaches it with a CA).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.access.scheme(), self.addr)
     }
 
     /// The data directory.
@@ -320,8 +350,8 @@ impl Server {
 
     /// A gRPC channel to the server (with a per-call timeout so a hung call fails a test).
     pub async fn channel(&self) -> Channel {
-        Endpoint::from_shared(self.url())
-            .unwrap_or_else(|e| panic!("valid url: {e:?}"))
+        self.access
+            .endpoint(&self.url())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
             .connect()
@@ -342,6 +372,20 @@ impl Server {
             .max_encoding_message_size(256 << 20)
     }
 
+    /// A Strata client sending `token` (over the harness's TLS).
+    pub async fn authed(&self, token: Option<&str>) -> Authed {
+        authed(self.channel().await, token)
+    }
+
+    /// Send `signal` (e.g. `libc::SIGHUP`) to the running server.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid =
+            libc::pid_t::try_from(self.pid()).unwrap_or_else(|e| panic!("pid fits pid_t: {e:?}"));
+        // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({signal}) failed");
+    }
+
     /// SIGKILL the server and reap it (no-op if it is not running).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -355,15 +399,11 @@ impl Server {
     /// Async so that the caller's runtime keeps serving its own client connections while the
     /// server drains them (HTTP/2 graceful shutdown waits for the client's PING reply).
     pub async fn terminate(&mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
         let mut child = self
             .child
             .take()
             .unwrap_or_else(|| panic!("server is running"));
-        let pid =
-            libc::pid_t::try_from(child.id()).unwrap_or_else(|e| panic!("pid fits pid_t: {e:?}"));
-        // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
-        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill(SIGTERM) failed");
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
             if let Some(status) = child
@@ -420,16 +460,26 @@ impl Drop for Server {
 
 /// Run `strata ARGS...` (no implicit server), wait at most [`CLI_TIMEOUT`], capture output.
 pub fn run_strata(args: &[&str]) -> Output {
-    run_strata_bytes(
+    run_strata_env(args, &[])
+}
+
+/// [`run_strata`] with extra environment variables (`STRATA_TOKEN`, ...).
+pub fn run_strata_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_strata_bytes_env(
         &args
             .iter()
             .map(|a| a.as_bytes().to_vec())
             .collect::<Vec<_>>(),
+        env,
     )
 }
 
 /// [`run_strata`] with arguments that may not be UTF-8.
 pub fn run_strata_bytes(args: &[Vec<u8>]) -> Output {
+    run_strata_bytes_env(args, &[])
+}
+
+fn run_strata_bytes_env(args: &[Vec<u8>], env: &[(&str, &str)]) -> Output {
     use std::os::unix::ffi::OsStrExt;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir for output: {e:?}"));
     let out_path = dir.path().join("stdout");
@@ -437,7 +487,9 @@ pub fn run_strata_bytes(args: &[Vec<u8>]) -> Output {
     let mut child = Command::new(strata_bin())
         .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
         .env_remove("STRATA_SERVER")
+        .env_remove("STRATA_TOKEN")
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(File::create(&out_path).unwrap_or_else(|e| panic!("stdout file: {e:?}")))
         .stderr(File::create(&err_path).unwrap_or_else(|e| panic!("stderr file: {e:?}")))

@@ -1,7 +1,7 @@
 //! One parsed chunk in memory: every accepted record's row key, line, timestamp and cell
 //! values stored as byte ranges into one arena (no per-field allocation), plus the chunk's
-//! rejects. Owns the per-record checks (field count, row key UTF-8 / empty / too long, value
-//! size, timestamp column).
+//! rejects. Applies the mapping's per-record rules (`ResolvedMapping`: field count, row key
+//! UTF-8 / empty / too long, timestamp column, value size) to each CSV record.
 //! It must never reorder records: rows stay in file order, which the duplicate rule needs.
 
 use strata_engine::Timestamp;
@@ -9,7 +9,6 @@ use strata_engine::Timestamp;
 use crate::csv_input::{Chunk, RecordIter};
 use crate::mapping::{ResolvedKeyPart, ResolvedMapping};
 use crate::rejects::Reject;
-use crate::time::parse_timestamp_micros;
 
 /// A byte range in an arena: (offset, length).
 pub type ByteRange = (u32, u32);
@@ -160,10 +159,6 @@ pub fn parse_chunk(chunk: &Chunk, cfg: &ParseConfig<'_>, reuse: Batch) -> Batch 
     b
 }
 
-fn col_name<'h>(cfg: &'h ParseConfig<'_>, c: usize) -> &'h str {
-    cfg.header.get(c).map_or("?", String::as_str)
-}
-
 fn add_record(
     b: &mut Batch,
     fields: &csv::ByteRecord,
@@ -171,62 +166,22 @@ fn add_record(
     key_cols: &mut Vec<(usize, ByteRange)>,
 ) -> Result<(), String> {
     let m = cfg.mapping;
-    if fields.len() != m.field_count {
-        return Err(format!(
-            "expected {} fields, found {}",
-            m.field_count,
-            fields.len()
-        ));
-    }
+    m.check_field_count(fields.len())?;
     let field = |c: usize| fields.get(c).unwrap_or(&[]);
     let key_start = b.arena.len();
     key_cols.clear();
-    for part in &m.key {
-        match part {
-            ResolvedKeyPart::Column(c) => {
-                let f = field(*c);
-                if std::str::from_utf8(f).is_err() {
-                    return Err(format!(
-                        "row key column {} is not valid UTF-8",
-                        col_name(cfg, *c)
-                    ));
-                }
-                key_cols.push((*c, (b.arena.len() as u32, f.len() as u32)));
-                b.arena.extend_from_slice(f);
-            }
-            ResolvedKeyPart::Literal(l) => b.arena.extend_from_slice(l),
-        }
-    }
+    m.push_row_key(
+        field,
+        cfg.header,
+        cfg.max_row_key,
+        &mut b.arena,
+        |c, start, len| key_cols.push((c, (start as u32, len as u32))),
+    )?;
     let key_len = b.arena.len() - key_start;
-    if key_len == 0 {
-        return Err("empty row key".to_string());
-    }
-    if key_len > cfg.max_row_key {
-        return Err(format!(
-            "row key is {key_len} bytes, longer than the {}-byte limit",
-            cfg.max_row_key
-        ));
-    }
-    let ts = match m.timestamp_column {
-        Some(c) => Some(parse_timestamp_micros(field(c)).ok_or_else(|| {
-            format!(
-                "column {}: {:?} is not an ISO-8601 timestamp",
-                col_name(cfg, c),
-                String::from_utf8_lossy(field(c))
-            )
-        })?),
-        None => None,
-    };
+    let ts = m.record_timestamp(field, cfg.header)?;
     for slot in &m.cells {
         let f = field(slot.column);
-        if f.len() > cfg.max_value {
-            return Err(format!(
-                "column {}: value of {} bytes exceeds the {}-byte limit",
-                col_name(cfg, slot.column),
-                f.len(),
-                cfg.max_value
-            ));
-        }
+        m.check_value(slot, f, cfg.header, cfg.max_value)?;
         let range = match key_cols.iter().find(|(c, _)| *c == slot.column) {
             Some((_, s)) => *s,
             None => {

@@ -18,8 +18,7 @@ use serde_json::json;
 use strata_engine::{Db, DbOptions, FamilyOptions};
 use strata_loader::{LoadFlags, LoadOptions, LoadSummary, LoaderError};
 use strata_proto::v1 as pb;
-use strata_proto::v1::strata_client::StrataClient;
-use tonic::transport::Channel;
+use strata_server::{Client, ClientSecurityArgs, Remote};
 
 /// `strata load` arguments.
 #[derive(Debug, clap::Args)]
@@ -82,6 +81,9 @@ pub struct LoadArgs {
     /// Print the summary as JSON
     #[arg(long)]
     pub json: bool,
+    /// With --server: TLS and token options of the connection
+    #[command(flatten)]
+    pub security: ClientSecurityArgs,
 }
 
 /// What a finished load did, for the summary.
@@ -192,7 +194,13 @@ pub fn per_sec(x: f64, d: Duration) -> f64 {
 pub async fn run(args: LoadArgs) -> Result<()> {
     let report = match (&args.data_dir, &args.server) {
         (Some(dir), None) => load_into_dir(&args, dir.clone()).await?,
-        (None, Some(url)) => load_into_server(&args, url.clone()).await?,
+        (None, Some(url)) => {
+            let remote = Remote {
+                url: url.clone(),
+                security: args.security.resolve()?,
+            };
+            load_into_server(&args, &remote).await?
+        }
         // clap's group makes these unreachable; say so plainly if they ever happen.
         _ => bail!("give exactly one of --data-dir DIR and --server URL"),
     };
@@ -443,7 +451,7 @@ async fn load_into_open_db(
 
 /// `--server`: describe (or create) the table through the API, build files in the staging
 /// directory, adopt them with BulkIngest.
-async fn load_into_server(args: &LoadArgs, url: String) -> Result<LoadReport> {
+async fn load_into_server(args: &LoadArgs, remote: &Remote) -> Result<LoadReport> {
     let started = Instant::now();
     let (rejects, defaulted) = rejects_path(args);
     let flags = load_flags(args, &rejects);
@@ -467,7 +475,7 @@ async fn load_into_server(args: &LoadArgs, url: String) -> Result<LoadReport> {
     let staging = std::path::absolute(temp.path())
         .with_context(|| format!("cannot resolve {}", temp.path().display()))?;
     let mut opts = strata_loader::load_options(&flags, &staging)?;
-    let mut client = strata_server::connect(&url).await?;
+    let mut client = remote.connect().await?;
     let families = default_families(&opts.mapping);
     opts.families = ensure_table(&mut client, &args.table, &families).await?;
     if !args.quiet {
@@ -477,7 +485,7 @@ async fn load_into_server(args: &LoadArgs, url: String) -> Result<LoadReport> {
         .await
         .map_err(|e| build_error(e, &args.table, &rejects))?;
     if !build.files.is_empty() {
-        bulk_ingest(&url, &mut client, &args.table, &build.paths(), &id).await?;
+        bulk_ingest(remote, &mut client, &args.table, &build.paths(), &id).await?;
     }
     drop(temp);
     Ok(LoadReport {
@@ -497,7 +505,7 @@ pub fn status_error(what: &str, s: &tonic::Status) -> anyhow::Error {
 /// The table's families (engine form) from the server, creating the table with `families`
 /// first if it does not exist (ALREADY_EXISTS from a concurrent creator is fine).
 pub async fn ensure_table(
-    client: &mut StrataClient<Channel>,
+    client: &mut Client,
     table: &str,
     families: &[FamilyOptions],
 ) -> Result<Vec<FamilyOptions>> {
@@ -533,7 +541,7 @@ pub async fn ensure_table(
 }
 
 async fn describe(
-    client: &mut StrataClient<Channel>,
+    client: &mut Client,
     table: &str,
 ) -> Result<pb::DescribeTableResponse, tonic::Status> {
     client
@@ -548,8 +556,8 @@ async fn describe(
 /// (UNAVAILABLE, or UNKNOWN from a broken connection) reconnect and retry once; the ingest id
 /// makes the retry safe.
 pub async fn bulk_ingest(
-    url: &str,
-    client: &mut StrataClient<Channel>,
+    remote: &Remote,
+    client: &mut Client,
     table: &str,
     paths: &[PathBuf],
     ingest_id: &str,
@@ -577,7 +585,7 @@ pub async fn bulk_ingest(
         Err(s) if matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Unknown) => {
             tracing::warn!(code = ?s.code(), message = s.message(), "BulkIngest failed; retrying once");
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let mut retry = strata_server::connect(url).await?;
+            let mut retry = remote.connect().await?;
             let r = retry
                 .bulk_ingest(req)
                 .await
@@ -610,6 +618,7 @@ mod tests {
             ingest_id: None,
             quiet: true,
             json: false,
+            security: Default::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod consume;
 pub mod demo;
 pub mod family;
 /// `strata gen` (`gen` is a reserved word in Rust 2024, so the module has another name).
@@ -32,6 +33,8 @@ pub enum Command {
     Gen(generate::GenArgs),
     /// Bulk-load a CSV file into a table (straight into a store or through a server)
     Load(load::LoadArgs),
+    /// Stream a Kafka topic into a table, exactly once (offsets stored in Strata)
+    Consume(consume::ConsumeArgs),
     /// Generate, load, stream and query the data set end to end on an in-process server
     Demo(demo::DemoArgs),
     /// Load-test a server over gRPC: YCSB-style workloads, gets, batched writes, streaming
@@ -105,6 +108,60 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(Cli::try_parse_from(["strata", "create", "t"]).is_err());
+        let cli = Cli::try_parse_from([
+            "strata",
+            "tables",
+            "--server",
+            "https://db:1",
+            "--tls-ca",
+            "ca.pem",
+            "--tls-client-cert",
+            "c.pem",
+            "--tls-client-key",
+            "c.key",
+            "--token-file",
+            "t",
+        ])
+        .expect("security flags");
+        let Command::Client(client::ClientCommand::Tables(t)) = cli.command else {
+            panic!("expected tables");
+        };
+        let security = &t.conn.security;
+        assert_eq!(
+            security.tls_ca.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
+        assert_eq!(
+            security.token_file.as_deref(),
+            Some(std::path::Path::new("t"))
+        );
+        // A client certificate needs its key and the other way round.
+        assert!(Cli::try_parse_from(["strata", "tables", "--tls-client-cert", "c.pem"]).is_err());
+        assert!(Cli::try_parse_from(["strata", "get", "t", "r", "--tls-client-key", "k"]).is_err());
+        for args in [
+            &[
+                "strata",
+                "load",
+                "--table",
+                "t",
+                "--csv",
+                "f",
+                "--server",
+                "https://h:1",
+                "--token-file",
+                "t",
+            ][..],
+            &[
+                "strata",
+                "bench",
+                "--server",
+                "https://h:1",
+                "--tls-ca",
+                "ca.pem",
+            ],
+        ] {
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
         assert!(Cli::try_parse_from(["strata", "scan", "t", "--start-exclusive"]).is_err());
         assert!(Cli::try_parse_from(["strata", "delete", "t", "r", "--timestamp", "5"]).is_err());
         for args in [
@@ -139,6 +196,27 @@ mod tests {
             &["strata", "delete", "t", "r", "f:q"],
             &["strata", "flush", "t"],
             &["strata", "compact", "t", "--major"],
+            &[
+                "strata",
+                "aggregate",
+                "transactions",
+                "payment_info:payment_method",
+                "--bucket",
+                "value",
+                "--top",
+                "3",
+                "--sum",
+                "transaction_summary:total_amount",
+                "--prefix",
+                "p",
+                "--start",
+                "a",
+                "--stop",
+                "z",
+                "--filter",
+                "KeyOnlyFilter()",
+                "--json",
+            ],
         ] {
             Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }

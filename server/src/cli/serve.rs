@@ -36,7 +36,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {

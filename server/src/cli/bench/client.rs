@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use strata_proto::v1 as pb;
-use strata_proto::v1::strata_client::StrataClient;
-use tonic::transport::Channel;
+use strata_server::Client;
 
 use super::histogram::Histogram;
 use super::random::Rng;
@@ -75,11 +74,7 @@ pub(super) struct Done {
 }
 
 /// One client: issue operations back to back until the end of the run.
-pub(super) async fn run_client(
-    client: StrataClient<Channel>,
-    plan: Arc<Plan>,
-    seed: u64,
-) -> ClientStats {
+pub(super) async fn run_client(client: Client, plan: Arc<Plan>, seed: u64) -> ClientStats {
     match plan.workload {
         Workload::Ingest => ingest_client(client, plan, seed).await,
         _ => request_client(client, plan, seed).await,
@@ -87,11 +82,7 @@ pub(super) async fn run_client(
 }
 
 /// A closed-loop client of unary and server-streaming calls.
-pub(super) async fn request_client(
-    mut client: StrataClient<Channel>,
-    plan: Arc<Plan>,
-    seed: u64,
-) -> ClientStats {
+pub(super) async fn request_client(mut client: Client, plan: Arc<Plan>, seed: u64) -> ClientStats {
     let mut rng = Rng::new(seed);
     let mut stats = ClientStats::default();
     loop {
@@ -126,11 +117,7 @@ pub(super) fn status_text(call: &str, s: &tonic::Status) -> String {
     format!("{call}: {:?}: {}", s.code(), s.message())
 }
 
-pub(super) async fn get_row(
-    client: &mut StrataClient<Channel>,
-    plan: &Plan,
-    key: &[u8],
-) -> Result<Done, String> {
+pub(super) async fn get_row(client: &mut Client, plan: &Plan, key: &[u8]) -> Result<Done, String> {
     let reply = client
         .get(pb::GetRequest {
             table: plan.table.clone(),
@@ -148,7 +135,7 @@ pub(super) async fn get_row(
 }
 
 pub(super) async fn update_row(
-    client: &mut StrataClient<Channel>,
+    client: &mut Client,
     plan: &Plan,
     key: &[u8],
     rng: &mut Rng,
@@ -170,7 +157,7 @@ pub(super) async fn update_row(
 }
 
 pub(super) async fn do_op(
-    client: &mut StrataClient<Channel>,
+    client: &mut Client,
     plan: &Plan,
     op: Op,
     rng: &mut Rng,
@@ -257,11 +244,7 @@ pub(super) async fn do_op(
 /// An ingest client: one MutateStream call, batches sent back to back with up to
 /// [`STREAM_WINDOW`] unacknowledged; a batch's latency is from its send to its (durable)
 /// acknowledgement.
-pub(super) async fn ingest_client(
-    mut client: StrataClient<Channel>,
-    plan: Arc<Plan>,
-    seed: u64,
-) -> ClientStats {
+pub(super) async fn ingest_client(mut client: Client, plan: Arc<Plan>, seed: u64) -> ClientStats {
     let mut stats = ClientStats::default();
     // Send times and sizes of the batches in flight, oldest first (acks come in order).
     let in_flight: Arc<Mutex<VecDeque<(Instant, u64, u64)>>> = Arc::default();

@@ -30,9 +30,8 @@ use serde_json::json;
 use strata_engine::{DbOptions, SyncMode};
 use strata_loader::{LoadOptions, builtin_csv_file, builtin_mapping};
 use strata_proto::v1 as pb;
-use strata_proto::v1::strata_client::StrataClient;
 use strata_server::config::Span;
-use tonic::transport::Channel;
+use strata_server::{Client, ClientSecurityArgs, Remote};
 
 use super::load::{build_files, bulk_ingest, default_families, ensure_table, status_error};
 use client::{ClientStats, run_client};
@@ -58,6 +57,9 @@ pub struct BenchArgs {
     /// in-process on a free loopback port]
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+    /// With --server: TLS and token options of the connections
+    #[command(flatten)]
+    pub security: ClientSecurityArgs,
     /// In-process server: keep the store in DIR (reused if it exists) [default: a temporary
     /// directory, removed at the end]
     #[arg(long, value_name = "DIR", conflicts_with = "server")]
@@ -185,7 +187,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     // 2. The server: given, or in-process.
     match &args.server {
         Some(url) => {
-            let r = bench_with_server(url, &args, &csv_dir, &work_dir, &progress).await?;
+            let remote = Remote {
+                url: url.clone(),
+                security: args.security.resolve()?,
+            };
+            let r = bench_with_server(&remote, &args, &csv_dir, &work_dir, &progress).await?;
             report(&args, url, &r)
         }
         None => {
@@ -212,7 +218,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                     .map_or(work_dir.clone(), Path::to_path_buf),
                 None => work_dir.clone(),
             };
-            let result = bench_with_server(&url, &args, &csv_dir, &staging_parent, &progress).await;
+            let remote = Remote::plain(url);
+            let result =
+                bench_with_server(&remote, &args, &csv_dir, &staging_parent, &progress).await;
             // Shut down whatever happened, then report the first error.
             let stopped = server.shutdown(Duration::from_secs(10)).await;
             let closing = db.clone();
@@ -274,15 +282,15 @@ struct BenchResult {
     first_error: Option<String>,
 }
 
-/// Load (unless skipped), sample keys, run the workload against `url`.
+/// Load (unless skipped), sample keys, run the workload against `remote`.
 async fn bench_with_server(
-    url: &str,
+    remote: &Remote,
     args: &BenchArgs,
     csv_dir: &Path,
     staging_parent: &Path,
     progress: &Progress,
 ) -> Result<BenchResult> {
-    let mut client = strata_server::connect(url).await?;
+    let mut client = remote.connect().await?;
     let mut loaded = Vec::new();
     if !args.skip_load {
         let staging = tempfile::Builder::new()
@@ -307,7 +315,7 @@ async fn bench_with_server(
             let adopted = if build.files.is_empty() {
                 pb::BulkIngestResponse::default()
             } else {
-                bulk_ingest(url, &mut client, table, &build.paths(), &id).await?
+                bulk_ingest(remote, &mut client, table, &build.paths(), &id).await?
             };
             progress.line(format!(
                 "loaded {table}: {} rows, {} cells in {:.2} s ({} cells adopted{})",
@@ -359,7 +367,7 @@ async fn bench_with_server(
     let connections = connection_count(args);
     let mut channels = Vec::with_capacity(connections);
     for _ in 0..connections {
-        channels.push(strata_server::connect(url).await?);
+        channels.push(remote.connect().await?);
     }
     let clients: Vec<_> = (0..args.clients)
         .map(|i| channels[i % connections].clone())
@@ -427,7 +435,7 @@ fn csv_path(dir: &Path, table: &str) -> Result<PathBuf> {
 
 /// One Get of a sampled key before the run: a missing table or row means the tables were
 /// not loaded from these CSV files, and every read would fail.
-async fn preflight(client: &mut StrataClient<Channel>, table: &str, key: &[u8]) -> Result<()> {
+async fn preflight(client: &mut Client, table: &str, key: &[u8]) -> Result<()> {
     let reply = client
         .get(pb::GetRequest {
             table: table.to_string(),

@@ -1,5 +1,5 @@
 //! The client subcommands (`tables`, `create`, `describe`, `alter`, `drop`, `put`, `get`,
-//! `scan`, `count`, `delete`, `flush`, `compact`): each builds one request, calls the server
+//! `scan`, `count`, `delete`, `flush`, `compact`, `aggregate`): each builds one request, calls the server
 //! given by `--server`, and prints the reply as text or, with `--json`, as JSON.
 //!
 //! This file owns the subcommand list, its dispatch and what every command shares (the
@@ -10,6 +10,7 @@
 //! through the gRPC API.
 
 mod admin;
+mod aggregate;
 mod rows;
 mod tables;
 
@@ -17,10 +18,10 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
-use strata_proto::v1::strata_client::StrataClient;
-use tonic::transport::Channel;
+use strata_server::{Client, ClientSecurityArgs, Remote};
 
 pub use admin::{CompactArgs, FlushArgs};
+pub use aggregate::AggregateArgs;
 pub use rows::{CountArgs, DeleteArgs, GetArgs, PutArgs, ScanArgs};
 pub use tables::{AlterArgs, CreateArgs, DescribeArgs, DropArgs, TablesArgs};
 
@@ -38,6 +39,18 @@ pub struct Conn {
     /// Print JSON instead of text (scan: one JSON object per row, one per line)
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub security: ClientSecurityArgs,
+}
+
+impl Conn {
+    /// The server these flags name.
+    pub fn remote(&self) -> Result<Remote> {
+        Ok(Remote {
+            url: self.server.clone(),
+            security: self.security.resolve()?,
+        })
+    }
 }
 
 /// The client subcommands.
@@ -77,6 +90,8 @@ pub enum ClientCommand {
     Flush(FlushArgs),
     /// Compact a table's files
     Compact(CompactArgs),
+    /// Count rows per value (or derived bucket) of one column, computed in the server
+    Aggregate(AggregateArgs),
 }
 
 /// Run one client command.
@@ -104,6 +119,7 @@ async fn run_to(cmd: ClientCommand, out: &mut impl Write) -> Result<()> {
         ClientCommand::Delete(a) => rows::delete(a, out, start).await,
         ClientCommand::Flush(a) => admin::flush(a, out, start).await,
         ClientCommand::Compact(a) => admin::compact(a, out, start).await,
+        ClientCommand::Aggregate(a) => aggregate::aggregate(a, out, start).await,
     }
 }
 
@@ -117,30 +133,11 @@ fn call<T>(what: &str, r: Result<tonic::Response<T>, tonic::Status>) -> Result<T
 
 /// The canonical gRPC name of a status code (NOT_FOUND, ...).
 fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
-    }
+    strata_server::status::code_name(code)
 }
 
-async fn connect(conn: &Conn) -> Result<StrataClient<Channel>> {
-    Ok(strata_server::connect(&conn.server).await?)
+async fn connect(conn: &Conn) -> Result<Client> {
+    Ok(conn.remote()?.connect().await?)
 }
 
 fn took(out: &mut impl Write, start: Instant) -> std::io::Result<()> {

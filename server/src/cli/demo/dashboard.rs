@@ -1,174 +1,209 @@
 //! `strata demo`'s dashboard: the old dashboard's distributions (customers by gender, device
 //! and age band, products by category and usage, click events by source and name, transactions
-//! by payment method and year) computed through Scan with column selection, and printed as
-//! text tables.
+//! by payment method and year) computed by the server's Aggregate RPC (each a scan inside the
+//! server reading only the column's family; no row is shipped), and printed as text tables.
 //!
-//! It owns the queries, the bucketing of values and the tables' layout; it must never write
-//! to the store.
+//! It owns the queries, how buckets are shown (age bands from the `age` bucket) and the
+//! tables' layout; it must never write to the store.
 
 use std::collections::BTreeMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::Result;
 use strata_proto::v1 as pb;
-use strata_proto::v1::strata_client::StrataClient;
-use tonic::transport::Channel;
+use strata_server::Client;
 
 use super::Out;
 use crate::cli::load::{per_sec, status_error};
 
-/// Query the dashboard's distributions, printing a timing line per table and then every
-/// distribution. Returns the rows each table's scan saw.
-pub(super) async fn query_and_print(
-    client: &mut StrataClient<Channel>,
-    out: &mut Out,
-) -> Result<BTreeMap<&'static str, u64>> {
-    let today = today_days();
-    let mut report = Vec::new();
-    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+/// One printed distribution: title, column, bucket, how its lines are ordered.
+struct Query {
+    title: &'static str,
+    family: &'static str,
+    qualifier: &'static str,
+    bucket: &'static str,
+    order: Order,
+}
 
-    let t = Instant::now();
-    let (rows, d) = distributions(
-        client,
+const fn query(
+    title: &'static str,
+    (family, qualifier): (&'static str, &'static str),
+    bucket: &'static str,
+    order: Order,
+) -> Query {
+    Query {
+        title,
+        family,
+        qualifier,
+        bucket,
+        order,
+    }
+}
+
+/// The distributions, per table, in print order.
+const QUERIES: [(&str, &[Query]); 4] = [
+    (
         "customers",
         &[
-            ("personal_info", "gender"),
-            ("device_info", "device_type"),
-            ("personal_info", "birthdate"),
+            query(
+                "Customers by gender",
+                ("personal_info", "gender"),
+                "value",
+                Order::Count,
+            ),
+            query(
+                "Customers by device type",
+                ("device_info", "device_type"),
+                "value",
+                Order::Count,
+            ),
+            query(
+                "Customers by age band",
+                ("personal_info", "birthdate"),
+                "age",
+                Order::Key,
+            ),
         ],
-        |i, v| match i {
-            2 => age_band(v, today),
-            _ => text(v),
-        },
-    )
-    .await?;
-    counts.insert("customers", rows);
-    out.step("query customers", t.elapsed(), scan_note(rows, 3, t));
-    report.push(("Customers by gender", d[0].clone(), None));
-    report.push(("Customers by device type", d[1].clone(), None));
-    report.push(("Customers by age band", d[2].clone(), Some(Order::Key)));
-
-    let t = Instant::now();
-    let (rows, d) = distributions(
-        client,
+    ),
+    (
         "product",
         &[
-            ("product_details", "masterCategory"),
-            ("product_details", "subCategory"),
-            ("metadata", "usage"),
+            query(
+                "Products by master category",
+                ("product_details", "masterCategory"),
+                "value",
+                Order::Count,
+            ),
+            query(
+                "Products by sub category, top 10",
+                ("product_details", "subCategory"),
+                "value",
+                Order::Top(10),
+            ),
+            query(
+                "Products by usage",
+                ("metadata", "usage"),
+                "value",
+                Order::Count,
+            ),
         ],
-        |_, v| text(v),
-    )
-    .await?;
-    counts.insert("product", rows);
-    out.step("query product", t.elapsed(), scan_note(rows, 3, t));
-    report.push(("Products by master category", d[0].clone(), None));
-    report.push((
-        "Products by sub category, top 10",
-        d[1].clone(),
-        Some(Order::Top(10)),
-    ));
-    report.push(("Products by usage", d[2].clone(), None));
-
-    let t = Instant::now();
-    let (rows, d) = distributions(
-        client,
+    ),
+    (
         "clickstream",
         &[
-            ("traffic_info", "traffic_source"),
-            ("event_details", "event_name"),
+            query(
+                "Click events by traffic source",
+                ("traffic_info", "traffic_source"),
+                "value",
+                Order::Count,
+            ),
+            query(
+                "Click events by event name",
+                ("event_details", "event_name"),
+                "value",
+                Order::Count,
+            ),
         ],
-        |_, v| text(v),
-    )
-    .await?;
-    counts.insert("clickstream", rows);
-    out.step("query clickstream", t.elapsed(), scan_note(rows, 2, t));
-    report.push(("Click events by traffic source", d[0].clone(), None));
-    report.push(("Click events by event name", d[1].clone(), None));
-
-    let t = Instant::now();
-    let (rows, d) = distributions(
-        client,
+    ),
+    (
         "transactions",
         &[
-            ("payment_info", "payment_method"),
-            ("transaction_details", "created_at"),
+            query(
+                "Transactions by payment method",
+                ("payment_info", "payment_method"),
+                "value",
+                Order::Count,
+            ),
+            query(
+                "Transactions by year",
+                ("transaction_details", "created_at"),
+                "year",
+                Order::Key,
+            ),
         ],
-        |i, v| match i {
-            1 => year(v),
-            _ => text(v),
-        },
-    )
-    .await?;
-    counts.insert("transactions", rows);
-    out.step("query transactions", t.elapsed(), scan_note(rows, 2, t));
-    report.push(("Transactions by payment method", d[0].clone(), None));
-    report.push(("Transactions by year", d[1].clone(), Some(Order::Key)));
+    ),
+];
 
+/// Query the dashboard's distributions, printing a timing line per table and then every
+/// distribution. Returns the rows each table's aggregations read.
+pub(super) async fn query_and_print(
+    client: &mut Client,
+    out: &mut Out,
+) -> Result<BTreeMap<&'static str, u64>> {
+    let mut report = Vec::new();
+    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for (table, queries) in QUERIES {
+        let t = Instant::now();
+        let mut rows = 0u64;
+        let mut cells = 0u64;
+        for q in queries {
+            let r = aggregate(client, table, q).await?;
+            rows = rows.max(r.rows_scanned);
+            cells += r.cells_scanned;
+            report.push((q.title, distribution(&r, q.bucket), q.order));
+        }
+        counts.insert(table, rows);
+        out.step(
+            &format!("query {table}"),
+            t.elapsed(),
+            format!(
+                "{} Aggregate calls: {rows} rows, {cells} cells read in the server, {:.0} cells/s",
+                queries.len(),
+                per_sec(cells as f64, t.elapsed())
+            ),
+        );
+    }
     out.line(String::new());
     for (title, dist, order) in &report {
-        print_distribution(out, title, dist, order.unwrap_or(Order::Count));
+        print_distribution(out, title, dist, *order);
     }
     Ok(counts)
 }
 
-fn scan_note(rows: u64, columns: usize, t: Instant) -> String {
-    format!(
-        "Scan of {columns} columns: {rows} rows, {:.0} rows/s",
-        per_sec(rows as f64, t.elapsed())
-    )
-}
-
-/// Value counts of one column.
-type Dist = BTreeMap<String, u64>;
-
-/// Scan `table` selecting `columns` and count, per column, the values `bucket(i, value)`
-/// puts them in. Returns the rows seen and one distribution per column.
-async fn distributions(
-    client: &mut StrataClient<Channel>,
-    table: &str,
-    columns: &[(&str, &str)],
-    bucket: impl Fn(usize, &[u8]) -> String,
-) -> Result<(u64, Vec<Dist>)> {
-    let req = pb::ScanRequest {
+async fn aggregate(client: &mut Client, table: &str, q: &Query) -> Result<pb::AggregateResponse> {
+    let req = pb::AggregateRequest {
         table: table.to_string(),
-        columns: columns
-            .iter()
-            .map(|(f, q)| pb::ColumnSelector {
-                family: f.to_string(),
-                qualifier: q.as_bytes().to_vec().into(),
-            })
-            .collect(),
+        family: q.family.to_string(),
+        qualifier: q.qualifier.as_bytes().to_vec().into(),
+        bucket: q.bucket.to_string(),
         ..Default::default()
     };
-    let mut stream = client
-        .scan(req)
+    Ok(client
+        .aggregate(req)
         .await
-        .map_err(|s| status_error(&format!("Scan of {table}"), &s))?
-        .into_inner();
-    let mut dists = vec![Dist::new(); columns.len()];
-    let mut rows = 0u64;
-    while let Some(reply) = stream
-        .message()
-        .await
-        .map_err(|s| status_error(&format!("Scan of {table}"), &s))?
-    {
-        for row in &reply.rows {
-            rows += 1;
-            for (i, (f, q)) in columns.iter().enumerate() {
-                let key = match row
-                    .cells
-                    .iter()
-                    .find(|c| c.family == *f && c.qualifier == q.as_bytes())
-                {
-                    Some(c) => bucket(i, &c.value),
-                    None => "(missing)".to_string(),
-                };
-                *dists[i].entry(key).or_insert(0) += 1;
-            }
+        .map_err(|s| {
+            status_error(
+                &format!("Aggregate of {table} {}:{}", q.family, q.qualifier),
+                &s,
+            )
+        })?
+        .into_inner())
+}
+
+/// Value counts of one column, as printed.
+type Dist = BTreeMap<String, u64>;
+
+/// A reply as printed lines: ages grouped into bands, empty values as `(empty)`, rows without
+/// the column as `(missing)`, values the bucket could not read as `(invalid)`.
+fn distribution(r: &pb::AggregateResponse, bucket: &str) -> Dist {
+    let mut d = Dist::new();
+    for b in &r.buckets {
+        let key = match bucket {
+            "age" => std::str::from_utf8(&b.key)
+                .ok()
+                .and_then(|k| k.parse::<i64>().ok())
+                .map_or("(invalid)", age_band)
+                .to_string(),
+            _ => text(&b.key),
+        };
+        *d.entry(key).or_insert(0) += b.count;
+    }
+    for (label, n) in [("(missing)", r.rows_missing), ("(invalid)", r.unparsable)] {
+        if n > 0 {
+            *d.entry(label.to_string()).or_insert(0) += n;
         }
     }
-    Ok((rows, dists))
+    d
 }
 
 fn text(v: &[u8]) -> String {
@@ -179,34 +214,8 @@ fn text(v: &[u8]) -> String {
     }
 }
 
-/// The year of an ISO-8601 timestamp.
-fn year(v: &[u8]) -> String {
-    match v.get(..4) {
-        Some(y) if y.iter().all(u8::is_ascii_digit) => text(y),
-        _ => "(invalid)".to_string(),
-    }
-}
-
-/// Days since the epoch, today (UTC).
-fn today_days() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| (d.as_secs() / 86_400) as i64)
-}
-
-/// The age band of a `YYYY-MM-DD` birthdate on day `today` (days since the epoch).
-fn age_band(v: &[u8], today: i64) -> String {
-    let parse = |r: std::ops::Range<usize>| -> Option<i64> {
-        std::str::from_utf8(v.get(r)?).ok()?.parse().ok()
-    };
-    let (Some(y), Some(m), Some(d)) = (parse(0..4), parse(5..7), parse(8..10)) else {
-        return "(invalid)".to_string();
-    };
-    let (ty, tm, td) = strata_loader::time::civil_from_days(today);
-    let mut age = ty - y;
-    if (i64::from(tm), i64::from(td)) < (m, d) {
-        age -= 1;
-    }
+/// The band of an age in whole years.
+fn age_band(age: i64) -> &'static str {
     match age {
         i64::MIN..=17 => "under 18",
         18..=24 => "18-24",
@@ -216,7 +225,6 @@ fn age_band(v: &[u8], today: i64) -> String {
         55..=64 => "55-64",
         _ => "65+",
     }
-    .to_string()
 }
 
 /// How a distribution's lines are ordered.
@@ -271,22 +279,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn age_bands_count_birthdays() {
-        let today = strata_loader::time::days_from_civil(2024, 6, 15);
-        assert_eq!(age_band(b"2000-06-15", today), "18-24"); // 24 today
-        assert_eq!(age_band(b"1999-06-16", today), "18-24"); // 24, 25 tomorrow
-        assert_eq!(age_band(b"1999-06-15", today), "25-34");
-        assert_eq!(age_band(b"2010-01-01", today), "under 18");
-        assert_eq!(age_band(b"1950-01-01", today), "65+");
-        assert_eq!(age_band(b"19x0-01-01", today), "(invalid)");
-        assert_eq!(age_band(b"", today), "(invalid)");
+    fn ages_fall_into_bands() {
+        assert_eq!(age_band(24), "18-24");
+        assert_eq!(age_band(25), "25-34");
+        assert_eq!(age_band(17), "under 18");
+        assert_eq!(age_band(-3), "under 18");
+        assert_eq!(age_band(74), "65+");
     }
 
     #[test]
-    fn years_and_empty_values() {
-        assert_eq!(year(b"2022-07-29T15:22:01.458193Z"), "2022");
-        assert_eq!(year(b"22"), "(invalid)");
-        assert_eq!(text(b""), "(empty)");
+    fn replies_print_with_bands_and_the_rows_without_a_bucket() {
+        let bucket = |k: &str, count| pb::Bucket {
+            key: k.as_bytes().to_vec().into(),
+            count,
+            ..Default::default()
+        };
+        let r = pb::AggregateResponse {
+            buckets: vec![bucket("20", 2), bucket("24", 1), bucket("30", 4)],
+            rows_missing: 1,
+            unparsable: 3,
+            ..Default::default()
+        };
+        let d = distribution(&r, "age");
+        let want: Dist = [
+            ("18-24", 3),
+            ("25-34", 4),
+            ("(missing)", 1),
+            ("(invalid)", 3),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(d, want);
+        let v = pb::AggregateResponse {
+            buckets: vec![bucket("", 2), bucket("OVO", 1)],
+            ..Default::default()
+        };
+        assert_eq!(distribution(&v, "value")["(empty)"], 2);
         assert_eq!(text(b"OVO"), "OVO");
     }
 }

@@ -2,17 +2,21 @@
 //! open a store and start the gRPC server in-process on a free loopback port, create the four
 //! tables, bulk-load customers, product and transactions (loader-built files adopted through
 //! BulkIngest), stream the click events through MutateStream in micro-batches (the old Kafka
-//! path), then compute the old dashboard's distributions through Scan with column selection,
-//! and print them as text tables with a timing line per step.
+//! path; with `--kafka HOST:PORT` through a real topic and `strata consume`'s consumer), then
+//! compute the old dashboard's distributions through the Aggregate RPC, and print them as text
+//! tables with a timing line per step. The HTTP server runs too (on 8080 when free), so the
+//! dashboard's page is open while the demo runs; `--serve` keeps both serving after the demo
+//! until Ctrl-C.
 //!
 //! This file owns the flags and the steps' order and output lines; the click stream is
-//! `stream` and the dashboard's queries `dashboard`. The demo drives the loader library and
+//! `stream` (or `kafka`) and the dashboard's queries `dashboard`. The demo drives the loader library and
 //! the server only through their public APIs; it must never read or write the store behind the
 //! server's back (every load, write and query goes through gRPC), never parse CSV with its own
 //! mapping (the loader's built-in mapping and parser do that), and never delete a directory it
 //! did not create.
 
 mod dashboard;
+mod kafka;
 mod stream;
 
 use std::collections::BTreeMap;
@@ -23,6 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail};
 use strata_engine::DbOptions;
 use strata_loader::{GenSummary, LoadOptions, builtin_csv_file, builtin_mapping};
+use strata_server::Remote;
 
 use super::load::{build_files, bulk_ingest, default_families, ensure_table, per_sec};
 use stream::stream_csv;
@@ -43,6 +48,14 @@ pub struct DemoArgs {
     /// Rows per MutateStream batch when streaming the click events
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub batch_rows: usize,
+    /// Stream the click events through a Kafka topic on these brokers (produced as the old
+    /// pipeline did, then read by strata consume's consumer) instead of straight through
+    /// MutateStream
+    #[arg(long, value_name = "HOST:PORT")]
+    pub kafka: Option<String>,
+    /// Keep serving (gRPC and the dashboard) after the demo, until Ctrl-C
+    #[arg(long)]
+    pub serve: bool,
 }
 
 /// Tables bulk-loaded (in this order); the click events are streamed.
@@ -110,14 +123,40 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
     // 2. Open the store and serve it in-process.
     let t = Instant::now();
-    let (db, server) = super::in_process::serve_in_process(&data_dir, DbOptions::default()).await?;
+    let (db, server) =
+        super::in_process::serve_in_process_with_http(&data_dir, DbOptions::default()).await?;
     let thrift = super::in_process::thrift_in_process(&db).await?;
     out.line(format!(
         "thrift gateway (HBase Thrift1, for happybase) on {}",
         thrift.local_addr()
     ));
     let url = server.url();
-    let result = demo_with_server(&url, &dir, &generated, &args, &mut out, t).await;
+    let dashboard = server.http_addr().map(|a| format!("http://{a}/"));
+    let mut result = demo_with_server(
+        &url,
+        dashboard.as_deref(),
+        &dir,
+        &generated,
+        &args,
+        &mut out,
+        t,
+    )
+    .await;
+    if let Some(page) = &dashboard {
+        out.line(format!("dashboard: {page}"));
+    }
+    if args.serve && result.is_ok() {
+        out.line(format!(
+            "serving gRPC on {url}, Thrift on {}{} until Ctrl-C",
+            thrift.local_addr(),
+            dashboard
+                .as_deref()
+                .map(|p| format!(" and the dashboard on {p}"))
+                .unwrap_or_default()
+        ));
+        super::serve::shutdown_signal().await;
+        result = Ok(());
+    }
 
     // Shut down cleanly whatever happened, then report the first error.
     let t = Instant::now();
@@ -152,18 +191,25 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 /// Everything that needs the server: tables, loads, the stream, the queries.
 async fn demo_with_server(
     url: &str,
+    dashboard_url: Option<&str>,
     dir: &Path,
     generated: &GenSummary,
     args: &DemoArgs,
     out: &mut Out,
     server_started: Instant,
 ) -> Result<()> {
-    let mut client = strata_server::connect(url).await?;
+    let remote = Remote::plain(url);
+    let mut client = remote.connect().await?;
     out.step(
         "serve",
         server_started.elapsed(),
         format!("store in {}, server on {url}", dir.join("data").display()),
     );
+    if let Some(page) = dashboard_url {
+        out.line(format!(
+            "dashboard: {page} (open it while the data streams in)"
+        ));
+    }
 
     // 3. Create the four tables with the brief's families.
     let t = Instant::now();
@@ -194,7 +240,7 @@ async fn demo_with_server(
             .with_context(|| format!("cannot build the files of {table}"))?;
         if !build.files.is_empty() {
             bulk_ingest(
-                url,
+                &remote,
                 &mut client,
                 table,
                 &build.paths(),
@@ -221,10 +267,16 @@ async fn demo_with_server(
     }
     let _ = std::fs::remove_dir(dir.join("staging"));
 
-    // 5. Stream the click events through MutateStream.
+    // 5. Stream the click events: through a Kafka topic, or straight through MutateStream.
     let t = Instant::now();
     let csv = csv_path(dir, STREAM_TABLE)?;
-    let streamed = stream_csv(&mut client, STREAM_TABLE, &csv, args.batch_rows).await?;
+    let streamed = match &args.kafka {
+        Some(brokers) => {
+            kafka::stream_through_kafka(url, brokers, STREAM_TABLE, &csv, args.batch_rows, out)
+                .await?
+        }
+        None => stream_csv(&mut client, STREAM_TABLE, &csv, args.batch_rows).await?,
+    };
     expected.insert(STREAM_TABLE, streamed.rows);
     out.step(
         "stream clickstream",
@@ -241,7 +293,7 @@ async fn demo_with_server(
         ),
     );
 
-    // 6. The dashboard, through Scan with column selection.
+    // 6. The dashboard, through the Aggregate RPC.
     let counts = dashboard::query_and_print(&mut client, out).await?;
 
     // Row counts: what the API returns against the generated CSV files.

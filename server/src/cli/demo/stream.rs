@@ -10,9 +10,8 @@ use std::path::Path;
 use anyhow::{Result, anyhow, bail};
 use strata_loader::{MappedCsv, builtin_mapping};
 use strata_proto::v1 as pb;
-use strata_proto::v1::strata_client::StrataClient;
+use strata_server::Client;
 use strata_server::convert::row_mutation_to_pb;
-use tonic::transport::Channel;
 
 use crate::cli::load::status_error;
 
@@ -32,7 +31,7 @@ pub(super) struct Streamed {
 /// with the table's built-in mapping and the loader's parser. Returns the server's final
 /// acknowledged totals (and the parser's rejects).
 pub(super) async fn stream_csv(
-    client: &mut StrataClient<Channel>,
+    client: &mut Client,
     table: &str,
     csv: &Path,
     batch_rows: usize,

@@ -1,0 +1,22 @@
+//! Server-side aggregation: row counts grouped by one column's value or a derived bucket
+//! (year, month, day, hour, hour of day, age, numeric range), with the sum, minimum and
+//! maximum of a numeric column per bucket, computed during one scan that reads only the
+//! families involved. Several aggregations of one table share that scan
+//! ([`aggregate_many`]), which is what a dashboard needs.
+//!
+//! It uses `Db`'s public API only ([`Db::scan`] with whole-family selection, so a columnar
+//! file reads just those families' blocks) and never ships rows anywhere: memory is the
+//! buckets, bounded by [`RunOptions::max_bucket_bytes`].
+//!
+//! [`Db::scan`]: crate::Db::scan
+
+mod bucket;
+mod error;
+mod run;
+mod spec;
+
+pub use error::AggregateError;
+pub use run::{
+    AggregateResult, BucketCount, DEFAULT_MAX_BUCKET_BYTES, RunOptions, aggregate, aggregate_many,
+};
+pub use spec::{Aggregation, BucketKind, Column, RangeWidth, Scope};

@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""Browser test of Strata's dashboard: a real `strata serve` holding the four generated tables,
+its page loaded in headless Chromium through Selenium.
+
+Generates scale-0.001 data with `strata gen`, loads the four tables with `strata load
+--data-dir`, starts `strata serve --http-listen 127.0.0.1:PORT`, loads `/` in Debian's
+chromium (installed by tests/setup/browser.sh; Selenium runs with SE_OFFLINE=true so it
+downloads nothing) and checks that every chart of the old pipeline's dashboard is there and
+that the numbers it shows equal both the server's Aggregate replies (over gRPC) and counts
+computed here from the CSV files. Then loads a table page, saves a screenshot (to
+$STRATA_SCREENSHOT_DIR, else a temporary directory), and parses /metrics with
+prometheus_client, checking that its counters move after requests.
+
+Prints one line per test and `N passed, M failed`; exits non-zero if any test failed.
+Run: `.venv/bin/python tests/python/test_dashboard.py` after `cargo build --bin strata`.
+"""
+
+import collections
+import csv
+import datetime
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+os.environ["SE_OFFLINE"] = "true"
+
+from prometheus_client.openmetrics.parser import text_string_to_metric_families  # noqa: E402
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_strata import free_port, generate_stubs, strata_bin  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+START_TIMEOUT = 30.0
+CALL_TIMEOUT = 60.0
+
+# The charts the old dashboard had: id -> (table, CSV file, column, bucket, top, measure).
+CHARTS = {
+    "customers-by-gender": ("customers", "customer.csv", "gender", "value", 0, "count"),
+    "customers-by-device-type": ("customers", "customer.csv", "device_type", "value", 0, "count"),
+    "customers-by-age": ("customers", "customer.csv", "birthdate", "age", 0, "count"),
+    "products-by-master-category": ("product", "product.csv", "masterCategory", "value", 0, "count"),
+    "products-by-sub-category": ("product", "product.csv", "subCategory", "value", 5, "count"),
+    "products-by-usage": ("product", "product.csv", "usage", "value", 0, "count"),
+    "clicks-by-traffic-source": ("clickstream", "click_stream.csv", "traffic_source", "value", 0, "count"),
+    "clicks-by-event-name": ("clickstream", "click_stream.csv", "event_name", "value", 0, "count"),
+    "clicks-by-hour-of-day": ("clickstream", "click_stream.csv", "event_time", "hour-of-day", 0, "count"),
+    "transactions-by-payment-method": ("transactions", "transactions.csv", "payment_method", "value", 0, "count"),
+    "total-amount-by-payment-method": ("transactions", "transactions.csv", "payment_method", "value", 0, "sum"),
+    "transactions-by-payment-status": ("transactions", "transactions.csv", "payment_status", "value", 0, "count"),
+    "transactions-per-year": ("transactions", "transactions.csv", "created_at", "year", 0, "count"),
+}
+TABLES = {
+    "customers": "customer.csv",
+    "product": "product.csv",
+    "transactions": "transactions.csv",
+    "clickstream": "click_stream.csv",
+}
+KEYS = {
+    "customer.csv": ("customer_id",),
+    "product.csv": ("id",),
+    "transactions.csv": ("booking_id",),
+    "click_stream.csv": ("session_id", "event_time", "event_id"),
+}
+
+
+def run(args):
+    out = subprocess.run(
+        [strata_bin()] + args, stdin=subprocess.DEVNULL, capture_output=True, timeout=120
+    )
+    if out.returncode != 0:
+        raise AssertionError(
+            "strata %s failed (%d):\n%s" % (" ".join(args), out.returncode, out.stderr.decode())
+        )
+
+
+def csv_rows(path, file):
+    """Rows by row key (the last line of a key wins), as dicts."""
+    rows = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for rec in csv.DictReader(f):
+            rows["#".join(rec[k] for k in KEYS[file])] = rec
+    return rows
+
+
+def bucket(kind, value, today):
+    if kind == "value":
+        return value
+    if kind == "year":
+        return value[:4]
+    if kind == "hour-of-day":
+        assert value.endswith("Z"), value
+        return value[11:13]
+    if kind == "age":
+        born = datetime.date.fromisoformat(value[:10])
+        return str(today.year - born.year - ((today.month, today.day) < (born.month, born.day)))
+    raise AssertionError("no model for bucket " + kind)
+
+
+def expected_from_csv(chart, rows, today):
+    """[(key, number)] in the dashboard's order, from the CSV rows."""
+    _, _, column, kind, top, measure = CHARTS[chart]
+    counts = collections.Counter()
+    sums = collections.Counter()
+    for rec in rows.values():
+        k = bucket(kind, rec[column], today)
+        counts[k] += 1
+        sums[k] += int(rec["total_amount"]) if measure == "sum" else 0
+    order = sorted(counts, key=lambda k: (-counts[k], k))
+    if top:
+        order = order[:top]
+    if kind != "value":
+        order.sort(key=lambda k: int(k))
+    return [(k, sums[k] if measure == "sum" else counts[k]) for k in order]
+
+
+def number(shown):
+    """`1,234 (12.5%)` -> 1234."""
+    token = shown.strip().split(" ")[0].replace(",", "")
+    return float(token) if "." in token else int(token)
+
+
+class Stack:
+    """Generated data, loaded tables, a running server with HTTP, a browser."""
+
+    def __init__(self, root):
+        self.root = root
+        self.csv = os.path.join(root, "csv")
+        self.data = os.path.join(root, "data")
+        self.pb, self.pb_grpc = generate_stubs(os.path.join(root, "stubs"))
+        run(["gen", "--out", self.csv, "--scale", "0.001", "--seed", "42"])
+        for table, file in TABLES.items():
+            run(
+                ["load", "--table", table, "--csv", os.path.join(self.csv, file),
+                 "--data-dir", self.data, "--quiet"]
+            )
+        self.rows = {f: csv_rows(os.path.join(self.csv, f), f) for f in TABLES.values()}
+        self.today = datetime.datetime.now(datetime.timezone.utc).date()
+        self.grpc_addr = "127.0.0.1:%d" % free_port()
+        self.http = "http://127.0.0.1:%d" % free_port()
+        self.log = open(os.path.join(root, "server.log"), "wb")
+        self.proc = subprocess.Popen(
+            [strata_bin(), "serve", "--data-dir", self.data, "--listen", self.grpc_addr,
+             "--http-listen", self.http[len("http://"):]],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        import grpc
+
+        self.channel = grpc.insecure_channel(self.grpc_addr)
+        self.stub = self.pb_grpc.StrataStub(self.channel)
+        self.wait_serving()
+        self.driver = self.browser()
+
+    def wait_serving(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("strata serve exited:\n" + self.server_log())
+            try:
+                urllib.request.urlopen(self.http + "/api/tables", timeout=2).read()
+                return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        raise AssertionError("strata serve did not answer HTTP:\n" + self.server_log())
+
+    def server_log(self):
+        with open(os.path.join(self.root, "server.log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def browser(self):
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for flag in [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--window-size=1400,2400",
+            "--user-data-dir=" + os.path.join(self.root, "chromium-profile"),
+        ]:
+            opts.add_argument(flag)
+        return webdriver.Chrome(options=opts, service=ChromeService(executable_path=CHROMEDRIVER))
+
+    def aggregate(self, table, column, bucket_kind, top, sum_column):
+        family, qualifier = column.split(":", 1)
+        req = self.pb.AggregateRequest(
+            table=table, family=family, qualifier=qualifier.encode(), bucket=bucket_kind, top=top
+        )
+        if sum_column:
+            sf, sq = sum_column.split(":", 1)
+            req.sum_family, req.sum_qualifier = sf, sq.encode()
+        return self.stub.Aggregate(req, timeout=CALL_TIMEOUT)
+
+    def metrics(self):
+        text = urllib.request.urlopen(self.http + "/metrics", timeout=30).read().decode()
+        samples = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        return samples
+
+    def close(self):
+        for step in (self.driver.quit, self.channel.close):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - best-effort clean-up
+                pass
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+
+def test_every_chart_shows_the_aggregate_and_csv_numbers(st):
+    st.driver.get(st.http + "/?refresh=3600")
+    sections = {
+        s.get_attribute("data-chart"): s
+        for s in st.driver.find_elements(By.CSS_SELECTOR, "section[data-chart]")
+    }
+    assert set(sections) == set(CHARTS), sorted(set(CHARTS) ^ set(sections))
+    for chart, (table, file, _col, kind, top, measure) in CHARTS.items():
+        sec = sections[chart]
+        assert sec.find_elements(By.CSS_SELECTOR, "svg"), chart + ": no chart drawn"
+        assert sec.get_attribute("data-table") == table, chart
+        shown = [
+            (
+                p.get_attribute("data-key"),
+                number(p.find_element(By.CSS_SELECTOR, "text.value").get_attribute("textContent")),
+            )
+            for p in sec.find_elements(By.CSS_SELECTOR, "g.point")
+        ]
+        assert shown, chart + ": no data points on the page"
+        reply = st.aggregate(
+            table, sec.get_attribute("data-column"), sec.get_attribute("data-bucket"),
+            int(sec.get_attribute("data-top")), sec.get_attribute("data-sum"),
+        )
+        from_rpc = [
+            (b.key.decode(), int(round(b.sum)) if measure == "sum" else b.count)
+            for b in reply.buckets
+        ]
+        assert shown == from_rpc, "%s: page %s != Aggregate %s" % (chart, shown, from_rpc)
+        want = expected_from_csv(chart, st.rows[file], st.today)
+        assert shown == want, "%s: page %s != CSV %s" % (chart, shown, want)
+        assert int(sec.get_attribute("data-rows-scanned")) == reply.rows_scanned, chart
+        assert sec.find_element(By.CSS_SELECTOR, "time.computed").text.endswith("UTC"), chart
+
+
+def test_totals_are_the_csv_row_counts(st):
+    st.driver.get(st.http + "/?refresh=3600")
+    totals = {
+        t.get_attribute("data-role"): t
+        for t in st.driver.find_elements(By.CSS_SELECTOR, "div.total")
+    }
+    assert set(totals) == set(TABLES), sorted(totals)
+    for table, file in TABLES.items():
+        shown = number(totals[table].find_element(By.CSS_SELECTOR, ".value").text)
+        assert shown == len(st.rows[file]), "%s: %s != %d" % (table, shown, len(st.rows[file]))
+        assert "computed" in totals[table].find_element(By.CSS_SELECTOR, ".when").text
+
+
+def test_a_table_page_and_a_screenshot(st):
+    st.driver.get(st.http + "/tables")
+    links = [a.text for a in st.driver.find_elements(By.CSS_SELECTOR, "#tables a")]
+    assert links == sorted(TABLES), links
+    st.driver.get(st.http + "/tables/clickstream")
+    assert st.driver.find_element(By.ID, "table-name").get_attribute("data-table") == "clickstream"
+    families = [
+        r.get_attribute("data-family")
+        for r in st.driver.find_elements(By.CSS_SELECTOR, "#families tr[data-family]")
+    ]
+    assert families == ["event_details", "metadata", "traffic_info"], families
+    assert st.driver.find_elements(By.CSS_SELECTOR, "#levels tr"), "no storage levels"
+    out_dir = os.environ.get("STRATA_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="strata-shot-")
+    os.makedirs(out_dir, exist_ok=True)
+    st.driver.get(st.http + "/?refresh=3600")
+    path = os.path.join(out_dir, "dashboard.png")
+    assert st.driver.save_screenshot(path), "screenshot failed"
+    assert os.path.getsize(path) > 10_000, "screenshot is too small to hold the page"
+    print("   screenshot: " + path)
+
+
+def test_metrics_counters_move_after_requests(st):
+    before = st.metrics()
+    page = ("strata_rpc_requests_total", (("api", "http"), ("method", "/")))
+    agg = ("strata_rpc_requests_total", (("api", "grpc"), ("method", "Aggregate")))
+    urllib.request.urlopen(st.http + "/?refresh=3600", timeout=60).read()
+    st.aggregate("customers", "personal_info:gender", "value", 0, "")
+    try:
+        st.aggregate("customers", "personal_info:gender", "fortnight", 0, "")
+        raise AssertionError("a bad bucket was accepted")
+    except Exception as e:  # grpc.RpcError
+        assert "fortnight" in str(e), e
+    after = st.metrics()
+    assert after[page] >= before.get(page, 0) + 1, (before.get(page), after[page])
+    assert after[agg] >= before.get(agg, 0) + 2, (before.get(agg), after[agg])
+    err = (
+        "strata_rpc_errors_total",
+        (("api", "grpc"), ("code", "INVALID_ARGUMENT"), ("method", "Aggregate")),
+    )
+    assert after[err] >= before.get(err, 0) + 1
+    files = ("strata_table_files", (("table", "clickstream"),))
+    assert after[files] >= 1, after.get(files)
+    hist = ("strata_rpc_duration_seconds_count", (("api", "grpc"), ("method", "Aggregate")))
+    assert after[hist] >= 2
+
+
+def main():
+    passed = failed = 0
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="strata-dash-") as root:
+        try:
+            st = Stack(root)
+        except Exception:
+            traceback.print_exc()
+            print("0 passed, 1 failed")
+            return 1
+        try:
+            for name, fn in sorted(globals().items()):
+                if not name.startswith("test_") or not callable(fn):
+                    continue
+                try:
+                    fn(st)
+                    passed += 1
+                    print("ok   " + name)
+                except Exception:
+                    failed += 1
+                    print("FAIL " + name)
+                    traceback.print_exc()
+        finally:
+            st.close()
+    print("(%.1f s)" % (time.monotonic() - started))
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
