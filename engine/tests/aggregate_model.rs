@@ -340,10 +340,8 @@ impl Store {
         }
         let ts = self.next_ts();
         self.ingests += 1;
-        let path = self
-            ._dir
-            .path()
-            .join(format!("ingest-{}.sst", self.ingests));
+        // Staged in the store's ingest directory, the only place it adopts files from.
+        let path = self.db.ingest_dirs()[0].join(format!("ingest-{}.sst", self.ingests));
         let mut b = TableBuilder::new(
             &fs::real(),
             &path,

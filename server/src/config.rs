@@ -358,6 +358,19 @@ pub struct Settings {
     /// fail naming its id [default: 120s]
     #[arg(long, value_name = "DURATION")]
     pub thrift_scanner_lease: Option<Span>,
+    /// A directory BulkIngest adopts table files from (repeat for several; created at start;
+    /// the first is where `strata load --server` stages). TOML: ingest_dirs = ["DIR", ...]
+    /// [default: DATA_DIR/ingest]
+    #[arg(long = "ingest-dir", value_name = "DIR")]
+    #[serde(default, rename = "ingest_dirs")]
+    pub ingest_dir: Vec<PathBuf>,
+    /// Open even if table files are damaged or missing: move them to DATA_DIR/quarantine/,
+    /// open their tables without them (what they held is lost; the log lists it) and stop
+    /// listing them. Without it such a table answers DATA_LOSS and the others serve
+    /// [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub quarantine_damaged_files: bool,
     /// PEM certificate chain: serve gRPC over TLS (needs --tls-key) [default: none, plain TCP]
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -438,6 +451,13 @@ impl Settings {
             thrift_compact: self.thrift_compact || file.thrift_compact,
             thrift_max_connections: self.thrift_max_connections.or(file.thrift_max_connections),
             thrift_scanner_lease: self.thrift_scanner_lease.or(file.thrift_scanner_lease),
+            ingest_dir: if self.ingest_dir.is_empty() {
+                file.ingest_dir
+            } else {
+                self.ingest_dir
+            },
+            quarantine_damaged_files: self.quarantine_damaged_files
+                || file.quarantine_damaged_files,
             tls_cert: self.tls_cert.or(file.tls_cert),
             tls_key: self.tls_key.or(file.tls_key),
             tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
@@ -524,6 +544,8 @@ impl Settings {
             limits,
             salvage_wal: self.salvage_wal,
             background_threads: true,
+            ingest_dirs: self.ingest_dir,
+            quarantine_damaged_files: self.quarantine_damaged_files,
         };
         let service = ServiceOptions {
             max_message_bytes: size(
@@ -954,6 +976,36 @@ mod tests {
             let e = file.resolve().expect_err(bad);
             assert!(e.to_string().contains(name), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn ingest_dirs_and_quarantine_come_from_flags_or_the_file() {
+        let c = ServerConfig::new("/d").expect("defaults");
+        assert!(c.db.ingest_dirs.is_empty(), "empty means DATA_DIR/ingest");
+        assert!(!c.db.quarantine_damaged_files);
+        let file = Settings::from_toml(
+            r#"
+            data_dir = "/d"
+            ingest_dirs = ["/staging/a", "/staging/b"]
+            quarantine_damaged_files = true
+            "#,
+        )
+        .expect("valid file");
+        let c = Settings::default()
+            .or(file.clone())
+            .resolve()
+            .expect("valid");
+        assert_eq!(
+            c.db.ingest_dirs,
+            [PathBuf::from("/staging/a"), PathBuf::from("/staging/b")]
+        );
+        assert!(c.db.quarantine_damaged_files);
+        let flags = Settings {
+            ingest_dir: vec!["/flag".into()],
+            ..Settings::default()
+        };
+        let c = flags.or(file).resolve().expect("valid");
+        assert_eq!(c.db.ingest_dirs, [PathBuf::from("/flag")], "flags win");
     }
 
     #[test]

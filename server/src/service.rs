@@ -421,7 +421,7 @@ impl Strata for StrataService {
         request: Request<pb::ServerInfoRequest>,
     ) -> Result<Response<pb::ServerInfoResponse>, Status> {
         self.admit(request, Action::ServerInfo)?;
-        Err(Status::unimplemented("ServerInfo is not implemented yet"))
+        Ok(Response::new(convert::server_info(&self.db, &self.options)))
     }
 
     async fn disable_table(

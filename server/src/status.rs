@@ -16,20 +16,26 @@ use crate::convert::ConvertError;
 
 /// The gRPC status for an engine error.
 ///
-/// - unknown table or family: NOT_FOUND
-/// - bad name, empty or oversized key, oversized value, other bad input: INVALID_ARGUMENT
+/// - unknown table or family, missing ingest file: NOT_FOUND
+/// - bad name, empty or oversized key, oversized value, an ingest file that is not a valid
+///   table file, other bad input: INVALID_ARGUMENT
+/// - an ingest path outside the ingest directories (or through a link): PERMISSION_DENIED
 /// - existing table or family: ALREADY_EXISTS
 /// - store read-only after a write failure, store closing, a write that gave up waiting
 ///   for room (`write_stall_timeout`): UNAVAILABLE (retry later; nothing was applied)
 /// - a write abandoned by its caller: CANCELLED
-/// - corruption: DATA_LOSS
+/// - corruption, a table whose files are damaged or missing: DATA_LOSS
 /// - full disk: RESOURCE_EXHAUSTED
 /// - data directory locked: FAILED_PRECONDITION
 /// - other I/O errors: INTERNAL
 pub fn from_engine(err: &Error) -> Status {
     let code = match err {
-        Error::TableNotFound(_) | Error::FamilyNotFound { .. } => Code::NotFound,
+        Error::TableNotFound(_) | Error::FamilyNotFound { .. } | Error::FileNotFound { .. } => {
+            Code::NotFound
+        }
         Error::InvalidArgument(_) => Code::InvalidArgument,
+        Error::PermissionDenied(_) => Code::PermissionDenied,
+        Error::TableUnavailable { .. } => Code::DataLoss,
         Error::AlreadyExists(_) => Code::AlreadyExists,
         Error::ReadOnly(_) | Error::Closed | Error::Stalled { .. } => Code::Unavailable,
         Error::Cancelled(_) => Code::Cancelled,
@@ -164,6 +170,24 @@ mod tests {
         assert_eq!(
             code(Error::Locked { path: "/d".into() }),
             Code::FailedPrecondition
+        );
+        assert_eq!(
+            code(Error::FileNotFound {
+                path: "/d/ingest/a.sst".into()
+            }),
+            Code::NotFound
+        );
+        assert_eq!(
+            code(Error::PermissionDenied("/etc/shadow is not under".into())),
+            Code::PermissionDenied
+        );
+        assert_eq!(
+            code(Error::TableUnavailable {
+                table: "t".into(),
+                path: "/d/sst/000007.sst".into(),
+                what: "missing".into()
+            }),
+            Code::DataLoss
         );
         assert_eq!(
             code(Error::io("/d/wal", std::io::Error::other("boom"))),

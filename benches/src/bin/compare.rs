@@ -300,7 +300,7 @@ fn strata_bulk_load(
     mapping: TableMapping,
     block_size: usize,
 ) -> R<(u64, u64)> {
-    let staging = db.dir().join(format!("staging-{t}"));
+    let staging = db.ingest_dirs()[0].join(format!("staging-{t}"));
     let mut opts = LoadOptions::new(csv, &staging, mapping);
     let families: Vec<FamilyOptions> = opts
         .mapping

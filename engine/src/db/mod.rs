@@ -25,7 +25,8 @@
 //!    never two tables' at once);
 //! 3. `Table::flush_lock` (one table's flushes; held for a whole flush, which at its end
 //!    takes the write lock to delete WAL segments);
-//! 4. `DbInner::ingest_lock` (one ingest at a time; held for the whole ingest);
+//! 4. `DbInner::ingests_in_flight` (the ingest ids being ingested; held only to look an id
+//!    up and claim it, never while files are opened);
 //! 5. `DbInner::synced` (the group-commit leader; takes the write lock briefly);
 //! 6. `DbInner::write` (the WAL writer and sequence numbers; a writer holds it only to take
 //!    its sequence numbers and append its record);
@@ -59,7 +60,10 @@ use crate::stats::TableDescription;
 mod ddl;
 mod flush;
 mod ingest;
+mod ingest_source;
 mod open;
+#[cfg(any(test, feature = "testing"))]
+mod testing;
 #[cfg(test)]
 mod tests;
 mod wal_segments;
@@ -84,7 +88,13 @@ pub(crate) struct DbInner {
     compaction_signal: Arc<Signal>,
     /// The WAL passed `max_total_wal_bytes`: the flush thread flushes its oldest holders.
     wal_pressure: AtomicBool,
-    ingest_lock: Mutex<()>,
+    /// Where bulk ingest may take files from.
+    ingest_dirs: ingest_source::IngestDirs,
+    ingests_in_flight: ingest::IngestsInFlight,
+    /// Test seam: run once where a call has looked its table up and not yet committed, to
+    /// race a drop and re-create against it.
+    #[cfg(test)]
+    race: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     bg: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Test seams that pause the engine at a chosen point.
     #[cfg(test)]
@@ -138,6 +148,13 @@ impl Db {
     /// The options the store was opened with.
     pub fn options(&self) -> &DbOptions {
         &self.inner.options
+    }
+
+    /// The directories [`Db::ingest`] takes files from (absolute and canonical; created at
+    /// open): `options.ingest_dirs`, or `ingest/` inside the store's directory. The first is
+    /// where loaders should stage their files.
+    pub fn ingest_dirs(&self) -> Vec<PathBuf> {
+        self.inner.ingest_dirs.canonical()
     }
 
     /// Create table `table` with `families` (at least one, each named once; zero options take
@@ -253,14 +270,10 @@ impl Db {
         inner.options.limits.check_row_key(row)?;
         let t = inner.catalog.table(table)?;
         let plan = ReadPlan::new(table, &t.schema.load(), opts, crate::cell::now_micros())?;
-        // The snapshot before the version: a version loaded first could lack a memtable that
-        // a write frozen in its middle moved its later rows to.
-        let snapshot = inner.snapshot(&t);
-        // A guard, not a clone: no shared reference count to bump on every get.
-        let cells = t
-            .version
-            .load()
-            .get_row(row, &plan.family_names(), snapshot)?;
+        // The version and the snapshot from one moment (see `DbInner::read_view`). Guards,
+        // not clones: no shared reference count to bump on every get.
+        let (version, snapshot) = inner.read_view(&t);
+        let cells = version.get_row(row, &plan.family_names(), snapshot)?;
         let visible = plan.resolve_row(&cells);
         Ok((!visible.is_empty()).then(|| Row {
             key: row.to_vec(),
@@ -284,8 +297,8 @@ impl Db {
             &opts.read,
             crate::cell::now_micros(),
         )?;
-        let snapshot = inner.snapshot(&t);
-        RowScanner::new(t.version.load_full(), plan, snapshot, &opts)
+        let (version, snapshot) = inner.read_view(&t);
+        RowScanner::new(arc_swap::Guard::into_inner(version), plan, snapshot, &opts)
     }
 
     /// Flush `table`'s memtables to table files and wait for it. Nothing is written once the
@@ -316,15 +329,22 @@ impl Db {
         inner.compact_table(&t, major)
     }
 
-    /// Adopt table files written by the loader, atomically. Files on the same filesystem are
-    /// hard-linked, others copied and fsynced. Repeating an `ingest_id` returns the first
-    /// reply and adopts nothing.
+    /// Adopt table files written by the loader, atomically. Only regular files under
+    /// [`Db::ingest_dirs`] are taken, never through a symbolic link; on the store's
+    /// filesystem they are moved into it (their names in the ingest directory are gone
+    /// afterwards), others are copied; either way the store's file is fsynced and checked
+    /// before it is adopted. Repeating an `ingest_id` (at most 256 bytes) returns the first
+    /// reply and adopts nothing, whatever the paths. When the ingest fails, moved files are
+    /// put back.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for no file; [`Error::TableNotFound`]; [`Error::FamilyNotFound`]
-    /// for cells of a family the table lacks; [`Error::Corruption`] of a file that fails its
-    /// checks; [`Error::ReadOnly`] / [`Error::Closed`]; I/O errors naming the file.
+    /// [`Error::InvalidArgument`] for no file, too many, an id over 256 bytes, a relative
+    /// path, something that is not a regular file, or a file that is not a valid table file;
+    /// [`Error::PermissionDenied`] for a path outside the ingest directories or through a
+    /// link; [`Error::FileNotFound`]; [`Error::TableNotFound`]; [`Error::FamilyNotFound`] for
+    /// cells of a family the table lacks; [`Error::TableUnavailable`];
+    /// [`Error::ReadOnly`] / [`Error::Closed`]; I/O errors naming the file.
     pub fn ingest(&self, table: &str, paths: &[PathBuf], ingest_id: &str) -> Result<IngestReply> {
         self.inner.check_writable()?;
         self.inner.ingest(table, paths, ingest_id)
@@ -377,6 +397,18 @@ impl Drop for DbInner {
 }
 
 impl DbInner {
+    /// Run the test seam [`DbInner::race`] if one is set (nothing outside tests).
+    #[cfg(test)]
+    fn race_point(&self) {
+        let f = self.race.lock().take();
+        if let Some(f) = f {
+            f();
+        }
+    }
+
+    #[cfg(not(test))]
+    fn race_point(&self) {}
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);

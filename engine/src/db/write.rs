@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use arc_swap::Guard;
 use parking_lot::MutexGuard;
 
 use super::DbInner;
@@ -22,13 +23,21 @@ use crate::filename::wal_dir;
 use crate::mutation::{Mutation, RowMutation, WriteStats};
 use crate::options::{Limits, MAX_WRITE_BYTES, SyncMode};
 use crate::table::{FamilySchema, Table};
+use crate::version::TableVersion;
 use crate::write_batch::WriteBatch;
 
-/// Writes are slowed by a millisecond each once a read of the table may have to look in this
-/// many files ([`crate::version::TableVersion::read_amplification`])...
-const SLOWDOWN_READ_AMPLIFICATION: usize = 40;
+/// Writes are slowed by a millisecond each once a table's files form this many sorted runs
+/// (overlap depth, what a read merges: `TableVersion::sorted_runs`; disjoint files are one
+/// run however many they are, so time-ordered keys never stall, review M1)...
+const SLOWDOWN_RUNS: usize = 40;
 /// ...and stall until compaction catches up at this many.
-const STALL_READ_AMPLIFICATION: usize = 64;
+const STALL_RUNS: usize = 64;
+
+/// Whether `v`'s files form at least `runs` sorted runs (counted only when there are that
+/// many files: the count is at most the number of files).
+fn runs_at_least(v: &crate::version::TableVersion, runs: usize) -> bool {
+    v.files.len() >= runs && v.sorted_runs() >= runs
+}
 /// A stalled writer rechecks the store's state at least this often.
 const STALL_POLL: Duration = Duration::from_millis(100);
 /// Encoded bytes of a cell besides its family, qualifier and value (write_batch.rs: kind,
@@ -98,9 +107,15 @@ pub(super) fn check_call_size(
                 ),
                 Mutation::DeleteCells {
                     family, qualifier, ..
+                }
+                | Mutation::DeleteColumnUpTo {
+                    family, qualifier, ..
                 } => (1, CELL_OVERHEAD + family.len() + qualifier.len()),
-                Mutation::DeleteFamily { family, .. } => (1, CELL_OVERHEAD + family.len()),
-                Mutation::DeleteRow { .. } => (schema.len(), all_families),
+                Mutation::DeleteFamily { family, .. }
+                | Mutation::DeleteFamilyUpTo { family, .. } => (1, CELL_OVERHEAD + family.len()),
+                Mutation::DeleteRow { .. } | Mutation::DeleteRowUpTo { .. } => {
+                    (schema.len(), all_families)
+                }
             };
             cells = cells.saturating_add(c);
             bytes = bytes.saturating_add(b);
@@ -256,10 +271,8 @@ impl DbInner {
             return;
         }
         let v = t.version.load();
-        // A read looks in at most every file: count overlaps only when that could matter.
         let near = v.immutables.len() + 1 >= self.options.max_immutable_memtables
-            || (v.files.len() >= SLOWDOWN_READ_AMPLIFICATION
-                && v.read_amplification() >= SLOWDOWN_READ_AMPLIFICATION);
+            || runs_at_least(&v, SLOWDOWN_RUNS);
         drop(v);
         if near {
             t.counters.write_slowdowns.fetch_add(1, Ordering::Relaxed);
@@ -304,10 +317,7 @@ impl DbInner {
             }
             let waiting_for = if full {
                 "memtable flushes"
-            } else if self.options.background_threads
-                && v.files.len() >= STALL_READ_AMPLIFICATION
-                && v.read_amplification() >= STALL_READ_AMPLIFICATION
-            {
+            } else if self.options.background_threads && runs_at_least(&v, STALL_RUNS) {
                 "compactions"
             } else {
                 return Ok(());
@@ -394,6 +404,25 @@ impl DbInner {
         let durable = self.catalog.visible_seq.load(Ordering::SeqCst);
         let inserting = t.inserting_from.load(Ordering::SeqCst);
         durable.min(inserting.saturating_sub(1))
+    }
+
+    /// The version a read of `t` uses and its snapshot, from one moment.
+    ///
+    /// The version is loaded before the snapshot: compaction GC never applies an entry above
+    /// the visible sequence number at its start, so a version loaded first cannot lack what
+    /// the snapshot shows (review L9). But a version loaded first may predate a memtable
+    /// freeze in the middle of a call, and miss the memtable its later rows went to, while
+    /// the snapshot read after it counts that call as done: so when the version changed
+    /// meanwhile, both are taken again (a version changes at a freeze, flush or compaction,
+    /// so this retries rarely).
+    pub(super) fn read_view(&self, t: &Table) -> (Guard<Arc<TableVersion>>, SeqNo) {
+        loop {
+            let version = t.version.load();
+            let snapshot = self.snapshot(t);
+            if Arc::ptr_eq(&version, &t.version.load()) {
+                return (version, snapshot);
+            }
+        }
     }
 
     /// Freeze `t`'s active memtable, taking its writer lock.

@@ -5,11 +5,13 @@
 //!
 //! - `recovery.rs`: what the WAL keeps and what numbering recovery starts from;
 //! - `concurrency.rs`: what one write may hold up or show before it is done;
-//! - `stall.rs`: writes waiting for room, and the background threads that make it.
+//! - `stall.rs`: writes waiting for room, and the background threads that make it;
+//! - `table_races.rs`: an ingest or alter racing a drop and re-create of its table.
 
 mod concurrency;
 mod recovery;
 mod stall;
+mod table_races;
 
 use std::path::Path;
 
