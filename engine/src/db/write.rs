@@ -418,6 +418,8 @@ impl DbInner {
     pub(super) fn read_view(&self, t: &Table) -> (Guard<Arc<TableVersion>>, SeqNo) {
         loop {
             let version = t.version.load();
+            #[cfg(test)]
+            self.hooks.run_mid_read_view();
             let snapshot = self.snapshot(t);
             if Arc::ptr_eq(&version, &t.version.load()) {
                 return (version, snapshot);

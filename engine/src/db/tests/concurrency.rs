@@ -116,3 +116,41 @@ fn one_call_grows_a_memtable_past_its_budget_by_at_most_one_row() {
         );
     }
 }
+
+/// A read loads its version, then its snapshot. If a whole call runs in between and freezes
+/// the memtable between its rows, the version lacks the memtable the later rows went to
+/// while the snapshot counts the call as done: the read must take both again, or it shows
+/// the call's first row and not its second.
+#[test]
+fn a_read_never_shows_part_of_a_call_split_across_memtables() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DbOptions {
+        background_threads: false,
+        memtable_bytes: 1,
+        ..DbOptions::default()
+    };
+    let db = Db::open(dir.path(), options).unwrap();
+    db.create_table("t", vec![FamilyOptions::new("f")]).unwrap();
+    let writer = db.clone();
+    *db.inner.hooks.mid_read_view.lock() = Some(Box::new(move || {
+        writer.mutate_rows("t", vec![put("x1"), put("x2")]).unwrap();
+    }));
+    let t = db.inner.catalog.table("t").unwrap();
+    let frozen_before = t.version.load().immutables.len();
+    let second = db
+        .get("t", b"x2", &crate::row::ReadOptions::default())
+        .unwrap();
+    assert!(
+        db.inner.hooks.mid_read_view.lock().is_none(),
+        "the hook ran"
+    );
+    assert_eq!(
+        t.version.load().immutables.len(),
+        frozen_before + 1,
+        "the call was split across two memtables"
+    );
+    assert!(
+        second.is_some(),
+        "the read counted the call as done but missed its second row"
+    );
+}

@@ -35,6 +35,8 @@ pub(crate) struct Hooks {
     before_compaction: Mutex<Option<Hook>>,
     /// In a write's memtable insert, after its first row.
     mid_insert: Mutex<Option<Hook>>,
+    /// In a read's `read_view`, after it loaded the version, before the snapshot.
+    mid_read_view: Mutex<Option<Hook>>,
 }
 
 fn run(slot: &Mutex<Option<Hook>>) {
@@ -56,6 +58,9 @@ impl Hooks {
     }
     pub(crate) fn run_mid_insert(&self) {
         run(&self.mid_insert);
+    }
+    pub(crate) fn run_mid_read_view(&self) {
+        run(&self.mid_read_view);
     }
 }
 
