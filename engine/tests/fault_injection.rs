@@ -166,16 +166,23 @@ fn full_disk_makes_the_store_read_only_and_loses_nothing() {
     db.close().expect("close");
 }
 
+/// A store with table `t` holding the acknowledged row `kept`, then syncs failing (left
+/// failing) and a write refused for it: the store is read-only.
+fn open_then_fail_a_sync(dir: &std::path::Path, fault: &FaultFs, kept: &str) -> Db {
+    let db = open(dir, fault, SyncMode::Group);
+    db.create_table("t", vec![FamilyOptions::new("f")])
+        .expect("create");
+    db.mutate_row("t", put(kept, "v")).expect("write");
+    fault.fail_syncs(true);
+    assert!(db.mutate_row("t", put("lost", "v")).is_err());
+    db
+}
+
 #[test]
 fn failed_fsync_is_never_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fault = FaultFs::new();
-    let db = open(dir.path(), &fault, SyncMode::Group);
-    db.create_table("t", vec![FamilyOptions::new("f")])
-        .expect("create");
-    db.mutate_row("t", put("ok", "v")).expect("write");
-    fault.fail_syncs(true);
-    assert!(db.mutate_row("t", put("lost", "v")).is_err());
+    let db = open_then_fail_a_sync(dir.path(), &fault, "ok");
     assert!(matches!(
         db.mutate_row("t", put("later", "v")),
         Err(Error::ReadOnly(_))
@@ -206,12 +213,7 @@ fn table_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn flush_after_the_store_turned_read_only_writes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fault = FaultFs::new();
-    let db = open(dir.path(), &fault, SyncMode::Group);
-    db.create_table("t", vec![FamilyOptions::new("f")])
-        .expect("create");
-    db.mutate_row("t", put("kept", "v")).expect("write");
-    fault.fail_syncs(true);
-    assert!(db.mutate_row("t", put("lost", "v")).is_err());
+    let db = open_then_fail_a_sync(dir.path(), &fault, "kept");
     fault.fail_syncs(false);
     assert!(db.read_only_reason().is_some());
     let manifest = std::fs::read(dir.path().join("MANIFEST")).expect("manifest");

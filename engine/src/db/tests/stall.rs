@@ -76,6 +76,18 @@ fn a_stall_that_does_not_clear_times_out_and_applies_nothing() {
     );
     assert!(err.to_string().contains("memtable flushes"), "{err}");
     assert!(db.read_only_reason().is_none());
+    assert_never_applied(&db, &release, refused, "timed-out");
+    assert!(
+        db.get("t", b"r0000", &Default::default())
+            .unwrap()
+            .is_some()
+    );
+    db.mutate_row("t", put("after")).unwrap();
+}
+
+/// Let the held flushes go, flush, and check that write number `refused` (refused as `what`)
+/// left nothing behind.
+fn assert_never_applied(db: &Db, release: &mpsc::Sender<()>, refused: usize, what: &str) {
     release.send(()).unwrap();
     db.flush("t").unwrap();
     let key = format!("r{refused:04}");
@@ -83,14 +95,8 @@ fn a_stall_that_does_not_clear_times_out_and_applies_nothing() {
         db.get("t", key.as_bytes(), &Default::default())
             .unwrap()
             .is_none(),
-        "the timed-out write was applied"
+        "the {what} write was applied"
     );
-    assert!(
-        db.get("t", b"r0000", &Default::default())
-            .unwrap()
-            .is_some()
-    );
-    db.mutate_row("t", put("after")).unwrap();
 }
 
 /// A stalled write whose caller gives up returns `Error::Cancelled` and is never applied.
@@ -121,15 +127,7 @@ fn a_write_abandoned_while_stalled_is_never_applied() {
     abandoned.store(true, std::sync::atomic::Ordering::Release);
     let (refused, err) = writer.join().unwrap();
     assert!(matches!(err, Error::Cancelled(ref t) if t == "t"), "{err}");
-    release.send(()).unwrap();
-    db.flush("t").unwrap();
-    let key = format!("r{refused:04}");
-    assert!(
-        db.get("t", key.as_bytes(), &Default::default())
-            .unwrap()
-            .is_none(),
-        "the abandoned write was applied"
-    );
+    assert_never_applied(&db, &release, refused, "abandoned");
 }
 
 /// Flushes run on their own thread: a compaction that takes as long as it likes does not
