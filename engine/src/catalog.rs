@@ -28,6 +28,7 @@ use crate::filename::{parse_sst_name, quarantine_dir, sst_dir, sst_name, sst_pat
 use crate::fs::Fs;
 use crate::health::Health;
 use crate::manifest::{self, FileMeta, IngestRecord, ManifestState, TableState};
+use crate::snapshots::Snapshots;
 use crate::sstable::{TableBuilder, TableProperties, TableReader};
 use crate::table::{Damage, Table};
 use crate::version::{FileHandle, TableVersion};
@@ -51,6 +52,8 @@ pub(crate) struct Catalog {
     /// Reads see entries up to this sequence number; a commit records at least this much
     /// as durable (`last_seq`).
     pub visible_seq: AtomicU64,
+    /// The snapshots open scans read at (compaction keeps what they see).
+    pub snapshots: Arc<Snapshots>,
     manifest: Mutex<ManifestState>,
     tables: RwLock<BTreeMap<String, Arc<Table>>>,
 }
@@ -74,6 +77,7 @@ impl Catalog {
             block_cache,
             health: Health::default(),
             visible_seq: AtomicU64::new(state.last_seq),
+            snapshots: Arc::new(Snapshots::default()),
             manifest: Mutex::new(state),
             tables: RwLock::new(BTreeMap::new()),
         }

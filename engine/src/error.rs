@@ -52,6 +52,10 @@ pub enum Error {
     /// Reads go on; restart once the cause is fixed.
     #[error("store is read-only after a write failure: {0}")]
     ReadOnly(String),
+    /// A cache-only read ([`crate::Db::get_cached`]) needs a block that is not cached; only
+    /// ever seen inside the engine (that call answers `None` instead).
+    #[error("the read needs a table block that is not in the block cache")]
+    NotCached,
     /// Another process holds the data directory.
     #[error("data directory {path} is locked by another process")]
     Locked {

@@ -47,6 +47,7 @@ pub mod options;
 mod read;
 mod row;
 mod scan;
+mod snapshots;
 pub mod sstable;
 mod stats;
 mod table;

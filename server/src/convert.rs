@@ -366,16 +366,38 @@ pub fn read_filter(
     text: &str,
     read: &mut engine::ReadOptions,
 ) -> Result<Option<ReadFilter>, ConvertError> {
-    if text.is_empty() {
-        return Ok(None);
+    Ok(ReadFilter::prepare(
+        text.as_bytes(),
+        filter::TimeUnit::Micros,
+        read,
+    )?)
+}
+
+impl ReadFilter {
+    /// A filter string of any path (empty: none), its timestamps in `unit` (gRPC: micros,
+    /// Thrift: millis), for a read with `read`: as [`read_filter`], `read` then asks for
+    /// every version and the version count moves into the filter's options.
+    pub fn prepare(
+        text: &[u8],
+        unit: filter::TimeUnit,
+        read: &mut engine::ReadOptions,
+    ) -> Result<Option<ReadFilter>, filter::FilterError> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let filter = filter::Filter::parse(text, unit)?;
+        let options = filter::EvalOptions {
+            max_versions: read.max_versions.max(1),
+            reversed: false,
+        };
+        read.max_versions = u32::MAX;
+        Ok(Some(ReadFilter { filter, options }))
     }
-    let filter = filter::Filter::parse(text.as_bytes(), filter::TimeUnit::Micros)?;
-    let options = filter::EvalOptions {
-        max_versions: read.max_versions.max(1),
-        reversed: false,
-    };
-    read.max_versions = u32::MAX;
-    Ok(Some(ReadFilter { filter, options }))
+
+    /// A fresh evaluation state (one per scan or row read).
+    pub fn state(&self) -> filter::FilterState {
+        filter::FilterState::new(&self.filter, self.options)
+    }
 }
 
 /// An engine row to the wire.

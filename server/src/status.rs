@@ -13,6 +13,7 @@ use strata_engine::aggregate::AggregateError;
 use crate::aggregation::RunError;
 use crate::auth::{Denied, Unauthenticated};
 use crate::convert::ConvertError;
+use crate::multi_get::MultiGetError;
 
 /// The gRPC status for an engine error.
 ///
@@ -70,6 +71,21 @@ pub fn from_aggregate(err: &RunError) -> Status {
             Status::internal(err.to_string())
         }
         RunError::Closed => Status::unavailable(err.to_string()),
+    }
+}
+
+/// The status for a failed MultiGet: too many rows INVALID_ARGUMENT; a reply past the message
+/// limit RESOURCE_EXHAUSTED naming the row; the engine's errors as [`from_engine`], with the
+/// row named when it is about the row (a bad key).
+pub fn from_multi_get(err: &MultiGetError) -> Status {
+    match err {
+        MultiGetError::TooManyRows { .. } => Status::invalid_argument(err.to_string()),
+        MultiGetError::RowTooLarge { .. } | MultiGetError::ReplyTooLarge { .. } => {
+            Status::resource_exhausted(err.to_string())
+        }
+        MultiGetError::Engine { source, .. } => {
+            Status::new(from_engine(source).code(), err.to_string())
+        }
     }
 }
 

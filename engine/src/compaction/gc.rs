@@ -43,8 +43,9 @@ pub(crate) struct Outside<'a> {
     pub files: Vec<FileSummary<'a>>,
     /// The memtables' oldest entry (`u64::MAX`: none).
     pub min_unflushed: SeqNo,
-    /// The visible sequence number when the compaction started: every reader's snapshot is
-    /// at or above it.
+    /// The visible sequence number when the compaction started, or the oldest live scan
+    /// snapshot if that is older (`Snapshots::horizon`): every reader's snapshot is at or
+    /// above it.
     pub snapshot: SeqNo,
 }
 

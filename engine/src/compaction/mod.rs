@@ -3,7 +3,8 @@
 //!
 //! - `picker.rs`: which files to merge (size-tiered, as HBase and Cassandra do, see
 //!   docs/design/compaction.md), a pure function of the files' manifest records;
-//! - `gc.rs`: what of a row the merge keeps (through the visibility rules shared with reads);
+//! - `gc.rs`: what of a row the merge keeps (through the visibility rules shared with reads),
+//!   at the horizon of live scan snapshots (`snapshots.rs`: what they see is kept);
 //! - `run.rs`: the merge itself, its output files and the one commit that swaps them in.
 //!
 //! This module must never hold a lock that reads or writes wait on while it merges: it

@@ -32,8 +32,10 @@ pub(super) fn run(
     let input_numbers: Vec<u64> = inputs.iter().map(|f| f.meta.number).collect();
     let schema = t.schema.load_full();
     let now = now_micros();
-    // Readers load their version before their snapshot, so every reader of this
-    // compaction's output reads at or above the sequence number visible now.
+    // Readers load their version before their snapshot, and a long scan that re-opens on
+    // later versions keeps its snapshot registered, so every reader of this compaction's
+    // output reads at or above the horizon: the sequence number visible now, or the oldest
+    // live scan snapshot if that is older (`snapshots.rs`).
     let outside = Outside {
         files: v
             .files
@@ -42,7 +44,7 @@ pub(super) fn run(
             .map(|f| FileSummary::of(f))
             .collect(),
         min_unflushed: v.min_unflushed_seq(),
-        snapshot: catalog.visible_seq.load(Ordering::Acquire),
+        snapshot: catalog.snapshots.horizon(&catalog.visible_seq),
     };
     let mut gc = Gc::new(outside, &schema, now);
     let mut sources: Vec<CellSource> = Vec::new();

@@ -281,7 +281,35 @@ impl Db {
         }))
     }
 
-    /// Scan rows in key order from one consistent snapshot (taken now).
+    /// [`Db::get`] if it can be answered without reading a table file (from the memtables
+    /// and blocks already in the block cache); `None` if it would have to read one. For a
+    /// caller on an async executor: answer from memory there, and run [`Db::get`] on a
+    /// blocking thread only when this says `None`. Without a block cache
+    /// (`block_cache_bytes = 0`) it is always `None`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::get`].
+    pub fn get_cached(
+        &self,
+        table: &str,
+        row: &[u8],
+        opts: &ReadOptions,
+    ) -> Result<Option<Option<Row>>> {
+        // Without a cache, table files read their blocks directly: nothing to try.
+        if self.inner.catalog.block_cache.capacity() == 0 {
+            return Ok(None);
+        }
+        match crate::cache::cache_only(|| self.get(table, row, opts)) {
+            Ok(found) => Ok(Some(found)),
+            Err(Error::NotCached) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Scan rows in key order from one consistent snapshot (taken now). The scanner re-opens
+    /// on newer versions of the table as it goes (so a long scan does not pin old memtables
+    /// and files), always at that snapshot.
     ///
     /// # Errors
     ///
@@ -297,8 +325,13 @@ impl Db {
             &opts.read,
             crate::cell::now_micros(),
         )?;
-        let (version, snapshot) = inner.read_view(&t);
-        RowScanner::new(arc_swap::Guard::into_inner(version), plan, snapshot, &opts)
+        // The snapshot is registered before any version is loaded: a compaction that starts
+        // later keeps what it sees (its horizon is at most this snapshot), one that started
+        // earlier never applied anything above what was visible then (see `get`). It stops
+        // below a write still being inserted into the table (`DbInner::snapshot`); a version
+        // loaded after it holds every memtable of the writes it counts.
+        let snapshot = inner.catalog.snapshots.take_at(|| inner.snapshot(&t));
+        RowScanner::new(t, plan, snapshot, &opts)
     }
 
     /// Flush `table`'s memtables to table files and wait for it. Nothing is written once the

@@ -27,8 +27,9 @@ use strata_server::{Client, ClientSecurityArgs, Remote};
 #[command(
     group(clap::ArgGroup::new("target").required(true).args(["data_dir", "server"])),
     after_help = "Exactly one of --data-dir (a store no server holds) and --server (a running \
-server) is required. The built-in tables customers, product, transactions and clickstream need \
-no --columns. Cell timestamps: the clock at the start of the load for every cell, or each row's \
+server) is required. The built-in tables customers, product, transactions and clickstream (and the \
+pipeline's customer, click_stream) need no --columns; --mapping NAME loads one of them under another \
+table name. Cell timestamps: the clock at the start of the load for every cell, or each row's \
 --timestamp-column value; TTL counts from the cell timestamp, so old timestamps in a family with \
 a TTL expire at once. Rows with the same row key: the later line wins. A load that fails adopts \
 nothing."
@@ -46,6 +47,11 @@ pub struct LoadArgs {
     /// Load into the running server at URL (e.g. http://127.0.0.1:50051)
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+    /// Built-in mapping to load with, whatever --table is: customers, product, transactions,
+    /// clickstream (or the pipeline's names customer, click_stream) [default: the table's, if
+    /// it is one]
+    #[arg(long, value_name = "NAME", conflicts_with = "columns")]
+    pub mapping: Option<String>,
     /// ImportTsv-style mapping, one entry per CSV column: HBASE_ROW_KEY, family:qualifier or
     /// - (skip); not needed for the four built-in tables
     #[arg(long, value_name = "HBASE_ROW_KEY,cf:q,...")]
@@ -222,6 +228,7 @@ fn load_flags(args: &LoadArgs, rejects: &Path) -> LoadFlags {
     LoadFlags {
         table: args.table.clone(),
         csv: args.csv.clone(),
+        mapping: args.mapping.clone(),
         columns: args.columns.clone(),
         row_key: args.row_key.clone(),
         delimiter: args.delimiter.clone(),
@@ -314,6 +321,10 @@ pub fn derive_ingest_id(args: &LoadArgs) -> Result<String> {
             Some(s) => field(format!("+{s}").as_bytes()),
             None => field(b"-"),
         }
+    }
+    // Only when given, so the ids of loads without it stay what they were.
+    if let Some(m) = &args.mapping {
+        field(format!("mapping+{m}").as_bytes());
     }
     Ok(format!("load-{}-{:016x}", args.table, h.finish()))
 }
@@ -639,6 +650,7 @@ mod tests {
             csv: csv.to_path_buf(),
             data_dir: Some("/tmp/d".into()),
             server: None,
+            mapping: None,
             columns: None,
             row_key: None,
             delimiter: None,
@@ -669,6 +681,9 @@ mod tests {
         let mut c = args(&csv);
         c.table = "other".into();
         assert_ne!(id, derive_ingest_id(&c).expect("id"));
+        let mut d = args(&csv);
+        d.mapping = Some("customers".into());
+        assert_ne!(id, derive_ingest_id(&d).expect("id"));
         std::fs::write(&csv, "a,b\n1,2\n3,4\n").expect("write");
         assert_ne!(id, derive_ingest_id(&a).expect("id"));
         assert!(derive_ingest_id(&args(&dir.path().join("missing.csv"))).is_err());

@@ -49,7 +49,12 @@ fn a_write_inserting_into_one_table_does_not_block_writers_of_another() {
         let first_row_seen = other
             .get("a", b"a0", &crate::row::ReadOptions::default())
             .unwrap()
-            .is_some();
+            .is_some()
+            || other
+                .scan("a", crate::row::ScanOptions::default())
+                .unwrap()
+                .next()
+                .is_some();
         let _ = seen_tx.send((b_done, b_visible, first_row_seen));
     }));
     let rows: Vec<RowMutation> = (0..3).map(|i| row_of(&format!("a{i}"), 10)).collect();

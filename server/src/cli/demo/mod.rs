@@ -128,7 +128,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let t = Instant::now();
     let (db, server) =
         super::in_process::serve_in_process_with_http(&data_dir, DbOptions::default()).await?;
-    let thrift = super::in_process::thrift_in_process(&db).await?;
+    let thrift = super::in_process::thrift_in_process(&db, &server).await?;
     out.line(format!(
         "thrift gateway (HBase Thrift1, for happybase) on {}",
         thrift.local_addr()
