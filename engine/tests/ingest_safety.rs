@@ -20,12 +20,17 @@ fn opts() -> DbOptions {
 
 /// A table file of `rows` rows `{prefix}000`... in family f.
 fn build(path: &Path, prefix: &str, rows: u32) {
+    build_in(path, "f", prefix, rows);
+}
+
+/// [`build`] in family `family`.
+fn build_in(path: &Path, family: &str, prefix: &str, rows: u32) {
     let fs = strata_engine::fs::real();
     let mut b = TableBuilder::new(
         &fs,
         path,
         TableBuildOptions {
-            families: vec![FamilyOptions::new("f")],
+            families: vec![FamilyOptions::new(family)],
         },
     )
     .unwrap();
@@ -33,7 +38,7 @@ fn build(path: &Path, prefix: &str, rows: u32) {
         let k = format!("{prefix}{i:03}");
         b.add(&CellRef {
             row: k.as_bytes(),
-            family: "f",
+            family,
             kind: CellKind::Put,
             qualifier: b"q",
             ts: 1,
@@ -136,26 +141,7 @@ fn a_failed_ingest_gives_every_file_back_and_adopts_nothing() {
     assert!(sst.is_empty(), "nothing left in the store: {sst:?}");
     // A family the table lacks is refused the same way.
     let other = ingest.join("other-family.sst");
-    let fs = strata_engine::fs::real();
-    let mut b = TableBuilder::new(
-        &fs,
-        &other,
-        TableBuildOptions {
-            families: vec![FamilyOptions::new("zz")],
-        },
-    )
-    .unwrap();
-    b.add(&CellRef {
-        row: b"r",
-        family: "zz",
-        kind: CellKind::Put,
-        qualifier: b"q",
-        ts: 1,
-        seq: 0,
-        value: b"v",
-    })
-    .unwrap();
-    b.finish().unwrap();
+    build_in(&other, "zz", "r", 1);
     let e = db
         .ingest("t", std::slice::from_ref(&other), "")
         .unwrap_err();
