@@ -59,7 +59,7 @@ mod write_batch;
 
 pub use cell::{CellKind, CellRef, InternalCell, MARKER_TS, SeqNo, Timestamp, now_micros};
 pub use data_version::DataVersion;
-pub use db::{AlterTable, Db, IngestReply};
+pub use db::{AlterTable, Db, IngestReply, WriteOptions};
 pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};

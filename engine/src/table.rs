@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::cell::SeqNo;
 use crate::error::Error;
@@ -88,6 +88,18 @@ pub(crate) struct Table {
     pub flush_lock: Mutex<()>,
     /// Serializes compactions of this table (they run alongside flushes and ingests).
     pub compaction_lock: Mutex<()>,
+    /// Serializes this table's writers and memtable rotations: a writer holds it from its
+    /// wait for room through its memtable inserts (not across the group-commit fsync), so
+    /// one table's writes are inserted in sequence order and never into a frozen memtable.
+    /// Writers of other tables never wait for it.
+    pub writer: Mutex<()>,
+    /// Writers of this table stalled for room wait here, with `writer`; notified after each
+    /// flush and compaction round.
+    pub room: Condvar,
+    /// The first sequence number of the write being inserted into this table's memtables,
+    /// `SeqNo::MAX` when none is: reads of the table see only what is below it (a row is
+    /// atomic), and the WAL keeps every segment from it on.
+    pub inserting_from: AtomicU64,
     pub counters: TableCounters,
     pub dropped: AtomicBool,
     /// Set at open when some of its files could not be opened: the table then answers
@@ -109,6 +121,9 @@ impl Table {
             version_lock: Mutex::new(()),
             flush_lock: Mutex::new(()),
             compaction_lock: Mutex::new(()),
+            writer: Mutex::new(()),
+            room: Condvar::new(),
+            inserting_from: AtomicU64::new(SeqNo::MAX),
             counters: TableCounters::default(),
             dropped: AtomicBool::new(false),
             damage: None,
