@@ -26,6 +26,8 @@ pub struct RowScanner {
     limit: u64,
     returned: u64,
     pending: Option<InternalCell>,
+    /// The entries of the row being resolved (reused from row to row: no allocation).
+    entries: Vec<InternalCell>,
     done: bool,
     _version: Arc<TableVersion>,
 }
@@ -80,6 +82,7 @@ impl RowScanner {
             limit: opts.limit,
             returned: 0,
             pending: None,
+            entries: Vec::new(),
             done: false,
             _version: v,
         })
@@ -89,7 +92,6 @@ impl RowScanner {
 impl Iterator for RowScanner {
     type Item = Result<Row>;
     fn next(&mut self) -> Option<Result<Row>> {
-        let mut cells: Vec<InternalCell> = Vec::new();
         while !self.done {
             if self.limit > 0 && self.returned >= self.limit {
                 self.done = true;
@@ -113,9 +115,9 @@ impl Iterator for RowScanner {
                 self.done = true;
                 return None;
             }
-            cells.clear();
+            self.entries.clear();
             let row = first.row.clone();
-            cells.push(first);
+            self.entries.push(first);
             loop {
                 match self.merge.next() {
                     None => break,
@@ -123,14 +125,14 @@ impl Iterator for RowScanner {
                         self.done = true;
                         return Some(Err(e));
                     }
-                    Some(Ok(c)) if c.row == row => cells.push(c),
+                    Some(Ok(c)) if same_row(&c.row, &row) => self.entries.push(c),
                     Some(Ok(c)) => {
                         self.pending = Some(c);
                         break;
                     }
                 }
             }
-            let visible = self.plan.resolve_row(&cells);
+            let visible = self.plan.resolve_row(&self.entries);
             if !visible.is_empty() {
                 self.returned += 1;
                 return Some(Ok(Row {
@@ -141,6 +143,13 @@ impl Iterator for RowScanner {
         }
         None
     }
+}
+
+/// Whether two row keys are equal, by pointer first: a source's cells of one row share one
+/// key buffer, so most checks skip the `memcmp`.
+#[inline]
+fn same_row(a: &bytes::Bytes, b: &bytes::Bytes) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 
 /// Intersect start/stop with the prefix range.
