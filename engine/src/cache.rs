@@ -12,8 +12,14 @@
 //! more than its budget after an insert returns (a value larger than a shard's budget is
 //! simply not cached), and never call the loader closure with a shard lock held. It knows
 //! nothing about file formats: values are opaque `Arc<dyn Any>`.
+//!
+//! A thread may read in *cache-only* mode ([`cache_only`]): a lookup that misses then fails
+//! with [`Error::NotCached`] instead of loading, so a caller on an async worker can try a
+//! point get without touching a file and hand it to a blocking thread only when it must
+//! read one (RocksDB's `kBlockCacheTier`).
 
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -21,7 +27,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+thread_local! {
+    /// Whether this thread reads in cache-only mode (see [`cache_only`]).
+    static CACHE_ONLY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` with block loads forbidden on this thread: a block not in the cache fails the
+/// lookup with [`Error::NotCached`] instead of being read from its file.
+pub(crate) fn cache_only<T>(f: impl FnOnce() -> T) -> T {
+    /// Puts the thread's previous mode back, even if `f` unwinds.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CACHE_ONLY.set(self.0);
+        }
+    }
+    let _restore = Restore(CACHE_ONLY.replace(true));
+    f()
+}
 
 /// Most shards a cache is split into.
 const MAX_SHARDS: usize = 16;
@@ -324,6 +349,9 @@ impl BlockCache {
             && let Ok(t) = v.downcast::<T>()
         {
             return Ok(t);
+        }
+        if CACHE_ONLY.get() {
+            return Err(Error::NotCached);
         }
         let (value, charge) = load()?;
         if fill && self.capacity > 0 {

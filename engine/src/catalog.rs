@@ -24,12 +24,13 @@ use parking_lot::{Mutex, RwLock};
 use crate::cache::BlockCache;
 use crate::cell::SeqNo;
 use crate::error::{Error, Result};
-use crate::filename::{parse_sst_name, sst_dir, sst_path};
+use crate::filename::{parse_sst_name, quarantine_dir, sst_dir, sst_name, sst_path};
 use crate::fs::Fs;
 use crate::health::Health;
 use crate::manifest::{self, FileMeta, IngestRecord, ManifestState, TableState};
+use crate::snapshots::Snapshots;
 use crate::sstable::{TableBuilder, TableProperties, TableReader};
-use crate::table::Table;
+use crate::table::{Damage, Table};
 use crate::version::{FileHandle, TableVersion};
 
 /// A table file being written: its number, path and builder.
@@ -51,6 +52,8 @@ pub(crate) struct Catalog {
     /// Reads see entries up to this sequence number; a commit records at least this much
     /// as durable (`last_seq`).
     pub visible_seq: AtomicU64,
+    /// The snapshots open scans read at (compaction keeps what they see).
+    pub snapshots: Arc<Snapshots>,
     manifest: Mutex<ManifestState>,
     tables: RwLock<BTreeMap<String, Arc<Table>>>,
 }
@@ -62,14 +65,19 @@ impl Catalog {
         dir: PathBuf,
         fs: Arc<dyn Fs>,
         block_cache: Arc<BlockCache>,
-        state: ManifestState,
+        mut state: ManifestState,
     ) -> Catalog {
+        // Older code kept ingest records without bounds; the next commit writes them bounded.
+        for ts in state.tables.values_mut() {
+            manifest::bound_ingest_records(&mut ts.ingests);
+        }
         Catalog {
             dir,
             fs,
             block_cache,
             health: Health::default(),
             visible_seq: AtomicU64::new(state.last_seq),
+            snapshots: Arc::new(Snapshots::default()),
             manifest: Mutex::new(state),
             tables: RwLock::new(BTreeMap::new()),
         }
@@ -101,25 +109,105 @@ impl Catalog {
         Ok(())
     }
 
-    /// Open every table the committed manifest lists, with all its files.
+    /// Open every table the committed manifest lists, with all its files. A file that cannot
+    /// be opened because it is damaged or missing makes its table unavailable (the others
+    /// open); with `quarantine` such files are moved to `quarantine/` instead, the manifest
+    /// stops listing them (one commit) and their tables open without them. Either way each
+    /// such file is logged with what it held.
     ///
     /// # Errors
     ///
-    /// A listed file cannot be opened or is damaged.
-    pub fn open_tables(&self) -> Result<()> {
-        let m = self.manifest.lock();
-        for (name, ts) in &m.tables {
+    /// An I/O error that says nothing about the file (too many open files, permissions),
+    /// or the error of quarantining.
+    pub fn open_tables(&self, quarantine: bool) -> Result<()> {
+        let state = self.manifest.lock().clone();
+        let mut tables = Vec::new();
+        let mut lost: Vec<(String, FileMeta, Error)> = Vec::new();
+        for (name, ts) in &state.tables {
             let mut files = Vec::new();
+            let mut damaged = Vec::new();
             for f in &ts.files {
-                files.push(self.open_file(f.clone())?);
+                match self.open_file(f.clone()) {
+                    Ok(h) => files.push(h),
+                    Err(e) if is_file_damage(&e) => {
+                        tracing::error!(table = %name, file = %sst_path(&self.dir, f.number).display(),
+                            error = %e, "a table file cannot be opened");
+                        damaged.push((sst_path(&self.dir, f.number), e.to_string()));
+                        lost.push((name.clone(), f.clone(), e));
+                    }
+                    Err(e) => return Err(e),
+                }
             }
+            tables.push((name, ts, files, damaged));
+        }
+        if quarantine && !lost.is_empty() {
+            self.quarantine(&lost)?;
+        }
+        for (name, ts, files, damaged) in tables {
             let version = TableVersion {
                 files,
                 ..TableVersion::empty()
             };
-            self.add_table(Arc::new(Table::new(name, ts, version)));
+            let mut table = Table::new(name, ts, version);
+            if !damaged.is_empty() && !quarantine {
+                tracing::error!(table = %name, files = damaged.len(),
+                    "table unavailable until its files are restored or quarantined \
+                     (quarantine_damaged_files); the other tables serve");
+                table.damage = Some(Damage { files: damaged });
+            }
+            self.add_table(Arc::new(table));
         }
         Ok(())
+    }
+
+    /// Move the table files in `lost` (those that still exist) to `quarantine/`, log what
+    /// each held, and commit a manifest without them.
+    fn quarantine(&self, lost: &[(String, FileMeta, Error)]) -> Result<()> {
+        let qdir = quarantine_dir(&self.dir);
+        self.fs
+            .create_dir_all(&qdir)
+            .map_err(|e| Error::io(&qdir, e))?;
+        for (table, f, why) in lost {
+            let src = sst_path(&self.dir, f.number);
+            let mut dst = qdir.join(sst_name(f.number));
+            for n in 1.. {
+                if !self.fs.exists(&dst) {
+                    break;
+                }
+                dst = qdir.join(format!("{}.{n}", sst_name(f.number)));
+            }
+            let moved = if self.fs.exists(&src) {
+                self.fs.rename(&src, &dst).map_err(|e| Error::io(&src, e))?;
+                dst.display().to_string()
+            } else {
+                "nothing (the file is missing)".to_string()
+            };
+            tracing::warn!(
+                table = %table,
+                file = %src.display(),
+                moved_to = %moved,
+                reason = %why,
+                rows = f.rows,
+                cells = f.cells,
+                delete_markers = f.deletes,
+                bytes = f.size,
+                smallest_row = ?String::from_utf8_lossy(&f.smallest_row),
+                largest_row = ?String::from_utf8_lossy(&f.largest_row),
+                min_seq = f.min_seq,
+                max_seq = f.max_seq,
+                "quarantined a damaged table file: its table opens without it, so these cells \
+                 are lost (and its delete markers no longer hide older cells)"
+            );
+        }
+        self.fs.sync_dir(&qdir).map_err(|e| Error::io(&qdir, e))?;
+        self.sync_sst_dir()?;
+        let gone: std::collections::HashSet<u64> = lost.iter().map(|(_, f, _)| f.number).collect();
+        self.commit(&[], |next| {
+            for ts in next.tables.values_mut() {
+                ts.files.retain(|f| !gone.contains(&f.number));
+            }
+            Ok(())
+        })
     }
 
     /// Every write to `table` up to this sequence number is in its files (0 if unknown).
@@ -143,8 +231,18 @@ impl Catalog {
         self.visible_seq.store(max_seq, Ordering::Release);
     }
 
-    /// The open table `name`.
+    /// The open table `name`; [`Error::TableUnavailable`] when its files could not be
+    /// opened.
     pub fn table(&self, name: &str) -> Result<Arc<Table>> {
+        let t = self.table_even_if_damaged(name)?;
+        if let Some(d) = &t.damage {
+            return Err(d.error(name));
+        }
+        Ok(t)
+    }
+
+    /// The open table `name`, also when it is unavailable (dropping it is allowed).
+    pub fn table_even_if_damaged(&self, name: &str) -> Result<Arc<Table>> {
         self.tables
             .read()
             .get(name)
@@ -177,12 +275,14 @@ impl Catalog {
         self.tables.write().remove(name);
     }
 
-    /// The recorded ingest `id` of `table`, if the manifest still remembers it.
-    pub fn ingest_record(&self, table: &str, id: &str) -> Option<IngestRecord> {
+    /// The recorded ingest `id` of `table` (the one with `table_id`, not a table re-created
+    /// under the same name), if the manifest still remembers it.
+    pub fn ingest_record(&self, table: &str, table_id: u32, id: &str) -> Option<IngestRecord> {
         self.manifest
             .lock()
             .tables
             .get(table)
+            .filter(|ts| ts.id == table_id)
             .and_then(|ts| ts.ingests.iter().find(|r| r.id == id))
             .cloned()
     }
@@ -311,6 +411,17 @@ impl Catalog {
         let path = sst_path(&self.dir, meta.number);
         let reader =
             TableReader::open_with_cache(&path, meta.global_seq, Some(self.block_cache.clone()))?;
+        let size = reader.properties().file_size;
+        if size != meta.size {
+            return Err(Error::corruption(
+                &path,
+                0,
+                format!(
+                    "file is {size} bytes, the manifest says {} (truncated or replaced)",
+                    meta.size
+                ),
+            ));
+        }
         Ok(Arc::new(FileHandle::new(
             meta,
             reader,
@@ -328,6 +439,19 @@ impl Catalog {
     pub fn sync_sst_dir(&self) -> Result<()> {
         let d = sst_dir(&self.dir);
         self.fs.sync_dir(&d).map_err(|e| Error::io(&d, e))
+    }
+}
+
+/// Whether opening a table file failed because of the file itself (damaged, missing,
+/// unreadable), as opposed to the process's situation (descriptors, permissions, memory).
+fn is_file_damage(e: &Error) -> bool {
+    match e {
+        Error::Corruption { .. } => true,
+        Error::Io { source, .. } => {
+            source.kind() == std::io::ErrorKind::NotFound
+                || source.raw_os_error() == Some(libc::EIO)
+        }
+        _ => false,
     }
 }
 

@@ -41,9 +41,19 @@ pub enum CellKind {
     /// Deletes every column of one family of the row written before it. Qualifier is empty,
     /// timestamp is [`MARKER_TS`].
     DeleteFamily = 3,
+    /// Deletes every version of one column with a timestamp at or before its own (HBase's
+    /// `Delete.addColumns(family, qualifier, ts)`) written before it. Format v2 on.
+    DeleteColumnUpTo = 4,
+    /// Deletes every version of every column of one family of the row with a timestamp at
+    /// or before its own (HBase's `Delete.addFamily(family, ts)`) written before it.
+    /// Qualifier is empty. Format v2 on.
+    DeleteFamilyUpTo = 5,
 }
 
 impl CellKind {
+    /// The largest kind byte format v1 (WAL payload and SSTable) may hold.
+    pub const LAST_V1: u8 = CellKind::DeleteFamily as u8;
+
     /// Decode the on-disk byte.
     pub fn from_u8(b: u8) -> Option<CellKind> {
         match b {
@@ -51,6 +61,8 @@ impl CellKind {
             1 => Some(CellKind::DeleteCell),
             2 => Some(CellKind::DeleteColumn),
             3 => Some(CellKind::DeleteFamily),
+            4 => Some(CellKind::DeleteColumnUpTo),
+            5 => Some(CellKind::DeleteFamilyUpTo),
             _ => None,
         }
     }
@@ -58,7 +70,26 @@ impl CellKind {
     /// 0 for family markers (they sort first in a family), 1 for everything else.
     #[inline]
     pub fn rank(self) -> u8 {
-        if self == CellKind::DeleteFamily { 0 } else { 1 }
+        if self.is_family_marker() { 0 } else { 1 }
+    }
+
+    /// Whether this kind is a family-level marker (empty qualifier, sorts first).
+    #[inline]
+    pub fn is_family_marker(self) -> bool {
+        matches!(self, CellKind::DeleteFamily | CellKind::DeleteFamilyUpTo)
+    }
+
+    /// Whether this is a marker whose timestamp is a bound over the versions it covers (not
+    /// the timestamp of one version): the column and family deletes.
+    #[inline]
+    pub fn is_range_marker(self) -> bool {
+        matches!(
+            self,
+            CellKind::DeleteColumn
+                | CellKind::DeleteFamily
+                | CellKind::DeleteColumnUpTo
+                | CellKind::DeleteFamilyUpTo
+        )
     }
 }
 

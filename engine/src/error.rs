@@ -52,6 +52,10 @@ pub enum Error {
     /// Reads go on; restart once the cause is fixed.
     #[error("store is read-only after a write failure: {0}")]
     ReadOnly(String),
+    /// A cache-only read ([`crate::Db::get_cached`]) needs a block that is not cached; only
+    /// ever seen inside the engine (that call answers `None` instead).
+    #[error("the read needs a table block that is not in the block cache")]
+    NotCached,
     /// Another process holds the data directory.
     #[error("data directory {path} is locked by another process")]
     Locked {
@@ -61,6 +65,32 @@ pub enum Error {
     /// The engine is shutting down.
     #[error("store is closed")]
     Closed,
+    /// A file the caller named does not exist (a bulk-ingest path).
+    #[error("file not found: {}", path.display())]
+    FileNotFound {
+        /// The path as the caller gave it.
+        path: PathBuf,
+    },
+    /// The caller may not use this path (a bulk-ingest path outside the ingest directories,
+    /// or one that is or passes through a symbolic link).
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// A table whose files could not be opened: it answers nothing until the file is
+    /// restored or quarantined; the store's other tables serve.
+    #[error(
+        "table {table} is unavailable: its file {} is damaged or missing ({what}); the other \
+         tables serve. Restore the file, or open the store with quarantine_damaged_files \
+         (strata serve --quarantine-damaged-files) to serve the table without it",
+        path.display()
+    )]
+    TableUnavailable {
+        /// The table.
+        table: String,
+        /// Its first damaged file.
+        path: PathBuf,
+        /// What is wrong with it.
+        what: String,
+    },
 }
 
 impl Error {

@@ -1,6 +1,7 @@
 //! Where every file of a store lives, and how its name encodes its number (LevelDB's
 //! `filename.cc`): `MANIFEST` (and `MANIFEST.tmp` while it is replaced), `LOCK`,
-//! `sst/{number:06}.sst` table files, `wal/{number:06}.log` WAL segments.
+//! `sst/{number:06}.sst` table files, `wal/{number:06}.log` WAL segments, `ingest/` (the
+//! default bulk-ingest directory) and `quarantine/` (table files set aside at open).
 //!
 //! This module only builds and parses names; it must never touch the file system.
 
@@ -30,7 +31,17 @@ pub(crate) fn wal_dir(dir: &Path) -> PathBuf {
 
 /// Table file `number` of the store in `dir`.
 pub(crate) fn sst_path(dir: &Path, number: u64) -> PathBuf {
-    sst_dir(dir).join(format!("{number:06}.sst"))
+    sst_dir(dir).join(sst_name(number))
+}
+
+/// The file name of table file `number`.
+pub(crate) fn sst_name(number: u64) -> String {
+    format!("{number:06}.sst")
+}
+
+/// The directory damaged table files are moved to (`quarantine_damaged_files`).
+pub(crate) fn quarantine_dir(dir: &Path) -> PathBuf {
+    dir.join("quarantine")
 }
 
 /// The number of a table file name (`000012.sst` -> 12), if it is one.

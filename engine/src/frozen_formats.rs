@@ -1,22 +1,34 @@
-//! The v1 encoders are frozen: every file of the v1 fixture store (`tests/fixtures/v1/`,
-//! written by the v1 code; see `tests/format_v1.rs`) is decoded and re-encoded with today's
-//! encoders, and must come out byte for byte the same. A change to the manifest, WAL (segment
-//! header, record framing, batch payload) or SSTable encoding fails here; the fix is a version
-//! bump with a reader for v1, never an edit of the fixture.
+//! The encoders are frozen: every file of each fixture store (`tests/fixtures/v1/`, written
+//! by the v1 code, see `tests/format_v1.rs`; `tests/fixtures/v2/`, see `tests/format_v2.rs`)
+//! is decoded and re-encoded with today's encoders, and must come out byte for byte the same.
+//! A change to the manifest, WAL (segment header, record framing, batch payload) or SSTable
+//! encoding fails here; the fix is a version bump with a reader for the older versions, never
+//! an edit of a fixture.
 //!
-//! SSTables are rebuilt from their cells with the file's own family options, so the zstd
+//! SSTables are rebuilt from their cells with the file's own family options and in the file's
+//! own format version (the builder still writes every version it reads), so the zstd
 //! library's output is part of what is compared: the zstd version is pinned in Cargo.lock.
+//! WAL payloads re-encode in the oldest version that holds their kinds, as the writer does.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::cell::CellKind;
 use crate::fs::Fs;
 use crate::sstable::{TableBuilder, TableReader};
 use crate::wal::{self, LogWriter};
 use crate::write_batch::WriteBatch;
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1")
+/// Every fixture store, oldest first.
+fn fixtures() -> Vec<PathBuf> {
+    ["v1", "v2"]
+        .iter()
+        .map(|v| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(v)
+        })
+        .collect()
 }
 
 fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -42,8 +54,8 @@ fn assert_same_bytes(what: &str, path: &Path, frozen: &[u8], now: &[u8]) {
         .unwrap_or(frozen.len().min(now.len()));
     panic!(
         "the {what} encoding changed without a version bump: re-encoding {} differs at byte \
-         {at} (frozen {} bytes, today {} bytes). Bump the format version, keep a v1 reader and \
-         add a new fixture; never edit tests/fixtures/v1.",
+         {at} (frozen {} bytes, today {} bytes). Bump the format version, keep a reader for \
+         the old one and add a new fixture; never edit tests/fixtures.",
         path.display(),
         frozen.len(),
         now.len()
@@ -52,54 +64,119 @@ fn assert_same_bytes(what: &str, path: &Path, frozen: &[u8], now: &[u8]) {
 
 #[test]
 fn manifest_encoding_is_frozen() {
-    let path = fixture().join(crate::filename::MANIFEST_FILE);
-    let frozen = std::fs::read(&path).unwrap();
-    let state = crate::manifest::decode(&path, &frozen).unwrap();
-    assert!(!state.tables.is_empty());
-    let now = crate::manifest::encode(&state).unwrap();
-    assert_same_bytes("manifest", &path, &frozen, &now);
+    for dir in fixtures() {
+        let path = dir.join(crate::filename::MANIFEST_FILE);
+        let frozen = std::fs::read(&path).unwrap();
+        let state = crate::manifest::decode(&path, &frozen).unwrap();
+        assert!(!state.tables.is_empty());
+        let now = crate::manifest::encode(&state).unwrap();
+        assert_same_bytes("manifest", &path, &frozen, &now);
+    }
+}
+
+/// Every WAL record of a fixture, decoded, with its segment's path.
+fn wal_batches(dir: &Path) -> Vec<(PathBuf, Vec<u8>, WriteBatch)> {
+    let fs = crate::fs::real();
+    let mut out = Vec::new();
+    for path in files(&dir.join("wal"), "log") {
+        let contents = wal::read_segment(&fs, &path, false).unwrap();
+        assert!(contents.torn_tail.is_none(), "{}", path.display());
+        for (i, rec) in contents.records.into_iter().enumerate() {
+            let batch = WriteBatch::decode(&rec, &path, i as u64).unwrap();
+            out.push((path.clone(), rec, batch));
+        }
+    }
+    out
 }
 
 #[test]
 fn wal_encoding_is_frozen() {
     let fs = crate::fs::real();
     let tmp = tempfile::tempdir().unwrap();
-    for path in files(&fixture().join("wal"), "log") {
-        let frozen = std::fs::read(&path).unwrap();
-        let contents = wal::read_segment(&fs, &path, false).unwrap();
-        assert!(contents.torn_tail.is_none(), "{}", path.display());
-        let number =
-            crate::filename::parse_segment_name(path.file_name().unwrap().to_str().unwrap())
-                .unwrap();
-        let mut w = LogWriter::create(&fs, tmp.path(), number).unwrap();
-        for (i, rec) in contents.records.iter().enumerate() {
-            let batch = WriteBatch::decode(rec, &path, i as u64).unwrap();
-            let mut again = Vec::new();
-            batch.encode(&mut again);
-            assert_same_bytes("WAL payload", &path, rec, &again);
-            w.append(&again).unwrap();
+    for dir in fixtures() {
+        for path in files(&dir.join("wal"), "log") {
+            let frozen = std::fs::read(&path).unwrap();
+            let number =
+                crate::filename::parse_segment_name(path.file_name().unwrap().to_str().unwrap())
+                    .unwrap();
+            let out = tmp.path().join(dir.file_name().unwrap());
+            std::fs::create_dir_all(&out).unwrap();
+            let mut w = LogWriter::create(&fs, &out, number).unwrap();
+            for (_, rec, batch) in wal_batches(&dir).into_iter().filter(|(p, ..)| *p == path) {
+                let mut again = Vec::new();
+                batch.encode(&mut again);
+                assert_same_bytes("WAL payload", &path, &rec, &again);
+                w.append(&again).unwrap();
+            }
+            w.sync().unwrap();
+            let now = std::fs::read(w.path()).unwrap();
+            assert_same_bytes("WAL segment", &path, &frozen, &now);
         }
-        w.sync().unwrap();
-        let now = std::fs::read(w.path()).unwrap();
-        assert_same_bytes("WAL segment", &path, &frozen, &now);
     }
+}
+
+/// Every SSTable of a fixture, opened.
+fn tables(dir: &Path) -> Vec<(PathBuf, TableReader)> {
+    files(&dir.join("sst"), "sst")
+        .into_iter()
+        .map(|p| {
+            let r = TableReader::open(&p, None).unwrap();
+            (p, r)
+        })
+        .collect()
 }
 
 #[test]
 fn sstable_encoding_is_frozen() {
     let fs: Arc<dyn Fs> = crate::fs::real();
     let tmp = tempfile::tempdir().unwrap();
-    for path in files(&fixture().join("sst"), "sst") {
-        let frozen = std::fs::read(&path).unwrap();
-        let reader = TableReader::open(&path, None).unwrap();
-        let out = tmp.path().join(path.file_name().unwrap());
-        let mut b = TableBuilder::new(&fs, &out, reader.build_options()).unwrap();
-        for c in reader.iter(std::ops::Bound::Unbounded, None).unwrap() {
-            b.add(&c.unwrap().as_ref()).unwrap();
+    for dir in fixtures() {
+        for (path, reader) in tables(&dir) {
+            let frozen = std::fs::read(&path).unwrap();
+            let out = tmp.path().join(path.file_name().unwrap());
+            let version = reader.properties().format_version;
+            let mut b =
+                TableBuilder::with_format_version(&fs, &out, reader.build_options(), version)
+                    .unwrap();
+            for c in reader.iter(std::ops::Bound::Unbounded, None).unwrap() {
+                b.add(&c.unwrap().as_ref()).unwrap();
+            }
+            let props = b.finish().unwrap();
+            assert_eq!(&props, reader.properties(), "{}", path.display());
+            let now = std::fs::read(&out).unwrap();
+            assert_same_bytes("SSTable", &path, &frozen, &now);
         }
-        let props = b.finish().unwrap();
-        assert_eq!(&props, reader.properties(), "{}", path.display());
-        let now = std::fs::read(&out).unwrap();
-        assert_same_bytes("SSTable", &path, &frozen, &now);
+    }
+}
+
+#[test]
+fn each_fixture_holds_what_its_version_added() {
+    let [v1, v2] = &fixtures()[..] else {
+        panic!("two fixtures")
+    };
+    let kinds = |dir: &Path| -> (Vec<u32>, Vec<u8>, Vec<CellKind>) {
+        let mut versions = Vec::new();
+        let mut kinds = Vec::new();
+        for (_, r) in tables(dir) {
+            versions.push(r.properties().format_version);
+            for c in r.iter(std::ops::Bound::Unbounded, None).unwrap() {
+                kinds.push(c.unwrap().kind);
+            }
+        }
+        let payloads = wal_batches(dir).iter().map(|(_, rec, _)| rec[0]).collect();
+        (versions, payloads, kinds)
+    };
+    let (sst, wal, k) = kinds(v1);
+    assert!(sst.iter().all(|&v| v == 1) && wal.iter().all(|&v| v == 1));
+    assert!(k.iter().all(|&k| k as u8 <= CellKind::LAST_V1));
+    let (sst, wal, k) = kinds(v2);
+    assert!(sst.iter().all(|&v| v == 2), "{sst:?}");
+    assert!(wal.contains(&1) && wal.contains(&2), "{wal:?}");
+    for kind in [CellKind::DeleteColumnUpTo, CellKind::DeleteFamilyUpTo] {
+        assert!(k.contains(&kind), "no {kind:?} in the v2 SSTables");
+        let in_wal = wal_batches(v2)
+            .iter()
+            .any(|(_, _, b)| b.internal_cells().any(|c| c.kind == kind));
+        assert!(in_wal, "no {kind:?} in the v2 WAL");
     }
 }

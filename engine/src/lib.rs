@@ -5,11 +5,12 @@
 //! writes table files with the engine's own [`sstable::TableBuilder`] (and reads them back
 //! with [`sstable::TableReader`]) before handing them to [`Db::ingest`]; [`fs`], the file
 //! layer those take; [`filter`], HBase's filter language over the row types; [`aggregate`],
-//! row counts per bucket of a column computed during a scan; and [`iso8601`], the calendar
-//! and timestamp parsing the loader and the time buckets share. Everything
-//! else is internal. Test seams (a fault-injecting file layer,
-//! the memtable and WAL writer for micro-benchmarks) are in `testing`, compiled only with the
-//! `testing` cargo feature and not part of the supported API.
+//! row counts per bucket of a column computed during a scan; [`iso8601`], the calendar and
+//! timestamp parsing the loader and the time buckets share; and [`check`], the offline
+//! verification behind `strata check`. Everything else is internal. Test seams (a
+//! fault-injecting file layer, the memtable and WAL writer for micro-benchmarks) are in
+//! `testing`, compiled only with the `testing` cargo feature and not part of the supported
+//! API.
 //!
 //! Data flows one way: `Db` -> WAL + memtable -> (flush) SSTables + manifest. No module here
 //! knows about gRPC, CSV or the command line. The module map and who may import whom are in
@@ -22,12 +23,14 @@ mod bloom;
 mod cache;
 mod catalog;
 mod cell;
+pub mod check;
 mod codec;
 mod compaction;
 mod db;
 mod error;
 #[cfg(any(test, feature = "testing"))]
 mod fault_fs;
+mod fd_limit;
 mod filename;
 pub mod filter;
 #[cfg(test)]
@@ -44,6 +47,7 @@ pub mod options;
 mod read;
 mod row;
 mod scan;
+mod snapshots;
 pub mod sstable;
 mod stats;
 mod table;

@@ -57,7 +57,8 @@ pub struct TableState {
     pub files: Vec<FileMeta>,
     /// Every write with a sequence number up to this is in `files`.
     pub flushed_seq: u64,
-    /// Recent bulk ingests, most recent last (the caller keeps the last 1000).
+    /// Recent bulk ingests, most recent last, within the bounds of
+    /// [`bound_ingest_records`].
     pub ingests: Vec<IngestRecord>,
 }
 
@@ -201,6 +202,34 @@ pub struct IngestRecord {
     pub cells: u64,
     /// Bytes added.
     pub bytes: u64,
+}
+
+/// Longest ingest id, in bytes.
+pub const MAX_INGEST_ID_BYTES: usize = 256;
+/// Most ingest records a table keeps.
+pub const MAX_INGEST_RECORDS: usize = 1000;
+/// Most bytes a table's ingest records may take (ids plus 32 bytes each for the counters and
+/// framing, an upper bound of their encoding), so that every manifest rewrite stays small.
+pub const MAX_INGEST_RECORD_BYTES: usize = 64 * 1024;
+
+/// Forget a table's oldest ingest records until at most [`MAX_INGEST_RECORDS`] remain and
+/// they take at most [`MAX_INGEST_RECORD_BYTES`]; records with an id over
+/// [`MAX_INGEST_ID_BYTES`] (written by older code, which had no limit) go too. A repeated id
+/// that was forgotten is ingested again, so the bounds are far above what a retry needs.
+pub fn bound_ingest_records(records: &mut Vec<IngestRecord>) {
+    records.retain(|r| r.id.len() <= MAX_INGEST_ID_BYTES);
+    let mut bytes = 0usize;
+    let keep = records
+        .iter()
+        .rev()
+        .take(MAX_INGEST_RECORDS)
+        .take_while(|r| {
+            bytes += r.id.len() + 32;
+            bytes <= MAX_INGEST_RECORD_BYTES
+        })
+        .count();
+    let excess = records.len() - keep;
+    records.drain(..excess);
 }
 
 /// Encode `state` as a whole manifest file: header then payload.
@@ -467,6 +496,35 @@ mod tests {
             corruption_at(read_manifest(&fs, dir.path()).unwrap_err()).1,
             12
         );
+    }
+
+    #[test]
+    fn ingest_records_are_bounded_by_count_and_bytes_newest_kept() {
+        let rec = |id: String| IngestRecord {
+            id,
+            files: 1,
+            cells: 2,
+            bytes: 3,
+        };
+        let mut v: Vec<_> = (0..1500).map(|i| rec(format!("id-{i}"))).collect();
+        bound_ingest_records(&mut v);
+        assert_eq!(v.len(), MAX_INGEST_RECORDS);
+        assert_eq!(v.last().unwrap().id, "id-1499");
+        assert_eq!(v[0].id, "id-500");
+        let mut v: Vec<_> = (0..1000).map(|i| rec(format!("{i:0>256}"))).collect();
+        bound_ingest_records(&mut v);
+        assert!(v.len() < 1000);
+        assert!(v.iter().map(|r| r.id.len() + 32).sum::<usize>() <= MAX_INGEST_RECORD_BYTES);
+        assert!(v.last().unwrap().id.ends_with("999"));
+        let mut v = vec![rec("x".repeat(1 << 20)), rec("ok".into())];
+        bound_ingest_records(&mut v);
+        assert_eq!(v, vec![rec("ok".into())]);
+        // A manifest with the most records a table may keep stays small to rewrite.
+        let mut state = sample(1);
+        let ts = state.tables.get_mut("transactions").unwrap();
+        ts.ingests = (0..5000).map(|i| rec(format!("{i:0>256}"))).collect();
+        bound_ingest_records(&mut ts.ingests);
+        assert!(encode(&state).unwrap().len() < MAX_INGEST_RECORD_BYTES + 4096);
     }
 
     #[test]

@@ -46,6 +46,30 @@ pub enum Mutation {
     },
     /// Delete the whole row (every family).
     DeleteRow,
+    /// Delete every version of a column whose timestamp is at or before `timestamp` (HBase
+    /// `Delete.addColumns(family, qualifier, ts)`, Thrift `deleteAllTs` of a column).
+    DeleteColumnUpTo {
+        /// Family.
+        family: String,
+        /// Qualifier.
+        qualifier: Bytes,
+        /// The newest timestamp covered (microseconds, inclusive).
+        timestamp: Timestamp,
+    },
+    /// Delete every version of every column of a family whose timestamp is at or before
+    /// `timestamp` (HBase `Delete.addFamily(family, ts)`).
+    DeleteFamilyUpTo {
+        /// Family.
+        family: String,
+        /// The newest timestamp covered (microseconds, inclusive).
+        timestamp: Timestamp,
+    },
+    /// Delete every version of every column of the row whose timestamp is at or before
+    /// `timestamp` (HBase `new Delete(row, ts)`, Thrift `deleteAllRowTs`).
+    DeleteRowUpTo {
+        /// The newest timestamp covered (microseconds, inclusive).
+        timestamp: Timestamp,
+    },
 }
 
 /// All changes to one row; applied atomically.
@@ -70,7 +94,8 @@ impl RowMutation {
     /// Validate this mutation against `table`'s families (`schema`) and `limits`, and expand
     /// it into the cells of one row, in mutation order: a put whose timestamp is 0 takes
     /// `now`; a delete of every version of a column or family is one marker at `MARKER_TS`;
-    /// a row delete is one family marker per family of the table.
+    /// a delete "up to T" is one marker at T; a row delete is one family marker per family
+    /// of the table.
     ///
     /// # Errors
     ///
@@ -184,6 +209,48 @@ impl RowMutation {
                         ));
                     }
                 }
+                Mutation::DeleteColumnUpTo {
+                    family: f,
+                    qualifier,
+                    timestamp,
+                } => {
+                    let fam = family(&f)?;
+                    check_qual(&qualifier)?;
+                    check_ts(timestamp)?;
+                    cells.push((
+                        CellKind::DeleteColumnUpTo,
+                        fam,
+                        qualifier,
+                        timestamp,
+                        Bytes::new(),
+                    ));
+                }
+                Mutation::DeleteFamilyUpTo {
+                    family: f,
+                    timestamp,
+                } => {
+                    let fam = family(&f)?;
+                    check_ts(timestamp)?;
+                    cells.push((
+                        CellKind::DeleteFamilyUpTo,
+                        fam,
+                        Bytes::new(),
+                        timestamp,
+                        Bytes::new(),
+                    ));
+                }
+                Mutation::DeleteRowUpTo { timestamp } => {
+                    check_ts(timestamp)?;
+                    for f in schema {
+                        cells.push((
+                            CellKind::DeleteFamilyUpTo,
+                            f.name.clone(),
+                            Bytes::new(),
+                            timestamp,
+                            Bytes::new(),
+                        ));
+                    }
+                }
             }
         }
         Ok(RowCells {
@@ -286,6 +353,48 @@ mod tests {
         );
         // Cells name the schema's own family strings (one allocation per family).
         assert!(Arc::ptr_eq(&r.cells[0].1, &r.cells[2].1));
+    }
+
+    #[test]
+    fn up_to_deletes_become_markers_at_their_timestamp() {
+        let r = expand(vec![
+            Mutation::DeleteColumnUpTo {
+                family: "a".into(),
+                qualifier: Bytes::from_static(b"x"),
+                timestamp: 7,
+            },
+            Mutation::DeleteFamilyUpTo {
+                family: "b".into(),
+                timestamp: 8,
+            },
+            Mutation::DeleteRowUpTo { timestamp: 0 },
+        ])
+        .unwrap();
+        assert_eq!(
+            shape(&r),
+            vec![
+                (CellKind::DeleteColumnUpTo, "a".into(), b"x".to_vec(), 7),
+                (CellKind::DeleteFamilyUpTo, "b".into(), vec![], 8),
+                (CellKind::DeleteFamilyUpTo, "a".into(), vec![], 0),
+                (CellKind::DeleteFamilyUpTo, "b".into(), vec![], 0),
+            ]
+        );
+        let invalid = |m: Mutation| match expand(vec![m]) {
+            Err(Error::InvalidArgument(msg)) => assert!(msg.contains("timestamp"), "{msg}"),
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        };
+        invalid(Mutation::DeleteRowUpTo { timestamp: -1 });
+        invalid(Mutation::DeleteFamilyUpTo {
+            family: "a".into(),
+            timestamp: MARKER_TS,
+        });
+        assert!(matches!(
+            expand(vec![Mutation::DeleteFamilyUpTo {
+                family: "c".into(),
+                timestamp: 1
+            }]),
+            Err(Error::FamilyNotFound { .. })
+        ));
     }
 
     #[test]

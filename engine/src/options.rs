@@ -166,6 +166,15 @@ pub struct DbOptions {
     pub salvage_wal: bool,
     /// Whether background threads (flush, compaction) run. Tests may turn them off.
     pub background_threads: bool,
+    /// Directories bulk ingest adopts files from (created at open if missing). Empty means
+    /// one: `ingest/` inside the store's directory. See [`crate::Db::ingest_dirs`].
+    pub ingest_dirs: Vec<std::path::PathBuf>,
+    /// At open, move table files that cannot be opened (damaged or missing) to
+    /// `quarantine/` inside the store's directory and open their tables without them, in
+    /// one manifest commit, logging what was lost. Off by default: such a table is
+    /// unavailable (its calls fail with [`crate::Error::TableUnavailable`]) and the others
+    /// serve.
+    pub quarantine_damaged_files: bool,
 }
 
 impl Default for DbOptions {
@@ -179,6 +188,8 @@ impl Default for DbOptions {
             limits: Limits::default(),
             salvage_wal: false,
             background_threads: true,
+            ingest_dirs: Vec::new(),
+            quarantine_damaged_files: false,
         }
     }
 }

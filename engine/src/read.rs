@@ -3,9 +3,11 @@
 //! visibility rules (`visibility.rs`, shared with compaction GC) to the merged entries of one
 //! row and returns the visible cells, newest first per column.
 //!
-//! A family keeps its newest `max_versions` live versions; the time range and the request's
-//! version count apply within those, so compaction (which drops the rest) never changes what
-//! a read returns. This module must never do I/O: it works on entries it is given.
+//! A column shows the versions the visibility rules leave (at most the family's
+//! `max_versions`, counted in write order as HBase's NEW_VERSION_BEHAVIOR does); the time
+//! range and the request's version count apply within those, so compaction (which drops what
+//! the rules have let go) never changes what a read returns. This module must never do I/O:
+//! it works on entries it is given.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use crate::cell::{InternalCell, Timestamp};
 use crate::error::{Error, Result};
 use crate::row::{Cell, ReadOptions, TimeRange};
 use crate::table::FamilySchema;
-use crate::visibility::{FamilyRules, Step, Visit, walk_family};
+use crate::visibility::{FamilyRules, columns, split_family, visible_versions};
 
 /// One selected family: its rules and columns.
 #[derive(Clone, Debug)]
@@ -111,38 +113,29 @@ impl ReadPlan {
     }
 
     fn resolve_family(&self, plan: &FamilyPlan, entries: &[InternalCell], out: &mut Vec<Cell>) {
-        let mut returned = 0usize;
-        walk_family(entries, &plan.rules, |visit| match visit {
-            Visit::Column(qual) => {
-                returned = 0;
-                let wanted = plan.qualifiers.as_ref().is_none_or(|s| s.contains(qual));
-                if wanted {
-                    Step::Continue
-                } else {
-                    Step::SkipColumn
-                }
+        let (markers, cols) = split_family(entries);
+        let mut versions = Vec::new();
+        for column in columns(cols) {
+            let wanted = plan.qualifiers.as_ref().is_none_or(|s| {
+                column
+                    .first()
+                    .is_some_and(|c| s.contains(c.qualifier.as_ref()))
+            });
+            if !wanted {
+                continue;
             }
-            Visit::Version { cell, index } => {
-                if self.time_range.contains(cell.ts) && returned < self.max_versions {
-                    returned += 1;
-                    out.push(Cell {
-                        family: cell.family.clone(),
-                        qualifier: cell.qualifier.clone(),
-                        timestamp: cell.ts,
-                        value: cell.value.clone(),
-                    });
-                }
-                // Older versions are beyond the family's limit: nothing more to see.
-                if index + 1 >= plan.rules.keep_versions {
-                    Step::SkipColumn
-                } else {
-                    Step::Continue
-                }
-            }
-            Visit::FamilyMarker(_) | Visit::ColumnMarker(_) | Visit::CellDelete(_) => {
-                Step::Continue
-            }
-        });
+            visible_versions(column, markers, &plan.rules, &mut versions);
+            let in_range = versions
+                .iter()
+                .filter(|c| self.time_range.contains(c.ts))
+                .take(self.max_versions);
+            out.extend(in_range.map(|cell| Cell {
+                family: cell.family.clone(),
+                qualifier: cell.qualifier.clone(),
+                timestamp: cell.ts,
+                value: cell.value.clone(),
+            }));
+        }
     }
 }
 

@@ -1,138 +1,276 @@
-//! Scans: `RowScanner` turns one table version's merged sources into visible rows, from a
-//! start bound to a stop bound, and the bound algebra it needs (a prefix intersected with
+//! Scans: `RowScanner` turns a table's merged sources into visible rows, from a start bound
+//! to a stop bound, at one snapshot, and the bound algebra it needs (a prefix intersected with
 //! start/stop, the successor of a prefix, whether a row is past the stop, whether a file's
 //! key range overlaps the scan).
+//!
+//! A scanner does not pin the version it started on for its whole life: after
+//! [`RESEEK_AFTER_ROWS`] rows or [`RESEEK_AFTER`] on one version, when the table has a newer
+//! one, it re-opens its sources on the current version after the last row it read, and
+//! [`RowScanner::release`] lets go of the version at once (the next read re-opens). Every
+//! source is read at the scanner's snapshot, which stays registered (`snapshots.rs`) so that
+//! compaction keeps what the snapshot still sees: the rows of a scan are one consistent
+//! snapshot however often it re-opens.
 //!
 //! This module must never decide visibility itself (`read.rs` and `visibility.rs` do) nor
 //! read files other than through the sources it builds.
 
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use crate::cell::{InternalCell, SeqNo};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::memtable::MemTableCursor;
 use crate::merge::{CellSource, MergeIter};
 use crate::read::ReadPlan;
 use crate::row::{Row, ScanOptions};
+use crate::snapshots::Snapshot;
+use crate::table::Table;
 use crate::version::TableVersion;
 
-/// Rows of a scan, read from one consistent snapshot. Holding it keeps the version it reads
-/// (memtables and files) alive.
-pub struct RowScanner {
+/// Rows read on one version before the scanner re-opens on a newer one (if there is one).
+pub const RESEEK_AFTER_ROWS: u64 = 100_000;
+/// Time on one version before the scanner re-opens on a newer one (if there is one).
+pub const RESEEK_AFTER: Duration = Duration::from_secs(1);
+/// Rows between two checks of the re-open conditions.
+const CHECK_EVERY: u64 = 256;
+
+/// The sources of one scan on one version.
+struct Sources {
     merge: MergeIter,
+    /// The first entry of the next row, read ahead.
+    pending: Option<InternalCell>,
+    version: Arc<TableVersion>,
+    opened: Instant,
+    rows: u64,
+}
+
+/// Rows of a scan, read from one consistent snapshot. It holds the table version it reads
+/// (memtables and files) only until it re-opens on a newer one, or is released.
+pub struct RowScanner {
+    table: Arc<Table>,
     plan: ReadPlan,
+    snapshot: Snapshot,
+    /// Where the scan (re-)starts: the request's start, then after the last row read.
+    start: Bound<Vec<u8>>,
     stop: Bound<Vec<u8>>,
     limit: u64,
     returned: u64,
-    pending: Option<InternalCell>,
-    /// The entries of the row being resolved (reused from row to row: no allocation).
-    entries: Vec<InternalCell>,
+    sources: Option<Sources>,
+    /// The last row read (returned or not): a re-open starts after it.
+    last_row: Option<Bytes>,
+    reseek_rows: u64,
+    reseek_after: Duration,
+    reopened: u64,
     done: bool,
-    _version: Arc<TableVersion>,
 }
 
 impl std::fmt::Debug for RowScanner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RowScanner")
+            .field("table", &self.table.name)
+            .field("snapshot", &self.snapshot.seq())
             .field("returned", &self.returned)
+            .field("reopened", &self.reopened)
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
 }
 
+/// Open `v`'s sources from `start` at `snapshot`, for the families of `plan`.
+fn open_sources(
+    v: Arc<TableVersion>,
+    plan: &ReadPlan,
+    snapshot: SeqNo,
+    start: &Bound<Vec<u8>>,
+    stop: &Bound<Vec<u8>>,
+) -> Result<Sources> {
+    let start_ref: Bound<&[u8]> = match start {
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    let mut sources: Vec<CellSource> = Vec::new();
+    for m in std::iter::once(&v.active).chain(v.immutables.iter()) {
+        if m.is_empty() {
+            continue;
+        }
+        sources.push(Box::new(
+            MemTableCursor::new(m.clone(), start_ref, snapshot).map(Ok),
+        ));
+    }
+    let fams = plan.family_names();
+    for f in &v.files {
+        if !range_overlaps(start, stop, &f.meta.smallest_row, &f.meta.largest_row) {
+            continue;
+        }
+        let it = f.reader.iter(start_ref, Some(&fams))?;
+        sources.push(Box::new(it.filter(move |c| match c {
+            Ok(c) => c.seq <= snapshot,
+            Err(_) => true,
+        })));
+    }
+    Ok(Sources {
+        merge: MergeIter::new(sources),
+        pending: None,
+        version: v,
+        opened: Instant::now(),
+        rows: 0,
+    })
+}
+
 impl RowScanner {
-    /// A scan of `v` as of `snapshot`, shaped by `plan` and bounded by `opts`.
+    /// A scan of `table` at `snapshot`, shaped by `plan` and bounded by `opts`, starting on
+    /// the table's current version.
     pub(crate) fn new(
-        v: Arc<TableVersion>,
+        table: Arc<Table>,
         plan: ReadPlan,
-        snapshot: SeqNo,
+        snapshot: Snapshot,
         opts: &ScanOptions,
     ) -> Result<RowScanner> {
         let (start, stop) = effective_bounds(opts);
-        let start_ref: Bound<&[u8]> = match &start {
-            Bound::Included(k) => Bound::Included(k.as_slice()),
-            Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let mut sources: Vec<CellSource> = Vec::new();
-        for m in std::iter::once(&v.active).chain(v.immutables.iter()) {
-            if m.is_empty() {
-                continue;
-            }
-            sources.push(Box::new(
-                MemTableCursor::new(m.clone(), start_ref, snapshot).map(Ok),
-            ));
-        }
-        let fams = plan.family_names();
-        for f in &v.files {
-            if !range_overlaps(&start, &stop, &f.meta.smallest_row, &f.meta.largest_row) {
-                continue;
-            }
-            let it = f.reader.iter(start_ref, Some(&fams))?;
-            sources.push(Box::new(it.filter(move |c| match c {
-                Ok(c) => c.seq <= snapshot,
-                Err(_) => true,
-            })));
-        }
+        let v = table.version.load_full();
+        let sources = open_sources(v, &plan, snapshot.seq(), &start, &stop)?;
         Ok(RowScanner {
-            merge: MergeIter::new(sources),
+            table,
             plan,
+            snapshot,
+            start,
             stop,
             limit: opts.limit,
             returned: 0,
-            pending: None,
-            entries: Vec::new(),
+            sources: Some(sources),
+            last_row: None,
+            reseek_rows: RESEEK_AFTER_ROWS,
+            reseek_after: RESEEK_AFTER,
+            reopened: 0,
             done: false,
-            _version: v,
         })
+    }
+
+    /// Let go of the table version now (its memtables and files); the next read re-opens on
+    /// the current version, after the last row read, at the same snapshot.
+    pub fn release(&mut self) {
+        self.sources = None;
+        self.restart_after_last_row();
+    }
+
+    /// Move the start after the last row read, copying its key (a key read from a memtable
+    /// shares the memtable's memory, which must not stay pinned).
+    fn restart_after_last_row(&mut self) {
+        if let Some(row) = self.last_row.take() {
+            self.start = Bound::Excluded(row.to_vec());
+        }
+    }
+
+    /// Re-open on a newer version after `rows` rows or `after` on one version, instead of
+    /// [`RESEEK_AFTER_ROWS`] and [`RESEEK_AFTER`].
+    pub fn reseek_every(&mut self, rows: u64, after: Duration) {
+        self.reseek_rows = rows.max(1);
+        self.reseek_after = after;
+    }
+
+    /// How many times the scanner re-opened on another version so far.
+    pub fn reopened(&self) -> u64 {
+        self.reopened
+    }
+
+    /// The sequence number every row is read at.
+    pub fn snapshot_seq(&self) -> SeqNo {
+        self.snapshot.seq()
+    }
+
+    /// Whether the open sources should make way for the current version.
+    fn stale(&self, s: &Sources) -> bool {
+        if s.rows == 0 || (!s.rows.is_multiple_of(CHECK_EVERY) && s.rows < self.reseek_rows) {
+            return false;
+        }
+        if s.rows < self.reseek_rows && s.opened.elapsed() < self.reseek_after {
+            return false;
+        }
+        !Arc::ptr_eq(&self.table.version.load(), &s.version)
+    }
+
+    /// Open the sources on the current version when there are none or they are stale.
+    fn ensure_sources(&mut self) -> Result<()> {
+        let reopen = match &self.sources {
+            None => true,
+            Some(s) => self.stale(s),
+        };
+        if reopen {
+            self.sources = None;
+            self.restart_after_last_row();
+            let v = self.table.version.load_full();
+            // A dropped table's current version is empty: fail rather than end early.
+            if self.table.dropped.load(Ordering::Acquire) {
+                return Err(Error::TableNotFound(self.table.name.clone()));
+            }
+            let s = open_sources(v, &self.plan, self.snapshot.seq(), &self.start, &self.stop)?;
+            self.reopened += 1;
+            self.sources = Some(s);
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, e: Error) -> Option<Result<Row>> {
+        self.done = true;
+        self.sources = None;
+        Some(Err(e))
+    }
+
+    fn finish(&mut self) -> Option<Result<Row>> {
+        self.done = true;
+        self.sources = None;
+        None
     }
 }
 
 impl Iterator for RowScanner {
     type Item = Result<Row>;
     fn next(&mut self) -> Option<Result<Row>> {
+        let mut cells: Vec<InternalCell> = Vec::new();
         while !self.done {
             if self.limit > 0 && self.returned >= self.limit {
-                self.done = true;
-                return None;
+                return self.finish();
             }
-            let first = match self.pending.take() {
+            if let Err(e) = self.ensure_sources() {
+                return self.fail(e);
+            }
+            let Some(s) = self.sources.as_mut() else {
+                return self.finish();
+            };
+            let first = match s.pending.take() {
                 Some(c) => c,
-                None => match self.merge.next() {
-                    None => {
-                        self.done = true;
-                        return None;
-                    }
-                    Some(Err(e)) => {
-                        self.done = true;
-                        return Some(Err(e));
-                    }
+                None => match s.merge.next() {
+                    None => return self.finish(),
+                    Some(Err(e)) => return self.fail(e),
                     Some(Ok(c)) => c,
                 },
             };
             if past_stop(&first.row, &self.stop) {
-                self.done = true;
-                return None;
+                return self.finish();
             }
-            self.entries.clear();
-            let row = first.row.clone();
-            self.entries.push(first);
+            cells.clear();
+            let row: Bytes = first.row.clone();
+            cells.push(first);
             loop {
-                match self.merge.next() {
+                match s.merge.next() {
                     None => break,
-                    Some(Err(e)) => {
-                        self.done = true;
-                        return Some(Err(e));
-                    }
-                    Some(Ok(c)) if same_row(&c.row, &row) => self.entries.push(c),
+                    Some(Err(e)) => return self.fail(e),
+                    Some(Ok(c)) if same_row(&c.row, &row) => cells.push(c),
                     Some(Ok(c)) => {
-                        self.pending = Some(c);
+                        s.pending = Some(c);
                         break;
                     }
                 }
             }
-            let visible = self.plan.resolve_row(&self.entries);
+            s.rows += 1;
+            // A re-open starts after this row.
+            self.last_row = Some(row.clone());
+            let visible = self.plan.resolve_row(&cells);
             if !visible.is_empty() {
                 self.returned += 1;
                 return Some(Ok(Row {
@@ -148,7 +286,7 @@ impl Iterator for RowScanner {
 /// Whether two row keys are equal, by pointer first: a source's cells of one row share one
 /// key buffer, so most checks skip the `memcmp`.
 #[inline]
-fn same_row(a: &bytes::Bytes, b: &bytes::Bytes) -> bool {
+fn same_row(a: &Bytes, b: &Bytes) -> bool {
     (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 

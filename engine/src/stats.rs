@@ -87,6 +87,9 @@ pub struct TableStats {
     /// Write amplification since open: (WAL + flush + compaction bytes written) / WAL bytes,
     /// in hundredths (250 means 2.5x); 0 before any write.
     pub write_amplification_x100: u64,
+    /// Sorted runs the live files form (overlap depth: the most files whose key ranges
+    /// share one row key). Write back-pressure counts these, not files.
+    pub sorted_runs: u64,
 }
 
 /// A table's schema and statistics.
@@ -118,6 +121,7 @@ pub(crate) fn describe(t: &Table, cache: &BlockCache, wal_bytes: u64) -> TableDe
         user_bytes: t.counters.user_bytes.load(Ordering::Relaxed),
         flush_bytes: t.counters.flush_bytes.load(Ordering::Relaxed),
         wal_bytes,
+        sorted_runs: v.sorted_runs() as u64,
         families: schema
             .iter()
             .map(|f| FamilyStats {

@@ -4,6 +4,7 @@
 //!
 //! This module must never change the manifest (the catalog does) or do I/O.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
@@ -11,6 +12,7 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use crate::cell::SeqNo;
+use crate::error::Error;
 use crate::manifest::TableState;
 use crate::options::FamilyOptions;
 use crate::sstable::TableBuildOptions;
@@ -42,6 +44,29 @@ pub(crate) struct TableCounters {
     pub flush_bytes: AtomicU64,
 }
 
+/// Why a table is unavailable: the files listed for it that could not be opened, each with
+/// the reason.
+#[derive(Debug)]
+pub(crate) struct Damage {
+    pub files: Vec<(PathBuf, String)>,
+}
+
+impl Damage {
+    /// The error every call on table `table` answers.
+    pub fn error(&self, table: &str) -> Error {
+        let (path, what) = self.files.first().cloned().unwrap_or_default();
+        let what = match self.files.len() {
+            0 | 1 => what,
+            n => format!("{what}; and {} more of its files", n - 1),
+        };
+        Error::TableUnavailable {
+            table: table.to_string(),
+            path,
+            what,
+        }
+    }
+}
+
 /// One open table.
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -57,6 +82,10 @@ pub(crate) struct Table {
     pub compaction_lock: Mutex<()>,
     pub counters: TableCounters,
     pub dropped: AtomicBool,
+    /// Set at open when some of its files could not be opened: the table then answers
+    /// nothing but [`Damage::error`] (it is still flushed, so what the WAL holds for it is
+    /// kept, and never compacted).
+    pub damage: Option<Damage>,
 }
 
 impl Table {
@@ -72,6 +101,7 @@ impl Table {
             compaction_lock: Mutex::new(()),
             counters: TableCounters::default(),
             dropped: AtomicBool::new(false),
+            damage: None,
         }
     }
 

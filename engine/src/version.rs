@@ -126,4 +126,68 @@ impl TableVersion {
             .map(|m| m.approximate_bytes())
             .sum()
     }
+
+    /// How many sorted runs the files form: the most files whose key ranges share one row
+    /// key (the overlap depth). A read of one row merges at most this many files (bloom
+    /// filters aside), so it is what back-pressure counts: files that do not overlap, such
+    /// as a bulk load's or those of time-ordered keys, are one run however many they are.
+    pub fn sorted_runs(&self) -> usize {
+        overlap_depth(self.files.iter().map(|f| {
+            (
+                f.meta.smallest_row.as_slice(),
+                f.meta.largest_row.as_slice(),
+            )
+        }))
+    }
+}
+
+/// The most inclusive `(smallest, largest)` ranges that contain one common key.
+fn overlap_depth<'a>(ranges: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> usize {
+    // A sweep over the ends: at one key, starts count before ends (ranges are inclusive).
+    let mut ends: Vec<(&[u8], bool)> = Vec::new();
+    for (lo, hi) in ranges {
+        ends.push((lo, false));
+        ends.push((hi, true));
+    }
+    ends.sort_unstable();
+    let (mut depth, mut most) = (0usize, 0usize);
+    for (_, is_end) in ends {
+        if is_end {
+            depth = depth.saturating_sub(1);
+        } else {
+            depth += 1;
+            most = most.max(depth);
+        }
+    }
+    most
+}
+
+#[cfg(test)]
+mod tests {
+    use super::overlap_depth;
+
+    fn depth(ranges: &[(&str, &str)]) -> usize {
+        overlap_depth(ranges.iter().map(|(a, b)| (a.as_bytes(), b.as_bytes())))
+    }
+
+    #[test]
+    fn overlap_depth_counts_sorted_runs_not_files() {
+        assert_eq!(depth(&[]), 0);
+        // Disjoint files, however many: one run.
+        let disjoint: Vec<(String, String)> = (0..100)
+            .map(|i| (format!("k{i:03}a"), format!("k{i:03}z")))
+            .collect();
+        let d: Vec<(&str, &str)> = disjoint
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        assert_eq!(depth(&d), 1);
+        // Three flushes over the same keys plus that run: four.
+        let mut more = d.clone();
+        more.extend([("a", "z"), ("k050", "k052"), ("k051b", "k051c")]);
+        assert_eq!(depth(&more), 4);
+        // Ranges touching at one key overlap there.
+        assert_eq!(depth(&[("a", "c"), ("c", "d")]), 2);
+        assert_eq!(depth(&[("a", "b"), ("c", "d"), ("b", "c")]), 2);
+    }
 }

@@ -14,7 +14,11 @@ use bytes::Bytes;
 use crate::cell::{CellKind, InternalCell, SeqNo, Timestamp};
 use crate::error::{Error, Result};
 
-const PAYLOAD_VERSION: u8 = 1;
+/// Payload versions. v2 has v1's layout and adds the cell kinds 4 (`DeleteColumnUpTo`)
+/// and 5 (`DeleteFamilyUpTo`); a batch without them is written as v1, so a store that never
+/// used them stays readable by v1 code.
+const PAYLOAD_V1: u8 = 1;
+const PAYLOAD_V2: u8 = 2;
 
 /// The cells of one row mutation, in mutation order (sequence numbers ascend in that order).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -89,10 +93,24 @@ impl WriteBatch {
         })
     }
 
-    /// Encode into `out` (cleared first).
+    /// The payload version this batch needs: the oldest that has all its kinds.
+    fn payload_version(&self) -> u8 {
+        let v2_kind = self
+            .rows
+            .iter()
+            .flat_map(|r| &r.cells)
+            .any(|(kind, ..)| *kind as u8 > CellKind::LAST_V1);
+        if v2_kind { PAYLOAD_V2 } else { PAYLOAD_V1 }
+    }
+
+    /// Encode into `out` (cleared first), in the layout of docs/format.md ("WAL record
+    /// payload"): version u8 (1, or 2 when a cell has kind 4 or 5), table id u32, first seq
+    /// u64, row count u32, then per row its key (u32 length + bytes) and cell count u32, and
+    /// per cell kind u8, family (u16 length + bytes), qualifier (u32 length + bytes),
+    /// timestamp i64 and value (u32 length + bytes), all little-endian.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.clear();
-        out.push(PAYLOAD_VERSION);
+        out.push(self.payload_version());
         out.extend_from_slice(&self.table_id.to_le_bytes());
         out.extend_from_slice(&self.first_seq.to_le_bytes());
         out.extend_from_slice(&(self.rows.len() as u32).to_le_bytes());
@@ -130,9 +148,11 @@ impl WriteBatch {
             offset,
         };
         let version = r.u8()?;
-        if version != PAYLOAD_VERSION {
-            return Err(r.err(&format!("unknown WAL payload version {version}")));
-        }
+        let last_kind = match version {
+            PAYLOAD_V1 => CellKind::LAST_V1,
+            PAYLOAD_V2 => CellKind::DeleteFamilyUpTo as u8,
+            _ => return Err(r.err(&format!("unknown WAL payload version {version}"))),
+        };
         let table_id = r.u32()?;
         let first_seq = r.u64()?;
         let nrows = r.u32()?;
@@ -144,8 +164,9 @@ impl WriteBatch {
             let mut cells = Vec::with_capacity((ncells as usize).min(buf.len()));
             for _ in 0..ncells {
                 let kb = r.u8()?;
-                let kind =
-                    CellKind::from_u8(kb).ok_or_else(|| r.err(&format!("bad cell kind {kb}")))?;
+                let kind = CellKind::from_u8(kb)
+                    .filter(|_| kb <= last_kind)
+                    .ok_or_else(|| r.err(&format!("bad cell kind {kb} in a v{version} payload")))?;
                 let fl = r.u16()? as usize;
                 let fam = std::str::from_utf8(r.take(fl)?)
                     .map_err(|_| r.err("family name is not UTF-8"))?;
@@ -271,5 +292,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("x.log") && err.contains("42"), "{err}");
+    }
+
+    #[test]
+    fn up_to_kinds_need_payload_v2_and_others_stay_v1() {
+        let batch = |kind| WriteBatch {
+            table_id: 1,
+            first_seq: 9,
+            rows: vec![RowCells {
+                row: Bytes::from_static(b"r"),
+                cells: vec![(kind, Arc::from("f"), Bytes::new(), 5, Bytes::new())],
+            }],
+        };
+        let p = Path::new("x.log");
+        for (kind, version) in [
+            (CellKind::DeleteColumn, 1),
+            (CellKind::DeleteColumnUpTo, 2),
+            (CellKind::DeleteFamilyUpTo, 2),
+        ] {
+            let b = batch(kind);
+            let mut buf = Vec::new();
+            b.encode(&mut buf);
+            assert_eq!(buf[0], version, "{kind:?}");
+            assert_eq!(WriteBatch::decode(&buf, p, 0).unwrap(), b);
+            if version == 2 {
+                // The same bytes claiming v1 hold a kind v1 does not have.
+                buf[0] = 1;
+                let err = WriteBatch::decode(&buf, p, 0).unwrap_err().to_string();
+                assert!(err.contains("bad cell kind"), "{err}");
+            }
+        }
+        let mut buf = Vec::new();
+        batch(CellKind::Put).encode(&mut buf);
+        buf[0] = 3;
+        let err = WriteBatch::decode(&buf, p, 0).unwrap_err().to_string();
+        assert!(err.contains("unknown WAL payload version 3"), "{err}");
     }
 }

@@ -1,7 +1,8 @@
 //! Model test of the aggregation: random puts (values that every bucket kind can and cannot
 //! parse, and empty ones), column, family and row deletes, flushes, compactions and ingested
-//! files, then every bucket kind with and without a sum column and a `top`, over several row
-//! and time scopes, checked against counts computed from a plain map of the visible cells.
+//! files, then every bucket kind with and without a sum column and a `top`, over several row,
+//! time and filter scopes (a filter testing another family's column, one dropping cells), checked
+//! against counts computed from a plain map of the visible cells.
 //!
 //! The model's buckets come from a hand-written table of each value's expected keys, not from
 //! the engine's bucket code, so a wrong truncation, age or range shows up as a mismatch.
@@ -18,6 +19,7 @@ use strata_engine::aggregate::{
     AggregateError, AggregateResult, Aggregation, BucketKind, Column, RunOptions, Scope, aggregate,
     aggregate_many,
 };
+use strata_engine::filter::{Filter, TimeUnit};
 use strata_engine::sstable::{TableBuildOptions, TableBuilder};
 use strata_engine::{
     CellKind, CellRef, Db, DbOptions, FamilyOptions, Mutation, RowMutation, SyncMode, TimeRange,
@@ -340,10 +342,8 @@ impl Store {
         }
         let ts = self.next_ts();
         self.ingests += 1;
-        let path = self
-            ._dir
-            .path()
-            .join(format!("ingest-{}.sst", self.ingests));
+        // Staged in the store's ingest directory, the only place it adopts files from.
+        let path = self.db.ingest_dirs()[0].join(format!("ingest-{}.sst", self.ingests));
         let mut b = TableBuilder::new(
             &fs::real(),
             &path,
@@ -412,7 +412,48 @@ fn scopes(ts_mid: i64) -> Vec<Scope> {
             },
             ..Scope::all()
         },
+        Scope {
+            filter: Some(filter(ONLY_B_X_10)),
+            ..Scope::all()
+        },
+        Scope {
+            time_range: TimeRange {
+                start: ts_mid,
+                end: None,
+            },
+            filter: Some(filter(NON_EMPTY_BEFORE_R12)),
+            ..Scope::all()
+        },
     ]
+}
+
+/// Rows whose b:x (another family than the grouping column's) is `10`.
+const ONLY_B_X_10: &str = "SingleColumnValueFilter('b', 'x', =, 'binary:10', true, true)";
+/// Cells with a value, of rows before r12.
+const NON_EMPTY_BEFORE_R12: &str = "ValueFilter(!=, 'binary:') AND RowFilter(<, 'binary:r12')";
+
+fn filter(s: &str) -> Filter {
+    Filter::parse(s.as_bytes(), TimeUnit::Micros).unwrap()
+}
+
+/// The visible cells of `row` the scope's filter keeps (None: the row is dropped).
+fn model_filter<'a>(
+    scope: &Scope,
+    row: &[u8],
+    visible: Vec<(Col, &'a str)>,
+) -> Option<Vec<(Col, &'a str)>> {
+    let Some(f) = &scope.filter else {
+        return Some(visible);
+    };
+    if *f == filter(ONLY_B_X_10) {
+        let hit = visible.iter().any(|(c, v)| *c == Col::Other && *v == "10");
+        hit.then_some(visible)
+    } else if *f == filter(NON_EMPTY_BEFORE_R12) {
+        let kept: Vec<(Col, &str)> = visible.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        (row < b"r12".as_slice() && !kept.is_empty()).then_some(kept)
+    } else {
+        panic!("no model for the filter {f}")
+    }
 }
 
 fn in_scope(scope: &Scope, row: &[u8]) -> bool {
@@ -470,6 +511,9 @@ fn model_result(model: &Model, scope: &Scope, agg: &Aggregation) -> AggregateRes
             .filter(|(_, (_, ts))| scope.time_range.contains(*ts))
             .map(|(c, (v, _))| (*c, *v))
             .collect();
+        let Some(visible) = model_filter(scope, row, visible) else {
+            continue;
+        };
         let read: Vec<&(Col, &str)> = visible
             .iter()
             .filter(|(c, _)| c.family() == "a" || sum_col.is_some_and(|s| s.family() == c.family()))
@@ -708,6 +752,43 @@ fn unknown_tables_and_families_and_bad_specs_are_errors() {
     let empty = Aggregation::count_by("", b"g".to_vec());
     let e = over_all(&store, "t", &empty, &options()).unwrap_err();
     assert!(matches!(e, AggregateError::Invalid(_)), "{e}");
+}
+
+#[test]
+fn a_filter_on_a_missing_family_sees_its_column_missing_and_a_filter_can_end_the_scan() {
+    let store = Store::new();
+    fill(&store, 50, |i| {
+        if i % 2 == 0 { "even" } else { "odd" }.to_string()
+    });
+    let agg = Aggregation::count_by("a", b"g".to_vec());
+    let run = |f: &str| {
+        let scope = Scope {
+            filter: Some(filter(f)),
+            ..Scope::all()
+        };
+        aggregate(&store.db, "t", &scope, &agg, &options()).unwrap()
+    };
+    let counts = |r: &AggregateResult| -> Vec<(String, u64)> {
+        r.buckets
+            .iter()
+            .map(|b| (String::from_utf8_lossy(&b.key).into_owned(), b.count))
+            .collect()
+    };
+    // As a column no row has: rows pass unless filterIfMissing.
+    let r = run("SingleColumnValueFilter('zz', 'q', =, 'binary:x')");
+    assert_eq!(r.rows_scanned, 50);
+    let r = run("SingleColumnValueFilter('zz', 'q', =, 'binary:x', true, true)");
+    assert_eq!((r.rows_scanned, r.distinct_buckets), (0, 0));
+    // PageFilter ends the aggregation after the rows it lets through.
+    let r = run("SingleColumnValueFilter('a', 'g', =, 'binary:odd') AND PageFilter(7)");
+    assert_eq!(counts(&r), [("odd".to_string(), 7)]);
+    // Cells: a row whose only cell the filter drops is not counted at all.
+    let r = run("ValueFilter(=, 'binary:odd') OR RowFilter(<, 'binary:k00010')");
+    assert_eq!(
+        counts(&r),
+        [("odd".to_string(), 25), ("even".to_string(), 5)]
+    );
+    assert_eq!(r.rows_scanned, 30, "rows left without cells count nowhere");
 }
 
 #[test]

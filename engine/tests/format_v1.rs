@@ -209,8 +209,7 @@ fn generate(dir: &Path) -> String {
 
     // Events: an ingested file (one global sequence number), flushed writes, and an alter
     // that re-creates family m (its old cells must stay hidden) and widens e.
-    let src = tempfile::tempdir().expect("tempdir");
-    let ingest_path = src.path().join("ingest.sst");
+    let ingest_path = db.ingest_dirs()[0].join("ingest.sst");
     let fs = strata_engine::fs::real();
     let mut b = TableBuilder::new(
         &fs,

@@ -1,11 +1,12 @@
-//! Turning `strata load` flags into [`LoadOptions`]: the mapping choice (built-in table,
-//! `--columns`, `--row-key`), `--delimiter`, `--memory` sizes, rejects and timestamps.
+//! Turning `strata load` flags into [`LoadOptions`]: the mapping choice (`--mapping NAME`,
+//! the table's built-in mapping, `--columns`, `--row-key`), `--delimiter`, `--memory` sizes, rejects and timestamps.
 //! Owns the flag syntax so the CLI stays thin. It must never read rows or write files (it
 //! reads only the CSV header, for `--columns`).
 
 use std::path::{Path, PathBuf};
 
 use crate::bulk::LoadOptions;
+use crate::consume::builtin_mapping_name;
 use crate::csv_input::ChunkReader;
 use crate::error::{LoaderError, Result};
 use crate::mapping::{TableMapping, builtin_mapping};
@@ -17,6 +18,8 @@ pub struct LoadFlags {
     pub table: String,
     /// `--csv`.
     pub csv: PathBuf,
+    /// `--mapping NAME`: a built-in mapping, whatever the table is called.
+    pub mapping: Option<String>,
     /// `--columns HBASE_ROW_KEY,cf:q,...`.
     pub columns: Option<String>,
     /// `--row-key TEMPLATE`.
@@ -96,27 +99,48 @@ pub fn read_header(path: &Path, delimiter: u8) -> Result<Vec<String>> {
 }
 
 /// The mapping the flags ask for: `--columns` if given (with the CSV header), else the
-/// table's built-in mapping; `--row-key` overrides the key either way.
+/// built-in mapping `--mapping` names, else the table's own (its name, or the pipeline's name
+/// for it: `customer`, `click_stream`); `--row-key` overrides the key either way. The mapping
+/// writes to `--table` whichever built-in it came from (`--mapping customers --table customer`).
 pub fn mapping_for(flags: &LoadFlags, delimiter: u8) -> Result<TableMapping> {
-    match &flags.columns {
-        Some(spec) => {
+    const BUILT_IN: &str = "customers, product, transactions, clickstream, or the pipeline's \
+                            customer, click_stream";
+    let name = match (&flags.mapping, &flags.columns) {
+        (Some(_), Some(_)) => {
+            return Err(LoaderError::InvalidOption(
+                "give --mapping or --columns, not both".into(),
+            ));
+        }
+        (None, Some(spec)) => {
             let header = read_header(&flags.csv, delimiter)?;
-            TableMapping::from_columns_spec(&flags.table, spec, &header, flags.row_key.as_deref())
+            return TableMapping::from_columns_spec(
+                &flags.table,
+                spec,
+                &header,
+                flags.row_key.as_deref(),
+            );
         }
-        None => {
-            let m = builtin_mapping(&flags.table).ok_or_else(|| {
-                LoaderError::Mapping(format!(
-                    "table {:?} has no built-in mapping (built in: customers, product, \
-                     transactions, clickstream): give --columns",
-                    flags.table
-                ))
-            })?;
-            match &flags.row_key {
-                Some(t) => m.with_row_key(t),
-                None => Ok(m),
-            }
-        }
-    }
+        (Some(m), None) => builtin_mapping_name(m).ok_or_else(|| {
+            LoaderError::Mapping(format!(
+                "--mapping {m:?} is not a built-in mapping ({BUILT_IN})"
+            ))
+        })?,
+        (None, None) => builtin_mapping_name(&flags.table).ok_or_else(|| {
+            LoaderError::Mapping(format!(
+                "table {:?} has no built-in mapping ({BUILT_IN}): give --mapping NAME or \
+                 --columns",
+                flags.table
+            ))
+        })?,
+    };
+    let m = builtin_mapping(name)
+        .ok_or_else(|| LoaderError::Mapping(format!("no built-in mapping named {name:?}")))?;
+    let mut m = match &flags.row_key {
+        Some(t) => m.with_row_key(t)?,
+        None => m,
+    };
+    m.table = flags.table.clone();
+    Ok(m)
 }
 
 /// Load options from the flags, writing table files into `out_dir`. The caller may then set
@@ -201,5 +225,52 @@ mod tests {
         .unwrap()
         .mapping;
         assert_eq!(m.row_key, crate::RowKeyTemplate::column("session_id"));
+    }
+
+    #[test]
+    fn a_built_in_mapping_loads_under_another_table_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("c.csv");
+        let header = crate::mapping::builtin_header("customers")
+            .unwrap()
+            .join(",");
+        std::fs::write(&csv, format!("{header}\n")).unwrap();
+        let flags = |table: &str, mapping: Option<&str>| LoadFlags {
+            table: table.into(),
+            csv: csv.clone(),
+            mapping: mapping.map(str::to_string),
+            ..LoadFlags::default()
+        };
+        let customers = builtin_mapping("customers").unwrap();
+        let m = mapping_for(&flags("customer", Some("customers")), b',').unwrap();
+        assert_eq!(m.table, "customer", "written to --table");
+        assert_eq!(
+            (m.families, m.columns),
+            (customers.families.clone(), customers.columns.clone())
+        );
+        // The pipeline's names mean their built-in without --mapping, and as --mapping.
+        let m = mapping_for(&flags("customer", None), b',').unwrap();
+        assert_eq!(
+            (m.table.as_str(), &m.columns),
+            ("customer", &customers.columns)
+        );
+        let click = builtin_mapping("clickstream").unwrap();
+        let m = mapping_for(&flags("events", Some("click_stream")), b',').unwrap();
+        assert_eq!((m.table.as_str(), &m.row_key), ("events", &click.row_key));
+
+        let e = mapping_for(&flags("customer", Some("customerz")), b',').unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"customerz\" is not a built-in mapping"),
+            "{e}"
+        );
+        let e = mapping_for(&flags("other", None), b',').unwrap_err();
+        assert!(e.to_string().contains("--mapping NAME or --columns"), "{e}");
+        let both = LoadFlags {
+            columns: Some("HBASE_ROW_KEY".into()),
+            ..flags("customer", Some("customers"))
+        };
+        let e = mapping_for(&both, b',').unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
     }
 }

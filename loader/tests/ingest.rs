@@ -23,9 +23,10 @@ fn loaded_files_ingest_and_read_back() {
         let mapping = builtin_mapping(table).unwrap();
         let fams: Vec<FamilyOptions> = mapping.families.iter().map(FamilyOptions::new).collect();
         db.create_table(table, fams.clone()).unwrap();
+        // Staged in the store's ingest directory, the only place it takes files from.
         let mut o = LoadOptions::new(
             data.join(builtin_csv_file(table).unwrap()),
-            dir.path().join("sst").join(table),
+            db.ingest_dirs()[0].join(table),
             mapping,
         );
         o.families = fams;

@@ -16,6 +16,7 @@ use strata_engine::{DbOptions, Limits, SyncMode};
 
 use crate::auth::SecurityConfig;
 use crate::auth::config::SecurityFlags;
+use crate::scan_budget::ScanLimits;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -24,6 +25,8 @@ pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 /// Default largest gRPC message the server accepts or sends (64 MiB, above the 8 MiB value
 /// limit so a maximal value fits in a request).
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
+/// Default most rows one MultiGet may name.
+pub const DEFAULT_MAX_ROWS_PER_MULTIGET: usize = 10_000;
 /// Default time a scan may wait for its client to read before it is dropped.
 pub const DEFAULT_SCAN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default rows per scan reply when the request's `batch_size` is 0.
@@ -32,13 +35,21 @@ pub const DEFAULT_SCAN_BATCH_ROWS: u32 = 1000;
 pub const DEFAULT_SCAN_BATCH_BYTES: u64 = 1024 * 1024;
 /// Default time shutdown waits for in-flight calls before closing connections.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Room kept in a message for the reply's framing beyond its rows.
+const REPLY_FRAMING: usize = 64 * 1024;
 /// Default most Thrift gateway connections at once.
 pub const DEFAULT_THRIFT_MAX_CONNECTIONS: usize = 1024;
 /// Default time a Thrift scanner may go without a call before it is dropped (HBase's: twice
 /// `hbase.client.scanner.timeout.period`).
 pub const DEFAULT_THRIFT_SCANNER_LEASE: Duration = Duration::from_secs(120);
-/// Most Thrift scanners open at once, server-wide (each pins a snapshot of its table).
-pub const THRIFT_MAX_SCANNERS: usize = 1024;
+/// Default most scans open at once, server-wide (gRPC scans and Thrift scanners together).
+pub const DEFAULT_MAX_SCANS: usize = 256;
+/// Default most scans open at once on one client connection.
+pub const DEFAULT_MAX_SCANS_PER_CONNECTION: usize = 32;
+/// Default bytes of scan replies waiting for their clients, across all scans.
+pub const DEFAULT_SCAN_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
+/// Default most concurrent calls (HTTP/2 streams) on one gRPC connection.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 128;
 /// Most container elements (list and map entries, all together) in one Thrift request.
 pub const THRIFT_MAX_ITEMS: usize = 1 << 20;
 
@@ -299,15 +310,33 @@ pub struct Settings {
     /// above max-value-bytes [default: 64MiB]
     #[arg(long, value_name = "SIZE")]
     pub max_message_bytes: Option<ByteSize>,
+    /// Most rows one MultiGet may name; more is INVALID_ARGUMENT [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub max_rows_per_multiget: Option<usize>,
     /// A scan whose client reads nothing for this long is dropped [default: 60s]
     #[arg(long, value_name = "DURATION")]
     pub scan_idle_timeout: Option<Span>,
     /// Rows per scan reply when the request's batch_size is 0 [default: 1000]
     #[arg(long, value_name = "N")]
     pub scan_batch_rows: Option<u32>,
-    /// Bytes per scan reply (a reply holds at least one row) [default: 1MiB]
+    /// Bytes per scan reply; a row larger than a reply comes in parts (Row.partial), and a
+    /// reply passes it only by holding one cell larger [default: 1MiB]
     #[arg(long, value_name = "SIZE")]
     pub scan_batch_bytes: Option<ByteSize>,
+    /// Most scans open at once, gRPC scans and Thrift scanners together; one more is
+    /// RESOURCE_EXHAUSTED (Thrift: IOError) [default: 256]
+    #[arg(long, value_name = "N")]
+    pub max_scans: Option<usize>,
+    /// Most scans open at once on one client connection [default: 32]
+    #[arg(long, value_name = "N")]
+    pub max_scans_per_connection: Option<usize>,
+    /// Bytes of scan replies waiting for their clients, across all scans; a scan waits for
+    /// room rather than pass it [default: 256MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub scan_buffer_bytes: Option<ByteSize>,
+    /// Most concurrent calls (HTTP/2 streams) on one gRPC connection [default: 128]
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_streams: Option<u32>,
     /// On SIGINT/SIGTERM, time to let in-flight calls finish before closing connections
     /// [default: 30s]
     #[arg(long, value_name = "DURATION")]
@@ -337,7 +366,26 @@ pub struct Settings {
     /// fail naming its id [default: 120s]
     #[arg(long, value_name = "DURATION")]
     pub thrift_scanner_lease: Option<Span>,
-    /// PEM certificate chain: serve gRPC over TLS (needs --tls-key) [default: none, plain TCP]
+    /// A directory BulkIngest adopts table files from (repeat for several; created at start;
+    /// the first is where `strata load --server` stages). TOML: ingest_dirs = ["DIR", ...]
+    /// [default: DATA_DIR/ingest]
+    #[arg(long = "ingest-dir", value_name = "DIR")]
+    #[serde(default, rename = "ingest_dirs")]
+    pub ingest_dir: Vec<PathBuf>,
+    /// Open even if table files are damaged or missing: move them to DATA_DIR/quarantine/,
+    /// open their tables without them (what they held is lost; the log lists it) and stop
+    /// listing them. Without it such a table answers DATA_LOSS and the others serve
+    /// [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub quarantine_damaged_files: bool,
+    /// Thrift gateway: TLS with --tls-cert/--tls-key (client certificates too with
+    /// --tls-client-ca); happybase has no TLS transport, so it is opt-in [default: false]
+    #[arg(long)]
+    #[serde(default)]
+    pub thrift_tls: bool,
+    /// PEM certificate chain: serve gRPC and HTTP over TLS (needs --tls-key) [default: none,
+    /// plain TCP]
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert [default: none]
@@ -360,7 +408,7 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default)]
     pub insecure: bool,
-    /// Let the health service answer without credentials [default: false]
+    /// Let the health service and the HTTP /metrics answer without credentials [default: false]
     #[arg(long)]
     #[serde(default)]
     pub open_health_metrics: bool,
@@ -402,9 +450,16 @@ impl Settings {
             max_value_bytes: self.max_value_bytes.or(file.max_value_bytes),
             max_mutations_per_row: self.max_mutations_per_row.or(file.max_mutations_per_row),
             max_message_bytes: self.max_message_bytes.or(file.max_message_bytes),
+            max_rows_per_multiget: self.max_rows_per_multiget.or(file.max_rows_per_multiget),
             scan_idle_timeout: self.scan_idle_timeout.or(file.scan_idle_timeout),
             scan_batch_rows: self.scan_batch_rows.or(file.scan_batch_rows),
             scan_batch_bytes: self.scan_batch_bytes.or(file.scan_batch_bytes),
+            max_scans: self.max_scans.or(file.max_scans),
+            max_scans_per_connection: self
+                .max_scans_per_connection
+                .or(file.max_scans_per_connection),
+            scan_buffer_bytes: self.scan_buffer_bytes.or(file.scan_buffer_bytes),
+            max_concurrent_streams: self.max_concurrent_streams.or(file.max_concurrent_streams),
             shutdown_grace: self.shutdown_grace.or(file.shutdown_grace),
             salvage_wal: self.salvage_wal || file.salvage_wal,
             thrift_listen: self.thrift_listen.or(file.thrift_listen),
@@ -412,6 +467,14 @@ impl Settings {
             thrift_compact: self.thrift_compact || file.thrift_compact,
             thrift_max_connections: self.thrift_max_connections.or(file.thrift_max_connections),
             thrift_scanner_lease: self.thrift_scanner_lease.or(file.thrift_scanner_lease),
+            ingest_dir: if self.ingest_dir.is_empty() {
+                file.ingest_dir
+            } else {
+                self.ingest_dir
+            },
+            quarantine_damaged_files: self.quarantine_damaged_files
+                || file.quarantine_damaged_files,
+            thrift_tls: self.thrift_tls || file.thrift_tls,
             tls_cert: self.tls_cert.or(file.tls_cert),
             tls_key: self.tls_key.or(file.tls_key),
             tls_client_ca: self.tls_client_ca.or(file.tls_client_ca),
@@ -481,6 +544,8 @@ impl Settings {
             limits,
             salvage_wal: self.salvage_wal,
             background_threads: true,
+            ingest_dirs: self.ingest_dir,
+            quarantine_damaged_files: self.quarantine_damaged_files,
         };
         let service = ServiceOptions {
             max_message_bytes: size(
@@ -488,6 +553,9 @@ impl Settings {
                 self.max_message_bytes,
                 DEFAULT_MAX_MESSAGE_BYTES as usize,
             )?,
+            max_rows_per_multiget: self
+                .max_rows_per_multiget
+                .unwrap_or(DEFAULT_MAX_ROWS_PER_MULTIGET),
             scan_idle_timeout: self
                 .scan_idle_timeout
                 .map_or(DEFAULT_SCAN_IDLE_TIMEOUT, |s| s.0),
@@ -497,6 +565,18 @@ impl Settings {
                 self.scan_batch_bytes,
                 DEFAULT_SCAN_BATCH_BYTES as usize,
             )?,
+            max_scans: self.max_scans.unwrap_or(DEFAULT_MAX_SCANS),
+            max_scans_per_connection: self
+                .max_scans_per_connection
+                .unwrap_or(DEFAULT_MAX_SCANS_PER_CONNECTION),
+            scan_buffer_bytes: size(
+                "scan_buffer_bytes",
+                self.scan_buffer_bytes,
+                DEFAULT_SCAN_BUFFER_BYTES as usize,
+            )?,
+            max_concurrent_streams: self
+                .max_concurrent_streams
+                .unwrap_or(DEFAULT_MAX_CONCURRENT_STREAMS),
         };
         let thrift = ThriftOptions {
             framed: self.thrift_framed,
@@ -518,6 +598,7 @@ impl Settings {
             audit_log: self.audit_log,
             insecure: self.insecure,
             open_health_metrics: self.open_health_metrics,
+            thrift_tls: self.thrift_tls,
         })?;
         let config = ServerConfig {
             data_dir,
@@ -550,21 +631,54 @@ fn size(setting: &'static str, v: Option<ByteSize>, default: usize) -> Result<us
 pub struct ServiceOptions {
     /// Largest gRPC message received or sent, in bytes.
     pub max_message_bytes: usize,
+    /// Most rows one MultiGet may name.
+    pub max_rows_per_multiget: usize,
     /// A scan whose client reads nothing for this long is dropped.
     pub scan_idle_timeout: Duration,
     /// Rows per scan reply when the request's `batch_size` is 0.
     pub scan_batch_rows: u32,
-    /// Bytes per scan reply (a reply holds at least one row).
+    /// Bytes per scan reply (a larger row comes in parts).
     pub scan_batch_bytes: usize,
+    /// Most scans open at once, server-wide (Thrift scanners count too).
+    pub max_scans: usize,
+    /// Most scans open at once on one connection.
+    pub max_scans_per_connection: usize,
+    /// Bytes of scan replies waiting for clients, across all scans.
+    pub scan_buffer_bytes: usize,
+    /// Most concurrent calls (HTTP/2 streams) on one gRPC connection.
+    pub max_concurrent_streams: u32,
+}
+
+impl ServiceOptions {
+    /// The scan caps and buffer budget these options set.
+    pub fn scan_limits(&self) -> ScanLimits {
+        ScanLimits {
+            max_scans: self.max_scans,
+            max_scans_per_connection: self.max_scans_per_connection,
+            scan_buffer_bytes: self.scan_buffer_bytes,
+        }
+    }
+
+    /// The most bytes of one scan reply: `scan_batch_bytes`, kept below the message limit.
+    pub fn scan_reply_bytes(&self) -> usize {
+        self.scan_batch_bytes
+            .min(self.max_message_bytes.saturating_sub(REPLY_FRAMING))
+            .max(1)
+    }
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES as usize,
+            max_rows_per_multiget: DEFAULT_MAX_ROWS_PER_MULTIGET,
             scan_idle_timeout: DEFAULT_SCAN_IDLE_TIMEOUT,
             scan_batch_rows: DEFAULT_SCAN_BATCH_ROWS,
             scan_batch_bytes: DEFAULT_SCAN_BATCH_BYTES as usize,
+            max_scans: DEFAULT_MAX_SCANS,
+            max_scans_per_connection: DEFAULT_MAX_SCANS_PER_CONNECTION,
+            scan_buffer_bytes: DEFAULT_SCAN_BUFFER_BYTES as usize,
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
         }
     }
 }
@@ -580,8 +694,6 @@ pub struct ThriftOptions {
     pub max_connections: usize,
     /// A scanner without a call for this long is dropped.
     pub scanner_lease: Duration,
-    /// Most scanners open at once.
-    pub max_scanners: usize,
     /// Largest request or reply message (or frame), in bytes (below 2 GiB).
     pub max_message_bytes: usize,
     /// Most container elements in one request.
@@ -595,7 +707,6 @@ impl Default for ThriftOptions {
             compact: false,
             max_connections: DEFAULT_THRIFT_MAX_CONNECTIONS,
             scanner_lease: DEFAULT_THRIFT_SCANNER_LEASE,
-            max_scanners: THRIFT_MAX_SCANNERS,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES as usize,
             max_items: THRIFT_MAX_ITEMS,
         }
@@ -670,6 +781,11 @@ impl ServerConfig {
             });
         }
         require(
+            self.service.max_rows_per_multiget > 0,
+            "max_rows_per_multiget",
+            "must be at least 1",
+        )?;
+        require(
             self.service.scan_batch_rows > 0,
             "scan_batch_rows",
             "must be at least 1",
@@ -684,6 +800,35 @@ impl ServerConfig {
             "scan_idle_timeout",
             "must be above 0",
         )?;
+        require(
+            self.service.max_scans > 0,
+            "max_scans",
+            "must be at least 1",
+        )?;
+        require(
+            self.service.max_scans_per_connection > 0,
+            "max_scans_per_connection",
+            "must be at least 1",
+        )?;
+        require(
+            self.service.max_concurrent_streams > 0,
+            "max_concurrent_streams",
+            "must be at least 1",
+        )?;
+        // The largest scan reply: a whole reply, or one maximal cell alone.
+        let reply = self.service.scan_reply_bytes().max(need);
+        if self.service.scan_buffer_bytes < reply {
+            return Err(ConfigError::Invalid {
+                setting: "scan_buffer_bytes",
+                message: format!(
+                    "{} is too small: it must hold the largest scan reply, {} (scan_batch_bytes, \
+                     or one maximal cell: max_value_bytes + max_row_key_bytes + \
+                     max_qualifier_bytes + 64KiB)",
+                    ByteSize(self.service.scan_buffer_bytes as u64),
+                    ByteSize(reply as u64),
+                ),
+            });
+        }
         require(
             self.thrift.max_connections > 0,
             "thrift_max_connections",
@@ -834,6 +979,36 @@ mod tests {
     }
 
     #[test]
+    fn ingest_dirs_and_quarantine_come_from_flags_or_the_file() {
+        let c = ServerConfig::new("/d").expect("defaults");
+        assert!(c.db.ingest_dirs.is_empty(), "empty means DATA_DIR/ingest");
+        assert!(!c.db.quarantine_damaged_files);
+        let file = Settings::from_toml(
+            r#"
+            data_dir = "/d"
+            ingest_dirs = ["/staging/a", "/staging/b"]
+            quarantine_damaged_files = true
+            "#,
+        )
+        .expect("valid file");
+        let c = Settings::default()
+            .or(file.clone())
+            .resolve()
+            .expect("valid");
+        assert_eq!(
+            c.db.ingest_dirs,
+            [PathBuf::from("/staging/a"), PathBuf::from("/staging/b")]
+        );
+        assert!(c.db.quarantine_damaged_files);
+        let flags = Settings {
+            ingest_dir: vec!["/flag".into()],
+            ..Settings::default()
+        };
+        let c = flags.or(file).resolve().expect("valid");
+        assert_eq!(c.db.ingest_dirs, [PathBuf::from("/flag")], "flags win");
+    }
+
+    #[test]
     fn http_listen_is_an_address_or_off_and_given_means_explicit() {
         let file = Settings::from_toml("http_listen = \"127.0.0.1:9000\"").expect("valid");
         let c = Settings {
@@ -859,6 +1034,66 @@ mod tests {
         let e = Settings::from_toml("http_listen = \"everywhere\"").expect_err("bad");
         assert!(e.contains("everywhere"), "{e}");
         assert_eq!(HttpListen::Off.to_string(), "off");
+    }
+
+    #[test]
+    fn scan_caps_parse_and_a_buffer_below_one_reply_is_refused() {
+        let c = ServerConfig::new("/d").expect("defaults");
+        assert_eq!(
+            c.service.scan_limits(),
+            ScanLimits {
+                max_scans: 256,
+                max_scans_per_connection: 32,
+                scan_buffer_bytes: 256 << 20,
+            }
+        );
+        assert_eq!(c.service.max_concurrent_streams, 128);
+        let file = Settings::from_toml(
+            r#"
+            data_dir = "/d"
+            max_scans = 10
+            max_scans_per_connection = 2
+            scan_buffer_bytes = "64MiB"
+            max_concurrent_streams = 16
+            "#,
+        )
+        .expect("valid file");
+        let c = file.resolve().expect("valid");
+        assert_eq!(c.service.max_scans, 10);
+        assert_eq!(c.service.max_scans_per_connection, 2);
+        assert_eq!(c.service.scan_buffer_bytes, 64 << 20);
+        assert_eq!(c.service.max_concurrent_streams, 16);
+        for (setting, s) in [
+            (
+                "scan_buffer_bytes",
+                Settings {
+                    scan_buffer_bytes: Some(ByteSize(1 << 20)),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "max_scans",
+                Settings {
+                    max_scans: Some(0),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "max_scans_per_connection",
+                Settings {
+                    max_scans_per_connection: Some(0),
+                    ..Settings::default()
+                },
+            ),
+        ] {
+            let e = Settings {
+                data_dir: Some("/d".into()),
+                ..s
+            }
+            .resolve()
+            .expect_err(setting);
+            assert!(e.to_string().contains(setting), "{e}");
+        }
     }
 
     #[test]
@@ -919,5 +1154,25 @@ mod tests {
             Settings::default().resolve(),
             Err(ConfigError::NoDataDir)
         ));
+    }
+
+    #[test]
+    fn max_rows_per_multiget_has_a_default_parses_and_must_be_positive() {
+        let c = ServerConfig::new("/d").expect("defaults");
+        assert_eq!(c.service.max_rows_per_multiget, 10_000);
+        let file = Settings::from_toml("data_dir = \"/d\"\nmax_rows_per_multiget = 50\n")
+            .expect("valid file");
+        assert_eq!(
+            file.resolve().expect("valid").service.max_rows_per_multiget,
+            50
+        );
+        let e = Settings {
+            data_dir: Some("/d".into()),
+            max_rows_per_multiget: Some(0),
+            ..Settings::default()
+        }
+        .resolve()
+        .expect_err("zero rows");
+        assert!(e.to_string().contains("max_rows_per_multiget"), "{e}");
     }
 }

@@ -149,8 +149,13 @@ pub fn row_mutation_from_pb(
                 value: c.value,
                 timestamp: c.timestamp_micros,
             },
-            Some(Kind::DeleteCells(c)) if c.up_to => {
-                return Err(ConvertError::Unsupported("DeleteCells.up_to"));
+            // up_to with timestamp 0 is "every version", as for the family and row forms.
+            Some(Kind::DeleteCells(c)) if c.up_to && c.timestamp_micros != 0 => {
+                engine::Mutation::DeleteColumnUpTo {
+                    family: c.family,
+                    qualifier: c.qualifier,
+                    timestamp: c.timestamp_micros,
+                }
             }
             Some(Kind::DeleteCells(c)) => engine::Mutation::DeleteCells {
                 family: c.family,
@@ -158,15 +163,16 @@ pub fn row_mutation_from_pb(
                 timestamp: c.timestamp_micros,
             },
             Some(Kind::DeleteFamily(c)) if c.up_to_timestamp_micros != 0 => {
-                return Err(ConvertError::Unsupported(
-                    "DeleteFamily.up_to_timestamp_micros",
-                ));
+                engine::Mutation::DeleteFamilyUpTo {
+                    family: c.family,
+                    timestamp: c.up_to_timestamp_micros,
+                }
             }
             Some(Kind::DeleteFamily(c)) => engine::Mutation::DeleteFamily { family: c.family },
             Some(Kind::DeleteRow(c)) if c.up_to_timestamp_micros != 0 => {
-                return Err(ConvertError::Unsupported(
-                    "DeleteRow.up_to_timestamp_micros",
-                ));
+                engine::Mutation::DeleteRowUpTo {
+                    timestamp: c.up_to_timestamp_micros,
+                }
             }
             Some(Kind::DeleteRow(_)) => engine::Mutation::DeleteRow,
             None => {
@@ -231,6 +237,25 @@ pub fn row_mutation_to_pb(m: engine::RowMutation) -> pb::RowMutations {
                 }),
                 engine::Mutation::DeleteRow => Kind::DeleteRow(pb::DeleteRow {
                     up_to_timestamp_micros: 0,
+                }),
+                engine::Mutation::DeleteColumnUpTo {
+                    family,
+                    qualifier,
+                    timestamp,
+                } => Kind::DeleteCells(pb::DeleteCells {
+                    family,
+                    qualifier,
+                    timestamp_micros: timestamp,
+                    up_to: true,
+                }),
+                engine::Mutation::DeleteFamilyUpTo { family, timestamp } => {
+                    Kind::DeleteFamily(pb::DeleteFamily {
+                        family,
+                        up_to_timestamp_micros: timestamp,
+                    })
+                }
+                engine::Mutation::DeleteRowUpTo { timestamp } => Kind::DeleteRow(pb::DeleteRow {
+                    up_to_timestamp_micros: timestamp,
                 }),
             };
             pb::Mutation { kind: Some(kind) }
@@ -341,16 +366,38 @@ pub fn read_filter(
     text: &str,
     read: &mut engine::ReadOptions,
 ) -> Result<Option<ReadFilter>, ConvertError> {
-    if text.is_empty() {
-        return Ok(None);
+    Ok(ReadFilter::prepare(
+        text.as_bytes(),
+        filter::TimeUnit::Micros,
+        read,
+    )?)
+}
+
+impl ReadFilter {
+    /// A filter string of any path (empty: none), its timestamps in `unit` (gRPC: micros,
+    /// Thrift: millis), for a read with `read`: as [`read_filter`], `read` then asks for
+    /// every version and the version count moves into the filter's options.
+    pub fn prepare(
+        text: &[u8],
+        unit: filter::TimeUnit,
+        read: &mut engine::ReadOptions,
+    ) -> Result<Option<ReadFilter>, filter::FilterError> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let filter = filter::Filter::parse(text, unit)?;
+        let options = filter::EvalOptions {
+            max_versions: read.max_versions.max(1),
+            reversed: false,
+        };
+        read.max_versions = u32::MAX;
+        Ok(Some(ReadFilter { filter, options }))
     }
-    let filter = filter::Filter::parse(text.as_bytes(), filter::TimeUnit::Micros)?;
-    let options = filter::EvalOptions {
-        max_versions: read.max_versions.max(1),
-        reversed: false,
-    };
-    read.max_versions = u32::MAX;
-    Ok(Some(ReadFilter { filter, options }))
+
+    /// A fresh evaluation state (one per scan or row read).
+    pub fn state(&self) -> filter::FilterState {
+        filter::FilterState::new(&self.filter, self.options)
+    }
 }
 
 /// An engine row to the wire.
@@ -432,7 +479,41 @@ pub fn description_to_pb(d: engine::TableDescription) -> pb::DescribeTableRespon
             flush_bytes: s.flush_bytes,
             wal_bytes: s.wal_bytes,
             write_amplification_x100: s.write_amplification_x100,
+            sorted_runs: s.sorted_runs,
         }),
+    }
+}
+
+/// ServerInfo: the server's version, the store's ingest directories and sync mode, and the
+/// limits the server enforces (each its setting of the same name).
+pub fn server_info(
+    db: &strata_engine::Db,
+    service: &crate::ServiceOptions,
+) -> pb::ServerInfoResponse {
+    let o = db.options();
+    let n = |v: usize| v as u64;
+    pb::ServerInfoResponse {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        ingest_dirs: db
+            .ingest_dirs()
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect(),
+        limits: Some(pb::ServerLimits {
+            max_row_key_bytes: n(o.limits.max_row_key),
+            max_qualifier_bytes: n(o.limits.max_qualifier),
+            max_value_bytes: n(o.limits.max_value),
+            max_message_bytes: n(service.max_message_bytes),
+            max_mutations_per_row: n(o.limits.max_mutations_per_row),
+            // Settings of issue 10 items 1 and 9, filled in when they land.
+            ..pb::ServerLimits::default()
+        }),
+        sync: match o.sync_mode {
+            strata_engine::SyncMode::Always => "always",
+            strata_engine::SyncMode::Group => "group",
+            strata_engine::SyncMode::None => "none",
+        }
+        .to_string(),
     }
 }
 
@@ -590,9 +671,27 @@ mod tests {
                 },
                 engine::Mutation::DeleteFamily { family: "g".into() },
                 engine::Mutation::DeleteRow,
+                engine::Mutation::DeleteColumnUpTo {
+                    family: "f".into(),
+                    qualifier: b"q3".to_vec().into(),
+                    timestamp: 8,
+                },
+                engine::Mutation::DeleteFamilyUpTo {
+                    family: "g".into(),
+                    timestamp: 9,
+                },
+                engine::Mutation::DeleteRowUpTo { timestamp: 10 },
             ],
         };
         let wire = row_mutation_to_pb(m.clone());
+        assert!(matches!(
+            &wire.mutations[4].kind,
+            Some(Kind::DeleteCells(c)) if c.up_to && c.timestamp_micros == 8
+        ));
+        assert!(matches!(
+            &wire.mutations[6].kind,
+            Some(Kind::DeleteRow(c)) if c.up_to_timestamp_micros == 10
+        ));
         assert_eq!(wire.row, &b"r1"[..]);
         assert!(matches!(
             &wire.mutations[0].kind,
@@ -601,6 +700,57 @@ mod tests {
         assert_eq!(
             row_mutation_from_pb(wire.row, wire.mutations).expect("valid"),
             m
+        );
+    }
+
+    #[test]
+    fn up_to_deletes_convert_and_a_zero_bound_means_every_version() {
+        let up_to = |ts| pb::Mutation {
+            kind: Some(Kind::DeleteCells(pb::DeleteCells {
+                family: "f".into(),
+                qualifier: b"q".to_vec().into(),
+                timestamp_micros: ts,
+                up_to: true,
+            })),
+        };
+        let m = row_mutation_from_pb(
+            b"r".to_vec().into(),
+            vec![
+                up_to(5),
+                up_to(0),
+                pb::Mutation {
+                    kind: Some(Kind::DeleteFamily(pb::DeleteFamily {
+                        family: "g".into(),
+                        up_to_timestamp_micros: 6,
+                    })),
+                },
+                pb::Mutation {
+                    kind: Some(Kind::DeleteRow(pb::DeleteRow {
+                        up_to_timestamp_micros: 7,
+                    })),
+                },
+            ],
+        )
+        .expect("valid");
+        assert_eq!(
+            m.mutations,
+            vec![
+                engine::Mutation::DeleteColumnUpTo {
+                    family: "f".into(),
+                    qualifier: b"q".to_vec().into(),
+                    timestamp: 5
+                },
+                engine::Mutation::DeleteCells {
+                    family: "f".into(),
+                    qualifier: b"q".to_vec().into(),
+                    timestamp: 0
+                },
+                engine::Mutation::DeleteFamilyUpTo {
+                    family: "g".into(),
+                    timestamp: 6
+                },
+                engine::Mutation::DeleteRowUpTo { timestamp: 7 },
+            ]
         );
     }
 

@@ -17,8 +17,12 @@ pub mod escape;
 pub mod guard;
 pub mod http;
 pub mod metrics;
+pub mod multi_get;
 pub mod oversize;
+pub mod reply;
+pub mod row_joiner;
 pub mod scan;
+pub mod scan_budget;
 pub mod server;
 pub mod service;
 pub mod status;
@@ -29,6 +33,7 @@ pub mod tls;
 
 pub use client::{Client, ClientSecurity, ClientSecurityArgs, Remote, connect};
 pub use config::{HttpBinding, HttpListen, ServerConfig, ServiceOptions, Settings, ThriftOptions};
+pub use row_joiner::RowJoiner;
 pub use server::{
     Protections, ServerError, ServerHandle, serve, start, start_with, start_with_http,
 };

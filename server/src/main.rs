@@ -26,7 +26,8 @@ fn main() -> ExitCode {
         | cli::Command::Load(_)
         | cli::Command::Consume(_)
         | cli::Command::Demo(_)
-        | cli::Command::Bench(_) => "warn",
+        | cli::Command::Bench(_)
+        | cli::Command::Check(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
             cli::Command::Consume(a) => cli::consume::run(a).await,
             cli::Command::Demo(a) => cli::demo::run(a).await,
             cli::Command::Bench(a) => cli::bench::run(a).await,
+            cli::Command::Check(a) => cli::check::run(a).await,
         }
     });
     match result {

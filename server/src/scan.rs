@@ -1,47 +1,55 @@
-//! Streaming a Scan: a blocking reader pulls rows from the engine's snapshot scanner in
-//! batches bounded by rows and bytes, and hands them to the gRPC stream through a small
-//! bounded channel. A slow client therefore slows the reader (back-pressure) and the server
-//! holds at most a couple of batches per scan, never the table.
+//! Streaming a Scan: a reader task pulls rows from the engine's snapshot scanner on a blocking
+//! thread (`rows.rs`), cuts them into replies bounded by rows and bytes (a row too large for
+//! one reply goes out in parts: `parts.rs`), and queues them for the transport (`queue.rs`).
 //!
-//! A request's filter runs here, between the engine's rows and the batches, and then the row
-//! limit counts the rows the filter keeps. A filter that drops most rows never ends a scan
-//! early or sends an empty reply: the reader hands back control after reading
-//! [`FILTERED_ROWS_PER_PULL`] dropped rows (so a gone client or a shutdown is noticed) and
-//! goes on reading.
+//! What a scan may hold is bounded whatever its client does:
 //!
-//! A scan whose client reads nothing for the idle timeout is dropped (its snapshot released)
-//! and ends with ABORTED; at server shutdown a scan ends with UNAVAILABLE. Both statuses tell
-//! the client to resume with `start_row_exclusive` after the last key it received. This module
-//! must never run engine calls on the async executor.
+//! - it opens only under the server's caps (`max_scans`, `max_scans_per_connection`:
+//!   `scan_budget.rs`), and keeps its place until it has let go of everything;
+//! - at most [`BUFFERED_REPLIES`] replies wait for the client, and every reply is counted in
+//!   the server-wide `scan_buffer_bytes` before it is built (a reader waits for room);
+//! - while it waits for its client the reader lets go of the engine version it reads (the
+//!   scanner re-opens on the current version, at the same snapshot, when it reads on);
+//! - a reply that waits `scan_idle_timeout` for the client ends the scan with ABORTED, and
+//!   drops its replies; at server shutdown a scan ends with UNAVAILABLE after the replies
+//!   already queued.
+//!
+//! Both statuses tell the client to resume with `start_row` = the last whole row received and
+//! `start_row_exclusive`. This module must never run engine calls on the async executor.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
+mod parts;
+mod queue;
+mod rows;
 
-use strata_engine::filter::{FilterDecision, FilterState};
-use strata_engine::{Db, Row, RowScanner, ScanOptions};
-use strata_proto::v1 as pb;
-use tokio::sync::{mpsc, oneshot};
-use tokio_stream::Stream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata_engine::filter::FilterState;
+use strata_engine::{Db, ScanOptions};
 use tonic::Status;
 
-use crate::convert::{self, ReadFilter};
+pub use queue::ScanStream;
+pub use rows::FILTERED_ROWS_PER_PULL;
+
+use crate::convert::ReadFilter;
+use crate::scan_budget::{BufferPermit, ConnectionId, ScanBudget, ScanSlot};
 use crate::status;
 use crate::stopping::Stopping;
+use queue::Queue;
+use rows::Rows;
 
-/// Replies buffered between the reader and the client.
-const BUFFERED_REPLIES: usize = 2;
+/// Replies that may wait for the client, per scan.
+pub const BUFFERED_REPLIES: usize = 2;
 
-/// Rows the filter may drop in one pull before the reader checks on the client and the
-/// server (and then goes on).
-pub const FILTERED_ROWS_PER_PULL: usize = 4096;
+/// A reader that has waited this long for its client lets go of the engine version.
+const RELEASE_AFTER: Duration = Duration::from_millis(100);
 
 /// How one scan batches its replies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Batching {
-    /// Rows per reply (at least 1).
+    /// Rows per reply (at least 1; the parts of a row count one each).
     pub rows: usize,
-    /// Bytes per reply (approximate; a reply holds at least one row).
+    /// Bytes per reply (at least 1): a reply passes it only by holding a single cell larger.
     pub bytes: usize,
     /// A reply the client does not take for this long ends the scan.
     pub idle_timeout: Duration,
@@ -49,328 +57,247 @@ pub struct Batching {
     pub keys_only: bool,
 }
 
-/// The reply stream of one scan.
-pub struct ScanStream {
-    rx: mpsc::Receiver<pb::ScanResponse>,
-    end: Option<oneshot::Receiver<Status>>,
+/// Where a scan runs: the store, the budget it counts in, and the shutdown signal.
+#[derive(Clone, Debug)]
+pub struct ScanContext {
+    /// The store.
+    pub db: Db,
+    /// The caps and the buffer budget (shared with the Thrift gateway).
+    pub budget: Arc<ScanBudget>,
+    /// Raised at shutdown.
+    pub stopping: Stopping,
 }
 
-impl Stream for ScanStream {
-    type Item = Result<pb::ScanResponse, Status>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.rx.poll_recv(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(reply)) => Poll::Ready(Some(Ok(reply))),
-            // The reader is gone; it reports how it ended before dropping its sender.
-            Poll::Ready(None) => match self.end.take().map(|mut end| end.try_recv()) {
-                Some(Ok(status)) => Poll::Ready(Some(Err(status))),
-                _ => Poll::Ready(None),
-            },
-        }
-    }
-}
-
-/// Open the scan (so an unknown table fails the call itself) and start streaming it, through
-/// `filter` if there is one.
+/// Open the scan (so an unknown table or a cap fails the call itself) and start streaming it,
+/// through `filter` if there is one.
 pub async fn start(
-    db: Db,
+    cx: &ScanContext,
+    conn: ConnectionId,
     table: String,
     mut options: ScanOptions,
     filter: Option<ReadFilter>,
     batching: Batching,
-    stopping: Stopping,
 ) -> Result<ScanStream, Status> {
+    let slot = cx
+        .budget
+        .open(conn)
+        .map_err(|e| Status::resource_exhausted(e.to_string()))?;
     // With a filter the limit counts the rows it keeps, so it is applied here, not by the
     // engine.
     let limit = match filter {
         Some(_) => std::mem::take(&mut options.limit),
         None => 0,
     };
-    let t = table.clone();
+    let (db, t) = (cx.db.clone(), table.clone());
     let scanner = crate::service::blocking(move || db.scan(&t, options)).await?;
-    let scanner = Rows {
+    let rows = Rows::new(
         scanner,
-        filter: filter.map(|f| FilterState::new(&f.filter, f.options)),
+        filter.map(|f| FilterState::new(&f.filter, f.options)),
         limit,
-        sent: 0,
+    );
+    let queue = Arc::new(Queue::new());
+    let reader = Reader {
+        queue: queue.clone(),
+        budget: cx.budget.clone(),
+        batching,
+        stopping: cx.stopping.clone(),
+        table,
     };
-    let (tx, rx) = mpsc::channel(BUFFERED_REPLIES);
-    let (end_tx, end_rx) = oneshot::channel();
-    tokio::spawn(async move {
-        if let Err(status) = feed(scanner, &tx, batching, stopping, &table).await {
-            // The stream yields this after the replies still buffered.
-            let _ = end_tx.send(status);
-        }
-    });
-    Ok(ScanStream {
-        rx,
-        end: Some(end_rx),
-    })
+    tokio::spawn(reader.run(rows, slot));
+    Ok(ScanStream::new(queue))
 }
 
-/// Read and send batches until the scan ends. `Err` is the status that ends the stream.
-async fn feed(
-    mut scanner: Rows,
-    tx: &mpsc::Sender<pb::ScanResponse>,
+/// The reader task of one scan.
+struct Reader {
+    queue: Arc<Queue>,
+    budget: Arc<ScanBudget>,
     batching: Batching,
-    mut stopping: Stopping,
-    table: &str,
-) -> Result<(), Status> {
-    loop {
-        if tx.is_closed() {
-            return Ok(()); // client gone
+    stopping: Stopping,
+    table: String,
+}
+
+/// Why the reader stopped reading.
+enum Stop {
+    /// The scan ended, or the client went away.
+    Done,
+    /// The stream ends after the queued replies with this status.
+    End(Status),
+    /// The stream ends now with this status; the queued replies are dropped.
+    Abort(Status),
+}
+
+impl Reader {
+    async fn run(mut self, rows: Rows, slot: ScanSlot) {
+        let mut rows = Some(rows);
+        let stop = self.read(&mut rows).await;
+        // Dropping the scanner may delete table files: off the async workers.
+        let _ = tokio::task::spawn_blocking(move || drop(rows)).await;
+        match stop {
+            Stop::Done => {
+                self.queue.finish(None);
+                self.drain().await;
+            }
+            Stop::End(status) => {
+                self.queue.finish(Some(status));
+                self.drain().await;
+            }
+            Stop::Abort(status) => self.queue.abort(status),
         }
-        let (s, batch) = tokio::task::spawn_blocking(move || {
-            let batch = next_batch(&mut scanner, batching);
-            (scanner, batch)
+        drop(slot);
+    }
+
+    fn idle(&self) -> Status {
+        tracing::info!(table = self.table, "dropping idle scan");
+        Status::aborted(format!(
+            "scan of table {} dropped: the client read nothing for {:?} (scan_idle_timeout); \
+             resume after the last whole row received",
+            self.table, self.batching.idle_timeout
+        ))
+    }
+
+    fn shutting_down(&self) -> Status {
+        Status::unavailable(format!(
+            "scan of table {} ended: the server is shutting down; resume after the last whole \
+             row received",
+            self.table
+        ))
+    }
+
+    /// The idle deadline, or far away when no reply waits.
+    fn deadline(&self) -> tokio::time::Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let at = self
+            .queue
+            .idle_deadline(self.batching.idle_timeout)
+            .unwrap_or(far);
+        tokio::time::Instant::from_std(at)
+    }
+
+    /// Run `f` on `rows` on a blocking thread. `None` (and `rows` gone) if the thread died.
+    async fn on_rows<T: Send + 'static>(
+        rows: &mut Option<Rows>,
+        f: impl FnOnce(&mut Rows) -> T + Send + 'static,
+    ) -> Result<T, Status> {
+        let Some(mut taken) = rows.take() else {
+            return Err(Status::internal("scan reader lost its scanner"));
+        };
+        let (back, out) = tokio::task::spawn_blocking(move || {
+            let out = f(&mut taken);
+            (taken, out)
         })
         .await
         .map_err(status::from_join)?;
-        scanner = s;
-        let Batch { rows, done, error } = batch;
-        if !rows.is_empty() {
-            let reply = pb::ScanResponse { rows };
-            tokio::select! {
-                sent = tx.send(reply) => {
-                    if sent.is_err() {
-                        return Ok(()); // client gone
+        *rows = Some(back);
+        Ok(out)
+    }
+
+    /// Read and queue replies until the scan ends, fails, is dropped or must stop.
+    async fn read(&mut self, rows: &mut Option<Rows>) -> Stop {
+        loop {
+            // Room in the queue, then room in the budget for a whole reply.
+            if let Err(stop) = self.wait_for_room(rows).await {
+                return stop;
+            }
+            let mut permit = match self.reserve(self.batching.bytes).await {
+                Ok(p) => p,
+                Err(stop) => return stop,
+            };
+            let batching = self.batching;
+            let batch = match Self::on_rows(rows, move |r| r.next_batch(batching)).await {
+                Ok(b) => b,
+                Err(status) => return Stop::Abort(status),
+            };
+            if !batch.reply.is_empty() {
+                let bytes = batch.reply.bytes();
+                if bytes > permit.bytes() {
+                    // One cell larger than a reply: count it whole before queueing it.
+                    match self.reserve(bytes - permit.bytes()).await {
+                        Ok(more) => permit.merge(more),
+                        Err(stop) => return stop,
                     }
                 }
-                () = tokio::time::sleep(batching.idle_timeout) => {
-                    tracing::info!(table, "dropping idle scan");
-                    return Err(Status::aborted(format!(
-                        "scan of table {table} dropped: the client read nothing for {:?} \
-                         (scan_idle_timeout); resume after the last row received",
-                        batching.idle_timeout
-                    )));
-                }
-                () = stopping.wait() => {
-                    return Err(shutting_down(table));
-                }
+                permit.shrink_to(bytes);
+                self.queue
+                    .push(batch.reply.finish(), permit, Instant::now());
+            }
+            if let Some(e) = batch.error {
+                return Stop::End(status::from_engine(&e));
+            }
+            if batch.done {
+                return Stop::Done;
+            }
+            if self.stopping.is_stopping() {
+                return Stop::End(self.shutting_down());
             }
         }
-        if let Some(e) = error {
-            return Err(status::from_engine(&e));
-        }
-        if done {
-            return Ok(());
-        }
-        if stopping.is_stopping() {
-            return Err(shutting_down(table));
-        }
-    }
-}
-
-fn shutting_down(table: &str) -> Status {
-    Status::unavailable(format!(
-        "scan of table {table} ended: the server is shutting down; resume after the last row \
-         received"
-    ))
-}
-
-struct Batch {
-    rows: Vec<pb::Row>,
-    done: bool,
-    error: Option<strata_engine::Error>,
-}
-
-/// A scan's rows as sent: the engine's scanner, through the request's filter and its limit.
-struct Rows {
-    scanner: RowScanner,
-    filter: Option<FilterState>,
-    /// Rows to send at most (0: no limit; the engine applies the limit when there is no
-    /// filter).
-    limit: u64,
-    sent: u64,
-}
-
-/// What one pull gives.
-enum Pull {
-    Row(Row),
-    End,
-    Failed(strata_engine::Error),
-    /// The filter dropped [`FILTERED_ROWS_PER_PULL`] rows in a row: ask again.
-    Later,
-}
-
-impl Rows {
-    fn pull(&mut self) -> Pull {
-        if self.limit > 0 && self.sent >= self.limit {
-            return Pull::End;
-        }
-        for _ in 0..FILTERED_ROWS_PER_PULL {
-            if self.filter.as_ref().is_some_and(FilterState::is_finished) {
-                return Pull::End;
-            }
-            let row = match self.scanner.next() {
-                None => return Pull::End,
-                Some(Err(e)) => return Pull::Failed(e),
-                Some(Ok(row)) => row,
-            };
-            let row = match &mut self.filter {
-                None => row,
-                Some(f) => match f.apply(row) {
-                    FilterDecision::Include(row) => row,
-                    FilterDecision::Skip => continue,
-                    FilterDecision::StopScan => return Pull::End,
-                },
-            };
-            self.sent += 1;
-            return Pull::Row(row);
-        }
-        Pull::Later
-    }
-}
-
-/// Pull rows until the batch is full by rows or bytes, or the scan ends or fails, or the
-/// filter has dropped many rows (the batch may then be empty; the scan is not done).
-fn next_batch(scanner: &mut Rows, batching: Batching) -> Batch {
-    let mut rows = Vec::with_capacity(batching.rows.min(1024));
-    let mut bytes = 0usize;
-    while rows.len() < batching.rows && bytes < batching.bytes {
-        let (done, error) = match scanner.pull() {
-            Pull::Row(mut row) => {
-                if batching.keys_only {
-                    row.cells = Vec::new();
-                }
-                bytes += convert::row_size(&row);
-                rows.push(convert::row_to_pb(row));
-                continue;
-            }
-            Pull::Later => (false, None),
-            Pull::End => (true, None),
-            Pull::Failed(e) => (true, Some(e)),
-        };
-        return Batch { rows, done, error };
-    }
-    Batch {
-        rows,
-        done: false,
-        error: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use strata_engine::filter::{EvalOptions, Filter, TimeUnit};
-    use strata_engine::{DbOptions, FamilyOptions, Mutation, RowMutation};
-    use tokio_stream::StreamExt;
-
-    /// A store with rows k00000.. of one cell each; `v` for `matching`, `x` otherwise.
-    fn store(dir: &std::path::Path, rows: usize, matching: &[usize]) -> Db {
-        let db = Db::open(dir, DbOptions::default()).expect("open");
-        db.create_table("t", vec![FamilyOptions::new("f")])
-            .expect("create");
-        let rows = (0..rows)
-            .map(|i| RowMutation {
-                row: format!("k{i:05}").into_bytes().into(),
-                mutations: vec![Mutation::SetCell {
-                    family: "f".into(),
-                    qualifier: "q".into(),
-                    value: if matching.contains(&i) { "v" } else { "x" }.into(),
-                    timestamp: 1,
-                }],
-            })
-            .collect();
-        db.mutate_rows("t", rows).expect("write");
-        db
     }
 
-    fn rows(db: &Db, filter: &str, limit: u64) -> Rows {
-        let filter = Filter::parse(filter.as_bytes(), TimeUnit::Micros).expect("filter");
-        Rows {
-            scanner: db.scan("t", ScanOptions::default()).expect("scan"),
-            filter: Some(FilterState::new(&filter, EvalOptions::default())),
-            limit,
-            sent: 0,
-        }
-    }
-
-    fn batching(rows: usize) -> Batching {
-        Batching {
-            rows,
-            bytes: usize::MAX,
-            idle_timeout: Duration::from_secs(60),
-            keys_only: false,
-        }
-    }
-
-    #[test]
-    fn a_filter_that_drops_most_rows_hands_back_control_and_goes_on() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let total = 2 * FILTERED_ROWS_PER_PULL + 10;
-        let db = store(dir.path(), total, &[3, total - 1]);
-        let mut r = rows(&db, "ValueFilter(=, 'binary:v')", 0);
-        let mut keys = Vec::new();
-        let mut empty_batches = 0;
+    /// Wait until the queue has room. After [`RELEASE_AFTER`] of waiting the engine version
+    /// is let go.
+    async fn wait_for_room(&mut self, rows: &mut Option<Rows>) -> Result<(), Stop> {
+        let mut released = false;
         loop {
-            let b = next_batch(&mut r, batching(100));
-            assert!(b.error.is_none());
-            if b.rows.is_empty() && !b.done {
-                empty_batches += 1;
+            if self.queue.is_gone() {
+                return Err(Stop::Done);
             }
-            keys.extend(b.rows.into_iter().map(|row| row.key));
-            if b.done {
-                break;
+            if self.queue.len() < BUFFERED_REPLIES {
+                return Ok(());
+            }
+            let deadline = self.deadline();
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Stop::Abort(self.idle()));
+            }
+            let release = tokio::select! {
+                () = self.queue.changed() => false,
+                () = tokio::time::sleep_until(deadline) => false,
+                () = tokio::time::sleep(RELEASE_AFTER), if !released => true,
+                () = self.stopping.wait() => return Err(Stop::End(self.shutting_down())),
+            };
+            if release {
+                released = true;
+                Self::on_rows(rows, Rows::release)
+                    .await
+                    .map_err(Stop::Abort)?;
             }
         }
-        assert_eq!(
-            keys,
-            vec![&b"k00003"[..], format!("k{:05}", total - 1).as_bytes()]
-        );
-        // The first pull keeps k00003 and drops the next 4096 rows: its batch goes out with one
-        // row. The second drops 4096 more and comes back empty (not sent); the scan goes on.
-        assert_eq!(empty_batches, 1);
     }
 
-    #[test]
-    fn the_limit_counts_rows_the_filter_keeps_and_the_filter_can_end_the_scan() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = store(dir.path(), 50, &[10, 20, 30, 40]);
-        let mut r = rows(&db, "ValueFilter(=, 'binary:v')", 3);
-        let b = next_batch(&mut r, batching(10));
-        let keys: Vec<_> = b.rows.iter().map(|row| row.key.clone()).collect();
-        assert_eq!(keys, [&b"k00010"[..], b"k00020", b"k00030"]);
-        assert!(b.done);
-        let mut r = rows(&db, "PageFilter(2)", 0);
-        let b = next_batch(&mut r, batching(10));
-        assert_eq!(b.rows.len(), 2);
-        assert!(b.done, "PageFilter ends the scan");
-    }
-
-    #[tokio::test]
-    async fn stream_yields_buffered_replies_then_the_end_status() {
-        let (tx, rx) = mpsc::channel(4);
-        let (end_tx, end_rx) = oneshot::channel();
-        let mut s = ScanStream {
-            rx,
-            end: Some(end_rx),
-        };
-        tx.send(pb::ScanResponse::default()).await.expect("open");
-        end_tx
-            .send(Status::aborted("idle"))
-            .expect("receiver alive");
-        drop(tx);
-        assert!(matches!(s.next().await, Some(Ok(_))));
-        match s.next().await {
-            Some(Err(st)) => assert_eq!(st.code(), tonic::Code::Aborted),
-            other => panic!("expected the end status, got {other:?}"),
+    /// `bytes` of the buffer budget, waiting for room while the client is not idle.
+    async fn reserve(&mut self, bytes: usize) -> Result<BufferPermit, Stop> {
+        let budget = self.budget.clone();
+        let reserve = budget.reserve(bytes);
+        tokio::pin!(reserve);
+        loop {
+            if self.queue.is_gone() {
+                return Err(Stop::Done);
+            }
+            let deadline = self.deadline();
+            tokio::select! {
+                got = &mut reserve => {
+                    return got.map_err(|e| Stop::End(Status::resource_exhausted(e.to_string())));
+                }
+                () = self.queue.changed() => {}
+                () = tokio::time::sleep_until(deadline) => return Err(Stop::Abort(self.idle())),
+                () = self.stopping.wait() => return Err(Stop::End(self.shutting_down())),
+            }
         }
-        assert!(s.next().await.is_none());
     }
 
-    #[tokio::test]
-    async fn stream_ends_cleanly_without_a_status() {
-        let (tx, rx) = mpsc::channel(1);
-        let (end_tx, end_rx) = oneshot::channel::<Status>();
-        let mut s = ScanStream {
-            rx,
-            end: Some(end_rx),
-        };
-        drop(end_tx);
-        drop(tx);
-        assert!(s.next().await.is_none());
+    /// The reader is done: wait until the client took every reply, went away, or went idle.
+    async fn drain(&mut self) {
+        loop {
+            if self.queue.is_gone() || self.queue.len() == 0 {
+                return;
+            }
+            let deadline = self.deadline();
+            tokio::select! {
+                () = self.queue.changed() => {}
+                () = tokio::time::sleep_until(deadline) => {
+                    let idle = self.idle();
+                    self.queue.abort(idle);
+                    return;
+                }
+            }
+        }
     }
 }

@@ -26,14 +26,16 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::aggregation::Aggregator;
-use crate::auth::{Listener, Protection, Security, check_listen};
+use crate::auth::{Listener, Security, check_listen};
 use crate::config::{HttpBinding, ServerConfig, ServiceOptions};
 use crate::guard::GuardLayer;
 use crate::http::{self, HttpHandle, HttpState};
 use crate::metrics::grpc::GrpcMetricsLayer;
 use crate::oversize;
+use crate::scan_budget::ScanBudget;
 use crate::service::StrataService;
 use crate::stopping::{self, StopSender};
+use crate::thrift::auth::ThriftSecurity;
 use crate::tls::{self, ReloadableTls};
 
 /// Why the server could not start or stop cleanly.
@@ -53,14 +55,18 @@ pub enum ServerError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// What protects a listener: the shared [`Security`] (authentication, authorization, audit)
-/// and the listener's own TLS, if any.
+/// What protects the listeners: the shared [`Security`] (authentication, authorization,
+/// audit) and each listener's own TLS, if any (the same files, each with its ALPN).
 #[derive(Clone, Debug)]
 pub struct Protections {
     /// Authentication, authorization and audit (shared by every listener of the server).
     pub security: Arc<Security>,
-    /// This listener's TLS (`None`: plain TCP).
+    /// The gRPC listener's TLS (`None`: plain TCP).
     pub tls: Option<Arc<ReloadableTls>>,
+    /// The HTTP listener's TLS (`None`: plain TCP).
+    pub http_tls: Option<Arc<ReloadableTls>>,
+    /// The Thrift listener's TLS (`--thrift-tls`; `None`: plain TCP).
+    pub thrift_tls: Option<Arc<ReloadableTls>>,
 }
 
 impl Protections {
@@ -69,19 +75,27 @@ impl Protections {
         Protections {
             security: Arc::new(Security::off()),
             tls: None,
+            http_tls: None,
+            thrift_tls: None,
         }
     }
 
     /// SIGHUP: reload the TLS files, the token file and reopen the audit log; whatever
     /// fails to load is logged and the old state stays in force.
     pub fn reload(&self) {
-        if let Some(tls) = &self.tls {
+        let listeners = [
+            ("gRPC", &self.tls),
+            ("HTTP", &self.http_tls),
+            ("Thrift", &self.thrift_tls),
+        ];
+        for (listener, tls) in listeners {
+            let Some(tls) = tls else { continue };
             match tls.reload() {
                 Ok(()) => {
-                    tracing::info!(cert = %tls.files().cert.display(), "TLS certificate reloaded")
+                    tracing::info!(listener, cert = %tls.files().cert.display(), "TLS certificate reloaded")
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "TLS not reloaded; the old certificate stays in force")
+                    tracing::error!(listener, error = %e, "TLS not reloaded; the old certificate stays in force")
                 }
             }
         }
@@ -100,9 +114,16 @@ pub struct ServerHandle {
     health: HealthReporter,
     http: Option<HttpHandle>,
     protections: Protections,
+    budget: Arc<ScanBudget>,
 }
 
 impl ServerHandle {
+    /// The scan caps and buffer budget its scans count in (give it to a Thrift gateway beside
+    /// it, so that both count against one budget).
+    pub fn scan_budget(&self) -> Arc<ScanBudget> {
+        self.budget.clone()
+    }
+
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -126,6 +147,16 @@ impl ServerHandle {
     /// The HTTP server's address, if it runs.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().map(HttpHandle::local_addr)
+    }
+
+    /// `http://ADDR` (`https://ADDR` with TLS) of the HTTP server, if it runs.
+    pub fn http_url(&self) -> Option<String> {
+        let scheme = if self.protections.http_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        self.http_addr().map(|a| format!("{scheme}://{a}"))
     }
 
     /// Stop accepting connections, report NOT_SERVING, end streaming calls at their next
@@ -190,14 +221,26 @@ pub async fn start_with_http(
     start_with(db, listener, http, options, Protections::none()).await
 }
 
-/// [`start_with_http`] with the gRPC listener behind `protections`: TLS when given, and every
-/// request authenticated and authorized by its security.
+/// [`start_with_http`] with the gRPC and HTTP listeners behind `protections`: TLS when given,
+/// and every request authenticated and authorized by its security.
 pub async fn start_with(
     db: Db,
     listener: TcpListener,
     http: Option<TcpListener>,
     options: ServiceOptions,
     protections: Protections,
+) -> Result<ServerHandle, ServerError> {
+    start_inner(db, listener, http, options, protections, None).await
+}
+
+/// [`start_with`] whose scans count in `budget` (a fresh one from `options` if `None`).
+async fn start_inner(
+    db: Db,
+    listener: TcpListener,
+    http: Option<TcpListener>,
+    options: ServiceOptions,
+    protections: Protections,
+    budget: Option<Arc<ScanBudget>>,
 ) -> Result<ServerHandle, ServerError> {
     let local_addr = listener.local_addr()?;
     let (stop, stopping) = stopping::channel();
@@ -209,16 +252,21 @@ pub async fn start_with(
             l,
             HttpState {
                 aggregator: aggregator.clone(),
+                security: security.clone(),
             },
+            protections.http_tls.clone(),
         )?),
         None => None,
     };
+    let budget = budget.unwrap_or_else(|| ScanBudget::new(options.scan_limits()));
+    let max_streams = options.max_concurrent_streams;
     let service = StrataServer::new(StrataService::new(
         db,
         options,
         stopping,
         aggregator,
         security.clone(),
+        budget.clone(),
     ))
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
@@ -236,9 +284,11 @@ pub async fn start_with(
 
     let incoming = tls::incoming(listener, protections.tls.clone());
     // The metrics layer is outermost, so it sees the status after the oversize rewrite.
+    // Streams per connection bound what one client connection can hold open at once.
     let router = Server::builder()
+        .max_concurrent_streams(max_streams)
         .layer(GrpcMetricsLayer)
-        .layer(oversize::layer::<tonic::body::Body>())
+        .layer(oversize::layer())
         .layer(GuardLayer::new(security))
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -256,6 +306,7 @@ pub async fn start_with(
         health,
         http,
         protections,
+        budget,
     })
 }
 
@@ -302,60 +353,44 @@ fn protections(config: &ServerConfig) -> anyhow::Result<Protections> {
         sec.insecure,
     )?;
     if let Some(addr) = config.thrift_listen {
-        // The gateway has no TLS nor authentication of its own yet (phase 2).
-        let unprotected = Protection {
-            tls: false,
-            authentication: false,
-        };
-        check_listen(Listener::THRIFT, addr, unprotected, sec.insecure)?;
-        if sec.protection().authentication {
+        let thrift = sec.thrift_protection();
+        check_listen(Listener::THRIFT, addr, thrift, sec.insecure)?;
+        if sec.protection().authentication && !thrift.authentication {
             tracing::warn!(
                 address = %addr,
-                "the Thrift gateway does not check tokens or certificates yet: whoever can \
-                 reach its address uses the store without them"
+                "the Thrift gateway cannot check tokens (Thrift1 has no headers) and has no \
+                 client certificates (add --thrift-tls with --tls-client-ca): its callers are \
+                 anonymous with every permission, so whoever can reach its address uses the \
+                 store without a token"
             );
         }
     }
-    if let HttpBinding::Explicit(addr) | HttpBinding::Default(addr) = http_binding(config) {
-        // The HTTP server has no TLS nor authentication of its own yet (phase 2).
-        let unprotected = Protection {
-            tls: false,
-            authentication: false,
-        };
-        check_listen(Listener::HTTP, addr, unprotected, sec.insecure)?;
-        if sec.protection().authentication {
-            tracing::warn!(
-                address = %addr,
-                "the HTTP server does not check tokens or certificates yet: whoever can reach \
-                 its address reads the dashboard and the tables without them"
-            );
-        }
+    if let HttpBinding::Explicit(addr) | HttpBinding::Default(addr) = config.http {
+        // The same TLS and authentication as gRPC.
+        check_listen(Listener::HTTP, addr, sec.protection(), sec.insecure)?;
     }
     let security = Arc::new(sec.security()?);
-    let tls = match &sec.tls {
-        Some(files) => Some(Arc::new(ReloadableTls::load(
-            files.clone(),
-            tls::GRPC_ALPN,
-        )?)),
-        None => None,
+    let load = |alpn| -> anyhow::Result<Option<Arc<ReloadableTls>>> {
+        Ok(match &sec.tls {
+            Some(files) => Some(Arc::new(ReloadableTls::load(files.clone(), alpn)?)),
+            None => None,
+        })
     };
+    let tls = load(tls::GRPC_ALPN)?;
+    let http_tls = load(http::listener::HTTP_ALPN)?;
+    let thrift_tls = if sec.thrift_tls { load(&[])? } else { None };
     if security.authenticator().is_on() && tls.is_none() {
         tracing::warn!(
             "authentication without TLS: tokens cross the connection in clear text \
              (acceptable on loopback only; add --tls-cert FILE --tls-key FILE)"
         );
     }
-    Ok(Protections { security, tls })
-}
-
-/// The HTTP server's binding: as configured, except that the built-in default is off while
-/// authentication is on (the HTTP server cannot authenticate yet, phase 2), so turning on
-/// `--auth-tokens` never leaves an unauthenticated door open by default.
-fn http_binding(config: &ServerConfig) -> HttpBinding {
-    match config.http {
-        HttpBinding::Default(_) if config.security.protection().authentication => HttpBinding::Off,
-        other => other,
-    }
+    Ok(Protections {
+        security,
+        tls,
+        http_tls,
+        thrift_tls,
+    })
 }
 
 /// Reload on every SIGHUP until the task is aborted.
@@ -380,47 +415,54 @@ async fn serve_open(
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let binding = http_binding(config);
-    if let (HttpBinding::Default(addr), HttpBinding::Off) = (config.http, binding) {
-        tracing::info!(
-            default = %addr,
-            "the HTTP server is off: it cannot authenticate requests yet; pass --http-listen \
-             ADDR to run it anyway"
-        );
-    }
-    let http = http::bind(binding).await?;
+    let http = http::bind(config.http).await?;
     let lister = db.clone();
     let tables = tokio::task::spawn_blocking(move || lister.list_tables()).await?;
+    // gRPC scans and Thrift scanners count against one budget.
+    let budget = ScanBudget::new(config.service.scan_limits());
     let thrift = match config.thrift_listen {
         None => None,
         Some(addr) => {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (thrift_listen)"))?;
-            let gateway = crate::thrift::start(db.clone(), listener, config.thrift.clone())
-                .context("cannot start the Thrift gateway")?;
+            let security =
+                ThriftSecurity::new(protections.security.clone(), protections.thrift_tls.clone());
+            let tls = security.tls.is_some();
+            let client_certificates = security.client_certificates();
+            let gateway = crate::thrift::start_with(
+                db.clone(),
+                listener,
+                config.thrift.clone(),
+                security,
+                budget.clone(),
+            )
+            .context("cannot start the Thrift gateway")?;
             tracing::info!(
                 address = %gateway.local_addr(),
                 transport = if config.thrift.framed { "framed" } else { "buffered" },
                 protocol = if config.thrift.compact { "compact" } else { "binary" },
                 max_connections = config.thrift.max_connections,
                 scanner_lease = ?config.thrift.scanner_lease,
+                tls,
+                client_certificates,
                 "thrift gateway (HBase Thrift1) serving"
             );
             Some(gateway)
         }
     };
-    let handle = start_with(
+    let handle = start_inner(
         db.clone(),
         listener,
         http,
         config.service.clone(),
         protections,
+        Some(budget),
     )
     .await?;
     let reloader = reload_on_sighup(&handle)?;
-    if let Some(addr) = handle.http_addr() {
-        tracing::info!(address = %addr, "dashboard at http://{addr}/, metrics at http://{addr}/metrics");
+    if let (Some(addr), Some(url)) = (handle.http_addr(), handle.http_url()) {
+        tracing::info!(address = %addr, "dashboard at {url}/, metrics at {url}/metrics");
     }
     tracing::info!(
         address = %handle.local_addr(),
@@ -432,6 +474,10 @@ async fn serve_open(
         table_names = ?tables,
         sync = ?config.db.sync_mode,
         max_message_bytes = config.service.max_message_bytes,
+        max_scans = config.service.max_scans,
+        max_scans_per_connection = config.service.max_scans_per_connection,
+        scan_buffer_bytes = config.service.scan_buffer_bytes,
+        max_concurrent_streams = config.service.max_concurrent_streams,
         "strata serving"
     );
     shutdown.await;

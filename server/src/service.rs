@@ -20,7 +20,10 @@ use crate::auth::{Action, Security, can_read};
 use crate::config::ServiceOptions;
 use crate::convert::{self, ConvertError};
 use crate::guard::{Caller, Targeted};
-use crate::scan::{self, Batching, ScanStream};
+use crate::multi_get::{self, MultiGet};
+use crate::reply::ReplyBudget;
+use crate::scan::{self, Batching, ScanContext, ScanStream};
+use crate::scan_budget::{ConnectionId, Protocol, ScanBudget};
 use crate::status;
 use crate::stopping::Stopping;
 use crate::stream::{self, AckStream};
@@ -50,26 +53,35 @@ pub struct StrataService {
     stopping: Stopping,
     aggregator: Aggregator,
     security: Arc<Security>,
+    scans: ScanContext,
 }
 
 impl StrataService {
     /// A service over `db`; long-lived calls end when `stopping` is raised; Aggregate runs
     /// through `aggregator` (shared with the HTTP dashboard, so both count against one limit
     /// of concurrent aggregation scans); calls are authorized with `security` (behind a
-    /// [`crate::guard::GuardLayer`] of the same).
+    /// [`crate::guard::GuardLayer`] of the same); scans count in `budget` (shared with the
+    /// Thrift gateway).
     pub fn new(
         db: Db,
         options: ServiceOptions,
         stopping: Stopping,
         aggregator: Aggregator,
         security: Arc<Security>,
+        budget: Arc<ScanBudget>,
     ) -> Self {
+        let scans = ScanContext {
+            db: db.clone(),
+            budget,
+            stopping: stopping.clone(),
+        };
         StrataService {
             db,
             options,
             stopping,
             aggregator,
             security,
+            scans,
         }
     }
 
@@ -108,7 +120,7 @@ impl StrataService {
         };
         Batching {
             rows: usize::try_from(rows).unwrap_or(usize::MAX).max(1),
-            bytes: self.options.scan_batch_bytes.max(1),
+            bytes: self.options.scan_reply_bytes(),
             idle_timeout: self.options.scan_idle_timeout,
             keys_only,
         }
@@ -247,20 +259,29 @@ impl Strata for StrataService {
         let mut read = convert::read_options_from_pb(r.columns, r.max_versions, r.time_range)
             .map_err(invalid)?;
         let filter = convert::read_filter(&r.filter, &mut read).map_err(invalid)?;
-        // A point get takes a few microseconds, never waits on a lock and reads at most a
-        // handful of blocks: run it on the async worker. Handing it to the blocking pool
-        // cost more than the get itself (thread wake-ups measured at a third of the
-        // server's CPU with 8 clients).
-        let found = self
+        // A get answered from memory (memtables, cached blocks) takes a few microseconds and
+        // never waits: it runs on the async worker, since handing every get to the blocking
+        // pool cost more than the gets (thread wake-ups measured at a third of the server's
+        // CPU with 8 clients). A get that must read a table file (fault mmapped pages,
+        // decompress a block) goes to a blocking thread, so slow disks never stall the
+        // workers every call's I/O runs on.
+        let cached = self
             .db
-            .get(&table, &r.row, &read)
+            .get_cached(&table, &r.row, &read)
             .map_err(|e| status::from_engine(&e))?;
+        let found = match cached {
+            Some(found) => found,
+            None => {
+                let (db, t, row) = (self.db.clone(), table.clone(), r.row.clone());
+                blocking(move || db.get(&t, &row, &read)).await?
+            }
+        };
         // Filtering one row is as cheap (the filter's regexes are size-bounded).
         let found = match filter {
             Some(f) => found.and_then(|row| filter::filter_row(&f.filter, row, f.options)),
             None => found,
         };
-        Ok(Response::new(match found {
+        let reply = match found {
             Some(row) => pb::GetResponse {
                 found: true,
                 row: Some(convert::row_to_pb(row)),
@@ -269,7 +290,9 @@ impl Strata for StrataService {
                 found: false,
                 row: None,
             },
-        }))
+        };
+        ReplyBudget::new(&table, self.options.max_message_bytes).add(&reply)?;
+        Ok(Response::new(reply))
     }
 
     type ScanStream = ScanStream;
@@ -278,19 +301,16 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::ScanRequest>,
     ) -> Result<Response<ScanStream>, Status> {
+        let conn = ConnectionId {
+            protocol: Protocol::Grpc,
+            client: request.remote_addr(),
+        };
         let mut r = self.admit(request, Action::Scan)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let mut options = convert::scan_options_from_pb(&mut r).map_err(invalid)?;
         let filter = convert::read_filter(&r.filter, &mut options.read).map_err(invalid)?;
-        let stream = scan::start(
-            self.db.clone(),
-            table,
-            options,
-            filter,
-            self.batching(r.batch_size, r.keys_only),
-            self.stopping.clone(),
-        )
-        .await?;
+        let batching = self.batching(r.batch_size, r.keys_only);
+        let stream = scan::start(&self.scans, conn, table, options, filter, batching).await?;
         Ok(Response::new(stream))
     }
 
@@ -366,8 +386,19 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::MultiGetRequest>,
     ) -> Result<Response<pb::MultiGetResponse>, Status> {
-        self.admit(request, Action::MultiGet)?;
-        Err(Status::unimplemented("MultiGet is not implemented yet"))
+        let r = self.admit(request, Action::MultiGet)?;
+        let call = MultiGet::from_pb(r).map_err(invalid)?;
+        let bounds = multi_get::Bounds {
+            max_rows: self.options.max_rows_per_multiget,
+            reply_bytes: self.options.max_message_bytes,
+        };
+        // Up to max_rows_per_multiget gets: the blocking pool, unlike a single Get.
+        let db = self.db.clone();
+        let reply = tokio::task::spawn_blocking(move || call.run(&db, bounds))
+            .await
+            .map_err(status::from_join)?
+            .map_err(|e| status::from_multi_get(&e))?;
+        Ok(Response::new(reply))
     }
 
     async fn aggregate(
@@ -396,7 +427,7 @@ impl Strata for StrataService {
         request: Request<pb::ServerInfoRequest>,
     ) -> Result<Response<pb::ServerInfoResponse>, Status> {
         self.admit(request, Action::ServerInfo)?;
-        Err(Status::unimplemented("ServerInfo is not implemented yet"))
+        Ok(Response::new(convert::server_info(&self.db, &self.options)))
     }
 
     async fn disable_table(

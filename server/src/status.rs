@@ -13,21 +13,28 @@ use strata_engine::aggregate::AggregateError;
 use crate::aggregation::RunError;
 use crate::auth::{Denied, Unauthenticated};
 use crate::convert::ConvertError;
+use crate::multi_get::MultiGetError;
 
 /// The gRPC status for an engine error.
 ///
-/// - unknown table or family: NOT_FOUND
-/// - bad name, empty or oversized key, oversized value, other bad input: INVALID_ARGUMENT
+/// - unknown table or family, missing ingest file: NOT_FOUND
+/// - bad name, empty or oversized key, oversized value, an ingest file that is not a valid
+///   table file, other bad input: INVALID_ARGUMENT
+/// - an ingest path outside the ingest directories (or through a link): PERMISSION_DENIED
 /// - existing table or family: ALREADY_EXISTS
 /// - store read-only after a write failure, store closing: UNAVAILABLE
-/// - corruption: DATA_LOSS
+/// - corruption, a table whose files are damaged or missing: DATA_LOSS
 /// - full disk: RESOURCE_EXHAUSTED
 /// - data directory locked: FAILED_PRECONDITION
 /// - other I/O errors: INTERNAL
 pub fn from_engine(err: &Error) -> Status {
     let code = match err {
-        Error::TableNotFound(_) | Error::FamilyNotFound { .. } => Code::NotFound,
+        Error::TableNotFound(_) | Error::FamilyNotFound { .. } | Error::FileNotFound { .. } => {
+            Code::NotFound
+        }
         Error::InvalidArgument(_) => Code::InvalidArgument,
+        Error::PermissionDenied(_) => Code::PermissionDenied,
+        Error::TableUnavailable { .. } => Code::DataLoss,
         Error::AlreadyExists(_) => Code::AlreadyExists,
         Error::ReadOnly(_) | Error::Closed => Code::Unavailable,
         Error::Corruption { .. } => Code::DataLoss,
@@ -61,6 +68,21 @@ pub fn from_aggregate(err: &RunError) -> Status {
             Status::internal(err.to_string())
         }
         RunError::Closed => Status::unavailable(err.to_string()),
+    }
+}
+
+/// The status for a failed MultiGet: too many rows INVALID_ARGUMENT; a reply past the message
+/// limit RESOURCE_EXHAUSTED naming the row; the engine's errors as [`from_engine`], with the
+/// row named when it is about the row (a bad key).
+pub fn from_multi_get(err: &MultiGetError) -> Status {
+    match err {
+        MultiGetError::TooManyRows { .. } => Status::invalid_argument(err.to_string()),
+        MultiGetError::RowTooLarge { .. } | MultiGetError::ReplyTooLarge { .. } => {
+            Status::resource_exhausted(err.to_string())
+        }
+        MultiGetError::Engine { source, .. } => {
+            Status::new(from_engine(source).code(), err.to_string())
+        }
     }
 }
 
@@ -152,6 +174,24 @@ mod tests {
         assert_eq!(
             code(Error::Locked { path: "/d".into() }),
             Code::FailedPrecondition
+        );
+        assert_eq!(
+            code(Error::FileNotFound {
+                path: "/d/ingest/a.sst".into()
+            }),
+            Code::NotFound
+        );
+        assert_eq!(
+            code(Error::PermissionDenied("/etc/shadow is not under".into())),
+            Code::PermissionDenied
+        );
+        assert_eq!(
+            code(Error::TableUnavailable {
+                table: "t".into(),
+                path: "/d/sst/000007.sst".into(),
+                what: "missing".into()
+            }),
+            Code::DataLoss
         );
         assert_eq!(
             code(Error::io("/d/wal", std::io::Error::other("boom"))),

@@ -72,9 +72,7 @@ fn fixture(customers_name: &str) -> Fixture {
             ],
         );
     }
-    let state = HttpState {
-        aggregator: Aggregator::new(db.clone(), 2),
-    };
+    let state = HttpState::new(Aggregator::new(db.clone(), 2));
     Fixture {
         _dir: dir,
         db,

@@ -3,13 +3,22 @@
 its page loaded in headless Chromium through Selenium.
 
 Generates scale-0.001 data with `strata gen`, loads the four tables with `strata load
---data-dir`, starts `strata serve --http-listen 127.0.0.1:PORT`, loads `/` in Debian's
+--data-dir`, starts `strata serve --http-listen 127.0.0.1:PORT` over https with `--auth-tokens`
+(a CA and server certificate made here with `cryptography`, a `read` token for the principal
+`dashboard`), loads `/` in Debian's
 chromium (installed by tests/setup/browser.sh; Selenium runs with SE_OFFLINE=true so it
 downloads nothing) and checks that every chart of the old pipeline's dashboard is there and
 that the numbers it shows equal both the server's Aggregate replies (over gRPC) and counts
 computed here from the CSV files. Then loads a table page, saves a screenshot (to
 $STRATA_SCREENSHOT_DIR, else a temporary directory), and parses /metrics with
 prometheus_client, checking that its counters move after requests.
+
+The browser authenticates the way a person does: the server answers 401 with a Basic
+challenge, and Chromium answers it with the user and password of the URL (the principal and
+its token), then sends them on the page's refreshes too. Chromium has no flag to trust an extra
+CA (its store is NSS's, whose tool is not installed), so it is told to accept exactly the
+server's key (`--ignore-certificate-errors-spki-list`, the SHA-256 of that certificate's
+public key): any other certificate is still refused. Python's clients trust the CA itself.
 
 Prints one line per test and `N passed, M failed`; exits non-zero if any test failed.
 Run: `.venv/bin/python tests/python/test_dashboard.py` after `cargo build --bin strata`.
@@ -18,7 +27,10 @@ Run: `.venv/bin/python tests/python/test_dashboard.py` after `cargo build --bin 
 import collections
 import csv
 import datetime
+import base64
+import hashlib
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -32,10 +44,16 @@ os.environ["SE_OFFLINE"] = "true"
 from prometheus_client.openmetrics.parser import text_string_to_metric_families  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_security import Ca, write  # noqa: E402
 from test_strata import free_port, generate_stubs, strata_bin  # noqa: E402
+
+PRINCIPAL = "dashboard"
+TOKEN = "0123456789abcdef-dashboard-token"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -145,16 +163,38 @@ class Stack:
         self.rows = {f: csv_rows(os.path.join(self.csv, f), f) for f in TABLES.values()}
         self.today = datetime.datetime.now(datetime.timezone.utc).date()
         self.grpc_addr = "127.0.0.1:%d" % free_port()
-        self.http = "http://127.0.0.1:%d" % free_port()
+        self.host = "127.0.0.1:%d" % free_port()
+        self.http = "https://" + self.host
+        self.ca = Ca("Strata dashboard test CA")
+        cert, key = self.ca.issue("strata-server", server=True)
+        self.spki = base64.b64encode(
+            hashlib.sha256(
+                x509.load_pem_x509_certificate(cert).public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            ).digest()
+        ).decode()
+        digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+        tokens = write(
+            root, "tokens.toml",
+            ('[[principal]]\nname = "%s"\ntoken_sha256 = "%s"\npermissions = ["read"]\n'
+             % (PRINCIPAL, digest)).encode(),
+        )
+        self.tls = ssl.create_default_context(cadata=self.ca.pem.decode())
         self.log = open(os.path.join(root, "server.log"), "wb")
         self.proc = subprocess.Popen(
             [strata_bin(), "serve", "--data-dir", self.data, "--listen", self.grpc_addr,
-             "--http-listen", self.http[len("http://"):]],
+             "--http-listen", self.host,
+             "--tls-cert", write(root, "server.pem", cert),
+             "--tls-key", write(root, "server.key", key),
+             "--auth-tokens", tokens],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
         )
         import grpc
 
-        self.channel = grpc.insecure_channel(self.grpc_addr)
+        self.channel = grpc.secure_channel(
+            self.grpc_addr, grpc.ssl_channel_credentials(root_certificates=self.ca.pem)
+        )
         self.stub = self.pb_grpc.StrataStub(self.channel)
         self.wait_serving()
         self.driver = self.browser()
@@ -165,11 +205,22 @@ class Stack:
             if self.proc.poll() is not None:
                 raise AssertionError("strata serve exited:\n" + self.server_log())
             try:
-                urllib.request.urlopen(self.http + "/api/tables", timeout=2).read()
+                self.fetch("/api/tables", timeout=2)
                 return
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
         raise AssertionError("strata serve did not answer HTTP:\n" + self.server_log())
+
+    def fetch(self, path, token=TOKEN, timeout=60):
+        """GET `path` over https trusting the test CA, with the token (None: without)."""
+        req = urllib.request.Request(self.http + path)
+        if token is not None:
+            req.add_header("Authorization", "Bearer " + token)
+        return urllib.request.urlopen(req, timeout=timeout, context=self.tls).read()
+
+    def page(self, path):
+        """Open `path` in the browser as the principal (its token as the Basic password)."""
+        self.driver.get("https://%s:%s@%s%s" % (PRINCIPAL, TOKEN, self.host, path))
 
     def server_log(self):
         with open(os.path.join(self.root, "server.log"), "rb") as f:
@@ -183,6 +234,7 @@ class Stack:
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-dev-shm-usage", "--window-size=1400,2400",
             "--user-data-dir=" + os.path.join(self.root, "chromium-profile"),
+            "--ignore-certificate-errors-spki-list=" + self.spki,
         ]:
             opts.add_argument(flag)
         return webdriver.Chrome(options=opts, service=ChromeService(executable_path=CHROMEDRIVER))
@@ -195,10 +247,12 @@ class Stack:
         if sum_column:
             sf, sq = sum_column.split(":", 1)
             req.sum_family, req.sum_qualifier = sf, sq.encode()
-        return self.stub.Aggregate(req, timeout=CALL_TIMEOUT)
+        return self.stub.Aggregate(
+            req, timeout=CALL_TIMEOUT, metadata=(("authorization", "Bearer " + TOKEN),)
+        )
 
     def metrics(self):
-        text = urllib.request.urlopen(self.http + "/metrics", timeout=30).read().decode()
+        text = self.fetch("/metrics", timeout=30).decode()
         samples = {}
         for family in text_string_to_metric_families(text):
             for s in family.samples:
@@ -226,7 +280,7 @@ class Stack:
 
 
 def test_every_chart_shows_the_aggregate_and_csv_numbers(st):
-    st.driver.get(st.http + "/?refresh=3600")
+    st.page("/?refresh=3600")
     sections = {
         s.get_attribute("data-chart"): s
         for s in st.driver.find_elements(By.CSS_SELECTOR, "section[data-chart]")
@@ -260,7 +314,7 @@ def test_every_chart_shows_the_aggregate_and_csv_numbers(st):
 
 
 def test_totals_are_the_csv_row_counts(st):
-    st.driver.get(st.http + "/?refresh=3600")
+    st.page("/?refresh=3600")
     totals = {
         t.get_attribute("data-role"): t
         for t in st.driver.find_elements(By.CSS_SELECTOR, "div.total")
@@ -273,10 +327,10 @@ def test_totals_are_the_csv_row_counts(st):
 
 
 def test_a_table_page_and_a_screenshot(st):
-    st.driver.get(st.http + "/tables")
+    st.page("/tables")
     links = [a.text for a in st.driver.find_elements(By.CSS_SELECTOR, "#tables a")]
     assert links == sorted(TABLES), links
-    st.driver.get(st.http + "/tables/clickstream")
+    st.page("/tables/clickstream")
     assert st.driver.find_element(By.ID, "table-name").get_attribute("data-table") == "clickstream"
     families = [
         r.get_attribute("data-family")
@@ -286,18 +340,33 @@ def test_a_table_page_and_a_screenshot(st):
     assert st.driver.find_elements(By.CSS_SELECTOR, "#levels tr"), "no storage levels"
     out_dir = os.environ.get("STRATA_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="strata-shot-")
     os.makedirs(out_dir, exist_ok=True)
-    st.driver.get(st.http + "/?refresh=3600")
+    st.page("/?refresh=3600")
     path = os.path.join(out_dir, "dashboard.png")
     assert st.driver.save_screenshot(path), "screenshot failed"
     assert os.path.getsize(path) > 10_000, "screenshot is too small to hold the page"
     print("   screenshot: " + path)
 
 
+def test_without_the_token_the_server_challenges(st):
+    for token in (None, "wrong-token"):
+        try:
+            st.fetch("/api/tables", token=token)
+            raise AssertionError("answered without a valid token")
+        except urllib.error.HTTPError as e:
+            assert e.code == 401, e.code
+            assert e.headers["WWW-Authenticate"].startswith('Basic realm="strata"'), e.headers
+    try:
+        urllib.request.urlopen(st.http + "/", timeout=10)
+        raise AssertionError("the system's roots trusted the test CA")
+    except urllib.error.URLError as e:
+        assert "CERTIFICATE_VERIFY_FAILED" in str(e), e
+
+
 def test_metrics_counters_move_after_requests(st):
     before = st.metrics()
     page = ("strata_rpc_requests_total", (("api", "http"), ("method", "/")))
     agg = ("strata_rpc_requests_total", (("api", "grpc"), ("method", "Aggregate")))
-    urllib.request.urlopen(st.http + "/?refresh=3600", timeout=60).read()
+    st.fetch("/?refresh=3600")
     st.aggregate("customers", "personal_info:gender", "value", 0, "")
     try:
         st.aggregate("customers", "personal_info:gender", "fortnight", 0, "")

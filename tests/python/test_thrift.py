@@ -5,11 +5,12 @@ Starts the real `strata serve --thrift-listen` binary on free loopback ports wit
 data directory and checks, through unchanged happybase 1.3.0 calls, what HBase's Thrift
 gateway answers: tables, families and regions, put/batch/row/rows/cells with versions and
 millisecond timestamps, scans (row_start/row_stop/row_prefix/columns/limit/batch_size/
-include_timestamp/sorted_columns/scan_batching), deletes, compaction calls, a 20,000-row scan
-with nothing lost or repeated, the framed transport and the compact protocol, an unknown
-method leaving the connection usable, data written over gRPC read over Thrift and back, and
-the pipeline dashboard's access pattern (one connection, four whole-table scans of data from
-`strata gen --scale 0.001` loaded with `strata load --data-dir`, `b'family:qualifier'` keys,
+include_timestamp/sorted_columns/scan_batching/filter, with each filter of HBase's language and
+its HBase result), deletes, compaction calls, a 20,000-row scan with nothing lost or repeated
+(also through a filter that drops almost every row), the framed transport and the compact
+protocol, an unknown method leaving the connection usable, data written over gRPC read over
+Thrift and back, the gateway's calls counted in /metrics, and the pipeline dashboard's access
+pattern (one connection, four whole-table scans of data from `strata gen --scale 0.001` loaded with `strata load --data-dir`, `b'family:qualifier'` keys,
 pandas DataFrames with the CSVs' row counts). Prints one line per test and a closing line
 `N passed, M failed`; exits non-zero if any test failed.
 
@@ -20,12 +21,14 @@ target/debug/strata in the repository.
 
 import csv
 import os
+import re
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 
 import happybase
 import pandas as pd
@@ -295,6 +298,127 @@ def test_scans(ctx):
     assert len(list(t.scan(row_prefix=b"c"))) == 10
 
 
+# The filter cases of tests/tests/grpc_filter.rs over the same cells, through happybase's
+# `scan(filter=...)`. Thrift row results carry the newest version each column keeps after the
+# filter, and TimestampsFilter takes milliseconds.
+T0_MS = 1_700_000_000_000
+FILTER_CELLS = [
+    (b"r1", b"a:x", 3, b"v1"),
+    (b"r1", b"a:x", 2, b"old"),
+    (b"r1", b"a:y", 3, b"gopay"),
+    (b"r1", b"b:z", 3, b"1"),
+    (b"r2", b"a:x", 3, b"v2"),
+    (b"r2", b"b:z", 3, b"2"),
+    (b"r3", b"a:y", 3, b"OVO"),
+    (b"r3", b"b:w", 3, b""),
+    (b"r3", b"b:z", 3, b"3"),
+    (b"s1", b"a:x", 3, b"v1"),
+    (b"t1", b"b:z", 3, b"9"),
+]
+F_R1 = (b"r1", {b"a:x": b"v1", b"a:y": b"gopay", b"b:z": b"1"})
+F_R2 = (b"r2", {b"a:x": b"v2", b"b:z": b"2"})
+F_R3 = (b"r3", {b"a:y": b"OVO", b"b:w": b"", b"b:z": b"3"})
+F_S1 = (b"s1", {b"a:x": b"v1"})
+F_T1 = (b"t1", {b"b:z": b"9"})
+FILTER_CASES = [
+    ("PrefixFilter('r')", [F_R1, F_R2, F_R3]),
+    ("PrefixFilter('r2') AND KeyOnlyFilter()", [(b"r2", {b"a:x": b"", b"b:z": b""})]),
+    (
+        "PrefixFilter('r2') AND KeyOnlyFilter(true)",
+        [(b"r2", {b"a:x": struct.pack(">i", 2), b"b:z": struct.pack(">i", 1)})],
+    ),
+    (
+        "FirstKeyOnlyFilter()",
+        [(b"r1", {b"a:x": b"v1"}), (b"r2", {b"a:x": b"v2"}), (b"r3", {b"a:y": b"OVO"}), F_S1, F_T1],
+    ),
+    ("SingleColumnValueFilter('a', 'x', =, 'binary:v1')", [F_R1, F_R3, F_S1, F_T1]),
+    ("SingleColumnValueFilter('a', 'x', =, 'binary:v1', true, true)", [F_R1, F_S1]),
+    ("SingleColumnValueFilter('a', 'x', =, 'binary:old', true, true)", []),
+    ("SingleColumnValueFilter('a', 'x', =, 'binary:old', true, false)", [F_R1]),
+    (
+        "SingleColumnValueExcludeFilter('a', 'x', =, 'binary:v1')",
+        [(b"r1", {b"a:y": b"gopay", b"b:z": b"1"}), F_R3, F_T1],
+    ),
+    ("RowFilter(<=, 'binary:r2')", [F_R1, F_R2]),
+    ("RowFilter(=, 'regexstring:^[st]')", [F_S1, F_T1]),
+    (
+        "FamilyFilter(=, 'binary:b')",
+        [(b"r1", {b"b:z": b"1"}), (b"r2", {b"b:z": b"2"}), (b"r3", {b"b:w": b"", b"b:z": b"3"}), F_T1],
+    ),
+    (
+        "QualifierFilter(>, 'binaryprefix:x')",
+        [
+            (b"r1", {b"a:y": b"gopay", b"b:z": b"1"}),
+            (b"r2", {b"b:z": b"2"}),
+            (b"r3", {b"a:y": b"OVO", b"b:z": b"3"}),
+            F_T1,
+        ],
+    ),
+    ("ValueFilter(=, 'substring:GOPAY')", [(b"r1", {b"a:y": b"gopay"})]),
+    # The newest version that passes: the older one.
+    ("ValueFilter(=, 'binary:old')", [(b"r1", {b"a:x": b"old"})]),
+    ("ColumnPrefixFilter('y')", [(b"r1", {b"a:y": b"gopay"}), (b"r3", {b"a:y": b"OVO"})]),
+    (
+        "MultipleColumnPrefixFilter('y', 'w')",
+        [(b"r1", {b"a:y": b"gopay"}), (b"r3", {b"a:y": b"OVO", b"b:w": b""})],
+    ),
+    (
+        "ColumnRangeFilter('x', false, 'z', false)",
+        [(b"r1", {b"a:y": b"gopay"}), (b"r3", {b"a:y": b"OVO"})],
+    ),
+    ("TimestampsFilter(%d)" % (T0_MS + 2), [(b"r1", {b"a:x": b"old"})]),
+    ("InclusiveStopFilter('r2')", [F_R1, F_R2]),
+    ("PageFilter(2)", [F_R1, F_R2]),
+    ("SingleColumnValueFilter('b', 'z', =, 'binary:3') AND PageFilter(1)", [F_R3]),
+    ("ColumnCountGetFilter(2)", [(b"r1", {b"a:x": b"v1", b"a:y": b"gopay"})]),
+    ("SKIP ValueFilter(!=, 'binary:')", [F_R1, F_R2, F_S1, F_T1]),
+    ("WHILE RowFilter(<, 'binary:r3')", [F_R1, F_R2]),
+    ("WHILE ValueFilter(!=, 'binary:3')", [F_R1, F_R2, (b"r3", {b"a:y": b"OVO", b"b:w": b""})]),
+    (
+        "RowFilter(=, 'binary:r2') OR ValueFilter(=, 'binary:v1')",
+        [(b"r1", {b"a:x": b"v1"}), F_R2, (b"s1", {b"a:x": b"v1"})],
+    ),
+    (
+        "(PrefixFilter('r1') OR PrefixFilter('t')) AND "
+        "(ColumnPrefixFilter('x') OR FamilyFilter(=, 'binary:b'))",
+        [(b"r1", {b"a:x": b"v1", b"b:z": b"1"}), F_T1],
+    ),
+]
+
+
+def test_scan_filters(ctx):
+    c = ctx.conn
+    c.create_table("hb_filter", {"a": dict(max_versions=3), "b": {}})
+    t = c.table("hb_filter")
+    for row, col, ts, value in FILTER_CELLS:
+        t.put(row, {col: value}, timestamp=T0_MS + ts)
+    assert list(t.scan()) == [F_R1, F_R2, F_R3, F_S1, F_T1]
+    for f, want in FILTER_CASES:
+        # batch_size=2: the filter's state carries across scannerGetList calls.
+        got = list(t.scan(filter=f, batch_size=2))
+        assert got == want, "%s: %r" % (f, got)
+    got = list(t.scan(filter="TimestampsFilter(%d)" % (T0_MS + 2), include_timestamp=True))
+    assert got == [(b"r1", {b"a:x": (b"old", T0_MS + 2)})], got
+    # With the scan's own range and columns.
+    got = list(t.scan(row_start=b"r2", columns=[b"b"], filter="ValueFilter(!=, 'binary:9')"))
+    assert got == [(b"r2", {b"b:z": b"2"}), (b"r3", {b"b:w": b"", b"b:z": b"3"})], got
+    for bad, needle in [
+        ("PrefixFilter('a') AND", "byte 21"),
+        ("NoSuchFilter()", "unknown filter 'NoSuchFilter'"),
+        ("ValueFilter(=, 'regexstring:(a')", "unclosed group"),
+    ]:
+        expect_raises(lambda: list(t.scan(filter=bad)), "IOError", "bad filter at byte", needle)
+    assert len(list(t.scan(filter="FirstKeyOnlyFilter()"))) == 5, "the connection still works"
+
+
+def test_a_filter_dropping_almost_every_row_loses_nothing(ctx):
+    t = ctx.conn.table("hb_big")  # 20,000 rows, written by test_twenty_thousand_rows_scan_whole
+    want = [b"row000017", b"row012345", b"row019999"]
+    f = "RowFilter(=, 'regexstring:^row0(00017|12345|19999)$')"
+    assert [k for k, _ in t.scan(filter=f, batch_size=1)] == want
+    assert [k for k, _ in t.scan(filter=f + " AND KeyOnlyFilter()", batch_size=1000)] == want
+
+
 def test_twenty_thousand_rows_scan_whole(ctx):
     c = ctx.conn
     c.create_table("hb_big", {"f": {}})
@@ -377,6 +501,38 @@ def test_dashboard_access_pattern(ctx):
     assert years.sum() == len(tx)
 
 
+def thrift_metrics(ctx):
+    """The `api="thrift"` series of the server's /metrics: {(name, labels): value}."""
+    with urllib.request.urlopen("http://%s/metrics" % ctx.http_addr, timeout=CALL_TIMEOUT) as r:
+        text = r.read().decode()
+    series = {}
+    for line in text.splitlines():
+        m = re.match(r'^(strata_rpc_\w+)\{api="thrift",([^}]*)\} (\S+)$', line)
+        if m:
+            series[(m.group(1), m.group(2))] = float(m.group(3))
+    return series
+
+
+def test_metrics_count_thrift_calls(ctx):
+    before = thrift_metrics(ctx)
+    t = ctx.conn.table("hb_rw")
+    for _ in range(3):
+        t.row(b"r1")
+    expect_raises(lambda: ctx.conn.table("ghost").row(b"x"), "IOError", "ghost")
+    after = thrift_metrics(ctx)
+
+    def grew(name, labels, by):
+        key = (name, labels)
+        assert after.get(key, 0) >= before.get(key, 0) + by, (key, before.get(key), after.get(key))
+
+    grew("strata_rpc_requests_total", 'method="getRowWithColumns"', 4)
+    grew("strata_rpc_errors_total", 'method="getRowWithColumns",code="IOError"', 1)
+    grew("strata_rpc_duration_seconds_count", 'method="getRowWithColumns"', 4)
+    # Every call of the tests before this one was counted too.
+    assert after[("strata_rpc_requests_total", 'method="scannerOpenWithScan"')] >= 10, after
+    assert ("strata_rpc_errors_total", 'method="unknown",code="UNKNOWN_METHOD"') in after, after
+
+
 # ---------------------------------------------------------------------------------------------
 # Other transports and protocols (a server each)
 # ---------------------------------------------------------------------------------------------
@@ -435,7 +591,9 @@ def main():
             ctx.dashboard = Server(root, "dashboard", dash_dir).start()
             servers.append(ctx.dashboard)
 
-            srv = Server(root, "main", os.path.join(root, "main")).start()
+            ctx.http_addr = "127.0.0.1:%d" % free_port()
+            srv = Server(root, "main", os.path.join(root, "main"), "--http-listen", ctx.http_addr)
+            srv.start()
             servers.append(srv)
             ctx.conn = srv.connect()
             import grpc
@@ -483,10 +641,13 @@ TESTS = [
     test_put_row_rows_cells,
     test_batch_and_deletes,
     test_scans,
+    test_scan_filters,
     test_twenty_thousand_rows_scan_whole,
+    test_a_filter_dropping_almost_every_row_loses_nothing,
     test_unknown_method_keeps_the_connection_usable,
     test_grpc_and_thrift_see_the_same_data,
     test_dashboard_access_pattern,
+    test_metrics_count_thrift_calls,
 ]
 
 

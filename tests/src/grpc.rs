@@ -89,3 +89,44 @@ pub async fn dump(
         })
         .collect()
 }
+
+/// Write an SSTable of `rows` rows (`ing00000`...) with cells in families f and g, all at
+/// timestamp [`T0`]; returns the number of cells.
+pub fn build_sstable(path: &std::path::Path, first: usize, rows: usize) -> u64 {
+    let fs = strata_engine::fs::real();
+    let mut b = strata_engine::sstable::TableBuilder::new(
+        &fs,
+        path,
+        strata_engine::sstable::TableBuildOptions {
+            families: vec![
+                strata_engine::FamilyOptions::new("f"),
+                strata_engine::FamilyOptions::new("g"),
+            ],
+        },
+    )
+    .unwrap_or_else(|e| panic!("table builder for {}: {e}", path.display()));
+    let mut cells = 0;
+    for i in first..first + rows {
+        let key = format!("ing{i:05}");
+        for (family, q, v) in [
+            ("f", "a", format!("fa{i}")),
+            ("f", "b", format!("fb{i}")),
+            ("g", "c", format!("gc{i}")),
+        ] {
+            b.add(&strata_engine::CellRef {
+                row: key.as_bytes(),
+                family,
+                kind: strata_engine::CellKind::Put,
+                qualifier: q.as_bytes(),
+                ts: T0,
+                seq: 0,
+                value: v.as_bytes(),
+            })
+            .unwrap_or_else(|e| panic!("add cell: {e}"));
+            cells += 1;
+        }
+    }
+    b.finish()
+        .unwrap_or_else(|e| panic!("finish {}: {e}", path.display()));
+    cells
+}

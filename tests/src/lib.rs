@@ -9,7 +9,8 @@
 //! The parts: `process` (the binary, [`Server`], [`run_strata`]), `requests` (request
 //! builders, reads and status assertions), `layouts` (the brief's four tables), `grpc`
 //! (what the gRPC scenario files share), `secure` (certificates, token files and
-//! authenticated clients for the security tests) and `every_rpc` (each RPC called once). Everything but `grpc` is re-exported here, so a test
+//! authenticated clients for the security tests), `wire` (raw HTTPS and Thrift clients) and
+//! `every_rpc` (each RPC called once). Everything but `grpc` is re-exported here, so a test
 //! file's `use strata_tests::*;` brings it in.
 
 pub use strata_proto::v1;
@@ -20,6 +21,7 @@ mod layouts;
 mod process;
 mod requests;
 pub mod secure;
+pub mod wire;
 
 pub use layouts::*;
 pub use process::*;

@@ -443,6 +443,12 @@ impl Server {
         self.launch().await;
     }
 
+    /// [`Server::restart`] with `args` as the extra `serve` flags from now on.
+    pub async fn restart_with_args(&mut self, args: &[&str]) {
+        self.extra_args = args.iter().map(|s| (*s).to_owned()).collect();
+        self.restart().await;
+    }
+
     /// Run `strata ARGS... --server URL` against this server.
     pub fn cli(&self, args: &[&str]) -> Output {
         let url = self.url();

@@ -238,3 +238,13 @@ pub fn authed(channel: Channel, token: Option<&str>) -> Authed {
         .max_decoding_message_size(256 << 20)
         .max_encoding_message_size(256 << 20)
 }
+
+/// Create `table` with the family `f` through `c`.
+pub async fn create(c: &mut Authed, table: &str) {
+    c.create_table(strata_proto::v1::CreateTableRequest {
+        table: table.into(),
+        families: vec![crate::family("f")],
+    })
+    .await
+    .unwrap_or_else(|s| panic!("create {table}: {s:?}"));
+}

@@ -1,12 +1,10 @@
 //! Storage maintenance over gRPC against the real `strata serve`: Flush, Compact and the
 //! statistics DescribeTable reports, and BulkIngest (atomic adoption, once per ingest id,
-//! hard-linked or copied sources).
+//! moved or copied sources; the ingest-path rules are grpc_ingest_safety.rs's).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
 
-use strata_engine::sstable::{TableBuildOptions, TableBuilder};
-use strata_engine::{CellKind, CellRef};
-use strata_tests::grpc::{T0, row_mutations};
+use strata_tests::grpc::{T0, build_sstable, row_mutations};
 use strata_tests::v1 as pb;
 use strata_tests::*;
 use tonic::Code;
@@ -143,45 +141,6 @@ async fn flush_compact_and_describe_stats() {
     assert_status(&e, Code::NotFound, &["nope"]);
 }
 
-/// Write an SSTable of `rows` rows (`ing00000`...) with cells in families f and g.
-fn build_sstable(path: &std::path::Path, first: usize, rows: usize) -> u64 {
-    let fs = strata_engine::fs::real();
-    let mut b = TableBuilder::new(
-        &fs,
-        path,
-        TableBuildOptions {
-            families: vec![
-                strata_engine::FamilyOptions::new("f"),
-                strata_engine::FamilyOptions::new("g"),
-            ],
-        },
-    )
-    .expect("builder");
-    let mut cells = 0;
-    for i in first..first + rows {
-        let key = format!("ing{i:05}");
-        for (family, q, v) in [
-            ("f", "a", format!("fa{i}")),
-            ("f", "b", format!("fb{i}")),
-            ("g", "c", format!("gc{i}")),
-        ] {
-            b.add(&CellRef {
-                row: key.as_bytes(),
-                family,
-                kind: CellKind::Put,
-                qualifier: q.as_bytes(),
-                ts: T0,
-                seq: 0,
-                value: v.as_bytes(),
-            })
-            .expect("add cell");
-            cells += 1;
-        }
-    }
-    b.finish().expect("finish");
-    cells
-}
-
 #[tokio::test]
 async fn bulk_ingest_adds_files_atomically_and_once_per_ingest_id() {
     let server = Server::start().await;
@@ -197,11 +156,14 @@ async fn bulk_ingest_adds_files_atomically_and_once_per_ingest_id() {
     .expect("put");
     put(&mut c, "t", b"zz-live", "f", b"a", b"live").await;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p1 = dir.path().join("part-1.sst");
-    let p2 = dir.path().join("part-2.sst");
+    let dir = server.data_dir().join("ingest");
+    std::fs::create_dir_all(&dir).expect("ingest dir");
+    let p1 = dir.join("part-1.sst");
+    let p2 = dir.join("part-2.sst");
     let c1 = build_sstable(&p1, 0, 100);
     let c2 = build_sstable(&p2, 100, 50);
+    let on_disk =
+        std::fs::metadata(&p1).expect("p1").len() + std::fs::metadata(&p2).expect("p2").len();
     let req = pb::BulkIngestRequest {
         table: "t".into(),
         paths: vec![
@@ -217,8 +179,6 @@ async fn bulk_ingest_adds_files_atomically_and_once_per_ingest_id() {
         .into_inner();
     assert_eq!(first.files, 2);
     assert_eq!(first.cells, c1 + c2);
-    let on_disk =
-        std::fs::metadata(&p1).expect("p1").len() + std::fs::metadata(&p2).expect("p2").len();
     assert_eq!(first.bytes, on_disk);
 
     let keys = scan_keys(&mut c, "t").await;
@@ -289,7 +249,7 @@ async fn bulk_ingest_adds_files_atomically_and_once_per_ingest_id() {
         .await
         .expect_err("relative path");
     assert_status(&e, Code::InvalidArgument, &["relative.sst"]);
-    let missing = dir.path().join("missing.sst");
+    let missing = dir.join("missing.sst");
     let e = c
         .bulk_ingest(pb::BulkIngestRequest {
             table: "t".into(),
@@ -298,12 +258,9 @@ async fn bulk_ingest_adds_files_atomically_and_once_per_ingest_id() {
         })
         .await
         .expect_err("missing file");
-    assert!(
-        e.message().contains("missing.sst"),
-        "message names the file: {e:?}"
-    );
+    assert_status(&e, Code::NotFound, &["missing.sst"]);
     create_table(&mut c, "only_f", &["f"]).await;
-    let p3 = dir.path().join("part-3.sst");
+    let p3 = dir.join("part-3.sst");
     build_sstable(&p3, 500, 5);
     let e = c
         .bulk_ingest(pb::BulkIngestRequest {
@@ -318,6 +275,7 @@ async fn bulk_ingest_adds_files_atomically_and_once_per_ingest_id() {
         scan_keys(&mut c, "only_f").await.is_empty(),
         "nothing adopted"
     );
+    assert!(p3.exists(), "a refused file stays where it was");
     let e = c
         .bulk_ingest(pb::BulkIngestRequest {
             table: "nope".into(),
@@ -347,21 +305,34 @@ async fn bulk_ingest_adds_files_atomically_and_once_per_ingest_id() {
 }
 
 #[tokio::test]
-async fn bulk_ingest_links_or_copies_so_sources_can_be_removed() {
-    let mut server = Server::start().await;
-    let mut c = server.client().await;
-    create_table(&mut c, "t", &["f", "g"]).await;
-    // One file on the data directory's filesystem (hard-linked) and, where /dev/shm is a
-    // separate tmpfs, one on another filesystem (copied and fsynced).
-    let same_fs = tempfile::tempdir().expect("tempdir");
-    let mut sources = vec![same_fs.path().join("same.sst")];
-    build_sstable(&sources[0], 0, 20);
+async fn bulk_ingest_moves_or_copies_so_the_store_owns_its_files() {
+    // One file on the data directory's filesystem (moved: its name in the ingest directory is
+    // gone) and, where /dev/shm is a separate tmpfs, one on another filesystem (copied and
+    // fsynced; the source stays and may be removed).
     let shm = std::path::Path::new("/dev/shm");
     let other_fs = if shm.is_dir() {
         tempfile::tempdir_in(shm).ok()
     } else {
         None
     };
+    let data = tempfile::tempdir().expect("tempdir");
+    let ingest = data.path().join("data").join("ingest");
+    let mut args = vec![
+        "--ingest-dir".to_string(),
+        ingest.to_string_lossy().into_owned(),
+    ];
+    if let Some(d) = &other_fs {
+        args.extend([
+            "--ingest-dir".to_string(),
+            d.path().to_string_lossy().into_owned(),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start_on(&data.path().join("data"), &args).await;
+    let mut c = server.client().await;
+    create_table(&mut c, "t", &["f", "g"]).await;
+    let mut sources = vec![ingest.join("same.sst")];
+    build_sstable(&sources[0], 0, 20);
     if let Some(d) = &other_fs {
         let p = d.path().join("other.sst");
         build_sstable(&p, 20, 20);
@@ -374,16 +345,17 @@ async fn bulk_ingest_links_or_copies_so_sources_can_be_removed() {
                 .iter()
                 .map(|p| p.to_string_lossy().into_owned())
                 .collect(),
-            ingest_id: "links".into(),
+            ingest_id: "moves".into(),
         })
         .await
         .expect("ingest")
         .into_inner();
     assert_eq!(r.files, sources.len() as u64);
     let rows = 20 * sources.len();
+    assert!(!sources[0].exists(), "moved into the store");
     // The store owns its copies: removing the sources changes nothing, even after a crash.
-    for p in &sources {
-        std::fs::remove_file(p).expect("remove source");
+    for p in &sources[1..] {
+        std::fs::remove_file(p).expect("remove copied source");
     }
     assert_eq!(scan_keys(&mut c, "t").await.len(), rows);
     drop(c);

@@ -512,7 +512,8 @@ async fn server_load_while_another_client_writes() {
             n
         })
     };
-    let staging = tmp.path().join("staging");
+    // --staging-dir: inside the server's ingest directory (the only place it takes files).
+    let staging = server.data_dir().join("ingest").join("staging");
     let layout = &LAYOUTS[2];
     let csv = csv_dir.join(layout.1);
     let url = server.url();
@@ -679,7 +680,7 @@ async fn sigkill_during_a_load_leaves_the_table_as_it_was() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn strata load");
-    let staging = data.join(format!("staging-{}", child.id()));
+    let staging = data.join("ingest").join(format!("staging-{}", child.id()));
     let deadline = std::time::Instant::now() + CLI_TIMEOUT;
     while !staging.exists() {
         assert!(

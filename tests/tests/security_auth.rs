@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use strata_tests::every_rpc::{Kind, call_every_rpc};
-use strata_tests::secure::{Access, tokens_file};
+use strata_tests::secure::{Access, create, tokens_file};
 use strata_tests::v1 as pb;
 use strata_tests::*;
 use tempfile::TempDir;
@@ -97,15 +97,6 @@ fn put_req(table: &str) -> pb::MutateRequest {
         row: b"r".to_vec().into(),
         mutations: vec![set("f", b"q", b"v", 0)],
     }
-}
-
-async fn create(c: &mut strata_tests::secure::Authed, table: &str) {
-    c.create_table(pb::CreateTableRequest {
-        table: table.into(),
-        families: vec![family("f")],
-    })
-    .await
-    .unwrap_or_else(|s| panic!("create {table}: {s:?}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

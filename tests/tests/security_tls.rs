@@ -1,13 +1,14 @@
 //! TLS on the gRPC listener of the real `strata serve`, with certificates made by rcgen at
 //! test time: a round trip from Rust and from the CLI over https, mTLS refusing a client
-//! without a certificate, and SIGHUP serving a new certificate to new connections while an
-//! old connection keeps working.
+//! without a certificate, and SIGHUP serving a new certificate to new connections (on the
+//! gRPC, HTTP and Thrift listeners alike) while an old connection keeps working.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use strata_tests::secure::{Access, Pki, authed};
 use strata_tests::v1 as pb;
+use strata_tests::wire;
 use strata_tests::*;
 use tonic::Code;
 
@@ -148,8 +149,21 @@ async fn sighup_serves_a_new_certificate_to_new_connections_and_keeps_old_ones()
     let old_ca = Pki::new();
     let new_ca = Pki::new();
     let (cert, key) = old_ca.server("server");
+    // The HTTP and Thrift listeners use the same files and reload with gRPC.
+    let (http, thrift) = (free_addr(), free_addr());
+    let (http_arg, thrift_arg) = (http.to_string(), thrift.to_string());
     let server = Server::start_protected(
-        &["--tls-cert", arg(&cert), "--tls-key", arg(&key)],
+        &[
+            "--tls-cert",
+            arg(&cert),
+            "--tls-key",
+            arg(&key),
+            "--http-listen",
+            &http_arg,
+            "--thrift-listen",
+            &thrift_arg,
+            "--thrift-tls",
+        ],
         trusting(&old_ca),
     )
     .await;
@@ -161,7 +175,7 @@ async fn sighup_serves_a_new_certificate_to_new_connections_and_keeps_old_ones()
     std::fs::copy(&new_cert, &cert).expect("replace certificate");
     std::fs::copy(&new_key, &key).expect("replace key");
     server.signal(libc::SIGHUP);
-    wait_for_log(&server, "TLS certificate reloaded").await;
+    wait_for_log(&server, "TLS certificate reloaded listener=\"Thrift\"").await;
 
     // A new connection gets the new certificate: trusted by the new CA only.
     let fresh = trusting(&new_ca)
@@ -181,6 +195,31 @@ async fn sighup_serves_a_new_certificate_to_new_connections_and_keeps_old_ones()
         stale.is_err(),
         "a new connection still got the old certificate"
     );
+    for (listener, addr) in [("HTTP", http), ("Thrift", thrift)] {
+        let old = wire::client_config(old_ca.ca.pem(), None);
+        assert!(
+            wire::tls_connect(addr, old).await.is_err(),
+            "{listener} still serves the old certificate"
+        );
+        let new = wire::client_config(new_ca.ca.pem(), None);
+        let io = wire::tls_connect(addr, new).await;
+        assert!(io.is_ok(), "{listener} over the new certificate: {io:?}");
+    }
+    let mut io = wire::tls_connect(thrift, wire::client_config(new_ca.ca.pem(), None))
+        .await
+        .expect("thrift over TLS");
+    let names = wire::thrift::invoke(&mut io, "getTableNames", &[]).await;
+    assert_eq!(
+        names.ok(),
+        Some(wire::thrift::Reply::Names(vec!["t".into()]))
+    );
+    let io = wire::tls_connect(http, wire::client_config(new_ca.ca.pem(), None))
+        .await
+        .expect("http over TLS");
+    let page = wire::http_get(io, "/api/tables", None)
+        .await
+        .expect("reply");
+    assert_eq!(page.status, 200, "{page:?}");
 
     // The connection made before the reload still works (it was not dropped: a reconnect
     // would need the old CA's certificate, which the server no longer has).

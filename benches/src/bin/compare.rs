@@ -120,7 +120,7 @@ fn strata_bulk_load(
     mapping: TableMapping,
     block_size: usize,
 ) -> R<(u64, u64)> {
-    let staging = db.dir().join(format!("staging-{t}"));
+    let staging = db.ingest_dirs()[0].join(format!("staging-{t}"));
     let mut opts = LoadOptions::new(csv, &staging, mapping);
     let families = families_with_block_size(&opts.mapping.families, block_size);
     db.create_table(t, families.clone())?;

@@ -2,11 +2,20 @@
 //! aggregations read, each row counted by every aggregation whose families it has a cell in,
 //! then the buckets ordered (by count, or by key for derived buckets) and cut to `top`.
 //!
+//! With a filter in the scope, each row goes through it before it is counted. The filter sees
+//! the row's cells in the aggregations' families and in the families its
+//! `SingleColumnValueFilter`s name (read for it, so a test of another family's column sees
+//! that column; a family the table does not have is not read, and its column is missing),
+//! every version (as HBase, the newest version the filter keeps is the one counted). Rows the
+//! filter drops count nowhere; cells it drops are not seen (a row whose grouping cell it
+//! dropped counts in `rows_missing`); a filter that ends the scan (`PageFilter`, `WHILE`,
+//! `InclusiveStopFilter`) ends the aggregation there.
+//!
 //! What the counters mean (for each aggregation):
-//! - `rows_scanned`: rows of the scope with at least one visible cell in the grouping or sum
-//!   column's family (a row is stored per family, so a row with no cell at all in those
-//!   families is not seen; rows loaded from CSV have every column, so this is the table's row
-//!   count);
+//! - `rows_scanned`: rows of the scope (that the filter kept) with at least one visible cell
+//!   in the grouping or sum column's family (a row is stored per family, so a row with no cell
+//!   at all in those families is not seen; rows loaded from CSV have every column, so this is
+//!   the table's row count);
 //! - `rows_missing`: of those, rows without the grouping cell;
 //! - `unparsable`: rows whose grouping value a derived bucket could not read;
 //! - every other row is in exactly one bucket (or in `other_count` when cut by `top`).
@@ -23,6 +32,7 @@ use super::error::AggregateError;
 use super::spec::{Aggregation, BucketKind, Scope};
 use crate::cell::now_micros;
 use crate::db::Db;
+use crate::filter::{EvalOptions, FilterDecision, FilterState};
 use crate::row::{ColumnSelector, ReadOptions, Row, ScanOptions};
 
 /// Default budget for the distinct buckets of one call (keys plus bookkeeping): 32 MiB, so a
@@ -127,25 +137,45 @@ pub fn aggregate_many(
     if aggregations.is_empty() {
         return Ok(Vec::new());
     }
-    let mut families: Vec<&str> = aggregations
+    let mut families: Vec<String> = aggregations
         .iter()
         .flat_map(Aggregation::families)
+        .map(str::to_string)
         .collect();
+    let tested = scope.filter_families();
+    if !tested.is_empty() {
+        let present = db.describe_table(table)?.families;
+        families.extend(
+            tested
+                .into_iter()
+                .filter(|f| present.iter().any(|p| p.name == *f)),
+        );
+    }
     families.sort_unstable();
     families.dedup();
+    // With a filter, every version goes through it and the newest it keeps is counted.
+    let mut filter = scope.filter.as_ref().map(|f| {
+        FilterState::new(
+            f,
+            EvalOptions {
+                max_versions: 1,
+                reversed: false,
+            },
+        )
+    });
     let scan = ScanOptions {
         start: scope.start.clone(),
         stop: scope.stop.clone(),
         prefix: scope.prefix.clone(),
         read: ReadOptions {
             columns: families
-                .iter()
-                .map(|f| ColumnSelector {
-                    family: (*f).to_string(),
+                .into_iter()
+                .map(|family| ColumnSelector {
+                    family,
                     qualifier: None,
                 })
                 .collect(),
-            max_versions: 1,
+            max_versions: if filter.is_some() { u32::MAX } else { 1 },
             time_range: scope.time_range,
         },
         limit: 0,
@@ -169,6 +199,14 @@ pub fn aggregate_many(
         {
             return Err(AggregateError::Cancelled(table.to_string()));
         }
+        let row = match &mut filter {
+            None => row,
+            Some(state) => match state.apply(row) {
+                FilterDecision::Include(row) => row,
+                FilterDecision::Skip => continue,
+                FilterDecision::StopScan => break,
+            },
+        };
         for r in &mut running {
             r.add(&row, today, &mut budget)?;
         }

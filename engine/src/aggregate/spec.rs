@@ -10,6 +10,7 @@ use std::hash::{Hash, Hasher};
 use std::ops::Bound;
 use std::str::FromStr;
 
+use crate::filter::{Expr, Filter};
 use crate::row::TimeRange;
 
 /// Most significant digits a `range:W` width may have.
@@ -216,8 +217,8 @@ impl Aggregation {
     }
 }
 
-/// The rows an aggregation reads: a row range intersected with a prefix, and the versions in
-/// a time range.
+/// The rows an aggregation reads: a row range intersected with a prefix, the versions in a
+/// time range, and the rows and cells a filter keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scope {
     /// Only rows starting with this prefix (empty: every row).
@@ -228,6 +229,9 @@ pub struct Scope {
     pub stop: Bound<Vec<u8>>,
     /// Only cell versions in this range count.
     pub time_range: TimeRange,
+    /// Only the rows and cells this filter keeps count (HBase's filter language; see
+    /// `run.rs` for what it sees).
+    pub filter: Option<Filter>,
 }
 
 impl Default for Scope {
@@ -244,6 +248,8 @@ impl Hash for Scope {
         self.stop.hash(state);
         self.time_range.start.hash(state);
         self.time_range.end.hash(state);
+        // Equal filters print the same string (parse(print(f)) == f).
+        self.filter.as_ref().map(Filter::to_bytes).hash(state);
     }
 }
 
@@ -255,7 +261,34 @@ impl Scope {
             start: Bound::Unbounded,
             stop: Bound::Unbounded,
             time_range: TimeRange::default(),
+            filter: None,
         }
+    }
+
+    /// The families the filter tests whole rows by (those of its `SingleColumnValueFilter`s
+    /// and `SingleColumnValueExcludeFilter`s), sorted, each once: the scan reads them besides
+    /// the aggregations' own, so the test sees its column.
+    pub fn filter_families(&self) -> Vec<String> {
+        fn walk(e: &Expr, out: &mut Vec<String>) {
+            match e {
+                Expr::SingleColumnValue(t) | Expr::SingleColumnValueExclude(t) => {
+                    // A name that is not UTF-8 names no family of the table.
+                    if let Ok(f) = std::str::from_utf8(&t.family) {
+                        out.push(f.to_string());
+                    }
+                }
+                Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| walk(e, out)),
+                Expr::Skip(e) | Expr::While(e) => walk(e, out),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(f) = &self.filter {
+            walk(f.expr(), &mut out);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 
@@ -309,6 +342,45 @@ mod tests {
             assert!(e.contains(shown), "{bad}: {e}");
         }
         assert!(".5".parse::<RangeWidth>().is_ok());
+    }
+
+    #[test]
+    fn a_filter_reads_the_families_its_column_tests_name() {
+        use crate::filter::TimeUnit;
+        let scope = |f: &str| Scope {
+            filter: Some(Filter::parse(f.as_bytes(), TimeUnit::Micros).unwrap()),
+            ..Scope::all()
+        };
+        assert!(Scope::all().filter_families().is_empty());
+        assert!(scope("PrefixFilter('a')").filter_families().is_empty());
+        let s = scope(
+            "(SingleColumnValueFilter('y', 'q', =, 'binary:1') OR PrefixFilter('a')) AND \
+             SKIP WHILE SingleColumnValueExcludeFilter('b', 'q', =, 'binary:1') AND \
+             SingleColumnValueFilter('y', 'r', =, 'binary:2') AND FamilyFilter(=, 'binary:z')",
+        );
+        assert_eq!(s.filter_families(), ["b", "y"]);
+    }
+
+    #[test]
+    // A compiled regex's interior mutability is its match cache: a scope hashes and compares
+    // by its filter's text, which never changes.
+    #[allow(clippy::mutable_key_type)]
+    fn scopes_with_other_filters_differ() {
+        use crate::filter::TimeUnit;
+        use std::collections::HashSet;
+        let scope = |f: Option<&str>| Scope {
+            filter: f.map(|f| Filter::parse(f.as_bytes(), TimeUnit::Micros).unwrap()),
+            ..Scope::all()
+        };
+        let set: HashSet<Scope> = [
+            scope(None),
+            scope(Some("PrefixFilter('a')")),
+            scope(Some("PrefixFilter('b')")),
+            scope(Some("PrefixFilter( 'a' )")),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(set.len(), 3, "the same filter written twice is one scope");
     }
 
     #[test]

@@ -1,72 +1,226 @@
-//! Garbage collection of one row during a compaction: keep only what a read could still
-//! need, by the visibility rules reads use (`visibility.rs`): versions beyond a family's
-//! `max_versions`, cells past their TTL, entries shadowed by a delete or by a newer write at
-//! the same timestamp and entries of dropped families go; delete markers go once nothing
-//! older than them can remain outside the files being merged (the sequence-number floor).
+//! Garbage collection of one row during a compaction: keep everything a read could still
+//! need, now or after any later write, by the visibility rules reads use (`visibility.rs`).
+//! A compaction may merge any subset of a table's files, so GC decides per row from what the
+//! inputs hold and what may lie outside them (docs/design/compaction.md, "Garbage
+//! collection"):
+//!
+//! - **Below the row's floor** (the smallest sequence number any source outside the merge,
+//!   or a reader, may hold for the row) the inputs hold the row's whole history: each column
+//!   keeps only the versions that history leaves, and the markers below the floor go.
+//! - **At or above the floor** other entries interleave, so the history is not all here.
+//!   Markers stay. A put goes only when it is expired, or when no delete marker anywhere
+//!   may fall between the oldest and newest of the column's puts here: without deletes a
+//!   version that is one too many (or replaced) among these puts is so in the whole
+//!   history, whatever else it holds.
+//! - Entries of a dropped (or re-created) family go; so do expired versions at any height
+//!   (what they could mask has smaller timestamps, so it has expired too).
+//! - Nothing above the visible (acknowledged) sequence number at the compaction's start
+//!   takes part in a decision: a reader's snapshot may exclude it.
 //!
 //! This module must never do I/O: it maps entries to entries.
 
-use crate::cell::{InternalCell, SeqNo, Timestamp};
-use crate::manifest::FileMeta;
-use crate::table::FamilySchema;
-use crate::visibility::{FamilyRules, Step, Visit, walk_family};
+use std::collections::HashSet;
 
-/// The sequence-number floor for delete markers: the oldest entry that may remain outside
-/// a compaction, in the files `outside` it or in a memtable (`min_unflushed`). A marker
-/// below it covers nothing that remains, so GC drops it.
+use super::summary::FileSummary;
+use crate::cell::{CellKind, InternalCell, SeqNo, Timestamp};
+use crate::table::FamilySchema;
+use crate::visibility::{FamilyRules, columns, replay, split_family, write_order};
+
+/// The sequence-number floor for delete markers of a whole compaction: the oldest entry that
+/// may remain outside it, in the files `outside` it, or at or above `cap` (the memtables'
+/// oldest entry, and one past the visible sequence number). A marker below it covers nothing
+/// that remains, so GC drops it.
 pub(crate) fn marker_floor<'a>(
-    outside: impl Iterator<Item = &'a FileMeta>,
-    min_unflushed: SeqNo,
+    outside: impl Iterator<Item = &'a FileSummary<'a>>,
+    cap: SeqNo,
 ) -> SeqNo {
-    outside.map(|f| f.min_seq).fold(min_unflushed, SeqNo::min)
+    outside.map(|f| f.meta.min_seq).fold(cap, SeqNo::min)
 }
 
-/// Keep the entries of one row (all families, internal order) that a read could still need.
-/// Markers with `seq < floor` are dropped after applying them.
-pub(crate) fn gc_row(
-    entries: &[InternalCell],
-    schema: &[FamilySchema],
-    now: Timestamp,
+/// What lies outside one compaction, as GC needs it.
+pub(crate) struct Outside<'a> {
+    /// The live files that are not inputs.
+    pub files: Vec<FileSummary<'a>>,
+    /// The memtables' oldest entry (`u64::MAX`: none).
+    pub min_unflushed: SeqNo,
+    /// The visible sequence number when the compaction started, or the oldest live scan
+    /// snapshot if that is older (`Snapshots::horizon`): every reader's snapshot is at or
+    /// above it.
+    pub snapshot: SeqNo,
+}
+
+/// [`Outside`] narrowed to one row.
+struct RowBounds {
+    /// Every entry of the row below this is in the inputs.
     floor: SeqNo,
-    out: &mut Vec<InternalCell>,
-) {
-    let mut i = 0;
-    while let Some(first) = entries.get(i) {
-        let fam = &first.family;
-        let rest = entries.get(i..).unwrap_or_default();
-        let len = rest
-            .iter()
-            .position(|c| c.family != *fam)
-            .unwrap_or(rest.len());
-        if let Some(f) = schema.iter().find(|f| *f.options.name == **fam) {
-            gc_family(rest.get(..len).unwrap_or_default(), f, now, floor, out);
-        }
-        i += len;
+    /// Entries above this are not yet acknowledged.
+    snapshot: SeqNo,
+    /// Sequence-number ranges outside sources' markers for the row may have.
+    markers: Vec<(SeqNo, SeqNo)>,
+}
+
+impl RowBounds {
+    fn outside_markers_between(&self, lo: SeqNo, hi: SeqNo) -> bool {
+        self.markers.iter().any(|&(a, b)| a <= hi && lo <= b)
     }
 }
 
-/// GC of one family's entries: every visible version stays, and the markers that decide
-/// something stay while they are at or above the floor.
+impl Outside<'_> {
+    fn bounds(&self, row: &[u8], b: &mut RowBounds) {
+        b.floor = self.min_unflushed.min(self.snapshot.saturating_add(1));
+        b.snapshot = self.snapshot;
+        b.markers.clear();
+        if self.min_unflushed != SeqNo::MAX {
+            b.markers.push((self.min_unflushed, SeqNo::MAX));
+        }
+        for f in &self.files {
+            if f.may_hold_row(row) {
+                b.floor = b.floor.min(f.meta.min_seq);
+                b.markers.extend(f.markers);
+            }
+        }
+    }
+}
+
+/// Keeps rows of one compaction (reusing its buffers between rows).
+pub(crate) struct Gc<'a> {
+    outside: Outside<'a>,
+    schema: &'a [FamilySchema],
+    now: Timestamp,
+    bounds: RowBounds,
+}
+
+impl<'a> Gc<'a> {
+    /// GC for a compaction whose non-inputs are `outside`, under `schema` at time `now`.
+    pub fn new(outside: Outside<'a>, schema: &'a [FamilySchema], now: Timestamp) -> Gc<'a> {
+        Gc {
+            outside,
+            schema,
+            now,
+            bounds: RowBounds {
+                floor: 0,
+                snapshot: 0,
+                markers: Vec::new(),
+            },
+        }
+    }
+
+    /// Append to `out` the entries of one row (all families, internal order) that a read
+    /// could still need.
+    pub fn row(&mut self, entries: &[InternalCell], out: &mut Vec<InternalCell>) {
+        let Some(first) = entries.first() else {
+            return;
+        };
+        self.outside.bounds(&first.row, &mut self.bounds);
+        let mut i = 0;
+        while let Some(first) = entries.get(i) {
+            let fam = &first.family;
+            let rest = entries.get(i..).unwrap_or_default();
+            let len = rest
+                .iter()
+                .position(|c| c.family != *fam)
+                .unwrap_or(rest.len());
+            if let Some(f) = self.schema.iter().find(|f| *f.options.name == **fam) {
+                let rules = FamilyRules::new(f, self.now);
+                gc_family(
+                    rest.get(..len).unwrap_or_default(),
+                    &rules,
+                    &self.bounds,
+                    out,
+                );
+            }
+            i += len;
+        }
+    }
+}
+
+/// GC of one family's entries of one row.
 fn gc_family(
     entries: &[InternalCell],
-    f: &FamilySchema,
-    now: Timestamp,
-    floor: SeqNo,
+    rules: &FamilyRules,
+    b: &RowBounds,
     out: &mut Vec<InternalCell>,
 ) {
-    let rules = FamilyRules::new(f, now);
-    walk_family(entries, &rules, |visit| {
-        match visit {
-            Visit::FamilyMarker(m) | Visit::ColumnMarker(m) | Visit::CellDelete(m) => {
-                if m.seq >= floor {
-                    out.push(m.clone());
-                }
-            }
-            Visit::Version { cell, .. } => out.push(cell.clone()),
-            Visit::Column(_) => {}
+    let (markers, cols) = split_family(entries);
+    let markers: Vec<&InternalCell> = markers.iter().filter(|m| rules.is_live(m)).collect();
+    // A family marker below the floor covers only entries below it: all here, and applied.
+    out.extend(
+        markers
+            .iter()
+            .filter(|m| m.seq >= b.floor)
+            .map(|m| (*m).clone()),
+    );
+    for column in columns(cols) {
+        gc_column(column, &markers, rules, b, out);
+    }
+}
+
+/// GC of one column (see the module docs for the two regimes).
+fn gc_column(
+    column: &[InternalCell],
+    family_markers: &[&InternalCell],
+    rules: &FamilyRules,
+    b: &RowBounds,
+    out: &mut Vec<InternalCell>,
+) {
+    let floor = b.floor;
+    // Below the floor: the whole history is here; keep what it leaves.
+    let below = write_order(
+        column
+            .iter()
+            .chain(family_markers.iter().copied())
+            .filter(|c| c.seq < floor),
+        rules,
+    );
+    let kept_below: HashSet<*const InternalCell> = if below.is_empty() {
+        HashSet::new()
+    } else {
+        replay(&below, rules, false)
+            .live
+            .into_values()
+            .map(|c| c as *const InternalCell)
+            .collect()
+    };
+    // At or above the floor (and acknowledged): the puts' own limit, when no delete can
+    // fall between them.
+    let window = write_order(
+        column
+            .iter()
+            .filter(|c| c.kind == CellKind::Put && c.seq >= floor && c.seq <= b.snapshot),
+        rules,
+    );
+    let mut masked: HashSet<*const InternalCell> = HashSet::new();
+    if let (Some(lo), Some(hi)) = (window.first(), window.last()) {
+        let (lo, hi) = (lo.seq, hi.seq);
+        let inside = |c: &InternalCell| {
+            c.kind != CellKind::Put && rules.is_live(c) && lo <= c.seq && c.seq <= hi
+        };
+        let deletes_between = column.iter().any(inside)
+            || family_markers.iter().any(|m| inside(m))
+            || b.outside_markers_between(lo, hi);
+        if !deletes_between {
+            masked = replay(&window, rules, true)
+                .masked
+                .into_iter()
+                .map(|c| c as *const InternalCell)
+                .collect();
         }
-        Step::Continue
-    });
+    }
+    for c in column {
+        let keep = rules.is_live(c)
+            && if c.kind != CellKind::Put {
+                c.seq >= floor
+            } else if rules.is_expired(c.ts) {
+                false
+            } else if c.seq < floor {
+                kept_below.contains(&(c as *const InternalCell))
+            } else {
+                !masked.contains(&(c as *const InternalCell))
+            };
+        if keep {
+            out.push(c.clone());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -74,7 +228,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::cell::{CellKind, MARKER_TS};
+    use crate::cell::MARKER_TS;
+    use crate::manifest::FileMeta;
     use crate::options::FamilyOptions;
 
     fn e(kind: CellKind, q: &str, ts: i64, seq: u64) -> InternalCell {
@@ -93,37 +248,135 @@ mod tests {
         }]
     }
 
-    fn run_gc(mut v: Vec<InternalCell>, s: &[FamilySchema], now: i64, floor: u64) -> Vec<u64> {
+    /// A file outside the compaction holding row "r" from `min_seq`, with markers or not.
+    fn file(min_seq: u64, max_seq: u64, deletes: u64) -> FileMeta {
+        FileMeta {
+            smallest_row: b"a".to_vec(),
+            largest_row: b"z".to_vec(),
+            min_seq,
+            max_seq,
+            cells: 10,
+            deletes,
+            ..FileMeta::default()
+        }
+    }
+
+    fn run_gc(
+        mut v: Vec<InternalCell>,
+        s: &[FamilySchema],
+        now: i64,
+        outside: &[FileMeta],
+        min_unflushed: u64,
+    ) -> Vec<u64> {
         v.sort();
+        let outside = Outside {
+            files: outside.iter().map(FileSummary::from_meta).collect(),
+            min_unflushed,
+            snapshot: 1_000,
+        };
+        let mut gc = Gc::new(outside, s, now);
         let mut out = Vec::new();
-        gc_row(&v, s, now, floor, &mut out);
+        gc.row(&v, &mut out);
         out.iter().map(|c| c.seq).collect()
     }
 
     #[test]
-    fn drops_shadowed_extra_and_expired_versions() {
+    fn below_the_floor_only_what_the_history_leaves_stays() {
         let now = 1_000_000_000;
         let cells = vec![
             e(CellKind::Put, "a", 10, 1),
             e(CellKind::Put, "a", 10, 2), // replaces seq 1
             e(CellKind::Put, "a", 9, 3),
-            e(CellKind::Put, "a", 8, 4), // beyond 2 versions
+            e(CellKind::Put, "a", 8, 4), // one too many
             e(CellKind::DeleteColumn, "b", MARKER_TS, 6),
             e(CellKind::Put, "b", 5, 5), // deleted
             e(CellKind::Put, "b", 4, 7), // written after the delete
             e(CellKind::Put, "c", now - 5_000_000, 8),
             e(CellKind::Put, "c", 1, 9), // expired under a 2 s TTL
         ];
+        // Nothing outside: the floor is past everything, markers go too.
         assert_eq!(
-            run_gc(cells.clone(), &schema(2, 0), now, 0),
-            vec![2, 3, 6, 7, 8, 9]
-        );
-        // With a floor above the marker, the marker itself goes too.
-        assert_eq!(
-            run_gc(cells.clone(), &schema(2, 0), now, 100),
+            run_gc(cells.clone(), &schema(2, 0), now, &[], u64::MAX),
             vec![2, 3, 7, 8, 9]
         );
-        assert_eq!(run_gc(cells, &schema(2, 10), now, 100), vec![8]);
+        assert_eq!(run_gc(cells, &schema(2, 10), now, &[], u64::MAX), vec![8]);
+    }
+
+    #[test]
+    fn the_history_below_the_floor_is_all_here() {
+        // Review M2: ts 1, 2, 3 in the inputs, max_versions 2, and a delete in a newer file
+        // outside. The inputs hold the row's whole history below that file: ts 1 was one
+        // too many when ts 3 was written, so it is masked for good whatever the delete is.
+        let puts = vec![
+            e(CellKind::Put, "a", 1, 1),
+            e(CellKind::Put, "a", 2, 2),
+            e(CellKind::Put, "a", 3, 3),
+        ];
+        let newer_delete = file(4, 4, 1);
+        assert_eq!(
+            run_gc(puts, &schema(2, 0), 0, &[newer_delete], u64::MAX),
+            vec![3, 2]
+        );
+    }
+
+    #[test]
+    fn a_marker_outside_between_the_puts_keeps_them_all() {
+        // A file outside holds entries from seq 2 to 5 with markers: a delete of ts 3 at
+        // seq 4 would leave ts 2 and ts 1 as the two versions. Nothing goes.
+        let cells = vec![
+            e(CellKind::Put, "a", 3, 3),
+            e(CellKind::Put, "a", 2, 6),
+            e(CellKind::Put, "a", 1, 7),
+        ];
+        assert_eq!(
+            run_gc(cells.clone(), &schema(2, 0), 0, &[file(2, 5, 1)], u64::MAX),
+            vec![3, 6, 7]
+        );
+        // The same file without markers: ts 1 is one too many in every history.
+        assert_eq!(
+            run_gc(cells.clone(), &schema(2, 0), 0, &[file(2, 5, 0)], u64::MAX),
+            vec![3, 6]
+        );
+        // A memtable may hold markers from its oldest entry on.
+        assert_eq!(
+            run_gc(cells, &schema(2, 0), 0, &[file(2, 5, 0)], 4),
+            vec![3, 6, 7]
+        );
+    }
+
+    #[test]
+    fn above_the_floor_markers_stay_and_covered_puts_stay() {
+        // An older file outside holds the row: the floor is its min_seq (1), so nothing
+        // here is below it. The delete and what it covers stay (dropping the covered put
+        // could let an older version outside count again).
+        let cells = vec![
+            e(CellKind::Put, "a", 5, 2),
+            e(CellKind::DeleteCell, "a", 5, 3),
+            e(CellKind::Put, "a", 4, 4),
+        ];
+        assert_eq!(
+            run_gc(cells.clone(), &schema(1, 0), 0, &[file(1, 1, 0)], u64::MAX),
+            vec![3, 2, 4]
+        );
+        // Without the outside file everything is below the floor: the history leaves ts 4
+        // only (ts 5 was deleted before it came; the marker has done its work).
+        assert_eq!(run_gc(cells, &schema(1, 0), 0, &[], u64::MAX), vec![4]);
+    }
+
+    #[test]
+    fn unacknowledged_entries_decide_nothing() {
+        // seq 1500 is above the snapshot (1000): a reader may not see it, so it neither
+        // covers nor masks the put at seq 1.
+        let cells = vec![
+            e(CellKind::Put, "a", 1, 1),
+            e(CellKind::DeleteColumn, "a", MARKER_TS, 1_500),
+            e(CellKind::Put, "b", 1, 2),
+            e(CellKind::Put, "b", 2, 1_501),
+        ];
+        assert_eq!(
+            run_gc(cells, &schema(1, 0), 0, &[], u64::MAX),
+            vec![1_500, 1, 1_501, 2]
+        );
     }
 
     #[test]
@@ -133,8 +386,9 @@ mod tests {
             ..FileMeta::default()
         };
         let files = [meta(7), meta(3), meta(9)];
-        assert_eq!(marker_floor(files.iter(), 5), 3);
-        assert_eq!(marker_floor(files.iter().skip(2), 20), 9);
+        let s: Vec<FileSummary<'_>> = files.iter().map(FileSummary::from_meta).collect();
+        assert_eq!(marker_floor(s.iter(), 5), 3);
+        assert_eq!(marker_floor(s.iter().skip(2), 20), 9);
         assert_eq!(marker_floor(std::iter::empty(), u64::MAX), u64::MAX);
     }
 }

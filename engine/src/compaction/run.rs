@@ -10,7 +10,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::gc::{gc_row, marker_floor};
+use super::gc::{Gc, Outside};
+use super::summary::FileSummary;
 use crate::catalog::{Catalog, NewFile};
 use crate::cell::{InternalCell, now_micros};
 use crate::error::Result;
@@ -29,15 +30,23 @@ pub(super) fn run(
     inputs: Vec<Arc<FileHandle>>,
 ) -> Result<()> {
     let input_numbers: Vec<u64> = inputs.iter().map(|f| f.meta.number).collect();
-    let floor = marker_floor(
-        v.files
-            .iter()
-            .filter(|f| !input_numbers.contains(&f.meta.number))
-            .map(|f| &f.meta),
-        v.min_unflushed_seq(),
-    );
     let schema = t.schema.load_full();
     let now = now_micros();
+    // Readers load their version before their snapshot, and a long scan that re-opens on
+    // later versions keeps its snapshot registered, so every reader of this compaction's
+    // output reads at or above the horizon: the sequence number visible now, or the oldest
+    // live scan snapshot if that is older (`snapshots.rs`).
+    let outside = Outside {
+        files: v
+            .files
+            .iter()
+            .filter(|f| !input_numbers.contains(&f.meta.number))
+            .map(|f| FileSummary::of(f))
+            .collect(),
+        min_unflushed: v.min_unflushed_seq(),
+        snapshot: catalog.snapshots.horizon(&catalog.visible_seq),
+    };
+    let mut gc = Gc::new(outside, &schema, now);
     let mut sources: Vec<CellSource> = Vec::new();
     let mut bytes_in = 0;
     for f in &inputs {
@@ -65,7 +74,7 @@ pub(super) fn run(
                 }
             }
             kept.clear();
-            gc_row(&row, &schema, now, floor, &mut kept);
+            gc.row(&row, &mut kept);
             if kept.is_empty() {
                 continue;
             }

@@ -88,7 +88,8 @@ impl DbInner {
 
     /// See `Db::drop_table`.
     pub(super) fn drop_table(&self, table: &str) -> Result<()> {
-        let t = self.catalog.table(table)?;
+        // An unavailable table (damaged files) may be dropped: that is one way out.
+        let t = self.catalog.table_even_if_damaged(table)?;
         let _compaction = t.compaction_lock.lock();
         let _flush = t.flush_lock.lock();
         self.catalog.commit(&[], |next| {
@@ -110,14 +111,17 @@ impl DbInner {
     /// See `Db::alter_table`.
     pub(super) fn alter_table(&self, table: &str, alter: AlterTable) -> Result<()> {
         let t = self.catalog.table(table)?;
+        self.race_point();
         let w = self.write.lock();
         let created_seq = w.next_seq;
         let narrowed = self.catalog.commit_then(
             &[],
             |next| {
+                // The table this call started with, not one re-created under its name.
                 let ts = next
                     .tables
                     .get_mut(table)
+                    .filter(|ts| ts.id == t.id)
                     .ok_or_else(|| Error::TableNotFound(table.to_string()))?;
                 let narrowed = alter_families(table, ts, &alter, created_seq)?;
                 Ok((schema_of(ts), narrowed))

@@ -1,24 +1,40 @@
-//! Bulk ingest: adopt table files built elsewhere (the loader), atomically. Every file is
-//! checked first (every block's checksum, and its families against the table's), then
-//! hard-linked (or copied and fsynced) into the store under new numbers, then adopted with
-//! one manifest commit that gives each file its own sequence number above every write before
-//! it (the WAL is synced first). A repeated ingest id returns the first reply.
+//! Bulk ingest: adopt table files built elsewhere (the loader), atomically.
+//!
+//! 1. The ingest id first: a repeated id returns the first reply, before any path is looked
+//!    at (a retry after a lost reply succeeds although its files were moved). A second call
+//!    with an id that is being ingested waits for the first.
+//! 2. Every file is taken (`ingest_source.rs`: path checks, moved or copied into `sst/`
+//!    under a new number, fsynced), then checked from the store's copy: every block's
+//!    checksum, and its families against the table's. Files are taken in parallel and no
+//!    lock is held, so a slow path delays only its own ingest.
+//! 3. The write lock is taken only to allocate one sequence number per file, above every
+//!    write before it; those writes are made durable (the WAL synced) outside it.
+//! 4. One manifest commit adds the files (and the id) to the table the call started with
+//!    (not a table re-created under the same name meanwhile), and the table's version gets
+//!    them in the same step.
 //!
 //! This file must never adopt a file before it passed its checks, nor leave a placed file
-//! behind when the ingest fails.
+//! behind when the ingest fails (moved files go back to the client's directory).
 
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use parking_lot::{Condvar, Mutex};
+
 use super::DbInner;
+use super::ingest_source::{self, Placed};
 use crate::error::{Error, Result};
-use crate::filename::sst_path;
-use crate::manifest::IngestRecord;
+use crate::filename::sst_dir;
+use crate::manifest::{self, FileMeta, IngestRecord, MAX_INGEST_ID_BYTES};
 use crate::options::SyncMode;
 use crate::sstable::{TableProperties, TableReader};
+use crate::table::Table;
+use crate::version::FileHandle;
 
-/// Ingest ids remembered per table (older ones are forgotten).
-const MAX_INGEST_RECORDS: usize = 1000;
+/// Most files one ingest may adopt.
+pub(crate) const MAX_INGEST_FILES: usize = 10_000;
 
 /// The result of adopting externally built table files.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,6 +47,47 @@ pub struct IngestReply {
     pub bytes: u64,
 }
 
+impl From<&IngestRecord> for IngestReply {
+    fn from(r: &IngestRecord) -> Self {
+        IngestReply {
+            files: r.files,
+            cells: r.cells,
+            bytes: r.bytes,
+        }
+    }
+}
+
+/// The ingest ids being ingested right now (per table id), so a retry that arrives while
+/// the first call still runs waits for it instead of adopting the files twice.
+#[derive(Debug, Default)]
+pub(crate) struct IngestsInFlight {
+    ids: Mutex<HashSet<(u32, String)>>,
+    done: Condvar,
+}
+
+/// Holds an id in [`IngestsInFlight`] until dropped.
+struct Claim<'a> {
+    owner: &'a IngestsInFlight,
+    key: Option<(u32, String)>,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            self.owner.ids.lock().remove(&k);
+            self.owner.done.notify_all();
+        }
+    }
+}
+
+/// One file taken into the store and checked, not adopted yet.
+struct Taken {
+    placed: Placed,
+    number: u64,
+    reader: TableReader,
+    props: TableProperties,
+}
+
 impl DbInner {
     /// Adopt `paths` into `table` (see `Db::ingest`).
     pub(super) fn ingest(
@@ -39,117 +96,131 @@ impl DbInner {
         paths: &[PathBuf],
         ingest_id: &str,
     ) -> Result<IngestReply> {
-        let catalog = &self.catalog;
-        let t = catalog.table(table)?;
-        let _ing = self.ingest_lock.lock();
-        if !ingest_id.is_empty()
-            && let Some(rec) = catalog.ingest_record(table, ingest_id)
-        {
-            return Ok(IngestReply {
-                files: rec.files,
-                cells: rec.cells,
-                bytes: rec.bytes,
-            });
+        if ingest_id.len() > MAX_INGEST_ID_BYTES {
+            return Err(Error::InvalidArgument(format!(
+                "ingest_id is {} bytes, over the {MAX_INGEST_ID_BYTES}-byte limit",
+                ingest_id.len()
+            )));
         }
+        let t = self.catalog.table(table)?;
+        // 1. The id, before anything else.
+        let claim = match self.claim_ingest_id(&t, ingest_id) {
+            Ok(claim) => claim,
+            Err(reply) => return Ok(reply),
+        };
         if paths.is_empty() {
             return Err(Error::InvalidArgument("no files to ingest".into()));
         }
-        let schema = t.schema.load_full();
-        // Check every file before touching the store: every block's checksum and decoding,
-        // files in parallel (this is most of an ingest's time).
-        let checked = {
-            use rayon::prelude::*;
-            paths
-                .par_iter()
-                .map(|p| -> Result<(PathBuf, TableProperties)> {
-                    let reader = TableReader::open(p, None)?;
-                    reader.verify_checksums()?;
-                    for fp in &reader.properties().families {
-                        if fp.cells > 0 && !schema.iter().any(|f| *f.options.name == *fp.name) {
-                            return Err(Error::FamilyNotFound {
-                                table: table.to_string(),
-                                family: fp.name.to_string(),
-                            });
-                        }
-                    }
-                    Ok((p.clone(), reader.properties().clone()))
-                })
-                .collect::<Result<Vec<_>>>()?
-        };
-        // Link (or copy) into the store under new numbers.
-        let mut placed: Vec<(u64, PathBuf, TableProperties)> = Vec::new();
-        let cleanup = |placed: &[(u64, PathBuf, TableProperties)]| {
-            for (_, p, _) in placed {
-                let _ = catalog.fs.remove(p);
-            }
-        };
-        for (src, props) in checked {
-            let number = catalog.allocate_file_number();
-            let dst = sst_path(&catalog.dir, number);
-            let linked = catalog.fs.hard_link(&src, &dst);
-            if linked.is_err()
-                && let Err(e) = catalog.fs.copy_and_sync(&src, &dst)
-            {
-                cleanup(&placed);
-                let _ = catalog.fs.remove(&dst);
-                return Err(Error::io(&src, e));
-            }
-            placed.push((number, dst, props));
+        if paths.len() > MAX_INGEST_FILES {
+            return Err(Error::InvalidArgument(format!(
+                "{} files in one ingest, over the limit of {MAX_INGEST_FILES}",
+                paths.len()
+            )));
         }
-        if let Err(e) = catalog.sync_sst_dir() {
-            cleanup(&placed);
+        let mut seen = HashSet::new();
+        if let Some(dup) = paths.iter().find(|p| !seen.insert(*p)) {
+            return Err(Error::InvalidArgument(format!(
+                "{} is listed twice",
+                dup.display()
+            )));
+        }
+        // 2. Take and check every file (no lock held).
+        let sst = sst_dir(&self.catalog.dir);
+        let sst_fd = ingest_source::open_dir(&sst)?;
+        let taken = self.take_files(&t, paths, &sst_fd, &sst)?;
+        let undo = |taken: Vec<Taken>| {
+            for f in taken {
+                f.placed.undo(&sst_fd);
+            }
+        };
+        if let Err(e) = self.catalog.sync_sst_dir() {
+            undo(taken);
             return Err(e);
         }
-        // Commit: every file gets its own sequence number, above everything written so far.
-        let mut w = self.write.lock();
-        if self.options.sync_mode != SyncMode::None
-            && let Err(e) = w.wal.sync()
+        self.race_point();
+        // 3. Sequence numbers: the write lock for the allocation only.
+        let n = taken.len() as u64;
+        let (first_seq, syncer) = {
+            let mut w = self.write.lock();
+            if let Err(e) = self.check_writable() {
+                drop(w);
+                undo(taken);
+                return Err(e);
+            }
+            let first = w.next_seq;
+            w.next_seq += n;
+            (first, w.syncer.clone())
+        };
+        let last_seq = first_seq + n - 1;
+        // Every write before the ingest must be durable before the manifest (durable) says
+        // the ingest came after it.
+        if self.options.sync_mode == SyncMode::Group
+            && let Err(e) = syncer.sync()
         {
-            catalog.health.set_read_only(&e);
-            cleanup(&placed);
+            let e = Error::io(crate::filename::wal_dir(&self.catalog.dir), e);
+            self.catalog.health.set_read_only(&e);
+            undo(taken);
             return Err(e);
         }
-        let first_seq = w.next_seq;
-        let mut handles = Vec::new();
+        // 4. One commit, published in the table's version under the manifest lock.
         let mut reply = IngestReply::default();
-        for (i, (number, _, props)) in placed.iter().enumerate() {
+        let mut handles = Vec::with_capacity(taken.len());
+        for (i, f) in taken.iter().enumerate() {
             let seq = first_seq + i as u64;
-            match catalog.open_new_file(*number, 0, Some(seq), props) {
-                Ok(h) => handles.push(h),
-                Err(e) => {
-                    cleanup(&placed);
-                    return Err(e);
-                }
-            }
+            let meta = FileMeta::from_properties(f.number, 0, Some(seq), &f.props);
+            handles.push(Arc::new(FileHandle::new(
+                meta,
+                f.reader.with_global_seq(Some(seq)),
+                f.placed.path.clone(),
+                self.catalog.fs.clone(),
+            )));
             reply.files += 1;
-            reply.cells += props.cells;
-            reply.bytes += props.file_size;
+            reply.cells += f.props.cells;
+            reply.bytes += f.props.file_size;
         }
-        let last_seq = first_seq + placed.len() as u64 - 1;
-        catalog.commit(&handles, |next| {
-            let ts = next
-                .tables
-                .get_mut(table)
-                .ok_or_else(|| Error::TableNotFound(table.to_string()))?;
-            ts.files.extend(handles.iter().map(|h| h.meta.clone()));
-            if !ingest_id.is_empty() {
-                ts.ingests.push(IngestRecord {
-                    id: ingest_id.to_string(),
-                    files: reply.files,
-                    cells: reply.cells,
-                    bytes: reply.bytes,
-                });
-                let excess = ts.ingests.len().saturating_sub(MAX_INGEST_RECORDS);
-                ts.ingests.drain(..excess);
+        let mut edit_failed = false;
+        let committed = self.catalog.commit_then(
+            &[],
+            |next| {
+                let Some(ts) = next.tables.get_mut(table).filter(|ts| ts.id == t.id) else {
+                    edit_failed = true;
+                    return Err(Error::TableNotFound(table.to_string()));
+                };
+                ts.files.extend(handles.iter().map(|h| h.meta.clone()));
+                if !ingest_id.is_empty() {
+                    ts.ingests.push(IngestRecord {
+                        id: ingest_id.to_string(),
+                        files: reply.files,
+                        cells: reply.cells,
+                        bytes: reply.bytes,
+                    });
+                    manifest::bound_ingest_records(&mut ts.ingests);
+                }
+                next.last_seq = next.last_seq.max(last_seq);
+                Ok(())
+            },
+            |()| t.install(|v| v.files.extend(handles.iter().cloned())),
+        );
+        if let Err(e) = committed {
+            if edit_failed {
+                // Nothing was written: give the numbers back if nobody took later ones, and
+                // the files back to the client.
+                let mut w = self.write.lock();
+                if w.next_seq == last_seq + 1 {
+                    w.next_seq = first_seq;
+                }
+                drop(w);
+                drop(handles);
+                undo(taken);
             }
-            next.last_seq = next.last_seq.max(last_seq);
-            Ok(())
-        })?;
-        t.install(|next| next.files.extend(handles));
-        w.next_seq = last_seq + 1;
-        w.last_written = last_seq;
-        catalog.visible_seq.fetch_max(last_seq, Ordering::AcqRel);
-        drop(w);
+            // Otherwise the manifest write failed and what it holds is unknown: the files
+            // stay (the store is read-only; the next open removes them if unlisted).
+            return Err(e);
+        }
+        self.catalog
+            .visible_seq
+            .fetch_max(last_seq, Ordering::AcqRel);
+        drop(claim);
         tracing::info!(
             table,
             files = reply.files,
@@ -159,5 +230,125 @@ impl DbInner {
             "files ingested"
         );
         Ok(reply)
+    }
+
+    /// Claim `id` for `t`, or the first reply when it was ingested already (waiting while
+    /// another call holds it). An empty id claims nothing.
+    fn claim_ingest_id(&self, t: &Table, id: &str) -> Result<Claim<'_>, IngestReply> {
+        let owner = &self.ingests_in_flight;
+        if id.is_empty() {
+            return Ok(Claim { owner, key: None });
+        }
+        let key = (t.id, id.to_string());
+        let mut ids = owner.ids.lock();
+        loop {
+            if let Some(rec) = self.catalog.ingest_record(&t.name, t.id, id) {
+                return Err(IngestReply::from(&rec));
+            }
+            if !ids.contains(&key) {
+                ids.insert(key.clone());
+                return Ok(Claim {
+                    owner,
+                    key: Some(key),
+                });
+            }
+            owner.done.wait(&mut ids);
+        }
+    }
+
+    /// Take every file of `paths` into the store (in parallel) and check it; on any error
+    /// give back those taken and return the first error (in `paths` order).
+    fn take_files(
+        &self,
+        t: &Table,
+        paths: &[PathBuf],
+        sst_fd: &std::os::fd::OwnedFd,
+        sst: &std::path::Path,
+    ) -> Result<Vec<Taken>> {
+        use rayon::prelude::*;
+        let schema = t.schema.load_full();
+        let numbers: Vec<u64> = paths
+            .iter()
+            .map(|_| self.catalog.allocate_file_number())
+            .collect();
+        let results: Vec<Result<Taken>> = paths
+            .par_iter()
+            .zip(numbers)
+            .map(|(p, number)| {
+                let src = ingest_source::open_source(&self.ingest_dirs, p)?;
+                let name = crate::filename::sst_name(number);
+                let placed = ingest_source::place(src, sst_fd, sst, &name)?;
+                match self.check_taken(t, &schema, &placed) {
+                    Ok((reader, props)) => Ok(Taken {
+                        placed,
+                        number,
+                        reader,
+                        props,
+                    }),
+                    Err(e) => {
+                        placed.undo(sst_fd);
+                        Err(e)
+                    }
+                }
+            })
+            .collect();
+        let mut taken = Vec::with_capacity(results.len());
+        let mut first_err = None;
+        for r in results {
+            match r {
+                Ok(f) => taken.push(f),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            None => Ok(taken),
+            Some(e) => {
+                for f in taken {
+                    f.placed.undo(sst_fd);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Open and check the store's copy of a taken file: every block, and only families the
+    /// table has. A file that fails is the client's bad input, reported without its bytes.
+    fn check_taken(
+        &self,
+        t: &Table,
+        schema: &[crate::table::FamilySchema],
+        placed: &Placed,
+    ) -> Result<(TableReader, TableProperties)> {
+        let file = placed
+            .file
+            .try_clone()
+            .map_err(|e| Error::io(&placed.path, e))?;
+        let cache = Some(self.catalog.block_cache.clone());
+        let checked = TableReader::from_file(file, &placed.path, None, cache)
+            .and_then(|r| r.verify_checksums().map(|()| r));
+        let reader = match checked {
+            Ok(r) => r,
+            Err(e @ Error::Corruption { .. }) => {
+                // The detail may quote the file's bytes: it goes to the log, not the reply.
+                tracing::warn!(source = %placed.source.display(), error = %e, "ingest refused a file");
+                return Err(Error::InvalidArgument(format!(
+                    "{} is not a Strata table file (or is damaged); nothing was ingested",
+                    placed.source.display()
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        for fp in &reader.properties().families {
+            if fp.cells > 0 && !schema.iter().any(|f| *f.options.name == *fp.name) {
+                return Err(Error::FamilyNotFound {
+                    table: t.name.clone(),
+                    family: fp.name.to_string(),
+                });
+            }
+        }
+        let props = reader.properties().clone();
+        Ok((reader, props))
     }
 }

@@ -19,7 +19,8 @@
 //!    major form first freezes and flushes the memtables);
 //! 2. `Table::flush_lock` (one table's flushes; held for a whole flush, which at its end
 //!    takes the write lock to delete WAL segments);
-//! 3. `DbInner::ingest_lock` (one ingest at a time; held for the whole ingest);
+//! 3. `DbInner::ingests_in_flight` (the ingest ids being ingested; held only to look an id
+//!    up and claim it, never while files are opened);
 //! 4. `DbInner::synced` (the group-commit leader; takes the write lock briefly);
 //! 5. `DbInner::write` (the WAL writer and sequence numbers);
 //! 6. the catalog's manifest state (every commit and file-number allocation);
@@ -51,7 +52,12 @@ use crate::stats::TableDescription;
 mod ddl;
 mod flush;
 mod ingest;
+mod ingest_source;
 mod open;
+#[cfg(any(test, feature = "testing"))]
+mod testing;
+#[cfg(test)]
+mod tests;
 mod write;
 
 pub use ddl::AlterTable;
@@ -67,7 +73,13 @@ pub(crate) struct DbInner {
     synced: Mutex<SeqNo>,
     closed: AtomicBool,
     flush_signal: (Mutex<bool>, Condvar),
-    ingest_lock: Mutex<()>,
+    /// Where bulk ingest may take files from.
+    ingest_dirs: ingest_source::IngestDirs,
+    ingests_in_flight: ingest::IngestsInFlight,
+    /// Test seam: run once where a call has looked its table up and not yet committed, to
+    /// race a drop and re-create against it.
+    #[cfg(test)]
+    race: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     bg: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -118,6 +130,13 @@ impl Db {
     /// The options the store was opened with.
     pub fn options(&self) -> &DbOptions {
         &self.inner.options
+    }
+
+    /// The directories [`Db::ingest`] takes files from (absolute and canonical; created at
+    /// open): `options.ingest_dirs`, or `ingest/` inside the store's directory. The first is
+    /// where loaders should stage their files.
+    pub fn ingest_dirs(&self) -> Vec<PathBuf> {
+        self.inner.ingest_dirs.canonical()
     }
 
     /// Create table `table` with `families` (at least one, each named once; zero options take
@@ -214,12 +233,12 @@ impl Db {
         inner.options.limits.check_row_key(row)?;
         let t = inner.catalog.table(table)?;
         let plan = ReadPlan::new(table, &t.schema.load(), opts, crate::cell::now_micros())?;
+        // A guard, not a clone: no shared reference count to bump on every get. The version
+        // is loaded before the snapshot, so compaction GC (which never applies an entry above
+        // the visible sequence number of its start) cannot have dropped what it shows.
+        let version = t.version.load();
         let snapshot = inner.catalog.visible_seq.load(Ordering::Acquire);
-        // A guard, not a clone: no shared reference count to bump on every get.
-        let cells = t
-            .version
-            .load()
-            .get_row(row, &plan.family_names(), snapshot)?;
+        let cells = version.get_row(row, &plan.family_names(), snapshot)?;
         let visible = plan.resolve_row(&cells);
         Ok((!visible.is_empty()).then(|| Row {
             key: row.to_vec(),
@@ -227,7 +246,35 @@ impl Db {
         }))
     }
 
-    /// Scan rows in key order from one consistent snapshot (taken now).
+    /// [`Db::get`] if it can be answered without reading a table file (from the memtables
+    /// and blocks already in the block cache); `None` if it would have to read one. For a
+    /// caller on an async executor: answer from memory there, and run [`Db::get`] on a
+    /// blocking thread only when this says `None`. Without a block cache
+    /// (`block_cache_bytes = 0`) it is always `None`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::get`].
+    pub fn get_cached(
+        &self,
+        table: &str,
+        row: &[u8],
+        opts: &ReadOptions,
+    ) -> Result<Option<Option<Row>>> {
+        // Without a cache, table files read their blocks directly: nothing to try.
+        if self.inner.catalog.block_cache.capacity() == 0 {
+            return Ok(None);
+        }
+        match crate::cache::cache_only(|| self.get(table, row, opts)) {
+            Ok(found) => Ok(Some(found)),
+            Err(Error::NotCached) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Scan rows in key order from one consistent snapshot (taken now). The scanner re-opens
+    /// on newer versions of the table as it goes (so a long scan does not pin old memtables
+    /// and files), always at that snapshot.
     ///
     /// # Errors
     ///
@@ -243,8 +290,11 @@ impl Db {
             &opts.read,
             crate::cell::now_micros(),
         )?;
-        let snapshot = inner.catalog.visible_seq.load(Ordering::Acquire);
-        RowScanner::new(t.version.load_full(), plan, snapshot, &opts)
+        // The snapshot is registered before any version is loaded: a compaction that starts
+        // later keeps what it sees (its horizon is at most this snapshot), one that started
+        // earlier never applied anything above what was visible then (see `get`).
+        let snapshot = inner.catalog.snapshots.take(&inner.catalog.visible_seq);
+        RowScanner::new(t, plan, snapshot, &opts)
     }
 
     /// Flush `table`'s memtables to table files and wait for it.
@@ -274,15 +324,22 @@ impl Db {
         inner.compact_table(&t, major)
     }
 
-    /// Adopt table files written by the loader, atomically. Files on the same filesystem are
-    /// hard-linked, others copied and fsynced. Repeating an `ingest_id` returns the first
-    /// reply and adopts nothing.
+    /// Adopt table files written by the loader, atomically. Only regular files under
+    /// [`Db::ingest_dirs`] are taken, never through a symbolic link; on the store's
+    /// filesystem they are moved into it (their names in the ingest directory are gone
+    /// afterwards), others are copied; either way the store's file is fsynced and checked
+    /// before it is adopted. Repeating an `ingest_id` (at most 256 bytes) returns the first
+    /// reply and adopts nothing, whatever the paths. When the ingest fails, moved files are
+    /// put back.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for no file; [`Error::TableNotFound`]; [`Error::FamilyNotFound`]
-    /// for cells of a family the table lacks; [`Error::Corruption`] of a file that fails its
-    /// checks; [`Error::ReadOnly`] / [`Error::Closed`]; I/O errors naming the file.
+    /// [`Error::InvalidArgument`] for no file, too many, an id over 256 bytes, a relative
+    /// path, something that is not a regular file, or a file that is not a valid table file;
+    /// [`Error::PermissionDenied`] for a path outside the ingest directories or through a
+    /// link; [`Error::FileNotFound`]; [`Error::TableNotFound`]; [`Error::FamilyNotFound`] for
+    /// cells of a family the table lacks; [`Error::TableUnavailable`];
+    /// [`Error::ReadOnly`] / [`Error::Closed`]; I/O errors naming the file.
     pub fn ingest(&self, table: &str, paths: &[PathBuf], ingest_id: &str) -> Result<IngestReply> {
         self.inner.check_writable()?;
         self.inner.ingest(table, paths, ingest_id)
@@ -311,6 +368,18 @@ impl Drop for DbInner {
 }
 
 impl DbInner {
+    /// Run the test seam [`DbInner::race`] if one is set (nothing outside tests).
+    #[cfg(test)]
+    fn race_point(&self) {
+        let f = self.race.lock().take();
+        if let Some(f) = f {
+            f();
+        }
+    }
+
+    #[cfg(not(test))]
+    fn race_point(&self) {}
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);

@@ -1,10 +1,13 @@
 //! Recovery at open: lock the directory, load the committed manifest, remove table files it
-//! does not list, open every table file, replay the WAL into memtables (skipping what is
-//! already in table files and records of dropped tables), start a fresh WAL segment and the
-//! background thread.
+//! does not list, open every table file (a table whose files are damaged or missing opens
+//! unavailable, or without them when quarantining), replay the WAL into memtables (skipping
+//! what is already in table files and records of dropped tables), start a fresh WAL segment
+//! and the background thread.
 //!
-//! This file must never write the manifest: recovery only reads it, and the next commit
-//! records what replay found.
+//! This file must never write the manifest, with one exception decided by the operator:
+//! quarantining damaged table files is one commit that drops them (see
+//! `Catalog::open_tables`). Otherwise recovery only reads it, and the next commit records
+//! what replay found.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,6 +37,8 @@ pub(super) fn open(dir: &Path, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Ar
         fs.create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
     }
     let lock = DirLock::acquire(&dir)?;
+    let ingest_dirs = super::ingest_source::IngestDirs::resolve(&dir, &options.ingest_dirs)?;
+    crate::fd_limit::raise_open_file_limit();
     let state = manifest::read_manifest(&fs, &dir)?.unwrap_or_else(|| ManifestState {
         next_file_number: 1,
         last_seq: 0,
@@ -43,7 +48,7 @@ pub(super) fn open(dir: &Path, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Ar
     let block_cache = crate::cache::BlockCache::new(options.block_cache_bytes);
     let catalog = Catalog::new(dir.clone(), fs.clone(), block_cache, state);
     catalog.sweep_unlisted_files()?;
-    catalog.open_tables()?;
+    catalog.open_tables(options.quarantine_damaged_files)?;
 
     let wdir = wal_dir(&dir);
     let (max_seq, old_segments, last_number) = replay_wal(&catalog, &fs, &wdir, &options)?;
@@ -66,7 +71,10 @@ pub(super) fn open(dir: &Path, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Ar
         synced: Mutex::new(max_seq),
         closed: AtomicBool::new(false),
         flush_signal: (Mutex::new(false), Condvar::new()),
-        ingest_lock: Mutex::new(()),
+        ingest_dirs,
+        ingests_in_flight: super::ingest::IngestsInFlight::default(),
+        #[cfg(test)]
+        race: Mutex::new(None),
         bg: Mutex::new(Vec::new()),
     });
     // Replayed memtables that are already over budget go to flush right away.

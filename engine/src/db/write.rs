@@ -23,10 +23,18 @@ use crate::table::Table;
 use crate::wal::LogWriter;
 use crate::write_batch::WriteBatch;
 
-/// Writes are slowed by a millisecond each once a table has this many files...
-const SLOWDOWN_FILES: usize = 40;
+/// Writes are slowed by a millisecond each once a table's files form this many sorted runs
+/// (overlap depth, what a read merges: `TableVersion::sorted_runs`; disjoint files are one
+/// run however many they are, so time-ordered keys never stall, review M1)...
+const SLOWDOWN_RUNS: usize = 40;
 /// ...and stall until compaction catches up at this many.
-const STALL_FILES: usize = 64;
+const STALL_RUNS: usize = 64;
+
+/// Whether `v`'s files form at least `runs` sorted runs (counted only when there are that
+/// many files: the count is at most the number of files).
+fn runs_at_least(v: &crate::version::TableVersion, runs: usize) -> bool {
+    v.files.len() >= runs && v.sorted_runs() >= runs
+}
 
 /// A closed WAL segment still needed for recovery.
 #[derive(Debug)]
@@ -80,7 +88,7 @@ impl DbInner {
         if self.options.background_threads {
             let v = t.version.load();
             if v.immutables.len() + 1 >= self.options.max_immutable_memtables
-                || v.files.len() >= SLOWDOWN_FILES
+                || runs_at_least(&v, SLOWDOWN_RUNS)
             {
                 drop(v);
                 t.counters.write_slowdowns.fetch_add(1, Ordering::Relaxed);
@@ -104,7 +112,7 @@ impl DbInner {
                 self.rotate_memtable(&t);
                 continue;
             }
-            let too_many_files = self.options.background_threads && v.files.len() >= STALL_FILES;
+            let too_many_files = self.options.background_threads && runs_at_least(&v, STALL_RUNS);
             if too_many_files
                 || (v.immutables.len() >= self.options.max_immutable_memtables
                     && v.active.approximate_bytes() >= self.options.memtable_bytes)

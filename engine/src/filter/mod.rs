@@ -95,6 +95,7 @@
 //! This module depends only on the engine's row types: it never reads storage.
 
 mod ast;
+mod build;
 mod code;
 mod comparator;
 mod lex;

@@ -14,19 +14,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::TimeUnit;
-use super::ast::{ColumnValueTest, CompareOp, Expr};
+use super::ast::{ColumnValueTest, CompareOp};
 use super::code::Code;
 use super::comparator::Comparator;
 use crate::row::Cell;
 
 /// An OR member and what HBase's `FilterListWithOR` remembers about it within a row.
 pub(crate) struct OrMember {
-    node: Node,
+    pub(super) node: Node,
     /// The member's last code and cell when that code skips more than the cell.
-    prev: Option<(Code, Arc<str>, Bytes)>,
+    pub(super) prev: Option<(Code, Arc<str>, Bytes)>,
     /// Whether the member included the current cell (so its transform applies).
-    included: bool,
+    pub(super) included: bool,
 }
 
 /// A filter with its per-scan state.
@@ -119,105 +118,6 @@ fn matching_column(cell: &Cell, family: &[u8], qualifier: &[u8]) -> bool {
 }
 
 impl Node {
-    /// Fresh state for `expr`. `reversed`: the scan runs in descending row order.
-    pub(crate) fn build(expr: &Expr, unit: TimeUnit, reversed: bool) -> Node {
-        let build = |e: &Expr| Node::build(e, unit, reversed);
-        match expr {
-            Expr::KeyOnly { len_as_value } => Node::KeyOnly {
-                len_as_value: *len_as_value,
-            },
-            Expr::FirstKeyOnly => Node::FirstKeyOnly { found: false },
-            Expr::Prefix(p) => Node::Prefix {
-                prefix: p.clone(),
-                reversed,
-                passed: false,
-                filter_row: true,
-            },
-            Expr::ColumnPrefix(p) => Node::ColumnPrefix { prefix: p.clone() },
-            Expr::MultipleColumnPrefix(ps) => {
-                let mut sorted = ps.clone();
-                sorted.sort();
-                Node::MultipleColumnPrefix { sorted, hint: None }
-            }
-            Expr::ColumnCountGet(n) => Node::ColumnCountGet {
-                limit: u64::from(*n),
-                count: 0,
-            },
-            Expr::Page(n) => Node::Page {
-                size: *n,
-                accepted: 0,
-            },
-            Expr::InclusiveStop(s) => Node::InclusiveStop {
-                stop: s.clone(),
-                reversed,
-                done: false,
-            },
-            Expr::Timestamps(ts) => {
-                let mut ranges: Vec<(i64, i64)> = ts.iter().map(|&t| unit.range(t)).collect();
-                ranges.sort_unstable();
-                ranges.dedup();
-                let min = ranges.first().map_or(i64::MAX, |r| r.0);
-                Node::Timestamps { ranges, min }
-            }
-            Expr::Row(op, c) => Node::Row {
-                op: *op,
-                cmp: c.clone(),
-                filter_out: false,
-            },
-            Expr::Family(op, c) => Node::Family {
-                op: *op,
-                cmp: c.clone(),
-            },
-            Expr::Qualifier(op, c) => Node::Qualifier {
-                op: *op,
-                cmp: c.clone(),
-            },
-            Expr::Value(op, c) => Node::Value {
-                op: *op,
-                cmp: c.clone(),
-            },
-            Expr::ColumnRange {
-                min,
-                min_inclusive,
-                max,
-                max_inclusive,
-            } => Node::ColumnRange {
-                min: (!min.is_empty()).then(|| min.clone()),
-                min_inclusive: *min_inclusive,
-                max: (!max.is_empty()).then(|| max.clone()),
-                max_inclusive: *max_inclusive,
-            },
-            Expr::SingleColumnValue(t) | Expr::SingleColumnValueExclude(t) => Node::ColumnValue {
-                test: t.clone(),
-                exclude: matches!(expr, Expr::SingleColumnValueExclude(_)),
-                found: false,
-                matched: false,
-            },
-            Expr::And(items) => Node::And {
-                members: items.iter().map(build).collect(),
-                hinted: Vec::new(),
-            },
-            Expr::Or(items) => Node::Or {
-                members: items
-                    .iter()
-                    .map(|e| OrMember {
-                        node: build(e),
-                        prev: None,
-                        included: false,
-                    })
-                    .collect(),
-            },
-            Expr::Skip(e) => Node::Skip {
-                inner: Box::new(build(e)),
-                filter_row: false,
-            },
-            Expr::While(e) => Node::While {
-                inner: Box::new(build(e)),
-                done: false,
-            },
-        }
-    }
-
     /// Whether to skip the row with this key without looking at its cells.
     pub(crate) fn filter_row_key(&mut self, key: &[u8]) -> bool {
         match self {

@@ -20,6 +20,7 @@ use crate::options::{Compression, DEFAULT_ZSTD_LEVEL, FamilyOptions};
 use super::family_block_builder::FamilyBlockBuilder;
 use super::format::{
     FORMAT_VERSION, FamilyIndexEntry, FamilyMeta, Footer, KeyIndexEntry, MAX_KEY_BLOCK_SIZE, Meta,
+    OLDEST_FORMAT_VERSION, derive_v1_properties,
 };
 use super::key_block::KeyBlockBuilder;
 
@@ -71,6 +72,8 @@ pub struct TableBuilder {
     last: Option<LastCell>,
     props: TableProperties,
     writer: BlockWriter,
+    /// The format version written (the newest, unless a test asks for an older one).
+    format_version: u32,
 }
 
 impl std::fmt::Debug for TableBuilder {
@@ -99,6 +102,22 @@ fn describe(c: &CellRef<'_>) -> String {
 impl TableBuilder {
     /// Create `path` (truncating it) and prepare to write the given families.
     pub fn new(fs: &Arc<dyn Fs>, path: &Path, opts: TableBuildOptions) -> Result<TableBuilder> {
+        Self::with_format_version(fs, path, opts, FORMAT_VERSION)
+    }
+
+    /// [`TableBuilder::new`] writing format `version` (an older one only to check that its
+    /// encoding is frozen: a cell kind it lacks is refused).
+    pub(crate) fn with_format_version(
+        fs: &Arc<dyn Fs>,
+        path: &Path,
+        opts: TableBuildOptions,
+        version: u32,
+    ) -> Result<TableBuilder> {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
+            return Err(Error::InvalidArgument(format!(
+                "table format version {version} is not one this build writes"
+            )));
+        }
         let mut fam_opts: Vec<FamilyOptions> =
             opts.families.into_iter().map(|f| f.normalized()).collect();
         fam_opts.sort_by(|a, b| a.name.cmp(&b.name));
@@ -131,6 +150,7 @@ impl TableBuilder {
                 FamilyState {
                     props: FamilyProperties {
                         name: name.clone(),
+                        max_put_ts: i64::MIN,
                         ..FamilyProperties::default()
                     },
                     name,
@@ -156,14 +176,17 @@ impl TableBuilder {
             rows: 0,
             last: None,
             props: TableProperties {
-                format_version: FORMAT_VERSION,
+                format_version: version,
                 min_ts: i64::MAX,
                 max_ts: i64::MIN,
                 min_seq: u64::MAX,
                 max_seq: 0,
+                min_marker_seq: u64::MAX,
+                max_marker_seq: 0,
                 ..TableProperties::default()
             },
             writer: BlockWriter::new(),
+            format_version: version,
         })
     }
 
@@ -312,21 +335,35 @@ impl TableBuilder {
         seq: SeqNo,
         value: &[u8],
     ) -> Result<()> {
+        if self.format_version < 2 && kind as u8 > CellKind::LAST_V1 {
+            return Err(Error::InvalidArgument(format!(
+                "{}: format v{} has no {kind:?} cells",
+                self.path.display(),
+                self.format_version,
+            )));
+        }
         let ordinal = self.rows - 1;
         let p = &mut self.props;
         p.cells += 1;
         let is_delete = kind != CellKind::Put;
         p.deletes += u64::from(is_delete);
-        if !matches!(kind, CellKind::DeleteColumn | CellKind::DeleteFamily) {
+        if !kind.is_range_marker() {
             p.min_ts = p.min_ts.min(ts);
             p.max_ts = p.max_ts.max(ts);
         }
         p.min_seq = p.min_seq.min(seq);
         p.max_seq = p.max_seq.max(seq);
+        if is_delete {
+            p.min_marker_seq = p.min_marker_seq.min(seq);
+            p.max_marker_seq = p.max_marker_seq.max(seq);
+        }
 
         let f = &mut self.families[fi];
         f.props.cells += 1;
         f.props.deletes += u64::from(is_delete);
+        if !is_delete {
+            f.props.max_put_ts = f.props.max_put_ts.max(ts);
+        }
         f.block.add(ordinal, kind, qualifier, ts, seq, value);
         if f.block.size() >= f.opts.block_size as usize {
             Self::flush_family(&mut self.writer, &mut *self.file, &self.path, f)?;
@@ -436,9 +473,11 @@ impl TableBuilder {
         if self.props.cells == 0 {
             self.props.min_seq = 0;
         }
+        if self.props.deletes == 0 {
+            self.props.min_marker_seq = 0;
+        }
         self.props.rows = self.rows;
-        self.props.families = self.families.iter().map(|f| f.props.clone()).collect();
-        let meta = Meta {
+        let mut meta = Meta {
             props: self.props.clone(),
             bloom,
             key_index: std::mem::take(&mut self.key_index),
@@ -454,14 +493,20 @@ impl TableBuilder {
                 })
                 .collect(),
         };
+        if self.format_version < 2 {
+            // What a reader of the file will see in place of what v1 does not record.
+            derive_v1_properties(&mut meta.props, &mut meta.families);
+        }
+        meta.props.families = meta.families.iter().map(|f| f.props.clone()).collect();
+        self.props = meta.props.clone();
         self.writer.payload.clear();
-        meta.encode(&mut self.writer.payload);
+        meta.encode(&mut self.writer.payload, self.format_version);
         let (meta_handle, _) =
             self.writer
                 .write(&mut *self.file, &self.path, self.meta_compression)?;
         let footer = Footer {
             meta: meta_handle,
-            version: FORMAT_VERSION,
+            version: self.format_version,
         };
         self.file
             .append(&footer.encode())

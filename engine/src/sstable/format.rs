@@ -1,6 +1,8 @@
 //! SSTable framing: block handles, the 9-byte block trailer, the 32-byte footer and the meta
 //! block (properties, key-block index, family directory). The byte layout is specified in
-//! `docs/format.md` ("SSTable"); change both together and bump [`FORMAT_VERSION`].
+//! `docs/format.md` ("SSTable"); change both together and bump [`FORMAT_VERSION`]. Files
+//! of every version from [`OLDEST_FORMAT_VERSION`] on are read; the builder writes the
+//! newest (or, for the frozen-format test, an older one it still knows how to write).
 //!
 //! This module must never accept a meta block or footer that is inconsistent (handles
 //! outside the data region, indexes out of order, counts that disagree): decoding reports
@@ -22,8 +24,12 @@ use super::{FamilyProperties, TableProperties};
 
 /// "StrataT1" read as a little-endian u64; the last 8 bytes of every table file.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"StrataT1");
-/// The only format version this code writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The format version this code writes. v2 (over v1): the kinds `DeleteColumnUpTo` (4)
+/// and `DeleteFamilyUpTo` (5), and in the meta block the sequence-number range of the
+/// file's delete markers and each family's newest put timestamp.
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this code reads.
+pub(crate) const OLDEST_FORMAT_VERSION: u32 = 1;
 /// meta offset u64, meta size u64, version u32, footer crc u32, magic u64.
 pub(crate) const FOOTER_LEN: usize = 32;
 /// compression type u8, uncompressed length u32, crc32 u32.
@@ -116,17 +122,17 @@ impl Footer {
         let crc = r.fixed32().map_err(err)?;
         let magic = r.fixed64().map_err(err)?;
         if magic != MAGIC {
-            return Err(format!(
-                "bad magic {magic:#018x} (expected {MAGIC:#018x}): not a Strata table, or truncated"
-            ));
+            // The value is not printed: it is 8 bytes of whatever file this is.
+            return Err("bad magic: not a Strata table file, or truncated".into());
         }
         let computed = b.get(..20).map(crc32fast::hash);
         if computed != Some(crc) {
             return Err(format!("footer checksum mismatch (stored {crc:#010x})"));
         }
-        if version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(format!(
-                "unsupported format version {version} (this build reads {FORMAT_VERSION})"
+                "unsupported format version {version} (this build reads \
+                 {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})"
             ));
         }
         Ok(Footer {
@@ -177,7 +183,9 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
-    pub fn encode(&self, buf: &mut Vec<u8>) {
+    /// Encode in format `version` (v1 leaves out what v2 added).
+    pub fn encode(&self, buf: &mut Vec<u8>, version: u32) {
+        let v2 = version >= 2;
         let p = &self.props;
         put_varint64(buf, p.rows);
         put_varint64(buf, p.cells);
@@ -188,6 +196,10 @@ impl Meta {
         put_zigzag64(buf, p.max_ts);
         put_varint64(buf, p.min_seq);
         put_varint64(buf, p.max_seq);
+        if v2 {
+            put_varint64(buf, p.min_marker_seq);
+            put_varint64(buf, p.max_marker_seq);
+        }
         match &self.bloom {
             None => put_u8(buf, 0),
             Some(h) => {
@@ -221,6 +233,9 @@ impl Meta {
             put_varint64(buf, f.props.blocks);
             put_varint64(buf, f.props.stored_bytes);
             put_varint64(buf, f.props.raw_bytes);
+            if v2 {
+                put_zigzag64(buf, f.props.max_put_ts);
+            }
             put_varint64(buf, f.index.len() as u64);
             let mut prev_last = 0u64;
             for e in &f.index {
@@ -232,16 +247,18 @@ impl Meta {
         }
     }
 
-    /// Decode and validate. `data_end` is the meta block's offset: every other block must
-    /// end at or before it. Errors carry a description for `Error::Corruption`.
-    pub fn decode(b: &[u8], data_end: u64) -> Result<Meta, String> {
-        Self::decode_inner(b, data_end).map_err(|e| match e {
+    /// Decode and validate a meta block of format `version`. `data_end` is the meta
+    /// block's offset: every other block must end at or before it. Errors carry a
+    /// description for `Error::Corruption`.
+    pub fn decode(b: &[u8], data_end: u64, version: u32) -> Result<Meta, String> {
+        Self::decode_inner(b, data_end, version).map_err(|e| match e {
             MetaError::Decode(d) => format!("meta block: {d}"),
             MetaError::Invalid(s) => format!("meta block: {s}"),
         })
     }
 
-    fn decode_inner(b: &[u8], data_end: u64) -> Result<Meta, MetaError> {
+    fn decode_inner(b: &[u8], data_end: u64, version: u32) -> Result<Meta, MetaError> {
+        let v2 = version >= 2;
         let mut r = Reader::new(b);
         let rows = r.varint64()?;
         let cells = r.varint64()?;
@@ -252,6 +269,11 @@ impl Meta {
         let max_ts = r.zigzag64()?;
         let min_seq = r.varint64()?;
         let max_seq = r.varint64()?;
+        let (min_marker_seq, max_marker_seq) = if v2 {
+            (r.varint64()?, r.varint64()?)
+        } else {
+            (0, 0)
+        };
         let check_handle = |h: &BlockHandle, what: &str| -> Result<(), MetaError> {
             match h.end() {
                 Some(end) if end <= data_end => Ok(()),
@@ -349,6 +371,7 @@ impl Meta {
                 blocks: r.varint64()?,
                 stored_bytes: r.varint64()?,
                 raw_bytes: r.varint64()?,
+                max_put_ts: if v2 { r.zigzag64()? } else { i64::MIN },
             };
             let nblocks = r.varint_usize()?;
             if nblocks as u64 != props.blocks || nblocks > r.remaining() {
@@ -397,9 +420,9 @@ impl Meta {
                  ({sum_cells}, {sum_deletes})"
             )));
         }
-        Ok(Meta {
+        let mut meta = Meta {
             props: TableProperties {
-                format_version: FORMAT_VERSION,
+                format_version: version,
                 rows,
                 cells,
                 deletes,
@@ -410,12 +433,37 @@ impl Meta {
                 max_ts,
                 min_seq,
                 max_seq,
-                families: families.iter().map(|f| f.props.clone()).collect(),
+                min_marker_seq,
+                max_marker_seq,
+                families: Vec::new(),
             },
             bloom,
             key_index,
             families,
-        })
+        };
+        if !v2 {
+            derive_v1_properties(&mut meta.props, &mut meta.families);
+        }
+        meta.props.families = meta.families.iter().map(|f| f.props.clone()).collect();
+        Ok(meta)
+    }
+}
+
+/// What a v1 file does not record, bounded from what it does: its markers may have any of
+/// its sequence numbers, and a family with puts may have one as new as the file's newest
+/// timestamp.
+pub(crate) fn derive_v1_properties(props: &mut TableProperties, families: &mut [FamilyMeta]) {
+    (props.min_marker_seq, props.max_marker_seq) = if props.deletes > 0 {
+        (props.min_seq, props.max_seq)
+    } else {
+        (0, 0)
+    };
+    for f in families {
+        f.props.max_put_ts = if f.props.cells > f.props.deletes {
+            props.max_ts
+        } else {
+            i64::MIN
+        };
     }
 }
 
@@ -451,8 +499,12 @@ mod tests {
         let mut bad = b;
         bad[3] ^= 1;
         assert!(Footer::decode(&bad).unwrap_err().contains("checksum"));
-        let v2 = Footer { version: 2, ..f }.encode();
-        assert!(Footer::decode(&v2).unwrap_err().contains("version"));
+        let v1 = Footer { version: 1, ..f }.encode();
+        assert_eq!(Footer::decode(&v1).unwrap().version, 1);
+        for bad in [0, FORMAT_VERSION + 1] {
+            let b = Footer { version: bad, ..f }.encode();
+            assert!(Footer::decode(&b).unwrap_err().contains("version"));
+        }
         assert!(Footer::decode(&b[..20]).is_err());
     }
 
@@ -483,6 +535,7 @@ mod tests {
                 blocks: blocks.len() as u64,
                 stored_bytes: 40,
                 raw_bytes: 90,
+                max_put_ts: 77,
             },
             compression: Compression::Zstd(5),
             bloom_filter: true,
@@ -521,6 +574,8 @@ mod tests {
                 max_ts: 99,
                 min_seq: 1,
                 max_seq: 8,
+                min_marker_seq: 3,
+                max_marker_seq: 6,
                 families: families.iter().map(|f| f.props.clone()).collect(),
             },
             bloom: Some(h(38)),
@@ -544,23 +599,56 @@ mod tests {
     fn meta_round_trips_and_rejects_inconsistencies() {
         let m = sample_meta();
         let mut b = Vec::new();
-        m.encode(&mut b);
-        assert_eq!(Meta::decode(&b, 95).unwrap(), m);
+        m.encode(&mut b, FORMAT_VERSION);
+        assert_eq!(Meta::decode(&b, 95, FORMAT_VERSION).unwrap(), m);
         // A handle beyond the data region.
-        assert!(Meta::decode(&b, 94).unwrap_err().contains("runs past"));
+        assert!(
+            Meta::decode(&b, 94, FORMAT_VERSION)
+                .unwrap_err()
+                .contains("runs past")
+        );
         // Trailing garbage.
         let mut t = b.clone();
         t.push(0);
-        assert!(Meta::decode(&t, 95).is_err());
+        assert!(Meta::decode(&t, 95, FORMAT_VERSION).is_err());
         // Every truncation fails cleanly.
         for n in 0..b.len() {
-            assert!(Meta::decode(&b[..n], 95).is_err(), "prefix {n} accepted");
+            assert!(
+                Meta::decode(&b[..n], 95, FORMAT_VERSION).is_err(),
+                "prefix {n} accepted"
+            );
         }
         // Counts that disagree.
         let mut m2 = sample_meta();
         m2.props.cells = 8;
         let mut b2 = Vec::new();
-        m2.encode(&mut b2);
-        assert!(Meta::decode(&b2, 95).unwrap_err().contains("disagree"));
+        m2.encode(&mut b2, FORMAT_VERSION);
+        assert!(
+            Meta::decode(&b2, 95, FORMAT_VERSION)
+                .unwrap_err()
+                .contains("disagree")
+        );
+    }
+
+    #[test]
+    fn a_v1_meta_block_reads_with_bounds_for_what_it_lacks() {
+        let m = sample_meta();
+        let mut v1 = Vec::new();
+        m.encode(&mut v1, 1);
+        let mut v2 = Vec::new();
+        m.encode(&mut v2, 2);
+        assert!(v1.len() < v2.len());
+        // A v1 block is not a v2 one (and the other way round).
+        assert!(Meta::decode(&v1, 95, 2).is_err());
+        let got = Meta::decode(&v1, 95, 1).unwrap();
+        assert_eq!(got.props.format_version, 1);
+        // Markers may have any of the file's sequence numbers; families with puts may be
+        // as new as the file.
+        assert_eq!((got.props.min_marker_seq, got.props.max_marker_seq), (1, 8));
+        assert_eq!(got.props.families[0].max_put_ts, 99);
+        assert_eq!(got.props.families[1].max_put_ts, i64::MIN);
+        let mut again = Vec::new();
+        got.encode(&mut again, 1);
+        assert_eq!(again, v1);
     }
 }

@@ -69,6 +69,8 @@ impl FamCursor {
 /// Iterates an SSTable's cells in internal order. Yields at most one error, then ends.
 pub struct TableIter {
     pub(super) inner: Arc<TableFile>,
+    /// The sequence number every cell reports (an ingested file), if any.
+    pub(super) global_seq: Option<crate::cell::SeqNo>,
     pub(super) fams: Vec<FamCursor>,
     pub(super) key_block: Option<KeyList>,
     pub(super) key_blocks_loaded: u32,
@@ -129,7 +131,7 @@ impl TableIter {
                             kind: c.kind,
                             qualifier: b.qualifier(&c),
                             ts: c.ts,
-                            seq: self.inner.global_seq.unwrap_or(c.seq),
+                            seq: self.global_seq.unwrap_or(c.seq),
                             value: b.value(&c),
                         };
                         return Ok(Some(cell));

@@ -52,6 +52,9 @@ pub struct FamilyProperties {
     pub stored_bytes: u64,
     /// Bytes of this family's blocks before compression.
     pub raw_bytes: u64,
+    /// The newest timestamp of its puts (`i64::MIN` if none). A v1 file does not record it:
+    /// the file's `max_ts` stands in for a family with puts.
+    pub max_put_ts: Timestamp,
 }
 
 /// File-level properties, kept in the file and returned by `finish` and `open`.
@@ -71,14 +74,19 @@ pub struct TableProperties {
     pub smallest_row: Vec<u8>,
     /// Last row key.
     pub largest_row: Vec<u8>,
-    /// Smallest cell timestamp (markers' `MARKER_TS` excluded; `i64::MAX` if none).
+    /// Smallest cell timestamp (column and family markers excluded; `i64::MAX` if none).
     pub min_ts: Timestamp,
-    /// Largest cell timestamp (markers excluded; `i64::MIN` if none).
+    /// Largest cell timestamp (column and family markers excluded; `i64::MIN` if none).
     pub max_ts: Timestamp,
     /// Smallest sequence number stored in the file.
     pub min_seq: SeqNo,
     /// Largest sequence number stored in the file.
     pub max_seq: SeqNo,
+    /// Smallest sequence number of a delete marker (0 without markers). A v1 file does not
+    /// record it: `min_seq` stands in when it has markers.
+    pub min_marker_seq: SeqNo,
+    /// Largest sequence number of a delete marker (0 without markers; a v1 file: `max_seq`).
+    pub max_marker_seq: SeqNo,
     /// Per-family statistics, sorted by name.
     pub families: Vec<FamilyProperties>,
 }

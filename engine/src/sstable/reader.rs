@@ -1,6 +1,6 @@
-//! Reads one SSTable through mmap: open (footer, meta block, bloom), point gets of whole
-//! rows, ordered iteration over selected families (`iter.rs`), and full checksum
-//! verification. Block reads and the block cache are `table_file.rs`'s.
+//! Reads one SSTable: open (footer, meta block, bloom), point gets of whole rows, ordered
+//! iteration over selected families (`iter.rs`), and full checksum verification. Block reads
+//! (pread) and the block cache are `table_file.rs`'s.
 //!
 //! This module must never return data from a block whose checksum or structure failed to
 //! check: it returns `Error::Corruption` naming the file and the block's offset. It never
@@ -8,7 +8,9 @@
 
 #![warn(clippy::indexing_slicing)]
 
+use std::fs::File;
 use std::ops::Bound;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,20 +45,25 @@ pub struct ReadStats {
 
 /// An open SSTable. Cloning is cheap (shared).
 #[derive(Clone)]
-pub struct TableReader(Arc<TableFile>);
+pub struct TableReader {
+    file: Arc<TableFile>,
+    /// For a file adopted by bulk ingest: the sequence number every cell reports.
+    global_seq: Option<SeqNo>,
+}
 
 impl std::fmt::Debug for TableReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TableReader")
-            .field("path", &self.0.path)
-            .field("rows", &self.0.props.rows)
-            .field("cells", &self.0.props.cells)
+            .field("path", &self.file.path)
+            .field("rows", &self.file.props.rows)
+            .field("cells", &self.file.props.cells)
+            .field("global_seq", &self.global_seq)
             .finish_non_exhaustive()
     }
 }
 
 impl TableReader {
-    /// mmap the file, check footer magic/version/crc, parse the meta block and load the
+    /// Open the file, check footer magic/version/crc, parse the meta block and load the
     /// bloom filter. `global_seq: Some(s)` makes every cell read report seq `s` (files
     /// adopted by bulk ingest get one seq per file). Reads decode every block they need
     /// (no cache; the store opens its files with a block cache shared by every reader).
@@ -72,7 +79,18 @@ impl TableReader {
         global_seq: Option<SeqNo>,
         cache: Option<Arc<BlockCache>>,
     ) -> Result<TableReader> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        Self::from_file(file, path, global_seq, cache)
+    }
+
+    /// [`TableReader::open_with_cache`] of an already open `file` (`path` names it in
+    /// errors): bulk ingest reads the very descriptor it checked.
+    pub(crate) fn from_file(
+        file: File,
+        path: &Path,
+        global_seq: Option<SeqNo>,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<TableReader> {
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len < FOOTER_LEN as u64 {
             return Err(Error::corruption(
@@ -81,15 +99,14 @@ impl TableReader {
                 format!("file is {len} bytes, shorter than the {FOOTER_LEN}-byte footer"),
             ));
         }
-        // SAFETY: table files are immutable once finished (written, fsynced, then only read
-        // or unlinked); nothing truncates or rewrites a file that may be mapped, which is
-        // the condition under which reading through the map is sound.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        let data = Bytes::from_owner(map);
         let footer_at = len - FOOTER_LEN as u64;
-        let footer_bytes = data.get(footer_at as usize..).unwrap_or(&[]);
+        let mut footer_bytes = [0u8; FOOTER_LEN];
+        file.read_exact_at(&mut footer_bytes, footer_at)
+            .map_err(|e| {
+                Error::corruption(path, footer_at, format!("cannot read the footer: {e}"))
+            })?;
         let footer =
-            Footer::decode(footer_bytes).map_err(|m| Error::corruption(path, footer_at, m))?;
+            Footer::decode(&footer_bytes).map_err(|m| Error::corruption(path, footer_at, m))?;
         if footer.meta.end() != Some(footer_at) {
             return Err(Error::corruption(
                 path,
@@ -102,9 +119,9 @@ impl TableReader {
         }
         let mut inner = TableFile {
             path: path.to_path_buf(),
-            data,
+            file,
+            len,
             props: TableProperties::default(),
-            global_seq,
             bloom: None,
             key_index: Vec::new(),
             key_heads: Vec::new(),
@@ -120,7 +137,7 @@ impl TableReader {
             bloom_useful: AtomicU64::new(0),
         };
         let meta_bytes = inner.read_raw(footer.meta, What::Meta)?;
-        let meta = Meta::decode(&meta_bytes, footer.meta.offset)
+        let meta = Meta::decode(&meta_bytes, footer.meta.offset, footer.version)
             .map_err(|m| Error::corruption(path, footer.meta.offset, m))?;
         inner.bloom_handle = meta.bloom;
         if let Some(h) = meta.bloom {
@@ -146,7 +163,19 @@ impl TableReader {
                 blocks_read: AtomicU64::new(0),
             })
             .collect();
-        Ok(TableReader(Arc::new(inner)))
+        Ok(TableReader {
+            file: Arc::new(inner),
+            global_seq,
+        })
+    }
+
+    /// The same open file, reporting `global_seq` for every cell (shares its blocks, cache
+    /// entries and counters).
+    pub(crate) fn with_global_seq(&self, global_seq: Option<SeqNo>) -> TableReader {
+        TableReader {
+            file: self.file.clone(),
+            global_seq,
+        }
     }
 
     /// The build options this file was written with, as far as its meta block records them
@@ -155,7 +184,7 @@ impl TableReader {
     pub(crate) fn build_options(&self) -> super::TableBuildOptions {
         super::TableBuildOptions {
             families: self
-                .0
+                .file
                 .families
                 .iter()
                 .map(|f| crate::options::FamilyOptions {
@@ -170,18 +199,18 @@ impl TableReader {
 
     /// The file's path.
     pub fn path(&self) -> &Path {
-        &self.0.path
+        &self.file.path
     }
 
     /// Properties stored in the file (with `file_size` and `format_version`).
     pub fn properties(&self) -> &TableProperties {
-        &self.0.props
+        &self.file.props
     }
 
     /// Bloom check: false if the file certainly has no cell of `row` (true without bloom).
     /// Counted in [`TableReader::read_stats`].
     pub fn may_contain_row(&self, row: &[u8]) -> bool {
-        let inner = &*self.0;
+        let inner = &*self.file;
         let Some(b) = &inner.bloom else {
             return true;
         };
@@ -191,6 +220,18 @@ impl TableReader {
             inner.bloom_useful.fetch_add(1, Ordering::Relaxed);
         }
         may
+    }
+
+    /// Whether the file may hold `row` (its key range and bloom filter say so), without
+    /// counting the check in [`TableReader::read_stats`] (compaction GC asks this of every
+    /// row it merges; the counters describe point gets).
+    pub(crate) fn may_hold_row_uncounted(&self, row: &[u8]) -> bool {
+        let inner = &*self.file;
+        let props = &inner.props;
+        if props.rows == 0 || row < &props.smallest_row[..] || row > &props.largest_row[..] {
+            return false;
+        }
+        inner.bloom.as_ref().is_none_or(|b| b.may_contain(row))
     }
 
     /// All cells of one row for the selected families (`None`: every family in the file),
@@ -210,7 +251,7 @@ impl TableReader {
         families: Option<&[Arc<str>]>,
         out: &mut Vec<InternalCell>,
     ) -> Result<usize> {
-        let inner = &*self.0;
+        let inner = &*self.file;
         let props = &inner.props;
         if props.rows == 0 || row < &props.smallest_row[..] || row > &props.largest_row[..] {
             return Ok(0);
@@ -248,7 +289,7 @@ impl TableReader {
                         kind: c.kind,
                         qualifier: blk.qualifier(&c),
                         ts: c.ts,
-                        seq: inner.global_seq.unwrap_or(c.seq),
+                        seq: self.global_seq.unwrap_or(c.seq),
                         value: blk.value(&c),
                     });
                 }
@@ -261,7 +302,7 @@ impl TableReader {
     /// Cells in internal order starting at the first row within `start`, for the selected
     /// families (`None`: all); the caller stops at its own upper bound.
     pub fn iter(&self, start: Bound<&[u8]>, families: Option<&[Arc<str>]>) -> Result<TableIter> {
-        let inner = &self.0;
+        let inner = &self.file;
         let start_ord = inner.seek_ordinal(start)?;
         let fams = inner
             .select(families)
@@ -280,6 +321,7 @@ impl TableReader {
             .collect();
         Ok(TableIter {
             inner: inner.clone(),
+            global_seq: self.global_seq,
             fams,
             key_block: None,
             key_blocks_loaded: 0,
@@ -289,28 +331,67 @@ impl TableReader {
         })
     }
 
-    /// Read, checksum and decode every block of the file.
+    /// Read, checksum and decode every block of the file; the first damaged block's error.
     pub fn verify_checksums(&self) -> Result<()> {
+        match self.verify(false).into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Read, checksum and decode every block of the file, going on past damage: the error of
+    /// every damaged block (empty when the file is sound), each naming the file and offset.
+    pub fn damaged_blocks(&self) -> Vec<Error> {
+        self.verify(true)
+    }
+
+    /// Blocks in the file (key, family, meta and bloom blocks).
+    pub fn block_count(&self) -> usize {
+        let inner = &*self.file;
+        inner.key_index.len()
+            + inner
+                .families
+                .iter()
+                .map(|f| f.meta.index.len())
+                .sum::<usize>()
+            + 1
+            + usize::from(inner.bloom_handle.is_some())
+    }
+
+    fn verify(&self, all: bool) -> Vec<Error> {
         // Straight from the file: a cached copy would not prove the bytes on disk are sound.
-        let inner = &*self.0;
+        let inner = &*self.file;
+        let mut errors = Vec::new();
+        let mut note = |r: Result<()>| {
+            if let Err(e) = r {
+                errors.push(e);
+            }
+            all || errors.is_empty()
+        };
         for (i, e) in inner.key_index.iter().enumerate() {
-            inner.load_key_block(i, e)?;
+            if !note(inner.load_key_block(i, e).map(drop)) {
+                return errors;
+            }
         }
         for f in &inner.families {
             for e in &f.meta.index {
-                inner.load_family_block(f, e)?;
+                if !note(inner.load_family_block(f, e).map(drop)) {
+                    return errors;
+                }
             }
         }
-        inner.read_raw(inner.meta_handle, What::Meta)?;
-        if let Some(h) = inner.bloom_handle {
-            inner.read_raw(h, What::Bloom)?;
+        if !note(inner.read_raw(inner.meta_handle, What::Meta).map(drop)) {
+            return errors;
         }
-        Ok(())
+        if let Some(h) = inner.bloom_handle {
+            note(inner.read_raw(h, What::Bloom).map(drop));
+        }
+        errors
     }
 
     /// Family blocks read since open, per family in name order.
     pub fn blocks_read(&self) -> Vec<(Arc<str>, u64)> {
-        self.0
+        self.file
             .families
             .iter()
             .map(|f| {
@@ -324,12 +405,12 @@ impl TableReader {
 
     /// Key blocks read since open.
     pub fn key_blocks_read(&self) -> u64 {
-        self.0.key_blocks_read.load(Ordering::Relaxed)
+        self.file.key_blocks_read.load(Ordering::Relaxed)
     }
 
     /// Cache and bloom counters since open.
     pub fn read_stats(&self) -> ReadStats {
-        let i = &*self.0;
+        let i = &*self.file;
         ReadStats {
             cache_hits: i.cache_hits.load(Ordering::Relaxed),
             cache_misses: i.cache_misses.load(Ordering::Relaxed),
@@ -344,11 +425,11 @@ impl TableReader {
         family: usize,
         block: usize,
     ) -> super::format::BlockHandle {
-        self.0.families[family].meta.index[block].handle
+        self.file.families[family].meta.index[block].handle
     }
 
     #[cfg(test)]
     pub(crate) fn meta_block_handle(&self) -> super::format::BlockHandle {
-        self.0.meta_handle
+        self.file.meta_handle
     }
 }

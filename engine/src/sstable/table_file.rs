@@ -1,6 +1,11 @@
-//! An open, mapped table file (`TableFile`) and its blocks: raw block reads (trailer
-//! checksum, then decompression), the decoded key and family blocks, and the seek from a row
-//! key to its ordinal.
+//! An open table file (`TableFile`) and its blocks: raw block reads (pread into an owned
+//! buffer, trailer checksum, then decompression), the decoded key and family blocks, and the
+//! seek from a row key to its ordinal.
+//!
+//! Blocks are read with `pread`, never through a memory map: a file truncated, rewritten or
+//! failing (EIO) underneath the store then gives an error naming the file and offset instead
+//! of a SIGBUS that kills the process (see docs/design/robustness.md, "Table files", for the
+//! measurement behind the choice).
 //!
 //! Every data block goes through `TableFile::key_block` / `TableFile::family_block`, which
 //! consult the store's shared `BlockCache` (decoded blocks keyed by this file's
@@ -18,7 +23,9 @@
 #![warn(clippy::indexing_slicing)]
 
 use std::cell::RefCell;
+use std::fs::File;
 use std::ops::Bound;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +34,6 @@ use bytes::Bytes;
 
 use crate::bloom::BloomFilter;
 use crate::cache::{BlockCache, CacheKey};
-use crate::cell::SeqNo;
 use crate::error::{Error, Result};
 
 use super::TableProperties;
@@ -41,7 +47,17 @@ use super::key_block::{KeyBlock, decode_key_block, head_lower_bound};
 thread_local! {
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { RefCell::new(None) };
+    /// The stored bytes of the block being read (reused: a block read allocates only its
+    /// decoded payload).
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
+
+/// A thread's read buffer is given back to the allocator after a block larger than this.
+const READ_BUF_KEEP: usize = 4 << 20;
+/// Most bytes a block may decompress to. Far above any block the engine writes (a block
+/// closes at a row boundary past its family's block size, at most 16 MiB), it keeps a file
+/// built elsewhere (bulk ingest) from making a read allocate gigabytes.
+const MAX_DECODED_BLOCK: u32 = 1 << 30;
 
 /// An iterator inserts its first this many blocks per family (and key blocks) into the
 /// cache, then only reads blocks already there: short scans get cached, long ones do not
@@ -84,10 +100,11 @@ pub(super) struct FamilyEntry {
 
 pub(crate) struct TableFile {
     pub(super) path: PathBuf,
-    /// The whole file (mmap-backed).
-    pub(super) data: Bytes,
+    /// The open file, read with pread.
+    pub(super) file: File,
+    /// Its length when it was opened (blocks must end within it).
+    pub(super) len: u64,
     pub(super) props: TableProperties,
-    pub(super) global_seq: Option<SeqNo>,
     pub(super) bloom: Option<BloomFilter>,
     pub(super) key_index: Vec<KeyIndexEntry>,
     /// `key_head` of every key index entry's last key (searched first).
@@ -118,19 +135,56 @@ impl TableFile {
         Error::corruption(&self.path, offset, what)
     }
 
-    /// Check a block's trailer and checksum and return its uncompressed payload: a slice of
-    /// the mapping for raw blocks, a fresh buffer for zstd blocks.
+    /// Read `buf.len()` bytes at `offset`. A short read (the file shrank since it was opened)
+    /// or an I/O error is corruption of this file at `offset`: the bytes are not there.
+    pub(super) fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.file.read_exact_at(buf, offset).map_err(|e| {
+            let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                format!(
+                    "the file ends before byte {} (it was {} bytes when opened)",
+                    offset + buf.len() as u64,
+                    self.len
+                )
+            } else {
+                format!("cannot read {} bytes: {e}", buf.len())
+            };
+            self.corruption(offset, what)
+        })
+    }
+
+    /// Read a block, check its trailer and checksum and return its uncompressed payload (a
+    /// fresh buffer either way: nothing returned refers to the file).
     pub(super) fn read_raw(&self, h: BlockHandle, what: What<'_>) -> Result<Bytes> {
         let bad = |msg: String| self.corruption(h.offset, format!("{what}: {msg}"));
-        let end = h
+        // The handle's size is the payload's; the trailer follows it.
+        let size = h
             .end()
-            .filter(|&e| e <= self.data.len() as u64)
+            .filter(|&e| e <= self.len)
+            .and_then(|e| usize::try_from(e - h.offset).ok())
             .ok_or_else(|| bad(format!("block of {} bytes runs past the file end", h.size)))?;
-        let (start, pend) = (h.offset as usize, (end as usize) - TRAILER_LEN);
-        let (Some(payload), Some(trailer)) = (
-            self.data.get(start..pend),
-            self.data.get(pend..end as usize),
-        ) else {
+        READ_BUF.with(|cell| {
+            let mut buf = cell.borrow_mut();
+            buf.clear();
+            buf.resize(size, 0);
+            let read = self.read_at(h.offset, &mut buf);
+            let out = read.and_then(|()| self.check_and_decode(&buf, size, &bad));
+            if buf.capacity() > READ_BUF_KEEP {
+                *buf = Vec::new();
+            }
+            out
+        })
+    }
+
+    /// The payload of the stored block `stored` (`size` bytes: payload then trailer),
+    /// checked and decompressed.
+    fn check_and_decode(
+        &self,
+        stored: &[u8],
+        size: usize,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<Bytes> {
+        let pend = size - TRAILER_LEN;
+        let (Some(payload), Some(trailer)) = (stored.get(..pend), stored.get(pend..size)) else {
             return Err(bad("block out of range".into()));
         };
         let mut t = crate::codec::Reader::new(trailer);
@@ -149,8 +203,11 @@ impl TableFile {
                 if ulen as usize != payload.len() {
                     return Err(bad("raw block length differs from its trailer".into()));
                 }
-                Ok(self.data.slice(start..pend))
+                Ok(Bytes::copy_from_slice(payload))
             }
+            COMPRESSION_ZSTD if ulen > MAX_DECODED_BLOCK => Err(bad(format!(
+                "block claims {ulen} bytes uncompressed, over the {MAX_DECODED_BLOCK}-byte limit"
+            ))),
             COMPRESSION_ZSTD => DECOMPRESSOR.with(|cell| {
                 let mut slot = cell.borrow_mut();
                 if slot.is_none() {

@@ -17,6 +17,7 @@ pub mod offsets;
 pub mod produce;
 pub mod progress;
 pub mod rejects;
+pub mod remote;
 pub mod retry;
 mod run;
 pub mod sink;
@@ -30,6 +31,7 @@ pub use decode::layout::{MappingFlags, MappingSpec, builtin_mapping_name};
 pub use decode::{DecodeOptions, Format, SchemaFile};
 pub use error::ConsumeError;
 pub use progress::{Stats, Stop, Summary};
+pub use remote::{ChannelFuture, Remote};
 pub use sink::{DbSink, GrpcSink, Sink, SinkError};
 pub use source::{KafkaOptions, SaslMechanism, SaslOptions, TlsOptions};
 

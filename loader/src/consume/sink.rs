@@ -13,15 +13,13 @@
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use strata_engine::{Db, DbOptions, FamilyOptions, Mutation, RowMutation, Timestamp};
 use strata_proto::v1 as pb;
-use strata_proto::v1::strata_client::StrataClient;
 use tokio::sync::{mpsc, oneshot};
-use tonic::transport::{Channel, Endpoint};
 
+use super::remote::{Remote, SinkClient};
 use super::retry::Backoff;
 
 /// The server's default message limit (64 MiB); tonic's client default of 4 MiB would refuse
@@ -360,8 +358,8 @@ impl Sink for DbSink {
 
 /// A running server, reached through the generated gRPC client.
 pub struct GrpcSink {
-    url: String,
-    client: Option<StrataClient<Channel>>,
+    remote: Remote,
+    client: Option<SinkClient>,
 }
 
 /// Codes after which a call is retried (the server is restarting, unreachable or
@@ -377,46 +375,33 @@ fn retryable(code: tonic::Code) -> bool {
     )
 }
 
-async fn connect(url: &str) -> Result<StrataClient<Channel>, tonic::Status> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
-        .connect_timeout(Duration::from_secs(5))
-        .tcp_nodelay(true);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| tonic::Status::unavailable(format!("cannot connect to {url}: {e}")))?;
-    Ok(StrataClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
-}
-
 impl GrpcSink {
     /// A sink for the server at `url` (connected on first use; an unreachable server is
     /// retried with back-off).
     pub fn new(url: &str) -> Result<GrpcSink, SinkError> {
-        Endpoint::from_shared(url.to_owned()).map_err(|e| SinkError::Url {
-            url: url.to_owned(),
-            why: e.to_string(),
-        })?;
-        Ok(GrpcSink {
-            url: url.to_owned(),
+        Ok(GrpcSink::to(Remote::plain(url)?))
+    }
+
+    /// A sink for `remote` (its TLS and credentials; see [`Remote`]).
+    pub fn to(remote: Remote) -> GrpcSink {
+        GrpcSink {
+            remote,
             client: None,
-        })
+        }
     }
 
     /// Run `call` on a connected client, reconnecting and retrying with back-off while the
     /// server is unavailable.
     async fn call<T, F, Fut>(&mut self, what: &str, mut call: F) -> Result<T, SinkError>
     where
-        F: FnMut(StrataClient<Channel>) -> Fut,
+        F: FnMut(SinkClient) -> Fut,
         Fut: Future<Output = Result<T, tonic::Status>>,
     {
         let mut backoff = Backoff::new();
         loop {
             let client = match &self.client {
                 Some(c) => Ok(c.clone()),
-                None => connect(&self.url).await,
+                None => self.remote.client().await,
             };
             let status = match client {
                 Ok(c) => {
@@ -437,7 +422,7 @@ impl GrpcSink {
             }
             self.client = None;
             let wait = backoff.next_delay();
-            tracing::warn!(server = %self.url, call = what, code = ?status.code(), message = status.message(), retry_in = ?wait, "the server is unavailable; retrying");
+            tracing::warn!(server = %self.remote.url(), call = what, code = ?status.code(), message = status.message(), retry_in = ?wait, "the server is unavailable; retrying");
             tokio::time::sleep(wait).await;
         }
     }
@@ -544,7 +529,7 @@ impl Sink for GrpcSink {
         let (writer, rx, acks, done) = Writer::channels();
         tokio::spawn(async move {
             // A failure goes to the consumer as an acknowledgement error.
-            if let Err(e) = StreamWriter::new(self.url, self.client)
+            if let Err(e) = StreamWriter::new(self.remote, self.client)
                 .run(rx, &acks)
                 .await
             {
@@ -570,16 +555,16 @@ struct InFlight {
 /// retryable code, a new one is opened and every unacknowledged batch is sent again, in
 /// order.
 struct StreamWriter {
-    url: String,
-    client: Option<StrataClient<Channel>>,
+    remote: Remote,
+    client: Option<SinkClient>,
     pending: VecDeque<InFlight>,
     durable: u64,
 }
 
 impl StreamWriter {
-    fn new(url: String, client: Option<StrataClient<Channel>>) -> Self {
+    fn new(remote: Remote, client: Option<SinkClient>) -> Self {
         StreamWriter {
-            url,
+            remote,
             client,
             pending: VecDeque::new(),
             durable: 0,
@@ -623,7 +608,7 @@ impl StreamWriter {
             }
             self.client = None;
             let wait = backoff.next_delay();
-            tracing::warn!(server = %self.url, code = ?status.code(), message = status.message(), unacknowledged = self.pending.len(), retry_in = ?wait, "MutateStream broke; sending the unacknowledged batches again");
+            tracing::warn!(server = %self.remote.url(), code = ?status.code(), message = status.message(), unacknowledged = self.pending.len(), retry_in = ?wait, "MutateStream broke; sending the unacknowledged batches again");
             tokio::time::sleep(wait).await;
         }
     }
@@ -639,7 +624,7 @@ impl StreamWriter {
     ) -> Result<(), tonic::Status> {
         let mut client = match self.client.take() {
             Some(c) => c,
-            None => connect(&self.url).await?,
+            None => self.remote.client().await?,
         };
         let (req_tx, req_rx) = mpsc::channel::<pb::MutateRowsRequest>(STREAM_WINDOW);
         let mut responses = client

@@ -3,12 +3,13 @@
 //!
 //! Conversion only; this module must never run an aggregation. The engine checks what it
 //! owns (unknown table or family); this module rejects what the wire can say and the engine
-//! cannot take (a bad bucket name, a sum qualifier without a family, a filter, which this
-//! server does not evaluate yet).
+//! cannot take (a bad bucket name, a sum qualifier without a family, a filter string that does
+//! not parse: its timestamps are microseconds, as everywhere in gRPC).
 
 use std::ops::Bound;
 
 use strata_engine::aggregate::{AggregateResult, Aggregation, BucketKind, Column, Scope};
+use strata_engine::filter::{Filter, TimeUnit};
 use strata_proto::v1 as pb;
 
 use crate::convert::{self, ConvertError};
@@ -27,9 +28,11 @@ pub struct AggregateCall {
 /// Check and convert a request.
 pub fn from_pb(r: pb::AggregateRequest) -> Result<AggregateCall, ConvertError> {
     let table = convert::table(&r.table)?.to_owned();
-    if !r.filter.is_empty() {
-        return Err(ConvertError::Unsupported("AggregateRequest.filter"));
-    }
+    let filter = if r.filter.is_empty() {
+        None
+    } else {
+        Some(Filter::parse(r.filter.as_bytes(), TimeUnit::Micros)?)
+    };
     if r.family.is_empty() {
         return Err(ConvertError::Aggregate(
             "the grouping column has no family (set family and qualifier)".into(),
@@ -58,6 +61,7 @@ pub fn from_pb(r: pb::AggregateRequest) -> Result<AggregateCall, ConvertError> {
             Bound::Excluded(r.stop_row.to_vec())
         },
         time_range: convert::time_range_from_pb(r.time_range)?,
+        filter,
     };
     Ok(AggregateCall {
         table,
@@ -149,6 +153,14 @@ mod tests {
         assert_eq!(c.scope.start, Bound::Included(b"a".to_vec()));
         assert_eq!(c.scope.stop, Bound::Excluded(b"z".to_vec()));
         assert_eq!(c.scope.time_range.end, Some(9));
+        assert_eq!(c.scope.filter, None);
+        let c = from_pb(pb::AggregateRequest {
+            filter: "TimestampsFilter(5)".into(),
+            ..request()
+        })
+        .unwrap();
+        let want = Filter::parse(b"TimestampsFilter(5)", TimeUnit::Micros).unwrap();
+        assert_eq!(c.scope.filter, Some(want), "microseconds, as gRPC");
     }
 
     #[test]
@@ -156,10 +168,10 @@ mod tests {
         let cases = [
             (
                 pb::AggregateRequest {
-                    filter: "ValueFilter(=, 'binary:x')".into(),
+                    filter: "ValueFilter(=, 'binary:x') AND".into(),
                     ..request()
                 },
-                "filter is not supported",
+                "bad filter at byte 30",
             ),
             (
                 pb::AggregateRequest {

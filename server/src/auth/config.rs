@@ -26,8 +26,10 @@ pub struct SecurityConfig {
     pub audit_log: Option<PathBuf>,
     /// `--insecure`: allow a non-loopback listener without TLS and authentication.
     pub insecure: bool,
-    /// `--open-health-metrics`: the health service answers without credentials.
+    /// `--open-health-metrics`: the health service and `/metrics` answer without credentials.
     pub open_health_metrics: bool,
+    /// `--thrift-tls`: TLS on the Thrift listener too (the same files).
+    pub thrift_tls: bool,
 }
 
 /// The raw security flags, as `Settings` holds them.
@@ -47,6 +49,8 @@ pub struct SecurityFlags {
     pub insecure: bool,
     /// `--open-health-metrics`.
     pub open_health_metrics: bool,
+    /// `--thrift-tls`.
+    pub thrift_tls: bool,
 }
 
 /// Why the security state could not be built at start-up.
@@ -91,7 +95,14 @@ impl SecurityConfig {
                 None
             }
         };
+        if flags.thrift_tls && tls.is_none() {
+            return Err(invalid(
+                "thrift_tls",
+                "--thrift-tls needs --tls-cert FILE --tls-key FILE",
+            ));
+        }
         Ok(SecurityConfig {
+            thrift_tls: flags.thrift_tls,
             tls,
             auth_tokens: flags.auth_tokens,
             audit_log: flags.audit_log,
@@ -105,7 +116,16 @@ impl SecurityConfig {
         self.tls.as_ref().is_some_and(|t| t.client_ca.is_some())
     }
 
-    /// What protects the gRPC listener, for the listen check.
+    /// What protects the Thrift listener, for the listen check: TLS with `--thrift-tls`, and
+    /// authentication only with client certificates too (Thrift1 carries no token).
+    pub fn thrift_protection(&self) -> Protection {
+        Protection {
+            tls: self.thrift_tls,
+            authentication: self.thrift_tls && self.client_certs(),
+        }
+    }
+
+    /// What protects the gRPC and HTTP listeners, for the listen check.
     pub fn protection(&self) -> Protection {
         Protection {
             tls: self.tls.is_some(),

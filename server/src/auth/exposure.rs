@@ -1,7 +1,7 @@
 //! Safe by default: a listener on an address other machines can reach (anything outside
 //! 127.0.0.0/8 and ::1, `0.0.0.0` and `::` included) must have TLS and authentication, unless
-//! the operator passes `--insecure`, which is then logged as a warning. Every listener (gRPC
-//! now; HTTP and Thrift in phase 2) calls [`check_listen`] before it binds, with what it has.
+//! the operator passes `--insecure`, which is then logged as a warning. Every listener (gRPC,
+//! HTTP, Thrift) calls [`check_listen`] before it binds, with what it has.
 //!
 //! This file only judges an address and a listener's protection; it must never bind or
 //! read anything.
@@ -30,22 +30,23 @@ impl Listener {
         auth_flags: "--auth-tokens FILE (or --tls-client-ca FILE for client certificates)",
     };
 
-    /// The HTTP server (dashboard, JSON, `/metrics`). It has neither TLS nor authentication
-    /// yet (phase 2), so only loopback or `--insecure` passes.
+    /// The HTTP server (dashboard, JSON, `/metrics`): the same TLS files and authentication
+    /// as gRPC.
     pub const HTTP: Listener = Listener {
         name: "HTTP",
         address_flag: "--http-listen",
-        tls_flags: "TLS",
-        auth_flags: "authentication (the HTTP server has neither yet)",
+        tls_flags: "--tls-cert FILE --tls-key FILE",
+        auth_flags: "--auth-tokens FILE (or --tls-client-ca FILE for client certificates)",
     };
 
-    /// The HBase Thrift1 gateway. It has neither TLS nor authentication yet (phase 2 adds
-    /// `--thrift-tls` and client certificates), so only loopback or `--insecure` passes.
+    /// The HBase Thrift1 gateway: TLS is opt-in (`--thrift-tls`, happybase has none), and
+    /// its callers authenticate with client certificates only (Thrift1 carries no token).
     pub const THRIFT: Listener = Listener {
         name: "Thrift",
         address_flag: "--thrift-listen",
-        tls_flags: "TLS",
-        auth_flags: "authentication (the Thrift gateway has neither yet)",
+        tls_flags: "--thrift-tls (with --tls-cert FILE --tls-key FILE)",
+        auth_flags: "--tls-client-ca FILE (Thrift1 carries no token: its callers authenticate \
+                     with client certificates)",
     };
 }
 

@@ -457,6 +457,22 @@ mod tests {
 
     proptest! {
         #[test]
+        fn any_text_parses_or_fails_without_panicking(
+            text in "(\\[\\[principal\\]\\]\n|name = \"[a-z]{0,3}\"\n|token_sha256 = \"[0-9a-fA-F]{0,65}\"\n|permissions = \\[(\"[a-z:*_]{0,8}\",? ?){0,3}\\]\n|[ -~]{0,8}\n){0,12}"
+        ) {
+            // Whatever the text, the parser answers without panicking: an error with a
+            // message, or a file whose every entry its name finds.
+            match TokenFile::parse(&text) {
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+                Ok(f) => {
+                    for e in f.entries() {
+                        prop_assert_eq!(f.by_name(&e.name).map(|x| &x.name), Some(&e.name));
+                    }
+                }
+            }
+        }
+
+        #[test]
         fn rendered_files_parse_back_and_every_token_finds_its_principal(
             ps in prop::collection::vec(principal(), 1..6)
         ) {

@@ -9,11 +9,16 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use anyhow::{Result, bail};
 use strata_loader::consume::{
-    ConsumeError, ConsumeOptions, DbSink, DecodeOptions, Format, GrpcSink, MappingFlags,
-    SaslMechanism, SaslOptions, SchemaFile, Summary, TlsOptions, consume,
+    ChannelFuture, ConsumeError, ConsumeOptions, DbSink, DecodeOptions, Format, GrpcSink,
+    MappingFlags, Remote, SaslMechanism, SaslOptions, SchemaFile, Summary, TlsOptions, consume,
 };
+use strata_server::ClientSecurityArgs;
+use strata_server::client::{self, ClientSecurity, ConnectError};
+use tonic::service::Interceptor as _;
 
 /// `strata consume` arguments.
 #[derive(Debug, clap::Args)]
@@ -97,6 +102,9 @@ pub struct ConsumeArgs {
     /// Create the table with the mapping's families if it does not exist
     #[arg(long)]
     pub create_table: bool,
+    /// With --server: TLS and token options of the connection to the server (https:// URLs)
+    #[command(flatten)]
+    pub security: ClientSecurityArgs,
     /// Connect to the brokers with TLS
     #[arg(long)]
     pub broker_tls: bool,
@@ -204,11 +212,32 @@ async fn stop_signal() {
     });
 }
 
+/// The server at `url` reached as every client command reaches it (the one connect: TLS for
+/// https://, the CA, a client certificate), each request carrying the token.
+fn remote(url: &str, security: ClientSecurity) -> Result<Remote> {
+    let bearer = security.bearer()?;
+    let (shown, security) = (url.to_owned(), Arc::new(security));
+    let connect = move || -> ChannelFuture {
+        let (url, security) = (shown.clone(), security.clone());
+        Box::pin(async move {
+            client::channel(&url, &security).await.map_err(|e| match e {
+                ConnectError::Connect { .. } => tonic::Status::unavailable(e.to_string()),
+                other => tonic::Status::invalid_argument(other.to_string()),
+            })
+        })
+    };
+    let decorate = Arc::new(move |req| bearer.clone().call(req));
+    Ok(Remote::new(url, connect, Some(decorate)))
+}
+
 /// Run `strata consume`.
 pub async fn run(args: ConsumeArgs) -> Result<()> {
     let o = args.options()?;
     let summary = match (&args.server, &args.data_dir) {
-        (Some(url), None) => consume(&o, GrpcSink::new(url)?, stop_signal()).await?,
+        (Some(url), None) => {
+            let remote = remote(url, args.security.resolve()?)?;
+            consume(&o, GrpcSink::to(remote), stop_signal()).await?
+        }
         (None, Some(dir)) => consume(&o, DbSink::open(dir).await?, stop_signal()).await?,
         _ => bail!("give exactly one of --server URL and --data-dir DIR"),
     };

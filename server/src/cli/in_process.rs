@@ -63,8 +63,9 @@ async fn serve(
     Ok((db, server))
 }
 
-/// The HBase Thrift1 gateway (default settings) for `db` on a free loopback port.
-pub async fn thrift_in_process(db: &Db) -> anyhow::Result<ThriftHandle> {
+/// The HBase Thrift1 gateway (default settings) for `db` on a free loopback port, its
+/// scanners counting in the gRPC server's scan budget.
+pub async fn thrift_in_process(db: &Db, server: &ServerHandle) -> anyhow::Result<ThriftHandle> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot listen on 127.0.0.1 for the Thrift gateway")?;
@@ -72,6 +73,7 @@ pub async fn thrift_in_process(db: &Db) -> anyhow::Result<ThriftHandle> {
         db.clone(),
         listener,
         strata_server::ThriftOptions::default(),
+        server.scan_budget(),
     )
     .context("cannot start the Thrift gateway")
 }

@@ -1,9 +1,11 @@
 //! `strata load`: bulk-load a CSV file into a table. The loader library turns the CSV into
 //! presorted table files; this module adopts them in one atomic step, either straight into a
 //! store no server holds (`--data-dir`, through `Db::ingest`) or into a running server
-//! (`--server`, through the BulkIngest RPC with absolute paths and an ingest id).
-//! It also holds the pieces `strata demo` shares: table creation through the API, BulkIngest
-//! with one retry, the ingest id, and the summary.
+//! (`--server`, through the BulkIngest RPC with absolute paths and an ingest id). Files are
+//! staged in the store's first ingest directory (ServerInfo names it), the only place the
+//! store takes files from.
+//! It also holds the pieces `strata demo` and `strata bench` share: table creation through the
+//! API, the staging directory, BulkIngest with one retry, the ingest id, and the summary.
 //!
 //! This module must never parse CSV or write table files itself (the loader does), never
 //! adopt files of a failed build, and never leave its staging files behind.
@@ -25,8 +27,9 @@ use strata_server::{Client, ClientSecurityArgs, Remote};
 #[command(
     group(clap::ArgGroup::new("target").required(true).args(["data_dir", "server"])),
     after_help = "Exactly one of --data-dir (a store no server holds) and --server (a running \
-server) is required. The built-in tables customers, product, transactions and clickstream need \
-no --columns. Cell timestamps: the clock at the start of the load for every cell, or each row's \
+server) is required. The built-in tables customers, product, transactions and clickstream (and the \
+pipeline's customer, click_stream) need no --columns; --mapping NAME loads one of them under another \
+table name. Cell timestamps: the clock at the start of the load for every cell, or each row's \
 --timestamp-column value; TTL counts from the cell timestamp, so old timestamps in a family with \
 a TTL expire at once. Rows with the same row key: the later line wins. A load that fails adopts \
 nothing."
@@ -44,6 +47,11 @@ pub struct LoadArgs {
     /// Load into the running server at URL (e.g. http://127.0.0.1:50051)
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+    /// Built-in mapping to load with, whatever --table is: customers, product, transactions,
+    /// clickstream (or the pipeline's names customer, click_stream) [default: the table's, if
+    /// it is one]
+    #[arg(long, value_name = "NAME", conflicts_with = "columns")]
+    pub mapping: Option<String>,
     /// ImportTsv-style mapping, one entry per CSV column: HBASE_ROW_KEY, family:qualifier or
     /// - (skip); not needed for the four built-in tables
     #[arg(long, value_name = "HBASE_ROW_KEY,cf:q,...")]
@@ -67,8 +75,9 @@ pub struct LoadArgs {
     /// Abort, adopting nothing, once more than N rows are rejected
     #[arg(long, value_name = "N")]
     pub max_rejects: Option<u64>,
-    /// With --server: where table files are built before BulkIngest (the server must be able
-    /// to read them; on its filesystem they are hard-linked) [default: a temporary directory]
+    /// With --server: where table files are built before BulkIngest; it must be inside one of
+    /// the server's ingest directories (strata serve --ingest-dir), which the server moves
+    /// files out of [default: a fresh directory in the server's first ingest directory]
     #[arg(long, value_name = "DIR", conflicts_with = "data_dir")]
     pub staging_dir: Option<PathBuf>,
     /// Ingest id [default: derived from the table, the CSV's path, size and modification time
@@ -219,6 +228,7 @@ fn load_flags(args: &LoadArgs, rejects: &Path) -> LoadFlags {
     LoadFlags {
         table: args.table.clone(),
         csv: args.csv.clone(),
+        mapping: args.mapping.clone(),
         columns: args.columns.clone(),
         row_key: args.row_key.clone(),
         delimiter: args.delimiter.clone(),
@@ -312,6 +322,10 @@ pub fn derive_ingest_id(args: &LoadArgs) -> Result<String> {
             None => field(b"-"),
         }
     }
+    // Only when given, so the ids of loads without it stay what they were.
+    if let Some(m) = &args.mapping {
+        field(format!("mapping+{m}").as_bytes());
+    }
     Ok(format!("load-{}-{:016x}", args.table, h.finish()))
 }
 
@@ -338,10 +352,10 @@ pub async fn build_files(opts: LoadOptions) -> Result<LoadSummary, LoaderError> 
     }
 }
 
-/// Remove `staging-*` directories a killed earlier load left in a data directory. Only
+/// Remove `staging-*` directories a killed earlier load left in an ingest directory. Only
 /// called while this process holds the store's lock, so no other load is using them.
-fn sweep_staging(data_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir) else {
+fn sweep_staging(ingest_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(ingest_dir) else {
         return;
     };
     for e in entries.flatten() {
@@ -368,9 +382,39 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// The server's first ingest directory (ServerInfo): where a client stages table files.
+pub async fn server_ingest_dir(client: &mut Client) -> Result<PathBuf> {
+    let info = client
+        .server_info(pb::ServerInfoRequest {})
+        .await
+        .map_err(|s| status_error("ServerInfo", &s))?
+        .into_inner();
+    info.ingest_dirs
+        .first()
+        .map(PathBuf::from)
+        .ok_or_else(|| anyhow!("the server lists no ingest directory (strata serve --ingest-dir)"))
+}
+
+/// A fresh staging directory (`{prefix}*`, removed when dropped) inside `dir`, an ingest
+/// directory of the server; the error says how to get one this process can write.
+pub fn staging_dir_in(dir: &Path, prefix: &str) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(dir)
+        .with_context(|| {
+            format!(
+                "cannot create a staging directory in {}, where the server takes table files \
+                 from: run this on the server's machine as a user who can write there, or start \
+                 the server with --ingest-dir DIR naming a directory this user can write",
+                dir.display()
+            )
+        })
+}
+
 /// `--data-dir`: open the store (it must not be held by a server), create the table if
-/// missing, build files in a staging directory inside the data directory (same filesystem,
-/// so ingest hard-links them), ingest them atomically, close the store.
+/// missing, build files in a staging directory inside its first ingest directory (by default
+/// `DATA_DIR/ingest/`, on its filesystem, so ingest moves them), ingest them atomically, close
+/// the store.
 async fn load_into_dir(args: &LoadArgs, data_dir: PathBuf) -> Result<LoadReport> {
     let started = Instant::now();
     let (rejects, defaulted) = rejects_path(args);
@@ -387,7 +431,7 @@ async fn load_into_dir(args: &LoadArgs, data_dir: PathBuf) -> Result<LoadReport>
             ),
             other => anyhow!("cannot open the store in {}: {other}", data_dir.display()),
         })?;
-    let result = load_into_open_db(&db, args, &data_dir, flags, &rejects, &id).await;
+    let result = load_into_open_db(&db, args, flags, &rejects, &id).await;
     let closing = db.clone();
     let closed = tokio::task::spawn_blocking(move || closing.close()).await?;
     let build = result?;
@@ -404,13 +448,17 @@ async fn load_into_dir(args: &LoadArgs, data_dir: PathBuf) -> Result<LoadReport>
 async fn load_into_open_db(
     db: &Db,
     args: &LoadArgs,
-    data_dir: &Path,
     flags: LoadFlags,
     rejects: &Path,
     id: &str,
 ) -> Result<LoadSummary> {
-    sweep_staging(data_dir);
-    let staging = data_dir.join(format!("{STAGING_PREFIX}{}", std::process::id()));
+    let ingest_dir = db
+        .ingest_dirs()
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("the store has no ingest directory"))?;
+    sweep_staging(&ingest_dir);
+    let staging = ingest_dir.join(format!("{STAGING_PREFIX}{}", std::process::id()));
     let _cleanup = RemoveOnDrop(staging.clone());
     let mut opts = strata_loader::load_options(&flags, &staging)?;
     let table = args.table.clone();
@@ -456,26 +504,21 @@ async fn load_into_server(args: &LoadArgs, remote: &Remote) -> Result<LoadReport
     let (rejects, defaulted) = rejects_path(args);
     let flags = load_flags(args, &rejects);
     let id = ingest_id(args)?;
-    // The staging directory: given (a fresh subdirectory in it, removed at the end) or a
-    // temporary one.
-    let temp = match &args.staging_dir {
+    let mut client = remote.connect().await?;
+    // The staging directory, a fresh one (removed at the end) inside --staging-dir or the
+    // server's first ingest directory.
+    let parent = match &args.staging_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            tempfile::Builder::new()
-                .prefix("strata-load-")
-                .tempdir_in(dir)
-                .with_context(|| format!("cannot create a directory in {}", dir.display()))?
+            dir.clone()
         }
-        None => tempfile::Builder::new()
-            .prefix("strata-load-")
-            .tempdir()
-            .context("cannot create a temporary staging directory")?,
+        None => server_ingest_dir(&mut client).await?,
     };
+    let temp = staging_dir_in(&parent, "strata-load-")?;
     let staging = std::path::absolute(temp.path())
         .with_context(|| format!("cannot resolve {}", temp.path().display()))?;
     let mut opts = strata_loader::load_options(&flags, &staging)?;
-    let mut client = remote.connect().await?;
     let families = default_families(&opts.mapping);
     opts.families = ensure_table(&mut client, &args.table, &families).await?;
     if !args.quiet {
@@ -607,6 +650,7 @@ mod tests {
             csv: csv.to_path_buf(),
             data_dir: Some("/tmp/d".into()),
             server: None,
+            mapping: None,
             columns: None,
             row_key: None,
             delimiter: None,
@@ -637,6 +681,9 @@ mod tests {
         let mut c = args(&csv);
         c.table = "other".into();
         assert_ne!(id, derive_ingest_id(&c).expect("id"));
+        let mut d = args(&csv);
+        d.mapping = Some("customers".into());
+        assert_ne!(id, derive_ingest_id(&d).expect("id"));
         std::fs::write(&csv, "a,b\n1,2\n3,4\n").expect("write");
         assert_ne!(id, derive_ingest_id(&a).expect("id"));
         assert!(derive_ingest_id(&args(&dir.path().join("missing.csv"))).is_err());

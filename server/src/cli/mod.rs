@@ -4,6 +4,7 @@
 //! logic (that lives in the `strata_server` library).
 
 pub mod bench;
+pub mod check;
 pub mod client;
 pub mod consume;
 pub mod demo;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Load-test a server over gRPC: YCSB-style workloads, gets, batched writes, streaming
     /// ingest; ops/s and latency percentiles
     Bench(bench::BenchArgs),
+    /// Verify a store offline: every checksum of its table files, manifest and WAL, and
+    /// their consistency; lists what is damaged, exits non-zero on damage
+    Check(check::CheckArgs),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -79,6 +83,28 @@ mod tests {
         assert_eq!(c.db.sync_mode, strata_engine::SyncMode::None);
         assert_eq!(c.db.memtable_bytes, 8 << 20);
         assert!(Cli::try_parse_from(["strata", "serve", "--sync", "sometimes"]).is_err());
+        let cli = Cli::try_parse_from([
+            "strata",
+            "serve",
+            "--data-dir",
+            "/d",
+            "--ingest-dir",
+            "/a",
+            "--ingest-dir",
+            "/b",
+            "--quarantine-damaged-files",
+        ])
+        .expect("valid");
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        let c = args.settings.resolve().expect("valid");
+        assert_eq!(c.db.ingest_dirs.len(), 2);
+        assert!(c.db.quarantine_damaged_files);
+        let cli =
+            Cli::try_parse_from(["strata", "check", "--data-dir", "/d", "--json"]).expect("valid");
+        assert!(matches!(cli.command, Command::Check(a) if a.json));
+        assert!(Cli::try_parse_from(["strata", "check"]).is_err());
     }
 
     #[test]

@@ -379,6 +379,15 @@ pub fn resolve_table(existing: &[String], names: &[&str]) -> Option<String> {
 /// Compute the dashboard: one aggregation scan per table (run concurrently, as many at once
 /// as the aggregator allows).
 pub async fn compute(aggregator: &Aggregator) -> Dashboard {
+    compute_for(aggregator, |_| None).await
+}
+
+/// [`compute`] for a caller: `refusal(table)` says why the caller may not read a table, and
+/// such a table is not scanned; its charts show the refusal instead.
+pub async fn compute_for(
+    aggregator: &Aggregator,
+    refusal: impl Fn(&str) -> Option<String>,
+) -> Dashboard {
     let existing = {
         let db = aggregator.db().clone();
         tokio::task::spawn_blocking(move || db.list_tables())
@@ -390,11 +399,17 @@ pub async fn compute(aggregator: &Aggregator) -> Dashboard {
         .map(|(role, label, names)| {
             let a = aggregator.clone();
             let table = resolve_table(&existing, names);
+            let refused = table.as_deref().and_then(&refusal);
             (
                 *role,
                 *label,
                 table.clone(),
-                tokio::spawn(async move { compute_table(&a, role, label, table).await }),
+                tokio::spawn(async move {
+                    match refused {
+                        Some(why) => failed_table(role, label, table, why),
+                        None => compute_table(&a, role, label, table).await,
+                    }
+                }),
             )
         })
         .collect();

@@ -6,12 +6,15 @@
 //! Layout: [`server`] binds, routes and shuts down; [`dashboard`] and [`tables`] hold what
 //! the pages show; [`pages`] and [`charts`] render HTML and SVG; [`api`] is the JSON;
 //! [`metrics`] and [`observe`] the Prometheus side; [`error`] the one error mapping;
-//! [`markup`] escaping and formats.
+//! [`markup`] escaping and formats; [`auth`] the authentication guard and the callers'
+//! authorization, [`listener`] plain or TLS connections.
 
 pub mod api;
+pub mod auth;
 pub mod charts;
 pub mod dashboard;
 pub mod error;
+pub mod listener;
 pub mod markup;
 pub mod metrics;
 pub mod observe;

@@ -1,10 +1,11 @@
 //! The HTTP server's life: binding (an explicit address that is taken is an error, a taken
-//! default only disables HTTP), the routes, serving, and graceful shutdown with the gRPC
-//! server.
+//! default only disables HTTP), the routes behind the authentication guard, serving over
+//! plain TCP or TLS, and graceful shutdown with the gRPC server.
 //!
 //! This module must never serve anything but the routes listed in [`router`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -13,9 +14,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::{api, metrics, observe, routes};
+use super::listener::HttpListener;
+use super::{api, auth, metrics, observe, routes};
 use crate::aggregation::Aggregator;
+use crate::auth::Security;
 use crate::config::HttpBinding;
+use crate::tls::{Peer, ReloadableTls};
 
 /// What every handler gets.
 #[derive(Clone, Debug)]
@@ -23,9 +27,21 @@ pub struct HttpState {
     /// Runs the dashboard's aggregations (shared with the Aggregate RPC) and reaches the
     /// store.
     pub aggregator: Aggregator,
+    /// Authentication, authorization and audit (the server's, shared with gRPC).
+    pub security: Arc<Security>,
 }
 
-/// Every route.
+impl HttpState {
+    /// State without authentication (every caller is `anonymous`).
+    pub fn new(aggregator: Aggregator) -> HttpState {
+        HttpState {
+            aggregator,
+            security: Arc::new(Security::off()),
+        }
+    }
+}
+
+/// Every route, each behind the authentication guard.
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/", get(routes::dashboard_page))
@@ -36,6 +52,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/api/tables/{name}", get(api::table))
         .route("/metrics", get(metrics::metrics))
         .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }
@@ -106,11 +126,17 @@ impl HttpHandle {
     }
 }
 
-/// Serve the routes on `listener` until [`HttpHandle::shutdown`].
-pub fn start(listener: TcpListener, state: HttpState) -> std::io::Result<HttpHandle> {
+/// Serve the routes on `listener` (over TLS when `tls` is given) until
+/// [`HttpHandle::shutdown`].
+pub fn start(
+    listener: TcpListener,
+    state: HttpState,
+    tls: Option<Arc<ReloadableTls>>,
+) -> std::io::Result<HttpHandle> {
     let local_addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-    let app = router(state);
+    let app = router(state).into_make_service_with_connect_info::<Peer>();
+    let listener = HttpListener::new(listener, tls)?;
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

@@ -129,6 +129,38 @@ impl Args {
         Ok(Args { values })
     }
 
+    fn peek(&self, id: i16) -> Option<&Arg> {
+        self.values.iter().find(|(i, _)| *i == id).map(|(_, a)| a)
+    }
+
+    /// Binary argument `id`, left in place (authorization reads the table before the
+    /// handler takes it).
+    pub fn peek_binary(&self, id: i16) -> Option<&Bytes> {
+        match self.peek(id) {
+            Some(Arg::Binary(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// I32 argument `id` (0 when absent, as [`Args::i32`]), left in place.
+    pub fn peek_i32(&self, id: i16) -> i32 {
+        match self.peek(id) {
+            Some(Arg::I32(v)) => *v,
+            _ => 0,
+        }
+    }
+
+    /// The tables named inside argument `id` when it is a `TIncrement`, a list of them or a
+    /// `TAppend`, left in place.
+    pub fn peek_struct_tables(&self, id: i16) -> Vec<Bytes> {
+        match self.peek(id) {
+            Some(Arg::Increment(i)) => vec![i.table.clone()],
+            Some(Arg::Increments(list)) => list.iter().map(|i| i.table.clone()).collect(),
+            Some(Arg::Append(a)) => vec![a.table.clone()],
+            _ => Vec::new(),
+        }
+    }
+
     fn take(&mut self, id: i16) -> Option<Arg> {
         let at = self.values.iter().position(|(i, _)| *i == id)?;
         Some(self.values.swap_remove(at).1)

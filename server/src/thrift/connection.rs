@@ -6,10 +6,9 @@
 //! `TApplicationException` when its header could be read, and the connection is closed. This
 //! module must never run an engine call on the async executor.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::dispatch;
@@ -20,30 +19,25 @@ use super::transport::{MessageReader, TransportError, write_message};
 use super::types::ApplicationException;
 use crate::stopping::Stopping;
 
-/// Serve `stream` until it ends; `_permit` holds its place under the connection cap.
-pub async fn serve<C: Codec>(
-    stream: TcpStream,
-    client: SocketAddr,
+/// Serve `stream` (plain or TLS, see `tls.rs`) from `peer` until it ends; `_permit` holds
+/// its place under the connection cap.
+pub async fn serve<C: Codec, S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
+    peer: Peer,
     gw: Arc<Gateway>,
     mut stopping: Stopping,
     _permit: OwnedSemaphorePermit,
 ) {
-    let _ = stream.set_nodelay(true);
-    let local = match stream.local_addr() {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::debug!(%client, error = %e, "thrift connection lost at once");
-            return;
-        }
-    };
+    let client = peer
+        .client
+        .map_or_else(|| "?".to_string(), |c| c.to_string());
     let framed = gw.options.framed;
     let limits = Limits {
         max_end: gw.options.max_message_bytes,
         max_items: gw.options.max_items,
     };
-    let (rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = tokio::io::split(stream);
     let mut reader = MessageReader::<_, C>::new(rd, framed, limits);
-    let peer = Peer { local };
     tracing::debug!(%client, "thrift connection opened");
     loop {
         let next = tokio::select! {
@@ -71,7 +65,7 @@ pub async fn serve<C: Codec>(
                 break;
             }
         };
-        let call_gw = gw.clone();
+        let (call_gw, peer) = (gw.clone(), peer.clone());
         let answered =
             tokio::task::spawn_blocking(move || dispatch::handle::<C>(&call_gw, &peer, &msg)).await;
         match answered {

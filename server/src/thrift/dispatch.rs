@@ -4,8 +4,16 @@
 //!
 //! An unknown method answers `TApplicationException(UNKNOWN_METHOD)`, arguments that cannot be
 //! decoded `PROTOCOL_ERROR`; in both cases the message was already delimited, so the connection
-//! stays usable. The reply echoes the call's name and sequence id. This module must never call
-//! the engine itself.
+//! stays usable. The reply echoes the call's name and sequence id.
+//!
+//! Every call is recorded here, once, in the API metrics (`api="thrift"`): the method's name
+//! (`unknown` for a name the service does not have, so made-up names cannot grow the
+//! registry), the outcome as the client sees it (`OK`, the exception sent: `IOError`,
+//! `IllegalArgument`, `AlreadyExists`, or the `TApplicationException` type: `UNKNOWN_METHOD`,
+//! `PROTOCOL_ERROR`, `INVALID_MESSAGE_TYPE`) and the time from the message's arrival to its
+//! encoded reply. This module must never call the engine itself.
+
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -16,6 +24,7 @@ use super::protocol::{
     Codec, Cursor, InputProtocol, MessageHeader, MessageType, OutputProtocol, TType,
 };
 use super::types::{ApplicationException, ExceptionMessage, Value};
+use crate::metrics::{self, Api};
 
 /// One method of the service.
 pub struct Method {
@@ -115,8 +124,25 @@ pub fn find(name: &str) -> Option<&'static Method> {
     METHODS.iter().find(|m| m.name == name)
 }
 
-/// Answer one complete request message; `None` for a oneway call.
+/// The `method` label of a call named `name`.
+fn method_label(name: &str) -> &str {
+    find(name).map_or("unknown", |m| m.name)
+}
+
+/// The `code` label of a `TApplicationException` type.
+fn application_code(kind: i32) -> &'static str {
+    match kind {
+        ApplicationException::UNKNOWN_METHOD => "UNKNOWN_METHOD",
+        ApplicationException::INVALID_MESSAGE_TYPE => "INVALID_MESSAGE_TYPE",
+        ApplicationException::PROTOCOL_ERROR => "PROTOCOL_ERROR",
+        _ => "INTERNAL_ERROR",
+    }
+}
+
+/// Answer one complete request message; `None` for a oneway call. Records the call in the
+/// metrics.
 pub fn handle<C: Codec>(gw: &Gateway, peer: &Peer, msg: &Bytes) -> Option<Vec<u8>> {
+    let started = Instant::now();
     let mut r = C::reader(Cursor::shared(msg), C::State::default());
     let header = match r.read_message_begin() {
         Ok(h) => h,
@@ -127,21 +153,27 @@ pub fn handle<C: Codec>(gw: &Gateway, peer: &Peer, msg: &Bytes) -> Option<Vec<u8
                 seqid: 0,
             };
             let msg = format!("cannot read the message header: {e}");
-            return Some(application_error::<C>(
-                &unknown,
-                ApplicationException::PROTOCOL_ERROR,
-                msg,
-            ));
+            let kind = ApplicationException::PROTOCOL_ERROR;
+            let reply = application_error::<C>(&unknown, kind, msg);
+            let code = application_code(kind);
+            metrics::observe_rpc(Api::Thrift, "unknown", code, started.elapsed());
+            return Some(reply);
         }
     };
     let answer = answer(gw, peer, &header, &mut r);
-    if header.kind == MessageType::Oneway {
-        return None;
-    }
-    Some(match answer {
-        Ok((throws, outcome)) => reply::<C>(&header, throws, &outcome),
-        Err((kind, message)) => application_error::<C>(&header, kind, message),
-    })
+    let code = match &answer {
+        Ok((_, Ok(_))) => "OK",
+        Ok((throws, Err(e))) => e.sent_as(*throws),
+        Err((kind, _)) => application_code(*kind),
+    };
+    let reply = match answer {
+        _ if header.kind == MessageType::Oneway => None,
+        Ok((throws, outcome)) => Some(reply::<C>(&header, throws, &outcome)),
+        Err((kind, message)) => Some(application_error::<C>(&header, kind, message)),
+    };
+    let method = method_label(&header.name);
+    metrics::observe_rpc(Api::Thrift, method, code, started.elapsed());
+    reply
 }
 
 /// Run the call: the method's declared exceptions and outcome, or the `TApplicationException`
@@ -169,7 +201,7 @@ fn answer<P: InputProtocol>(
         );
         (ApplicationException::PROTOCOL_ERROR, msg)
     })?;
-    let outcome = (method.run)(gw, peer, &mut args);
+    let outcome = super::auth::run(gw, peer, method, &mut args);
     if let Err(e) = &outcome {
         tracing::debug!(method = method.name, error = %e, "thrift call failed");
     }

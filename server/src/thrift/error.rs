@@ -84,6 +84,16 @@ impl ThriftError {
         }
     }
 
+    /// The name of the exception the client receives for a method declaring `throws`
+    /// (`IOError`, `IllegalArgument` or `AlreadyExists`; see [`ThriftError::field`]).
+    pub fn sent_as(&self, throws: Throws) -> &'static str {
+        match self.field(throws) {
+            2 => "IllegalArgument",
+            3 => "AlreadyExists",
+            _ => "IOError",
+        }
+    }
+
     /// The same error with `context: ` in front of its message.
     pub fn context(self, context: &str) -> ThriftError {
         match self {
@@ -169,6 +179,9 @@ mod tests {
         let exists = ThriftError::AlreadyExists("t".into());
         assert_eq!(exists.field(ia), 1);
         assert_eq!(exists.field(all), 3);
+        assert_eq!(bad.sent_as(none), "IOError");
+        assert_eq!(bad.sent_as(ia), "IllegalArgument");
+        assert_eq!(exists.sent_as(all), "AlreadyExists");
         assert_eq!(ThriftError::io("x").field(all), 1);
     }
 

@@ -3,8 +3,9 @@
 //!
 //! Layers, bottom up: `protocol` (binary and compact encodings, the framer of unframed
 //! streams), `transport` (buffered and framed), `types` (the IDL's structs), `dispatch`
-//! (method name to handler), `handler` (the methods, over the engine's public API), and
-//! `server` (accept loop, connections, shutdown). HBase's semantics that the handlers share
+//! (method name to handler), `auth` (who may call what, before every handler), `handler` (the
+//! methods, over the engine's public API), and `server` (accept loop, connections, shutdown;
+//! `tls` the optional handshake). HBase's semantics that the handlers share
 //! (column names, millisecond timestamps, result shaping) have a file each; `error` is the one
 //! mapping of engine errors to the IDL's exceptions.
 
@@ -17,6 +18,7 @@ pub mod time;
 pub mod types;
 
 pub mod args;
+pub mod auth;
 pub mod connection;
 pub mod dispatch;
 #[cfg(test)]
@@ -24,6 +26,7 @@ mod fuzz_tests;
 pub mod handler;
 pub mod scanner;
 pub mod server;
+pub mod tls;
 pub mod transport;
 
-pub use server::{ThriftHandle, start};
+pub use server::{ThriftHandle, start, start_with};

@@ -3,25 +3,32 @@
 //!
 //! Ids are per server (as in HBase: any connection may use any id), start at 0 and wrap. A
 //! scanner not called for the lease (`thrift_scanner_lease`) is dropped, which releases the
-//! engine snapshot it pins; a later call on it is an `IllegalArgument` naming the id. At most
-//! `max_open` scanners are open at once (an open past it is an `IOError`). The registry's lock
-//! is held only to find, add or remove an entry, never while a scan reads; a scan's own lock
-//! serializes calls on one id. This module must never read the engine under the registry lock.
+//! engine snapshot it reads at; a later call on it is an `IllegalArgument` naming the id.
+//! Between calls a scanner holds no table version (it re-opens on the current one, at its
+//! snapshot, when called again). Open scanners count against the server's scan caps, shared
+//! with gRPC scans (`max_scans`, and `max_scans_per_connection` for the connection that opened
+//! it: `scan_budget.rs`); an open past them is an `IOError` "too many open scanners". The
+//! registry's lock is held only to find, add or remove an entry, never while a scan reads; a
+//! scan's own lock serializes calls on one id. This module must never read the engine under
+//! the registry lock.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use strata_engine::filter::{FilterDecision, FilterState};
 use strata_engine::{Row, RowScanner};
 
 use super::error::ThriftError;
 use super::shape;
 use super::types::TRowResult;
+use crate::scan_budget::{ConnectionId, ScanBudget, ScanSlot, TooManyScans};
 
-/// One scan between calls.
+/// One scan between calls: the engine's scanner, through the scan's filter when it has one.
 pub struct Scan {
     rows: RowScanner,
+    filter: Option<FilterState>,
     sorted: bool,
     batch: usize,
     /// Parts of a row split by `batch` not yet returned.
@@ -31,10 +38,11 @@ pub struct Scan {
 
 impl Scan {
     /// A scan over `rows`: results as `sortedColumns` when `sorted`, rows cut into parts of at
-    /// most `batch` cells when `batch > 0`.
-    pub fn new(rows: RowScanner, sorted: bool, batch: usize) -> Scan {
+    /// most `batch` cells when `batch > 0`; only the rows `filter` keeps.
+    pub fn new(rows: RowScanner, filter: Option<FilterState>, sorted: bool, batch: usize) -> Scan {
         Scan {
             rows,
+            filter,
             sorted,
             batch,
             pending: VecDeque::new(),
@@ -49,26 +57,44 @@ impl Scan {
         if self.done {
             return Ok(None);
         }
-        match self.rows.next() {
-            None => {
+        loop {
+            if self.filter.as_ref().is_some_and(FilterState::is_finished) {
                 self.done = true;
-                Ok(None)
+                return Ok(None);
             }
-            Some(Err(e)) => {
-                self.done = true;
-                Err(e.into())
-            }
-            Some(Ok(row)) => {
-                let mut parts: VecDeque<Row> = shape::split(row, self.batch).into();
-                let first = parts.pop_front();
-                self.pending = parts;
-                Ok(first)
-            }
+            let row = match self.rows.next() {
+                None => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(e.into());
+                }
+                Some(Ok(row)) => row,
+            };
+            let row = match &mut self.filter {
+                None => row,
+                Some(f) => match f.apply(row) {
+                    FilterDecision::Include(row) => row,
+                    FilterDecision::Skip => continue,
+                    FilterDecision::StopScan => {
+                        self.done = true;
+                        return Ok(None);
+                    }
+                },
+            };
+            let mut parts: VecDeque<Row> = shape::split(row, self.batch).into();
+            let first = parts.pop_front();
+            self.pending = parts;
+            return Ok(first);
         }
     }
 
     /// The next `n` results; fewer only at the end, or when one more would take the reply past
-    /// `max_bytes` (a reply holds at least one). Empty only at the end.
+    /// `max_bytes` (a reply holds at least one). Empty only at the end: with a filter that
+    /// drops whole stretches of rows, the call reads on until it has a result or the table
+    /// ends.
     pub fn next(&mut self, n: usize, max_bytes: usize) -> Result<Vec<TRowResult>, ThriftError> {
         let mut out = Vec::with_capacity(n.min(1024));
         let mut bytes = 0usize;
@@ -84,11 +110,18 @@ impl Scan {
         }
         Ok(out)
     }
+
+    /// Let go of the table version until the next call (the snapshot stays).
+    pub fn release(&mut self) {
+        self.rows.release();
+    }
 }
 
 struct Slot {
     scan: Arc<Mutex<Scan>>,
     last_used: Instant,
+    /// Its place under the server's scan caps.
+    _slot: ScanSlot,
 }
 
 #[derive(Default)]
@@ -100,16 +133,21 @@ struct Open {
 /// The registry of open scanners.
 pub struct Scanners {
     lease: Duration,
-    max_open: usize,
+    budget: Arc<ScanBudget>,
     open: Mutex<Open>,
 }
 
 impl Scanners {
-    /// A registry dropping scanners idle for `lease`, holding at most `max_open`.
-    pub fn new(lease: Duration, max_open: usize) -> Scanners {
+    /// The most scanners the server's caps let be open at once (gRPC scans included).
+    pub fn max_open(&self) -> usize {
+        self.budget.limits().max_scans
+    }
+
+    /// A registry dropping scanners idle for `lease`, its scanners counting in `budget`.
+    pub fn new(lease: Duration, budget: Arc<ScanBudget>) -> Scanners {
         Scanners {
             lease,
-            max_open,
+            budget,
             open: Mutex::new(Open::default()),
         }
     }
@@ -122,19 +160,29 @@ impl Scanners {
         ))
     }
 
-    /// Register a scan; its id.
-    pub fn open(&self, scan: Scan, now: Instant) -> Result<i32, ThriftError> {
+    /// Count a scan about to be opened by `conn` under the caps (before it takes a
+    /// snapshot); [`Scanners::open`] registers it.
+    pub fn reserve(&self, conn: ConnectionId, now: Instant) -> Result<ScanSlot, ThriftError> {
+        // Expired scanners give their places back first.
+        drop(self.expire_taken(now));
+        self.budget.open(conn).map_err(|e| {
+            let (max, setting) = match e {
+                TooManyScans::Server { max } => (max, "max_scans, shared with gRPC scans"),
+                TooManyScans::Connection { max, .. } => (max, "max_scans_per_connection"),
+            };
+            ThriftError::io(format!(
+                "too many open scanners ({max}, {setting}): close scanners when done \
+                 (happybase does at the end of a scan) or let idle ones expire"
+            ))
+        })
+    }
+
+    /// Register a scan counted by `slot`; its id.
+    pub fn open(&self, scan: Scan, slot: ScanSlot, now: Instant) -> Result<i32, ThriftError> {
         let mut expired = Vec::new();
         let id = {
             let mut open = self.open.lock();
             self.take_expired(&mut open, now, &mut expired);
-            if open.slots.len() >= self.max_open {
-                return Err(ThriftError::io(format!(
-                    "too many open scanners ({}): close scanners when done (happybase does at \
-                     the end of a scan) or let idle ones expire",
-                    self.max_open
-                )));
-            }
             let id = loop {
                 let id = open.next_id;
                 open.next_id = id.checked_add(1).unwrap_or(0);
@@ -147,6 +195,7 @@ impl Scanners {
                 Slot {
                     scan: Arc::new(Mutex::new(scan)),
                     last_used: now,
+                    _slot: slot,
                 },
             );
             id
@@ -200,11 +249,15 @@ impl Scanners {
         into.extend(ids.into_iter().filter_map(|id| open.slots.remove(&id)));
     }
 
-    /// Drop every scanner idle for the lease at `now`; how many.
-    pub fn expire(&self, now: Instant) -> usize {
+    fn expire_taken(&self, now: Instant) -> Vec<Slot> {
         let mut expired = Vec::new();
         self.take_expired(&mut self.open.lock(), now, &mut expired);
-        expired.len()
+        expired
+    }
+
+    /// Drop every scanner idle for the lease at `now`; how many.
+    pub fn expire(&self, now: Instant) -> usize {
+        self.expire_taken(now).len()
     }
 
     /// Drop every scanner (at shutdown, before the store closes).
@@ -257,9 +310,34 @@ mod tests {
         (dir, db)
     }
 
+    fn conn(port: u16) -> ConnectionId {
+        ConnectionId {
+            protocol: crate::scan_budget::Protocol::Thrift,
+            client: Some(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+        }
+    }
+
+    fn registry(lease: Duration, max: usize, per_connection: usize) -> Scanners {
+        Scanners::new(
+            lease,
+            ScanBudget::new(crate::scan_budget::ScanLimits {
+                max_scans: max,
+                max_scans_per_connection: per_connection,
+                scan_buffer_bytes: 1 << 20,
+            }),
+        )
+    }
+
+    /// Open a scanner of `db` on connection `port`.
+    fn open(reg: &Scanners, db: &Db, port: u16, now: Instant) -> Result<i32, ThriftError> {
+        let slot = reg.reserve(conn(port), now)?;
+        reg.open(scan(db, 0), slot, now)
+    }
+
     fn scan(db: &Db, batch: usize) -> Scan {
         Scan::new(
             db.scan("t", ScanOptions::default()).expect("scan"),
+            None,
             false,
             batch,
         )
@@ -317,10 +395,10 @@ mod tests {
     #[test]
     fn ids_start_at_zero_and_close_forgets_them() {
         let (_d, db) = db_with_rows(1);
-        let reg = Scanners::new(Duration::from_secs(60), 8);
+        let reg = registry(Duration::from_secs(60), 8, 8);
         let now = Instant::now();
-        assert_eq!(reg.open(scan(&db, 0), now), Ok(0));
-        assert_eq!(reg.open(scan(&db, 0), now), Ok(1));
+        assert_eq!(open(&reg, &db, 1, now), Ok(0));
+        assert_eq!(open(&reg, &db, 1, now), Ok(1));
         reg.close(0, now).expect("open");
         match reg.close(0, now) {
             Err(ThriftError::IllegalArgument(m)) => assert!(m.contains("scanner ID 0"), "{m}"),
@@ -334,10 +412,10 @@ mod tests {
     fn an_idle_scanner_expires_after_the_lease_and_a_call_renews_it() {
         let (_d, db) = db_with_rows(1);
         let lease = Duration::from_secs(120);
-        let reg = Scanners::new(lease, 8);
+        let reg = registry(lease, 8, 8);
         let t0 = Instant::now();
-        let a = reg.open(scan(&db, 0), t0).expect("open");
-        let b = reg.open(scan(&db, 0), t0).expect("open");
+        let a = open(&reg, &db, 1, t0).expect("open");
+        let b = open(&reg, &db, 1, t0).expect("open");
         // b is used half-way through the lease; a is not.
         reg.get(b, t0 + lease / 2).expect("alive");
         assert_eq!(reg.expire(t0 + lease), 1);
@@ -356,19 +434,35 @@ mod tests {
     }
 
     #[test]
-    fn the_open_cap_is_an_io_error_and_frees_with_expiry() {
+    fn the_shared_caps_are_io_errors_and_free_with_expiry_and_close() {
         let (_d, db) = db_with_rows(1);
         let lease = Duration::from_secs(10);
-        let reg = Scanners::new(lease, 2);
+        let reg = registry(lease, 3, 2);
         let t0 = Instant::now();
-        reg.open(scan(&db, 0), t0).expect("open");
-        reg.open(scan(&db, 0), t0).expect("open");
-        match reg.open(scan(&db, 0), t0) {
-            Err(ThriftError::Io(m)) => assert!(m.contains("too many open scanners"), "{m}"),
+        let a = open(&reg, &db, 1, t0).expect("open");
+        open(&reg, &db, 1, t0).expect("open");
+        match open(&reg, &db, 1, t0) {
+            Err(ThriftError::Io(m)) => {
+                assert!(m.contains("too many open scanners"), "{m}");
+                assert!(m.contains("max_scans_per_connection"), "{m}");
+            }
             other => panic!("{other:?}"),
         }
-        assert!(reg.open(scan(&db, 0), t0 + lease).is_ok());
+        open(&reg, &db, 2, t0).expect("another connection");
+        match open(&reg, &db, 3, t0) {
+            Err(ThriftError::Io(m)) => {
+                assert!(m.contains("too many open scanners (3, max_scans"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        reg.close(a, t0).expect("close");
+        assert_eq!(reg.budget.open_scans(), 2);
+        open(&reg, &db, 3, t0).expect("a close gives its place back");
+        // Expiry too, at the next open.
+        assert!(open(&reg, &db, 4, t0 + lease).is_ok());
+        assert_eq!(reg.budget.open_scans(), 1);
         reg.clear();
         assert!(reg.is_empty());
+        assert_eq!(reg.budget.open_scans(), 0);
     }
 }

@@ -15,10 +15,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::connection;
+use super::auth::ThriftSecurity;
 use super::handler::Gateway;
 use super::protocol::{Binary, Compact};
+use super::tls;
 use crate::config::ThriftOptions;
+use crate::scan_budget::ScanBudget;
 use crate::stopping::{self, StopSender, Stopping};
 
 /// Back-off after a failed accept (e.g. out of file descriptors).
@@ -73,14 +75,27 @@ impl ThriftHandle {
     }
 }
 
-/// Serve the gateway for `db` on `listener` until [`ThriftHandle::shutdown`].
+/// Serve the gateway for `db` on `listener` until [`ThriftHandle::shutdown`]; its scanners
+/// count in `budget` (the gRPC server's, so both share the scan caps).
 pub fn start(
     db: Db,
     listener: TcpListener,
     options: ThriftOptions,
+    budget: Arc<ScanBudget>,
+) -> std::io::Result<ThriftHandle> {
+    start_with(db, listener, options, ThriftSecurity::off(), budget)
+}
+
+/// [`start`] behind `security` (TLS, authentication, authorization).
+pub fn start_with(
+    db: Db,
+    listener: TcpListener,
+    options: ThriftOptions,
+    security: ThriftSecurity,
+    budget: Arc<ScanBudget>,
 ) -> std::io::Result<ThriftHandle> {
     let local_addr = listener.local_addr()?;
-    let gateway = Arc::new(Gateway::new(db, options));
+    let gateway = Arc::new(Gateway::with_security(db, options, security, budget));
     let (stop, stopping) = stopping::channel();
     let task = tokio::spawn(accept_loop(listener, gateway.clone(), stopping.clone()));
     let reaper = tokio::spawn(reap(gateway.clone(), stopping));
@@ -107,9 +122,9 @@ async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, mut stopping: Stop
                     Ok(permit) => {
                         let (gw, stopping) = (gw.clone(), stopping.clone());
                         if gw.options.compact {
-                            connections.spawn(connection::serve::<Compact>(stream, client, gw, stopping, permit));
+                            connections.spawn(tls::accept::<Compact>(stream, client, gw, stopping, permit));
                         } else {
-                            connections.spawn(connection::serve::<Binary>(stream, client, gw, stopping, permit));
+                            connections.spawn(tls::accept::<Binary>(stream, client, gw, stopping, permit));
                         }
                     }
                     Err(_) => {

@@ -4,7 +4,25 @@
 //! This file only reads a certificate that rustls has already verified against the client
 //! CAs; it must never be used to decide whether a certificate is trustworthy.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rustls_pki_types::CertificateDer;
 use x509_parser::extensions::GeneralName;
+
+/// The principal name of the client certificate a finished handshake verified (its leaf's),
+/// `None` without one; a certificate naming nothing is logged.
+pub fn of_peer(certificates: Option<&[CertificateDer<'_>]>, addr: SocketAddr) -> Option<Arc<str>> {
+    let leaf = certificates.and_then(|c| c.first())?;
+    let name = principal_name(leaf);
+    if name.is_none() {
+        tracing::warn!(
+            peer = %addr,
+            "the client certificate has neither a Subject CN nor a DNS name: it names no principal"
+        );
+    }
+    name.map(Arc::from)
+}
 
 /// The principal name of a DER certificate, `None` if it has neither a CN nor a DNS SAN (or
 /// does not parse).

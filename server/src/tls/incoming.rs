@@ -154,6 +154,28 @@ pub fn incoming(listener: TcpListener, tls: Option<Arc<ReloadableTls>>) -> Incom
     Incoming { rx, task }
 }
 
+/// The TLS handshake of one accepted connection, within [`HANDSHAKE_TIMEOUT`]: the stream and
+/// its client certificate's principal name, or `None` (logged) when it failed or timed out.
+pub async fn handshake(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    addr: SocketAddr,
+) -> Option<(TlsStream<TcpStream>, Option<Arc<str>>)> {
+    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
+            return None;
+        }
+        Err(_) => {
+            tracing::info!(peer = %addr, timeout = ?HANDSHAKE_TIMEOUT, "TLS handshake timed out");
+            return None;
+        }
+    };
+    let certificate = identity::of_peer(stream.get_ref().1.peer_certificates(), addr);
+    Some((stream, certificate))
+}
+
 async fn accept_loop(
     listener: TcpListener,
     tls: Option<Arc<ReloadableTls>>,
@@ -192,33 +214,9 @@ async fn accept_loop(
         let tx = tx.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                .await
-            {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::info!(peer = %addr, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::info!(peer = %addr, timeout = ?HANDSHAKE_TIMEOUT, "TLS handshake timed out");
-                    return;
-                }
+            let Some((stream, certificate)) = handshake(&acceptor, stream, addr).await else {
+                return;
             };
-            let leaf = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first());
-            let certificate = leaf.and_then(|leaf| identity::principal_name(leaf));
-            if leaf.is_some() && certificate.is_none() {
-                tracing::warn!(
-                    peer = %addr,
-                    "the client certificate has neither a Subject CN nor a DNS name: it names \
-                     no principal"
-                );
-            }
-            let certificate = certificate.map(Arc::from);
             let conn = Connection {
                 io: Io::Tls(Box::new(stream)),
                 peer: Peer {

@@ -33,7 +33,10 @@ use strata_proto::v1 as pb;
 use strata_server::config::Span;
 use strata_server::{Client, ClientSecurityArgs, Remote};
 
-use super::load::{build_files, bulk_ingest, default_families, ensure_table, status_error};
+use super::load::{
+    build_files, bulk_ingest, default_families, ensure_table, server_ingest_dir, staging_dir_in,
+    status_error,
+};
 use client::{ClientStats, run_client};
 use random::Zipf;
 use report::report;
@@ -191,7 +194,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 url: url.clone(),
                 security: args.security.resolve()?,
             };
-            let r = bench_with_server(&remote, &args, &csv_dir, &work_dir, &progress).await?;
+            let r = bench_with_server(&remote, &args, &csv_dir, &progress).await?;
             report(&args, url, &r)
         }
         None => {
@@ -210,17 +213,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 data_dir.display(),
                 args.sync
             ));
-            // The staging directory sits beside the store when it is kept, so BulkIngest can
-            // hard-link the files instead of copying them.
-            let staging_parent = match &args.data_dir {
-                Some(_) => data_dir
-                    .parent()
-                    .map_or(work_dir.clone(), Path::to_path_buf),
-                None => work_dir.clone(),
-            };
             let remote = Remote::plain(url);
-            let result =
-                bench_with_server(&remote, &args, &csv_dir, &staging_parent, &progress).await;
+            let result = bench_with_server(&remote, &args, &csv_dir, &progress).await;
             // Shut down whatever happened, then report the first error.
             let stopped = server.shutdown(Duration::from_secs(10)).await;
             let closing = db.clone();
@@ -287,18 +281,16 @@ async fn bench_with_server(
     remote: &Remote,
     args: &BenchArgs,
     csv_dir: &Path,
-    staging_parent: &Path,
     progress: &Progress,
 ) -> Result<BenchResult> {
     let mut client = remote.connect().await?;
     let mut loaded = Vec::new();
     if !args.skip_load {
-        let staging = tempfile::Builder::new()
-            .prefix("strata-bench-staging-")
-            .tempdir_in(staging_parent)
-            .with_context(|| {
-                format!("cannot create a directory in {}", staging_parent.display())
-            })?;
+        // Staged in the server's first ingest directory, which BulkIngest moves files from.
+        let staging = staging_dir_in(
+            &server_ingest_dir(&mut client).await?,
+            "strata-bench-staging-",
+        )?;
         for table in TABLES {
             let t = Instant::now();
             let mapping =

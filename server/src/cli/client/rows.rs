@@ -10,6 +10,7 @@ use anyhow::{Result, bail};
 use serde_json::json;
 use strata_proto::v1 as pb;
 use strata_server::escape;
+use strata_server::row_joiner::RowJoiner;
 
 use super::{Conn, call, code_name, connect, took};
 use crate::cli::family::{parse_cell_column, parse_column, parse_columns};
@@ -46,6 +47,9 @@ pub struct GetArgs {
     /// Versions per column
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub versions: u32,
+    /// Only rows (and cells) passing this filter (HBase's filter language, docs/filters.md)
+    #[arg(long, value_name = "F")]
+    pub filter: Option<String>,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -76,6 +80,9 @@ pub struct ScanArgs {
     /// Versions per column
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub versions: u32,
+    /// Only rows (and cells) passing this filter (HBase's filter language, docs/filters.md)
+    #[arg(long, value_name = "F")]
+    pub filter: Option<String>,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -88,6 +95,9 @@ pub struct CountArgs {
     /// Only rows starting with this prefix
     #[arg(long, value_name = "P")]
     pub prefix: Option<String>,
+    /// Only rows passing this filter (HBase's filter language, docs/filters.md)
+    #[arg(long, value_name = "F")]
+    pub filter: Option<String>,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -151,6 +161,7 @@ pub(super) async fn get(a: GetArgs, out: &mut impl Write, start: Instant) -> Res
         row,
         columns,
         versions,
+        filter,
         conn,
     } = a;
     let columns = parse_columns(&columns)?;
@@ -158,7 +169,7 @@ pub(super) async fn get(a: GetArgs, out: &mut impl Write, start: Instant) -> Res
     let r = call(
         "Get",
         c.get(pb::GetRequest {
-            filter: Default::default(),
+            filter: filter.unwrap_or_default(),
             table,
             row: escape::parse(&row).into(),
             columns,
@@ -197,10 +208,11 @@ pub(super) async fn scan(a: ScanArgs, out: &mut impl Write, start: Instant) -> R
         limit,
         columns,
         versions,
+        filter,
         conn,
     } = a;
     let request = pb::ScanRequest {
-        filter: Default::default(),
+        filter: filter.unwrap_or_default(),
         reverse: Default::default(),
         table,
         start_row: start_row
@@ -232,6 +244,8 @@ pub(super) async fn scan(a: ScanArgs, out: &mut impl Write, start: Instant) -> R
         output::scan_header(out)?;
     }
     let mut rows = 0u64;
+    // A row too large for one reply comes in parts: print it once whole.
+    let mut joiner = RowJoiner::new();
     loop {
         let reply = match stream.message().await {
             Ok(Some(r)) => r,
@@ -242,14 +256,15 @@ pub(super) async fn scan(a: ScanArgs, out: &mut impl Write, start: Instant) -> R
                 s.message()
             ),
         };
-        for row in &reply.rows {
+        let whole = joiner.push(reply.rows);
+        for row in &whole {
             if conn.json {
                 writeln!(out, "{}", output::row_json(row))?;
             } else {
                 output::scan_row(out, row)?;
             }
         }
-        rows += reply.rows.len() as u64;
+        rows += whole.len() as u64;
     }
     if !conn.json {
         writeln!(out, "{rows} row(s)")?;
@@ -262,6 +277,7 @@ pub(super) async fn count(a: CountArgs, out: &mut impl Write, start: Instant) ->
     let CountArgs {
         table,
         prefix,
+        filter,
         conn,
     } = a;
     let mut c = connect(&conn).await?;
@@ -272,6 +288,7 @@ pub(super) async fn count(a: CountArgs, out: &mut impl Write, start: Instant) ->
             .map(escape::parse)
             .unwrap_or_default()
             .into(),
+        filter: filter.unwrap_or_default(),
         batch_size: 10_000,
         keys_only: true,
         ..pb::ScanRequest::default()
@@ -280,7 +297,8 @@ pub(super) async fn count(a: CountArgs, out: &mut impl Write, start: Instant) ->
     let mut rows = 0u64;
     loop {
         match stream.message().await {
-            Ok(Some(r)) => rows += r.rows.len() as u64,
+            // Keys only: no row is ever sent in parts, but count only last parts anyway.
+            Ok(Some(r)) => rows += r.rows.iter().filter(|row| !row.partial).count() as u64,
             Ok(None) => break,
             Err(s) => bail!(
                 "Scan failed after {rows} row(s): {}: {}",

@@ -29,7 +29,10 @@ use strata_engine::DbOptions;
 use strata_loader::{GenSummary, LoadOptions, builtin_csv_file, builtin_mapping};
 use strata_server::Remote;
 
-use super::load::{build_files, bulk_ingest, default_families, ensure_table, per_sec};
+use super::load::{
+    build_files, bulk_ingest, default_families, ensure_table, per_sec, server_ingest_dir,
+    staging_dir_in,
+};
 use stream::stream_csv;
 
 /// `strata demo` arguments.
@@ -125,7 +128,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let t = Instant::now();
     let (db, server) =
         super::in_process::serve_in_process_with_http(&data_dir, DbOptions::default()).await?;
-    let thrift = super::in_process::thrift_in_process(&db).await?;
+    let thrift = super::in_process::thrift_in_process(&db, &server).await?;
     out.line(format!(
         "thrift gateway (HBase Thrift1, for happybase) on {}",
         thrift.local_addr()
@@ -225,13 +228,15 @@ async fn demo_with_server(
         "customers, product, transactions, clickstream".into(),
     );
 
-    // 4. Bulk-load three tables: loader-built files adopted through BulkIngest.
+    // 4. Bulk-load three tables: loader-built files staged in the server's ingest directory
+    // and adopted through BulkIngest.
+    let staging_root = staging_dir_in(&server_ingest_dir(&mut client).await?, "strata-demo-")?;
     let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
     for table in BULK_TABLES {
         let t = Instant::now();
         let csv = csv_path(dir, table)?;
         let mapping = builtin_mapping(table).ok_or_else(|| anyhow!("no mapping for {table}"))?;
-        let staging = dir.join("staging").join(table);
+        let staging = staging_root.path().join(table);
         let mut opts = LoadOptions::new(&csv, &staging, mapping);
         opts.families = families.get(table).cloned().unwrap_or_default();
         opts.rejects_path = Some(dir.join(format!("{table}.rejects")));
@@ -265,7 +270,7 @@ async fn demo_with_server(
             ),
         );
     }
-    let _ = std::fs::remove_dir(dir.join("staging"));
+    drop(staging_root);
 
     // 5. Stream the click events: through a Kafka topic, or straight through MutateStream.
     let t = Instant::now();

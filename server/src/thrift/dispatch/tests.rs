@@ -23,12 +23,14 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path(), DbOptions::default()).expect("open");
-    let peer = Peer {
-        local: SocketAddr::from(([127, 0, 0, 1], 9090)),
-    };
+    let peer = Peer::at(SocketAddr::from(([127, 0, 0, 1], 9090)));
     Fixture {
         _dir: dir,
-        gw: Gateway::new(db, ThriftOptions::default()),
+        gw: Gateway::new(
+            db,
+            ThriftOptions::default(),
+            crate::scan_budget::ScanBudget::new(crate::ServiceOptions::default().scan_limits()),
+        ),
         peer,
     }
 }
@@ -529,6 +531,97 @@ fn scanners_page_through_rows_and_end_with_an_empty_list() {
     assert_eq!(f.scan("t", &batched, 100).concat().len(), 14);
 }
 
+fn filtered(filter: &str) -> TScan {
+    TScan {
+        filter_string: Some(Bytes::copy_from_slice(filter.as_bytes())),
+        ..TScan::default()
+    }
+}
+
+#[test]
+fn scan_filters_run_in_the_scanner_with_millisecond_timestamps() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    for i in 0..6 {
+        let v = if i % 2 == 0 { "even" } else { "odd" };
+        f.put(
+            "t",
+            &format!("r{i}"),
+            &[("cf:a", v), ("cf:b", "x")],
+            Some(1000 + i),
+        );
+    }
+    let keys = |scan: &TScan| -> Vec<String> {
+        f.scan("t", scan, 2)
+            .concat()
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.row).into_owned())
+            .collect()
+    };
+    assert_eq!(
+        keys(&filtered(
+            "SingleColumnValueFilter('cf', 'a', =, 'binary:odd')"
+        )),
+        ["r1", "r3", "r5"]
+    );
+    // A put at T ms is stored at T*1000 us; TimestampsFilter(T) over Thrift is in ms.
+    assert_eq!(
+        keys(&filtered("TimestampsFilter(1002, 1004)")),
+        ["r2", "r4"]
+    );
+    let only_a = f.scan(
+        "t",
+        &filtered("PrefixFilter('r4') AND ColumnPrefixFilter('a')"),
+        5,
+    );
+    assert_eq!(columns(&only_a[0][0]), vec![pair("cf:a", "even")]);
+    // The filter sees the TScan's range, columns and batching.
+    let mut ranged = filtered("ValueFilter(=, 'binary:even')");
+    ranged.start_row = Some(Bytes::from_static(b"r1"));
+    ranged.batch_size = Some(1);
+    assert_eq!(keys(&ranged), ["r2", "r4"]);
+}
+
+#[test]
+fn a_filter_rejecting_whole_batches_never_ends_a_scanner_early() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    for i in 0..40 {
+        let v = if i == 3 || i == 37 { "hit" } else { "miss" };
+        f.put("t", &format!("r{i:02}"), &[("cf:a", v)], None);
+    }
+    let pages = f.scan("t", &filtered("ValueFilter(=, 'binary:hit')"), 5);
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [2], "both rows in one reply, then the end");
+    let keys: Vec<&[u8]> = pages[0].iter().map(|r| &r.row[..]).collect();
+    assert_eq!(keys, [&b"r03"[..], b"r37"]);
+    let pages = f.scan("t", &filtered("ValueFilter(=, 'binary:hit')"), 1);
+    assert_eq!(pages.len(), 2, "one row per call, [] only after the last");
+}
+
+#[test]
+fn a_bad_filter_string_is_an_io_error_naming_the_position() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    for (filter, needle) in [
+        ("PrefixFilter('r') AND", "byte 21"),
+        ("NoSuchFilter()", "byte 0"),
+        ("ValueFilter(=, 'regexstring:(a')", "byte 28"),
+    ] {
+        let scan = filtered(filter);
+        let m = f
+            .void("scannerOpenWithScan", |w| {
+                bin(w, 1, b"t");
+                w.write_field_begin(TType::Struct, 2);
+                scan.write(w);
+            })
+            .thrown(1);
+        assert!(m.starts_with("TScan.filterString: bad filter at "), "{m}");
+        assert!(m.contains(needle), "{filter}: {m}");
+    }
+    assert!(f.gw.scanners.is_empty(), "no scanner left open");
+}
+
 #[test]
 fn a_closed_or_unknown_scanner_is_an_illegal_argument_naming_its_id() {
     let f = fixture();
@@ -546,24 +639,18 @@ fn a_closed_or_unknown_scanner_is_an_illegal_argument_naming_its_id() {
 fn phase_two_features_answer_not_supported_yet() {
     let f = fixture();
     f.create("t", &[family("cf")]);
-    let filtered = TScan {
-        filter_string: Some(Bytes::from_static(b"PrefixFilter('r')")),
-        ..TScan::default()
-    };
     let reversed = TScan {
         reversed: Some(true),
         ..TScan::default()
     };
-    for scan in [filtered, reversed] {
-        let m = f
-            .void("scannerOpenWithScan", |w| {
-                bin(w, 1, b"t");
-                w.write_field_begin(TType::Struct, 2);
-                scan.write(w);
-            })
-            .thrown(1);
-        assert!(m.starts_with("not supported yet"), "{m}");
-    }
+    let m = f
+        .void("scannerOpenWithScan", |w| {
+            bin(w, 1, b"t");
+            w.write_field_begin(TType::Struct, 2);
+            reversed.write(w);
+        })
+        .thrown(1);
+    assert!(m.starts_with("not supported yet"), "{m}");
     let calls: [(&str, WriteArgs); 6] = [
         ("disableTable", |w| bin(w, 1, b"t")),
         ("atomicIncrement", |w| {
@@ -660,4 +747,130 @@ fn every_method_is_listed_once() {
         assert!(find(m.name).is_some());
     }
     assert!(find("grant").is_none());
+}
+
+#[test]
+fn a_scanner_between_calls_holds_no_table_file_and_reads_its_snapshot() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    let sst = f._dir.path().join("sst");
+    let files = || {
+        std::fs::read_dir(&sst)
+            .expect("sst dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sst"))
+            })
+            .count()
+    };
+    let write_all = |value: &str| {
+        for i in 0..4 {
+            f.put("t", &format!("r{i}"), &[("cf:a", value)], None);
+        }
+        f.gw.db.flush("t").expect("flush");
+    };
+    write_all("1");
+    write_all("2");
+    let id = f
+        .call(
+            "scannerOpenWithScan",
+            |w| {
+                bin(w, 1, b"t");
+                w.write_field_begin(TType::Struct, 2);
+                TScan::default().write(w);
+                attributes(w, 3);
+            },
+            |r| r.read_i32().expect("id"),
+        )
+        .ok();
+    let first = f.get_list(id, 1).ok();
+    assert_eq!(columns(&first[0]), vec![pair("cf:a", "2")]);
+    // Overwritten and compacted between two calls: the scanner's files go at once.
+    write_all("3");
+    f.gw.db.compact("t", true).expect("compact");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while files() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} table files after the compaction: the scanner pins the old ones",
+            files()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // It reads on at its snapshot.
+    let rest = f.get_list(id, 10).ok();
+    type Rows = Vec<(Vec<u8>, Vec<(String, String)>)>;
+    let rows: Rows = rest.iter().map(|r| (r.row.to_vec(), columns(r))).collect();
+    let want: Rows = (1..4)
+        .map(|i| (format!("r{i}").into_bytes(), vec![pair("cf:a", "2")]))
+        .collect();
+    assert_eq!(rows, want);
+}
+
+/// The value of the metric line `series` (0 when absent).
+fn metric(series: &str) -> u64 {
+    crate::metrics::encode(None)
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn every_call_is_counted_in_the_metrics_with_its_outcome() {
+    // The registry is process-wide and other tests call methods too: counts only grow.
+    let requests = |m: &str| {
+        metric(&format!(
+            r#"strata_rpc_requests_total{{api="thrift",method="{m}"}}"#
+        ))
+    };
+    let errors = |m: &str, code: &str| {
+        metric(&format!(
+            r#"strata_rpc_errors_total{{api="thrift",method="{m}",code="{code}"}}"#
+        ))
+    };
+    let durations =
+        || metric(r#"strata_rpc_duration_seconds_count{api="thrift",method="getTableNames"}"#);
+    let f = fixture();
+    let before = (
+        requests("getTableNames"),
+        durations(),
+        errors("createTable", "AlreadyExists"),
+        errors("getRow", "IOError"),
+        errors("scannerGetList", "IllegalArgument"),
+        errors("unknown", "UNKNOWN_METHOD"),
+    );
+    for _ in 0..2 {
+        f.call(
+            "getTableNames",
+            |_| {},
+            |r| Vec::<Bytes>::read(r).expect("names"),
+        )
+        .ok();
+    }
+    f.create("m", &[family("cf")]);
+    let _ = f.create("m", &[family("cf")]).thrown(3);
+    let _ = f
+        .call(
+            "getRow",
+            |w| {
+                bin(w, 1, b"no_such_table");
+                bin(w, 2, b"r");
+            },
+            |r| Vec::<TRowResult>::read(r).expect("rows"),
+        )
+        .thrown(1);
+    let _ = f.get_list(12_345, 1).thrown(2);
+    assert!(matches!(f.void("noSuchMethod", |_| {}), Answer::App(..)));
+    assert!(requests("getTableNames") >= before.0 + 2);
+    assert!(durations() >= before.1 + 2);
+    assert!(errors("createTable", "AlreadyExists") > before.2);
+    assert!(errors("getRow", "IOError") > before.3);
+    assert!(errors("scannerGetList", "IllegalArgument") > before.4);
+    assert!(errors("unknown", "UNKNOWN_METHOD") > before.5);
+    assert_eq!(errors("getTableNames", "OK"), 0, "a success is no error");
+    let text = crate::metrics::encode(None);
+    assert!(
+        !text.contains(r#"method="noSuchMethod""#),
+        "made-up names are not labels"
+    );
 }

@@ -12,18 +12,21 @@ pub mod scanners;
 pub mod writes;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use strata_engine::{ColumnSelector, Db, ReadOptions};
 
+use super::auth::ThriftSecurity;
 use super::error::{ThriftError, show};
 use super::protocol::OutputProtocol;
 use super::scanner::Scanners;
 use super::time;
 use super::types::{ColumnDescriptor, Map, TCell, TRegionInfo, TRowResult, write_field};
 use crate::config::ThriftOptions;
+use crate::scan_budget::ScanBudget;
 
-/// What every call shares: the store, the open scanners, the settings.
+/// What every call shares: the store, the open scanners, the settings, the security.
 pub struct Gateway {
     /// The store (the same one gRPC serves).
     pub db: Db,
@@ -31,15 +34,28 @@ pub struct Gateway {
     pub scanners: Scanners,
     /// Settings.
     pub options: ThriftOptions,
+    /// TLS, authentication and authorization of the calls.
+    pub security: ThriftSecurity,
 }
 
 impl Gateway {
-    /// A gateway over `db`.
-    pub fn new(db: Db, options: ThriftOptions) -> Gateway {
+    /// A gateway over `db`, without TLS or authentication, its scanners counting in `budget`.
+    pub fn new(db: Db, options: ThriftOptions, budget: Arc<ScanBudget>) -> Gateway {
+        Gateway::with_security(db, options, ThriftSecurity::off(), budget)
+    }
+
+    /// A gateway over `db` behind `security`, its scanners counting in `budget`.
+    pub fn with_security(
+        db: Db,
+        options: ThriftOptions,
+        security: ThriftSecurity,
+        budget: Arc<ScanBudget>,
+    ) -> Gateway {
         Gateway {
             db,
-            scanners: Scanners::new(options.scanner_lease, options.max_scanners),
+            scanners: Scanners::new(options.scanner_lease, budget),
             options,
+            security,
         }
     }
 
@@ -58,10 +74,25 @@ impl Gateway {
 }
 
 /// The connection a call came on.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Peer {
     /// The address the client reached (named in region descriptions).
     pub local: SocketAddr,
+    /// The client's address.
+    pub client: Option<SocketAddr>,
+    /// The principal name of the client certificate (over `--thrift-tls` with client CAs).
+    pub certificate: Option<Arc<str>>,
+}
+
+impl Peer {
+    /// A connection to `local` from an unknown client without a certificate.
+    pub fn at(local: SocketAddr) -> Peer {
+        Peer {
+            local,
+            client: None,
+            certificate: None,
+        }
+    }
 }
 
 /// A method's success value (field 0 of its result struct).

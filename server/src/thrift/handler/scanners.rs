@@ -6,14 +6,20 @@
 //! means the table's end), a timestamp is an exclusive upper bound in ms, `columns` absent or
 //! empty means every family, `batchSize` cuts rows into parts, `sortColumns` fills
 //! `sortedColumns`, `scannerGetList(n)` returns n results until the end and `[]` only there.
+//! `TScan.filterString` is HBase's filter language (timestamps in ms), parsed once at open and
+//! run over every row the scanner reads; a string that does not parse is an `IOError` naming
+//! the byte offset (the method declares no `IllegalArgument`).
 
 use std::ops::Bound;
 use std::time::Instant;
 
 use bytes::Bytes;
 use strata_engine::ScanOptions;
+use strata_engine::filter::TimeUnit;
 
 use super::{Gateway, Outcome, Peer, Reply, read_options, table_name};
+use crate::convert::ReadFilter;
+use crate::scan_budget::{ConnectionId, Protocol};
 use crate::thrift::args::Args;
 use crate::thrift::column::selectors;
 use crate::thrift::error::ThriftError;
@@ -26,9 +32,18 @@ struct Range {
     prefix: Option<Bytes>,
     columns: Option<Vec<Bytes>>,
     timestamp: Option<i64>,
+    /// `TScan.filterString` (absent or empty: none).
+    filter: Option<Bytes>,
 }
 
-fn open(gw: &Gateway, table: &str, range: Range, sorted: bool, batch: usize) -> Outcome {
+fn open(
+    gw: &Gateway,
+    peer: &Peer,
+    table: &str,
+    range: Range,
+    sorted: bool,
+    batch: usize,
+) -> Outcome {
     let start = if range.start.is_empty() {
         Bound::Unbounded
     } else {
@@ -38,29 +53,40 @@ fn open(gw: &Gateway, table: &str, range: Range, sorted: bool, batch: usize) -> 
         Some(s) if !s.is_empty() => Bound::Excluded(s.to_vec()),
         _ => Bound::Unbounded,
     };
-    let opts = ScanOptions {
+    let mut opts = ScanOptions {
         start,
         stop,
         prefix: range.prefix.map(|p| p.to_vec()).unwrap_or_default(),
         read: read_options(selectors(range.columns.as_deref())?, 1, range.timestamp)?,
         limit: 0,
     };
-    let rows = gw.db.scan(table, opts)?;
-    let id = gw
-        .scanners
-        .open(Scan::new(rows, sorted, batch), Instant::now())?;
+    let filter = ReadFilter::prepare(
+        range.filter.as_deref().unwrap_or_default(),
+        TimeUnit::Millis,
+        &mut opts.read,
+    )
+    .map_err(|e| ThriftError::io(format!("TScan.filterString: {e}")))?;
+    let conn = ConnectionId {
+        protocol: Protocol::Thrift,
+        client: peer.client,
+    };
+    // Counted under the caps before it takes a snapshot.
+    let slot = gw.scanners.reserve(conn, Instant::now())?;
+    let mut rows = Scan::new(
+        gw.db.scan(table, opts)?,
+        filter.map(|f| f.state()),
+        sorted,
+        batch,
+    );
+    rows.release();
+    let id = gw.scanners.open(rows, slot, Instant::now())?;
     Ok(Reply::I32(id))
 }
 
 /// `scannerOpenWithScan(1: table, 2: scan)`
-pub fn open_with_scan(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+pub fn open_with_scan(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
     let table = table_name(&a.binary(1))?;
     let scan = a.scan(2);
-    if scan.filter_string.as_ref().is_some_and(|f| !f.is_empty()) {
-        return Err(ThriftError::not_supported(
-            "TScan.filterString (HBase's filter language)",
-        ));
-    }
     if scan.reversed == Some(true) {
         return Err(ThriftError::not_supported("TScan.reversed (reverse scans)"));
     }
@@ -74,14 +100,23 @@ pub fn open_with_scan(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
         prefix: None,
         columns: scan.columns,
         timestamp: scan.timestamp,
+        filter: scan.filter_string,
     };
-    open(gw, &table, range, scan.sort_columns.unwrap_or(false), batch)
+    open(
+        gw,
+        peer,
+        &table,
+        range,
+        scan.sort_columns.unwrap_or(false),
+        batch,
+    )
 }
 
 /// The older forms: which argument ids hold the start row, the stop row, the columns and the
 /// timestamp (`prefix`: the start row is also a prefix every row must have).
 fn open_old(
     gw: &Gateway,
+    peer: &Peer,
     a: &mut Args,
     stop: Option<i16>,
     columns: i16,
@@ -96,33 +131,34 @@ fn open_old(
         stop: stop.map(|id| a.binary(id)),
         columns: a.binaries(columns),
         timestamp: ts.and_then(|id| a.i64(id)),
+        filter: None,
     };
-    open(gw, &table, range, false, 0)
+    open(gw, peer, &table, range, false, 0)
 }
 
 /// `scannerOpen(1: table, 2: startRow, 3: columns)`
-pub fn open_plain(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    open_old(gw, a, None, 3, None, false)
+pub fn open_plain(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
+    open_old(gw, peer, a, None, 3, None, false)
 }
 
 /// `scannerOpenWithStop(1: table, 2: startRow, 3: stopRow, 4: columns)`
-pub fn open_with_stop(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    open_old(gw, a, Some(3), 4, None, false)
+pub fn open_with_stop(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
+    open_old(gw, peer, a, Some(3), 4, None, false)
 }
 
 /// `scannerOpenWithPrefix(1: table, 2: startAndPrefix, 3: columns)`
-pub fn open_with_prefix(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    open_old(gw, a, None, 3, None, true)
+pub fn open_with_prefix(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
+    open_old(gw, peer, a, None, 3, None, true)
 }
 
 /// `scannerOpenTs(1: table, 2: startRow, 3: columns, 4: timestamp)`
-pub fn open_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    open_old(gw, a, None, 3, Some(4), false)
+pub fn open_ts(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
+    open_old(gw, peer, a, None, 3, Some(4), false)
 }
 
 /// `scannerOpenWithStopTs(1: table, 2: startRow, 3: stopRow, 4: columns, 5: timestamp)`
-pub fn open_with_stop_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    open_old(gw, a, Some(3), 4, Some(5), false)
+pub fn open_with_stop_ts(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
+    open_old(gw, peer, a, Some(3), 4, Some(5), false)
 }
 
 fn next(gw: &Gateway, id: i32, n: i32) -> Outcome {
@@ -131,7 +167,13 @@ fn next(gw: &Gateway, id: i32, n: i32) -> Outcome {
         .filter(|&n| n >= 1)
         .ok_or_else(|| ThriftError::illegal(format!("nbRows {n} must be at least 1")))?;
     let scan = gw.scanners.get(id, Instant::now())?;
-    let rows = scan.lock().next(n, gw.reply_budget());
+    let rows = {
+        let mut scan = scan.lock();
+        let rows = scan.next(n, gw.reply_budget());
+        // Between calls the scanner holds no table version (it re-opens at its snapshot).
+        scan.release();
+        rows
+    };
     gw.scanners.touch(id, Instant::now());
     Ok(Reply::Rows(rows?))
 }

@@ -31,7 +31,9 @@ async fn running(options: ThriftOptions) -> Running {
     db.create_table("t", vec![FamilyOptions::new("cf")])
         .expect("create");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let handle = start(db, listener, options).expect("start");
+    let budget =
+        crate::scan_budget::ScanBudget::new(crate::ServiceOptions::default().scan_limits());
+    let handle = start(db, listener, options, budget).expect("start");
     Running { _dir: dir, handle }
 }
 

@@ -1,0 +1,98 @@
+//! Helpers the engine's integration tests share: for the frozen-format fixture tests from
+//! v2 on (`format_v2.rs`) a generator whose output can never change, the dump every fixture
+//! is checked against, and copying a fixture before opening it (`format_v1.rs` keeps its own
+//! copies: it is frozen with its fixture); for the compaction tests a store that does
+//! nothing on its own.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write as _;
+use std::ops::Bound;
+use std::path::Path;
+
+use strata_engine::{Db, DbOptions, ReadOptions, ScanOptions, SyncMode};
+
+/// splitmix64: a generator whose output can never change under us (a library RNG may).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A short lowercase value.
+    pub fn value(&mut self) -> Vec<u8> {
+        let len = (self.next() % 24) as usize;
+        (0..len).map(|_| b'a' + (self.next() % 26) as u8).collect()
+    }
+}
+
+/// Every table's families and every version of every cell, one line each.
+pub fn dump(db: &Db) -> String {
+    let mut out = String::new();
+    for table in db.list_tables() {
+        let d = db.describe_table(&table).expect("describe");
+        writeln!(out, "table {table}").unwrap();
+        for f in &d.families {
+            writeln!(out, "  family {f:?}").unwrap();
+        }
+        let read = ReadOptions {
+            max_versions: 100,
+            ..ReadOptions::default()
+        };
+        let scan = db
+            .scan(
+                &table,
+                ScanOptions {
+                    start: Bound::Unbounded,
+                    read,
+                    ..ScanOptions::default()
+                },
+            )
+            .expect("scan");
+        for r in scan {
+            let r = r.expect("row");
+            for c in &r.cells {
+                let (k, q, v) = (
+                    r.key.escape_ascii(),
+                    c.qualifier.escape_ascii(),
+                    c.value.escape_ascii(),
+                );
+                writeln!(out, "  {k} {}:{q} @{} = {v}", c.family, c.timestamp).unwrap();
+            }
+        }
+    }
+    out
+}
+
+/// Copy a fixture directory tree (fixtures are opened from a copy: opening writes).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Open a store without background threads (nothing flushes or compacts unless the test
+/// asks) and without fsyncs (these tests check semantics, not durability).
+pub fn open_manual(dir: &Path) -> Db {
+    Db::open(
+        dir,
+        DbOptions {
+            sync_mode: SyncMode::None,
+            background_threads: false,
+            ..DbOptions::default()
+        },
+    )
+    .expect("open")
+}
