@@ -177,7 +177,13 @@ fn merge(c: &mut Criterion) {
     g.bench_function("merge_iter", |b| {
         b.iter_batched(
             boxed,
-            |s| black_box(MergeIter::new(s).map(|c| c.map(|c| c.seq)).count()),
+            |s| {
+                black_box(
+                    MergeIter::new(s)
+                        .map(|c| c.map_or(0, |c| c.seq))
+                        .sum::<u64>(),
+                )
+            },
             BatchSize::LargeInput,
         )
     });
