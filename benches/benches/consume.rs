@@ -7,6 +7,9 @@
 
 use std::hint::black_box;
 
+// Links the benches' library and with it mimalloc, the `strata` binary's allocator.
+use strata_benches as _;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use strata_engine::Limits;
 use strata_loader::consume::MappingFlags;

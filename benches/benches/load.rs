@@ -6,6 +6,9 @@
 
 use std::hint::black_box;
 
+// Links the benches' library and with it mimalloc, the `strata` binary's allocator.
+use strata_benches as _;
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use strata_loader::{LoadOptions, build_table_files, builtin_csv_file, builtin_mapping, generate};
 

@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the engine's parts: WAL append (+ fsync or not), memtable insert,
-//! SSTable build and full read per block size and compression. Figures: docs/benchmarks.md.
+//! SSTable build and full read (block decode) per block size and compression, and the merge
+//! of three overlapping sources. Figures: docs/benchmarks.md.
 //!
 //! Run: `cargo bench -p strata-benches --bench parts`
 
@@ -8,10 +9,13 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
+// Links the benches' library and with it mimalloc, the `strata` binary's allocator.
+use strata_benches as _;
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use strata_engine::fs::{self, Fs};
 use strata_engine::sstable::{TableBuildOptions, TableBuilder, TableReader};
-use strata_engine::testing::{LogWriter, MemTable};
+use strata_engine::testing::{CellSource, LogWriter, MemTable, MergeIter};
 use strata_engine::{CellKind, Compression, FamilyOptions, InternalCell};
 
 const CELLS: u64 = 100_000;
@@ -109,20 +113,19 @@ fn sstable(c: &mut Criterion) {
                 ..FamilyOptions::new("f")
             }],
         };
-        g.bench_function(format!("build_{name}"), |b| {
-            b.iter(|| {
-                let mut t = TableBuilder::new(&fs, &path, opts.clone())
-                    .unwrap_or_else(|e| panic!("builder: {e:?}"));
-                for c in &data {
-                    t.add(&c.as_ref()).unwrap_or_else(|e| panic!("add: {e:?}"));
-                }
-                black_box(
-                    t.finish()
-                        .unwrap_or_else(|e| panic!("finish: {e:?}"))
-                        .file_size,
-                )
-            })
-        });
+        let build = || {
+            let mut t = TableBuilder::new(&fs, &path, opts.clone())
+                .unwrap_or_else(|e| panic!("builder: {e:?}"));
+            for c in &data {
+                t.add(&c.as_ref()).unwrap_or_else(|e| panic!("add: {e:?}"));
+            }
+            t.finish()
+                .unwrap_or_else(|e| panic!("finish: {e:?}"))
+                .file_size
+        };
+        g.bench_function(format!("build_{name}"), |b| b.iter(|| black_box(build())));
+        // The read bench needs the file even when a filter skipped the build bench.
+        build();
         let reader = TableReader::open(&path, None).unwrap_or_else(|e| panic!("open: {e:?}"));
         g.bench_function(format!("read_all_{name}"), |b| {
             b.iter(|| {
@@ -138,5 +141,54 @@ fn sstable(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, wal_append, memtable_insert, sstable);
+/// Three overlapping sources (every row and column in each, as three flushes of the same
+/// keys leave them) through `MergeIter`. Throughput: input entries.
+fn merge(c: &mut Criterion) {
+    let base = cells();
+    let sources: Vec<Vec<InternalCell>> = (0..3u64)
+        .map(|pass| {
+            // One key buffer per row and source, as a table iterator hands them out.
+            let family: Arc<str> = Arc::from("f");
+            let mut row = Bytes::new();
+            base.iter()
+                .map(|c| {
+                    if row != c.row {
+                        row = Bytes::copy_from_slice(&c.row);
+                    }
+                    InternalCell {
+                        row: row.clone(),
+                        family: family.clone(),
+                        seq: c.seq * 3 + pass,
+                        ..c.clone()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let boxed = || -> Vec<CellSource> {
+        sources
+            .iter()
+            .map(|s| Box::new(s.clone().into_iter().map(Ok)) as CellSource)
+            .collect()
+    };
+    let mut g = c.benchmark_group("merge_3_overlapping");
+    g.throughput(Throughput::Elements(3 * CELLS));
+    g.sample_size(10);
+    g.bench_function("merge_iter", |b| {
+        b.iter_batched(
+            boxed,
+            |s| {
+                black_box(
+                    MergeIter::new(s)
+                        .map(|c| c.map_or(0, |c| c.seq))
+                        .sum::<u64>(),
+                )
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, wal_append, memtable_insert, sstable, merge);
 criterion_main!(benches);

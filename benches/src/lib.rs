@@ -1,9 +1,15 @@
 //! Shared helpers for the criterion benchmarks: synthetic rows shaped like the pipeline's
 //! transactions table (4 families, 14 columns, ~200 bytes of values) and temporary stores.
+//! Every benchmark binary (and `compare`) links this crate and so runs on mimalloc, the
+//! allocator of the `strata` binary.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_engine::{Db, DbOptions, FamilyOptions, Mutation, RowMutation, SyncMode};
+
+/// The `strata` binary's allocator (server/src/main.rs), so benchmarks measure what it runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Families and qualifiers of the synthetic table (the brief's transactions layout).
 pub const LAYOUT: &[(&str, &[&str])] = &[

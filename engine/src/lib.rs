@@ -68,11 +68,12 @@ pub use scan::RowScanner;
 pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};
 
 /// Test and benchmark seams, not part of the supported API: a fault-injecting file layer for
-/// crash tests, and the memtable and WAL writer for micro-benchmarks.
+/// crash tests, and the memtable, WAL writer and merge for micro-benchmarks.
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod testing {
     pub use crate::fault_fs::FaultFs;
     pub use crate::memtable::MemTable;
+    pub use crate::merge::{CellSource, MergeIter};
     pub use crate::wal::LogWriter;
 }

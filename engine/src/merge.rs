@@ -1,11 +1,14 @@
 //! `MergeIter`: the k-way merge of a read's or a compaction's sources (memtable cursors,
 //! table file iterators) into one stream in the internal cell order (`cell.rs`); equal
-//! entries come out in source order.
+//! entries come out in source order. A heap of the sources' next entries whose top is
+//! replaced in place by its source's next entry (one sift down per entry, not a pop and a
+//! push). A row-at-a-time merge was measured and not kept: docs/design/read-path.md.
 //!
 //! This module must never interpret entries (visibility belongs to `visibility.rs`).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::collections::binary_heap::PeekMut;
 
 use crate::cell::InternalCell;
 use crate::error::Result;
@@ -39,7 +42,7 @@ impl Ord for HeapEntry {
     }
 }
 
-/// K-way merge of sources into one stream in internal order.
+/// K-way merge of sources into one stream of entries in internal order.
 pub struct MergeIter {
     sources: Vec<CellSource>,
     heap: BinaryHeap<HeapEntry>,
@@ -58,14 +61,8 @@ impl MergeIter {
         }
     }
 
-    fn pull(&mut self, source: usize) -> Result<()> {
-        if let Some(next) = self.sources[source].next() {
-            self.heap.push(HeapEntry {
-                cell: next?,
-                source,
-            });
-        }
-        Ok(())
+    fn next_of(&mut self, source: usize) -> Option<Result<InternalCell>> {
+        self.sources.get_mut(source)?.next()
     }
 }
 
@@ -75,32 +72,38 @@ impl Iterator for MergeIter {
         if self.failed {
             return None;
         }
-        if !self.started {
-            self.started = true;
-            if self.sources.len() == 1 {
-                // One source: nothing to merge.
-                let r = self.sources[0].next();
-                self.failed = matches!(r, Some(Err(_)));
-                return r;
-            }
-            for s in 0..self.sources.len() {
-                if let Err(e) = self.pull(s) {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
-            }
-        }
         if self.sources.len() == 1 {
-            let r = self.sources[0].next();
+            // One source: nothing to merge.
+            let r = self.next_of(0);
             self.failed = matches!(r, Some(Err(_)));
             return r;
         }
-        let top = self.heap.pop()?;
-        if let Err(e) = self.pull(top.source) {
-            self.failed = true;
-            return Some(Err(e));
+        if !self.started {
+            self.started = true;
+            for source in 0..self.sources.len() {
+                match self.next_of(source) {
+                    None => {}
+                    Some(Ok(cell)) => self.heap.push(HeapEntry { cell, source }),
+                    Some(Err(e)) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
         }
-        Some(Ok(top.cell))
+        let source = self.heap.peek()?.source;
+        let next = self.sources.get_mut(source).and_then(Iterator::next);
+        let mut top = self.heap.peek_mut()?;
+        match next {
+            // The source's next entry takes the top's place: one sift down, no pop and push.
+            Some(Ok(cell)) => Some(Ok(std::mem::replace(&mut top.cell, cell))),
+            None => Some(Ok(PeekMut::pop(top).cell)),
+            Some(Err(e)) => {
+                drop(top);
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
     }
 }
 
@@ -113,17 +116,37 @@ mod tests {
         crate::cell::test_entry(CellKind::Put, "a", q, 1, seq, "")
     }
 
+    fn source(cells: Vec<InternalCell>) -> CellSource {
+        Box::new(cells.into_iter().map(Ok))
+    }
+
     #[test]
     fn merge_interleaves_sources_in_order() {
-        let mk = |seqs: &[u64]| -> CellSource {
-            let v: Vec<Result<InternalCell>> = seqs
-                .iter()
-                .map(|s| Ok(e(&format!("q{s:02}"), *s)))
-                .collect();
-            Box::new(v.into_iter())
-        };
+        let mk = |seqs: &[u64]| source(seqs.iter().map(|s| e(&format!("q{s:02}"), *s)).collect());
         let m = MergeIter::new(vec![mk(&[1, 4, 7]), mk(&[2, 5]), mk(&[]), mk(&[3, 6, 8])]);
         let seqs: Vec<u64> = m.map(|c| c.unwrap().seq).collect();
         assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn equal_entries_come_out_in_source_order_and_an_error_ends_the_merge() {
+        let v = |value: &str| crate::cell::test_entry(CellKind::Put, "a", "q", 1, 1, value);
+        let m = MergeIter::new(vec![source(vec![v("first")]), source(vec![v("second")])]);
+        let values: Vec<_> = m.map(|c| c.unwrap().value).collect();
+        assert_eq!(values, vec!["first", "second"]);
+
+        let bad: CellSource = Box::new(
+            vec![
+                Ok(e("x", 1)),
+                Err(crate::error::Error::InvalidArgument("broken".into())),
+                Ok(e("z", 3)),
+            ]
+            .into_iter(),
+        );
+        let mut m = MergeIter::new(vec![source(vec![e("w", 0)]), bad, source(vec![e("y", 2)])]);
+        assert_eq!(m.next().unwrap().unwrap().seq, 0);
+        // Taking "x" pulls its source's next entry, the error: it comes instead, then nothing.
+        assert!(m.next().unwrap().is_err());
+        assert!(m.next().is_none());
     }
 }

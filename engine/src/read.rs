@@ -95,7 +95,8 @@ impl ReadPlan {
     /// Apply the visibility rules to every entry of one row (sorted in internal order, all
     /// sources merged) and return the visible cells.
     pub fn resolve_row(&self, entries: &[InternalCell]) -> Vec<Cell> {
-        let mut out = Vec::new();
+        // At most one visible cell per entry: one allocation per row.
+        let mut out = Vec::with_capacity(entries.len());
         let mut i = 0;
         while i < entries.len() {
             let fam = &entries[i].family;
