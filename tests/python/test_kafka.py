@@ -191,7 +191,13 @@ class TlsTerminator:
             except OSError:
                 continue
             self.handshakes += 1
-            plain = socket.create_connection(self.backend)
+            try:
+                plain = socket.create_connection(self.backend)
+            except OSError:
+                # The broker behind is not listening yet: this client retries, the
+                # terminator keeps accepting (an uncaught error here ended its thread).
+                tls.close()
+                continue
             for a, b in ((tls, plain), (plain, tls)):
                 threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
 
@@ -655,7 +661,7 @@ def test_tls_to_the_broker(env):
         tls = "127.0.0.1:%d" % term.port
         conf = {"security.protocol": "SSL", "ssl.ca.location": os.path.join(FIXTURES, "ca.pem")}
         rows = env.csv_rows("product")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 pp.create_topic_with(tls, "tls_products", 2, conf)
