@@ -5,10 +5,8 @@
 //! This module only parses and checks settings. It must never open the data directory, bind a
 //! socket or start anything; the one file it reads is the config file it is given.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -16,7 +14,12 @@ use strata_engine::{DbOptions, Limits, SyncMode};
 
 use crate::auth::SecurityConfig;
 use crate::auth::config::SecurityFlags;
-use crate::scan_budget::ScanLimits;
+
+mod service_options;
+mod values;
+
+pub use service_options::{ServiceOptions, ThriftOptions};
+pub use values::{ByteSize, HttpBinding, HttpListen, Span};
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -84,174 +87,6 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
-}
-
-/// A size in bytes. Parses `1048576`, `64KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, binary),
-/// `64KB`, `64MB`, `1GB` (decimal), case-insensitively.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
-
-impl FromStr for ByteSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("{s:?} is not a size such as 1048576, 64KiB, 64MiB or 1GiB"))?;
-        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1,
-            "k" | "kib" => 1 << 10,
-            "m" | "mib" => 1 << 20,
-            "g" | "gib" => 1 << 30,
-            "kb" => 1_000,
-            "mb" => 1_000_000,
-            "gb" => 1_000_000_000,
-            other => {
-                return Err(format!(
-                    "unknown size unit {other:?} in {s:?}: use B, KiB, MiB, GiB, KB, MB or GB"
-                ));
-            }
-        };
-        n.checked_mul(mult)
-            .map(ByteSize)
-            .ok_or_else(|| format!("size {s:?} is too large"))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0;
-        for (unit, m) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if n >= m && n.is_multiple_of(m) {
-                return write!(f, "{}{unit}", n / m);
-            }
-        }
-        write!(f, "{n}B")
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Int(n) => Ok(ByteSize(n)),
-            Raw::Text(s) => s.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// A duration setting (a flag or TOML value). Parses `60` (seconds), `60s`, `500ms`, `2m`.
-/// In this workspace `Span` always means a length of time; a range of bytes is the loader's
-/// `ByteRange`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Span(pub Duration);
-
-impl FromStr for Span {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("{s:?} is not a duration such as 60s, 500ms or 2m"))?;
-        let d = match unit.trim() {
-            "" | "s" => Duration::from_secs(n),
-            "ms" => Duration::from_millis(n),
-            "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
-            other => {
-                return Err(format!(
-                    "unknown duration unit {other:?} in {s:?}: use ms, s or m"
-                ));
-            }
-        };
-        Ok(Span(d))
-    }
-}
-
-impl fmt::Display for Span {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        if ms.is_multiple_of(1000) {
-            write!(f, "{}s", ms / 1000)
-        } else {
-            write!(f, "{ms}ms")
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Int(n) => Ok(Span(Duration::from_secs(n))),
-            Raw::Text(s) => s.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// The `http_listen` setting: an address, or `off`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HttpListen {
-    /// No HTTP server.
-    Off,
-    /// Listen on this address.
-    At(SocketAddr),
-}
-
-impl FromStr for HttpListen {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.trim().eq_ignore_ascii_case("off") {
-            return Ok(HttpListen::Off);
-        }
-        s.trim()
-            .parse()
-            .map(HttpListen::At)
-            .map_err(|_| format!("{s:?} is neither an address such as 127.0.0.1:8080 nor off"))
-    }
-}
-
-impl fmt::Display for HttpListen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HttpListen::Off => f.write_str("off"),
-            HttpListen::At(a) => write!(f, "{a}"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for HttpListen {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// Where the HTTP server listens, and whether that was asked for: an address given
-/// explicitly that is taken is a start-up error, while a taken default only disables HTTP
-/// (with a warning), so a second server on one machine still starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HttpBinding {
-    /// No HTTP server.
-    Off,
-    /// The built-in default address.
-    Default(SocketAddr),
-    /// An address from the flags or the file.
-    Explicit(SocketAddr),
 }
 
 fn de_sync<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SyncMode>, D::Error> {
@@ -669,93 +504,6 @@ fn size(setting: &'static str, v: Option<ByteSize>, default: usize) -> Result<us
     }
 }
 
-/// Options of the gRPC service itself (not of the store).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceOptions {
-    /// Largest gRPC message received or sent, in bytes.
-    pub max_message_bytes: usize,
-    /// Most rows one MultiGet may name.
-    pub max_rows_per_multiget: usize,
-    /// A scan whose client reads nothing for this long is dropped.
-    pub scan_idle_timeout: Duration,
-    /// Rows per scan reply when the request's `batch_size` is 0.
-    pub scan_batch_rows: u32,
-    /// Bytes per scan reply (a larger row comes in parts).
-    pub scan_batch_bytes: usize,
-    /// Most scans open at once, server-wide (Thrift scanners count too).
-    pub max_scans: usize,
-    /// Most scans open at once on one connection.
-    pub max_scans_per_connection: usize,
-    /// Bytes of scan replies waiting for clients, across all scans.
-    pub scan_buffer_bytes: usize,
-    /// Most concurrent calls (HTTP/2 streams) on one gRPC connection.
-    pub max_concurrent_streams: u32,
-}
-
-impl ServiceOptions {
-    /// The scan caps and buffer budget these options set.
-    pub fn scan_limits(&self) -> ScanLimits {
-        ScanLimits {
-            max_scans: self.max_scans,
-            max_scans_per_connection: self.max_scans_per_connection,
-            scan_buffer_bytes: self.scan_buffer_bytes,
-        }
-    }
-
-    /// The most bytes of one scan reply: `scan_batch_bytes`, kept below the message limit.
-    pub fn scan_reply_bytes(&self) -> usize {
-        self.scan_batch_bytes
-            .min(self.max_message_bytes.saturating_sub(REPLY_FRAMING))
-            .max(1)
-    }
-}
-
-impl Default for ServiceOptions {
-    fn default() -> Self {
-        ServiceOptions {
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES as usize,
-            max_rows_per_multiget: DEFAULT_MAX_ROWS_PER_MULTIGET,
-            scan_idle_timeout: DEFAULT_SCAN_IDLE_TIMEOUT,
-            scan_batch_rows: DEFAULT_SCAN_BATCH_ROWS,
-            scan_batch_bytes: DEFAULT_SCAN_BATCH_BYTES as usize,
-            max_scans: DEFAULT_MAX_SCANS,
-            max_scans_per_connection: DEFAULT_MAX_SCANS_PER_CONNECTION,
-            scan_buffer_bytes: DEFAULT_SCAN_BUFFER_BYTES as usize,
-            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
-        }
-    }
-}
-
-/// Options of the HBase Thrift1 gateway.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ThriftOptions {
-    /// Framed transport (else buffered).
-    pub framed: bool,
-    /// Compact protocol (else binary).
-    pub compact: bool,
-    /// Most connections at once.
-    pub max_connections: usize,
-    /// A scanner without a call for this long is dropped.
-    pub scanner_lease: Duration,
-    /// Largest request or reply message (or frame), in bytes (below 2 GiB).
-    pub max_message_bytes: usize,
-    /// Most container elements in one request.
-    pub max_items: usize,
-}
-
-impl Default for ThriftOptions {
-    fn default() -> Self {
-        ThriftOptions {
-            framed: false,
-            compact: false,
-            max_connections: DEFAULT_THRIFT_MAX_CONNECTIONS,
-            scanner_lease: DEFAULT_THRIFT_SCANNER_LEASE,
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES as usize,
-            max_items: THRIFT_MAX_ITEMS,
-        }
-    }
-}
-
 /// `Ok` when `ok`, else the error naming `setting`.
 fn require(ok: bool, setting: &'static str, message: &str) -> Result<(), ConfigError> {
     if ok {
@@ -943,6 +691,7 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan_budget::ScanLimits;
 
     #[test]
     fn sizes_parse() {
