@@ -1,4 +1,4 @@
-//! Engine benchmarks: batched writes per sync mode, point gets (hit, miss), and scans of
+//! Engine benchmarks: batched writes per sync mode, concurrent small writes, point gets (hit, miss), and scans of
 //! whole rows and of one family. Figures and commands: docs/benchmarks.md.
 //!
 //! Run: `cargo bench -p strata-benches --bench engine`
@@ -47,6 +47,48 @@ fn writes(c: &mut Criterion) {
         db.close().unwrap_or_else(|e| panic!("close: {e:?}"));
     }
     g.finish();
+}
+
+/// Writers of small batches at once, group commit: what sharing fsyncs and the write path's
+/// locks give. Four threads write 10-row batches, two to table `t` and two to table `u`; an
+/// iteration is one batch from each thread.
+fn concurrent_writes(c: &mut Criterion) {
+    const WRITERS: u64 = 4;
+    const ROWS: u64 = 10;
+    let mut g = c.benchmark_group("write_concurrent_4_writers_10_rows");
+    g.throughput(Throughput::Elements(
+        WRITERS * ROWS * cells_per_row() as u64,
+    ));
+    g.sample_size(20);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
+    let db = open_store(dir.path(), SyncMode::Group);
+    db.create_table("u", strata_benches::families())
+        .unwrap_or_else(|e| panic!("create table: {e:?}"));
+    let next = std::sync::atomic::AtomicU64::new(0);
+    g.bench_function("group", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for w in 0..WRITERS {
+                    let (db, next) = (&db, &next);
+                    s.spawn(move || {
+                        let table = if w % 2 == 0 { "t" } else { "u" };
+                        let mut rng = StdRng::seed_from_u64(w);
+                        for _ in 0..iters {
+                            let first = next.fetch_add(ROWS, std::sync::atomic::Ordering::Relaxed);
+                            let batch: Vec<RowMutation> =
+                                (first..first + ROWS).map(|k| row(k, &mut rng)).collect();
+                            db.mutate_rows(table, batch)
+                                .unwrap_or_else(|e| panic!("write: {e:?}"));
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    g.finish();
+    db.close().unwrap_or_else(|e| panic!("close: {e:?}"));
 }
 
 /// Point gets and scans on one store: first as it is after loading (several overlapping
@@ -148,5 +190,5 @@ fn read_group(c: &mut Criterion, db: &strata_engine::Db, name: &str) {
     g.finish();
 }
 
-criterion_group!(benches, writes, reads);
+criterion_group!(benches, writes, concurrent_writes, reads);
 criterion_main!(benches);

@@ -219,9 +219,10 @@ impl Catalog {
             .map_or(0, |t| t.flushed_seq)
     }
 
-    /// The highest sequence number the committed state counts as durable.
+    /// The highest sequence number the committed state knows of (see [`highest_seq`]):
+    /// recovery starts numbering above it, so no sequence number is used twice.
     pub fn last_seq(&self) -> SeqNo {
-        self.manifest.lock().last_seq
+        highest_seq(&self.manifest.lock())
     }
 
     /// Recovery replayed the WAL up to `max_seq`: the state counts it as durable and reads
@@ -298,10 +299,13 @@ impl Catalog {
     /// Change the manifest: `edit` changes a copy of the committed state, the copy is written
     /// and becomes the committed state, and `edit`'s value is returned.
     ///
-    /// `new_files` are the table files the edit adds. When the edit fails, or the write does,
-    /// they are released: marked obsolete, so they are deleted once the caller drops them.
-    /// A failed write also makes the store read-only (what the manifest on disk holds is then
-    /// unknown). This is the one place that decides what a failed commit means.
+    /// `new_files` are the table files the edit adds. When the edit fails, nothing was
+    /// written: they are released (marked obsolete, so they are deleted once the caller drops
+    /// them). When the write fails, its outcome is unknown (the rename may have reached the
+    /// disk and only the directory sync failed), so the manifest on disk may list them: they
+    /// are kept, and the store turns read-only; the next open keeps what the manifest it reads
+    /// lists and sweeps the rest. This is the one place that decides what a failed commit
+    /// means.
     ///
     /// # Errors
     ///
@@ -336,10 +340,9 @@ impl Catalog {
                 return Err(e);
             }
         };
-        next.last_seq = next.last_seq.max(self.visible_seq.load(Ordering::Acquire));
+        next.last_seq = highest_seq(&next).max(self.visible_seq.load(Ordering::Acquire));
         if let Err(e) = manifest::write_manifest(&self.fs, &self.dir, &next) {
             self.health.set_read_only(&e);
-            release();
             return Err(e);
         }
         *m = next;
@@ -440,6 +443,19 @@ impl Catalog {
         let d = sst_dir(&self.dir);
         self.fs.sync_dir(&d).map_err(|e| Error::io(&d, e))
     }
+}
+
+/// The highest sequence number `state` records anywhere: its `last_seq`, each table's
+/// `flushed_seq` and each table file's entries. A flush may persist entries written but not
+/// yet synced (above what reads see, so above `last_seq`), and the WAL segment that held them
+/// may be gone: a restart must number above them all, or a later replay would take new
+/// writes for flushed ones and skip them.
+fn highest_seq(state: &ManifestState) -> SeqNo {
+    state
+        .tables
+        .values()
+        .flat_map(|t| std::iter::once(t.flushed_seq).chain(t.files.iter().map(|f| f.max_seq)))
+        .fold(state.last_seq, SeqNo::max)
 }
 
 /// Whether opening a table file failed because of the file itself (damaged, missing,
@@ -567,14 +583,38 @@ mod tests {
         assert!(!path.exists());
     }
 
+    /// Review L3: a commit whose rename happened but whose directory sync failed may or may
+    /// not be on disk. Its new files must stay (the manifest on disk lists them here), and
+    /// the store turns read-only.
     #[test]
-    fn a_failed_write_makes_the_store_read_only_and_releases_the_new_files() {
+    fn a_commit_of_unknown_outcome_keeps_its_files_and_makes_the_store_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let ffs = FaultFs::new();
+        let (c, t) = catalog(dir.path(), ffs.clone());
+        let h = file(&c, &t);
+        let path = h.path.clone();
+        ffs.fail_dir_sync(Some(dir.path()));
+        let err = c
+            .commit(std::slice::from_ref(&h), add_file(&h))
+            .unwrap_err();
+        ffs.fail_dir_sync(None);
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(c.health.is_read_only());
+        assert_eq!(on_disk(dir.path()).tables["t"].files, vec![h.meta.clone()]);
+        drop(h);
+        assert!(
+            path.exists(),
+            "a file the manifest on disk lists was deleted"
+        );
+    }
+
+    #[test]
+    fn a_failed_manifest_write_makes_the_store_read_only() {
         let dir = tempfile::tempdir().unwrap();
         let ffs = FaultFs::new();
         let (c, t) = catalog(dir.path(), ffs.clone());
         let before = on_disk(dir.path());
         let h = file(&c, &t);
-        let path = h.path.clone();
         ffs.fail_syncs(true);
         let err = c
             .commit(std::slice::from_ref(&h), add_file(&h))
@@ -583,8 +623,6 @@ mod tests {
         assert!(matches!(err, Error::Io { .. }), "{err}");
         assert!(c.health.is_read_only());
         assert_eq!(on_disk(dir.path()), before);
-        drop(h);
-        assert!(!path.exists());
     }
 
     #[test]

@@ -65,6 +65,25 @@ pub enum Error {
     /// The engine is shutting down.
     #[error("store is closed")]
     Closed,
+    /// A write waited [`crate::DbOptions::write_stall_timeout`] for room (memtable flushes or
+    /// compactions falling behind) and gave up. Nothing of it was applied; retry later.
+    #[error(
+        "write to table {table} gave up after {waited_ms} ms waiting for {waiting_for}; nothing was applied, retry later"
+    )]
+    Stalled {
+        /// The table written to.
+        table: String,
+        /// How long the write waited.
+        waited_ms: u64,
+        /// What it waited for.
+        waiting_for: String,
+    },
+    /// The caller gave up on a write (see [`crate::WriteOptions::abandoned`]) before it took
+    /// its sequence numbers. Nothing of it was applied.
+    #[error(
+        "write to table {0} abandoned by its caller before it was applied; nothing was applied"
+    )]
+    Cancelled(String),
     /// A file the caller named does not exist (a bulk-ingest path).
     #[error("file not found: {}", path.display())]
     FileNotFound {

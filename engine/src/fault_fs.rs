@@ -18,8 +18,11 @@
 //! - files that existed before this `FaultFs` touched them are durable as found.
 //!
 //! After a power cut, handles and syncers opened before it fail every call (the machine they
-//! belonged to is gone), so a test does not have to drop its `Db` before the cut; new handles
-//! work. Paths must be spelled the same way for the same file (the engine always joins names
+//! belonged to is gone). A store under test must run on a [`FaultFs::process`] view: after
+//! the cut every call through that view fails too, so a `Db` still running (a background
+//! flush halfway through its commit) cannot go on changing the directory the way a dead
+//! process never could; reopen the store on a fresh view. The `FaultFs` itself (the machine,
+//! as the test sees it) keeps working, and so do handles opened after the cut. Paths must be spelled the same way for the same file (the engine always joins names
 //! onto its directories). The contents of removed or replaced files are kept in memory until
 //! their removal is made durable, so keep test data small.
 
@@ -86,6 +89,8 @@ struct Inner {
     space_limit: AtomicU64,
     written_total: AtomicU64,
     fail_syncs: AtomicBool,
+    /// A directory whose `sync_dir` fails (the other syncs work).
+    fail_dir_sync: Mutex<Option<PathBuf>>,
     syncs: AtomicU64,
     dir_syncs: AtomicU64,
 }
@@ -94,6 +99,8 @@ struct Inner {
 #[derive(Debug)]
 pub struct FaultFs {
     inner: Arc<Inner>,
+    /// For a process view: the power epoch it lives in (every call fails after it).
+    process: Option<u64>,
 }
 
 fn norm(path: &Path) -> PathBuf {
@@ -114,6 +121,10 @@ fn enospc() -> io::Error {
 
 fn stale() -> io::Error {
     io::Error::other("file handle opened before a simulated power cut")
+}
+
+fn dead() -> io::Error {
+    io::Error::other("process view from before a simulated power cut (the process is gone)")
 }
 
 impl Inner {
@@ -162,15 +173,36 @@ impl State {
 }
 
 impl FaultFs {
+    /// The view of the machine for one process started now: the same files and faults, but
+    /// after the next [`FaultFs::simulate_power_cut`] every call through it fails, as the
+    /// process would be gone. Give one to each `Db` incarnation under test.
+    pub fn process(&self) -> Arc<FaultFs> {
+        Arc::new(FaultFs {
+            inner: self.inner.clone(),
+            process: Some(*self.inner.epoch.read()),
+        })
+    }
+
+    /// Hold off power cuts for one call, failing if this is a process view from before one.
+    fn alive(&self) -> io::Result<parking_lot::RwLockReadGuard<'_, u64>> {
+        let epoch = self.inner.epoch.read();
+        match self.process {
+            Some(born) if born != *epoch => Err(dead()),
+            _ => Ok(epoch),
+        }
+    }
+
     /// A fault-injecting layer with no faults armed.
     pub fn new() -> Arc<FaultFs> {
         Arc::new(FaultFs {
+            process: None,
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 epoch: RwLock::new(0),
                 space_limit: AtomicU64::new(u64::MAX),
                 written_total: AtomicU64::new(0),
                 fail_syncs: AtomicBool::new(false),
+                fail_dir_sync: Mutex::new(None),
                 syncs: AtomicU64::new(0),
                 dir_syncs: AtomicU64::new(0),
             }),
@@ -248,6 +280,13 @@ impl FaultFs {
         self.inner.fail_syncs.store(fail, Ordering::SeqCst);
     }
 
+    /// Make `sync_dir` of `dir`, and only of it, fail with EIO (nothing it would have made
+    /// durable becomes so) until called with `None`: a commit whose rename happened but whose
+    /// directory sync failed, so whether it reached the disk is unknown.
+    pub fn fail_dir_sync(&self, dir: Option<&Path>) {
+        *self.inner.fail_dir_sync.lock() = dir.map(norm);
+    }
+
     /// Successful file syncs so far (handles, syncers and `copy_and_sync`).
     pub fn sync_count(&self) -> u64 {
         self.inner.syncs.load(Ordering::SeqCst)
@@ -318,7 +357,8 @@ impl FileSyncer for FaultSyncer {
 impl Fs for FaultFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let path = norm(path);
-        let epoch = *self.inner.epoch.read();
+        let alive = self.alive()?;
+        let epoch = *alive;
         let mut st = self.inner.state.lock();
         let displaced = st.durable_bytes(&path)?;
         let file = std::fs::OpenOptions::new()
@@ -342,10 +382,12 @@ impl Fs for FaultFs {
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let _alive = self.alive()?;
         std::fs::read(path)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let _alive = self.alive()?;
         let (from, to) = (norm(from), norm(to));
         let mut st = self.inner.state.lock();
         let displaced = st.durable_bytes(&to)?;
@@ -370,6 +412,7 @@ impl Fs for FaultFs {
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
+        let _alive = self.alive()?;
         let path = norm(path);
         let mut st = self.inner.state.lock();
         let saved = st.durable_bytes(&path)?;
@@ -386,10 +429,14 @@ impl Fs for FaultFs {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let _alive = self.alive()?;
         if self.inner.fail_syncs.load(Ordering::SeqCst) {
             return Err(eio());
         }
         let dir = norm(dir);
+        if self.inner.fail_dir_sync.lock().as_ref() == Some(&dir) {
+            return Err(eio());
+        }
         let mut st = self.inner.state.lock();
         std::fs::File::open(&dir)?.sync_all()?;
         for op in &mut st.pending {
@@ -401,20 +448,23 @@ impl Fs for FaultFs {
     }
 
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        let _alive = self.alive()?;
         std::fs::create_dir_all(dir)
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        let _alive = self.alive()?;
         std::fs::read_dir(dir)?
             .map(|e| e.map(|e| e.path()))
             .collect()
     }
 
     fn exists(&self, path: &Path) -> bool {
-        path.exists()
+        self.alive().is_ok() && path.exists()
     }
 
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let _alive = self.alive()?;
         if self.inner.fail_syncs.load(Ordering::SeqCst) {
             return Err(eio());
         }
@@ -431,6 +481,7 @@ impl Fs for FaultFs {
     }
 
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let _alive = self.alive()?;
         let (from, to) = (norm(from), norm(to));
         let mut st = self.inner.state.lock();
         std::fs::hard_link(&from, &to)?;
@@ -448,6 +499,7 @@ impl Fs for FaultFs {
     }
 
     fn copy_and_sync(&self, from: &Path, to: &Path) -> io::Result<u64> {
+        let _alive = self.alive()?;
         let to = norm(to);
         let size = std::fs::metadata(from)?.len();
         self.inner.reserve(size)?;
@@ -593,6 +645,38 @@ mod tests {
         assert_eq!(fs.read(&p).unwrap(), b"");
         let mut g = fs.create(&dir.path().join("g")).unwrap();
         g.append(b"ok").unwrap();
+    }
+
+    #[test]
+    fn a_process_view_dies_with_the_power_cut() {
+        let (dir, ffs, _) = setup();
+        let old: Arc<dyn Fs> = ffs.process();
+        let target = dir.path().join("MANIFEST");
+        let tmp = dir.path().join("MANIFEST.tmp");
+        let mut f = old.create(&target).unwrap();
+        f.append(b"old").unwrap();
+        f.sync().unwrap();
+        old.sync_dir(dir.path()).unwrap();
+        drop(f);
+        // A commit halfway: the rename happened, its directory sync had not when the power
+        // went. The process must not be able to finish it afterwards.
+        let mut t = old.create(&tmp).unwrap();
+        t.append(b"new").unwrap();
+        t.sync().unwrap();
+        old.rename(&tmp, &target).unwrap();
+        ffs.simulate_power_cut().unwrap();
+        assert!(old.sync_dir(dir.path()).is_err());
+        assert!(old.remove(&target).is_err());
+        assert!(old.create(&dir.path().join("x")).is_err());
+        assert!(old.read(&target).is_err());
+        assert!(!old.exists(&target));
+        // The machine and a process started after the cut see the durable state and work.
+        assert_eq!(ffs.read(&target).unwrap(), b"old");
+        let new: Arc<dyn Fs> = ffs.process();
+        assert_eq!(new.read(&target).unwrap(), b"old");
+        new.remove(&target).unwrap();
+        new.sync_dir(dir.path()).unwrap();
+        assert!(!ffs.exists(&target));
     }
 
     #[test]

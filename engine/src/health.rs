@@ -1,22 +1,19 @@
 //! `Health`: whether the store still accepts writes. After an I/O failure on the write path
 //! (WAL append or sync, table file, manifest commit) the store turns read-only until restart:
-//! what is on disk is then unknown, so nothing more is written; reads go on.
+//! what is on disk is then unknown, so nothing more is written (no flush either); reads go
+//! on. A client's bad request never gets here: it is refused before anything is written.
 //!
-//! It also carries the condition variable stalled writers wait on, because the two events
-//! that end a stall are "a flush made room" and "the store went read-only". This module
-//! must never decide *whether* a failure is fatal: callers report failures here.
+//! This module must never decide *whether* a failure is fatal: callers report failures here,
+//! and only failures of the device.
 
-use parking_lot::{Condvar, RwLock};
+use parking_lot::RwLock;
 
 use crate::error::{Error, Result};
 
-/// Read-only state and the writers' wake-up.
+/// Read-only state. Stalled writers poll it while they wait for room.
 #[derive(Debug, Default)]
 pub(crate) struct Health {
     read_only: RwLock<Option<String>>,
-    /// Writers stalled for room wait on this with the write lock held; notified after each
-    /// flush and when the store goes read-only.
-    pub wake_writers: Condvar,
 }
 
 impl Health {
@@ -27,7 +24,6 @@ impl Health {
             tracing::error!(error = %err, "write failed: the store is now read-only until restart");
             *ro = Some(err.to_string());
         }
-        self.wake_writers.notify_all();
     }
 
     /// Why the store refuses writes, if it does.

@@ -26,6 +26,7 @@ mod cell;
 pub mod check;
 mod codec;
 mod compaction;
+mod data_version;
 mod db;
 mod error;
 #[cfg(any(test, feature = "testing"))]
@@ -57,7 +58,8 @@ mod wal;
 mod write_batch;
 
 pub use cell::{CellKind, CellRef, InternalCell, MARKER_TS, SeqNo, Timestamp, now_micros};
-pub use db::{AlterTable, Db, IngestReply};
+pub use data_version::DataVersion;
+pub use db::{AlterTable, Db, IngestReply, WriteOptions};
 pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};

@@ -282,6 +282,7 @@ mod tests {
             max_qualifier: 4,
             max_value: 6,
             max_mutations_per_row: 3,
+            ..Limits::default()
         }
     }
 

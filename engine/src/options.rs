@@ -101,7 +101,9 @@ impl std::str::FromStr for SyncMode {
     }
 }
 
-/// Input limits. Exceeding one is an `InvalidArgument` that names the limit.
+/// Input limits. Exceeding one is an `InvalidArgument` that names the limit. A write call is
+/// sized after expansion (a row delete is one marker per family of the table) and checked
+/// against the per-call and per-row limits before anything is locked or allocated for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Longest row key in bytes.
@@ -112,6 +114,32 @@ pub struct Limits {
     pub max_value: usize,
     /// Most mutations in one row mutation.
     pub max_mutations_per_row: usize,
+    /// Most cells (delete markers included) one write call may expand to.
+    #[serde(default = "default_max_cells_per_call")]
+    pub max_cells_per_call: usize,
+    /// Largest encoded size (the WAL record) of one write call, in bytes; at most
+    /// [`MAX_WRITE_BYTES`].
+    #[serde(default = "default_max_bytes_per_call")]
+    pub max_bytes_per_call: usize,
+    /// Most cells one row of a write call may expand to (a row is applied atomically, into
+    /// one memtable, so this bounds how far a row can overshoot the memtable budget).
+    #[serde(default = "default_max_cells_per_row")]
+    pub max_cells_per_row: usize,
+}
+
+/// Largest `max_bytes_per_call` there can be: one WAL record's payload limit.
+pub const MAX_WRITE_BYTES: usize = crate::wal::MAX_PAYLOAD_LEN;
+
+fn default_max_cells_per_call() -> usize {
+    1_000_000
+}
+
+fn default_max_bytes_per_call() -> usize {
+    256 * 1024 * 1024
+}
+
+fn default_max_cells_per_row() -> usize {
+    100_000
 }
 
 impl Limits {
@@ -142,6 +170,9 @@ impl Default for Limits {
             max_qualifier: 16 * 1024,
             max_value: 8 * 1024 * 1024,
             max_mutations_per_row: 100_000,
+            max_cells_per_call: default_max_cells_per_call(),
+            max_bytes_per_call: default_max_bytes_per_call(),
+            max_cells_per_row: default_max_cells_per_row(),
         }
     }
 }
@@ -155,8 +186,16 @@ pub struct DbOptions {
     pub memtable_bytes: usize,
     /// Writes stall while a table has this many frozen memtables waiting for flush.
     pub max_immutable_memtables: usize,
-    /// A WAL segment is closed and a new one started past this size.
+    /// A WAL segment is closed and a new one started past this size (and as soon as every
+    /// record in it is in a table file).
     pub wal_segment_bytes: u64,
+    /// Once the WAL segments on disk hold more than this many bytes, the tables whose
+    /// memtables hold the oldest segment's records are flushed, so it can be deleted (an
+    /// idle table cannot pin the log).
+    pub max_total_wal_bytes: u64,
+    /// A write that waits this long for room (flushes or compactions falling behind) gives
+    /// up with [`crate::Error::Stalled`], unapplied.
+    pub write_stall_timeout: std::time::Duration,
     /// Byte budget of the block cache (decoded blocks).
     pub block_cache_bytes: usize,
     /// Input limits.
@@ -184,6 +223,8 @@ impl Default for DbOptions {
             memtable_bytes: 64 * 1024 * 1024,
             max_immutable_memtables: 4,
             wal_segment_bytes: 64 * 1024 * 1024,
+            max_total_wal_bytes: 256 * 1024 * 1024,
+            write_stall_timeout: std::time::Duration::from_secs(10),
             block_cache_bytes: 256 * 1024 * 1024,
             limits: Limits::default(),
             salvage_wal: false,

@@ -25,9 +25,16 @@ pub(crate) struct Snapshots {
 
 impl Snapshots {
     /// A snapshot of what reads see now (`visible`), registered until it is dropped.
+    #[cfg(test)]
     pub fn take(self: &Arc<Self>, visible: &AtomicU64) -> Snapshot {
+        self.take_at(|| visible.load(Ordering::Acquire))
+    }
+
+    /// A snapshot at `seq()` (at most what reads see now), registered until it is dropped;
+    /// `seq` runs under the registry's lock, so no horizon is computed in between.
+    pub fn take_at(self: &Arc<Self>, seq: impl FnOnce() -> SeqNo) -> Snapshot {
         let mut live = self.live.lock();
-        let seq = visible.load(Ordering::Acquire);
+        let seq = seq();
         *live.entry(seq).or_insert(0) += 1;
         Snapshot {
             seq,

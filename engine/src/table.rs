@@ -6,10 +6,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::cell::SeqNo;
 use crate::error::Error;
@@ -67,6 +67,14 @@ impl Damage {
     }
 }
 
+/// The next table generation: one counter for the process, so a table dropped and re-created
+/// under its name never repeats a generation its predecessor had.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed)
+}
+
 /// One open table.
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -80,12 +88,26 @@ pub(crate) struct Table {
     pub flush_lock: Mutex<()>,
     /// Serializes compactions of this table (they run alongside flushes and ingests).
     pub compaction_lock: Mutex<()>,
+    /// Serializes this table's writers and memtable rotations: a writer holds it from its
+    /// wait for room through its memtable inserts (not across the group-commit fsync), so
+    /// one table's writes are inserted in sequence order and never into a frozen memtable.
+    /// Writers of other tables never wait for it.
+    pub writer: Mutex<()>,
+    /// Writers of this table stalled for room wait here, with `writer`; notified after each
+    /// flush and compaction round.
+    pub room: Condvar,
+    /// The first sequence number of the write being inserted into this table's memtables,
+    /// `SeqNo::MAX` when none is: reads of the table see only what is below it (a row is
+    /// atomic), and the WAL keeps every segment from it on.
+    pub inserting_from: AtomicU64,
     pub counters: TableCounters,
     pub dropped: AtomicBool,
     /// Set at open when some of its files could not be opened: the table then answers
     /// nothing but [`Damage::error`] (it is still flushed, so what the WAL holds for it is
     /// kept, and never compacted).
     pub damage: Option<Damage>,
+    /// Taken anew after every version install and schema change (see `data_version.rs`).
+    generation: AtomicU64,
 }
 
 impl Table {
@@ -99,10 +121,27 @@ impl Table {
             version_lock: Mutex::new(()),
             flush_lock: Mutex::new(()),
             compaction_lock: Mutex::new(()),
+            writer: Mutex::new(()),
+            room: Condvar::new(),
+            inserting_from: AtomicU64::new(SeqNo::MAX),
             counters: TableCounters::default(),
             dropped: AtomicBool::new(false),
             damage: None,
+            generation: AtomicU64::new(next_generation()),
         }
+    }
+
+    /// The table's generation: changes after every [`Table::install`] and
+    /// [`Table::set_schema`], never repeats.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Publish a new schema (families as reads see them). With [`Table::install`], the only
+    /// way to change what reads of the table see besides writes.
+    pub fn set_schema(&self, schema: Vec<FamilySchema>) {
+        self.schema.store(Arc::new(schema));
+        self.generation.store(next_generation(), Ordering::Release);
     }
 
     /// Publish a new version: `edit` changes a copy of the current one, and the copy replaces
@@ -114,6 +153,7 @@ impl Table {
         let mut next = TableVersion::clone(&self.version.load());
         let out = edit(&mut next);
         self.version.store(Arc::new(next));
+        self.generation.store(next_generation(), Ordering::Release);
         out
     }
 

@@ -224,21 +224,25 @@ pub struct SegmentContents {
     /// Payloads of the records that passed their checksums, in order.
     pub records: Vec<Vec<u8>>,
     /// Bytes from the start of the file through the last good record (0 when even the
-    /// header is unusable). The caller truncates the file to this length after a torn tail.
+    /// header is unusable): where a torn tail or the damage starts.
     pub valid_len: u64,
-    /// Set when the segment ends in a torn tail (or, with salvage, at damage): what was
-    /// found, with the file and byte offset.
+    /// Set when the segment ends in a torn tail (a crash while appending): what was found,
+    /// with the file and byte offset.
     pub torn_tail: Option<String>,
+    /// Set, with salvage only, when the records stop at damage (more data follows that
+    /// cannot be read): what was found, with the file and byte offset.
+    pub damage: Option<String>,
 }
 
 /// Read every record of a segment.
 ///
 /// A torn tail (a last record cut short, or whose checksum fails with only zero bytes or
 /// nothing after it; likewise a header cut short or failing with only zeros after it) is
-/// reported in `torn_tail`, not as an error: the caller logs it and truncates to `valid_len`.
-/// Damage followed by more non-zero data is [`Error::Corruption`] naming the file and offset,
-/// unless `salvage` is true, in which case the records before the damage are returned and
-/// `torn_tail` describes the damage. A record whose length runs past the end of the file is
+/// reported in `torn_tail`, not as an error: the caller decides whether it may be one (only
+/// in the newest segment) and truncates to `valid_len`. Damage followed by more non-zero
+/// data is [`Error::Corruption`] naming the file and offset, unless `salvage` is true, in
+/// which case the records before the damage are returned and `damage` describes it. The
+/// file is never changed here. A record whose length runs past the end of the file is
 /// a torn tail only if no valid record can be found after its start; a corrupted length in
 /// the middle of a segment is therefore damage, not a silent loss of the records after it.
 ///
@@ -250,6 +254,7 @@ pub fn read_segment(fs: &Arc<dyn Fs>, path: &Path, salvage: bool) -> Result<Segm
         records: Vec::new(),
         valid_len: 0,
         torn_tail: None,
+        damage: None,
     };
     let shown = path.display();
 
@@ -270,7 +275,7 @@ pub fn read_segment(fs: &Arc<dyn Fs>, path: &Path, salvage: bool) -> Result<Segm
             return Ok(out);
         }
         if salvage {
-            out.torn_tail = Some(format!("{shown}: {what} at offset 0 (salvaged nothing)"));
+            out.damage = Some(format!("{shown}: {what} at offset 0 (salvaged nothing)"));
             return Ok(out);
         }
         return Err(Error::corruption(path, 0, what));
@@ -376,7 +381,7 @@ fn damage(
     mut out: SegmentContents,
 ) -> Result<SegmentContents> {
     if salvage {
-        out.torn_tail = Some(format!(
+        out.damage = Some(format!(
             "{}: damage at offset {off}: {what} (salvaged {} records before it)",
             path.display(),
             out.records.len()
@@ -537,7 +542,7 @@ mod tests {
         let (p, off) = corruption_at(read_segment(&fs, &path, false).unwrap_err());
         assert_eq!((p, off), (path.clone(), 0));
         let c = read_segment(&fs, &path, true).unwrap();
-        assert!(c.records.is_empty() && c.torn_tail.is_some());
+        assert!(c.records.is_empty() && c.damage.is_some() && c.torn_tail.is_none());
     }
 
     #[test]
@@ -559,7 +564,13 @@ mod tests {
             let c = read_segment(&fs, &path, true).unwrap();
             assert_eq!(c.records, records[..1].to_vec());
             assert_eq!(c.valid_len, mid as u64);
-            assert!(c.torn_tail.unwrap().contains(&format!("offset {mid}")));
+            assert_eq!(c.torn_tail, None);
+            assert!(c.damage.unwrap().contains(&format!("offset {mid}")));
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                bad,
+                "reading changes nothing"
+            );
         }
     }
 

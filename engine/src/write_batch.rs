@@ -48,23 +48,26 @@ impl WriteBatch {
 
     /// The batch's cells as internal cells with their sequence numbers.
     pub fn internal_cells(&self) -> impl Iterator<Item = InternalCell> + '_ {
+        // Each row's first number is taken here, outside the per-cell closure: a counter
+        // moved into that closure would be a copy restarting at `first_seq` for every row.
         let mut seq = self.first_seq;
         self.rows.iter().flat_map(move |r| {
+            let first = seq;
+            seq += r.cells.len() as u64;
             r.cells
                 .iter()
-                .map(move |(kind, family, qualifier, ts, value)| {
-                    let c = InternalCell {
+                .enumerate()
+                .map(
+                    move |(i, (kind, family, qualifier, ts, value))| InternalCell {
                         row: r.row.clone(),
                         family: family.clone(),
                         kind: *kind,
                         qualifier: qualifier.clone(),
                         ts: *ts,
-                        seq,
+                        seq: first + i as u64,
                         value: value.clone(),
-                    };
-                    seq += 1;
-                    c
-                })
+                    },
+                )
         })
     }
 
@@ -272,6 +275,16 @@ mod tests {
                     row: Bytes::from_static(b"r2"),
                     cells: vec![],
                 },
+                RowCells {
+                    row: Bytes::from_static(b"r3"),
+                    cells: vec![(
+                        CellKind::Put,
+                        Arc::from("f"),
+                        Bytes::from_static(b"q"),
+                        6,
+                        Bytes::new(),
+                    )],
+                },
             ],
         };
         let mut buf = Vec::new();
@@ -284,7 +297,8 @@ mod tests {
         let mut patched = buf.clone();
         WriteBatch::set_first_seq(&mut patched, 500);
         assert_eq!(WriteBatch::decode(&patched, p, 0).unwrap().first_seq, 500);
-        assert_eq!(seqs, vec![100, 101]);
+        // Numbered on across rows, not restarted at each.
+        assert_eq!(seqs, vec![100, 101, 102]);
         for cut in 0..buf.len() {
             assert!(WriteBatch::decode(&buf[..cut], p, 0).is_err(), "cut {cut}");
         }

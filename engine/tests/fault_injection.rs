@@ -34,9 +34,12 @@ fn options(mode: SyncMode) -> DbOptions {
     }
 }
 
-fn open(dir: &std::path::Path, fs: Arc<dyn Fs>, mode: SyncMode) -> Db {
+/// Open the store as a new process of the machine `fault` (after a power cut the previous
+/// process's calls all fail, as a dead process makes none).
+fn open(dir: &std::path::Path, fault: &FaultFs, mode: SyncMode) -> Db {
     for _ in 0..200 {
-        match Db::open_with_fs(dir, options(mode), fs.clone()) {
+        let fs: Arc<dyn Fs> = fault.process();
+        match Db::open_with_fs(dir, options(mode), fs) {
             Err(Error::Locked { .. }) => std::thread::sleep(std::time::Duration::from_millis(10)),
             other => return other.expect("open"),
         }
@@ -60,10 +63,9 @@ fn all_rows(db: &Db) -> Vec<(String, String)> {
 fn power_cut_keeps_acknowledged_writes(mode: SyncMode) {
     let dir = tempfile::tempdir().expect("tempdir");
     let fault = FaultFs::new();
-    let fs: Arc<dyn Fs> = fault.clone();
     let mut expected = Vec::new();
     for round in 0..3 {
-        let db = open(dir.path(), fs.clone(), mode);
+        let db = open(dir.path(), &fault, mode);
         if round == 0 {
             db.create_table("t", vec![FamilyOptions::new("f")])
                 .expect("create");
@@ -90,7 +92,7 @@ fn power_cut_keeps_acknowledged_writes(mode: SyncMode) {
         }
         fault.simulate_power_cut().expect("power cut");
         drop(db);
-        let db = open(dir.path(), fs.clone(), mode);
+        let db = open(dir.path(), &fault, mode);
         expected.sort();
         let got = all_rows(&db);
         assert_eq!(
@@ -117,8 +119,7 @@ fn power_cut_keeps_acknowledged_writes_always() {
 fn full_disk_makes_the_store_read_only_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fault = FaultFs::new();
-    let fs: Arc<dyn Fs> = fault.clone();
-    let db = open(dir.path(), fs.clone(), SyncMode::Group);
+    let db = open(dir.path(), &fault, SyncMode::Group);
     db.create_table("t", vec![FamilyOptions::new("f")])
         .expect("create");
     let mut acked = Vec::new();
@@ -157,7 +158,7 @@ fn full_disk_makes_the_store_read_only_and_loses_nothing() {
     drop(db);
     // Space comes back: reopen, everything acknowledged is there, writes work again.
     fault.set_space_limit(None);
-    let db = open(dir.path(), fs, SyncMode::Group);
+    let db = open(dir.path(), &fault, SyncMode::Group);
     acked.sort();
     assert_eq!(all_rows(&db), acked);
     db.mutate_row("t", put("after", "v"))
@@ -165,17 +166,23 @@ fn full_disk_makes_the_store_read_only_and_loses_nothing() {
     db.close().expect("close");
 }
 
+/// A store with table `t` holding the acknowledged row `kept`, then syncs failing (left
+/// failing) and a write refused for it: the store is read-only.
+fn open_then_fail_a_sync(dir: &std::path::Path, fault: &FaultFs, kept: &str) -> Db {
+    let db = open(dir, fault, SyncMode::Group);
+    db.create_table("t", vec![FamilyOptions::new("f")])
+        .expect("create");
+    db.mutate_row("t", put(kept, "v")).expect("write");
+    fault.fail_syncs(true);
+    assert!(db.mutate_row("t", put("lost", "v")).is_err());
+    db
+}
+
 #[test]
 fn failed_fsync_is_never_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fault = FaultFs::new();
-    let fs: Arc<dyn Fs> = fault.clone();
-    let db = open(dir.path(), fs.clone(), SyncMode::Group);
-    db.create_table("t", vec![FamilyOptions::new("f")])
-        .expect("create");
-    db.mutate_row("t", put("ok", "v")).expect("write");
-    fault.fail_syncs(true);
-    assert!(db.mutate_row("t", put("lost", "v")).is_err());
+    let db = open_then_fail_a_sync(dir.path(), &fault, "ok");
     assert!(matches!(
         db.mutate_row("t", put("later", "v")),
         Err(Error::ReadOnly(_))
@@ -183,9 +190,78 @@ fn failed_fsync_is_never_acknowledged() {
     fault.simulate_power_cut().expect("cut");
     drop(db);
     fault.fail_syncs(false);
-    let db = open(dir.path(), fs, SyncMode::Group);
+    let db = open(dir.path(), &fault, SyncMode::Group);
     let rows = all_rows(&db);
     assert!(rows.contains(&("ok".to_string(), "v".to_string())));
     assert!(!rows.iter().any(|(k, _)| k == "later"));
+    db.close().expect("close");
+}
+
+/// Names of the table files in the store.
+fn table_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir.join("sst"))
+        .expect("sst dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Review L4: once the store is read-only, a flush (the RPC's, or shutdown's) writes no
+/// table file and no manifest on the failing device; the WAL keeps the data for a restart.
+#[test]
+fn flush_after_the_store_turned_read_only_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fault = FaultFs::new();
+    let db = open_then_fail_a_sync(dir.path(), &fault, "kept");
+    fault.fail_syncs(false);
+    assert!(db.read_only_reason().is_some());
+    let manifest = std::fs::read(dir.path().join("MANIFEST")).expect("manifest");
+    let files = table_files(dir.path());
+    let err = db.flush("t").expect_err("a flush while read-only");
+    assert!(matches!(err, Error::ReadOnly(_)), "{err}");
+    db.close().expect("close");
+    assert_eq!(table_files(dir.path()), files, "a table file was written");
+    assert_eq!(
+        std::fs::read(dir.path().join("MANIFEST")).expect("manifest"),
+        manifest,
+        "the manifest was rewritten"
+    );
+    drop(db);
+    let db = open(dir.path(), &fault, SyncMode::Group);
+    assert!(all_rows(&db).contains(&("kept".to_string(), "v".to_string())));
+    db.close().expect("close");
+}
+
+/// Review L3: a flush whose manifest commit failed after its rename (the directory sync
+/// failed) may be on disk or not. Its table file is kept and the store turns read-only; the
+/// restart finds every file the manifest it reads lists.
+#[test]
+fn a_commit_of_unknown_outcome_keeps_the_flushed_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fault = FaultFs::new();
+    let db = open(dir.path(), &fault, SyncMode::Group);
+    db.create_table("t", vec![FamilyOptions::new("f")])
+        .expect("create");
+    let mut acked = Vec::new();
+    for i in 0..20 {
+        let k = format!("r{i:02}");
+        db.mutate_row("t", put(&k, "v")).expect("write");
+        acked.push((k, "v".to_string()));
+    }
+    fault.fail_dir_sync(Some(dir.path()));
+    // The background flush thread may meet the failure first (the freeze wakes it).
+    let err = db
+        .flush("t")
+        .expect_err("the commit's directory sync fails");
+    fault.fail_dir_sync(None);
+    assert!(
+        matches!(err, Error::Io { .. } | Error::ReadOnly(_)),
+        "{err}"
+    );
+    assert!(db.read_only_reason().is_some());
+    drop(db);
+    let db = open(dir.path(), &fault, SyncMode::Group);
+    assert_eq!(all_rows(&db), acked);
     db.close().expect("close");
 }

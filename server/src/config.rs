@@ -27,29 +27,29 @@ pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
 /// Default most rows one MultiGet may name.
 pub const DEFAULT_MAX_ROWS_PER_MULTIGET: usize = 10_000;
-/// Default time a scan may wait for its client to read before it is dropped.
+/// Default most concurrent calls (HTTP/2 streams) on one gRPC connection.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 128;
+/// Default time a scan may wait for its client to take a reply before it is dropped.
 pub const DEFAULT_SCAN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default rows per scan reply when the request's `batch_size` is 0.
 pub const DEFAULT_SCAN_BATCH_ROWS: u32 = 1000;
-/// Bytes per scan reply (always applied; a reply holds at least one row).
+/// Default bytes per scan reply (always applied; a larger row comes in parts).
 pub const DEFAULT_SCAN_BATCH_BYTES: u64 = 1024 * 1024;
-/// Default time shutdown waits for in-flight calls before closing connections.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Room kept in a message for the reply's framing beyond its rows.
 const REPLY_FRAMING: usize = 64 * 1024;
-/// Default most Thrift gateway connections at once.
-pub const DEFAULT_THRIFT_MAX_CONNECTIONS: usize = 1024;
-/// Default time a Thrift scanner may go without a call before it is dropped (HBase's: twice
-/// `hbase.client.scanner.timeout.period`).
-pub const DEFAULT_THRIFT_SCANNER_LEASE: Duration = Duration::from_secs(120);
 /// Default most scans open at once, server-wide (gRPC scans and Thrift scanners together).
 pub const DEFAULT_MAX_SCANS: usize = 256;
 /// Default most scans open at once on one client connection.
 pub const DEFAULT_MAX_SCANS_PER_CONNECTION: usize = 32;
 /// Default bytes of scan replies waiting for their clients, across all scans.
 pub const DEFAULT_SCAN_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
-/// Default most concurrent calls (HTTP/2 streams) on one gRPC connection.
-pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 128;
+/// Default time shutdown waits for in-flight calls before closing connections.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Default most Thrift gateway connections at once.
+pub const DEFAULT_THRIFT_MAX_CONNECTIONS: usize = 1024;
+/// Default time a Thrift scanner may go without a call before it is dropped (HBase's: twice
+/// `hbase.client.scanner.timeout.period`).
+pub const DEFAULT_THRIFT_SCANNER_LEASE: Duration = Duration::from_secs(120);
 /// Most container elements (list and map entries, all together) in one Thrift request.
 pub const THRIFT_MAX_ITEMS: usize = 1 << 20;
 
@@ -341,6 +341,27 @@ pub struct Settings {
     /// [default: 30s]
     #[arg(long, value_name = "DURATION")]
     pub shutdown_grace: Option<Span>,
+    // Write limits and write-path bounds (issue 10 items 1, 4, 6).
+    /// Most cells (delete markers included; a row delete is one per family) one write call
+    /// may expand to; more is INVALID_ARGUMENT [default: 1000000]
+    #[arg(long, value_name = "N")]
+    pub max_cells_per_call: Option<usize>,
+    /// Largest encoded size (its WAL record) of one write call; more is INVALID_ARGUMENT. At
+    /// most 4GiB - 1 [default: 256MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_bytes_per_call: Option<ByteSize>,
+    /// Most cells one row of a write call may expand to; more is INVALID_ARGUMENT
+    /// [default: 100000]
+    #[arg(long, value_name = "N")]
+    pub max_cells_per_row: Option<usize>,
+    /// A write that waits this long for flushes or compactions to make room gives up,
+    /// unapplied, with UNAVAILABLE [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub write_stall_timeout: Option<Span>,
+    /// Once the WAL holds this much, the tables holding its oldest segment are flushed so it
+    /// can be deleted [default: 256MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_total_wal_bytes: Option<ByteSize>,
     /// Open even if the WAL is damaged in the middle, keeping the records before the damage
     /// [default: false]
     #[arg(long)]
@@ -461,6 +482,11 @@ impl Settings {
             scan_buffer_bytes: self.scan_buffer_bytes.or(file.scan_buffer_bytes),
             max_concurrent_streams: self.max_concurrent_streams.or(file.max_concurrent_streams),
             shutdown_grace: self.shutdown_grace.or(file.shutdown_grace),
+            max_cells_per_call: self.max_cells_per_call.or(file.max_cells_per_call),
+            max_bytes_per_call: self.max_bytes_per_call.or(file.max_bytes_per_call),
+            max_cells_per_row: self.max_cells_per_row.or(file.max_cells_per_row),
+            write_stall_timeout: self.write_stall_timeout.or(file.write_stall_timeout),
+            max_total_wal_bytes: self.max_total_wal_bytes.or(file.max_total_wal_bytes),
             salvage_wal: self.salvage_wal || file.salvage_wal,
             thrift_listen: self.thrift_listen.or(file.thrift_listen),
             thrift_framed: self.thrift_framed || file.thrift_framed,
@@ -526,6 +552,17 @@ impl Settings {
             max_mutations_per_row: self
                 .max_mutations_per_row
                 .unwrap_or(limits_default.max_mutations_per_row),
+            max_cells_per_call: self
+                .max_cells_per_call
+                .unwrap_or(limits_default.max_cells_per_call),
+            max_bytes_per_call: size(
+                "max_bytes_per_call",
+                self.max_bytes_per_call,
+                limits_default.max_bytes_per_call,
+            )?,
+            max_cells_per_row: self
+                .max_cells_per_row
+                .unwrap_or(limits_default.max_cells_per_row),
         };
         let db = DbOptions {
             sync_mode: self.sync.unwrap_or(base.sync_mode),
@@ -536,6 +573,12 @@ impl Settings {
             wal_segment_bytes: self
                 .wal_segment_bytes
                 .map_or(base.wal_segment_bytes, |b| b.0),
+            max_total_wal_bytes: self
+                .max_total_wal_bytes
+                .map_or(base.max_total_wal_bytes, |b| b.0),
+            write_stall_timeout: self
+                .write_stall_timeout
+                .map_or(base.write_stall_timeout, |s| s.0),
             block_cache_bytes: size(
                 "block_cache_bytes",
                 self.block_cache_bytes,
@@ -855,6 +898,44 @@ impl ServerConfig {
                 message: "must be at least 1".into(),
             });
         }
+        self.check_write_bounds()
+    }
+
+    /// The write limits and write-path bounds: each at least 1, and a call's byte limit
+    /// within one WAL record.
+    fn check_write_bounds(&self) -> Result<(), ConfigError> {
+        let limits = &self.db.limits;
+        require(
+            limits.max_cells_per_call > 0,
+            "max_cells_per_call",
+            "must be at least 1",
+        )?;
+        require(
+            limits.max_cells_per_row > 0,
+            "max_cells_per_row",
+            "must be at least 1",
+        )?;
+        if limits.max_bytes_per_call == 0
+            || limits.max_bytes_per_call > strata_engine::options::MAX_WRITE_BYTES
+        {
+            return Err(ConfigError::Invalid {
+                setting: "max_bytes_per_call",
+                message: format!(
+                    "{} is outside 1B..=4GiB-1 (one call is one WAL record)",
+                    ByteSize(limits.max_bytes_per_call as u64)
+                ),
+            });
+        }
+        require(
+            !self.db.write_stall_timeout.is_zero(),
+            "write_stall_timeout",
+            "must be above 0",
+        )?;
+        require(
+            self.db.max_total_wal_bytes > 0,
+            "max_total_wal_bytes",
+            "must be at least 1 byte",
+        )?;
         Ok(())
     }
 }
@@ -976,6 +1057,48 @@ mod tests {
         };
         let e = zero.resolve().expect_err("zero connections");
         assert!(e.to_string().contains("thrift_max_connections"), "{e}");
+    }
+
+    #[test]
+    fn write_bounds_parse_from_flags_and_file_and_are_checked() {
+        let c = ServerConfig::new("/d").expect("defaults");
+        assert_eq!(c.db.limits.max_cells_per_call, 1_000_000);
+        assert_eq!(c.db.limits.max_bytes_per_call, 256 << 20);
+        assert_eq!(c.db.limits.max_cells_per_row, 100_000);
+        assert_eq!(c.db.write_stall_timeout, Duration::from_secs(10));
+        assert_eq!(c.db.max_total_wal_bytes, 256 << 20);
+        let file = Settings::from_toml(
+            r#"
+            data_dir = "/d"
+            max_cells_per_call = 5000
+            max_bytes_per_call = "1MiB"
+            max_cells_per_row = 70
+            write_stall_timeout = "2s"
+            max_total_wal_bytes = "1GiB"
+            "#,
+        )
+        .expect("valid file");
+        let flags = Settings {
+            max_cells_per_row: Some(80),
+            write_stall_timeout: Some(Span(Duration::from_millis(500))),
+            ..Settings::default()
+        };
+        let c = flags.or(file).resolve().expect("valid");
+        assert_eq!(c.db.limits.max_cells_per_call, 5000);
+        assert_eq!(c.db.limits.max_bytes_per_call, 1 << 20);
+        assert_eq!(c.db.limits.max_cells_per_row, 80);
+        assert_eq!(c.db.write_stall_timeout, Duration::from_millis(500));
+        assert_eq!(c.db.max_total_wal_bytes, 1 << 30);
+        for (bad, name) in [
+            ("max_bytes_per_call = \"4GiB\"", "max_bytes_per_call"),
+            ("max_cells_per_call = 0", "max_cells_per_call"),
+            ("write_stall_timeout = \"0s\"", "write_stall_timeout"),
+            ("max_total_wal_bytes = 0", "max_total_wal_bytes"),
+        ] {
+            let file = Settings::from_toml(&format!("data_dir = \"/d\"\n{bad}")).expect("parses");
+            let e = file.resolve().expect_err(bad);
+            assert!(e.to_string().contains(name), "{bad}: {e}");
+        }
     }
 
     #[test]

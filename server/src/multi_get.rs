@@ -5,20 +5,19 @@
 //! read as of its own moment, like a Get: rows are not one snapshot (neither are HBase's).
 //!
 //! Bounds: at most `max_rows_per_multiget` rows per request, and a reply no larger than the
-//! message limit, measured row by row as it is built (so the server holds at most one row
-//! past the limit) and refused with the row where it passed. The reply check is local to this
-//! module: rob-server's `ReplyBudget` (Get's check, not on main yet) can replace it.
+//! message limit, measured row by row as it is built with Get's [`ReplyBudget`] (so the
+//! server holds at most one row past the limit) and refused with the row where it passed.
 //!
 //! This module reads through `Db`'s public API only, never more rows than the request names,
 //! and never maps its errors to statuses (that is `status.rs`).
 
 use bytes::Bytes;
-use prost::Message as _;
 use strata_engine::{Db, ReadOptions, filter};
 use strata_proto::v1 as pb;
 
 use crate::convert::{self, ReadFilter};
 use crate::escape;
+use crate::reply::ReplyBudget;
 
 /// Why a MultiGet fails.
 #[derive(Debug, thiserror::Error)]
@@ -34,39 +33,10 @@ pub enum MultiGetError {
         /// The setting.
         limit: usize,
     },
-    /// One row alone is larger than a reply may be.
-    #[error(
-        "row {row} (rows[{index}]) of table {table} is {bytes} bytes, above the reply limit of \
-         {limit} bytes (max_message_bytes): read it with Scan, which sends a row this large in \
-         parts"
-    )]
-    RowTooLarge {
-        /// The table.
-        table: String,
-        /// The row's key, for people.
-        row: String,
-        /// Its position in the request.
-        index: usize,
-        /// Its encoded size.
-        bytes: usize,
-        /// The message limit.
-        limit: usize,
-    },
-    /// The rows so far fit, this one passes the limit.
-    #[error(
-        "the reply would pass the limit of {limit} bytes (max_message_bytes) at row {row} \
-         (rows[{index}]) of table {table}: ask for fewer rows per call"
-    )]
-    ReplyTooLarge {
-        /// The table.
-        table: String,
-        /// The row's key, for people.
-        row: String,
-        /// Its position in the request.
-        index: usize,
-        /// The message limit.
-        limit: usize,
-    },
+    /// The reply would pass the message limit: [`ReplyBudget`]'s RESOURCE_EXHAUSTED, naming
+    /// the row (alone too large, or where the reply passed the limit).
+    #[error("{}", .0.message())]
+    Reply(tonic::Status),
     /// The engine failed reading a row (unknown table or family, a bad key, ...).
     #[error("{}", engine_message(.source, *.index, .row))]
     Engine {
@@ -132,7 +102,7 @@ impl MultiGet {
                 limit: bounds.max_rows,
             });
         }
-        let mut used = 0usize;
+        let mut budget = ReplyBudget::new(&self.table, bounds.reply_bytes);
         let mut results = Vec::with_capacity(self.rows.len());
         for (index, key) in self.rows.iter().enumerate() {
             let found =
@@ -156,31 +126,7 @@ impl MultiGet {
                     row: None,
                 },
             };
-            // The result as a field of the reply: tag, length, message.
-            let len = result.encoded_len();
-            let framed = 1 + prost::length_delimiter_len(len) + len;
-            used = used.saturating_add(framed);
-            if used > bounds.reply_bytes {
-                let row = escape::display(key).into_owned();
-                let table = self.table;
-                let limit = bounds.reply_bytes;
-                return Err(if framed > limit {
-                    MultiGetError::RowTooLarge {
-                        table,
-                        row,
-                        index,
-                        bytes: len,
-                        limit,
-                    }
-                } else {
-                    MultiGetError::ReplyTooLarge {
-                        table,
-                        row,
-                        index,
-                        limit,
-                    }
-                });
-            }
+            budget.add(&result).map_err(MultiGetError::Reply)?;
             results.push(result);
         }
         Ok(pb::MultiGetResponse { results })
@@ -190,6 +136,7 @@ impl MultiGet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message as _;
     use strata_engine::{DbOptions, FamilyOptions, Mutation, RowMutation};
 
     fn store() -> (tempfile::TempDir, Db) {
@@ -321,19 +268,17 @@ mod tests {
             .run(&db, bounds)
             .unwrap_err();
         assert!(
-            matches!(&e, MultiGetError::ReplyTooLarge { row, index: 2, .. } if row == "r2"),
+            matches!(&e, MultiGetError::Reply(s) if s.code() == tonic::Code::ResourceExhausted),
             "{e}"
         );
+        assert!(e.to_string().contains("at row r2 of table t"), "{e}");
         // A row alone too large says so.
         let bounds = Bounds {
             reply_bytes: one - 1,
             ..WIDE
         };
         let e = request(&["nope", "r1"], "").run(&db, bounds).unwrap_err();
-        assert!(
-            matches!(&e, MultiGetError::RowTooLarge { row, index: 1, .. } if row == "r1"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("row r1 of table t is"), "{e}");
         assert!(e.to_string().contains("Scan"), "{e}");
     }
 

@@ -328,7 +328,15 @@ pub async fn serve(config: ServerConfig, shutdown: impl Future<Output = ()>) -> 
     tracing::info!(data_dir = %config.data_dir.display(), "flushing and closing the store");
     let closing = db.clone();
     let closed = tokio::task::spawn_blocking(move || {
-        for table in closing.list_tables() {
+        // A read-only store writes nothing more (its WAL holds the data for the restart).
+        let tables = match closing.read_only_reason() {
+            Some(why) => {
+                tracing::warn!(reason = %why, "the store is read-only: nothing flushed at shutdown");
+                Vec::new()
+            }
+            None => closing.list_tables(),
+        };
+        for table in tables {
             if let Err(e) = closing.flush(&table) {
                 tracing::warn!(table, error = %e, "flush at shutdown failed; the WAL still holds the data");
             }

@@ -9,8 +9,9 @@
 //! touch a request before `admit` accepted it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use strata_engine::{AlterTable, Db, Result as EngineResult, filter};
+use strata_engine::{AlterTable, Db, Result as EngineResult, WriteOptions, filter};
 use strata_proto::v1 as pb;
 use strata_proto::v1::strata_server::Strata;
 use tonic::{Request, Response, Status, Streaming};
@@ -27,6 +28,31 @@ use crate::scan_budget::{ConnectionId, Protocol, ScanBudget};
 use crate::status;
 use crate::stopping::Stopping;
 use crate::stream::{self, AckStream};
+use crate::tls::Peer;
+
+/// Run a write on tokio's blocking pool, abandoning it if this future is dropped first (the
+/// client cancelled the call, its deadline passed, or the connection went): a write that has
+/// not yet taken its sequence numbers is then never applied, instead of being applied once
+/// a stall clears, after the client saw an error and perhaps retried.
+pub async fn blocking_write<T, F>(f: F) -> Result<T, Status>
+where
+    T: Send + 'static,
+    F: FnOnce(&WriteOptions) -> EngineResult<T> + Send + 'static,
+{
+    /// Raises the flag when dropped: at the end of the call, or when the call is dropped.
+    struct AbandonOnDrop(Arc<AtomicBool>);
+    impl Drop for AbandonOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    let _abandon = AbandonOnDrop(flag.clone());
+    let opts = WriteOptions {
+        abandoned: Some(flag),
+    };
+    blocking(move || f(&opts)).await
+}
 
 /// Run a blocking engine call on tokio's blocking pool and map its error to a status.
 pub async fn blocking<T, F>(f: F) -> Result<T, Status>
@@ -209,7 +235,7 @@ impl Strata for StrataService {
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let m = convert::row_mutation_from_pb(r.row, r.mutations).map_err(invalid)?;
         let db = self.db.clone();
-        let written = blocking(move || db.mutate_row(&table, m)).await?;
+        let written = blocking_write(move |o| db.mutate_rows_with(&table, vec![m], o)).await?;
         Ok(Response::new(pb::MutateResponse {
             rows: written.rows,
             cells: written.cells,
@@ -224,7 +250,7 @@ impl Strata for StrataService {
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let rows = convert::row_mutations_from_pb(r.entries).map_err(invalid)?;
         let db = self.db.clone();
-        let written = blocking(move || db.mutate_rows(&table, rows)).await?;
+        let written = blocking_write(move |o| db.mutate_rows_with(&table, rows, o)).await?;
         Ok(Response::new(pb::MutateRowsResponse {
             rows: written.rows,
             cells: written.cells,
@@ -301,9 +327,16 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::ScanRequest>,
     ) -> Result<Response<ScanStream>, Status> {
+        // The listener's connections carry their peer (`tls::incoming`); tonic's own TCP
+        // listener only its connect info.
+        let client = request
+            .extensions()
+            .get::<Peer>()
+            .and_then(|p| p.addr)
+            .or_else(|| request.remote_addr());
         let conn = ConnectionId {
             protocol: Protocol::Grpc,
-            client: request.remote_addr(),
+            client,
         };
         let mut r = self.admit(request, Action::Scan)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
@@ -444,5 +477,44 @@ impl Strata for StrataService {
     ) -> Result<Response<pb::EnableTableResponse>, Status> {
         self.admit(request, Action::EnableTable)?;
         Err(Status::unimplemented("EnableTable is not implemented yet"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::blocking_write;
+
+    /// A write call dropped before its engine work ran (the client went away) raises the
+    /// flag the engine checks before applying the write.
+    #[tokio::test]
+    async fn a_dropped_write_call_abandons_its_write() {
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (seen_tx, seen_rx) = mpsc::channel();
+        let mut call = Box::pin(blocking_write(move |opts| {
+            let _ = go_rx.recv();
+            let abandoned = opts
+                .abandoned
+                .as_ref()
+                .is_some_and(|a| a.load(std::sync::atomic::Ordering::Acquire));
+            let _ = seen_tx.send(abandoned);
+            Ok(())
+        }));
+        // Poll once, so the engine work is on the blocking pool, waiting for `go`.
+        assert!(
+            tokio::time::timeout(Duration::ZERO, &mut call)
+                .await
+                .is_err(),
+            "the call finished before it was dropped"
+        );
+        drop(call);
+        go_tx.send(()).expect("the write is waiting");
+        let abandoned = tokio::task::spawn_blocking(move || seen_rx.recv())
+            .await
+            .expect("join")
+            .expect("the write ran");
+        assert!(abandoned, "the dropped call did not abandon its write");
     }
 }

@@ -22,7 +22,9 @@ use crate::multi_get::MultiGetError;
 ///   table file, other bad input: INVALID_ARGUMENT
 /// - an ingest path outside the ingest directories (or through a link): PERMISSION_DENIED
 /// - existing table or family: ALREADY_EXISTS
-/// - store read-only after a write failure, store closing: UNAVAILABLE
+/// - store read-only after a write failure, store closing, a write that gave up waiting
+///   for room (`write_stall_timeout`): UNAVAILABLE (retry later; nothing was applied)
+/// - a write abandoned by its caller: CANCELLED
 /// - corruption, a table whose files are damaged or missing: DATA_LOSS
 /// - full disk: RESOURCE_EXHAUSTED
 /// - data directory locked: FAILED_PRECONDITION
@@ -36,7 +38,8 @@ pub fn from_engine(err: &Error) -> Status {
         Error::PermissionDenied(_) => Code::PermissionDenied,
         Error::TableUnavailable { .. } => Code::DataLoss,
         Error::AlreadyExists(_) => Code::AlreadyExists,
-        Error::ReadOnly(_) | Error::Closed => Code::Unavailable,
+        Error::ReadOnly(_) | Error::Closed | Error::Stalled { .. } => Code::Unavailable,
+        Error::Cancelled(_) => Code::Cancelled,
         Error::Corruption { .. } => Code::DataLoss,
         Error::Locked { .. } => Code::FailedPrecondition,
         Error::Io { .. } if err.is_no_space() => Code::ResourceExhausted,
@@ -77,9 +80,7 @@ pub fn from_aggregate(err: &RunError) -> Status {
 pub fn from_multi_get(err: &MultiGetError) -> Status {
     match err {
         MultiGetError::TooManyRows { .. } => Status::invalid_argument(err.to_string()),
-        MultiGetError::RowTooLarge { .. } | MultiGetError::ReplyTooLarge { .. } => {
-            Status::resource_exhausted(err.to_string())
-        }
+        MultiGetError::Reply(s) => Status::new(s.code(), s.message()),
         MultiGetError::Engine { source, .. } => {
             Status::new(from_engine(source).code(), err.to_string())
         }
@@ -167,6 +168,15 @@ mod tests {
         assert_eq!(code(Error::AlreadyExists("t".into())), Code::AlreadyExists);
         assert_eq!(code(Error::ReadOnly("disk full".into())), Code::Unavailable);
         assert_eq!(code(Error::Closed), Code::Unavailable);
+        assert_eq!(
+            code(Error::Stalled {
+                table: "t".into(),
+                waited_ms: 10_000,
+                waiting_for: "memtable flushes".into()
+            }),
+            Code::Unavailable
+        );
+        assert_eq!(code(Error::Cancelled("t".into())), Code::Cancelled);
         assert_eq!(
             code(Error::corruption("/d/1.sst", 4096, "bad checksum")),
             Code::DataLoss

@@ -22,7 +22,7 @@ use crate::auth::{Action, Security};
 use crate::convert;
 use crate::guard::Caller;
 use crate::oversize;
-use crate::service::blocking;
+use crate::service::blocking_write;
 use crate::status;
 use crate::stopping::Stopping;
 
@@ -110,7 +110,7 @@ async fn run(
         let rows = convert::row_mutations_from_pb(request.entries)
             .map_err(|e| status::with_context(&status::from_convert(&e), &context))?;
         let db = db.clone();
-        let written = blocking(move || db.mutate_rows(&table, rows))
+        let written = blocking_write(move |o| db.mutate_rows_with(&table, rows, o))
             .await
             .map_err(|s| status::with_context(&s, &context))?;
         totals.rows += written.rows;

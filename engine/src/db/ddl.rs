@@ -127,7 +127,7 @@ impl DbInner {
                 Ok((schema_of(ts), narrowed))
             },
             |(schema, narrowed)| {
-                t.schema.store(Arc::new(schema));
+                t.set_schema(schema);
                 narrowed
             },
         )?;

@@ -1,10 +1,13 @@
 //! `Db`: the engine's front door (LevelDB's `DBImpl`). Every public method is short: it
 //! checks the store's state and hands over to the file that owns the work:
 //!
-//! - `open.rs`: recovery (manifest, leftover files, WAL replay) and the background thread;
-//! - `write.rs`: validation, back-pressure, sequencing, WAL append, group commit, rotation of
-//!   WAL segments and memtables, deletion of WAL segments no longer needed;
-//! - `flush.rs`: frozen memtables to table files, and the background loop;
+//! - `open.rs`: recovery (manifest, leftover files, WAL replay) and the background threads;
+//! - `write.rs`: sizing, validation, back-pressure, sequencing, WAL append, memtable insert,
+//!   group commit and what reads see;
+//! - `wal_segments.rs`: the WAL segments kept, rotated, rolled and deleted, and the flushes
+//!   forced by their total size;
+//! - `flush.rs`: frozen memtables to table files, and the background flush and compaction
+//!   threads;
 //! - `ingest.rs`: adoption of table files built elsewhere;
 //! - `ddl.rs`: create, drop and alter tables.
 //!
@@ -17,28 +20,34 @@
 //!
 //! 1. `Table::compaction_lock` (one table's compactions; held for a whole compaction, whose
 //!    major form first freezes and flushes the memtables);
-//! 2. `Table::flush_lock` (one table's flushes; held for a whole flush, which at its end
+//! 2. `Table::writer` (one table's writers and memtable rotations; a writer holds it from
+//!    its wait for room through its memtable inserts, not across the group-commit fsync;
+//!    never two tables' at once);
+//! 3. `Table::flush_lock` (one table's flushes; held for a whole flush, which at its end
 //!    takes the write lock to delete WAL segments);
-//! 3. `DbInner::ingests_in_flight` (the ingest ids being ingested; held only to look an id
+//! 4. `DbInner::ingests_in_flight` (the ingest ids being ingested; held only to look an id
 //!    up and claim it, never while files are opened);
-//! 4. `DbInner::synced` (the group-commit leader; takes the write lock briefly);
-//! 5. `DbInner::write` (the WAL writer and sequence numbers);
-//! 6. the catalog's manifest state (every commit and file-number allocation);
-//! 7. the catalog's table map (written only under the manifest lock or alone);
-//! 8. `Table`'s version lock (taken only inside `Table::install`).
+//! 5. `DbInner::synced` (the group-commit leader; takes the write lock briefly);
+//! 6. `DbInner::write` (the WAL writer and sequence numbers; a writer holds it only to take
+//!    its sequence numbers and append its record);
+//! 7. the catalog's manifest state (every commit and file-number allocation);
+//! 8. the catalog's table map (written only under the manifest lock or alone);
+//! 9. `Table`'s version lock (taken only inside `Table::install`).
 //!
 //! Leaf locks, under which nothing else is taken: the read-only flag in `Health`, the flush
-//! signal, the background thread list, the block cache's shards and the WAL writer's failure
-//! flag.
+//! and compaction signals, the background thread list, the block cache's shards and the WAL
+//! writer's failure flag.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::catalog::Catalog;
 use crate::cell::SeqNo;
+use crate::data_version::DataVersion;
 use crate::error::{Error, Result};
 use crate::fs::Fs;
 use crate::lock::DirLock;
@@ -58,21 +67,28 @@ mod open;
 mod testing;
 #[cfg(test)]
 mod tests;
+mod wal_segments;
 mod write;
 
 pub use ddl::AlterTable;
 pub use ingest::IngestReply;
+pub use write::WriteOptions;
 
 /// The store's state behind every clone of a [`Db`].
 pub(crate) struct DbInner {
     pub catalog: Catalog,
     pub options: DbOptions,
     _lock: DirLock,
-    write: Mutex<write::WriteState>,
+    write: Mutex<wal_segments::WriteState>,
     /// Largest sequence number known durable per the sync mode (the group-commit lock).
     synced: Mutex<SeqNo>,
     closed: AtomicBool,
-    flush_signal: (Mutex<bool>, Condvar),
+    /// Wakes the flush thread (shared with it: it waits without keeping the store alive).
+    flush_signal: Arc<Signal>,
+    /// Wakes the compaction thread (likewise).
+    compaction_signal: Arc<Signal>,
+    /// The WAL passed `max_total_wal_bytes`: the flush thread flushes its oldest holders.
+    wal_pressure: AtomicBool,
     /// Where bulk ingest may take files from.
     ingest_dirs: ingest_source::IngestDirs,
     ingests_in_flight: ingest::IngestsInFlight,
@@ -81,6 +97,9 @@ pub(crate) struct DbInner {
     #[cfg(test)]
     race: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     bg: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Test seams that pause the engine at a chosen point.
+    #[cfg(test)]
+    hooks: tests::Hooks,
 }
 
 impl std::fmt::Debug for DbInner {
@@ -199,6 +218,32 @@ impl Db {
         ))
     }
 
+    /// A stamp of what a read of `table` sees now (see [`DataVersion`]): equal stamps mean
+    /// equal data, so a result computed from the table may be kept under its stamp. `None`
+    /// when no stamp can be given now: a write to the table is applied but not yet visible,
+    /// the table changed while the stamp was taken, or a family has a TTL (then what a read
+    /// sees changes with the clock alone).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`]; [`Error::Closed`].
+    pub fn data_version(&self, table: &str) -> Result<Option<DataVersion>> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let t = inner.catalog.table(table)?;
+        if t.schema.load().iter().any(|f| f.options.ttl_seconds > 0) {
+            return Ok(None);
+        }
+        let before = t.generation();
+        let newest = t.version.load().active.max_seq();
+        let visible = inner.snapshot(&t);
+        // Every write up to `newest` is visible (a read's snapshot stops below a write still
+        // being inserted), and no install or schema change came in between: the stamp names
+        // one state.
+        let stable = newest <= visible && t.generation() == before;
+        Ok(stable.then(|| DataVersion::new(before, newest)))
+    }
+
     /// Apply one row mutation atomically; durable (per the sync mode) when this returns.
     ///
     /// # Errors
@@ -213,12 +258,31 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] naming the bad row key, qualifier, value, timestamp or limit;
-    /// [`Error::TableNotFound`] / [`Error::FamilyNotFound`]; [`Error::ReadOnly`] after an I/O
-    /// failure (this write's own failure included) / [`Error::Closed`].
+    /// As [`Db::mutate_rows_with`].
     pub fn mutate_rows(&self, table: &str, rows: Vec<RowMutation>) -> Result<WriteStats> {
+        self.mutate_rows_with(table, rows, &WriteOptions::default())
+    }
+
+    /// [`Db::mutate_rows`], which the caller may abandon while it waits for room
+    /// (`opts.abandoned`): an abandoned write is never applied.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the bad row key, qualifier, value, timestamp or the
+    /// limit passed (`max_cells_per_call`, `max_bytes_per_call`, `max_cells_per_row`...);
+    /// [`Error::TableNotFound`] / [`Error::FamilyNotFound`]; [`Error::Stalled`] when no room
+    /// was made within `write_stall_timeout`; [`Error::Cancelled`] when abandoned;
+    /// [`Error::ReadOnly`] after an I/O failure (this write's own failure included) /
+    /// [`Error::Closed`]. None of these but a failure of this write's own WAL append or sync
+    /// leaves anything of it applied (and that one makes the store read-only).
+    pub fn mutate_rows_with(
+        &self,
+        table: &str,
+        rows: Vec<RowMutation>,
+        opts: &WriteOptions,
+    ) -> Result<WriteStats> {
         self.inner.check_writable()?;
-        self.inner.write_rows(table, rows)
+        self.inner.write_rows(table, rows, opts)
     }
 
     /// Read one row as of now: `None` when it has no visible cell in the selection.
@@ -233,11 +297,9 @@ impl Db {
         inner.options.limits.check_row_key(row)?;
         let t = inner.catalog.table(table)?;
         let plan = ReadPlan::new(table, &t.schema.load(), opts, crate::cell::now_micros())?;
-        // A guard, not a clone: no shared reference count to bump on every get. The version
-        // is loaded before the snapshot, so compaction GC (which never applies an entry above
-        // the visible sequence number of its start) cannot have dropped what it shows.
-        let version = t.version.load();
-        let snapshot = inner.catalog.visible_seq.load(Ordering::Acquire);
+        // The version and the snapshot from one moment (see `DbInner::read_view`). Guards,
+        // not clones: no shared reference count to bump on every get.
+        let (version, snapshot) = inner.read_view(&t);
         let cells = version.get_row(row, &plan.family_names(), snapshot)?;
         let visible = plan.resolve_row(&cells);
         Ok((!visible.is_empty()).then(|| Row {
@@ -292,20 +354,23 @@ impl Db {
         )?;
         // The snapshot is registered before any version is loaded: a compaction that starts
         // later keeps what it sees (its horizon is at most this snapshot), one that started
-        // earlier never applied anything above what was visible then (see `get`).
-        let snapshot = inner.catalog.snapshots.take(&inner.catalog.visible_seq);
+        // earlier never applied anything above what was visible then (see `get`). It stops
+        // below a write still being inserted into the table (`DbInner::snapshot`); a version
+        // loaded after it holds every memtable of the writes it counts.
+        let snapshot = inner.catalog.snapshots.take_at(|| inner.snapshot(&t));
         RowScanner::new(t, plan, snapshot, &opts)
     }
 
-    /// Flush `table`'s memtables to table files and wait for it.
+    /// Flush `table`'s memtables to table files and wait for it. Nothing is written once the
+    /// store is read-only (the WAL keeps the data for the restart).
     ///
     /// # Errors
     ///
-    /// [`Error::TableNotFound`]; [`Error::Closed`]; the I/O error of writing a file or the
-    /// manifest (which also makes the store read-only).
+    /// [`Error::TableNotFound`]; [`Error::ReadOnly`] / [`Error::Closed`]; the I/O error of
+    /// writing a file or the manifest (which also makes the store read-only).
     pub fn flush(&self, table: &str) -> Result<()> {
         let inner = &self.inner;
-        inner.check_open()?;
+        inner.check_writable()?;
         let t = inner.catalog.table(table)?;
         inner.freeze_memtable(&t);
         inner.flush_immutables(&t)
@@ -358,6 +423,30 @@ impl Db {
     /// Whether the store refuses writes after an I/O failure, and why.
     pub fn read_only_reason(&self) -> Option<String> {
         self.inner.catalog.health.read_only_reason()
+    }
+}
+
+/// A wake-up for a background thread: a flag and its condition variable.
+#[derive(Default)]
+pub(crate) struct Signal {
+    pending: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Signal {
+    /// Wake the thread (now, or at its next wait).
+    fn raise(&self) {
+        *self.pending.lock() = true;
+        self.cv.notify_all();
+    }
+
+    /// Wait until raised or `timeout` passes; lower the flag.
+    fn wait(&self, timeout: Duration) {
+        let mut pending = self.pending.lock();
+        if !*pending {
+            self.cv.wait_for(&mut pending, timeout);
+        }
+        *pending = false;
     }
 }
 
@@ -419,6 +508,7 @@ impl DbInner {
         }
         self.closed.store(true, Ordering::Release);
         self.signal_flush();
+        self.signal_compaction();
         let handles: Vec<_> = self.bg.lock().drain(..).collect();
         for h in handles {
             let _ = h.join();

@@ -14,10 +14,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
-use super::DbInner;
-use super::write::{SegmentInfo, WriteState};
+use super::wal_segments::{SegmentInfo, WriteState};
+use super::{DbInner, Signal};
 use crate::catalog::Catalog;
 use crate::cell::SeqNo;
 use crate::error::{Error, Result};
@@ -70,12 +70,16 @@ pub(super) fn open(dir: &Path, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Ar
         }),
         synced: Mutex::new(max_seq),
         closed: AtomicBool::new(false),
-        flush_signal: (Mutex::new(false), Condvar::new()),
+        flush_signal: Arc::new(Signal::default()),
+        compaction_signal: Arc::new(Signal::default()),
+        wal_pressure: AtomicBool::new(false),
         ingest_dirs,
         ingests_in_flight: super::ingest::IngestsInFlight::default(),
         #[cfg(test)]
         race: Mutex::new(None),
         bg: Mutex::new(Vec::new()),
+        #[cfg(test)]
+        hooks: super::tests::Hooks::default(),
     });
     // Replayed memtables that are already over budget go to flush right away.
     for t in inner.catalog.tables() {
@@ -84,21 +88,25 @@ pub(super) fn open(dir: &Path, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Ar
         }
     }
     if inner.options.background_threads {
-        let weak = Arc::downgrade(&inner);
-        let h = std::thread::Builder::new()
-            .name("strata-flush".into())
-            .spawn(move || super::flush::background_loop(weak))
-            .map_err(|e| Error::io("strata-flush thread", e))?;
-        inner.bg.lock().push(h);
-        inner.signal_flush();
+        inner.start_background_threads()?;
     }
     tracing::info!(dir = %inner.catalog.dir.display(), tables = inner.catalog.table_count(), last_seq = max_seq, "store opened");
     Ok(inner)
 }
 
-/// Replay every WAL segment in `wdir` into the tables' memtables. Returns the largest
-/// sequence number found (at least the manifest's `last_seq`), the segments (all still
-/// needed until a flush), and the largest segment number.
+/// Replay the WAL segments in `wdir`, oldest first, into the tables' memtables, skipping
+/// what the tables' files already hold and records of dropped tables. Returns the largest
+/// sequence number found (at least what the manifest knows of), the segments kept (all
+/// still needed until a flush), and the largest segment number.
+///
+/// Recovery is a prefix of what was written, and never silently less:
+/// - a torn tail (a crash while appending) is accepted only in the newest segment, and cut
+///   off there; a closed segment was synced whole before the next one was started, so a short
+///   or damaged one is [`Error::Corruption`] naming the file and offset;
+/// - with `salvage_wal`, replay instead stops at the first damage: the damaged segment is
+///   copied aside (`NNNNNN.log.damaged`) and cut at the damage, and the later segments are
+///   renamed aside, unreplayed, so no later restart replays past the damage either;
+/// - nothing is truncated or moved before that decision.
 fn replay_wal(
     catalog: &Catalog,
     fs: &Arc<dyn Fs>,
@@ -108,20 +116,39 @@ fn replay_wal(
     let by_id: BTreeMap<u32, Arc<Table>> =
         catalog.tables().into_iter().map(|t| (t.id, t)).collect();
     let mut max_seq = catalog.last_seq();
-    let mut old_segments = Vec::new();
-    let mut last_number = 0;
-    for (number, path) in wal::list_segments(fs, wdir)? {
-        last_number = last_number.max(number);
-        let contents = wal::read_segment(fs, &path, options.salvage_wal)?;
-        if let Some(t) = &contents.torn_tail {
-            tracing::warn!(path = %path.display(), tail = %t, valid_len = contents.valid_len,
-                "WAL segment ends in a torn record (crash mid-write); cutting it off");
-            fs.truncate(&path, contents.valid_len)
-                .map_err(|e| Error::io(&path, e))?;
-        }
+    let mut kept = Vec::new();
+    let segments = wal::list_segments(fs, wdir)?;
+    let last_number = segments.last().map_or(0, |(n, _)| *n);
+    for (i, (number, path)) in segments.iter().enumerate() {
+        let newest = i + 1 == segments.len();
+        let contents = wal::read_segment(fs, path, options.salvage_wal)?;
+        let empty_file = contents.valid_len == 0 && fs.read(path).is_ok_and(|d| d.is_empty());
+        let stop = match (&contents.torn_tail, &contents.damage) {
+            (None, None) => None,
+            // A zero-byte file holds no record (an older release cut torn headers to zero).
+            (Some(_), _) if empty_file => None,
+            (Some(torn), _) if newest => {
+                tracing::warn!(path = %path.display(), tail = %torn,
+                    "WAL segment ends in a torn record (crash mid-write); cutting it off");
+                None
+            }
+            (Some(torn), _) if !options.salvage_wal => {
+                return Err(Error::corruption(
+                    path,
+                    contents.valid_len,
+                    format!(
+                        "{torn}, but this is not the newest segment, which a crash cannot leave \
+                         short (it was synced whole before the next one began); open with \
+                         --salvage-wal to keep the records before this point and drop every \
+                         later one"
+                    ),
+                ));
+            }
+            (Some(why), _) | (None, Some(why)) => Some(why.clone()),
+        };
         let mut seg_max = 0;
-        for (i, rec) in contents.records.iter().enumerate() {
-            let batch = WriteBatch::decode(rec, &path, i as u64)?;
+        for (r, rec) in contents.records.iter().enumerate() {
+            let batch = WriteBatch::decode(rec, path, r as u64)?;
             let n = batch.cell_count();
             if n > 0 {
                 seg_max = seg_max.max(batch.first_seq + n - 1);
@@ -138,11 +165,50 @@ fn replay_wal(
             }
         }
         max_seq = max_seq.max(seg_max);
-        old_segments.push(SegmentInfo {
-            number,
-            path,
+        if let Some(why) = &stop {
+            let later: Vec<&Path> = segments[i + 1..].iter().map(|(_, p)| p.as_path()).collect();
+            salvage_at(fs, wdir, path, contents.valid_len, &later)?;
+            tracing::error!(path = %path.display(), damage = %why, dropped_segments = later.len(),
+                "WAL salvage: replay stopped at the damage; the damaged segment and every later \
+                 one are kept aside as *.log.damaged, and their records after the damage are lost");
+        } else if contents.torn_tail.is_some() && !empty_file {
+            fs.truncate(path, contents.valid_len)
+                .map_err(|e| Error::io(path, e))?;
+        }
+        kept.push(SegmentInfo {
+            number: *number,
+            path: path.clone(),
             max_seq: seg_max,
+            bytes: contents.valid_len,
         });
+        if stop.is_some() {
+            break;
+        }
     }
-    Ok((max_seq, old_segments, last_number))
+    Ok((max_seq, kept, last_number))
+}
+
+/// Salvage stops replay in `path` at `valid_len`: keep a copy of it aside, cut it there, and
+/// move the `later` segments aside, so no later open replays past the damage.
+fn salvage_at(
+    fs: &Arc<dyn Fs>,
+    wdir: &Path,
+    path: &Path,
+    valid_len: u64,
+    later: &[&Path],
+) -> Result<()> {
+    let aside = |p: &Path| {
+        let mut name = p.as_os_str().to_os_string();
+        name.push(".damaged");
+        std::path::PathBuf::from(name)
+    };
+    let copy = aside(path);
+    fs.copy_and_sync(path, &copy)
+        .map_err(|e| Error::io(&copy, e))?;
+    fs.truncate(path, valid_len)
+        .map_err(|e| Error::io(path, e))?;
+    for p in later {
+        fs.rename(p, &aside(p)).map_err(|e| Error::io(p, e))?;
+    }
+    fs.sync_dir(wdir).map_err(|e| Error::io(wdir, e))
 }

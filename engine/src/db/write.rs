@@ -1,26 +1,29 @@
-//! The write path: validation (mutations expanded into cells, see `mutation.rs`),
-//! back-pressure, sequencing, WAL append, group commit, and the rotation of WAL segments and
-//! memtables. Also deletes WAL segments once every record in them is in a table file.
+//! The write path: sizing and validation (mutations expanded into cells, see `mutation.rs`),
+//! back-pressure, sequencing, WAL append, memtable insert, group commit and visibility.
 //!
-//! Encoding happens outside the write lock; under it a write only waits for room, takes its
-//! sequence numbers, appends one WAL record and inserts into the memtable. This file must
-//! never write the manifest or a table file.
+//! A call is sized against the limits before anything is locked or allocated for it. Then,
+//! holding only its table's writer lock, it waits for room (bounded by
+//! `write_stall_timeout`); under the store-wide write lock it only takes its sequence numbers
+//! and appends one WAL record, so it never holds up writers of other tables for longer than
+//! that append; it inserts its rows under the table's writer lock alone, freezing the
+//! memtable between rows once it is full; reads of the table see none of it until every row
+//! is in and the record is durable. This file must never write the manifest or a table file.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::Guard;
+use parking_lot::MutexGuard;
 
 use super::DbInner;
 use crate::cell::SeqNo;
 use crate::error::{Error, Result};
 use crate::filename::wal_dir;
-use crate::fs::FileSyncer;
-use crate::memtable::MemTable;
-use crate::mutation::{RowMutation, WriteStats};
-use crate::options::SyncMode;
-use crate::table::Table;
-use crate::wal::LogWriter;
+use crate::mutation::{Mutation, RowMutation, WriteStats};
+use crate::options::{Limits, MAX_WRITE_BYTES, SyncMode};
+use crate::table::{FamilySchema, Table};
+use crate::version::TableVersion;
 use crate::write_batch::WriteBatch;
 
 /// Writes are slowed by a millisecond each once a table's files form this many sorted runs
@@ -35,38 +38,140 @@ const STALL_RUNS: usize = 64;
 fn runs_at_least(v: &crate::version::TableVersion, runs: usize) -> bool {
     v.files.len() >= runs && v.sorted_runs() >= runs
 }
+/// A stalled writer rechecks the store's state at least this often.
+const STALL_POLL: Duration = Duration::from_millis(100);
+/// Encoded bytes of a cell besides its family, qualifier and value (write_batch.rs: kind,
+/// family length, qualifier length, timestamp, value length)...
+const CELL_OVERHEAD: usize = 19;
+/// ...of a row besides its key (key length, cell count)...
+const ROW_OVERHEAD: usize = 8;
+/// ...and of a call (version, table id, first sequence number, row count).
+const CALL_OVERHEAD: usize = 17;
 
-/// A closed WAL segment still needed for recovery.
-#[derive(Debug)]
-pub(super) struct SegmentInfo {
-    pub number: u64,
-    pub path: PathBuf,
-    /// Largest sequence number in it.
-    pub max_seq: SeqNo,
+/// How a caller may give up on one write call.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// Set by the caller when it stops waiting (its RPC was cancelled or its deadline
+    /// passed). A write that has not taken its sequence numbers yet then ends with
+    /// [`Error::Cancelled`] and is never applied; one that has is applied as usual.
+    pub abandoned: Option<Arc<AtomicBool>>,
 }
 
-/// What the write lock guards.
-pub(super) struct WriteState {
-    pub wal: LogWriter,
-    pub syncer: Arc<dyn FileSyncer>,
-    pub next_seq: SeqNo,
-    /// Largest sequence number appended to the WAL (and inserted into a memtable).
-    pub last_written: SeqNo,
-    /// Closed segments still needed for recovery.
-    pub old_segments: Vec<SegmentInfo>,
-    pub current_max_seq: SeqNo,
+impl WriteOptions {
+    fn is_abandoned(&self) -> bool {
+        self.abandoned
+            .as_ref()
+            .is_some_and(|a| a.load(Ordering::Acquire))
+    }
+}
+
+/// What a call adds up to after expansion, counted before expanding it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct CallSize {
+    pub cells: usize,
+    pub bytes: usize,
+}
+
+/// Size `rows` as they will expand (a row delete is one marker per family) and encode, and
+/// check them against `limits`, before anything is expanded or allocated.
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] naming the limit passed (and the row, for a per-row limit).
+pub(super) fn check_call_size(
+    rows: &[RowMutation],
+    schema: &[FamilySchema],
+    limits: &Limits,
+) -> Result<CallSize> {
+    let all_families: usize = schema.iter().map(|f| CELL_OVERHEAD + f.name.len()).sum();
+    let max_bytes = limits.max_bytes_per_call.min(MAX_WRITE_BYTES);
+    let mut total = CallSize {
+        cells: 0,
+        bytes: CALL_OVERHEAD,
+    };
+    for rm in rows {
+        let mut cells = 0usize;
+        let mut bytes = ROW_OVERHEAD + rm.row.len();
+        for m in &rm.mutations {
+            // `{ .. }` on every variant: sizing stays right when a delete kind gains fields.
+            #[allow(clippy::unneeded_struct_pattern)]
+            let (c, b) = match m {
+                Mutation::SetCell {
+                    family,
+                    qualifier,
+                    value,
+                    ..
+                } => (
+                    1,
+                    CELL_OVERHEAD + family.len() + qualifier.len() + value.len(),
+                ),
+                Mutation::DeleteCells {
+                    family, qualifier, ..
+                }
+                | Mutation::DeleteColumnUpTo {
+                    family, qualifier, ..
+                } => (1, CELL_OVERHEAD + family.len() + qualifier.len()),
+                Mutation::DeleteFamily { family, .. }
+                | Mutation::DeleteFamilyUpTo { family, .. } => (1, CELL_OVERHEAD + family.len()),
+                Mutation::DeleteRow { .. } | Mutation::DeleteRowUpTo { .. } => {
+                    (schema.len(), all_families)
+                }
+            };
+            cells = cells.saturating_add(c);
+            bytes = bytes.saturating_add(b);
+        }
+        if cells > limits.max_cells_per_row {
+            return Err(Error::InvalidArgument(format!(
+                "row {} expands to {cells} cells, over max_cells_per_row ({})",
+                shown_key(&rm.row),
+                limits.max_cells_per_row
+            )));
+        }
+        total.cells = total.cells.saturating_add(cells);
+        total.bytes = total.bytes.saturating_add(bytes);
+        check_call_totals(&total, limits, max_bytes)?;
+    }
+    Ok(total)
+}
+
+fn check_call_totals(total: &CallSize, limits: &Limits, max_bytes: usize) -> Result<()> {
+    if total.cells > limits.max_cells_per_call {
+        return Err(Error::InvalidArgument(format!(
+            "the call expands to more than max_cells_per_call ({}) cells",
+            limits.max_cells_per_call
+        )));
+    }
+    if total.bytes > max_bytes {
+        return Err(Error::InvalidArgument(format!(
+            "the call encodes to more than max_bytes_per_call ({max_bytes}) bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// A row key for a message: at most 64 bytes of it, lossily as text.
+fn shown_key(row: &[u8]) -> String {
+    String::from_utf8_lossy(row.get(..row.len().min(64)).unwrap_or_default()).into_owned()
 }
 
 impl DbInner {
-    /// Validate, sequence, log and apply `rows` (see `Db::mutate_rows`).
-    pub(super) fn write_rows(&self, table: &str, rows: Vec<RowMutation>) -> Result<WriteStats> {
+    /// Validate, sequence, log and apply `rows` (see `Db::mutate_rows_with`).
+    pub(super) fn write_rows(
+        &self,
+        table: &str,
+        rows: Vec<RowMutation>,
+        opts: &WriteOptions,
+    ) -> Result<WriteStats> {
+        let started = Instant::now();
         let t = self.catalog.table(table)?;
         let schema = t.schema.load_full();
+        let limits = &self.options.limits;
+        check_call_size(&rows, &schema, limits)?;
         let now = crate::cell::now_micros();
         let nrows = rows.len() as u64;
         let mut expanded = Vec::with_capacity(rows.len());
         for rm in rows {
-            expanded.push(rm.expand(table, &schema, &self.options.limits, now)?);
+            expanded.push(rm.expand(table, &schema, limits, now)?);
         }
         let mut batch = WriteBatch {
             table_id: t.id,
@@ -80,106 +185,195 @@ impl DbInner {
                 cells: 0,
             });
         }
-        // Encode outside the write lock; only the sequence number is patched in under it.
+        // Encode outside every lock; only the sequence number is patched in under the write
+        // lock. The estimate above follows this encoding; this is the exact check.
         let mut encoded = Vec::new();
         batch.encode(&mut encoded);
-        // Back-pressure, first gently: near the limits each write waits a millisecond
-        // (outside the write lock) so flushes and compactions can catch up.
-        if self.options.background_threads {
-            let v = t.version.load();
-            if v.immutables.len() + 1 >= self.options.max_immutable_memtables
-                || runs_at_least(&v, SLOWDOWN_RUNS)
-            {
-                drop(v);
-                t.counters.write_slowdowns.fetch_add(1, Ordering::Relaxed);
-                self.signal_flush();
-                std::thread::sleep(Duration::from_millis(1));
-            }
+        let max_bytes = limits.max_bytes_per_call.min(MAX_WRITE_BYTES);
+        if encoded.len() > max_bytes {
+            return Err(Error::InvalidArgument(format!(
+                "the call encodes to {} bytes, over max_bytes_per_call ({max_bytes})",
+                encoded.len()
+            )));
         }
-        let mut w = self.write.lock();
-        // Then hard: wait while the table has too many frozen memtables or files.
-        let mut stalled = false;
-        loop {
+        self.slow_down_near_the_limits(&t);
+
+        let mut writer = t.writer.lock();
+        self.wait_for_room(&t, &mut writer, started, opts)?;
+        let wal_over_budget;
+        {
+            let mut w = self.write.lock();
             self.check_writable()?;
             if t.dropped.load(Ordering::Acquire) {
                 return Err(Error::TableNotFound(table.to_string()));
             }
-            let v = t.version.load();
-            if v.active.approximate_bytes() >= self.options.memtable_bytes
-                && v.immutables.len() < self.options.max_immutable_memtables
-            {
-                drop(v);
-                self.rotate_memtable(&t);
-                continue;
+            // The last moment to give up: from here on the write is applied.
+            if opts.is_abandoned() {
+                return Err(Error::Cancelled(table.to_string()));
             }
-            let too_many_files = self.options.background_threads && runs_at_least(&v, STALL_RUNS);
-            if too_many_files
-                || (v.immutables.len() >= self.options.max_immutable_memtables
-                    && v.active.approximate_bytes() >= self.options.memtable_bytes)
+            batch.first_seq = w.next_seq;
+            WriteBatch::set_first_seq(&mut encoded, batch.first_seq);
+            let last = batch.first_seq + ncells - 1;
+            if w.wal.len() >= self.options.wal_segment_bytes
+                && let Err(e) = self.rotate_wal(&mut w)
             {
-                if !stalled {
-                    stalled = true;
-                    t.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(table, "writes stalled: waiting for memtable flushes");
-                }
-                if !self.options.background_threads {
-                    // Nobody else will flush: do it here, outside the write lock.
-                    drop(w);
-                    self.flush_immutables(&t)?;
-                    w = self.write.lock();
-                    continue;
-                }
-                self.signal_flush();
-                self.catalog
-                    .health
-                    .wake_writers
-                    .wait_for(&mut w, Duration::from_millis(100));
-                continue;
+                self.catalog.health.set_read_only(&e);
+                return Err(e);
             }
-            break;
-        }
-        batch.first_seq = w.next_seq;
-        let last = batch.first_seq + ncells - 1;
-        let buf = &mut encoded;
-        WriteBatch::set_first_seq(buf, batch.first_seq);
-        if w.wal.len() >= self.options.wal_segment_bytes
-            && let Err(e) = self.rotate_wal(&mut w)
-        {
-            self.catalog.health.set_read_only(&e);
-            return Err(e);
+            // The size was checked against the record limit above, so an error here is the
+            // device's: the bytes on disk are unknown.
+            let appended = w.wal.append(&encoded).and_then(|_| {
+                if self.options.sync_mode == SyncMode::Always {
+                    w.wal.sync()
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = appended {
+                self.catalog.health.set_read_only(&e);
+                return Err(e);
+            }
+            w.next_seq = last + 1;
+            w.last_written = last;
+            w.current_max_seq = last;
+            // Before anything says the record is durable: reads of this table stop below it
+            // until every row is in the memtable.
+            t.inserting_from.store(batch.first_seq, Ordering::SeqCst);
+            if self.options.sync_mode != SyncMode::Group {
+                self.catalog.visible_seq.fetch_max(last, Ordering::SeqCst);
+            }
+            wal_over_budget = w.total_bytes() > self.options.max_total_wal_bytes;
         }
         t.counters
             .user_bytes
-            .fetch_add(buf.len() as u64, Ordering::Relaxed);
-        let appended = w.wal.append(buf);
-        if let Err(e) = appended {
-            self.catalog.health.set_read_only(&e);
-            return Err(e);
-        }
-        if self.options.sync_mode == SyncMode::Always
-            && let Err(e) = w.wal.sync()
-        {
-            self.catalog.health.set_read_only(&e);
-            return Err(e);
-        }
-        w.next_seq = last + 1;
-        w.last_written = last;
-        w.current_max_seq = last;
-        let active = t.version.load().active.clone();
-        for c in batch.into_internal_cells() {
-            active.insert(c);
-        }
-        if self.options.sync_mode != SyncMode::Group {
-            self.catalog.visible_seq.fetch_max(last, Ordering::AcqRel);
-        }
-        drop(w);
+            .fetch_add(encoded.len() as u64, Ordering::Relaxed);
+        drop(encoded);
+        let last = batch.first_seq + ncells - 1;
+        self.insert(&t, batch);
+        t.inserting_from.store(SeqNo::MAX, Ordering::SeqCst);
+        drop(writer);
         if self.options.sync_mode == SyncMode::Group {
             self.group_sync(last)?;
+        }
+        if wal_over_budget {
+            self.relieve_wal_pressure();
         }
         Ok(WriteStats {
             rows: nrows,
             cells: ncells,
         })
+    }
+
+    /// Back-pressure, first gently: near the limits each write waits a millisecond (holding
+    /// no lock) so flushes and compactions can catch up.
+    fn slow_down_near_the_limits(&self, t: &Table) {
+        if !self.options.background_threads {
+            return;
+        }
+        let v = t.version.load();
+        let near = v.immutables.len() + 1 >= self.options.max_immutable_memtables
+            || runs_at_least(&v, SLOWDOWN_RUNS);
+        drop(v);
+        if near {
+            t.counters.write_slowdowns.fetch_add(1, Ordering::Relaxed);
+            self.signal_flush();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Then hard: with `t`'s writer lock held, freeze a full memtable if there is room for
+    /// one more frozen one, else wait (at most `write_stall_timeout` from `started`) while the
+    /// table has too many frozen memtables or its reads would look in too many files.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Stalled`] when the wait times out, [`Error::Cancelled`] when the caller gives
+    /// up, [`Error::ReadOnly`] / [`Error::Closed`] / [`Error::TableNotFound`] when the store
+    /// or the table goes away meanwhile; the error of a flush run here (no background thread).
+    fn wait_for_room(
+        &self,
+        t: &Arc<Table>,
+        writer: &mut MutexGuard<'_, ()>,
+        started: Instant,
+        opts: &WriteOptions,
+    ) -> Result<()> {
+        let deadline = started + self.options.write_stall_timeout;
+        let mut stalled = false;
+        loop {
+            self.check_writable()?;
+            if t.dropped.load(Ordering::Acquire) {
+                return Err(Error::TableNotFound(t.name.clone()));
+            }
+            if opts.is_abandoned() {
+                return Err(Error::Cancelled(t.name.clone()));
+            }
+            let v = t.version.load();
+            let full = v.active.approximate_bytes() >= self.options.memtable_bytes;
+            let frozen = v.immutables.len();
+            if full && frozen < self.options.max_immutable_memtables {
+                drop(v);
+                self.rotate_memtable(t);
+                continue;
+            }
+            let waiting_for = if full {
+                "memtable flushes"
+            } else if self.options.background_threads && runs_at_least(&v, STALL_RUNS) {
+                "compactions"
+            } else {
+                return Ok(());
+            };
+            drop(v);
+            if !stalled {
+                stalled = true;
+                t.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(table = %t.name, waiting_for, "writes stalled");
+            }
+            if !self.options.background_threads {
+                // Nobody else will flush: do it here (the flush takes the locks after ours).
+                self.flush_immutables(t)?;
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Stalled {
+                    table: t.name.clone(),
+                    waited_ms: u64::try_from(now.duration_since(started).as_millis())
+                        .unwrap_or(u64::MAX),
+                    waiting_for: waiting_for.to_string(),
+                });
+            }
+            self.signal_flush();
+            self.signal_compaction();
+            t.room.wait_for(writer, (deadline - now).min(STALL_POLL));
+        }
+    }
+
+    /// Insert `batch` into `t`'s memtables (caller holds `t.writer`), freezing the active
+    /// memtable between rows once it reaches its budget: one call overshoots a memtable's
+    /// budget by at most one row. A frozen memtable may then wait beyond
+    /// `max_immutable_memtables` (the next write waits for room instead).
+    fn insert(&self, t: &Table, batch: WriteBatch) {
+        let budget = self.options.memtable_bytes;
+        let mut active = t.version.load().active.clone();
+        let mut seq = batch.first_seq;
+        let table_id = batch.table_id;
+        for row in batch.rows {
+            if active.approximate_bytes() >= budget && !active.is_empty() {
+                self.rotate_memtable(t);
+                active = t.version.load().active.clone();
+            }
+            let one = WriteBatch {
+                table_id,
+                first_seq: seq,
+                rows: vec![row],
+            };
+            seq += one.cell_count();
+            for c in one.into_internal_cells() {
+                active.insert(c);
+            }
+            #[cfg(test)]
+            self.hooks.run_mid_insert();
+        }
     }
 
     /// Group commit: the first writer to arrive syncs for everyone appended before it.
@@ -198,104 +392,60 @@ impl DbInner {
             return Err(e);
         }
         *synced = target;
-        self.catalog.visible_seq.fetch_max(target, Ordering::AcqRel);
+        self.catalog.visible_seq.fetch_max(target, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Start a new WAL segment (the old one is synced first unless the mode is `none`).
-    fn rotate_wal(&self, w: &mut WriteState) -> Result<()> {
-        if self.options.sync_mode != SyncMode::None {
-            w.wal.sync()?;
+    /// The snapshot a read of `t` takes now: everything durable, except a write to `t`
+    /// still being inserted (and what came after it).
+    pub(super) fn snapshot(&self, t: &Table) -> SeqNo {
+        // This order: a write marks itself inserting before its record can count as
+        // durable, so a durable sequence number read first is never one half-inserted.
+        let durable = self.catalog.visible_seq.load(Ordering::SeqCst);
+        let inserting = t.inserting_from.load(Ordering::SeqCst);
+        durable.min(inserting.saturating_sub(1))
+    }
+
+    /// The version a read of `t` uses and its snapshot, from one moment.
+    ///
+    /// The version is loaded before the snapshot: compaction GC never applies an entry above
+    /// the visible sequence number at its start, so a version loaded first cannot lack what
+    /// the snapshot shows (review L9). But a version loaded first may predate a memtable
+    /// freeze in the middle of a call, and miss the memtable its later rows went to, while
+    /// the snapshot read after it counts that call as done: so when the version changed
+    /// meanwhile, both are taken again (a version changes at a freeze, flush or compaction,
+    /// so this retries rarely).
+    pub(super) fn read_view(&self, t: &Table) -> (Guard<Arc<TableVersion>>, SeqNo) {
+        loop {
+            let version = t.version.load();
+            #[cfg(test)]
+            self.hooks.run_mid_read_view();
+            let snapshot = self.snapshot(t);
+            if Arc::ptr_eq(&version, &t.version.load()) {
+                return (version, snapshot);
+            }
         }
-        let number = w.wal.number() + 1;
-        let new = LogWriter::create(&self.catalog.fs, &wal_dir(&self.catalog.dir), number)?;
-        let syncer = new.syncer()?;
-        let old = std::mem::replace(&mut w.wal, new);
-        w.syncer = syncer;
-        w.old_segments.push(SegmentInfo {
-            number: old.number(),
-            path: old.path().to_path_buf(),
-            max_seq: w.current_max_seq,
-        });
-        w.current_max_seq = 0;
-        Ok(())
     }
 
-    /// Sync the current WAL segment (at close), under the write lock.
-    pub(super) fn sync_wal(&self) -> Result<()> {
-        self.write.lock().wal.sync()
-    }
-
-    /// Freeze the active memtable, taking the write lock.
+    /// Freeze `t`'s active memtable, taking its writer lock.
     pub(crate) fn freeze_memtable(&self, t: &Table) {
-        let _w = self.write.lock();
+        let _writer = t.writer.lock();
         self.rotate_memtable(t);
     }
 
-    /// Freeze the active memtable (caller holds the write lock).
+    /// Freeze `t`'s active memtable (caller holds `t.writer`, or is recovery).
     pub(super) fn rotate_memtable(&self, t: &Table) {
         let rotated = t.install(|v| {
             if v.active.is_empty() {
                 return false;
             }
-            let frozen = std::mem::replace(&mut v.active, Arc::new(MemTable::new()));
+            let frozen =
+                std::mem::replace(&mut v.active, Arc::new(crate::memtable::MemTable::new()));
             v.immutables.push(frozen);
             true
         });
         if rotated {
             self.signal_flush();
         }
-    }
-
-    /// Wake the background thread.
-    pub(super) fn signal_flush(&self) {
-        let (m, cv) = &self.flush_signal;
-        *m.lock() = true;
-        cv.notify_all();
-    }
-
-    /// Bytes of WAL segments on disk (closed ones still needed, plus the current one).
-    pub(super) fn wal_bytes(&self) -> u64 {
-        // Copy the paths under the write lock; stat them after releasing it.
-        let (paths, current) = {
-            let w = self.write.lock();
-            let paths: Vec<PathBuf> = w.old_segments.iter().map(|s| s.path.clone()).collect();
-            (paths, w.wal.len())
-        };
-        let old: u64 = paths
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum();
-        old + current
-    }
-
-    /// Remove closed WAL segments whose every record is in a table file.
-    pub(super) fn delete_obsolete_wal(&self) {
-        let min_unflushed = self
-            .catalog
-            .tables()
-            .iter()
-            .map(|t| t.version.load().min_unflushed_seq())
-            .min()
-            .unwrap_or(u64::MAX);
-        let mut w = self.write.lock();
-        let fs = self.catalog.fs.clone();
-        w.old_segments.retain(|s| {
-            if s.max_seq < min_unflushed {
-                match fs.remove(&s.path) {
-                    Ok(()) => {
-                        tracing::debug!(segment = s.number, "WAL segment deleted");
-                        false
-                    }
-                    Err(e) => {
-                        tracing::warn!(path = %s.path.display(), error = %e, "could not delete WAL segment");
-                        true
-                    }
-                }
-            } else {
-                true
-            }
-        });
     }
 }

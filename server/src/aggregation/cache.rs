@@ -4,8 +4,10 @@
 //! nothing and any write, flush, compaction, ingest or alter (each bumps the version) makes
 //! the next request compute afresh. Bounded by bytes, least recently used out first.
 //!
-//! The version comes from a [`VersionSource`]; the engine's `Db::data_version` is that source
-//! once the engine has it. Until then the RPC and the dashboard do not use this cache.
+//! The version comes from a [`VersionSource`]: for the server, the engine's
+//! [`Db::data_version`] (a stamp that changes with every write, flush, compaction, ingest and
+//! alter). When the source has no version to give (a write not yet visible, a family with a
+//! TTL) the aggregation is computed and nothing is kept.
 //!
 //! This module must never compute a result itself (the caller's closure does) and never
 //! return an entry stamped with another version than the one read for the request.
@@ -15,6 +17,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use strata_engine::aggregate::{AggregateResult, Aggregation, Scope};
+use strata_engine::{DataVersion, Db};
 
 /// Default budget of the cache: 64 MiB of results.
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
@@ -23,11 +26,20 @@ const ENTRY_OVERHEAD: usize = 256;
 /// Bytes charged per bucket besides its key.
 const BUCKET_OVERHEAD: usize = 64;
 
-/// Where a table's data version comes from: a number that changes on every applied write,
+/// Where a table's data version comes from: a value that changes on every applied write,
 /// flush, compaction, ingest and alter of the table.
 pub trait VersionSource: Send + Sync {
-    /// The table's current data version.
-    fn data_version(&self, table: &str) -> Result<u64, strata_engine::Error>;
+    /// What a version is.
+    type Version: Clone + PartialEq + Send + Sync;
+    /// The table's current data version, `None` when a result computed now must not be kept.
+    fn data_version(&self, table: &str) -> Result<Option<Self::Version>, strata_engine::Error>;
+}
+
+impl VersionSource for Db {
+    type Version = DataVersion;
+    fn data_version(&self, table: &str) -> Result<Option<DataVersion>, strata_engine::Error> {
+        Db::data_version(self, table)
+    }
 }
 
 /// What a cached result answers.
@@ -41,18 +53,27 @@ pub struct CacheKey {
     pub aggregation: Aggregation,
 }
 
-struct Entry {
-    version: u64,
+struct Entry<V> {
+    version: V,
     result: Arc<AggregateResult>,
     bytes: usize,
     last_used: u64,
 }
 
-#[derive(Default)]
-struct Inner {
-    map: HashMap<CacheKey, Entry>,
+struct Inner<V> {
+    map: HashMap<CacheKey, Entry<V>>,
     bytes: usize,
     clock: u64,
+}
+
+impl<V> Default for Inner<V> {
+    fn default() -> Self {
+        Inner {
+            map: HashMap::new(),
+            bytes: 0,
+            clock: 0,
+        }
+    }
 }
 
 /// Hit and miss counts, for `/metrics` and tests.
@@ -68,15 +89,15 @@ pub struct CacheStats {
     pub bytes: u64,
 }
 
-/// Results by key and version, bounded by bytes.
-pub struct ResultCache {
-    inner: Mutex<Inner>,
+/// Results by key and version (of type `V`), bounded by bytes.
+pub struct ResultCache<V> {
+    inner: Mutex<Inner<V>>,
     capacity: usize,
     hits: std::sync::atomic::AtomicU64,
     misses: std::sync::atomic::AtomicU64,
 }
 
-impl std::fmt::Debug for ResultCache {
+impl<V: PartialEq> std::fmt::Debug for ResultCache<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResultCache")
             .field("capacity", &self.capacity)
@@ -96,9 +117,9 @@ fn cost(key: &CacheKey, result: &AggregateResult) -> usize {
             .sum::<usize>()
 }
 
-impl ResultCache {
+impl<V: PartialEq> ResultCache<V> {
     /// An empty cache holding at most `capacity` bytes of results.
-    pub fn new(capacity: usize) -> ResultCache {
+    pub fn new(capacity: usize) -> ResultCache<V> {
         ResultCache {
             inner: Mutex::new(Inner::default()),
             capacity,
@@ -108,13 +129,13 @@ impl ResultCache {
     }
 
     /// The result cached for `key` at `version`. An entry of another version is dropped.
-    pub fn get(&self, key: &CacheKey, version: u64) -> Option<Arc<AggregateResult>> {
+    pub fn get(&self, key: &CacheKey, version: &V) -> Option<Arc<AggregateResult>> {
         use std::sync::atomic::Ordering::Relaxed;
         let mut inner = self.inner.lock();
         inner.clock += 1;
         let now = inner.clock;
         let found = match inner.map.get_mut(key) {
-            Some(e) if e.version == version => {
+            Some(e) if e.version == *version => {
                 e.last_used = now;
                 Some(e.result.clone())
             }
@@ -135,7 +156,7 @@ impl ResultCache {
 
     /// Remember `result` for `key` at `version`, evicting the least recently used entries to
     /// stay within the budget. A result larger than the whole budget is not kept.
-    pub fn insert(&self, key: CacheKey, version: u64, result: Arc<AggregateResult>) {
+    pub fn insert(&self, key: CacheKey, version: V, result: Arc<AggregateResult>) {
         let bytes = cost(&key, &result);
         if bytes > self.capacity {
             return;
@@ -186,9 +207,17 @@ impl ResultCache {
 
 /// A cache over a version source: answers the aggregations of one table from the cache where
 /// it can and computes the others together (one scan) through `compute`.
-pub struct CachedResults<V> {
+pub struct CachedResults<V: VersionSource> {
     source: V,
-    cache: ResultCache,
+    cache: ResultCache<V::Version>,
+}
+
+impl<V: VersionSource> std::fmt::Debug for CachedResults<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedResults")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<V: VersionSource> CachedResults<V> {
@@ -201,7 +230,7 @@ impl<V: VersionSource> CachedResults<V> {
     }
 
     /// The underlying cache (for its statistics).
-    pub fn cache(&self) -> &ResultCache {
+    pub fn cache(&self) -> &ResultCache<V::Version> {
         &self.cache
     }
 
@@ -218,7 +247,10 @@ impl<V: VersionSource> CachedResults<V> {
     where
         E: From<strata_engine::Error>,
     {
-        let version = self.source.data_version(table)?;
+        let Some(version) = self.source.data_version(table)? else {
+            // No version to stamp a result with: compute, keep nothing.
+            return Ok(compute(aggregations)?.into_iter().map(Arc::new).collect());
+        };
         let keys: Vec<CacheKey> = aggregations
             .iter()
             .map(|a| CacheKey {
@@ -228,7 +260,7 @@ impl<V: VersionSource> CachedResults<V> {
             })
             .collect();
         let mut out: Vec<Option<Arc<AggregateResult>>> =
-            keys.iter().map(|k| self.cache.get(k, version)).collect();
+            keys.iter().map(|k| self.cache.get(k, &version)).collect();
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| out[i].is_none()).collect();
         if !missing.is_empty() {
             let wanted: Vec<Aggregation> =
@@ -236,7 +268,8 @@ impl<V: VersionSource> CachedResults<V> {
             let computed = compute(&wanted)?;
             for (&i, result) in missing.iter().zip(computed) {
                 let result = Arc::new(result);
-                self.cache.insert(keys[i].clone(), version, result.clone());
+                self.cache
+                    .insert(keys[i].clone(), version.clone(), result.clone());
                 out[i] = Some(result);
             }
         }
@@ -261,11 +294,13 @@ mod tests {
     }
 
     impl VersionSource for Arc<Versions> {
-        fn data_version(&self, table: &str) -> Result<u64, strata_engine::Error> {
+        type Version = u64;
+        fn data_version(&self, table: &str) -> Result<Option<u64>, strata_engine::Error> {
+            // Version 0: a table the test marks as not stampable.
             self.0
                 .lock()
                 .get(table)
-                .copied()
+                .map(|&v| (v > 0).then_some(v))
                 .ok_or_else(|| strata_engine::Error::TableNotFound(table.to_string()))
         }
     }
@@ -446,5 +481,18 @@ mod tests {
         c.get_or_compute("t", &Scope::all(), &[agg("a")], computer(&calls))
             .unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_table_without_a_version_is_computed_each_time_and_nothing_is_kept() {
+        let (v, c) = setup();
+        v.0.lock().insert("n".to_string(), 0);
+        let calls = AtomicU64::new(0);
+        for _ in 0..2 {
+            c.get_or_compute("n", &Scope::all(), &[agg("a")], computer(&calls))
+                .unwrap();
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(c.cache().stats().entries, 0);
     }
 }

@@ -1,7 +1,7 @@
 //! Aggregations as the server runs them: on the blocking pool, a bounded number at a time,
 //! cancelled when the caller goes away, for the Aggregate RPC and the dashboard alike.
-//! [`wire`] converts the RPC's messages; [`cache`] is the per-table-version result cache
-//! (built, tested, and not used until the engine reports data versions).
+//! [`wire`] converts the RPC's messages; [`cache`] keeps results per table data version, so a
+//! repeated request with no write in between computes nothing.
 //!
 //! This module must never run an engine call on the async executor.
 
@@ -16,6 +16,8 @@ use strata_engine::aggregate::{
     AggregateError, AggregateResult, Aggregation, RunOptions, Scope, aggregate_many,
 };
 use tokio::sync::Semaphore;
+
+use cache::{CacheStats, CachedResults, DEFAULT_CACHE_BYTES};
 
 /// Why a server-side aggregation failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,7 @@ pub enum RunError {
 pub struct Aggregator {
     db: Db,
     permits: Arc<Semaphore>,
+    results: Arc<CachedResults<Db>>,
 }
 
 /// Raises the cancel flag when dropped, unless disarmed: an aggregation whose caller went
@@ -54,9 +57,15 @@ impl Aggregator {
     /// Aggregations of `db`, at most `concurrent` scans at once (the others wait).
     pub fn new(db: Db, concurrent: usize) -> Aggregator {
         Aggregator {
+            results: Arc::new(CachedResults::new(db.clone(), DEFAULT_CACHE_BYTES)),
             db,
             permits: Arc::new(Semaphore::new(concurrent.max(1))),
         }
+    }
+
+    /// The result cache's counts.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.results.cache().stats()
     }
 
     /// The store.
@@ -64,7 +73,8 @@ impl Aggregator {
         &self.db
     }
 
-    /// Run `aggregations` of `table` in one scan of `scope`, results in order.
+    /// Run `aggregations` of `table` in one scan of `scope`, results in order; those cached
+    /// at the table's current data version are not computed again.
     pub async fn run(
         &self,
         table: &str,
@@ -74,8 +84,9 @@ impl Aggregator {
         let _permit = self.permits.acquire().await.map_err(|_| RunError::Closed)?;
         let cancel = Arc::new(AtomicBool::new(false));
         let mut guard = CancelOnDrop(Some(cancel.clone()));
-        let (db, table, scope, aggregations) = (
+        let (db, results, table, scope, aggregations) = (
             self.db.clone(),
+            self.results.clone(),
             table.to_string(),
             scope.clone(),
             aggregations.to_vec(),
@@ -85,10 +96,75 @@ impl Aggregator {
             ..RunOptions::default()
         };
         let joined = tokio::task::spawn_blocking(move || {
-            aggregate_many(&db, &table, &scope, &aggregations, &options)
+            results.get_or_compute(&table, &scope, &aggregations, |wanted| {
+                aggregate_many(&db, &table, &scope, wanted, &options)
+            })
         })
         .await;
         guard.0 = None;
-        Ok(joined??)
+        Ok(joined??.into_iter().map(Arc::unwrap_or_clone).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_engine::{DbOptions, FamilyOptions, Mutation, RowMutation, SyncMode};
+
+    fn put(db: &Db, row: &str, value: &str) {
+        db.mutate_rows(
+            "t",
+            vec![RowMutation {
+                row: row.as_bytes().to_vec().into(),
+                mutations: vec![Mutation::SetCell {
+                    family: "f".into(),
+                    qualifier: "q".into(),
+                    value: value.as_bytes().to_vec().into(),
+                    timestamp: 0,
+                }],
+            }],
+        )
+        .expect("write");
+    }
+
+    fn counts(results: &[AggregateResult]) -> Vec<(Vec<u8>, u64)> {
+        results[0]
+            .buckets
+            .iter()
+            .map(|b| (b.key.clone(), b.count))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_repeated_aggregation_is_served_from_the_cache_until_a_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = DbOptions {
+            sync_mode: SyncMode::None,
+            background_threads: false,
+            ..DbOptions::default()
+        };
+        let db = Db::open(dir.path(), options).expect("open");
+        db.create_table("t", vec![FamilyOptions::new("f")])
+            .expect("create");
+        put(&db, "a", "x");
+        put(&db, "b", "y");
+        let agg = Aggregator::new(db.clone(), 2);
+        let by_q = [Aggregation::count_by("f", b"q".to_vec())];
+        let first = agg.run("t", &Scope::all(), &by_q).await.expect("run");
+        let again = agg.run("t", &Scope::all(), &by_q).await.expect("run");
+        assert_eq!(first, again);
+        assert_eq!(agg.cache_stats().hits, 1, "the repeat was computed again");
+        put(&db, "c", "x");
+        let after = agg.run("t", &Scope::all(), &by_q).await.expect("run");
+        assert_eq!(
+            counts(&after),
+            vec![(b"x".to_vec(), 2), (b"y".to_vec(), 1)],
+            "a write after the cached result is counted"
+        );
+        assert_eq!(agg.cache_stats().hits, 1);
+        db.flush("t").expect("flush");
+        let flushed = agg.run("t", &Scope::all(), &by_q).await.expect("run");
+        assert_eq!(counts(&flushed), counts(&after));
+        assert_eq!(agg.cache_stats().misses, 3, "a flush makes a new version");
     }
 }

@@ -2,8 +2,8 @@
 //! driven deterministically through the `race` seam of `DbInner`: the call must fail with
 //! TableNotFound and change nothing in the new table, in memory or in the manifest.
 
-use super::*;
 use crate::cell::{CellKind, CellRef};
+use crate::db::*;
 use crate::sstable::{TableBuildOptions, TableBuilder};
 
 fn opts() -> DbOptions {
