@@ -65,6 +65,8 @@ pub struct RowScanner {
     reseek_rows: u64,
     reseek_after: Duration,
     reopened: u64,
+    /// The entries of the row being resolved (reused from row to row: no allocation).
+    entries: Vec<InternalCell>,
     done: bool,
 }
 
@@ -147,6 +149,7 @@ impl RowScanner {
             reseek_rows: RESEEK_AFTER_ROWS,
             reseek_after: RESEEK_AFTER,
             reopened: 0,
+            entries: Vec::new(),
             done: false,
         })
     }
@@ -231,7 +234,6 @@ impl RowScanner {
 impl Iterator for RowScanner {
     type Item = Result<Row>;
     fn next(&mut self) -> Option<Result<Row>> {
-        let mut cells: Vec<InternalCell> = Vec::new();
         while !self.done {
             if self.limit > 0 && self.returned >= self.limit {
                 return self.finish();
@@ -253,14 +255,14 @@ impl Iterator for RowScanner {
             if past_stop(&first.row, &self.stop) {
                 return self.finish();
             }
-            cells.clear();
+            self.entries.clear();
             let row: Bytes = first.row.clone();
-            cells.push(first);
+            self.entries.push(first);
             loop {
                 match s.merge.next() {
                     None => break,
                     Some(Err(e)) => return self.fail(e),
-                    Some(Ok(c)) if same_row(&c.row, &row) => cells.push(c),
+                    Some(Ok(c)) if same_row(&c.row, &row) => self.entries.push(c),
                     Some(Ok(c)) => {
                         s.pending = Some(c);
                         break;
@@ -270,7 +272,9 @@ impl Iterator for RowScanner {
             s.rows += 1;
             // A re-open starts after this row.
             self.last_row = Some(row.clone());
-            let visible = self.plan.resolve_row(&cells);
+            let visible = self.plan.resolve_row(&self.entries);
+            // Keep the capacity, not the entries: they would pin the version's memory.
+            self.entries.clear();
             if !visible.is_empty() {
                 self.returned += 1;
                 return Some(Ok(Row {
