@@ -322,6 +322,12 @@ pub fn time_range_from_pb(
 
 /// A scan request's bounds and shape. (`table` and `batch_size` are the caller's.)
 pub fn scan_options_from_pb(r: &mut pb::ScanRequest) -> Result<engine::ScanOptions, ConvertError> {
+    // Refused rather than ignored: a forward scan would answer in the opposite order.
+    if r.reverse {
+        return Err(ConvertError::Unsupported(
+            "ScanRequest.reverse (reverse scans)",
+        ));
+    }
     let start = if r.start_row.is_empty() {
         // No row has an empty key, so "after the empty key" is the whole table too.
         Bound::Unbounded
@@ -864,6 +870,17 @@ mod tests {
         };
         let s = scan_options_from_pb(&mut r).expect("valid");
         assert_eq!(s.start, Bound::Unbounded);
+    }
+
+    #[test]
+    fn a_reverse_scan_is_refused_until_the_engine_has_one() {
+        let mut r = pb::ScanRequest {
+            table: "t".into(),
+            reverse: true,
+            ..Default::default()
+        };
+        let e = scan_options_from_pb(&mut r).expect_err("a reverse scan is not run forward");
+        assert!(e.to_string().contains("reverse"), "{e}");
     }
 
     #[test]
