@@ -269,6 +269,28 @@ def test_batch_and_deletes(ctx):
     expect_raises(lambda: c.table("ghost").row(b"x"), "IOError", "ghost")
 
 
+def test_deletes_with_a_timestamp_cover_the_versions_at_or_before_it(ctx):
+    c = ctx.conn
+    c.create_table("hb_del_ts", {"cf": dict(max_versions=5), "cg": dict(max_versions=5)})
+    t = c.table("hb_del_ts")
+    for ts, v in ((1000, b"old"), (2000, b"mid"), (3000, b"new")):
+        t.put(b"r", {b"cf:v": v, b"cg:w": v}, timestamp=ts)
+    # deleteAllTs of one column: the versions at or before 2000 ms go, 3000 stays.
+    t.delete(b"r", columns=[b"cf:v"], timestamp=2000)
+    assert t.cells(b"r", b"cf:v", versions=5) == [b"new"]
+    assert t.cells(b"r", b"cg:w", versions=5) == [b"new", b"mid", b"old"]
+    # A delete inside a timestamped batch (mutateRowsTs) does the same for a family.
+    with t.batch(timestamp=1500) as b:
+        b.delete(b"r", columns=[b"cg"])
+    assert t.cells(b"r", b"cg:w", versions=5) == [b"new", b"mid"]
+    # deleteAllRowTs: the whole row up to 3000 ms.
+    t.delete(b"r", timestamp=3000)
+    assert t.row(b"r") == {}
+    # A put after the delete stays whatever its timestamp (write order).
+    t.put(b"r", {b"cf:v": b"late"}, timestamp=500)
+    assert t.row(b"r", include_timestamp=True) == {b"cf:v": (b"late", 500)}
+
+
 def test_scans(ctx):
     c = ctx.conn
     c.create_table("hb_scan", {"cf": {}, "cg": {}})
@@ -640,6 +662,7 @@ TESTS = [
     test_tables_families_regions,
     test_put_row_rows_cells,
     test_batch_and_deletes,
+    test_deletes_with_a_timestamp_cover_the_versions_at_or_before_it,
     test_scans,
     test_scan_filters,
     test_twenty_thousand_rows_scan_whole,

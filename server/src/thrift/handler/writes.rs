@@ -4,13 +4,12 @@
 //! HBase's answers are kept: a put needs `family:qualifier` (a bare family is an
 //! `IllegalArgument`); a delete of `cf` deletes the family, of `cf:q` every version of the
 //! column; without a timestamp puts take the server's clock; with one (ms) puts are written at
-//! it and deletes cover every version at or before it. Each row is atomic, everything is
+//! it and deletes cover every version at or before it (the engine's up-to delete kinds, the
+//! bound T ms being every microsecond up to T*1000+999). Each row is atomic, everything is
 //! checked before anything is applied, and mutations apply in the order sent.
 //!
-//! Not here yet (each answers an `IOError` "not supported yet"): deletes of the versions at or
-//! before a timestamp (the engine has no such delete kind yet, except for a timestamp past the
-//! engine's range, which covers every version), and the atomic methods (the engine has no
-//! read-modify-write yet).
+//! Not here yet (each answers an `IOError` "not supported yet"): the atomic methods (the
+//! engine has no read-modify-write yet).
 
 use bytes::Bytes;
 use strata_engine::{Mutation as EngineMutation, RowMutation};
@@ -22,17 +21,26 @@ use crate::thrift::error::{ThriftError, show};
 use crate::thrift::time;
 use crate::thrift::types::{BatchMutation, Mutation};
 
-/// Deletes "at or before T" need the engine's up-to delete kind.
-const UP_TO_DELETES: &str = "deletes of the versions at or before a timestamp (deleteAllTs, deleteAllRowTs, deletes \
-     in mutateRowTs/mutateRowsTs)";
-
-/// A delete at `ts` (ms; `None`: no timestamp) must cover every version to be expressible.
-fn check_delete_timestamp(ts: Option<i64>) -> Result<(), ThriftError> {
-    match ts {
-        Some(ms) if time::up_to_micros(ms).is_some() => {
-            Err(ThriftError::not_supported(UP_TO_DELETES))
+/// The delete of `column` at `ts` (ms; `None`, or a bound past the engine's range: every
+/// version): a whole family or one column, all versions or those at or before `ts`.
+fn column_delete_at(column: Column, ts: Option<i64>) -> EngineMutation {
+    match (column, ts.and_then(time::up_to_micros)) {
+        (Column::Family(family), None) => EngineMutation::DeleteFamily { family },
+        (Column::Family(family), Some(timestamp)) => {
+            EngineMutation::DeleteFamilyUpTo { family, timestamp }
         }
-        _ => Ok(()),
+        (Column::Qualified { family, qualifier }, None) => EngineMutation::DeleteCells {
+            family,
+            qualifier,
+            timestamp: 0,
+        },
+        (Column::Qualified { family, qualifier }, Some(timestamp)) => {
+            EngineMutation::DeleteColumnUpTo {
+                family,
+                qualifier,
+                timestamp,
+            }
+        }
     }
 }
 
@@ -40,15 +48,7 @@ fn check_delete_timestamp(ts: Option<i64>) -> Result<(), ThriftError> {
 fn mutation(m: Mutation, ts: Option<i64>) -> Result<EngineMutation, ThriftError> {
     let column = Column::parse(&m.column)?;
     if m.is_delete {
-        check_delete_timestamp(ts)?;
-        return Ok(match column {
-            Column::Family(family) => EngineMutation::DeleteFamily { family },
-            Column::Qualified { family, qualifier } => EngineMutation::DeleteCells {
-                family,
-                qualifier,
-                timestamp: 0,
-            },
-        });
+        return Ok(column_delete_at(column, ts));
     }
     let Column::Qualified { family, qualifier } = column else {
         return Err(ThriftError::illegal(format!(
@@ -126,8 +126,7 @@ pub fn mutate_rows_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
     apply(gw, a, batches, ts)
 }
 
-fn delete(gw: &Gateway, a: &mut Args, m: EngineMutation, ts: Option<i64>) -> Outcome {
-    check_delete_timestamp(ts)?;
+fn delete(gw: &Gateway, a: &mut Args, m: EngineMutation) -> Outcome {
     let table = table_name(&a.binary(1))?;
     let row = a.binary(2);
     gw.db.mutate_row(
@@ -140,37 +139,40 @@ fn delete(gw: &Gateway, a: &mut Args, m: EngineMutation, ts: Option<i64>) -> Out
     Ok(Reply::Void)
 }
 
-fn column_delete(a: &mut Args) -> Result<EngineMutation, ThriftError> {
+fn column_delete(a: &mut Args, ts: Option<i64>) -> Result<EngineMutation, ThriftError> {
     let m = Mutation {
         is_delete: true,
         column: a.binary(3),
         ..Mutation::default()
     };
-    mutation(m, None)
+    mutation(m, ts)
 }
 
 /// `deleteAll(1: table, 2: row, 3: column)`: every version of a column, or a whole family.
 pub fn delete_all(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    let m = column_delete(a)?;
-    delete(gw, a, m, None)
+    let m = column_delete(a, None)?;
+    delete(gw, a, m)
 }
 
-/// `deleteAllTs(1: table, 2: row, 3: column, 4: timestamp)`
+/// `deleteAllTs(1: table, 2: row, 3: column, 4: timestamp)`: the versions at or before it.
 pub fn delete_all_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    let m = column_delete(a)?;
     let ts = a.i64(4);
-    delete(gw, a, m, ts)
+    let m = column_delete(a, ts)?;
+    delete(gw, a, m)
 }
 
 /// `deleteAllRow(1: table, 2: row)`
 pub fn delete_all_row(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    delete(gw, a, EngineMutation::DeleteRow, None)
+    delete(gw, a, EngineMutation::DeleteRow)
 }
 
-/// `deleteAllRowTs(1: table, 2: row, 3: timestamp)`
+/// `deleteAllRowTs(1: table, 2: row, 3: timestamp)`: every version at or before it.
 pub fn delete_all_row_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    let ts = a.i64(3);
-    delete(gw, a, EngineMutation::DeleteRow, ts)
+    let m = match a.i64(3).and_then(time::up_to_micros) {
+        Some(timestamp) => EngineMutation::DeleteRowUpTo { timestamp },
+        None => EngineMutation::DeleteRow,
+    };
+    delete(gw, a, m)
 }
 
 /// `atomicIncrement(1: table, 2: row, 3: column, 4: value)`
@@ -257,11 +259,22 @@ mod tests {
     }
 
     #[test]
-    fn deletes_up_to_a_timestamp_are_not_supported_yet() {
-        match mutation(m(true, b"cf:q", None), Some(1_700_000_000_000)) {
-            Err(ThriftError::Io(msg)) => assert!(msg.starts_with("not supported yet"), "{msg}"),
-            other => panic!("{other:?}"),
-        }
+    fn a_delete_at_t_ms_covers_every_microsecond_up_to_the_end_of_t() {
+        assert_eq!(
+            mutation(m(true, b"cf:q", None), Some(1_700_000_000_000)),
+            Ok(EngineMutation::DeleteColumnUpTo {
+                family: "cf".into(),
+                qualifier: Bytes::from_static(b"q"),
+                timestamp: 1_700_000_000_000_999
+            })
+        );
+        assert_eq!(
+            mutation(m(true, b"cf", None), Some(7)),
+            Ok(EngineMutation::DeleteFamilyUpTo {
+                family: "cf".into(),
+                timestamp: 7_999
+            })
+        );
     }
 
     #[test]
