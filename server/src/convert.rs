@@ -511,8 +511,11 @@ pub fn server_info(
             max_value_bytes: n(o.limits.max_value),
             max_message_bytes: n(service.max_message_bytes),
             max_mutations_per_row: n(o.limits.max_mutations_per_row),
-            // Settings of issue 10 items 1 and 9, filled in when they land.
-            ..pb::ServerLimits::default()
+            max_cells_per_call: n(o.limits.max_cells_per_call),
+            max_bytes_per_call: n(o.limits.max_bytes_per_call),
+            max_cells_per_row: n(o.limits.max_cells_per_row),
+            max_scans: n(service.max_scans),
+            max_scans_per_connection: n(service.max_scans_per_connection),
         }),
         sync: match o.sync_mode {
             strata_engine::SyncMode::Always => "always",

@@ -301,6 +301,10 @@ async fn server_info_lists_ingest_dirs_version_sync_and_limits() {
         "1MiB",
         "--max-row-key-bytes",
         "2KiB",
+        "--max-cells-per-call",
+        "5000",
+        "--max-scans",
+        "7",
     ])
     .await;
     let mut c = server.client().await;
@@ -319,6 +323,11 @@ async fn server_info_lists_ingest_dirs_version_sync_and_limits() {
     assert_eq!(limits.max_qualifier_bytes, 16 * 1024);
     assert_eq!(limits.max_message_bytes, 64 << 20);
     assert_eq!(limits.max_mutations_per_row, 100_000);
+    assert_eq!(limits.max_cells_per_call, 5000);
+    assert_eq!(limits.max_bytes_per_call, 256 << 20);
+    assert_eq!(limits.max_cells_per_row, 100_000);
+    assert_eq!(limits.max_scans, 7);
+    assert_eq!(limits.max_scans_per_connection, 32);
     // Files are taken from the given directories only.
     create_table(&mut c, "t", &["f", "g"]).await;
     let from_two = stage(&d2, "x.sst", 0, 3);
