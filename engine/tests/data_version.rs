@@ -8,20 +8,12 @@
 
 use std::path::Path;
 
-use strata_engine::{
-    AlterTable, DataVersion, Db, DbOptions, FamilyOptions, Mutation, RowMutation, SyncMode,
-};
+use strata_engine::{AlterTable, DataVersion, Db, FamilyOptions};
+
+mod support;
 
 fn open(dir: &Path) -> Db {
-    let db = Db::open(
-        dir,
-        DbOptions {
-            sync_mode: SyncMode::None,
-            background_threads: false,
-            ..DbOptions::default()
-        },
-    )
-    .expect("open");
+    let db = support::open_manual(dir);
     for t in ["t", "u"] {
         db.create_table(t, vec![FamilyOptions::new("f")])
             .expect("create");
@@ -30,19 +22,7 @@ fn open(dir: &Path) -> Db {
 }
 
 fn put(db: &Db, table: &str, row: &str) {
-    db.mutate_rows(
-        table,
-        vec![RowMutation {
-            row: row.as_bytes().to_vec().into(),
-            mutations: vec![Mutation::SetCell {
-                family: "f".into(),
-                qualifier: "q".into(),
-                value: b"v".to_vec().into(),
-                timestamp: 0,
-            }],
-        }],
-    )
-    .expect("write");
+    support::put(db, table, row, b"v");
 }
 
 fn stamp(db: &Db, table: &str) -> DataVersion {

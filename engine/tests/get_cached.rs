@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-use strata_engine::{Db, DbOptions, FamilyOptions, Mutation, ReadOptions, RowMutation, SyncMode};
+use strata_engine::{Db, DbOptions, FamilyOptions, ReadOptions, SyncMode};
+
+mod support;
 
 fn open(dir: &Path, block_cache_bytes: usize) -> Db {
     let db = Db::open(
@@ -26,19 +28,7 @@ fn open(dir: &Path, block_cache_bytes: usize) -> Db {
 }
 
 fn put(db: &Db, row: &str, value: &str) {
-    db.mutate_rows(
-        "t",
-        vec![RowMutation {
-            row: row.as_bytes().to_vec().into(),
-            mutations: vec![Mutation::SetCell {
-                family: "f".into(),
-                qualifier: "q".into(),
-                value: value.as_bytes().to_vec().into(),
-                timestamp: 0,
-            }],
-        }],
-    )
-    .expect("write");
+    support::put(db, "t", row, value.as_bytes());
 }
 
 fn value(row: &Option<strata_engine::Row>) -> Option<Vec<u8>> {

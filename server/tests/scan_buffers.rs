@@ -16,6 +16,8 @@ use strata_proto::v1 as pb;
 use strata_server::ServiceOptions;
 use strata_server::scan_budget::ScanBudget;
 
+mod support;
+
 const BUDGET: usize = 3 << 20;
 
 async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
@@ -56,24 +58,7 @@ async fn concurrent_scans_share_the_budget_wait_for_it_and_all_finish() {
     .expect("create");
     // 48 rows of 64 KiB: 3 MiB per scan, far more than the budget for 20 scans at once.
     let value = bytes::Bytes::from(vec![b'v'; 64 << 10]);
-    c.mutate_rows(pb::MutateRowsRequest {
-        table: "t".into(),
-        entries: (0..48)
-            .map(|i| pb::RowMutations {
-                row: format!("r{i:03}").into_bytes().into(),
-                mutations: vec![pb::Mutation {
-                    kind: Some(pb::mutation::Kind::SetCell(pb::SetCell {
-                        family: "f".into(),
-                        qualifier: "q".into(),
-                        value: value.clone(),
-                        timestamp_micros: 0,
-                    })),
-                }],
-            })
-            .collect(),
-    })
-    .await
-    .expect("write");
+    support::write_rows(&mut c, 48, value).await;
 
     // Watch the budget the whole time.
     let peak = Arc::new(AtomicUsize::new(0));

@@ -13,6 +13,8 @@ use strata_engine::{Db, DbOptions, SyncMode};
 use strata_proto::v1 as pb;
 use strata_server::ServiceOptions;
 
+mod support;
+
 /// Rows of 128 KiB: 8 MiB, more than HTTP/2's flow-control windows (the client's default
 /// stream window is 2 MiB), so the scan cannot finish before its client reads.
 const ROWS: usize = 64;
@@ -38,24 +40,7 @@ async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
 /// Write every row with `value` (128 KiB of it) and flush: one more table file.
 async fn write_and_flush(c: &mut strata_server::Client, value: u8) {
     let value = bytes::Bytes::from(vec![value; 128 << 10]);
-    c.mutate_rows(pb::MutateRowsRequest {
-        table: "t".into(),
-        entries: (0..ROWS)
-            .map(|i| pb::RowMutations {
-                row: format!("r{i:03}").into_bytes().into(),
-                mutations: vec![pb::Mutation {
-                    kind: Some(pb::mutation::Kind::SetCell(pb::SetCell {
-                        family: "f".into(),
-                        qualifier: "q".into(),
-                        value: value.clone(),
-                        timestamp_micros: 0,
-                    })),
-                }],
-            })
-            .collect(),
-    })
-    .await
-    .expect("write");
+    support::write_rows(c, ROWS, value).await;
     c.flush(pb::FlushRequest { table: "t".into() })
         .await
         .expect("flush");

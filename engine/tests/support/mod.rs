@@ -96,3 +96,20 @@ pub fn open_manual(dir: &Path) -> Db {
     )
     .expect("open")
 }
+
+/// Write `value` to `row`'s cell `f:q` of `table` at the server's clock.
+pub fn put(db: &Db, table: &str, row: &str, value: &[u8]) {
+    db.mutate_rows(
+        table,
+        vec![strata_engine::RowMutation {
+            row: row.as_bytes().to_vec().into(),
+            mutations: vec![strata_engine::Mutation::SetCell {
+                family: "f".into(),
+                qualifier: "q".into(),
+                value: value.to_vec().into(),
+                timestamp: 0,
+            }],
+        }],
+    )
+    .expect("write");
+}
