@@ -37,6 +37,9 @@ pub mod filter;
 #[cfg(test)]
 mod frozen_formats;
 pub mod fs;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod fuzz;
 mod health;
 pub mod iso8601;
 mod lock;
@@ -73,7 +76,9 @@ pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};
 #[doc(hidden)]
 pub mod testing {
     pub use crate::fault_fs::FaultFs;
+    pub use crate::manifest::{ManifestState, read_manifest};
     pub use crate::memtable::MemTable;
     pub use crate::merge::{CellSource, MergeIter};
-    pub use crate::wal::LogWriter;
+    pub use crate::wal::{LogWriter, SegmentContents, read_segment};
+    pub use crate::write_batch::WriteBatch;
 }
