@@ -282,9 +282,8 @@ fn check_damaged(bytes: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// A record's payload damaged and its frame checksum recomputed: decoding and recovery may
-/// fail or not, but never panic, and a failure names the segment.
-fn check_checksummed_lie(record: usize, damage: &[Damage]) -> Result<(), TestCaseError> {
+/// Record `record`'s payload damaged and its frame checksum recomputed: the segment.
+fn checksummed_lie(record: usize, damage: &[Damage]) -> Vec<u8> {
     let b = base();
     let i = record % b.records.len();
     let payload = fuzz::damaged(&b.records[i], damage, &[]);
@@ -303,16 +302,60 @@ fn check_checksummed_lie(record: usize, damage: &[Damage]) -> Result<(), TestCas
         .copied()
         .unwrap_or(b.segment.len());
     seg.extend_from_slice(&b.segment[next..]);
+    seg
+}
+
+/// A segment whose record `i` is a lie under a good checksum: decoding and recovery may
+/// fail or not, but never panic, and a failure names the segment and the record's offset.
+fn check_lie(seg: &[u8], i: usize) -> Result<(), TestCaseError> {
+    let b = base();
+    let at = b.length_fields[i];
     let path = Path::new("/fuzz/000001.log");
-    if let Err(e) = WriteBatch::decode(&payload, path, 7) {
+    let contents = {
+        let scratch = tempfile::tempdir().unwrap();
+        let p = scratch.path().join(&b.name);
+        std::fs::write(&p, seg).unwrap();
+        read_segment(&strata_engine::fs::real(), &p, false).expect("the framing is good")
+    };
+    prop_assert_eq!(contents.offsets.get(i).copied(), Some(at as u64));
+    if let Err(e) = WriteBatch::decode(&contents.records[i], path, at as u64) {
         fuzz::names_file_and_offset(&e, path).map_err(TestCaseError::fail)?;
     }
-    let (dir, db) = open_store(&b.manifest, &b.name, &seg);
-    if let Err(e) = db {
-        let segp = dir.path().join("wal").join(&b.name);
+    let (dir, db) = open_store(&b.manifest, &b.name, seg);
+    let segp = dir.path().join("wal").join(&b.name);
+    if let Err(e) = db.map(drop) {
         fuzz::names_file_and_offset(&e, &segp).map_err(TestCaseError::fail)?;
+        // A payload that does not decode is reported at its record's byte offset (not at
+        // the record's index in the segment).
+        if let strata_engine::Error::Corruption { offset, what, .. } = &e
+            && what.contains("WAL payload")
+        {
+            prop_assert_eq!(*offset, at as u64, "offset of the bad record: {}", e);
+        }
+    }
+    // `strata check` lists such damage at the same place.
+    let report = strata_engine::check::check_store(dir.path()).unwrap();
+    for f in report.findings.iter().filter(|f| f.path == segp) {
+        if f.what.contains("WAL payload") {
+            prop_assert_eq!(f.offset, Some(at as u64), "check's offset: {}", f.what);
+        }
     }
     Ok(())
+}
+
+/// Regression cases of lies, `lies/record-I-*.log`: record I is the lie.
+#[test]
+fn the_lies_corpus_is_reported_at_the_records_offset() {
+    let dir = corpus_dir().join("lies");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+        let i: usize = name.split('-').nth(1).unwrap().parse().unwrap();
+        check_lie(&std::fs::read(&p).unwrap(), i).unwrap_or_else(|e| panic!("{name}: {e}"));
+        n += 1;
+    }
+    assert!(n >= 1, "the regression cases are there");
 }
 
 #[test]
@@ -344,7 +387,10 @@ fn records_with_recomputed_checksums_never_panic_decoding_or_recovery() {
         "wal-record-payload",
         256,
         (any::<usize>(), fuzz::damages()),
-        |(record, list)| check_checksummed_lie(record, &list),
+        |(record, list)| {
+            let i = record % base().records.len();
+            check_lie(&checksummed_lie(record, &list), i)
+        },
     );
 }
 
