@@ -52,6 +52,8 @@ mod read;
 mod row;
 mod scan;
 mod snapshots;
+#[doc(hidden)]
+pub mod space_limit_fs;
 pub mod sstable;
 mod stats;
 mod table;
