@@ -4,6 +4,8 @@
 
 use strata_proto::v1 as pb;
 
+pub mod rmw;
+
 /// Write rows `r000`, `r001`, ... (`rows` of them) of table `t`, each with `value` in `f:q`.
 pub async fn write_rows(c: &mut strata_server::Client, rows: usize, value: bytes::Bytes) {
     c.mutate_rows(pb::MutateRowsRequest {
