@@ -215,36 +215,20 @@ impl Db {
         deltas: Vec<ColumnDelta>,
         opts: &WriteOptions,
     ) -> Result<Row> {
-        let inner = &self.inner;
-        inner.check_writable()?;
         if deltas.is_empty() {
             return Err(Error::InvalidArgument(
                 "an increment needs at least one column".into(),
             ));
         }
-        let t = inner.catalog.table(table)?;
         let columns = distinct_columns(deltas.iter().map(|d| (d.family.as_str(), &d.qualifier)));
+        // Sized as what it writes: one 8-byte value per column.
         let zero = Bytes::from_static(&[0; 8]);
-        let sizing = RowMutation {
-            row: row.clone(),
-            mutations: columns
-                .iter()
-                .map(|(family, qualifier)| Mutation::SetCell {
-                    family: family.clone(),
-                    qualifier: qualifier.clone(),
-                    value: zero.clone(),
-                    timestamp: 0,
-                })
-                .collect(),
-        };
-        inner.validate(&t, table, &sizing)?;
-        let _row = inner.lock_row(&t, &row, opts)?;
-        let current = self.get(table, &row, &selection(&columns))?;
-        let now = crate::cell::now_micros();
-        let mut mutations = Vec::with_capacity(columns.len());
-        for (family, qualifier) in columns {
-            let cell = latest(current.as_ref(), &family, &qualifier);
-            let column = || column_name(&family, &qualifier);
+        let sizing = columns
+            .iter()
+            .map(|(f, q)| (f.clone(), q.clone(), zero.clone()))
+            .collect();
+        let rewrite = |family: &str, qualifier: &Bytes, cell: Option<&Cell>| {
+            let column = || column_name(family, qualifier);
             let mut value = match cell {
                 None => 0,
                 Some(c) => atomic::counter(&c.value).map_err(|len| Error::NotACounter {
@@ -268,20 +252,9 @@ impl Db {
                         delta: d.delta,
                     })?;
             }
-            mutations.push(Mutation::SetCell {
-                timestamp: atomic::next_timestamp(now, cell.map(|c| c.timestamp)),
-                family,
-                qualifier,
-                value: Bytes::copy_from_slice(&value.to_be_bytes()),
-            });
-        }
-        let rm = RowMutation {
-            row: row.clone(),
-            mutations,
+            Ok(Bytes::copy_from_slice(&value.to_be_bytes()))
         };
-        let reply = result_row(&row, &rm);
-        inner.write_rows(table, vec![rm], opts)?;
-        Ok(reply)
+        self.rewrite_columns(table, &row, columns, sizing, opts, rewrite)
     }
 
     /// Append each value to its cell's latest value in `row` (a missing cell starts empty; a
@@ -301,35 +274,18 @@ impl Db {
         cells: Vec<ColumnAppend>,
         opts: &WriteOptions,
     ) -> Result<Row> {
-        let inner = &self.inner;
-        inner.check_writable()?;
         if cells.is_empty() {
             return Err(Error::InvalidArgument(
                 "an append needs at least one cell".into(),
             ));
         }
-        let t = inner.catalog.table(table)?;
-        // Sized with what is appended; the results are checked again when written.
-        let sizing = RowMutation {
-            row: row.clone(),
-            mutations: cells
-                .iter()
-                .map(|c| Mutation::SetCell {
-                    family: c.family.clone(),
-                    qualifier: c.qualifier.clone(),
-                    value: c.value.clone(),
-                    timestamp: 0,
-                })
-                .collect(),
-        };
-        inner.validate(&t, table, &sizing)?;
         let columns = distinct_columns(cells.iter().map(|c| (c.family.as_str(), &c.qualifier)));
-        let _row = inner.lock_row(&t, &row, opts)?;
-        let current = self.get(table, &row, &selection(&columns))?;
-        let now = crate::cell::now_micros();
-        let mut mutations = Vec::with_capacity(columns.len());
-        for (family, qualifier) in columns {
-            let cell = latest(current.as_ref(), &family, &qualifier);
+        // Sized with what is appended; the results are checked again when written.
+        let sizing = cells
+            .iter()
+            .map(|c| (c.family.clone(), c.qualifier.clone(), c.value.clone()))
+            .collect();
+        let rewrite = |family: &str, qualifier: &Bytes, cell: Option<&Cell>| {
             let mut value = cell.map(|c| c.value.to_vec()).unwrap_or_default();
             for c in cells
                 .iter()
@@ -337,18 +293,59 @@ impl Db {
             {
                 value.extend_from_slice(&c.value);
             }
+            Ok(Bytes::from(value))
+        };
+        self.rewrite_columns(table, &row, columns, sizing, opts, rewrite)
+    }
+
+    /// What increment and append share: check `sizing` (family, qualifier, value of the
+    /// puts the call is sized as) before anything else, lock `row`, read the latest version
+    /// of each of `columns`, compute each new value with `rewrite(family, qualifier, latest)`,
+    /// write them all in one row mutation, and reply with them.
+    fn rewrite_columns(
+        &self,
+        table: &str,
+        row: &Bytes,
+        columns: Vec<(String, Bytes)>,
+        sizing: Vec<(String, Bytes, Bytes)>,
+        opts: &WriteOptions,
+        mut rewrite: impl FnMut(&str, &Bytes, Option<&Cell>) -> Result<Bytes>,
+    ) -> Result<Row> {
+        let inner = &self.inner;
+        inner.check_writable()?;
+        let t = inner.catalog.table(table)?;
+        let sizing = RowMutation {
+            row: row.clone(),
+            mutations: sizing
+                .into_iter()
+                .map(|(family, qualifier, value)| Mutation::SetCell {
+                    family,
+                    qualifier,
+                    value,
+                    timestamp: 0,
+                })
+                .collect(),
+        };
+        inner.validate(&t, table, &sizing)?;
+        let _row = inner.lock_row(&t, row, opts)?;
+        let current = self.get(table, row, &selection(&columns))?;
+        let now = crate::cell::now_micros();
+        let mut mutations = Vec::with_capacity(columns.len());
+        for (family, qualifier) in columns {
+            let cell = latest(current.as_ref(), &family, &qualifier);
+            let value = rewrite(&family, &qualifier, cell)?;
             mutations.push(Mutation::SetCell {
                 timestamp: atomic::next_timestamp(now, cell.map(|c| c.timestamp)),
                 family,
                 qualifier,
-                value: Bytes::from(value),
+                value,
             });
         }
         let rm = RowMutation {
             row: row.clone(),
             mutations,
         };
-        let reply = result_row(&row, &rm);
+        let reply = result_row(row, &rm);
         inner.write_rows(table, vec![rm], opts)?;
         Ok(reply)
     }

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use strata_engine::{Db, DbOptions, SyncMode};
 use strata_proto::v1 as pb;
-use strata_server::{Client, Remote, ServiceOptions};
+use strata_server::{Client, ServiceOptions};
 
 pub async fn start() -> (tempfile::TempDir, Db, strata_server::ServerHandle, Client) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -19,26 +19,8 @@ pub async fn start() -> (tempfile::TempDir, Db, strata_server::ServerHandle, Cli
         },
     )
     .expect("open store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let server = strata_server::start(db.clone(), listener, ServiceOptions::default())
-        .await
-        .expect("start");
-    let mut client = Remote::plain(server.url())
-        .connect()
-        .await
-        .expect("connect");
-    client
-        .create_table(pb::CreateTableRequest {
-            table: "t".into(),
-            families: vec![pb::FamilyOptions {
-                name: "f".into(),
-                ..Default::default()
-            }],
-        })
-        .await
-        .expect("create");
+    let (server, mut client) = super::serve(&db, ServiceOptions::default()).await;
+    super::create_t(&mut client).await;
     (dir, db, server, client)
 }
 
