@@ -102,6 +102,8 @@ pub(crate) struct Table {
     pub inserting_from: AtomicU64,
     pub counters: TableCounters,
     pub dropped: AtomicBool,
+    /// Serializes read-modify-write operations per row (`db/read_modify_write.rs`).
+    pub row_locks: crate::row_lock::RowLocks,
     /// Set at open when some of its files could not be opened: the table then answers
     /// nothing but [`Damage::error`] (it is still flushed, so what the WAL holds for it is
     /// kept, and never compacted).
@@ -126,6 +128,7 @@ impl Table {
             inserting_from: AtomicU64::new(SeqNo::MAX),
             counters: TableCounters::default(),
             dropped: AtomicBool::new(false),
+            row_locks: crate::row_lock::RowLocks::default(),
             damage: None,
             generation: AtomicU64::new(next_generation()),
         }
