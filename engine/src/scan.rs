@@ -39,8 +39,8 @@ pub const RESEEK_AFTER: Duration = Duration::from_secs(1);
 const CHECK_EVERY: u64 = 256;
 
 /// The sources of one scan on one version.
-struct Sources {
-    merge: MergeIter,
+pub(crate) struct Sources {
+    pub(crate) merge: MergeIter,
     /// The first entry of the next row, read ahead.
     pending: Option<InternalCell>,
     version: Arc<TableVersion>,
@@ -83,7 +83,7 @@ impl std::fmt::Debug for RowScanner {
 }
 
 /// Open `v`'s sources from `start` at `snapshot`, for the families of `plan`.
-fn open_sources(
+pub(crate) fn open_sources(
     v: Arc<TableVersion>,
     plan: &ReadPlan,
     snapshot: SeqNo,
@@ -290,7 +290,7 @@ impl Iterator for RowScanner {
 /// Whether two row keys are equal, by pointer first: a source's cells of one row share one
 /// key buffer, so most checks skip the `memcmp`.
 #[inline]
-fn same_row(a: &Bytes, b: &Bytes) -> bool {
+pub(crate) fn same_row(a: &Bytes, b: &Bytes) -> bool {
     (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 

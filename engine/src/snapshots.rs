@@ -52,7 +52,6 @@ impl Snapshots {
     }
 
     /// Snapshots alive now.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.live.lock().values().sum()
     }

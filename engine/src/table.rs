@@ -13,6 +13,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::cell::SeqNo;
 use crate::error::Error;
+use crate::events::EventLog;
 use crate::manifest::TableState;
 use crate::options::FamilyOptions;
 use crate::sstable::TableBuildOptions;
@@ -42,6 +43,8 @@ pub(crate) struct TableCounters {
     pub user_bytes: AtomicU64,
     /// Bytes of table files written by flushes.
     pub flush_bytes: AtomicU64,
+    /// Cells (values and delete markers) applied by writes (not by ingested files).
+    pub cells_written: AtomicU64,
 }
 
 /// Why a table is unavailable: the files listed for it that could not be opened, each with
@@ -101,6 +104,8 @@ pub(crate) struct Table {
     /// atomic), and the WAL keeps every segment from it on.
     pub inserting_from: AtomicU64,
     pub counters: TableCounters,
+    /// Recent flushes, compactions and ingests.
+    pub events: EventLog,
     pub dropped: AtomicBool,
     /// Set at open when some of its files could not be opened: the table then answers
     /// nothing but [`Damage::error`] (it is still flushed, so what the WAL holds for it is
@@ -125,6 +130,7 @@ impl Table {
             room: Condvar::new(),
             inserting_from: AtomicU64::new(SeqNo::MAX),
             counters: TableCounters::default(),
+            events: EventLog::default(),
             dropped: AtomicBool::new(false),
             damage: None,
             generation: AtomicU64::new(next_generation()),

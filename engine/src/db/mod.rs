@@ -56,7 +56,9 @@ use crate::options::{DbOptions, FamilyOptions};
 use crate::read::ReadPlan;
 use crate::row::{ReadOptions, Row, ScanOptions};
 use crate::scan::RowScanner;
-use crate::stats::TableDescription;
+use crate::snapshots::Snapshot;
+use crate::stats::{StoreStats, TableDescription};
+use crate::table::Table;
 
 mod ddl;
 mod flush;
@@ -218,6 +220,18 @@ impl Db {
         ))
     }
 
+    /// The store's figures since open (cells written, bytes flushed and compacted, block
+    /// cache hits and misses, open scans, WAL bytes), for metrics.
+    pub fn store_stats(&self) -> StoreStats {
+        let c = &self.inner.catalog;
+        crate::stats::store(
+            &c.tables(),
+            &c.block_cache,
+            c.snapshots.len() as u64,
+            self.inner.wal_bytes(),
+        )
+    }
+
     /// A stamp of what a read of `table` sees now (see [`DataVersion`]): equal stamps mean
     /// equal data, so a result computed from the table may be kept under its stamp. `None`
     /// when no stamp can be given now: a write to the table is applied but not yet visible,
@@ -359,6 +373,17 @@ impl Db {
         // loaded after it holds every memtable of the writes it counts.
         let snapshot = inner.catalog.snapshots.take_at(|| inner.snapshot(&t));
         RowScanner::new(t, plan, snapshot, &opts)
+    }
+
+    /// A table and a snapshot registered the way [`Db::scan`] registers its own, for a read
+    /// that opens its sources itself (the aggregation's counting pass): load the table's
+    /// version after this returns, and every write the snapshot counts is in it.
+    pub(crate) fn read_snapshot(&self, table: &str) -> Result<(Arc<Table>, Snapshot)> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let t = inner.catalog.table(table)?;
+        let snapshot = inner.catalog.snapshots.take_at(|| inner.snapshot(&t));
+        Ok((t, snapshot))
     }
 
     /// Flush `table`'s memtables to table files and wait for it. Nothing is written once the

@@ -247,6 +247,9 @@ impl DbInner {
         t.counters
             .user_bytes
             .fetch_add(encoded.len() as u64, Ordering::Relaxed);
+        t.counters
+            .cells_written
+            .fetch_add(ncells, Ordering::Relaxed);
         drop(encoded);
         let last = batch.first_seq + ncells - 1;
         self.insert(&t, batch);

@@ -408,6 +408,12 @@ impl TableReader {
         self.file.key_blocks_read.load(Ordering::Relaxed)
     }
 
+    /// The last row key of each key block, in order: evenly spaced samples of the file's
+    /// rows (every key block holds about as many rows), read from the index in memory.
+    pub(crate) fn key_samples(&self) -> impl Iterator<Item = &[u8]> {
+        self.file.key_index.iter().map(|e| e.last_key.as_ref())
+    }
+
     /// Cache and bloom counters since open.
     pub fn read_stats(&self) -> ReadStats {
         let i = &*self.file;
