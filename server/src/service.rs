@@ -341,7 +341,9 @@ impl Strata for StrataService {
         let mut r = self.admit(request, Action::Scan)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let mut options = convert::scan_options_from_pb(&mut r).map_err(invalid)?;
-        let filter = convert::read_filter(&r.filter, &mut options.read).map_err(invalid)?;
+        let filter = convert::read_filter(&r.filter, &mut options.read)
+            .map_err(invalid)?
+            .map(|f| f.reversed(options.reverse));
         let batching = self.batching(r.batch_size, r.keys_only);
         let stream = scan::start(&self.scans, conn, table, options, filter, batching).await?;
         Ok(Response::new(stream))
