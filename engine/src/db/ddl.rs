@@ -74,6 +74,7 @@ impl DbInner {
                     files: Vec::new(),
                     flushed_seq: created_seq.saturating_sub(1),
                     ingests: Vec::new(),
+                    disabled: false,
                 };
                 let t = Arc::new(Table::new(table, &ts, TableVersion::empty()));
                 next.tables.insert(table.to_string(), ts);
@@ -105,6 +106,31 @@ impl DbInner {
             *v = TableVersion::empty();
         });
         tracing::info!(table, "table dropped");
+        Ok(())
+    }
+
+    /// See `Db::disable_table` and `Db::enable_table`: one manifest commit (none when the
+    /// table already is in that state), then the in-memory flag, under the manifest lock.
+    pub(super) fn set_enabled(&self, table: &str, enabled: bool) -> Result<()> {
+        let t = self.catalog.table_even_if_damaged(table)?;
+        if t.disabled.load(Ordering::Acquire) != enabled {
+            return Ok(());
+        }
+        self.catalog.commit_then(
+            &[],
+            |next| {
+                // The table this call started with, not one re-created under its name.
+                let ts = next
+                    .tables
+                    .get_mut(table)
+                    .filter(|ts| ts.id == t.id)
+                    .ok_or_else(|| Error::TableNotFound(table.to_string()))?;
+                ts.disabled = !enabled;
+                Ok(())
+            },
+            |()| t.disabled.store(!enabled, Ordering::Release),
+        )?;
+        tracing::info!(table, enabled, "table enabled state changed");
         Ok(())
     }
 
