@@ -455,7 +455,7 @@ pub fn description_to_pb(d: engine::TableDescription) -> pb::DescribeTableRespon
     pb::DescribeTableResponse {
         table: d.name,
         families: d.families.iter().map(family_to_pb).collect(),
-        enabled: true,
+        enabled: d.enabled,
         stats: Some(pb::TableStats {
             files: s.files,
             file_bytes: s.file_bytes,
@@ -946,8 +946,10 @@ mod tests {
                 }],
                 ..Default::default()
             },
+            enabled: false,
         });
         assert_eq!(d.table, "t");
+        assert!(!d.enabled);
         assert_eq!(d.families[0].compression, pb::Compression::Zstd as i32);
         assert_eq!(d.families[0].compression_level, 3);
         let stats = d.stats.expect("stats present");

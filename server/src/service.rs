@@ -469,16 +469,22 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::DisableTableRequest>,
     ) -> Result<Response<pb::DisableTableResponse>, Status> {
-        self.admit(request, Action::DisableTable)?;
-        Err(Status::unimplemented("DisableTable is not implemented yet"))
+        let r = self.admit(request, Action::DisableTable)?;
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let db = self.db.clone();
+        blocking(move || db.disable_table(&table)).await?;
+        Ok(Response::new(pb::DisableTableResponse {}))
     }
 
     async fn enable_table(
         &self,
         request: Request<pb::EnableTableRequest>,
     ) -> Result<Response<pb::EnableTableResponse>, Status> {
-        self.admit(request, Action::EnableTable)?;
-        Err(Status::unimplemented("EnableTable is not implemented yet"))
+        let r = self.admit(request, Action::EnableTable)?;
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let db = self.db.clone();
+        blocking(move || db.enable_table(&table)).await?;
+        Ok(Response::new(pb::EnableTableResponse {}))
     }
 }
 

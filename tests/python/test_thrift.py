@@ -3,7 +3,8 @@
 
 Starts the real `strata serve --thrift-listen` binary on free loopback ports with a temporary
 data directory and checks, through unchanged happybase 1.3.0 calls, what HBase's Thrift
-gateway answers: tables, families and regions, put/batch/row/rows/cells with versions and
+gateway answers: tables (enabled state: disabled tables refuse reads and writes, an enabled
+one is not deleted), families and regions, put/batch/row/rows/cells with versions and
 millisecond timestamps, scans (row_start/row_stop/row_prefix/columns/limit/batch_size/
 include_timestamp/sorted_columns/scan_batching/filter/reverse, with each filter of HBase's language and
 its HBase result), deletes, compaction calls, a 20,000-row scan with nothing lost or repeated
@@ -200,9 +201,45 @@ def test_tables_families_regions(ctx):
     assert c.is_table_enabled("hb_admin") is True
     c.compact_table("hb_admin")
     c.compact_table("hb_admin", major=True)
-    c.delete_table("hb_admin0")
+    # As HBase: an enabled table is not deleted; delete_table(disable=True) disables it first.
+    expect_raises(lambda: c.delete_table("hb_admin0"), "IOError", "hb_admin0", "enabled")
+    c.delete_table("hb_admin0", disable=True)
     assert b"hb_admin0" not in c.tables()
     expect_raises(lambda: c.delete_table("hb_admin0"), "IOError", "hb_admin0")
+
+
+def test_disabled_tables_refuse_reads_and_writes(ctx):
+    c = ctx.conn
+    c.create_table("hb_disabled", {"cf": {}})
+    t = c.table("hb_disabled")
+    t.put(b"r1", {b"cf:a": b"1"})
+    c.disable_table("hb_disabled")
+    assert c.is_table_enabled("hb_disabled") is False
+    for call in [
+        lambda: t.row(b"r1"),
+        lambda: t.rows([b"r1"]),
+        lambda: list(t.scan()),
+        lambda: list(t.scan(reverse=True)),
+        lambda: t.put(b"r2", {b"cf:a": b"2"}),
+        lambda: t.delete(b"r1"),
+    ]:
+        expect_raises(call, "IOError", "hb_disabled", "disabled")
+    c.enable_table("hb_disabled")
+    assert c.is_table_enabled("hb_disabled") is True
+    assert t.row(b"r1") == {b"cf:a": b"1"}
+    # Over gRPC too (FAILED_PRECONDITION naming it), and the state is the same on both paths.
+    c.disable_table("hb_disabled")
+    import grpc
+
+    try:
+        ctx.stub.Get(ctx.pb.GetRequest(table="hb_disabled", row=b"r1"), timeout=CALL_TIMEOUT)
+        raise AssertionError("a disabled table answered a gRPC Get")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
+        assert "hb_disabled" in e.details(), e.details()
+    ctx.stub.EnableTable(ctx.pb.EnableTableRequest(table="hb_disabled"), timeout=CALL_TIMEOUT)
+    assert c.is_table_enabled("hb_disabled") is True
+    c.delete_table("hb_disabled", disable=True)
 
 
 def test_put_row_rows_cells(ctx):
@@ -689,6 +726,7 @@ def _zero(code):
 
 TESTS = [
     test_tables_families_regions,
+    test_disabled_tables_refuse_reads_and_writes,
     test_put_row_rows_cells,
     test_batch_and_deletes,
     test_deletes_with_a_timestamp_cover_the_versions_at_or_before_it,

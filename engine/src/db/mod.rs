@@ -264,11 +264,13 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::TableNotFound`]; [`Error::Closed`].
+    /// [`Error::TableNotFound`]; [`Error::TableDisabled`]; [`Error::Closed`].
     pub fn data_version(&self, table: &str) -> Result<Option<DataVersion>> {
         let inner = &self.inner;
         inner.check_open()?;
-        let t = inner.catalog.table(table)?;
+        // A stamp stands for a read: a disabled table gives none (a result cached under an
+        // earlier stamp must not answer for it either).
+        let t = inner.catalog.enabled_table(table)?;
         if t.schema.load().iter().any(|f| f.options.ttl_seconds > 0) {
             return Ok(None);
         }

@@ -55,7 +55,7 @@ impl ThriftError {
         match err {
             Error::InvalidArgument(_) => ThriftError::IllegalArgument(err.to_string()),
             Error::AlreadyExists(_) => ThriftError::AlreadyExists(err.to_string()),
-            Error::TableNotFound(_) | Error::FamilyNotFound { .. } => {
+            Error::TableNotFound(_) | Error::FamilyNotFound { .. } | Error::TableDisabled(_) => {
                 ThriftError::Io(err.to_string())
             }
             _ => {

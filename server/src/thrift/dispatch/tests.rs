@@ -301,6 +301,13 @@ fn tables_are_created_listed_sorted_described_and_deleted() {
     assert_eq!(ds[0].1.max_versions, 3);
     assert_eq!(ds[0].1.compression, "NONE");
     assert_eq!(ds[0].1.time_to_live, i32::MAX);
+    // As HBase: an enabled table is not deleted.
+    let enabled = f.void("deleteTable", |w| bin(w, 1, b"zeta")).thrown(1);
+    assert!(
+        enabled.contains("zeta") && enabled.contains("enabled"),
+        "{enabled}"
+    );
+    assert_eq!(f.void("disableTable", |w| bin(w, 1, b"zeta")), Answer::Void);
     assert_eq!(f.void("deleteTable", |w| bin(w, 1, b"zeta")), Answer::Void);
     let gone = f.void("deleteTable", |w| bin(w, 1, b"zeta")).thrown(1);
     assert!(gone.contains("zeta"), "{gone}");
@@ -754,8 +761,7 @@ fn timestamped_deletes_hide_the_versions_at_or_before_them_and_later_puts_stay()
 fn phase_two_features_answer_not_supported_yet() {
     let f = fixture();
     f.create("t", &[family("cf")]);
-    let calls: [(&str, WriteArgs); 4] = [
-        ("disableTable", |w| bin(w, 1, b"t")),
+    let calls: [(&str, WriteArgs); 3] = [
         ("atomicIncrement", |w| {
             bin(w, 1, b"t");
             bin(w, 2, b"r");
@@ -770,6 +776,69 @@ fn phase_two_features_answer_not_supported_yet() {
         let m = f.void(name, args).thrown(1);
         assert!(m.starts_with("not supported yet"), "{name}: {m}");
     }
+}
+
+#[test]
+fn a_disabled_table_refuses_reads_and_writes_with_io_errors_naming_it_until_enabled() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    f.create("u", &[family("cf")]);
+    f.put("t", "r", &[("cf:a", "x")], None).void_ok();
+    let is_enabled = |table: &'static [u8]| {
+        f.call("isTableEnabled", |w| bin(w, 1, table), |r| r.read_bool())
+            .ok()
+            .expect("bool")
+    };
+    assert_eq!(f.void("disableTable", |w| bin(w, 1, b"t")), Answer::Void);
+    assert!(!is_enabled(b"t"));
+    assert!(is_enabled(b"u"));
+    let flags = f
+        .call(
+            "getTableNamesWithIsTableEnabled",
+            |_| {},
+            |r| {
+                let (_, _, n) = r.read_map_begin().expect("map");
+                (0..n)
+                    .map(|_| (r.read_binary().expect("name"), r.read_bool().expect("flag")))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .ok();
+    assert_eq!(
+        flags,
+        vec![
+            (Bytes::from_static(b"t"), false),
+            (Bytes::from_static(b"u"), true)
+        ]
+    );
+    // Reads, scans and writes of the disabled table: IOError naming it.
+    let read = f
+        .void("getRow", |w| {
+            bin(w, 1, b"t");
+            bin(w, 2, b"r");
+            attributes(w, 3);
+        })
+        .thrown(1);
+    let scan = f
+        .void("scannerOpenWithScan", |w| {
+            bin(w, 1, b"t");
+            w.write_field_begin(TType::Struct, 2);
+            TScan::default().write(w);
+        })
+        .thrown(1);
+    let write = f.put("t", "r", &[("cf:a", "y")], None).thrown(1);
+    for m in [read, scan, write] {
+        assert!(m.contains("table t is disabled"), "{m}");
+    }
+    // The other table serves.
+    f.put("u", "r", &[("cf:a", "y")], None).void_ok();
+    // Enabled again: the data is there.
+    assert_eq!(f.void("enableTable", |w| bin(w, 1, b"t")), Answer::Void);
+    assert!(is_enabled(b"t"));
+    assert_eq!(columns(&f.row("t", "r", None)[0]), vec![pair("cf:a", "x")]);
+    // A missing table is an IOError naming it.
+    let missing = f.void("disableTable", |w| bin(w, 1, b"nope")).thrown(1);
+    assert!(missing.contains("nope"), "{missing}");
 }
 
 #[test]
