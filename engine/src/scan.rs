@@ -143,7 +143,9 @@ impl RowScanner {
         opts: &ScanOptions,
     ) -> Result<RowScanner> {
         let (start, stop) = effective_bounds(opts);
-        if opts.reverse {
+        // A reverse scan reads through windows of forward scanners (`reverse.rs`); its own
+        // fields below stay unused.
+        let (sources, reverse) = if opts.reverse {
             let rev = reverse::ReverseScan::new(
                 table.clone(),
                 plan.clone(),
@@ -152,26 +154,12 @@ impl RowScanner {
                 stop.clone(),
                 opts,
             );
-            return Ok(RowScanner {
-                table,
-                plan,
-                snapshot,
-                start,
-                stop,
-                limit: opts.limit,
-                returned: 0,
-                sources: None,
-                last_row: None,
-                reseek_rows: RESEEK_AFTER_ROWS,
-                reseek_after: RESEEK_AFTER,
-                reopened: 0,
-                entries: Vec::new(),
-                done: true,
-                reverse: Some(Box::new(rev)),
-            });
-        }
-        let v = table.version.load_full();
-        let sources = open_sources(v, &plan, snapshot.seq(), &start, &stop)?;
+            (None, Some(Box::new(rev)))
+        } else {
+            let v = table.version.load_full();
+            let s = open_sources(v, &plan, snapshot.seq(), &start, &stop)?;
+            (Some(s), None)
+        };
         Ok(RowScanner {
             table,
             plan,
@@ -180,14 +168,14 @@ impl RowScanner {
             stop,
             limit: opts.limit,
             returned: 0,
-            sources: Some(sources),
+            sources,
             last_row: None,
             reseek_rows: RESEEK_AFTER_ROWS,
             reseek_after: RESEEK_AFTER,
             reopened: 0,
             entries: Vec::new(),
-            done: false,
-            reverse: None,
+            done: reverse.is_some(),
+            reverse,
         })
     }
 

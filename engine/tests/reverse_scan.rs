@@ -224,6 +224,18 @@ fn apply(db: &Db, op: &Op) {
     .expect("write");
 }
 
+/// One cell `a:q0` of value `i` in row `i`.
+fn put_row(db: &Db, i: u8) {
+    let op = Op::Put {
+        row: i,
+        fam: true,
+        qual: 0,
+        ts: 1,
+        val: i,
+    };
+    apply(db, &op);
+}
+
 /// The rows through `filter` (in the order given), as the server applies it.
 fn filtered(rows: Vec<Row>, filter: Option<&Filter>, reversed: bool, limit: u64) -> Vec<Row> {
     let Some(filter) = filter else {
@@ -349,16 +361,7 @@ fn a_reverse_scan_reads_one_snapshot_while_writes_flushes_and_compactions_land()
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     for i in 0..80u8 {
-        apply(
-            &db,
-            &Op::Put {
-                row: i,
-                fam: true,
-                qual: 0,
-                ts: 1,
-                val: i,
-            },
-        );
+        put_row(&db, i);
         if i % 20 == 19 {
             db.flush("t").unwrap();
         }
@@ -415,16 +418,7 @@ fn a_reverse_scan_of_a_dropped_table_fails_instead_of_ending_early() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     for i in 0..40u8 {
-        apply(
-            &db,
-            &Op::Put {
-                row: i,
-                fam: true,
-                qual: 0,
-                ts: 1,
-                val: i,
-            },
-        );
+        put_row(&db, i);
     }
     let mut scanner = db
         .scan(

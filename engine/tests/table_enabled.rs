@@ -7,20 +7,12 @@
 
 use std::path::Path;
 
-use strata_engine::{Db, DbOptions, Error, FamilyOptions, ReadOptions, ScanOptions, SyncMode};
+use strata_engine::{Db, Error, FamilyOptions, ReadOptions, ScanOptions};
 
 mod support;
 
 fn open(dir: &Path) -> Db {
-    Db::open(
-        dir,
-        DbOptions {
-            sync_mode: SyncMode::None,
-            background_threads: false,
-            ..DbOptions::default()
-        },
-    )
-    .expect("open")
+    support::open_manual(dir)
 }
 
 fn disabled<T: std::fmt::Debug>(r: strata_engine::Result<T>, what: &str) {

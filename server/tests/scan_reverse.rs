@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use strata_engine::{Db, DbOptions, SyncMode};
 use strata_proto::v1 as pb;
 use strata_server::ServiceOptions;
 
@@ -49,38 +48,13 @@ fn names(range: std::ops::Range<usize>) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reverse_scans_go_down_from_start_row_and_resume_below_the_last_row() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Db::open(
-        dir.path(),
-        DbOptions {
-            sync_mode: SyncMode::None,
-            background_threads: false,
-            ..DbOptions::default()
-        },
-    )
-    .expect("open store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
     let options = ServiceOptions {
         // Small replies: the wide row below is sent in parts.
         scan_batch_bytes: 4096,
         ..ServiceOptions::default()
     };
-    let server = strata_server::start(db.clone(), listener, options)
-        .await
-        .expect("start");
-    let mut c = strata_server::connect(&server.url(), &strata_server::ClientSecurity::default())
-        .await
-        .expect("connect");
-    c.create_table(pb::CreateTableRequest {
-        table: "t".into(),
-        families: vec![pb::FamilyOptions {
-            name: "f".into(),
-            ..Default::default()
-        }],
-    })
-    .await
-    .expect("create");
+    let (db, server, mut c) = support::serve(dir.path(), options).await;
+    support::create_table(&mut c, "t").await;
     // Half the rows in a file, half in the memtable.
     support::write_rows(&mut c, 60, bytes::Bytes::from_static(b"a")).await;
     c.flush(pb::FlushRequest { table: "t".into() })

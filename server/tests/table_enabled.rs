@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use strata_engine::{Db, DbOptions, SyncMode};
+use strata_engine::Db;
 use strata_proto::v1 as pb;
 use strata_server::{Client, ServiceOptions};
 use tonic::Code;
@@ -19,25 +19,7 @@ use tonic::Code;
 mod support;
 
 async fn serve(dir: &Path) -> (Db, strata_server::ServerHandle, Client) {
-    let db = Db::open(
-        dir,
-        DbOptions {
-            sync_mode: SyncMode::None,
-            background_threads: false,
-            ..DbOptions::default()
-        },
-    )
-    .expect("open store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let server = strata_server::start(db.clone(), listener, ServiceOptions::default())
-        .await
-        .expect("start");
-    let c = strata_server::connect(&server.url(), &strata_server::ClientSecurity::default())
-        .await
-        .expect("connect");
-    (db, server, c)
+    support::serve(dir, ServiceOptions::default()).await
 }
 
 async fn stop(db: Db, server: strata_server::ServerHandle) {
@@ -141,15 +123,7 @@ async fn a_disabled_table_is_failed_precondition_on_every_path_across_restarts()
     let dir = tempfile::tempdir().expect("temp dir");
     let (db, server, mut c) = serve(dir.path()).await;
     for t in ["t", "other"] {
-        c.create_table(pb::CreateTableRequest {
-            table: t.into(),
-            families: vec![pb::FamilyOptions {
-                name: "f".into(),
-                ..Default::default()
-            }],
-        })
-        .await
-        .expect("create");
+        support::create_table(&mut c, t).await;
     }
     support::write_rows(&mut c, 10, bytes::Bytes::from_static(b"a")).await;
     // An aggregation cached before the table is disabled must not answer for it after.

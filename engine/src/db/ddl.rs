@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use super::DbInner;
 use crate::error::{Error, Result};
-use crate::manifest::{FamilyRecord, FamilyState, TableState};
+use crate::manifest::{FamilyRecord, FamilyState, ManifestState, TableState};
 use crate::options::{FamilyOptions, validate_family, validate_name};
 use crate::table::{Table, schema_of};
 use crate::version::TableVersion;
@@ -119,13 +119,7 @@ impl DbInner {
         self.catalog.commit_then(
             &[],
             |next| {
-                // The table this call started with, not one re-created under its name.
-                let ts = next
-                    .tables
-                    .get_mut(table)
-                    .filter(|ts| ts.id == t.id)
-                    .ok_or_else(|| Error::TableNotFound(table.to_string()))?;
-                ts.disabled = !enabled;
+                same_table(next, table, t.id)?.disabled = !enabled;
                 Ok(())
             },
             |()| t.disabled.store(!enabled, Ordering::Release),
@@ -143,12 +137,7 @@ impl DbInner {
         let narrowed = self.catalog.commit_then(
             &[],
             |next| {
-                // The table this call started with, not one re-created under its name.
-                let ts = next
-                    .tables
-                    .get_mut(table)
-                    .filter(|ts| ts.id == t.id)
-                    .ok_or_else(|| Error::TableNotFound(table.to_string()))?;
+                let ts = same_table(next, table, t.id)?;
                 let narrowed = alter_families(table, ts, &alter, created_seq)?;
                 Ok((schema_of(ts), narrowed))
             },
@@ -167,6 +156,15 @@ impl DbInner {
         }
         Ok(())
     }
+}
+
+/// `table`'s state in `next` if it is still the table a call started with (id `id`), not one
+/// re-created under its name meanwhile.
+fn same_table<'a>(next: &'a mut ManifestState, table: &str, id: u32) -> Result<&'a mut TableState> {
+    next.tables
+        .get_mut(table)
+        .filter(|ts| ts.id == id)
+        .ok_or_else(|| Error::TableNotFound(table.to_string()))
 }
 
 /// Apply `alter` to `ts`'s families (drops, then changes, then additions, each new family

@@ -25,3 +25,47 @@ pub async fn write_rows(c: &mut strata_server::Client, rows: usize, value: bytes
     .await
     .expect("write");
 }
+
+/// A store in `dir` (no fsyncs, no background work) served in process over a real socket
+/// with `options`, and a client connected to it.
+pub async fn serve(
+    dir: &std::path::Path,
+    options: strata_server::ServiceOptions,
+) -> (
+    strata_engine::Db,
+    strata_server::ServerHandle,
+    strata_server::Client,
+) {
+    let db = strata_engine::Db::open(
+        dir,
+        strata_engine::DbOptions {
+            sync_mode: strata_engine::SyncMode::None,
+            background_threads: false,
+            ..strata_engine::DbOptions::default()
+        },
+    )
+    .expect("open store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let server = strata_server::start(db.clone(), listener, options)
+        .await
+        .expect("start");
+    let c = strata_server::connect(&server.url(), &strata_server::ClientSecurity::default())
+        .await
+        .expect("connect");
+    (db, server, c)
+}
+
+/// Create `table` with one family `f` of default options.
+pub async fn create_table(c: &mut strata_server::Client, table: &str) {
+    c.create_table(pb::CreateTableRequest {
+        table: table.into(),
+        families: vec![pb::FamilyOptions {
+            name: "f".into(),
+            ..Default::default()
+        }],
+    })
+    .await
+    .expect("create");
+}
