@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod aggregate;
+mod atomic;
 mod bloom;
 mod cache;
 mod catalog;
@@ -47,6 +48,7 @@ mod mutation;
 pub mod options;
 mod read;
 mod row;
+mod row_lock;
 mod scan;
 mod snapshots;
 pub mod sstable;
@@ -57,6 +59,7 @@ mod visibility;
 mod wal;
 mod write_batch;
 
+pub use atomic::{CheckAndMutate, ColumnAppend, ColumnDelta, CompareOp};
 pub use cell::{CellKind, CellRef, InternalCell, MARKER_TS, SeqNo, Timestamp, now_micros};
 pub use data_version::DataVersion;
 pub use db::{AlterTable, Db, IngestReply, WriteOptions};

@@ -68,6 +68,11 @@ pub enum ConvertError {
     /// A bulk-ingest path that is not absolute.
     #[error("ingest path {0:?} is not absolute (paths are on the server's machine)")]
     RelativePath(String),
+    /// A CheckAndMutate `op` this server does not know.
+    #[error(
+        "unknown compare op {0} (expected EQUAL, NOT_EQUAL, LESS, LESS_OR_EQUAL, GREATER or GREATER_OR_EQUAL)"
+    )]
+    UnknownCompareOp(i32),
     /// A `filter` string that does not parse; the message names the byte offset.
     #[error("{0}")]
     Filter(#[from] filter::FilterError),

@@ -53,7 +53,7 @@ async fn reverse_scans_go_down_from_start_row_and_resume_below_the_last_row() {
         scan_batch_bytes: 4096,
         ..ServiceOptions::default()
     };
-    let (db, server, mut c) = support::serve(dir.path(), options).await;
+    let (db, server, mut c) = support::open_and_serve(dir.path(), options).await;
     support::create_table(&mut c, "t").await;
     // Half the rows in a file, half in the memtable.
     support::write_rows(&mut c, 60, bytes::Bytes::from_static(b"a")).await;

@@ -1,5 +1,6 @@
 //! gRPC DisableTable / EnableTable: every read and write of a disabled table (Get, MultiGet,
-//! Scan forward and reverse, Mutate, MutateRows, MutateStream, Aggregate, BulkIngest) is
+//! Scan forward and reverse, Mutate, MutateRows, MutateStream, Aggregate, BulkIngest,
+//! Increment, Append, CheckAndMutate) is
 //! FAILED_PRECONDITION naming the table, DescribeTable says it is disabled, other tables
 //! serve, the state survives a restart of the server and the store, EnableTable brings the
 //! data back, and DeleteTable deletes an enabled table (unlike Thrift's deleteTable).
@@ -19,7 +20,7 @@ use tonic::Code;
 mod support;
 
 async fn serve(dir: &Path) -> (Db, strata_server::ServerHandle, Client) {
-    support::serve(dir, ServiceOptions::default()).await
+    support::open_and_serve(dir, ServiceOptions::default()).await
 }
 
 async fn stop(db: Db, server: strata_server::ServerHandle) {
@@ -106,6 +107,37 @@ async fn every_path_refuses(c: &mut Client) {
         ingest_id: "load-1".into(),
     };
     refused("BulkIngest", c.bulk_ingest(ingest).await);
+    // The read-modify-write operations.
+    let increment = pb::IncrementRequest {
+        table: "t".into(),
+        row: "r001".into(),
+        deltas: vec![pb::ColumnDelta {
+            family: "f".into(),
+            qualifier: "n".into(),
+            delta: 1,
+        }],
+    };
+    refused("Increment", c.increment(increment).await);
+    let append = pb::AppendRequest {
+        table: "t".into(),
+        row: "r001".into(),
+        cells: vec![pb::Cell {
+            family: "f".into(),
+            qualifier: "q".into(),
+            value: "more".into(),
+            timestamp_micros: 0,
+        }],
+    };
+    refused("Append", c.append(append).await);
+    let check = pb::CheckAndMutateRequest {
+        table: "t".into(),
+        row: "r001".into(),
+        family: "f".into(),
+        qualifier: "q".into(),
+        mutations: put("t").entries.remove(0).mutations,
+        ..Default::default()
+    };
+    refused("CheckAndMutate", c.check_and_mutate(check).await);
 }
 
 async fn enabled(c: &mut Client, table: &str) -> bool {

@@ -6,8 +6,10 @@ data directory and checks, through unchanged happybase 1.3.0 calls, what HBase's
 gateway answers: tables (enabled state: disabled tables refuse reads and writes, an enabled
 one is not deleted), families and regions, put/batch/row/rows/cells with versions and
 millisecond timestamps, scans (row_start/row_stop/row_prefix/columns/limit/batch_size/
-include_timestamp/sorted_columns/scan_batching/filter/reverse, with each filter of HBase's language and
-its HBase result), deletes, compaction calls, a 20,000-row scan with nothing lost or repeated
+include_timestamp/sorted_columns/scan_batching/filter/reverse, with each filter of HBase's
+language and its HBase result), deletes, counters incremented from several threads at once (a
+connection each) with counter_get/set/dec, increment/incrementRows/append/checkAndPut through
+the raw client, compaction calls, a 20,000-row scan with nothing lost or repeated
 (also through a filter that drops almost every row), the framed transport and the compact
 protocol, an unknown method leaving the connection usable, data written over gRPC read over
 Thrift and back, the gateway's calls counted in /metrics, and the pipeline dashboard's access
@@ -27,6 +29,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
@@ -276,6 +279,84 @@ def test_put_row_rows_cells(ctx):
     # Counters are 8-byte big-endian cells; counter_set is a put.
     t.counter_set(b"ctr", b"cf:n", 42)
     assert t.row(b"ctr")[b"cf:n"] == struct.pack(">q", 42)
+
+
+def test_counters_from_several_threads_at_once(ctx):
+    """happybase's counters (atomicIncrement) from 8 threads, a connection each: none lost."""
+    ctx.conn.create_table("hb_ctr", {"cf": {}})
+    threads, each = 8, 50
+    errors = []
+
+    def work():
+        conn = ctx.srv.connect()
+        try:
+            t = conn.table("hb_ctr")
+            for _ in range(each):
+                t.counter_inc(b"hits", b"cf:n")
+                t.counter_inc(b"hits", b"cf:down", -2)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            conn.close()
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors, errors
+    t = ctx.conn.table("hb_ctr")
+    assert t.counter_get(b"hits", b"cf:n") == threads * each
+    assert t.counter_get(b"hits", b"cf:down") == -2 * threads * each
+    # counter_get of a missing counter creates it at 0 (HBase does: it is an increment by 0).
+    assert t.counter_get(b"new", b"cf:n") == 0
+    assert t.row(b"new") == {b"cf:n": struct.pack(">q", 0)}
+    assert t.counter_inc(b"new", b"cf:n", 5) == 5
+    assert t.counter_dec(b"new", b"cf:n", 7) == -2
+    t.counter_set(b"new", b"cf:n", 1000)
+    assert t.counter_get(b"new", b"cf:n") == 1000
+    assert t.counter_dec(b"new", b"cf:n") == 999
+    # A cell that is not 8 bytes is no counter: an IOError naming it, the cell unchanged.
+    t.put(b"text", {b"cf:t": b"abc"})
+    expect_raises(lambda: t.counter_inc(b"text", b"cf:t"), "IOError", "cf:t", "8-byte")
+    assert t.row(b"text") == {b"cf:t": b"abc"}
+
+
+def test_increment_append_and_check_and_put_through_the_raw_client(ctx):
+    """The atomic methods happybase has in its IDL but no API for, through its Thrift client."""
+    from Hbase_thrift import Mutation, TAppend, TIncrement
+
+    c = ctx.conn
+    c.create_table("hb_atomic", {"cf": {}})
+    t = c.table("hb_atomic")
+    c.client.increment(TIncrement(table=b"hb_atomic", row=b"r", column=b"cf:n", ammount=4))
+    c.client.incrementRows(
+        [
+            TIncrement(table=b"hb_atomic", row=b"r", column=b"cf:n", ammount=1),
+            TIncrement(table=b"hb_atomic", row=b"s", column=b"cf:n", ammount=2),
+        ]
+    )
+    assert t.counter_get(b"r", b"cf:n") == 5
+    assert t.counter_get(b"s", b"cf:n") == 2
+    t.put(b"a", {b"cf:log": b"ab"})
+    before_ms = int(time.time() * 1000) - 1
+    cells = c.client.append(
+        TAppend(table=b"hb_atomic", row=b"a", columns=[b"cf:log", b"cf:new"], values=[b"cd", b"x"])
+    )
+    assert [x.value for x in cells] == [b"abcd", b"x"], cells
+    assert all(x.timestamp >= before_ms for x in cells), cells
+    assert t.row(b"a") == {b"cf:log": b"abcd", b"cf:new": b"x"}
+
+    def check_and_put(value, column, new):
+        put = Mutation(isDelete=False, column=column, value=new, writeToWAL=True)
+        return c.client.checkAndPut(b"hb_atomic", b"k", b"cf:owner", value, put, {})
+
+    # No expected value: applied only while the column does not exist.
+    assert check_and_put(None, b"cf:owner", b"me") is True
+    assert check_and_put(None, b"cf:owner", b"you") is False
+    assert check_and_put(b"you", b"cf:x", b"1") is False
+    assert check_and_put(b"me", b"cf:x", b"2") is True
+    assert t.row(b"k") == {b"cf:owner": b"me", b"cf:x": b"2"}
 
 
 def test_batch_and_deletes(ctx):
@@ -683,6 +764,7 @@ def main():
             srv = Server(root, "main", os.path.join(root, "main"), "--http-listen", ctx.http_addr)
             srv.start()
             servers.append(srv)
+            ctx.srv = srv
             ctx.conn = srv.connect()
             import grpc
 
@@ -728,6 +810,8 @@ TESTS = [
     test_tables_families_regions,
     test_disabled_tables_refuse_reads_and_writes,
     test_put_row_rows_cells,
+    test_counters_from_several_threads_at_once,
+    test_increment_append_and_check_and_put_through_the_raw_client,
     test_batch_and_deletes,
     test_deletes_with_a_timestamp_cover_the_versions_at_or_before_it,
     test_scans,

@@ -9,7 +9,9 @@
 //! - `flush.rs`: frozen memtables to table files, and the background flush and compaction
 //!   threads;
 //! - `ingest.rs`: adoption of table files built elsewhere;
-//! - `ddl.rs`: create, drop and alter tables.
+//! - `ddl.rs`: create, drop and alter tables;
+//! - `read_modify_write.rs`: check-and-mutate, increment and append, serialized per row by
+//!   the table's row locks.
 //!
 //! The catalog (`crate::catalog`) owns the manifest, the tables and their versions; reads
 //! are shaped by `crate::read` and `crate::scan`; compaction lives in `crate::compaction`.
@@ -18,6 +20,8 @@
 //!
 //! A thread holding one of these locks only ever takes locks further down the list:
 //!
+//! 0. `Table::row_locks` (one stripe, held by a read-modify-write across its read and its
+//!    whole write, group-commit fsync included; never two stripes at once);
 //! 1. `Table::compaction_lock` (one table's compactions; held for a whole compaction, whose
 //!    major form first freezes and flushes the memtables);
 //! 2. `Table::writer` (one table's writers and memtable rotations; a writer holds it from
@@ -63,6 +67,7 @@ mod flush;
 mod ingest;
 mod ingest_source;
 mod open;
+mod read_modify_write;
 #[cfg(any(test, feature = "testing"))]
 mod testing;
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The methods end to end at the message level (encode a call, dispatch it against a real
 //! store, decode the reply): HBase's semantics as happybase sees them, the declared
-//! exceptions, and the methods that answer "not supported yet".
+//! exceptions, and the methods that answer "not supported yet". The atomic methods are in
+//! `tests/atomic.rs`.
 
 use std::net::SocketAddr;
 
@@ -13,6 +14,8 @@ use crate::thrift::protocol::{Binary, Compact};
 use crate::thrift::types::{
     BatchMutation, ColumnDescriptor, Mutation, TCell, TRegionInfo, TRowResult, TScan, Value,
 };
+
+mod atomic;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -70,7 +73,6 @@ impl<T: std::fmt::Debug> Answer<T> {
 }
 
 type W = <Binary as Codec>::Writer;
-type WriteArgs = fn(&mut W);
 
 impl Fixture {
     fn call_with<C: Codec, T>(
@@ -755,27 +757,6 @@ fn timestamped_deletes_hide_the_versions_at_or_before_them_and_later_puts_stay()
     f.put("t", "r", &[("cf:a", "late3")], Some(3)).void_ok();
     let got = f.row("t", "r", None);
     assert_eq!(columns(&got[0]), vec![pair("cf:a", "late3")]);
-}
-
-#[test]
-fn phase_two_features_answer_not_supported_yet() {
-    let f = fixture();
-    f.create("t", &[family("cf")]);
-    let calls: [(&str, WriteArgs); 3] = [
-        ("atomicIncrement", |w| {
-            bin(w, 1, b"t");
-            bin(w, 2, b"r");
-            bin(w, 3, b"cf:n");
-            w.write_field_begin(TType::I64, 4);
-            w.write_i64(1);
-        }),
-        ("checkAndPut", |w| bin(w, 1, b"t")),
-        ("append", |_| {}),
-    ];
-    for (name, args) in calls {
-        let m = f.void(name, args).thrown(1);
-        assert!(m.starts_with("not supported yet"), "{name}: {m}");
-    }
 }
 
 #[test]
