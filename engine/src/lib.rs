@@ -67,7 +67,7 @@ pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};
 pub use row::{Cell, ColumnSelector, ReadOptions, Row, ScanOptions, TimeRange};
-pub use scan::RowScanner;
+pub use scan::{ReverseWindows, RowScanner};
 pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};
 
 /// Test and benchmark seams, not part of the supported API: a fault-injecting file layer for
