@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod aggregate;
+mod atomic;
 mod bloom;
 mod cache;
 mod catalog;
@@ -38,6 +39,9 @@ pub mod filter;
 #[cfg(test)]
 mod frozen_formats;
 pub mod fs;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod fuzz;
 mod health;
 pub mod iso8601;
 mod lock;
@@ -48,8 +52,11 @@ mod mutation;
 pub mod options;
 mod read;
 mod row;
+mod row_lock;
 mod scan;
 mod snapshots;
+#[doc(hidden)]
+pub mod space_limit_fs;
 pub mod sstable;
 mod stats;
 mod table;
@@ -58,6 +65,7 @@ mod visibility;
 mod wal;
 mod write_batch;
 
+pub use atomic::{CheckAndMutate, ColumnAppend, ColumnDelta, CompareOp};
 pub use cell::{CellKind, CellRef, InternalCell, MARKER_TS, SeqNo, Timestamp, now_micros};
 pub use data_version::DataVersion;
 pub use db::{AlterTable, Db, IngestReply, WriteOptions};
@@ -66,7 +74,7 @@ pub use events::{EventKind, RECENT_EVENTS, TableEvent};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};
 pub use row::{Cell, ColumnSelector, ReadOptions, Row, ScanOptions, TimeRange};
-pub use scan::RowScanner;
+pub use scan::{ReverseWindows, RowScanner};
 pub use stats::{FamilyStats, LevelStats, StoreStats, TableDescription, TableStats};
 
 /// Test and benchmark seams, not part of the supported API: a fault-injecting file layer for
@@ -75,7 +83,9 @@ pub use stats::{FamilyStats, LevelStats, StoreStats, TableDescription, TableStat
 #[doc(hidden)]
 pub mod testing {
     pub use crate::fault_fs::FaultFs;
+    pub use crate::manifest::{ManifestState, read_manifest};
     pub use crate::memtable::MemTable;
     pub use crate::merge::{CellSource, MergeIter};
-    pub use crate::wal::LogWriter;
+    pub use crate::wal::{LogWriter, SegmentContents, read_segment};
+    pub use crate::write_batch::WriteBatch;
 }

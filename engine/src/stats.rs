@@ -109,6 +109,8 @@ pub struct TableDescription {
     pub families: Vec<FamilyOptions>,
     /// Storage statistics.
     pub stats: TableStats,
+    /// Whether the table serves reads and writes (see `Db::disable_table`).
+    pub enabled: bool,
 }
 
 /// The store's figures since open, summed over its tables where they are per table (a
@@ -228,5 +230,6 @@ pub(crate) fn describe(t: &Table, cache: &BlockCache, wal_bytes: u64) -> TableDe
         name: t.name.clone(),
         families: schema.iter().map(|f| f.options.clone()).collect(),
         stats: s,
+        enabled: !t.disabled.load(Ordering::Acquire),
     }
 }

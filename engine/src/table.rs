@@ -107,6 +107,11 @@ pub(crate) struct Table {
     /// Recent flushes, compactions and ingests.
     pub events: EventLog,
     pub dropped: AtomicBool,
+    /// Disabled (the manifest's `TableState::disabled`): reads and writes refuse it
+    /// ([`crate::catalog::Catalog::enabled_table`]).
+    pub disabled: AtomicBool,
+    /// Serializes read-modify-write operations per row (`db/read_modify_write.rs`).
+    pub row_locks: crate::row_lock::RowLocks,
     /// Set at open when some of its files could not be opened: the table then answers
     /// nothing but [`Damage::error`] (it is still flushed, so what the WAL holds for it is
     /// kept, and never compacted).
@@ -132,6 +137,8 @@ impl Table {
             counters: TableCounters::default(),
             events: EventLog::default(),
             dropped: AtomicBool::new(false),
+            disabled: AtomicBool::new(state.disabled),
+            row_locks: crate::row_lock::RowLocks::default(),
             damage: None,
             generation: AtomicU64::new(next_generation()),
         }

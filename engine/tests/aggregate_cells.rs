@@ -289,6 +289,7 @@ fn from_reads(db: &Db, scope: &Scope, family: &str) -> Seen {
             time_range: scope.time_range,
         },
         limit: 0,
+        reverse: false,
     };
     let mut seen = Seen::default();
     for row in db.scan("t", opts).unwrap() {

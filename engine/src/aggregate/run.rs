@@ -288,6 +288,7 @@ fn count_rows<'a>(
             ..cells::read_options(&families, scope.time_range)
         },
         limit: 0,
+        reverse: false,
     };
     let mut tallies: Vec<Tally<'a>> = aggregations.iter().map(Tally::new).collect();
     let mut rows = 0u64;

@@ -105,7 +105,7 @@ impl DbInner {
             )));
         }
         let started = Instant::now();
-        let t = self.catalog.table(table)?;
+        let t = self.catalog.enabled_table(table)?;
         // 1. The id, before anything else.
         let claim = match self.claim_ingest_id(&t, ingest_id) {
             Ok(claim) => claim,
