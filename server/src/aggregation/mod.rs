@@ -142,6 +142,20 @@ mod tests {
         .expect("write");
     }
 
+    /// A store with table `t` of family `f`, flushed and compacted only when asked.
+    fn store() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = DbOptions {
+            sync_mode: SyncMode::None,
+            background_threads: false,
+            ..DbOptions::default()
+        };
+        let db = Db::open(dir.path(), options).expect("open");
+        db.create_table("t", vec![FamilyOptions::new("f")])
+            .expect("create");
+        (dir, db)
+    }
+
     fn counts(results: &[AggregateResult]) -> Vec<(Vec<u8>, u64)> {
         results[0]
             .buckets
@@ -152,15 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_repeated_aggregation_is_served_from_the_cache_until_a_write() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let options = DbOptions {
-            sync_mode: SyncMode::None,
-            background_threads: false,
-            ..DbOptions::default()
-        };
-        let db = Db::open(dir.path(), options).expect("open");
-        db.create_table("t", vec![FamilyOptions::new("f")])
-            .expect("create");
+        let (_dir, db) = store();
         put(&db, "a", "x");
         put(&db, "b", "y");
         let agg = Aggregator::new(db.clone(), 2);
@@ -185,15 +191,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cached_result_is_served_without_a_scan_slot() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let options = DbOptions {
-            sync_mode: SyncMode::None,
-            background_threads: false,
-            ..DbOptions::default()
-        };
-        let db = Db::open(dir.path(), options).expect("open");
-        db.create_table("t", vec![FamilyOptions::new("f")])
-            .expect("create");
+        let (_dir, db) = store();
         put(&db, "a", "x");
         let agg = Aggregator::new(db.clone(), 1);
         let by_q = [Aggregation::count_by("f", b"q".to_vec())];
