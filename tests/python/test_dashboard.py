@@ -29,6 +29,7 @@ import csv
 import datetime
 import base64
 import hashlib
+import json
 import os
 import ssl
 import subprocess
@@ -435,6 +436,12 @@ def test_store_counters_move_after_writes_flushes_compactions_and_scans(st):
         call("Compact", pb.CompactRequest(table=PROBE_TABLE, major=True))
         compacted = one("strata_bytes_compacted_total")
         assert compacted > before["strata_bytes_compacted_total"], compacted
+        info = json.loads(st.fetch("/api/tables/" + PROBE_TABLE))
+        kinds = [e["kind"] for e in info["recent_events"]]
+        # Newest first: the major compaction of the two flushed files, after both flushes.
+        assert kinds[0] == "compaction" and kinds.count("flush") == 2, kinds
+        assert info["recent_events"][0]["input_files"] >= 2, info["recent_events"][0]
+        assert info["cells_written"] == 1000, info["cells_written"]
         lookups = one("strata_block_cache_hits_total") + one("strata_block_cache_misses_total")
         scan = call("Scan", pb.ScanRequest(table=PROBE_TABLE))
         got = sum(len(r.rows) for r in scan)
