@@ -38,6 +38,9 @@ pub mod filter;
 #[cfg(test)]
 mod frozen_formats;
 pub mod fs;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod fuzz;
 mod health;
 pub mod iso8601;
 mod lock;
@@ -51,6 +54,8 @@ mod row;
 mod row_lock;
 mod scan;
 mod snapshots;
+#[doc(hidden)]
+pub mod space_limit_fs;
 pub mod sstable;
 mod stats;
 mod table;
@@ -76,7 +81,9 @@ pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};
 #[doc(hidden)]
 pub mod testing {
     pub use crate::fault_fs::FaultFs;
+    pub use crate::manifest::{ManifestState, read_manifest};
     pub use crate::memtable::MemTable;
     pub use crate::merge::{CellSource, MergeIter};
-    pub use crate::wal::LogWriter;
+    pub use crate::wal::{LogWriter, SegmentContents, read_segment};
+    pub use crate::write_batch::WriteBatch;
 }
