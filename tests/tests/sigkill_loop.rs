@@ -21,6 +21,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is a failed run
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -161,20 +162,27 @@ async fn round_once(
     let mut rng = StdRng::seed_from_u64(seed);
     let writers = rng.random_range(2..=4usize);
     let stats = Arc::new(Mutex::new(RoundStats::default()));
+    // Set just before the kill: a call that fails after it is the kill's doing, one that
+    // fails before it is a failed check.
+    let killed = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for w in 0..writers {
         let c = server.client().await;
         let (model, stats) = (model.clone(), stats.clone());
         let wseed: u64 = rng.random();
-        tasks.push(tokio::spawn(writer(c, round, w, wseed, model, stats)));
+        let killed = killed.clone();
+        tasks.push(tokio::spawn(writer(
+            c, round, w, wseed, model, stats, killed,
+        )));
     }
     {
         let c = server.client().await;
         let (model, stats) = (model.clone(), stats.clone());
         let mseed: u64 = rng.random();
         let ingest_dir = server.data_dir().join("ingest");
+        let killed = killed.clone();
         tasks.push(tokio::spawn(maintenance(
-            c, round, mseed, ingest_dir, model, stats,
+            c, round, mseed, ingest_dir, model, stats, killed,
         )));
     }
     // Let the round get going (a bounded wait for the first acknowledgement), then kill at a
@@ -186,6 +194,7 @@ async fn round_once(
     }
     let delay = rng.random_range(50..1500u64);
     tokio::time::sleep(Duration::from_millis(delay)).await;
+    killed.store(true, Ordering::SeqCst);
     server.kill();
     for t in tasks {
         tokio::time::timeout(Duration::from_secs(60), t)
@@ -205,6 +214,7 @@ async fn writer(
     seed: u64,
     model: Arc<Mutex<Model>>,
     stats: Arc<Mutex<RoundStats>>,
+    killed: Arc<AtomicBool>,
 ) {
     let mut rng = StdRng::seed_from_u64(seed);
     let counter = format!("counter-w{w}").into_bytes();
@@ -242,7 +252,11 @@ async fn writer(
                 entries,
             })
             .await;
-        if reply.is_err() {
+        if let Err(s) = reply {
+            assert!(
+                killed.load(Ordering::SeqCst),
+                "round {round}: writer {w}: a write failed before the kill: {s:?}"
+            );
             return; // the server is gone
         }
         let mut m = model.lock().unwrap();
@@ -265,6 +279,7 @@ async fn maintenance(
     ingest_dir: std::path::PathBuf,
     model: Arc<Mutex<Model>>,
     stats: Arc<Mutex<RoundStats>>,
+    killed: Arc<AtomicBool>,
 ) {
     let mut rng = StdRng::seed_from_u64(seed);
     for i in 0..1000usize {
@@ -330,13 +345,8 @@ async fn maintenance(
         };
         match result {
             Ok(()) => stats.lock().unwrap().maintenance += 1,
-            Err(s) if s.code() == tonic::Code::Unavailable || s.code() == tonic::Code::Unknown => {
-                return; // the server is gone
-            }
-            Err(s) if s.message().contains("transport") || s.message().contains("connect") => {
-                return;
-            }
-            Err(s) => panic!("round {round}: maintenance call failed: {s:?}"),
+            Err(_) if killed.load(Ordering::SeqCst) => return, // the server is gone
+            Err(s) => panic!("round {round}: a maintenance call failed before the kill: {s:?}"),
         }
     }
 }
