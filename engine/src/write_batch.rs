@@ -47,6 +47,7 @@ impl WriteBatch {
     }
 
     /// The batch's cells as internal cells with their sequence numbers.
+    #[cfg(test)]
     pub fn internal_cells(&self) -> impl Iterator<Item = InternalCell> + '_ {
         // Each row's first number is taken here, outside the per-cell closure: a counter
         // moved into that closure would be a copy restarting at `first_seq` for every row.
