@@ -20,6 +20,7 @@ use super::DbInner;
 use crate::cell::{InternalCell, SeqNo};
 use crate::error::{Error, Result};
 use crate::filename::wal_dir;
+use crate::fs::FileSyncer;
 use crate::mutation::{Mutation, RowMutation, WriteStats};
 use crate::options::{Limits, MAX_WRITE_BYTES, SyncMode};
 use crate::table::{FamilySchema, Table};
@@ -38,7 +39,7 @@ const STALL_RUNS: usize = 64;
 fn runs_at_least(v: &crate::version::TableVersion, runs: usize) -> bool {
     v.files.len() >= runs && v.sorted_runs() >= runs
 }
-/// A group-commit call of at least this many cells runs its fsync beside its memtable insert
+/// A durable call of at least this many cells runs its fsync beside its memtable insert
 /// (a thread per call: worth it once the insert takes longer than starting one, ~30 us).
 const OVERLAP_SYNC_CELLS: u64 = 256;
 /// A stalled writer rechecks the store's state at least this often.
@@ -152,6 +153,25 @@ fn check_call_totals(total: &CallSize, limits: &Limits, max_bytes: usize) -> Res
     Ok(())
 }
 
+/// A large call's fsync (`sync`) runs on a helper thread while this thread runs `insert`, and
+/// the call returns once both are done, so the reply still waits for the fsync (and
+/// visibility still follows it: reads of the table stop below a call until its insert clears
+/// `inserting_from`). If no thread can be started the two run one after the other here.
+fn sync_while(sync: impl Fn() -> Result<()> + Sync, insert: impl FnOnce()) -> Result<()> {
+    std::thread::scope(|s| {
+        let syncing = std::thread::Builder::new()
+            .name("strata-wal-sync".into())
+            .spawn_scoped(s, &sync);
+        insert();
+        match syncing {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => sync(),
+        }
+    })
+}
+
 /// What `row`'s cells add to a memtable's size.
 fn row_charge(row: &RowCells) -> usize {
     row.cells
@@ -213,7 +233,7 @@ impl DbInner {
 
         let mut writer = t.writer.lock();
         self.wait_for_room(&t, &mut writer, started, opts)?;
-        let wal_over_budget;
+        let (wal_over_budget, own_syncer);
         {
             let mut w = self.write.lock();
             self.check_writable()?;
@@ -235,14 +255,7 @@ impl DbInner {
             }
             // The size was checked against the record limit above, so an error here is the
             // device's: the bytes on disk are unknown.
-            let appended = w.wal.append(&encoded).and_then(|_| {
-                if self.options.sync_mode == SyncMode::Always {
-                    w.wal.sync()
-                } else {
-                    Ok(())
-                }
-            });
-            if let Err(e) = appended {
+            if let Err(e) = w.wal.append(&encoded) {
                 self.catalog.health.set_read_only(&e);
                 return Err(e);
             }
@@ -252,9 +265,12 @@ impl DbInner {
             // Before anything says the record is durable: reads of this table stop below it
             // until every row is in the memtable.
             t.inserting_from.store(batch.first_seq, Ordering::SeqCst);
-            if self.options.sync_mode != SyncMode::Group {
+            if self.options.sync_mode == SyncMode::None {
                 self.catalog.visible_seq.fetch_max(last, Ordering::SeqCst);
             }
+            // `always`: this write's own fsync, started after its append (below, outside
+            // the lock, beside the insert for a large call).
+            own_syncer = w.syncer.clone();
             wal_over_budget = w.total_bytes() > self.options.max_total_wal_bytes;
         }
         t.counters
@@ -267,13 +283,16 @@ impl DbInner {
             t.inserting_from.store(SeqNo::MAX, Ordering::SeqCst);
             drop(writer);
         };
-        if self.options.sync_mode != SyncMode::Group {
+        let sync = || match self.options.sync_mode {
+            SyncMode::None => Ok(()),
+            SyncMode::Group => self.group_sync(last),
+            SyncMode::Always => self.sync_own(&own_syncer, last),
+        };
+        if self.options.sync_mode == SyncMode::None || ncells < OVERLAP_SYNC_CELLS {
             insert();
-        } else if ncells < OVERLAP_SYNC_CELLS {
-            insert();
-            self.group_sync(last)?;
+            sync()?;
         } else {
-            self.sync_while(last, insert)?;
+            sync_while(sync, insert)?;
         }
         if wal_over_budget {
             self.relieve_wal_pressure();
@@ -417,24 +436,16 @@ impl DbInner {
         }
     }
 
-    /// Group commit for a large call: its fsync (`group_sync(last)`) runs on a helper thread
-    /// while this thread runs `insert`, and the call returns once both are done, so the
-    /// reply still waits for the fsync (and visibility still follows it: reads of the table
-    /// stop below a call until its insert clears `inserting_from`). If no thread can be
-    /// started the two run one after the other here.
-    fn sync_while(&self, last: SeqNo, insert: impl FnOnce()) -> Result<()> {
-        std::thread::scope(|s| {
-            let syncing = std::thread::Builder::new()
-                .name("strata-wal-sync".into())
-                .spawn_scoped(s, || self.group_sync(last));
-            insert();
-            match syncing {
-                Ok(h) => h
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                Err(_) => self.group_sync(last),
-            }
-        })
+    /// `always`: fsync the WAL with `syncer` (taken under the write lock after this write's
+    /// append, so the fsync covers it and everything before it), then make it visible.
+    fn sync_own(&self, syncer: &Arc<dyn FileSyncer>, last: SeqNo) -> Result<()> {
+        if let Err(e) = syncer.sync() {
+            let e = Error::io(wal_dir(&self.catalog.dir), e);
+            self.catalog.health.set_read_only(&e);
+            return Err(e);
+        }
+        self.catalog.visible_seq.fetch_max(last, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Group commit: the first writer to arrive syncs for everyone appended before it.
