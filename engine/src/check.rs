@@ -404,9 +404,9 @@ fn check_wal(
                 );
             }
         }
-        for (i, rec) in contents.records.iter().enumerate() {
+        for (i, (rec, &at)) in contents.records.iter().zip(&contents.offsets).enumerate() {
             r.wal_records += 1;
-            let batch = match WriteBatch::decode(rec, path, i as u64) {
+            let batch = match WriteBatch::decode(rec, path, at) {
                 Ok(b) => b,
                 Err(e) => {
                     r.damage_from("wal", path, None, &e);

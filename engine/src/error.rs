@@ -37,6 +37,10 @@ pub enum Error {
     /// A table does not exist.
     #[error("table not found: {0}")]
     TableNotFound(String),
+    /// A disabled table (HBase's `disableTable`): its reads and writes are refused until it
+    /// is enabled again.
+    #[error("table {0} is disabled: enable it to read or write it")]
+    TableDisabled(String),
     /// A column family does not exist in a table.
     #[error("column family not found: {table}:{family}")]
     FamilyNotFound {
@@ -84,6 +88,40 @@ pub enum Error {
         "write to table {0} abandoned by its caller before it was applied; nothing was applied"
     )]
     Cancelled(String),
+    /// An increment met a cell that is not a counter (an 8-byte big-endian signed integer).
+    /// Nothing of the increment was applied.
+    #[error(
+        "cell {column} of row {row} in table {table} is {len} bytes, not an 8-byte big-endian \
+         counter; nothing was incremented"
+    )]
+    NotACounter {
+        /// The table.
+        table: String,
+        /// The row key (at most 64 bytes of it, lossily as text).
+        row: String,
+        /// The column, `family:qualifier`.
+        column: String,
+        /// The length of the cell's value.
+        len: usize,
+    },
+    /// An increment would take a counter past the range of a 64-bit signed integer. Nothing
+    /// of the increment was applied.
+    #[error(
+        "incrementing cell {column} of row {row} in table {table} ({value} by {delta}) \
+         overflows a 64-bit counter; nothing was incremented"
+    )]
+    CounterOverflow {
+        /// The table.
+        table: String,
+        /// The row key (at most 64 bytes of it, lossily as text).
+        row: String,
+        /// The column, `family:qualifier`.
+        column: String,
+        /// The counter's value before this delta.
+        value: i64,
+        /// The delta that overflowed.
+        delta: i64,
+    },
     /// A file the caller named does not exist (a bulk-ingest path).
     #[error("file not found: {}", path.display())]
     FileNotFound {

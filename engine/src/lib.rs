@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod aggregate;
+mod atomic;
 mod bloom;
 mod cache;
 mod catalog;
@@ -37,6 +38,9 @@ pub mod filter;
 #[cfg(test)]
 mod frozen_formats;
 pub mod fs;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod fuzz;
 mod health;
 pub mod iso8601;
 mod lock;
@@ -47,8 +51,11 @@ mod mutation;
 pub mod options;
 mod read;
 mod row;
+mod row_lock;
 mod scan;
 mod snapshots;
+#[doc(hidden)]
+pub mod space_limit_fs;
 pub mod sstable;
 mod stats;
 mod table;
@@ -57,6 +64,7 @@ mod visibility;
 mod wal;
 mod write_batch;
 
+pub use atomic::{CheckAndMutate, ColumnAppend, ColumnDelta, CompareOp};
 pub use cell::{CellKind, CellRef, InternalCell, MARKER_TS, SeqNo, Timestamp, now_micros};
 pub use data_version::DataVersion;
 pub use db::{AlterTable, Db, IngestReply, WriteOptions};
@@ -64,7 +72,7 @@ pub use error::{Error, Result};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};
 pub use row::{Cell, ColumnSelector, ReadOptions, Row, ScanOptions, TimeRange};
-pub use scan::RowScanner;
+pub use scan::{ReverseWindows, RowScanner};
 pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};
 
 /// Test and benchmark seams, not part of the supported API: a fault-injecting file layer for
@@ -73,7 +81,9 @@ pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};
 #[doc(hidden)]
 pub mod testing {
     pub use crate::fault_fs::FaultFs;
+    pub use crate::manifest::{ManifestState, read_manifest};
     pub use crate::memtable::MemTable;
     pub use crate::merge::{CellSource, MergeIter};
-    pub use crate::wal::LogWriter;
+    pub use crate::wal::{LogWriter, SegmentContents, read_segment};
+    pub use crate::write_batch::WriteBatch;
 }

@@ -115,6 +115,21 @@ impl MemTable {
         }
     }
 
+    /// The largest row key below `below` (any sequence number): where a reverse scan may cut
+    /// a window (`scan/reverse.rs`). One skiplist search, however many versions rows hold.
+    pub(crate) fn row_before(&self, below: &[u8]) -> Option<Bytes> {
+        let probe = row_start_probe(below);
+        self.map
+            .range::<InternalCell, _>((Bound::Unbounded, Bound::Excluded(&probe)))
+            .next_back()
+            .map(|e| e.key().row.clone())
+    }
+
+    /// The largest row key in the memtable.
+    pub(crate) fn last_row(&self) -> Option<Bytes> {
+        self.map.back().map(|e| e.key().row.clone())
+    }
+
     /// Visit every entry in order by reference (flush: no clone per entry); stops at the
     /// first error.
     pub fn try_for_each<E>(

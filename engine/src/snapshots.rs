@@ -70,6 +70,12 @@ impl Snapshot {
     pub fn seq(&self) -> SeqNo {
         self.seq
     }
+
+    /// Another registration at the same sequence number (a reverse scan's windows each hold
+    /// one while the scan holds this one).
+    pub fn again(&self) -> Snapshot {
+        self.registry.take_at(|| self.seq)
+    }
 }
 
 impl Drop for Snapshot {

@@ -101,6 +101,8 @@ pub struct TableDescription {
     pub families: Vec<FamilyOptions>,
     /// Storage statistics.
     pub stats: TableStats,
+    /// Whether the table serves reads and writes (see `Db::disable_table`).
+    pub enabled: bool,
 }
 
 pub(crate) fn describe(t: &Table, cache: &BlockCache, wal_bytes: u64) -> TableDescription {
@@ -170,5 +172,6 @@ pub(crate) fn describe(t: &Table, cache: &BlockCache, wal_bytes: u64) -> TableDe
         name: t.name.clone(),
         families: schema.iter().map(|f| f.options.clone()).collect(),
         stats: s,
+        enabled: !t.disabled.load(Ordering::Acquire),
     }
 }

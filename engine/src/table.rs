@@ -102,6 +102,11 @@ pub(crate) struct Table {
     pub inserting_from: AtomicU64,
     pub counters: TableCounters,
     pub dropped: AtomicBool,
+    /// Disabled (the manifest's `TableState::disabled`): reads and writes refuse it
+    /// ([`crate::catalog::Catalog::enabled_table`]).
+    pub disabled: AtomicBool,
+    /// Serializes read-modify-write operations per row (`db/read_modify_write.rs`).
+    pub row_locks: crate::row_lock::RowLocks,
     /// Set at open when some of its files could not be opened: the table then answers
     /// nothing but [`Damage::error`] (it is still flushed, so what the WAL holds for it is
     /// kept, and never compacted).
@@ -126,6 +131,8 @@ impl Table {
             inserting_from: AtomicU64::new(SeqNo::MAX),
             counters: TableCounters::default(),
             dropped: AtomicBool::new(false),
+            disabled: AtomicBool::new(state.disabled),
+            row_locks: crate::row_lock::RowLocks::default(),
             damage: None,
             generation: AtomicU64::new(next_generation()),
         }

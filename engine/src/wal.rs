@@ -223,6 +223,8 @@ impl FileSyncer for SegmentSyncer {
 pub struct SegmentContents {
     /// Payloads of the records that passed their checksums, in order.
     pub records: Vec<Vec<u8>>,
+    /// Byte offset in the file of each record (its header), for errors about its payload.
+    pub offsets: Vec<u64>,
     /// Bytes from the start of the file through the last good record (0 when even the
     /// header is unusable): where a torn tail or the damage starts.
     pub valid_len: u64,
@@ -252,6 +254,7 @@ pub fn read_segment(fs: &Arc<dyn Fs>, path: &Path, salvage: bool) -> Result<Segm
     let data = fs.read(path).map_err(|e| Error::io(path, e))?;
     let mut out = SegmentContents {
         records: Vec::new(),
+        offsets: Vec::new(),
         valid_len: 0,
         torn_tail: None,
         damage: None,
@@ -367,6 +370,7 @@ pub fn read_segment(fs: &Arc<dyn Fs>, path: &Path, salvage: bool) -> Result<Segm
             );
         }
         out.records.push(payload.to_vec());
+        out.offsets.push(off as u64);
         off = body + len;
         out.valid_len = off as u64;
     }

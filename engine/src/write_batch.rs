@@ -143,7 +143,8 @@ impl WriteBatch {
         }
     }
 
-    /// Decode a payload read from `path` (named in errors) at record offset `offset`.
+    /// Decode a payload read from `path` (named in errors) from the record at byte `offset` of
+    /// the file (named in errors too).
     pub fn decode(buf: &[u8], path: &Path, offset: u64) -> Result<WriteBatch> {
         let mut r = Cursor {
             buf,

@@ -19,6 +19,7 @@ pub mod http;
 pub mod metrics;
 pub mod multi_get;
 pub mod oversize;
+pub mod read_modify_write;
 pub mod reply;
 pub mod row_joiner;
 pub mod scan;

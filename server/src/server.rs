@@ -319,7 +319,17 @@ pub async fn serve(config: ServerConfig, shutdown: impl Future<Output = ()>) -> 
     let protections = protections(&config)?;
     let dir = config.data_dir.clone();
     let db_options = config.db.clone();
-    let db = tokio::task::spawn_blocking(move || Db::open(&dir, db_options))
+    let fs = match config.fault_enospc_after_bytes {
+        None => strata_engine::fs::real(),
+        Some(limit) => {
+            tracing::warn!(
+                limit,
+                "test-only --fault-enospc-after-bytes: store writes fail with ENOSPC past {limit} bytes"
+            );
+            strata_engine::space_limit_fs::SpaceLimitFs::new(strata_engine::fs::real(), limit)
+        }
+    };
+    let db = tokio::task::spawn_blocking(move || Db::open_with_fs(&dir, db_options, fs))
         .await?
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
 

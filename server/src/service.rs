@@ -22,6 +22,7 @@ use crate::config::ServiceOptions;
 use crate::convert::{self, ConvertError};
 use crate::guard::{Caller, Targeted};
 use crate::multi_get::{self, MultiGet};
+use crate::read_modify_write;
 use crate::reply::ReplyBudget;
 use crate::scan::{self, Batching, ScanContext, ScanStream};
 use crate::scan_budget::{ConnectionId, Protocol, ScanBudget};
@@ -341,7 +342,9 @@ impl Strata for StrataService {
         let mut r = self.admit(request, Action::Scan)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let mut options = convert::scan_options_from_pb(&mut r).map_err(invalid)?;
-        let filter = convert::read_filter(&r.filter, &mut options.read).map_err(invalid)?;
+        let filter = convert::read_filter(&r.filter, &mut options.read)
+            .map_err(invalid)?
+            .map(|f| f.reversed(options.reverse));
         let batching = self.batching(r.batch_size, r.keys_only);
         let stream = scan::start(&self.scans, conn, table, options, filter, batching).await?;
         Ok(Response::new(stream))
@@ -386,33 +389,54 @@ impl Strata for StrataService {
         Ok(Response::new(pb::CompactResponse {}))
     }
 
-    // The second wave's RPCs: each answers UNIMPLEMENTED until its issue lands; they are
-    // authorized already, so an implementation is covered from its first line.
+    // Atomic read-modify-write: the row's lock is held in the engine across the read and
+    // the durable write, so each runs as a write does (blocking pool, abandoned when the
+    // call is dropped). Authorized as the table says in `auth/authorize.rs`: Increment and
+    // Append need write, CheckAndMutate read and write (it tells the caller what it read).
 
     async fn check_and_mutate(
         &self,
         request: Request<pb::CheckAndMutateRequest>,
     ) -> Result<Response<pb::CheckAndMutateResponse>, Status> {
-        self.admit(request, Action::CheckAndMutate)?;
-        Err(Status::unimplemented(
-            "CheckAndMutate is not implemented yet",
-        ))
+        let r = self.admit(request, Action::CheckAndMutate)?;
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let cm = read_modify_write::check_and_mutate(r).map_err(invalid)?;
+        let db = self.db.clone();
+        let applied = blocking_write(move |o| db.check_and_mutate(&table, cm, o)).await?;
+        Ok(Response::new(pb::CheckAndMutateResponse { applied }))
     }
 
     async fn increment(
         &self,
         request: Request<pb::IncrementRequest>,
     ) -> Result<Response<pb::IncrementResponse>, Status> {
-        self.admit(request, Action::Increment)?;
-        Err(Status::unimplemented("Increment is not implemented yet"))
+        let r = self.admit(request, Action::Increment)?;
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let deltas = read_modify_write::deltas(r.deltas);
+        let db = self.db.clone();
+        let row = blocking_write(move |o| db.increment(&table, r.row, deltas, o)).await?;
+        Ok(Response::new(pb::IncrementResponse {
+            row: Some(convert::row_to_pb(row)),
+        }))
     }
 
     async fn append(
         &self,
         request: Request<pb::AppendRequest>,
     ) -> Result<Response<pb::AppendResponse>, Status> {
-        self.admit(request, Action::Append)?;
-        Err(Status::unimplemented("Append is not implemented yet"))
+        let r = self.admit(request, Action::Append)?;
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let cells = read_modify_write::appends(r.cells);
+        let (db, t) = (self.db.clone(), table.clone());
+        let row = blocking_write(move |o| db.append(&t, r.row, cells, o)).await?;
+        let row = convert::row_to_pb(row);
+        // The values are written; a reply too big to send says so, naming the row, rather
+        // than failing opaquely (the reply is the same row a Get of it would carry).
+        ReplyBudget::new(&table, self.options.max_message_bytes).add(&pb::GetResponse {
+            found: true,
+            row: Some(row.clone()),
+        })?;
+        Ok(Response::new(pb::AppendResponse { row: Some(row) }))
     }
 
     async fn multi_get(
@@ -467,16 +491,22 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::DisableTableRequest>,
     ) -> Result<Response<pb::DisableTableResponse>, Status> {
-        self.admit(request, Action::DisableTable)?;
-        Err(Status::unimplemented("DisableTable is not implemented yet"))
+        let r = self.admit(request, Action::DisableTable)?;
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let db = self.db.clone();
+        blocking(move || db.disable_table(&table)).await?;
+        Ok(Response::new(pb::DisableTableResponse {}))
     }
 
     async fn enable_table(
         &self,
         request: Request<pb::EnableTableRequest>,
     ) -> Result<Response<pb::EnableTableResponse>, Status> {
-        self.admit(request, Action::EnableTable)?;
-        Err(Status::unimplemented("EnableTable is not implemented yet"))
+        let r = self.admit(request, Action::EnableTable)?;
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let db = self.db.clone();
+        blocking(move || db.enable_table(&table)).await?;
+        Ok(Response::new(pb::EnableTableResponse {}))
     }
 }
 

@@ -27,7 +27,8 @@ use crate::multi_get::MultiGetError;
 /// - a write abandoned by its caller: CANCELLED
 /// - corruption, a table whose files are damaged or missing: DATA_LOSS
 /// - full disk: RESOURCE_EXHAUSTED
-/// - data directory locked: FAILED_PRECONDITION
+/// - data directory locked, a read or write of a disabled table, an increment of a cell
+///   that is not an 8-byte counter or past the `i64` range: FAILED_PRECONDITION
 /// - other I/O errors: INTERNAL
 pub fn from_engine(err: &Error) -> Status {
     let code = match err {
@@ -41,7 +42,10 @@ pub fn from_engine(err: &Error) -> Status {
         Error::ReadOnly(_) | Error::Closed | Error::Stalled { .. } => Code::Unavailable,
         Error::Cancelled(_) => Code::Cancelled,
         Error::Corruption { .. } => Code::DataLoss,
-        Error::Locked { .. } => Code::FailedPrecondition,
+        Error::Locked { .. }
+        | Error::TableDisabled(_)
+        | Error::NotACounter { .. }
+        | Error::CounterOverflow { .. } => Code::FailedPrecondition,
         Error::Io { .. } if err.is_no_space() => Code::ResourceExhausted,
         Error::Io { .. } => Code::Internal,
         _ => Code::Internal,
@@ -183,6 +187,25 @@ mod tests {
         );
         assert_eq!(
             code(Error::Locked { path: "/d".into() }),
+            Code::FailedPrecondition
+        );
+        assert_eq!(
+            code(Error::NotACounter {
+                table: "t".into(),
+                row: "r".into(),
+                column: "f:q".into(),
+                len: 3
+            }),
+            Code::FailedPrecondition
+        );
+        assert_eq!(
+            code(Error::CounterOverflow {
+                table: "t".into(),
+                row: "r".into(),
+                column: "f:q".into(),
+                value: i64::MAX,
+                delta: 1
+            }),
             Code::FailedPrecondition
         );
         assert_eq!(

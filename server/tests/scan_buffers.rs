@@ -47,15 +47,7 @@ async fn concurrent_scans_share_the_budget_wait_for_it_and_all_finish() {
     let mut c = strata_server::connect(&server.url(), &strata_server::ClientSecurity::default())
         .await
         .expect("connect");
-    c.create_table(pb::CreateTableRequest {
-        table: "t".into(),
-        families: vec![pb::FamilyOptions {
-            name: "f".into(),
-            ..Default::default()
-        }],
-    })
-    .await
-    .expect("create");
+    support::create_t(&mut c).await;
     // 48 rows of 64 KiB: 3 MiB per scan, far more than the budget for 20 scans at once.
     let value = bytes::Bytes::from(vec![b'v'; 64 << 10]);
     support::write_rows(&mut c, 48, value).await;

@@ -59,24 +59,8 @@ async fn a_waiting_scan_lets_compacted_files_go_and_still_reads_its_snapshot() {
         },
     )
     .expect("open store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let server = strata_server::start(db.clone(), listener, ServiceOptions::default())
-        .await
-        .expect("start");
-    let mut c = strata_server::connect(&server.url(), &strata_server::ClientSecurity::default())
-        .await
-        .expect("connect");
-    c.create_table(pb::CreateTableRequest {
-        table: "t".into(),
-        families: vec![pb::FamilyOptions {
-            name: "f".into(),
-            ..Default::default()
-        }],
-    })
-    .await
-    .expect("create");
+    let (server, mut c) = support::serve(&db, ServiceOptions::default()).await;
+    support::create_t(&mut c).await;
     write_and_flush(&mut c, b'a').await;
     write_and_flush(&mut c, b'b').await;
     assert_eq!(table_files(dir.path()), 2);

@@ -179,6 +179,7 @@ pub fn aggregate_many(
             time_range: scope.time_range,
         },
         limit: 0,
+        reverse: false,
     };
     let today = Today::at_micros(options.now_micros);
     let mut running: Vec<Running<'_>> = aggregations.iter().map(Running::new).collect();

@@ -102,7 +102,7 @@ impl DbInner {
                 ingest_id.len()
             )));
         }
-        let t = self.catalog.table(table)?;
+        let t = self.catalog.enabled_table(table)?;
         // 1. The id, before anything else.
         let claim = match self.claim_ingest_id(&t, ingest_id) {
             Ok(claim) => claim,

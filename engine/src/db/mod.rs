@@ -9,7 +9,9 @@
 //! - `flush.rs`: frozen memtables to table files, and the background flush and compaction
 //!   threads;
 //! - `ingest.rs`: adoption of table files built elsewhere;
-//! - `ddl.rs`: create, drop and alter tables.
+//! - `ddl.rs`: create, drop and alter tables;
+//! - `read_modify_write.rs`: check-and-mutate, increment and append, serialized per row by
+//!   the table's row locks.
 //!
 //! The catalog (`crate::catalog`) owns the manifest, the tables and their versions; reads
 //! are shaped by `crate::read` and `crate::scan`; compaction lives in `crate::compaction`.
@@ -18,6 +20,8 @@
 //!
 //! A thread holding one of these locks only ever takes locks further down the list:
 //!
+//! 0. `Table::row_locks` (one stripe, held by a read-modify-write across its read and its
+//!    whole write, group-commit fsync included; never two stripes at once);
 //! 1. `Table::compaction_lock` (one table's compactions; held for a whole compaction, whose
 //!    major form first freezes and flushes the memtables);
 //! 2. `Table::writer` (one table's writers and memtable rotations; a writer holds it from
@@ -63,6 +67,7 @@ mod flush;
 mod ingest;
 mod ingest_source;
 mod open;
+mod read_modify_write;
 #[cfg(any(test, feature = "testing"))]
 mod testing;
 #[cfg(test)]
@@ -183,6 +188,44 @@ impl Db {
         self.inner.drop_table(table)
     }
 
+    /// Disable `table` (HBase's `disableTable`): from now on its reads and writes (gets,
+    /// scans, writes, ingest, read-modify-write) fail with [`Error::TableDisabled`], until
+    /// [`Db::enable_table`]. The state is kept in the manifest, so it survives a restart.
+    /// Flushes and compactions still run on a disabled table (its WAL must not grow
+    /// unbounded, and compaction changes no read); dropping it, describing it and altering
+    /// it work too. Disabling a disabled table changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`]; [`Error::ReadOnly`] / [`Error::Closed`]; the I/O error of
+    /// the manifest commit.
+    pub fn disable_table(&self, table: &str) -> Result<()> {
+        self.inner.check_writable()?;
+        self.inner.set_enabled(table, false)
+    }
+
+    /// Enable `table` again (see [`Db::disable_table`]); enabling an enabled table changes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::disable_table`].
+    pub fn enable_table(&self, table: &str) -> Result<()> {
+        self.inner.check_writable()?;
+        self.inner.set_enabled(table, true)
+    }
+
+    /// Whether `table` is enabled.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`]; [`Error::Closed`].
+    pub fn is_table_enabled(&self, table: &str) -> Result<bool> {
+        self.inner.check_open()?;
+        let t = self.inner.catalog.table_even_if_damaged(table)?;
+        Ok(!t.disabled.load(Ordering::Acquire))
+    }
+
     /// Add, drop or change `table`'s families (drops first, then changes, then additions).
     /// A dropped family's data goes with it. When a change narrows what is kept (fewer
     /// versions, a shorter TTL), the table is compacted before this returns.
@@ -226,11 +269,13 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::TableNotFound`]; [`Error::Closed`].
+    /// [`Error::TableNotFound`]; [`Error::TableDisabled`]; [`Error::Closed`].
     pub fn data_version(&self, table: &str) -> Result<Option<DataVersion>> {
         let inner = &self.inner;
         inner.check_open()?;
-        let t = inner.catalog.table(table)?;
+        // A stamp stands for a read: a disabled table gives none (a result cached under an
+        // earlier stamp must not answer for it either).
+        let t = inner.catalog.enabled_table(table)?;
         if t.schema.load().iter().any(|f| f.options.ttl_seconds > 0) {
             return Ok(None);
         }
@@ -295,7 +340,7 @@ impl Db {
         let inner = &self.inner;
         inner.check_open()?;
         inner.options.limits.check_row_key(row)?;
-        let t = inner.catalog.table(table)?;
+        let t = inner.catalog.enabled_table(table)?;
         let plan = ReadPlan::new(table, &t.schema.load(), opts, crate::cell::now_micros())?;
         // The version and the snapshot from one moment (see `DbInner::read_view`). Guards,
         // not clones: no shared reference count to bump on every get.
@@ -345,7 +390,7 @@ impl Db {
     pub fn scan(&self, table: &str, opts: ScanOptions) -> Result<RowScanner> {
         let inner = &self.inner;
         inner.check_open()?;
-        let t = inner.catalog.table(table)?;
+        let t = inner.catalog.enabled_table(table)?;
         let plan = ReadPlan::new(
             table,
             &t.schema.load(),

@@ -147,8 +147,8 @@ fn replay_wal(
             (Some(why), _) | (None, Some(why)) => Some(why.clone()),
         };
         let mut seg_max = 0;
-        for (r, rec) in contents.records.iter().enumerate() {
-            let batch = WriteBatch::decode(rec, path, r as u64)?;
+        for (rec, &at) in contents.records.iter().zip(&contents.offsets) {
+            let batch = WriteBatch::decode(rec, path, at)?;
             let n = batch.cell_count();
             if n > 0 {
                 seg_max = seg_max.max(batch.first_seq + n - 1);

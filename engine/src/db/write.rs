@@ -196,7 +196,7 @@ impl DbInner {
         opts: &WriteOptions,
     ) -> Result<WriteStats> {
         let started = Instant::now();
-        let t = self.catalog.table(table)?;
+        let t = self.catalog.enabled_table(table)?;
         let schema = t.schema.load_full();
         let limits = &self.options.limits;
         check_call_size(&rows, &schema, limits)?;

@@ -21,6 +21,11 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub settings: Settings,
+    /// Test only: store writes fail with ENOSPC once N bytes went through the file layer (the
+    /// disk-full test where no tmpfs can be mounted; docs/design/robustness.md). Hidden from
+    /// --help and not a TOML setting.
+    #[arg(long, value_name = "N", hide = true)]
+    pub fault_enospc_after_bytes: Option<u64>,
 }
 
 /// Run the server until SIGINT or SIGTERM.
@@ -29,7 +34,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         Some(path) => Settings::from_file(path)?,
         None => Settings::default(),
     };
-    let config = args.settings.or(file).resolve()?;
+    let mut config = args.settings.or(file).resolve()?;
+    config.fault_enospc_after_bytes = args.fault_enospc_after_bytes;
     strata_server::serve(config, shutdown_signal())
         .await
         .context("strata serve failed")

@@ -488,6 +488,7 @@ impl Settings {
             thrift,
             shutdown_grace: self.shutdown_grace.map_or(DEFAULT_SHUTDOWN_GRACE, |s| s.0),
             security,
+            fault_enospc_after_bytes: None,
         };
         config.check()?;
         Ok(config)
@@ -536,6 +537,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// TLS, authentication, audit.
     pub security: SecurityConfig,
+    /// Test only (the hidden `--fault-enospc-after-bytes`, never in TOML): store writes fail
+    /// with ENOSPC once this many bytes went through the file layer.
+    pub fault_enospc_after_bytes: Option<u64>,
 }
 
 impl ServerConfig {

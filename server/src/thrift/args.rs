@@ -171,6 +171,10 @@ impl Args {
         binary, Binary, Bytes, std::convert::identity, Bytes::new()
     );
     getter!(
+        /// A binary, or `None` when absent (`checkAndPut`'s value: absent is not empty).
+        optional_binary, Binary, Option<Bytes>, Some, None
+    );
+    getter!(
         /// A `list<Text>`, or `None` when absent.
         binaries, Binaries, Option<Vec<Bytes>>, Some, None
     );

@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 use super::args::{Args, Kind};
 use super::error::{ThriftError, Throws};
-use super::handler::{Gateway, Outcome, Peer, admin, reads, scanners, writes};
+use super::handler::{Gateway, Outcome, Peer, admin, atomic, reads, scanners, writes};
 use super::protocol::{
     Codec, Cursor, InputProtocol, MessageHeader, MessageType, OutputProtocol, TType,
 };
@@ -63,8 +63,8 @@ macro_rules! method {
 /// are unknown.
 pub static METHODS: &[Method] = &[
     // Admin.
-    method!("enableTable", [1: Binary], IO, admin::enable_or_disable_table),
-    method!("disableTable", [1: Binary], IO, admin::enable_or_disable_table),
+    method!("enableTable", [1: Binary], IO, admin::enable_table),
+    method!("disableTable", [1: Binary], IO, admin::disable_table),
     method!("isTableEnabled", [1: Binary], IO, admin::is_table_enabled),
     method!("compact", [1: Binary], IO, admin::minor_compact),
     method!("majorCompact", [1: Binary], IO, admin::major_compact),
@@ -112,11 +112,11 @@ pub static METHODS: &[Method] = &[
     method!("deleteAllTs", [1: Binary, 2: Binary, 3: Binary, 4: I64], IO, writes::delete_all_ts),
     method!("deleteAllRow", [1: Binary, 2: Binary], IO, writes::delete_all_row),
     method!("deleteAllRowTs", [1: Binary, 2: Binary, 3: I64], IO, writes::delete_all_row_ts),
-    method!("atomicIncrement", [1: Binary, 2: Binary, 3: Binary, 4: I64], IO_IA, writes::atomic_increment),
-    method!("increment", [1: Increment], IO, writes::increment),
-    method!("incrementRows", [1: Increments], IO, writes::increment),
-    method!("append", [1: Append], IO, writes::append),
-    method!("checkAndPut", [1: Binary, 2: Binary, 3: Binary, 5: Binary, 6: Kind::Mutation], IO_IA, writes::check_and_put),
+    method!("atomicIncrement", [1: Binary, 2: Binary, 3: Binary, 4: I64], IO_IA, atomic::atomic_increment),
+    method!("increment", [1: Increment], IO, atomic::increment),
+    method!("incrementRows", [1: Increments], IO, atomic::increment_rows),
+    method!("append", [1: Append], IO, atomic::append),
+    method!("checkAndPut", [1: Binary, 2: Binary, 3: Binary, 5: Binary, 6: Kind::Mutation], IO_IA, atomic::check_and_put),
 ];
 
 /// The method called `name`.

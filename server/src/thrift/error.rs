@@ -55,9 +55,12 @@ impl ThriftError {
         match err {
             Error::InvalidArgument(_) => ThriftError::IllegalArgument(err.to_string()),
             Error::AlreadyExists(_) => ThriftError::AlreadyExists(err.to_string()),
-            Error::TableNotFound(_) | Error::FamilyNotFound { .. } => {
-                ThriftError::Io(err.to_string())
-            }
+            // The client's doing, not the store's: not logged as an engine failure.
+            Error::TableNotFound(_)
+            | Error::FamilyNotFound { .. }
+            | Error::TableDisabled(_)
+            | Error::NotACounter { .. }
+            | Error::CounterOverflow { .. } => ThriftError::Io(err.to_string()),
             _ => {
                 tracing::error!(error = %err, "engine error (thrift)");
                 ThriftError::Io(err.to_string())

@@ -1,5 +1,5 @@
 //! The service's methods over the engine's public API, one file per group (admin, reads,
-//! scanners, writes), and what they share: the gateway state, the calling connection, the
+//! scanners, writes, atomic), and what they share: the gateway state, the calling connection, the
 //! reply values and the argument conversions every group uses.
 //!
 //! Handlers are plain functions run on a blocking thread (one per call, by the connection):
@@ -7,6 +7,7 @@
 //! map engine errors themselves (that is `error`, through `?`).
 
 pub mod admin;
+pub mod atomic;
 pub mod reads;
 pub mod scanners;
 pub mod writes;

@@ -1,5 +1,5 @@
-//! Write methods: `mutateRow(s)(Ts)` (puts and deletes), `deleteAll(Ts)`, `deleteAllRow(Ts)`,
-//! and the atomic read-modify-write methods (counters, append, check-and-put).
+//! Write methods: `mutateRow(s)(Ts)` (puts and deletes), `deleteAll(Ts)`, `deleteAllRow(Ts)`
+//! (the atomic read-modify-write methods are in `atomic.rs`).
 //!
 //! HBase's answers are kept: a put needs `family:qualifier` (a bare family is an
 //! `IllegalArgument`); a delete of `cf` deletes the family, of `cf:q` every version of the
@@ -7,9 +7,6 @@
 //! it and deletes cover every version at or before it (the engine's up-to delete kinds, the
 //! bound T ms being every microsecond up to T*1000+999). Each row is atomic, everything is
 //! checked before anything is applied, and mutations apply in the order sent.
-//!
-//! Not here yet (each answers an `IOError` "not supported yet"): the atomic methods (the
-//! engine has no read-modify-write yet).
 
 use bytes::Bytes;
 use strata_engine::{Mutation as EngineMutation, RowMutation};
@@ -45,7 +42,7 @@ fn column_delete_at(column: Column, ts: Option<i64>) -> EngineMutation {
 }
 
 /// The engine mutation of one Thrift mutation.
-fn mutation(m: Mutation, ts: Option<i64>) -> Result<EngineMutation, ThriftError> {
+pub(super) fn mutation(m: Mutation, ts: Option<i64>) -> Result<EngineMutation, ThriftError> {
     let column = Column::parse(&m.column)?;
     if m.is_delete {
         return Ok(column_delete_at(column, ts));
@@ -173,34 +170,6 @@ pub fn delete_all_row_ts(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
         None => EngineMutation::DeleteRow,
     };
     delete(gw, a, m)
-}
-
-/// `atomicIncrement(1: table, 2: row, 3: column, 4: value)`
-pub fn atomic_increment(_: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
-    Err(ThriftError::not_supported(
-        "atomicIncrement (atomic counters need the engine's read-modify-write)",
-    ))
-}
-
-/// `increment(1: TIncrement)` and `incrementRows(1: list<TIncrement>)`
-pub fn increment(_: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
-    Err(ThriftError::not_supported(
-        "increment/incrementRows (atomic counters need the engine's read-modify-write)",
-    ))
-}
-
-/// `append(1: TAppend)`
-pub fn append(_: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
-    Err(ThriftError::not_supported(
-        "append (atomic append needs the engine's read-modify-write)",
-    ))
-}
-
-/// `checkAndPut(1: table, 2: row, 3: column, 5: value, 6: mput)`
-pub fn check_and_put(_: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
-    Err(ThriftError::not_supported(
-        "checkAndPut (needs the engine's atomic check-and-mutate)",
-    ))
 }
 
 #[cfg(test)]
