@@ -17,7 +17,7 @@ use arc_swap::Guard;
 use parking_lot::MutexGuard;
 
 use super::DbInner;
-use crate::cell::{InternalCell, SeqNo};
+use crate::cell::SeqNo;
 use crate::error::{Error, Result};
 use crate::filename::wal_dir;
 use crate::fs::FileSyncer;
@@ -419,17 +419,8 @@ impl DbInner {
                 self.rotate_memtable(t);
                 active = t.version.load().active.clone();
             }
-            let key = row.row;
-            for (i, (kind, family, qualifier, ts, value)) in row.cells.into_iter().enumerate() {
-                active.insert(InternalCell {
-                    row: key.clone(),
-                    family,
-                    kind,
-                    qualifier,
-                    ts,
-                    seq: first + i as u64,
-                    value,
-                });
+            for c in row.into_internal_cells(first) {
+                active.insert(c);
             }
             #[cfg(test)]
             self.hooks.run_mid_insert();
