@@ -1,5 +1,7 @@
-//! Engine benchmarks: batched writes per sync mode, concurrent small writes, point gets (hit, miss), and scans of
-//! whole rows and of one family. Figures and commands: docs/benchmarks.md.
+//! Engine benchmarks: batched writes per sync mode (synthetic rows, and the clickstream CSV
+//! parsed by the loader as `compare` writes it), concurrent small writes, point gets (hit,
+//! miss), and scans of whole rows and of one family. Figures and commands:
+//! docs/benchmarks.md.
 //!
 //! Run: `cargo bench -p strata-benches --bench engine`
 
@@ -11,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_benches::{cells_per_row, load_rows, open_store, row, row_key};
 use strata_engine::{ColumnSelector, ReadOptions, RowMutation, ScanOptions, SyncMode};
+use strata_loader::{MappedCsv, builtin_csv_file, builtin_mapping, generate};
 
 const BATCH_ROWS: u64 = 1000;
 const READ_ROWS: u64 = 200_000;
@@ -43,6 +46,73 @@ fn writes(c: &mut Criterion) {
                 },
                 criterion::BatchSize::LargeInput,
             )
+        });
+        db.close().unwrap_or_else(|e| panic!("close: {e:?}"));
+    }
+    g.finish();
+}
+
+/// The clickstream CSV of `strata gen --scale 0.01` (128,000 rows of 6 cells, keys in file
+/// order, i.e. random across sessions) parsed by the loader and written 1,000 rows per call,
+/// parsing included: what `compare`'s batched-writes rows measure. One iteration is the whole
+/// file into a store that keeps every earlier iteration (flushes and compactions run in the
+/// background meanwhile, as in `compare`).
+fn csv_writes(c: &mut Criterion) {
+    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
+    generate(data.path(), 0.01, 42).unwrap_or_else(|e| panic!("gen: {e:?}"));
+    let csv = data
+        .path()
+        .join(builtin_csv_file("clickstream").unwrap_or_else(|| panic!("csv name")));
+    let mapping = builtin_mapping("clickstream").unwrap_or_else(|| panic!("mapping"));
+    let cells: u64 = MappedCsv::open(&csv, &mapping)
+        .unwrap_or_else(|e| panic!("open csv: {e:?}"))
+        .batches(1000)
+        .map(|b| {
+            b.unwrap_or_else(|e| panic!("parse: {e:?}"))
+                .rows
+                .iter()
+                .map(|r| r.mutations.len() as u64)
+                .sum::<u64>()
+        })
+        .sum();
+    let mut g = c.benchmark_group("write_clickstream_csv_1000_rows");
+    g.throughput(Throughput::Elements(cells));
+    g.sample_size(10);
+    for (name, mode) in [
+        ("none", SyncMode::None),
+        ("group", SyncMode::Group),
+        ("always", SyncMode::Always),
+    ] {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
+        let db = strata_engine::Db::open(
+            dir.path(),
+            strata_engine::DbOptions {
+                sync_mode: mode,
+                block_cache_bytes: 32 << 20,
+                ..strata_engine::DbOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("open store: {e:?}"));
+        db.create_table(
+            "clickstream",
+            mapping
+                .families
+                .iter()
+                .map(strata_engine::FamilyOptions::new)
+                .collect(),
+        )
+        .unwrap_or_else(|e| panic!("create table: {e:?}"));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let batches = MappedCsv::open(&csv, &mapping)
+                    .unwrap_or_else(|e| panic!("open csv: {e:?}"))
+                    .batches(1000);
+                for batch in batches {
+                    let rows = batch.unwrap_or_else(|e| panic!("parse: {e:?}")).rows;
+                    db.mutate_rows("clickstream", rows)
+                        .unwrap_or_else(|e| panic!("write: {e:?}"));
+                }
+            })
         });
         db.close().unwrap_or_else(|e| panic!("close: {e:?}"));
     }
@@ -190,5 +260,5 @@ fn read_group(c: &mut Criterion, db: &strata_engine::Db, name: &str) {
     g.finish();
 }
 
-criterion_group!(benches, writes, concurrent_writes, reads);
+criterion_group!(benches, writes, csv_writes, concurrent_writes, reads);
 criterion_main!(benches);

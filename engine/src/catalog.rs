@@ -242,6 +242,19 @@ impl Catalog {
         Ok(t)
     }
 
+    /// The open table `name` for a read or a write of its data: as [`Catalog::table`], and
+    /// [`Error::TableDisabled`] for a disabled table. Every read and write path (gets, scans,
+    /// writes, ingest, and what is built on them) takes its table here: the one place the
+    /// enabled state is checked. Flushes, compactions, describe and DDL use
+    /// [`Catalog::table`] and work on a disabled table.
+    pub fn enabled_table(&self, name: &str) -> Result<Arc<Table>> {
+        let t = self.table(name)?;
+        if t.disabled.load(Ordering::Acquire) {
+            return Err(Error::TableDisabled(name.to_string()));
+        }
+        Ok(t)
+    }
+
     /// The open table `name`, also when it is unavailable (dropping it is allowed).
     pub fn table_even_if_damaged(&self, name: &str) -> Result<Arc<Table>> {
         self.tables

@@ -37,6 +37,10 @@ pub enum Error {
     /// A table does not exist.
     #[error("table not found: {0}")]
     TableNotFound(String),
+    /// A disabled table (HBase's `disableTable`): its reads and writes are refused until it
+    /// is enabled again.
+    #[error("table {0} is disabled: enable it to read or write it")]
+    TableDisabled(String),
     /// A column family does not exist in a table.
     #[error("column family not found: {table}:{family}")]
     FamilyNotFound {

@@ -1,5 +1,6 @@
 //! The encoders are frozen: every file of each fixture store (`tests/fixtures/v1/`, written
-//! by the v1 code, see `tests/format_v1.rs`; `tests/fixtures/v2/`, see `tests/format_v2.rs`)
+//! by the v1 code, see `tests/format_v1.rs`; `tests/fixtures/v2/`, see `tests/format_v2.rs`;
+//! `tests/fixtures/v3/`, see `tests/format_v3.rs`)
 //! is decoded and re-encoded with today's encoders, and must come out byte for byte the same.
 //! A change to the manifest, WAL (segment header, record framing, batch payload) or SSTable
 //! encoding fails here; the fix is a version bump with a reader for the older versions, never
@@ -21,7 +22,7 @@ use crate::write_batch::WriteBatch;
 
 /// Every fixture store, oldest first.
 fn fixtures() -> Vec<PathBuf> {
-    ["v1", "v2"]
+    ["v1", "v2", "v3"]
         .iter()
         .map(|v| {
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -67,9 +68,10 @@ fn manifest_encoding_is_frozen() {
     for dir in fixtures() {
         let path = dir.join(crate::filename::MANIFEST_FILE);
         let frozen = std::fs::read(&path).unwrap();
-        let state = crate::manifest::decode(&path, &frozen).unwrap();
+        let (state, version) = crate::manifest::decode_versioned(&path, &frozen).unwrap();
         assert!(!state.tables.is_empty());
-        let now = crate::manifest::encode(&state).unwrap();
+        // In the file's own version, as the SSTables are.
+        let now = crate::manifest::encode_version(&state, version).unwrap();
         assert_same_bytes("manifest", &path, &frozen, &now);
     }
 }
@@ -151,9 +153,25 @@ fn sstable_encoding_is_frozen() {
 
 #[test]
 fn each_fixture_holds_what_its_version_added() {
-    let [v1, v2] = &fixtures()[..] else {
-        panic!("two fixtures")
+    let [v1, v2, v3] = &fixtures()[..] else {
+        panic!("three fixtures")
     };
+    let manifest = |dir: &Path| {
+        let path = dir.join(crate::filename::MANIFEST_FILE);
+        crate::manifest::decode_versioned(&path, &std::fs::read(&path).unwrap()).unwrap()
+    };
+    assert_eq!(manifest(v1).1, 1);
+    assert_eq!(manifest(v2).1, 1);
+    let (state, version) = manifest(v3);
+    assert_eq!(version, 2, "the v3 manifest is format 2");
+    assert!(
+        state.tables.values().any(|t| t.disabled),
+        "no disabled table in v3"
+    );
+    assert!(
+        state.tables.values().any(|t| !t.disabled),
+        "no enabled table in v3"
+    );
     let kinds = |dir: &Path| -> (Vec<u32>, Vec<u8>, Vec<CellKind>) {
         let mut versions = Vec::new();
         let mut kinds = Vec::new();

@@ -30,6 +30,7 @@ mod compaction;
 mod data_version;
 mod db;
 mod error;
+mod events;
 #[cfg(any(test, feature = "testing"))]
 mod fault_fs;
 mod fd_limit;
@@ -69,11 +70,12 @@ pub use cell::{CellKind, CellRef, InternalCell, MARKER_TS, SeqNo, Timestamp, now
 pub use data_version::DataVersion;
 pub use db::{AlterTable, Db, IngestReply, WriteOptions};
 pub use error::{Error, Result};
+pub use events::{EventKind, RECENT_EVENTS, TableEvent};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};
 pub use row::{Cell, ColumnSelector, ReadOptions, Row, ScanOptions, TimeRange};
-pub use scan::RowScanner;
-pub use stats::{FamilyStats, LevelStats, TableDescription, TableStats};
+pub use scan::{ReverseWindows, RowScanner};
+pub use stats::{FamilyStats, LevelStats, StoreStats, TableDescription, TableStats};
 
 /// Test and benchmark seams, not part of the supported API: a fault-injecting file layer for
 /// crash tests, and the memtable, WAL writer and merge for micro-benchmarks.

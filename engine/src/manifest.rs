@@ -25,8 +25,11 @@ use crate::sstable::TableProperties;
 
 /// First 8 bytes of the file: "STRATMAN" read as a little-endian u64.
 pub const MANIFEST_MAGIC: u64 = u64::from_le_bytes(*b"STRATMAN");
-/// The manifest format this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The manifest format this code writes. It also reads version 1 (no enabled state: every
+/// table of a v1 manifest is enabled).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest manifest format this code reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// Bytes of the header: magic u64, version u32, payload length u64, payload crc32 u32.
 pub const HEADER_LEN: usize = 24;
 /// Most bytes the payload decoder may allocate, so a damaged length inside a payload that
@@ -60,6 +63,80 @@ pub struct TableState {
     /// Recent bulk ingests, most recent last, within the bounds of
     /// [`bound_ingest_records`].
     pub ingests: Vec<IngestRecord>,
+    /// Whether the table is disabled (HBase's `disableTable`): its reads and writes are
+    /// refused until it is enabled again. Format v2; absent (false) in v1.
+    pub disabled: bool,
+}
+
+/// A table as manifest format v1 stores it: [`TableState`] without `disabled` (bincode
+/// encodes fields in declaration order, so the v1 layout needs its own type).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct TableStateV1 {
+    id: u32,
+    families: Vec<FamilyState>,
+    files: Vec<FileMeta>,
+    flushed_seq: u64,
+    ingests: Vec<IngestRecord>,
+}
+
+/// The whole state as manifest format v1 stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct ManifestStateV1 {
+    next_file_number: u64,
+    last_seq: u64,
+    next_table_id: u32,
+    tables: BTreeMap<String, TableStateV1>,
+}
+
+impl From<ManifestStateV1> for ManifestState {
+    fn from(v1: ManifestStateV1) -> Self {
+        ManifestState {
+            next_file_number: v1.next_file_number,
+            last_seq: v1.last_seq,
+            next_table_id: v1.next_table_id,
+            tables: v1
+                .tables
+                .into_iter()
+                .map(|(name, t)| {
+                    let state = TableState {
+                        id: t.id,
+                        families: t.families,
+                        files: t.files,
+                        flushed_seq: t.flushed_seq,
+                        ingests: t.ingests,
+                        disabled: false,
+                    };
+                    (name, state)
+                })
+                .collect(),
+        }
+    }
+}
+
+impl ManifestStateV1 {
+    /// `state` in the v1 layout; `None` if it holds what v1 cannot say (a disabled table).
+    fn from_state(state: &ManifestState) -> Option<ManifestStateV1> {
+        let mut tables = BTreeMap::new();
+        for (name, t) in &state.tables {
+            if t.disabled {
+                return None;
+            }
+            let v1 = TableStateV1 {
+                id: t.id,
+                families: t.families.clone(),
+                files: t.files.clone(),
+                flushed_seq: t.flushed_seq,
+                ingests: t.ingests.clone(),
+            };
+            tables.insert(name.clone(), v1);
+        }
+        Some(ManifestStateV1 {
+            next_file_number: state.next_file_number,
+            last_seq: state.last_seq,
+            next_table_id: state.next_table_id,
+            tables,
+        })
+    }
 }
 
 /// One column family of a table.
@@ -232,13 +309,37 @@ pub fn bound_ingest_records(records: &mut Vec<IngestRecord>) {
     records.drain(..excess);
 }
 
-/// Encode `state` as a whole manifest file: header then payload.
+/// Encode `state` as a whole manifest file in today's format ([`FORMAT_VERSION`]).
 pub(crate) fn encode(state: &ManifestState) -> Result<Vec<u8>> {
-    let payload = bincode::serde::encode_to_vec(state, bincode::config::standard())
-        .map_err(|e| Error::InvalidArgument(format!("cannot encode the manifest: {e}")))?;
+    encode_version(state, FORMAT_VERSION)
+}
+
+/// Encode `state` as a whole manifest file in format `version`: header then payload. The
+/// store writes only [`FORMAT_VERSION`]; older versions are encoded to prove their layout
+/// frozen (`frozen_formats.rs`). Version 2 appends one byte to each table, `disabled`
+/// (bincode's bool: 0 or 1), after its `ingests`; version 1 has no such byte.
+pub(crate) fn encode_version(state: &ManifestState, version: u32) -> Result<Vec<u8>> {
+    let bad = |e: bincode::error::EncodeError| {
+        Error::InvalidArgument(format!("cannot encode the manifest: {e}"))
+    };
+    let config = bincode::config::standard();
+    let payload = match version {
+        1 => {
+            let v1 = ManifestStateV1::from_state(state).ok_or_else(|| {
+                Error::InvalidArgument("manifest format 1 cannot hold a disabled table".to_string())
+            })?;
+            bincode::serde::encode_to_vec(&v1, config).map_err(bad)?
+        }
+        2 => bincode::serde::encode_to_vec(state, config).map_err(bad)?,
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "no manifest format version {other}"
+            )));
+        }
+    };
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(&MANIFEST_MAGIC.to_le_bytes());
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
@@ -291,6 +392,11 @@ pub fn read_manifest(fs: &Arc<dyn Fs>, dir: &Path) -> Result<Option<ManifestStat
 }
 
 pub(crate) fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
+    decode_versioned(path, data).map(|(state, _)| state)
+}
+
+/// [`decode`], and the format version the file was written in.
+pub(crate) fn decode_versioned(path: &Path, data: &[u8]) -> Result<(ManifestState, u32)> {
     let short = || {
         Error::corruption(
             path,
@@ -315,12 +421,13 @@ pub(crate) fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
             format!("not a manifest: magic {magic:#018x}"),
         ));
     }
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(Error::corruption(
             path,
             8,
             format!(
-                "unsupported manifest format version {version} (this build reads {FORMAT_VERSION})"
+                "unsupported manifest format version {version} (this build reads \
+                 {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})"
             ),
         ));
     }
@@ -340,14 +447,20 @@ pub(crate) fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
         ));
     }
     let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
-    let (state, used): (ManifestState, usize) = bincode::serde::decode_from_slice(payload, config)
-        .map_err(|e| {
-            Error::corruption(
-                path,
-                HEADER_LEN as u64,
-                format!("payload does not decode: {e}"),
-            )
-        })?;
+    let bad = |e: bincode::error::DecodeError| {
+        Error::corruption(
+            path,
+            HEADER_LEN as u64,
+            format!("payload does not decode: {e}"),
+        )
+    };
+    let (state, used): (ManifestState, usize) = if version == 1 {
+        let (v1, used): (ManifestStateV1, usize) =
+            bincode::serde::decode_from_slice(payload, config).map_err(bad)?;
+        (v1.into(), used)
+    } else {
+        bincode::serde::decode_from_slice(payload, config).map_err(bad)?
+    };
     if used != payload.len() {
         return Err(Error::corruption(
             path,
@@ -358,7 +471,7 @@ pub(crate) fn decode(path: &Path, data: &[u8]) -> Result<ManifestState> {
             ),
         ));
     }
-    Ok(state)
+    Ok((state, version))
 }
 
 #[cfg(test)]
@@ -398,6 +511,7 @@ mod tests {
                     cells: 40,
                     bytes: 4096,
                 }],
+                disabled: true,
             },
         );
         tables.insert("empty".to_string(), TableState::default());
@@ -426,6 +540,31 @@ mod tests {
         write_manifest(&fs, dir.path(), &sample(2)).unwrap();
         assert_eq!(read_manifest(&fs, dir.path()).unwrap(), Some(sample(2)));
         assert!(!fs.exists(&dir.path().join(MANIFEST_TMP_FILE)));
+    }
+
+    #[test]
+    fn version_2_adds_one_disabled_byte_per_table_and_version_1_still_reads() {
+        let path = Path::new("MANIFEST");
+        let mut state = sample(1);
+        let v2 = encode(&state).unwrap();
+        assert_eq!(v2[8..12], 2u32.to_le_bytes());
+        assert_eq!(decode_versioned(path, &v2).unwrap(), (state.clone(), 2));
+        // v1 cannot say "disabled".
+        assert!(encode_version(&state, 1).is_err());
+        state.tables.values_mut().for_each(|t| t.disabled = false);
+        let v1 = encode_version(&state, 1).unwrap();
+        assert_eq!(v1[8..12], 1u32.to_le_bytes());
+        // Two tables: two bytes more, the last one of each table.
+        assert_eq!(v2.len(), v1.len() + 2);
+        // A v1 file reads with every table enabled, and is written back as v2.
+        assert_eq!(decode_versioned(path, &v1).unwrap(), (state.clone(), 1));
+        let again = encode(&decode(path, &v1).unwrap()).unwrap();
+        assert_eq!(again[8..12], 2u32.to_le_bytes());
+        // An unknown version is refused, naming it.
+        let mut v3 = v2.clone();
+        v3[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let err = decode(path, &v3).unwrap_err();
+        assert!(err.to_string().contains("version 3"), "{err}");
     }
 
     #[test]

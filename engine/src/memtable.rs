@@ -17,6 +17,11 @@ use crate::cell::{CellKind, InternalCell, MARKER_TS, SeqNo};
 /// Rough per-entry overhead of the skiplist node and handles, for memory accounting.
 const ENTRY_OVERHEAD: usize = 96;
 
+/// What one entry adds to a memtable's approximate size: its bytes plus the node overhead.
+pub(crate) fn entry_charge(row: usize, family: usize, qualifier: usize, value: usize) -> usize {
+    row + family + qualifier + value + ENTRY_OVERHEAD
+}
+
 /// One table's sorted in-memory buffer.
 #[derive(Debug)]
 pub struct MemTable {
@@ -58,11 +63,12 @@ impl MemTable {
 
     /// Insert one entry. Entries are unique by (coordinates, seq); a repeat replaces.
     pub fn insert(&self, cell: InternalCell) {
-        let size = cell.row.len()
-            + cell.family.len()
-            + cell.qualifier.len()
-            + cell.value.len()
-            + ENTRY_OVERHEAD;
+        let size = entry_charge(
+            cell.row.len(),
+            cell.family.len(),
+            cell.qualifier.len(),
+            cell.value.len(),
+        );
         self.min_seq.fetch_min(cell.seq, Ordering::Relaxed);
         self.max_seq.fetch_max(cell.seq, Ordering::Relaxed);
         self.map.insert(cell, ());
@@ -107,6 +113,21 @@ impl MemTable {
                 out.push(c.clone());
             }
         }
+    }
+
+    /// The largest row key below `below` (any sequence number): where a reverse scan may cut
+    /// a window (`scan/reverse.rs`). One skiplist search, however many versions rows hold.
+    pub(crate) fn row_before(&self, below: &[u8]) -> Option<Bytes> {
+        let probe = row_start_probe(below);
+        self.map
+            .range::<InternalCell, _>((Bound::Unbounded, Bound::Excluded(&probe)))
+            .next_back()
+            .map(|e| e.key().row.clone())
+    }
+
+    /// The largest row key in the memtable.
+    pub(crate) fn last_row(&self) -> Option<Bytes> {
+        self.map.back().map(|e| e.key().row.clone())
     }
 
     /// Visit every entry in order by reference (flush: no clone per entry); stops at the

@@ -78,12 +78,15 @@ impl Default for ReadOptions {
     }
 }
 
-/// Bounds and shape of a forward scan.
+/// Bounds and shape of a scan. `start` and `stop` are always the low and the high end of the
+/// key range, whatever the direction: a reverse scan reads the same rows as the forward scan
+/// of the same options, in descending key order (so the client's "start row" of an HBase
+/// reversed scan is this `stop`, made inclusive).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScanOptions {
-    /// First row (inclusive or exclusive) or unbounded.
+    /// Low end: first row (inclusive or exclusive) or unbounded.
     pub start: Bound<Vec<u8>>,
-    /// Last row bound (exclusive) or unbounded.
+    /// High end (exclusive or inclusive) or unbounded.
     pub stop: Bound<Vec<u8>>,
     /// Only rows starting with this prefix (intersected with start/stop).
     pub prefix: Vec<u8>,
@@ -91,6 +94,8 @@ pub struct ScanOptions {
     pub read: ReadOptions,
     /// At most this many rows; 0 for no limit.
     pub limit: u64,
+    /// Rows in descending key order (the limit counts from the high end).
+    pub reverse: bool,
 }
 
 impl Default for ScanOptions {
@@ -101,6 +106,7 @@ impl Default for ScanOptions {
             prefix: Vec::new(),
             read: ReadOptions::default(),
             limit: 0,
+            reverse: false,
         }
     }
 }

@@ -11,6 +11,9 @@
 //! compaction keeps what the snapshot still sees: the rows of a scan are one consistent
 //! snapshot however often it re-opens.
 //!
+//! A reverse scan (`ScanOptions::reverse`) is `reverse.rs`'s: it reads its range downward in
+//! windows, each a forward scanner of this module.
+//!
 //! This module must never decide visibility itself (`read.rs` and `visibility.rs` do) nor
 //! read files other than through the sources it builds.
 
@@ -31,6 +34,10 @@ use crate::snapshots::Snapshot;
 use crate::table::Table;
 use crate::version::TableVersion;
 
+mod reverse;
+
+pub use reverse::Windows as ReverseWindows;
+
 /// Rows read on one version before the scanner re-opens on a newer one (if there is one).
 pub const RESEEK_AFTER_ROWS: u64 = 100_000;
 /// Time on one version before the scanner re-opens on a newer one (if there is one).
@@ -39,8 +46,8 @@ pub const RESEEK_AFTER: Duration = Duration::from_secs(1);
 const CHECK_EVERY: u64 = 256;
 
 /// The sources of one scan on one version.
-struct Sources {
-    merge: MergeIter,
+pub(crate) struct Sources {
+    pub(crate) merge: MergeIter,
     /// The first entry of the next row, read ahead.
     pending: Option<InternalCell>,
     version: Arc<TableVersion>,
@@ -68,6 +75,8 @@ pub struct RowScanner {
     /// The entries of the row being resolved (reused from row to row: no allocation).
     entries: Vec<InternalCell>,
     done: bool,
+    /// Set for a reverse scan, which answers every call instead of the fields above.
+    reverse: Option<Box<reverse::ReverseScan>>,
 }
 
 impl std::fmt::Debug for RowScanner {
@@ -83,7 +92,7 @@ impl std::fmt::Debug for RowScanner {
 }
 
 /// Open `v`'s sources from `start` at `snapshot`, for the families of `plan`.
-fn open_sources(
+pub(crate) fn open_sources(
     v: Arc<TableVersion>,
     plan: &ReadPlan,
     snapshot: SeqNo,
@@ -134,8 +143,23 @@ impl RowScanner {
         opts: &ScanOptions,
     ) -> Result<RowScanner> {
         let (start, stop) = effective_bounds(opts);
-        let v = table.version.load_full();
-        let sources = open_sources(v, &plan, snapshot.seq(), &start, &stop)?;
+        // A reverse scan reads through windows of forward scanners (`reverse.rs`); its own
+        // fields below stay unused.
+        let (sources, reverse) = if opts.reverse {
+            let rev = reverse::ReverseScan::new(
+                table.clone(),
+                plan.clone(),
+                snapshot.again(),
+                start.clone(),
+                stop.clone(),
+                opts,
+            );
+            (None, Some(Box::new(rev)))
+        } else {
+            let v = table.version.load_full();
+            let s = open_sources(v, &plan, snapshot.seq(), &start, &stop)?;
+            (Some(s), None)
+        };
         Ok(RowScanner {
             table,
             plan,
@@ -144,19 +168,23 @@ impl RowScanner {
             stop,
             limit: opts.limit,
             returned: 0,
-            sources: Some(sources),
+            sources,
             last_row: None,
             reseek_rows: RESEEK_AFTER_ROWS,
             reseek_after: RESEEK_AFTER,
             reopened: 0,
             entries: Vec::new(),
-            done: false,
+            done: reverse.is_some(),
+            reverse,
         })
     }
 
     /// Let go of the table version now (its memtables and files); the next read re-opens on
     /// the current version, after the last row read, at the same snapshot.
     pub fn release(&mut self) {
+        if let Some(r) = self.reverse.as_mut() {
+            r.release();
+        }
         self.sources = None;
         self.restart_after_last_row();
     }
@@ -176,9 +204,20 @@ impl RowScanner {
         self.reseek_after = after;
     }
 
-    /// How many times the scanner re-opened on another version so far.
+    /// How many times the scanner re-opened on another version so far (a reverse scan: how
+    /// many windows it read).
     pub fn reopened(&self) -> u64 {
-        self.reopened
+        self.reverse
+            .as_ref()
+            .map_or(self.reopened, |r| r.windows_read())
+    }
+
+    /// A reverse scan's window sizes instead of [`ReverseWindows::default`] (tests exercise
+    /// many small windows with it); nothing for a forward scan.
+    pub fn reverse_windows(&mut self, w: ReverseWindows) {
+        if let Some(r) = self.reverse.as_mut() {
+            r.set_windows(w);
+        }
     }
 
     /// The sequence number every row is read at.
@@ -234,6 +273,9 @@ impl RowScanner {
 impl Iterator for RowScanner {
     type Item = Result<Row>;
     fn next(&mut self) -> Option<Result<Row>> {
+        if let Some(r) = self.reverse.as_mut() {
+            return r.next();
+        }
         while !self.done {
             if self.limit > 0 && self.returned >= self.limit {
                 return self.finish();
@@ -290,7 +332,7 @@ impl Iterator for RowScanner {
 /// Whether two row keys are equal, by pointer first: a source's cells of one row share one
 /// key buffer, so most checks skip the `memcmp`.
 #[inline]
-fn same_row(a: &Bytes, b: &Bytes) -> bool {
+pub(crate) fn same_row(a: &Bytes, b: &Bytes) -> bool {
     (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 

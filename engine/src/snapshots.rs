@@ -52,7 +52,6 @@ impl Snapshots {
     }
 
     /// Snapshots alive now.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.live.lock().values().sum()
     }
@@ -69,6 +68,12 @@ impl Snapshot {
     /// The sequence number it reads at.
     pub fn seq(&self) -> SeqNo {
         self.seq
+    }
+
+    /// Another registration at the same sequence number (a reverse scan's windows each hold
+    /// one while the scan holds this one).
+    pub fn again(&self) -> Snapshot {
+        self.registry.take_at(|| self.seq)
     }
 }
 

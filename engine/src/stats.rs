@@ -1,10 +1,12 @@
 //! Storage statistics of a table (DescribeTable): files and bytes per level and per family,
-//! memtables, flush/compaction/stall counters, block cache and bloom filter counters.
+//! memtables, flush/compaction/stall counters, block cache and bloom filter counters; and the
+//! store's own figures ([`StoreStats`]: what a metrics scrape needs besides the tables').
 //! Read-only views; nothing here changes state.
 
 use std::sync::atomic::Ordering;
 
 use crate::cache::BlockCache;
+use crate::events::TableEvent;
 use crate::options::FamilyOptions;
 use crate::table::Table;
 
@@ -84,9 +86,15 @@ pub struct TableStats {
     pub flush_bytes: u64,
     /// Bytes of the store's WAL segments on disk now (store-wide).
     pub wal_bytes: u64,
+    /// Cells (values and delete markers) applied by writes since open; cells of ingested
+    /// files are not counted.
+    pub cells_written: u64,
     /// Write amplification since open: (WAL + flush + compaction bytes written) / WAL bytes,
     /// in hundredths (250 means 2.5x); 0 before any write.
     pub write_amplification_x100: u64,
+    /// The newest flushes, compactions and ingests since open, newest first (at most
+    /// [`crate::RECENT_EVENTS`]).
+    pub recent_events: Vec<TableEvent>,
     /// Sorted runs the live files form (overlap depth: the most files whose key ranges
     /// share one row key). Write back-pressure counts these, not files.
     pub sorted_runs: u64,
@@ -101,6 +109,55 @@ pub struct TableDescription {
     pub families: Vec<FamilyOptions>,
     /// Storage statistics.
     pub stats: TableStats,
+    /// Whether the table serves reads and writes (see `Db::disable_table`).
+    pub enabled: bool,
+}
+
+/// The store's figures since open, summed over its tables where they are per table (a
+/// dropped table takes its share along).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Cells applied by writes (see [`TableStats::cells_written`]).
+    pub cells_written: u64,
+    /// Bytes of table files written by flushes.
+    pub bytes_flushed: u64,
+    /// Bytes of table files written by compactions.
+    pub bytes_compacted: u64,
+    /// Times writers were stalled.
+    pub write_stalls: u64,
+    /// Block lookups the block cache answered (store-wide, never decreasing).
+    pub block_cache_hits: u64,
+    /// Block lookups it did not (the block was read, checked and decoded).
+    pub block_cache_misses: u64,
+    /// Scans open now (each holds a read snapshot; an aggregation's counting pass counts as
+    /// one while it runs).
+    pub open_scans: u64,
+    /// Bytes of the WAL segments on disk now.
+    pub wal_bytes: u64,
+}
+
+pub(crate) fn store(
+    tables: &[std::sync::Arc<Table>],
+    cache: &BlockCache,
+    open_scans: u64,
+    wal_bytes: u64,
+) -> StoreStats {
+    let cs = cache.stats();
+    let mut s = StoreStats {
+        block_cache_hits: cs.hits,
+        block_cache_misses: cs.misses,
+        open_scans,
+        wal_bytes,
+        ..StoreStats::default()
+    };
+    for t in tables {
+        let c = &t.counters;
+        s.cells_written += c.cells_written.load(Ordering::Relaxed);
+        s.bytes_flushed += c.flush_bytes.load(Ordering::Relaxed);
+        s.bytes_compacted += c.compaction_bytes_out.load(Ordering::Relaxed);
+        s.write_stalls += c.write_stalls.load(Ordering::Relaxed);
+    }
+    s
 }
 
 pub(crate) fn describe(t: &Table, cache: &BlockCache, wal_bytes: u64) -> TableDescription {
@@ -120,6 +177,8 @@ pub(crate) fn describe(t: &Table, cache: &BlockCache, wal_bytes: u64) -> TableDe
         write_slowdowns: t.counters.write_slowdowns.load(Ordering::Relaxed),
         user_bytes: t.counters.user_bytes.load(Ordering::Relaxed),
         flush_bytes: t.counters.flush_bytes.load(Ordering::Relaxed),
+        cells_written: t.counters.cells_written.load(Ordering::Relaxed),
+        recent_events: t.events.recent(),
         wal_bytes,
         sorted_runs: v.sorted_runs() as u64,
         families: schema
@@ -166,9 +225,11 @@ pub(crate) fn describe(t: &Table, cache: &BlockCache, wal_bytes: u64) -> TableDe
         }
     }
     s.levels.sort_by_key(|l| l.level);
+
     TableDescription {
         name: t.name.clone(),
         families: schema.iter().map(|f| f.options.clone()).collect(),
         stats: s,
+        enabled: !t.disabled.load(Ordering::Acquire),
     }
 }

@@ -13,6 +13,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::cell::SeqNo;
 use crate::error::Error;
+use crate::events::EventLog;
 use crate::manifest::TableState;
 use crate::options::FamilyOptions;
 use crate::sstable::TableBuildOptions;
@@ -42,6 +43,8 @@ pub(crate) struct TableCounters {
     pub user_bytes: AtomicU64,
     /// Bytes of table files written by flushes.
     pub flush_bytes: AtomicU64,
+    /// Cells (values and delete markers) applied by writes (not by ingested files).
+    pub cells_written: AtomicU64,
 }
 
 /// Why a table is unavailable: the files listed for it that could not be opened, each with
@@ -101,7 +104,12 @@ pub(crate) struct Table {
     /// atomic), and the WAL keeps every segment from it on.
     pub inserting_from: AtomicU64,
     pub counters: TableCounters,
+    /// Recent flushes, compactions and ingests.
+    pub events: EventLog,
     pub dropped: AtomicBool,
+    /// Disabled (the manifest's `TableState::disabled`): reads and writes refuse it
+    /// ([`crate::catalog::Catalog::enabled_table`]).
+    pub disabled: AtomicBool,
     /// Serializes read-modify-write operations per row (`db/read_modify_write.rs`).
     pub row_locks: crate::row_lock::RowLocks,
     /// Set at open when some of its files could not be opened: the table then answers
@@ -127,7 +135,9 @@ impl Table {
             room: Condvar::new(),
             inserting_from: AtomicU64::new(SeqNo::MAX),
             counters: TableCounters::default(),
+            events: EventLog::default(),
             dropped: AtomicBool::new(false),
+            disabled: AtomicBool::new(state.disabled),
             row_locks: crate::row_lock::RowLocks::default(),
             damage: None,
             generation: AtomicU64::new(next_generation()),

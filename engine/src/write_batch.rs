@@ -29,6 +29,27 @@ pub struct RowCells {
     pub cells: Vec<(CellKind, Arc<str>, Bytes, Timestamp, Bytes)>,
 }
 
+impl RowCells {
+    /// The row's cells as internal cells, numbered from `first_seq` in mutation order.
+    pub fn into_internal_cells(self, first_seq: SeqNo) -> impl Iterator<Item = InternalCell> {
+        let row = self.row;
+        self.cells
+            .into_iter()
+            .enumerate()
+            .map(
+                move |(i, (kind, family, qualifier, ts, value))| InternalCell {
+                    row: row.clone(),
+                    family,
+                    kind,
+                    qualifier,
+                    ts,
+                    seq: first_seq + i as u64,
+                    value,
+                },
+            )
+    }
+}
+
 /// A sequenced batch of cells for one table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteBatch {
@@ -47,6 +68,7 @@ impl WriteBatch {
     }
 
     /// The batch's cells as internal cells with their sequence numbers.
+    #[cfg(test)]
     pub fn internal_cells(&self) -> impl Iterator<Item = InternalCell> + '_ {
         // Each row's first number is taken here, outside the per-cell closure: a counter
         // moved into that closure would be a copy restarting at `first_seq` for every row.
@@ -76,23 +98,9 @@ impl WriteBatch {
     pub fn into_internal_cells(self) -> impl Iterator<Item = InternalCell> {
         let mut seq = self.first_seq;
         self.rows.into_iter().flat_map(move |r| {
-            let row = r.row;
             let first = seq;
             seq += r.cells.len() as u64;
-            r.cells
-                .into_iter()
-                .enumerate()
-                .map(
-                    move |(i, (kind, family, qualifier, ts, value))| InternalCell {
-                        row: row.clone(),
-                        family,
-                        kind,
-                        qualifier,
-                        ts,
-                        seq: first + i as u64,
-                        value,
-                    },
-                )
+            r.into_internal_cells(first)
         })
     }
 

@@ -617,6 +617,13 @@ fn check(store: &Store, when: &str) {
         // One aggregation alone gives what it gives in company.
         let alone = aggregate(&store.db, "t", &scope, &aggs[3], &options()).unwrap();
         assert_eq!(alone, got[3], "{when}: alone vs many");
+        // The rows cut into parts counted in parallel give the same figures.
+        let parts = RunOptions {
+            partitions: 3,
+            ..options()
+        };
+        let split = aggregate_many(&store.db, "t", &scope, &aggs, &parts).unwrap();
+        assert_eq!(split, got, "{when}: in three parts over {scope:?}");
     }
 }
 

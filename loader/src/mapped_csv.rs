@@ -91,11 +91,19 @@ impl MappedCsv {
 
     /// The rest of the file as batches of `rows_per_batch` rows (at least 1).
     pub fn batches(self, rows_per_batch: usize) -> RowBatches {
+        let qualifiers = self
+            .mapping
+            .cells
+            .iter()
+            .map(|slot| Bytes::copy_from_slice(&slot.qualifier))
+            .collect();
         RowBatches {
+            arena: Bytes::copy_from_slice(&self.parsed.arena),
             csv: self,
             rows_per_batch: rows_per_batch.max(1),
             next_row: 0,
             done: false,
+            qualifiers,
         }
     }
 }
@@ -127,6 +135,45 @@ pub fn row_mutation(batch: &Batch, i: usize, mapping: &ResolvedMapping) -> RowMu
     }
 }
 
+/// Row `i` of `batch` as [`row_mutation`] builds it, without a copy or an allocation per key,
+/// qualifier or value: the key and values are slices of `arena` (the batch's arena, shared
+/// once per chunk) and the qualifiers are clones of `qualifiers` (one shared buffer per
+/// mapped column, in the mapping's cell order).
+fn row_mutation_shared(
+    batch: &Batch,
+    arena: &Bytes,
+    i: usize,
+    mapping: &ResolvedMapping,
+    qualifiers: &[Bytes],
+) -> RowMutation {
+    let timestamp = batch.ts(i);
+    let slice = |off: u32, len: u32| {
+        let (off, len) = (off as usize, len as usize);
+        if off.checked_add(len).is_some_and(|end| end <= arena.len()) {
+            arena.slice(off..off + len)
+        } else {
+            Bytes::new()
+        }
+    };
+    let mutations = mapping
+        .cells
+        .iter()
+        .zip(qualifiers)
+        .zip(batch.values(i))
+        .map(|((slot, qualifier), &(off, len))| Mutation::SetCell {
+            family: slot.family.clone(),
+            qualifier: qualifier.clone(),
+            value: slice(off, len),
+            timestamp,
+        })
+        .collect();
+    let (off, len) = batch.rows[i].key;
+    RowMutation {
+        row: slice(off, len),
+        mutations,
+    }
+}
+
 /// Up to `rows_per_batch` rows of a mapped CSV file, with the rejects met while reading them.
 #[derive(Debug, Default)]
 pub struct RowBatch {
@@ -147,6 +194,10 @@ pub struct RowBatches {
     /// The next row of `csv.parsed` to hand out.
     next_row: usize,
     done: bool,
+    /// `csv.parsed.arena`, shared: the rows handed out slice their keys and values from it.
+    arena: Bytes,
+    /// The mapping's qualifiers, shared, in its cell order.
+    qualifiers: Vec<Bytes>,
 }
 
 impl Iterator for RowBatches {
@@ -163,8 +214,13 @@ impl Iterator for RowBatches {
         loop {
             let parsed = &self.csv.parsed;
             while self.next_row < parsed.rows.len() && out.rows.len() < self.rows_per_batch {
-                out.rows
-                    .push(row_mutation(parsed, self.next_row, &self.csv.mapping));
+                out.rows.push(row_mutation_shared(
+                    parsed,
+                    &self.arena,
+                    self.next_row,
+                    &self.csv.mapping,
+                    &self.qualifiers,
+                ));
                 self.next_row += 1;
             }
             if out.rows.len() == self.rows_per_batch {
@@ -173,6 +229,7 @@ impl Iterator for RowBatches {
             match self.csv.next_chunk() {
                 Ok(Some(_)) => {
                     self.next_row = 0;
+                    self.arena = Bytes::copy_from_slice(&self.csv.parsed.arena);
                     out.rejects.append(&mut self.csv.parsed.rejects);
                 }
                 Ok(None) => {
@@ -266,6 +323,38 @@ mod tests {
         assert!(batches[0].rows.is_empty());
         let lines: Vec<u64> = batches[0].rejects.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![2, 3]);
+    }
+
+    #[test]
+    fn batches_hold_the_same_rows_as_row_mutation_across_chunks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut text = String::from("id,b,a,skip\n");
+        // More than two chunks of records (CHUNK_BYTES each), one of them rejected.
+        let mut i = 0;
+        while text.len() < 2 * CHUNK_BYTES + 1000 {
+            text.push_str(&format!("row{i:07},b-{i},a-value-{i},x\n"));
+            if i == 5 {
+                text.push_str("short\n");
+            }
+            i += 1;
+        }
+        let p = csv_file(&dir, &text);
+        let m = mapping(&["id", "b", "a", "skip"]);
+        let batched: Vec<RowMutation> = MappedCsv::open(&p, &m)
+            .expect("open")
+            .batches(1000)
+            .flat_map(|b| b.expect("read").rows)
+            .collect();
+        let mut csv = MappedCsv::open(&p, &m).expect("open");
+        let resolved = csv.mapping().clone();
+        let mut one_by_one = Vec::new();
+        while let Some(chunk) = csv.next_chunk().expect("read") {
+            for r in 0..chunk.rows.len() {
+                one_by_one.push(row_mutation(chunk, r, &resolved));
+            }
+        }
+        assert_eq!(batched.len(), i);
+        assert_eq!(batched, one_by_one);
     }
 
     #[test]

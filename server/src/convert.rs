@@ -326,25 +326,31 @@ pub fn time_range_from_pb(
 }
 
 /// A scan request's bounds and shape. (`table` and `batch_size` are the caller's.)
+///
+/// A forward scan reads from `start_row` (inclusive, or exclusive with
+/// `start_row_exclusive`) up to `stop_row` (exclusive). A reverse scan, as HBase's reversed
+/// scan, starts at `start_row` and goes down: `start_row` is then the high end (inclusive, or
+/// exclusive with `start_row_exclusive`, so resuming after the last row received continues
+/// below it) and `stop_row` the low end (exclusive). The engine's options always hold the low
+/// end in `start` and the high end in `stop`.
 pub fn scan_options_from_pb(r: &mut pb::ScanRequest) -> Result<engine::ScanOptions, ConvertError> {
-    // Refused rather than ignored: a forward scan would answer in the opposite order.
-    if r.reverse {
-        return Err(ConvertError::Unsupported(
-            "ScanRequest.reverse (reverse scans)",
-        ));
-    }
-    let start = if r.start_row.is_empty() {
-        // No row has an empty key, so "after the empty key" is the whole table too.
+    // No row has an empty key, so "after the empty key" is the whole table too.
+    let first = if r.start_row.is_empty() {
         Bound::Unbounded
     } else if r.start_row_exclusive {
         Bound::Excluded(std::mem::take(&mut r.start_row).to_vec())
     } else {
         Bound::Included(std::mem::take(&mut r.start_row).to_vec())
     };
-    let stop = if r.stop_row.is_empty() {
+    let last = if r.stop_row.is_empty() {
         Bound::Unbounded
     } else {
         Bound::Excluded(std::mem::take(&mut r.stop_row).to_vec())
+    };
+    let (start, stop) = if r.reverse {
+        (last, first)
+    } else {
+        (first, last)
     };
     let read = read_options_from_pb(
         std::mem::take(&mut r.columns),
@@ -357,6 +363,7 @@ pub fn scan_options_from_pb(r: &mut pb::ScanRequest) -> Result<engine::ScanOptio
         prefix: std::mem::take(&mut r.prefix).to_vec(),
         read,
         limit: r.limit,
+        reverse: r.reverse,
     })
 }
 
@@ -405,6 +412,13 @@ impl ReadFilter {
         Ok(Some(ReadFilter { filter, options }))
     }
 
+    /// The filter of a scan in descending row order (`reverse`), which turns `PrefixFilter`
+    /// and `InclusiveStopFilter` around as HBase's reversed scans do.
+    pub fn reversed(mut self, reverse: bool) -> ReadFilter {
+        self.options.reversed = reverse;
+        self
+    }
+
     /// A fresh evaluation state (one per scan or row read).
     pub fn state(&self) -> filter::FilterState {
         filter::FilterState::new(&self.filter, self.options)
@@ -446,7 +460,7 @@ pub fn description_to_pb(d: engine::TableDescription) -> pb::DescribeTableRespon
     pb::DescribeTableResponse {
         table: d.name,
         families: d.families.iter().map(family_to_pb).collect(),
-        enabled: true,
+        enabled: d.enabled,
         stats: Some(pb::TableStats {
             files: s.files,
             file_bytes: s.file_bytes,
@@ -881,14 +895,30 @@ mod tests {
     }
 
     #[test]
-    fn a_reverse_scan_is_refused_until_the_engine_has_one() {
+    fn a_reverse_scan_starts_at_start_row_and_goes_down_to_stop_row() {
         let mut r = pb::ScanRequest {
             table: "t".into(),
+            start_row: b"m".to_vec().into(),
+            stop_row: b"c".to_vec().into(),
             reverse: true,
             ..Default::default()
         };
-        let e = scan_options_from_pb(&mut r).expect_err("a reverse scan is not run forward");
-        assert!(e.to_string().contains("reverse"), "{e}");
+        let s = scan_options_from_pb(&mut r).expect("valid");
+        assert!(s.reverse);
+        assert_eq!(s.start, Bound::Excluded(b"c".to_vec()));
+        assert_eq!(s.stop, Bound::Included(b"m".to_vec()));
+        // Resuming after the last row received: strictly below it.
+        let mut r = pb::ScanRequest {
+            start_row: b"k".to_vec().into(),
+            start_row_exclusive: true,
+            reverse: true,
+            ..Default::default()
+        };
+        let s = scan_options_from_pb(&mut r).expect("valid");
+        assert_eq!(
+            (s.start, s.stop),
+            (Bound::Unbounded, Bound::Excluded(b"k".to_vec()))
+        );
     }
 
     #[test]
@@ -921,8 +951,10 @@ mod tests {
                 }],
                 ..Default::default()
             },
+            enabled: false,
         });
         assert_eq!(d.table, "t");
+        assert!(!d.enabled);
         assert_eq!(d.families[0].compression, pb::Compression::Zstd as i32);
         assert_eq!(d.families[0].compression_level, 3);
         let stats = d.stats.expect("stats present");

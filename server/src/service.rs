@@ -342,7 +342,9 @@ impl Strata for StrataService {
         let mut r = self.admit(request, Action::Scan)?;
         let table = convert::table(&r.table).map_err(invalid)?.to_owned();
         let mut options = convert::scan_options_from_pb(&mut r).map_err(invalid)?;
-        let filter = convert::read_filter(&r.filter, &mut options.read).map_err(invalid)?;
+        let filter = convert::read_filter(&r.filter, &mut options.read)
+            .map_err(invalid)?
+            .map(|f| f.reversed(options.reverse));
         let batching = self.batching(r.batch_size, r.keys_only);
         let stream = scan::start(&self.scans, conn, table, options, filter, batching).await?;
         Ok(Response::new(stream))
@@ -489,16 +491,22 @@ impl Strata for StrataService {
         &self,
         request: Request<pb::DisableTableRequest>,
     ) -> Result<Response<pb::DisableTableResponse>, Status> {
-        self.admit(request, Action::DisableTable)?;
-        Err(Status::unimplemented("DisableTable is not implemented yet"))
+        let r = self.admit(request, Action::DisableTable)?;
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let db = self.db.clone();
+        blocking(move || db.disable_table(&table)).await?;
+        Ok(Response::new(pb::DisableTableResponse {}))
     }
 
     async fn enable_table(
         &self,
         request: Request<pb::EnableTableRequest>,
     ) -> Result<Response<pb::EnableTableResponse>, Status> {
-        self.admit(request, Action::EnableTable)?;
-        Err(Status::unimplemented("EnableTable is not implemented yet"))
+        let r = self.admit(request, Action::EnableTable)?;
+        let table = convert::table(&r.table).map_err(invalid)?.to_owned();
+        let db = self.db.clone();
+        blocking(move || db.enable_table(&table)).await?;
+        Ok(Response::new(pb::EnableTableResponse {}))
     }
 }
 

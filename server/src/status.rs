@@ -27,8 +27,8 @@ use crate::multi_get::MultiGetError;
 /// - a write abandoned by its caller: CANCELLED
 /// - corruption, a table whose files are damaged or missing: DATA_LOSS
 /// - full disk: RESOURCE_EXHAUSTED
-/// - data directory locked, an increment of a cell that is not an 8-byte counter or past
-///   the `i64` range: FAILED_PRECONDITION
+/// - data directory locked, a read or write of a disabled table, an increment of a cell
+///   that is not an 8-byte counter or past the `i64` range: FAILED_PRECONDITION
 /// - other I/O errors: INTERNAL
 pub fn from_engine(err: &Error) -> Status {
     let code = match err {
@@ -42,9 +42,10 @@ pub fn from_engine(err: &Error) -> Status {
         Error::ReadOnly(_) | Error::Closed | Error::Stalled { .. } => Code::Unavailable,
         Error::Cancelled(_) => Code::Cancelled,
         Error::Corruption { .. } => Code::DataLoss,
-        Error::Locked { .. } | Error::NotACounter { .. } | Error::CounterOverflow { .. } => {
-            Code::FailedPrecondition
-        }
+        Error::Locked { .. }
+        | Error::TableDisabled(_)
+        | Error::NotACounter { .. }
+        | Error::CounterOverflow { .. } => Code::FailedPrecondition,
         Error::Io { .. } if err.is_no_space() => Code::ResourceExhausted,
         Error::Io { .. } => Code::Internal,
         _ => Code::Internal,

@@ -29,6 +29,7 @@ import csv
 import datetime
 import base64
 import hashlib
+import json
 import os
 import ssl
 import subprocess
@@ -54,6 +55,9 @@ from test_strata import free_port, generate_stubs, strata_bin  # noqa: E402
 
 PRINCIPAL = "dashboard"
 TOKEN = "0123456789abcdef-dashboard-token"
+# An operator who may write, flush and compact (for the store counters' test).
+OPERATOR_TOKEN = "0123456789abcdef-operator-token"
+PROBE_TABLE = "metrics_probe"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -175,10 +179,13 @@ class Stack:
             ).digest()
         ).decode()
         digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+        operator = hashlib.sha256(OPERATOR_TOKEN.encode()).hexdigest()
         tokens = write(
             root, "tokens.toml",
             ('[[principal]]\nname = "%s"\ntoken_sha256 = "%s"\npermissions = ["read"]\n'
-             % (PRINCIPAL, digest)).encode(),
+             '[[principal]]\nname = "operator"\ntoken_sha256 = "%s"\n'
+             'permissions = ["read", "write", "admin"]\n'
+             % (PRINCIPAL, digest, operator)).encode(),
         )
         self.tls = ssl.create_default_context(cadata=self.ca.pem.decode())
         self.log = open(os.path.join(root, "server.log"), "wb")
@@ -385,6 +392,78 @@ def test_metrics_counters_move_after_requests(st):
     assert after[files] >= 1, after.get(files)
     hist = ("strata_rpc_duration_seconds_count", (("api", "grpc"), ("method", "Aggregate")))
     assert after[hist] >= 2
+
+
+def test_store_counters_move_after_writes_flushes_compactions_and_scans(st):
+    """The engine's counters on /metrics: cells written, bytes flushed and compacted, block
+    cache lookups, open scans, and the aggregation result cache's hits and misses. A table of
+    its own, dropped at the end, so the dashboard's tables keep their CSV counts."""
+    pb = st.pb
+    op = (("authorization", "Bearer " + OPERATOR_TOKEN),)
+
+    def call(name, req):
+        return getattr(st.stub, name)(req, timeout=CALL_TIMEOUT, metadata=op)
+
+    def one(name):
+        return st.metrics().get((name, ()), None)
+
+    names = [
+        "strata_cells_written_total", "strata_bytes_flushed_total",
+        "strata_bytes_compacted_total", "strata_block_cache_hits_total",
+        "strata_block_cache_misses_total", "strata_open_scans",
+        "strata_aggregation_cache_hits_total", "strata_aggregation_cache_misses_total",
+    ]
+    before = {n: one(n) for n in names}
+    missing = [n for n, v in before.items() if v is None]
+    assert not missing, "not on /metrics: %s" % missing
+    call("CreateTable", pb.CreateTableRequest(
+        table=PROBE_TABLE, families=[pb.FamilyOptions(name="f")]))
+    try:
+        for batch in range(2):
+            rows = [
+                pb.RowMutations(row=b"r%05d" % (batch * 500 + i), mutations=[
+                    pb.Mutation(set_cell=pb.SetCell(family="f", qualifier=b"q",
+                                                    value=b"v%d" % (i % 7)))])
+                for i in range(500)
+            ]
+            call("MutateRows", pb.MutateRowsRequest(table=PROBE_TABLE, entries=rows))
+            if batch == 0:
+                written = one("strata_cells_written_total")
+                assert written >= before["strata_cells_written_total"] + 500, written
+            call("Flush", pb.FlushRequest(table=PROBE_TABLE))
+        flushed = one("strata_bytes_flushed_total")
+        assert flushed > before["strata_bytes_flushed_total"], flushed
+        call("Compact", pb.CompactRequest(table=PROBE_TABLE, major=True))
+        compacted = one("strata_bytes_compacted_total")
+        assert compacted > before["strata_bytes_compacted_total"], compacted
+        info = json.loads(st.fetch("/api/tables/" + PROBE_TABLE))
+        kinds = [e["kind"] for e in info["recent_events"]]
+        # Newest first: the major compaction of the two flushed files, after both flushes.
+        assert kinds[0] == "compaction" and kinds.count("flush") == 2, kinds
+        assert info["recent_events"][0]["input_files"] >= 2, info["recent_events"][0]
+        assert info["cells_written"] == 1000, info["cells_written"]
+        lookups = one("strata_block_cache_hits_total") + one("strata_block_cache_misses_total")
+        scan = call("Scan", pb.ScanRequest(table=PROBE_TABLE))
+        got = sum(len(r.rows) for r in scan)
+        assert got == 1000, got
+        after = one("strata_block_cache_hits_total") + one("strata_block_cache_misses_total")
+        assert after > lookups, (lookups, after)
+        # A scan left open holds a snapshot: it is counted until it is cancelled.
+        open_scan = st.stub.Scan(pb.ScanRequest(table="clickstream"), timeout=CALL_TIMEOUT,
+                                 metadata=(("authorization", "Bearer " + TOKEN),))
+        next(open_scan)
+        assert one("strata_open_scans") >= 1, one("strata_open_scans")
+        open_scan.cancel()
+        misses = one("strata_aggregation_cache_misses_total")
+        hits = one("strata_aggregation_cache_hits_total")
+        for _ in range(2):
+            req = pb.AggregateRequest(table=PROBE_TABLE, family="f", qualifier=b"q")
+            reply = call("Aggregate", req)
+            assert reply.rows_scanned == 1000, reply.rows_scanned
+        assert one("strata_aggregation_cache_misses_total") >= misses + 1
+        assert one("strata_aggregation_cache_hits_total") >= hits + 1
+    finally:
+        call("DeleteTable", pb.DeleteTableRequest(table=PROBE_TABLE))
 
 
 def main():

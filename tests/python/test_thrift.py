@@ -3,12 +3,13 @@
 
 Starts the real `strata serve --thrift-listen` binary on free loopback ports with a temporary
 data directory and checks, through unchanged happybase 1.3.0 calls, what HBase's Thrift
-gateway answers: tables, families and regions, put/batch/row/rows/cells with versions and
+gateway answers: tables (enabled state: disabled tables refuse reads and writes, an enabled
+one is not deleted), families and regions, put/batch/row/rows/cells with versions and
 millisecond timestamps, scans (row_start/row_stop/row_prefix/columns/limit/batch_size/
-include_timestamp/sorted_columns/scan_batching/filter, with each filter of HBase's language and
-its HBase result), deletes, counters incremented from several threads at once (a connection
-each) with counter_get/set/dec, increment/incrementRows/append/checkAndPut through the raw
-client, compaction calls, a 20,000-row scan with nothing lost or repeated
+include_timestamp/sorted_columns/scan_batching/filter/reverse, with each filter of HBase's
+language and its HBase result), deletes, counters incremented from several threads at once (a
+connection each) with counter_get/set/dec, increment/incrementRows/append/checkAndPut through
+the raw client, compaction calls, a 20,000-row scan with nothing lost or repeated
 (also through a filter that drops almost every row), the framed transport and the compact
 protocol, an unknown method leaving the connection usable, data written over gRPC read over
 Thrift and back, the gateway's calls counted in /metrics, and the pipeline dashboard's access
@@ -203,9 +204,45 @@ def test_tables_families_regions(ctx):
     assert c.is_table_enabled("hb_admin") is True
     c.compact_table("hb_admin")
     c.compact_table("hb_admin", major=True)
-    c.delete_table("hb_admin0")
+    # As HBase: an enabled table is not deleted; delete_table(disable=True) disables it first.
+    expect_raises(lambda: c.delete_table("hb_admin0"), "IOError", "hb_admin0", "enabled")
+    c.delete_table("hb_admin0", disable=True)
     assert b"hb_admin0" not in c.tables()
     expect_raises(lambda: c.delete_table("hb_admin0"), "IOError", "hb_admin0")
+
+
+def test_disabled_tables_refuse_reads_and_writes(ctx):
+    c = ctx.conn
+    c.create_table("hb_disabled", {"cf": {}})
+    t = c.table("hb_disabled")
+    t.put(b"r1", {b"cf:a": b"1"})
+    c.disable_table("hb_disabled")
+    assert c.is_table_enabled("hb_disabled") is False
+    for call in [
+        lambda: t.row(b"r1"),
+        lambda: t.rows([b"r1"]),
+        lambda: list(t.scan()),
+        lambda: list(t.scan(reverse=True)),
+        lambda: t.put(b"r2", {b"cf:a": b"2"}),
+        lambda: t.delete(b"r1"),
+    ]:
+        expect_raises(call, "IOError", "hb_disabled", "disabled")
+    c.enable_table("hb_disabled")
+    assert c.is_table_enabled("hb_disabled") is True
+    assert t.row(b"r1") == {b"cf:a": b"1"}
+    # Over gRPC too (FAILED_PRECONDITION naming it), and the state is the same on both paths.
+    c.disable_table("hb_disabled")
+    import grpc
+
+    try:
+        ctx.stub.Get(ctx.pb.GetRequest(table="hb_disabled", row=b"r1"), timeout=CALL_TIMEOUT)
+        raise AssertionError("a disabled table answered a gRPC Get")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
+        assert "hb_disabled" in e.details(), e.details()
+    ctx.stub.EnableTable(ctx.pb.EnableTableRequest(table="hb_disabled"), timeout=CALL_TIMEOUT)
+    assert c.is_table_enabled("hb_disabled") is True
+    c.delete_table("hb_disabled", disable=True)
 
 
 def test_put_row_rows_cells(ctx):
@@ -399,6 +436,35 @@ def test_scans(ctx):
     assert list(t.scan(columns=[b"cf:nothing"])) == []
     # Each scan closed its scanner: a new one still opens on the same connection.
     assert len(list(t.scan(row_prefix=b"c"))) == 10
+
+
+def test_reverse_scans(ctx):
+    c = ctx.conn
+    c.create_table("hb_reverse", {"cf": {}, "cg": {}})
+    t = c.table("hb_reverse")
+    with t.batch(batch_size=100) as b:
+        for p in "abc":
+            for i in range(10):
+                b.put(("%s%02d" % (p, i)).encode(), {b"cf:x": b"1", b"cf:y": b"2", b"cg:z": b"3"})
+    t.put(b"b05", {b"cf:x": b"new"})
+    keys = [k for k, _ in t.scan()]
+    down = keys[::-1]
+    assert [k for k, _ in t.scan(reverse=True)] == down
+    # HBase's reversed scan: row_start inclusive is the high end, row_stop exclusive the low.
+    assert [k for k, _ in t.scan(row_start=b"b02", row_stop=b"a05", reverse=True)] == keys[6:13][::-1]
+    # happybase sends a reversed prefix scan as start=increment(prefix), stop=prefix.
+    assert [k for k, _ in t.scan(row_prefix=b"b", reverse=True)] == keys[10:20][::-1]
+    # limit and batch_size page through the scanner, which lets go of its version between calls.
+    assert [k for k, _ in t.scan(reverse=True, limit=7, batch_size=3)] == down[:7]
+    assert [k for k, _ in t.scan(reverse=True, batch_size=1)] == down
+    rows = dict(t.scan(row_start=b"b06", row_stop=b"b04", reverse=True, columns=[b"cf:x"]))
+    assert rows == {b"b06": {b"cf:x": b"1"}, b"b05": {b"cf:x": b"new"}}, rows
+    # A row cut into parts (scan_batching) comes in forward column order.
+    parts = list(t.scan(row_start=b"a01", row_stop=b"a00", reverse=True, scan_batching=2))
+    assert [(k, sorted(d)) for k, d in parts] == [(b"a01", [b"cf:x", b"cf:y"]), (b"a01", [b"cg:z"])], parts
+    # Filters run in the scan's direction.
+    assert [k for k, _ in t.scan(reverse=True, filter="PrefixFilter('a')")] == keys[:10][::-1]
+    assert [k for k, _ in t.scan(reverse=True, filter="InclusiveStopFilter('c07')")] == down[:3]
 
 
 # The filter cases of tests/tests/grpc_filter.rs over the same cells, through happybase's
@@ -742,12 +808,14 @@ def _zero(code):
 
 TESTS = [
     test_tables_families_regions,
+    test_disabled_tables_refuse_reads_and_writes,
     test_put_row_rows_cells,
     test_counters_from_several_threads_at_once,
     test_increment_append_and_check_and_put_through_the_raw_client,
     test_batch_and_deletes,
     test_deletes_with_a_timestamp_cover_the_versions_at_or_before_it,
     test_scans,
+    test_reverse_scans,
     test_scan_filters,
     test_twenty_thousand_rows_scan_whole,
     test_a_filter_dropping_almost_every_row_loses_nothing,

@@ -345,7 +345,7 @@ async fn put_get_scan_count_delete_flush_compact() {
     );
     assert_eq!(v["found"], false);
 
-    // scan: all, --prefix, --start/--stop, --limit, --columns; text and JSON lines.
+    // scan: all, --prefix, --start/--stop, --reverse, --limit, --columns; text and JSON lines.
     let out = server.cli(&["scan", "t"]);
     out.assert_success();
     assert!(out.stdout.contains("7 row(s)"), "{}", out.stdout);
@@ -373,6 +373,39 @@ async fn put_get_scan_count_delete_flush_compact() {
             .stdout,
     );
     assert_eq!(row_keys(&rows), ["c002", "c003", "d001"]);
+    // --reverse: from --start (inclusive, the high end) down to --stop (exclusive).
+    let rows = json_lines(
+        &server
+            .cli(&[
+                "scan",
+                "t",
+                "--reverse",
+                "--start",
+                "d001",
+                "--stop",
+                "c001",
+                "--json",
+            ])
+            .assert_success()
+            .stdout,
+    );
+    assert_eq!(row_keys(&rows), ["d001", "c003", "c002"]);
+    let rows = json_lines(
+        &server
+            .cli(&[
+                "scan",
+                "t",
+                "--reverse",
+                "--prefix",
+                "c",
+                "--limit",
+                "2",
+                "--json",
+            ])
+            .assert_success()
+            .stdout,
+    );
+    assert_eq!(row_keys(&rows), ["c003", "c002"]);
     let rows = json_lines(
         &server
             .cli(&[

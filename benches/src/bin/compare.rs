@@ -24,7 +24,11 @@
 //! RocksDB flush + no compaction running or pending). Each timed phase is bounded by
 //! `--seconds` (default 10).
 
+// The bin's own modules live beside it in `compare/` (a bin at `src/bin/compare.rs` would
+// look for them in `src/bin/`).
+#[path = "compare/data.rs"]
 mod data;
+#[path = "compare/rocks.rs"]
 mod rocks;
 
 use std::error::Error;

@@ -4,16 +4,20 @@
 //! families involved. Several aggregations of one table share that scan
 //! ([`aggregate_many`]), which is what a dashboard needs.
 //!
-//! It uses `Db`'s public API only ([`Db::scan`] with whole-family selection, so a columnar
-//! file reads just those families' blocks) and never ships rows anywhere: memory is the
+//! It reads whole families only, so a columnar file reads just those families' blocks:
+//! without a filter from the merged cells of a snapshot (`cells.rs`: no rows built, the
+//! visibility rules of `visibility.rs` applied, parts of the row range counted in parallel),
+//! with one through [`Db::scan`] and the filter. It never ships rows anywhere: memory is the
 //! buckets, bounded by [`RunOptions::max_bucket_bytes`].
 //!
 //! [`Db::scan`]: crate::Db::scan
 
 mod bucket;
+mod cells;
 mod error;
 mod run;
 mod spec;
+mod tally;
 
 pub use error::AggregateError;
 pub use run::{

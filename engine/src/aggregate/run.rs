@@ -1,6 +1,8 @@
-//! Running aggregations: one snapshot scan of a table selecting the whole families the
-//! aggregations read, each row counted by every aggregation whose families it has a cell in,
-//! then the buckets ordered (by count, or by key for derived buckets) and cut to `top`.
+//! Running aggregations: one snapshot read of a table's rows in the whole families the
+//! aggregations read, each row counted by every aggregation whose families it has a cell in
+//! (`tally.rs`), then the buckets ordered (by count, or by key for derived buckets) and cut
+//! to `top`. Without a filter the rows are counted straight from the merged cells, in
+//! parallel parts (`cells.rs`); with one, from the row scanner, through the filter.
 //!
 //! With a filter in the scope, each row goes through it before it is counted. The filter sees
 //! the row's cells in the aggregations' families and in the families its
@@ -20,26 +22,32 @@
 //! - `unparsable`: rows whose grouping value a derived bucket could not read;
 //! - every other row is in exactly one bucket (or in `other_count` when cut by `top`).
 //!
+//! Sums add each part's sum in row order, then the parts' sums in key order: the same
+//! figure as one pass in row order whenever the sums are exact (integers below 2^53, as
+//! amounts in cents or whole units are), and within rounding otherwise.
+//!
 //! This module must never hold more than the buckets (rows are dropped as they are counted)
 //! and never let the buckets outgrow the budget it is given.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::bucket::{self, Key, Today};
+use super::bucket::Today;
+use super::cells::{self, Pass};
 use super::error::AggregateError;
-use super::spec::{Aggregation, BucketKind, Scope};
+use super::spec::{Aggregation, Scope};
+use super::tally::{Budget, Seen, Tally};
 use crate::cell::now_micros;
 use crate::db::Db;
 use crate::filter::{EvalOptions, FilterDecision, FilterState};
-use crate::row::{ColumnSelector, ReadOptions, Row, ScanOptions};
+use crate::read::ReadPlan;
+use crate::row::{ReadOptions, ScanOptions};
+use crate::scan::effective_bounds;
+use crate::visibility::FamilyRules;
 
 /// Default budget for the distinct buckets of one call (keys plus bookkeeping): 32 MiB, so a
 /// reply listing every bucket stays under the default 64 MiB message limit.
 pub const DEFAULT_MAX_BUCKET_BYTES: usize = 32 << 20;
-/// Bytes charged per distinct bucket besides its key (the map entry and its counters).
-const BUCKET_OVERHEAD: usize = 96;
 /// Rows between two looks at the cancel flag.
 const CANCEL_CHECK_ROWS: u64 = 4096;
 
@@ -53,6 +61,10 @@ pub struct RunOptions {
     pub max_bucket_bytes: usize,
     /// When raised, the scan stops and the call fails with [`AggregateError::Cancelled`].
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Parts a call without a filter cuts its rows into, counted in parallel on rayon's
+    /// pool, besides a cut at every file's first row. 0: twice as many as the pool has
+    /// threads, and one part for a table with few rows; n: n parts whatever the size.
+    pub partitions: usize,
 }
 
 impl Default for RunOptions {
@@ -61,6 +73,7 @@ impl Default for RunOptions {
             now_micros: now_micros(),
             max_bucket_bytes: DEFAULT_MAX_BUCKET_BYTES,
             cancel: None,
+            partitions: 0,
         }
     }
 }
@@ -153,7 +166,110 @@ pub fn aggregate_many(
     }
     families.sort_unstable();
     families.dedup();
-    // With a filter, every version goes through it and the newest it keeps is counted.
+    let today = Today::at_micros(options.now_micros);
+    let budget = Budget {
+        table,
+        used: AtomicUsize::new(0),
+        limit: options.max_bucket_bytes,
+    };
+    let tallies = match &scope.filter {
+        None => count_cells(
+            db,
+            table,
+            scope,
+            aggregations,
+            &families,
+            today,
+            &budget,
+            options,
+        )?,
+        Some(_) => count_rows(
+            db,
+            table,
+            scope,
+            aggregations,
+            families,
+            today,
+            &budget,
+            options,
+        )?,
+    };
+    Ok(tallies
+        .into_iter()
+        .map(|t| t.finish(options.now_micros))
+        .collect())
+}
+
+/// Without a filter: the counting pass over merged cells (`cells.rs`), in parallel parts.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+fn count_cells<'a>(
+    db: &Db,
+    table: &str,
+    scope: &Scope,
+    aggregations: &'a [Aggregation],
+    families: &[String],
+    today: Today,
+    budget: &Budget<'_>,
+    options: &RunOptions,
+) -> Result<Vec<Tally<'a>>, AggregateError> {
+    let (t, snapshot) = db.read_snapshot(table)?;
+    let schema = t.schema.load();
+    let now = now_micros();
+    let plan = ReadPlan::new(
+        table,
+        &schema,
+        &cells::read_options(families, scope.time_range),
+        now,
+    )?;
+    let rules = schema
+        .iter()
+        .filter(|f| families.iter().any(|n| *n == *f.name))
+        .map(|f| (f.name.clone(), FamilyRules::new(f, now)))
+        .collect();
+    // Loaded after the snapshot was registered: it holds every write the snapshot counts.
+    let version = t.version.load_full();
+    if t.dropped.load(Ordering::Acquire) {
+        return Err(crate::error::Error::TableNotFound(table.to_string()).into());
+    }
+    let pass = Pass {
+        table,
+        version,
+        snapshot: snapshot.seq(),
+        plan,
+        rules,
+        time_range: scope.time_range,
+        aggregations,
+        today,
+        budget,
+        cancel: options.cancel.as_deref(),
+    };
+    let (start, stop) = effective_bounds(&ScanOptions {
+        start: scope.start.clone(),
+        stop: scope.stop.clone(),
+        prefix: scope.prefix.clone(),
+        ..ScanOptions::default()
+    });
+    let (parts, min_rows) = match options.partitions {
+        // Twice the threads: parts of unequal cost still keep every thread busy to the end.
+        0 => (2 * rayon::current_num_threads(), cells::MIN_PARTITION_ROWS),
+        n => (n, 1),
+    };
+    pass.run(start, stop, parts, min_rows)
+}
+
+/// With a filter: rows from the row scanner, every version through the filter, the newest it
+/// keeps counted.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+fn count_rows<'a>(
+    db: &Db,
+    table: &str,
+    scope: &Scope,
+    aggregations: &'a [Aggregation],
+    families: Vec<String>,
+    today: Today,
+    budget: &Budget<'_>,
+    options: &RunOptions,
+) -> Result<Vec<Tally<'a>>, AggregateError> {
     let mut filter = scope.filter.as_ref().map(|f| {
         FilterState::new(
             f,
@@ -168,25 +284,13 @@ pub fn aggregate_many(
         stop: scope.stop.clone(),
         prefix: scope.prefix.clone(),
         read: ReadOptions {
-            columns: families
-                .into_iter()
-                .map(|family| ColumnSelector {
-                    family,
-                    qualifier: None,
-                })
-                .collect(),
-            max_versions: if filter.is_some() { u32::MAX } else { 1 },
-            time_range: scope.time_range,
+            max_versions: u32::MAX,
+            ..cells::read_options(&families, scope.time_range)
         },
         limit: 0,
+        reverse: false,
     };
-    let today = Today::at_micros(options.now_micros);
-    let mut running: Vec<Running<'_>> = aggregations.iter().map(Running::new).collect();
-    let mut budget = Budget {
-        table,
-        used: 0,
-        limit: options.max_bucket_bytes,
-    };
+    let mut tallies: Vec<Tally<'a>> = aggregations.iter().map(Tally::new).collect();
     let mut rows = 0u64;
     for row in db.scan(table, scan)? {
         let row = row?;
@@ -207,235 +311,18 @@ pub fn aggregate_many(
                 FilterDecision::StopScan => break,
             },
         };
-        for r in &mut running {
-            r.add(&row, today, &mut budget)?;
+        let seen: Vec<Seen<'_>> = row
+            .cells
+            .iter()
+            .map(|c| Seen {
+                family: &c.family,
+                qualifier: &c.qualifier,
+                value: &c.value,
+            })
+            .collect();
+        for t in &mut tallies {
+            t.add(&seen, today, budget)?;
         }
     }
-    Ok(running
-        .into_iter()
-        .map(|r| r.finish(options.now_micros))
-        .collect())
-}
-
-/// The memory charged to the buckets of one call.
-struct Budget<'a> {
-    table: &'a str,
-    used: usize,
-    limit: usize,
-}
-
-impl Budget<'_> {
-    fn charge(&mut self, key_bytes: usize, buckets: usize) -> Result<(), AggregateError> {
-        self.used = self.used.saturating_add(key_bytes + BUCKET_OVERHEAD);
-        if self.used > self.limit {
-            return Err(AggregateError::TooManyBuckets {
-                table: self.table.to_string(),
-                buckets: buckets as u64,
-                limit: self.limit,
-            });
-        }
-        Ok(())
-    }
-}
-
-/// Per-bucket counters.
-#[derive(Clone, Copy, Debug)]
-struct Acc {
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-    summed: u64,
-}
-
-impl Acc {
-    const EMPTY: Acc = Acc {
-        count: 0,
-        sum: 0.0,
-        min: f64::INFINITY,
-        max: f64::NEG_INFINITY,
-        summed: 0,
-    };
-
-    /// One more row, with its sum column's number if it has one.
-    fn add(&mut self, number: Option<f64>) {
-        self.count += 1;
-        if let Some(v) = number {
-            self.sum += v;
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
-            self.summed += 1;
-        }
-    }
-
-    fn into_bucket(self, key: Vec<u8>) -> BucketCount {
-        let some = self.summed > 0;
-        BucketCount {
-            key,
-            count: self.count,
-            sum: self.sum,
-            min: if some { self.min } else { 0.0 },
-            max: if some { self.max } else { 0.0 },
-            summed: self.summed,
-        }
-    }
-}
-
-/// The buckets of one aggregation while the scan runs.
-enum Groups {
-    Values(HashMap<Vec<u8>, Acc>),
-    Ints(HashMap<i64, Acc>),
-}
-
-impl Groups {
-    fn len(&self) -> usize {
-        match self {
-            Groups::Values(m) => m.len(),
-            Groups::Ints(m) => m.len(),
-        }
-    }
-}
-
-/// One aggregation's state during the scan.
-struct Running<'a> {
-    agg: &'a Aggregation,
-    groups: Groups,
-    result: AggregateResult,
-}
-
-impl<'a> Running<'a> {
-    fn new(agg: &'a Aggregation) -> Running<'a> {
-        Running {
-            agg,
-            groups: if agg.bucket == BucketKind::Value {
-                Groups::Values(HashMap::new())
-            } else {
-                Groups::Ints(HashMap::new())
-            },
-            result: AggregateResult::default(),
-        }
-    }
-
-    fn reads(&self, family: &str) -> bool {
-        family == self.agg.column.family
-            || self.agg.sum.as_ref().is_some_and(|s| s.family == family)
-    }
-
-    fn add(&mut self, row: &Row, today: Today, budget: &mut Budget) -> Result<(), AggregateError> {
-        let col = &self.agg.column;
-        let mut cells = 0u64;
-        let mut group = None;
-        let mut summed = None;
-        for c in &row.cells {
-            if !self.reads(&c.family) {
-                continue;
-            }
-            cells += 1;
-            if *c.family == *col.family && c.qualifier == col.qualifier {
-                group = Some(&c.value);
-            }
-            if let Some(s) = &self.agg.sum
-                && *c.family == *s.family
-                && c.qualifier == s.qualifier
-            {
-                summed = Some(&c.value);
-            }
-        }
-        if cells == 0 {
-            return Ok(());
-        }
-        let r = &mut self.result;
-        r.rows_scanned += 1;
-        r.cells_scanned += cells;
-        let Some(value) = group else {
-            r.rows_missing += 1;
-            return Ok(());
-        };
-        let Some(key) = bucket::key_of(self.agg.bucket, value, today) else {
-            r.unparsable += 1;
-            return Ok(());
-        };
-        let number = match (&self.agg.sum, summed) {
-            (None, _) => None,
-            (Some(_), None) => {
-                r.sum_missing += 1;
-                None
-            }
-            (Some(_), Some(v)) => {
-                let n = bucket::number(v);
-                if n.is_none() {
-                    r.sum_unparsable += 1;
-                }
-                n
-            }
-        };
-        let distinct = self.groups.len();
-        match (&mut self.groups, key) {
-            (Groups::Values(m), Key::Bytes(k)) => match m.get_mut(k) {
-                Some(acc) => acc.add(number),
-                None => {
-                    budget.charge(k.len(), distinct + 1)?;
-                    m.entry(k.to_vec()).or_insert(Acc::EMPTY).add(number);
-                }
-            },
-            (Groups::Ints(m), Key::Int(k)) => match m.get_mut(&k) {
-                Some(acc) => acc.add(number),
-                None => {
-                    budget.charge(8, distinct + 1)?;
-                    m.entry(k).or_insert(Acc::EMPTY).add(number);
-                }
-            },
-            _ => {
-                return Err(AggregateError::Invalid(format!(
-                    "bucket {} produced a key of the wrong kind",
-                    self.agg.bucket
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self, computed_at_micros: i64) -> AggregateResult {
-        let Running {
-            agg,
-            groups,
-            mut result,
-        } = self;
-        result.distinct_buckets = groups.len() as u64;
-        result.computed_at_micros = computed_at_micros;
-        let top = if agg.top == 0 {
-            usize::MAX
-        } else {
-            agg.top as usize
-        };
-        // Most rows first, ties by key: the order of `value` buckets, and how `top` picks.
-        let by_count = |a: &(u64, &[u8]), b: &(u64, &[u8])| b.0.cmp(&a.0).then(a.1.cmp(b.1));
-        let mut buckets: Vec<BucketCount> = match groups {
-            Groups::Values(m) => {
-                let mut v: Vec<(Vec<u8>, Acc)> = m.into_iter().collect();
-                v.sort_unstable_by(|a, b| by_count(&(a.1.count, &a.0), &(b.1.count, &b.0)));
-                v.into_iter().map(|(k, a)| a.into_bucket(k)).collect()
-            }
-            Groups::Ints(m) => {
-                let mut v: Vec<(i64, Acc)> = m.into_iter().collect();
-                if v.len() > top {
-                    v.sort_unstable_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
-                }
-                let kept = v.len().min(top);
-                let mut kept_part: Vec<(i64, Acc)> = v.drain(..kept).collect();
-                result.other_count = v.iter().map(|(_, a)| a.count).sum();
-                kept_part.sort_unstable_by_key(|(k, _)| *k);
-                kept_part
-                    .into_iter()
-                    .map(|(k, a)| a.into_bucket(bucket::format_int(agg.bucket, k)))
-                    .collect()
-            }
-        };
-        if buckets.len() > top {
-            result.other_count = buckets[top..].iter().map(|b| b.count).sum();
-            buckets.truncate(top);
-        }
-        result.buckets = buckets;
-        result
-    }
+    Ok(tallies)
 }

@@ -9,12 +9,14 @@
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use super::gc::{Gc, Outside};
 use super::summary::FileSummary;
 use crate::catalog::{Catalog, NewFile};
 use crate::cell::{InternalCell, now_micros};
 use crate::error::Result;
+use crate::events::EventKind;
 use crate::merge::{CellSource, MergeIter};
 use crate::table::Table;
 use crate::version::{FileHandle, TableVersion};
@@ -29,6 +31,7 @@ pub(super) fn run(
     v: &TableVersion,
     inputs: Vec<Arc<FileHandle>>,
 ) -> Result<()> {
+    let started = Instant::now();
     let input_numbers: Vec<u64> = inputs.iter().map(|f| f.meta.number).collect();
     let schema = t.schema.load_full();
     let now = now_micros();
@@ -140,6 +143,12 @@ pub(super) fn run(
     t.counters
         .compaction_bytes_out
         .fetch_add(bytes_out, Ordering::Relaxed);
+    t.events.record(
+        EventKind::Compaction,
+        started,
+        (inputs.len() as u64, bytes_in),
+        (outputs.len() as u64, bytes_out),
+    );
     tracing::info!(table = %t.name, inputs = inputs.len(), outputs = outputs.len(), bytes_in, bytes_out, "compaction done");
     Ok(())
 }

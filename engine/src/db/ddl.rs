@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use super::DbInner;
 use crate::error::{Error, Result};
-use crate::manifest::{FamilyRecord, FamilyState, TableState};
+use crate::manifest::{FamilyRecord, FamilyState, ManifestState, TableState};
 use crate::options::{FamilyOptions, validate_family, validate_name};
 use crate::table::{Table, schema_of};
 use crate::version::TableVersion;
@@ -74,6 +74,7 @@ impl DbInner {
                     files: Vec::new(),
                     flushed_seq: created_seq.saturating_sub(1),
                     ingests: Vec::new(),
+                    disabled: false,
                 };
                 let t = Arc::new(Table::new(table, &ts, TableVersion::empty()));
                 next.tables.insert(table.to_string(), ts);
@@ -108,6 +109,25 @@ impl DbInner {
         Ok(())
     }
 
+    /// See `Db::disable_table` and `Db::enable_table`: one manifest commit (none when the
+    /// table already is in that state), then the in-memory flag, under the manifest lock.
+    pub(super) fn set_enabled(&self, table: &str, enabled: bool) -> Result<()> {
+        let t = self.catalog.table_even_if_damaged(table)?;
+        if t.disabled.load(Ordering::Acquire) != enabled {
+            return Ok(());
+        }
+        self.catalog.commit_then(
+            &[],
+            |next| {
+                same_table(next, table, t.id)?.disabled = !enabled;
+                Ok(())
+            },
+            |()| t.disabled.store(!enabled, Ordering::Release),
+        )?;
+        tracing::info!(table, enabled, "table enabled state changed");
+        Ok(())
+    }
+
     /// See `Db::alter_table`.
     pub(super) fn alter_table(&self, table: &str, alter: AlterTable) -> Result<()> {
         let t = self.catalog.table(table)?;
@@ -117,12 +137,7 @@ impl DbInner {
         let narrowed = self.catalog.commit_then(
             &[],
             |next| {
-                // The table this call started with, not one re-created under its name.
-                let ts = next
-                    .tables
-                    .get_mut(table)
-                    .filter(|ts| ts.id == t.id)
-                    .ok_or_else(|| Error::TableNotFound(table.to_string()))?;
+                let ts = same_table(next, table, t.id)?;
                 let narrowed = alter_families(table, ts, &alter, created_seq)?;
                 Ok((schema_of(ts), narrowed))
             },
@@ -141,6 +156,15 @@ impl DbInner {
         }
         Ok(())
     }
+}
+
+/// `table`'s state in `next` if it is still the table a call started with (id `id`), not one
+/// re-created under its name meanwhile.
+fn same_table<'a>(next: &'a mut ManifestState, table: &str, id: u32) -> Result<&'a mut TableState> {
+    next.tables
+        .get_mut(table)
+        .filter(|ts| ts.id == id)
+        .ok_or_else(|| Error::TableNotFound(table.to_string()))
 }
 
 /// Apply `alter` to `ts`'s families (drops, then changes, then additions, each new family

@@ -12,10 +12,11 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{DbInner, Signal};
 use crate::error::{Error, Result};
+use crate::events::EventKind;
 use crate::memtable::MemTable;
 use crate::table::Table;
 use crate::version::FileHandle;
@@ -37,6 +38,7 @@ impl DbInner {
             let Some(mem) = v.immutables.first().cloned() else {
                 return Ok(());
             };
+            let started = Instant::now();
             let (number, added, handle) = match self.write_flush_file(t, &mem) {
                 Ok(written) => written,
                 Err(e) => {
@@ -69,6 +71,12 @@ impl DbInner {
             t.counters
                 .flush_bytes
                 .fetch_add(flushed_bytes, Ordering::Relaxed);
+            t.events.record(
+                EventKind::Flush,
+                started,
+                (0, mem.approximate_bytes() as u64),
+                (u64::from(flushed_bytes > 0), flushed_bytes),
+            );
             tracing::info!(table = %t.name, file = number, cells = added, "memtable flushed");
             t.room.notify_all();
             self.delete_obsolete_wal();

@@ -20,12 +20,14 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
 use super::DbInner;
 use super::ingest_source::{self, Placed};
 use crate::error::{Error, Result};
+use crate::events::EventKind;
 use crate::filename::sst_dir;
 use crate::manifest::{self, FileMeta, IngestRecord, MAX_INGEST_ID_BYTES};
 use crate::options::SyncMode;
@@ -102,7 +104,8 @@ impl DbInner {
                 ingest_id.len()
             )));
         }
-        let t = self.catalog.table(table)?;
+        let started = Instant::now();
+        let t = self.catalog.enabled_table(table)?;
         // 1. The id, before anything else.
         let claim = match self.claim_ingest_id(&t, ingest_id) {
             Ok(claim) => claim,
@@ -221,6 +224,12 @@ impl DbInner {
             .visible_seq
             .fetch_max(last_seq, Ordering::AcqRel);
         drop(claim);
+        t.events.record(
+            EventKind::Ingest,
+            started,
+            (reply.files, reply.bytes),
+            (reply.files, reply.bytes),
+        );
         tracing::info!(
             table,
             files = reply.files,

@@ -60,7 +60,9 @@ use crate::options::{DbOptions, FamilyOptions};
 use crate::read::ReadPlan;
 use crate::row::{ReadOptions, Row, ScanOptions};
 use crate::scan::RowScanner;
-use crate::stats::TableDescription;
+use crate::snapshots::Snapshot;
+use crate::stats::{StoreStats, TableDescription};
+use crate::table::Table;
 
 mod ddl;
 mod flush;
@@ -188,6 +190,44 @@ impl Db {
         self.inner.drop_table(table)
     }
 
+    /// Disable `table` (HBase's `disableTable`): from now on its reads and writes (gets,
+    /// scans, writes, ingest, read-modify-write) fail with [`Error::TableDisabled`], until
+    /// [`Db::enable_table`]. The state is kept in the manifest, so it survives a restart.
+    /// Flushes and compactions still run on a disabled table (its WAL must not grow
+    /// unbounded, and compaction changes no read); dropping it, describing it and altering
+    /// it work too. Disabling a disabled table changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`]; [`Error::ReadOnly`] / [`Error::Closed`]; the I/O error of
+    /// the manifest commit.
+    pub fn disable_table(&self, table: &str) -> Result<()> {
+        self.inner.check_writable()?;
+        self.inner.set_enabled(table, false)
+    }
+
+    /// Enable `table` again (see [`Db::disable_table`]); enabling an enabled table changes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::disable_table`].
+    pub fn enable_table(&self, table: &str) -> Result<()> {
+        self.inner.check_writable()?;
+        self.inner.set_enabled(table, true)
+    }
+
+    /// Whether `table` is enabled.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`]; [`Error::Closed`].
+    pub fn is_table_enabled(&self, table: &str) -> Result<bool> {
+        self.inner.check_open()?;
+        let t = self.inner.catalog.table_even_if_damaged(table)?;
+        Ok(!t.disabled.load(Ordering::Acquire))
+    }
+
     /// Add, drop or change `table`'s families (drops first, then changes, then additions).
     /// A dropped family's data goes with it. When a change narrows what is kept (fewer
     /// versions, a shorter TTL), the table is compacted before this returns.
@@ -223,6 +263,18 @@ impl Db {
         ))
     }
 
+    /// The store's figures since open (cells written, bytes flushed and compacted, block
+    /// cache hits and misses, open scans, WAL bytes), for metrics.
+    pub fn store_stats(&self) -> StoreStats {
+        let c = &self.inner.catalog;
+        crate::stats::store(
+            &c.tables(),
+            &c.block_cache,
+            c.snapshots.len() as u64,
+            self.inner.wal_bytes(),
+        )
+    }
+
     /// A stamp of what a read of `table` sees now (see [`DataVersion`]): equal stamps mean
     /// equal data, so a result computed from the table may be kept under its stamp. `None`
     /// when no stamp can be given now: a write to the table is applied but not yet visible,
@@ -231,11 +283,13 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::TableNotFound`]; [`Error::Closed`].
+    /// [`Error::TableNotFound`]; [`Error::TableDisabled`]; [`Error::Closed`].
     pub fn data_version(&self, table: &str) -> Result<Option<DataVersion>> {
         let inner = &self.inner;
         inner.check_open()?;
-        let t = inner.catalog.table(table)?;
+        // A stamp stands for a read: a disabled table gives none (a result cached under an
+        // earlier stamp must not answer for it either).
+        let t = inner.catalog.enabled_table(table)?;
         if t.schema.load().iter().any(|f| f.options.ttl_seconds > 0) {
             return Ok(None);
         }
@@ -300,7 +354,7 @@ impl Db {
         let inner = &self.inner;
         inner.check_open()?;
         inner.options.limits.check_row_key(row)?;
-        let t = inner.catalog.table(table)?;
+        let t = inner.catalog.enabled_table(table)?;
         let plan = ReadPlan::new(table, &t.schema.load(), opts, crate::cell::now_micros())?;
         // The version and the snapshot from one moment (see `DbInner::read_view`). Guards,
         // not clones: no shared reference count to bump on every get.
@@ -350,7 +404,7 @@ impl Db {
     pub fn scan(&self, table: &str, opts: ScanOptions) -> Result<RowScanner> {
         let inner = &self.inner;
         inner.check_open()?;
-        let t = inner.catalog.table(table)?;
+        let t = inner.catalog.enabled_table(table)?;
         let plan = ReadPlan::new(
             table,
             &t.schema.load(),
@@ -364,6 +418,17 @@ impl Db {
         // loaded after it holds every memtable of the writes it counts.
         let snapshot = inner.catalog.snapshots.take_at(|| inner.snapshot(&t));
         RowScanner::new(t, plan, snapshot, &opts)
+    }
+
+    /// A table and a snapshot registered the way [`Db::scan`] registers its own, for a read
+    /// that opens its sources itself (the aggregation's counting pass): load the table's
+    /// version after this returns, and every write the snapshot counts is in it.
+    pub(crate) fn read_snapshot(&self, table: &str) -> Result<(Arc<Table>, Snapshot)> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let t = inner.catalog.enabled_table(table)?;
+        let snapshot = inner.catalog.snapshots.take_at(|| inner.snapshot(&t));
+        Ok((t, snapshot))
     }
 
     /// Flush `table`'s memtables to table files and wait for it. Nothing is written once the

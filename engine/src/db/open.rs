@@ -158,7 +158,7 @@ fn replay_wal(
             };
             let flushed = catalog.flushed_seq(&table.name);
             let mem = table.version.load().active.clone();
-            for c in batch.internal_cells() {
+            for c in batch.into_internal_cells() {
                 if c.seq > flushed {
                     mem.insert(c);
                 }

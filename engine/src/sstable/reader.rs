@@ -345,6 +345,23 @@ impl TableReader {
         self.verify(true)
     }
 
+    /// How many key blocks hold only rows below `high` (every block when unbounded), from the
+    /// key index alone (no block read): where a reverse scan may cut its windows
+    /// (`scan/reverse.rs`).
+    pub(crate) fn key_blocks_below(&self, high: Bound<&[u8]>) -> usize {
+        let index = &self.file.key_index;
+        match high {
+            Bound::Unbounded => index.len(),
+            Bound::Included(h) => index.partition_point(|e| e.last_key[..] <= *h),
+            Bound::Excluded(h) => index.partition_point(|e| e.last_key[..] < *h),
+        }
+    }
+
+    /// The last row key of key block `i`, from the key index.
+    pub(crate) fn key_block_last_key(&self, i: usize) -> Option<&[u8]> {
+        self.file.key_index.get(i).map(|e| &e.last_key[..])
+    }
+
     /// Blocks in the file (key, family, meta and bloom blocks).
     pub fn block_count(&self) -> usize {
         let inner = &*self.file;
@@ -406,6 +423,12 @@ impl TableReader {
     /// Key blocks read since open.
     pub fn key_blocks_read(&self) -> u64 {
         self.file.key_blocks_read.load(Ordering::Relaxed)
+    }
+
+    /// The last row key of each key block, in order: evenly spaced samples of the file's
+    /// rows (every key block holds about as many rows), read from the index in memory.
+    pub(crate) fn key_samples(&self) -> impl Iterator<Item = &[u8]> {
+        self.file.key_index.iter().map(|e| e.last_key.as_ref())
     }
 
     /// Cache and bloom counters since open.

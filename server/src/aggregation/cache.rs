@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use strata_engine::aggregate::{AggregateResult, Aggregation, Scope};
+use strata_engine::aggregate::{AggregateResult, Aggregation, BucketKind, Scope};
 use strata_engine::{DataVersion, Db};
 
 /// Default budget of the cache: 64 MiB of results.
@@ -51,6 +51,25 @@ pub struct CacheKey {
     pub scope: Scope,
     /// The aggregation.
     pub aggregation: Aggregation,
+    /// For `age` buckets, the UTC day (since the epoch) ages were counted to: an age result
+    /// of yesterday is not today's, even with no write in between. `None` for other buckets.
+    pub day: Option<i64>,
+}
+
+/// Microseconds in a day.
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+impl CacheKey {
+    /// The key of `aggregation` over `scope` of `table`, computed at `now_micros`.
+    pub fn new(table: &str, scope: &Scope, aggregation: &Aggregation, now_micros: i64) -> CacheKey {
+        CacheKey {
+            table: table.to_string(),
+            scope: scope.clone(),
+            aggregation: aggregation.clone(),
+            day: (aggregation.bucket == BucketKind::Age)
+                .then(|| now_micros.div_euclid(MICROS_PER_DAY)),
+        }
+    }
 }
 
 struct Entry<V> {
@@ -131,10 +150,30 @@ impl<V: PartialEq> ResultCache<V> {
     /// The result cached for `key` at `version`. An entry of another version is dropped.
     pub fn get(&self, key: &CacheKey, version: &V) -> Option<Arc<AggregateResult>> {
         use std::sync::atomic::Ordering::Relaxed;
+        let found = self.look_up(key, version);
+        match &found {
+            Some(_) => self.hits.fetch_add(1, Relaxed),
+            None => self.misses.fetch_add(1, Relaxed),
+        };
+        found
+    }
+
+    /// The results cached for every one of `keys` at `version`, or `None` (counting nothing)
+    /// when one is missing.
+    pub fn get_all(&self, keys: &[CacheKey], version: &V) -> Option<Vec<Arc<AggregateResult>>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let found: Option<Vec<_>> = keys.iter().map(|k| self.look_up(k, version)).collect();
+        if found.is_some() {
+            self.hits.fetch_add(keys.len() as u64, Relaxed);
+        }
+        found
+    }
+
+    fn look_up(&self, key: &CacheKey, version: &V) -> Option<Arc<AggregateResult>> {
         let mut inner = self.inner.lock();
         inner.clock += 1;
         let now = inner.clock;
-        let found = match inner.map.get_mut(key) {
+        match inner.map.get_mut(key) {
             Some(e) if e.version == *version => {
                 e.last_used = now;
                 Some(e.result.clone())
@@ -146,12 +185,7 @@ impl<V: PartialEq> ResultCache<V> {
                 None
             }
             None => None,
-        };
-        match &found {
-            Some(_) => self.hits.fetch_add(1, Relaxed),
-            None => self.misses.fetch_add(1, Relaxed),
-        };
-        found
+        }
     }
 
     /// Remember `result` for `key` at `version`, evicting the least recently used entries to
@@ -234,14 +268,50 @@ impl<V: VersionSource> CachedResults<V> {
         &self.cache
     }
 
-    /// The results of `aggregations` over `scope` of `table`, in order. The version is read
-    /// before anything is computed, so a write racing with the computation stamps nothing
-    /// newer than what the computation may have missed.
+    /// [`CachedResults::get_or_compute_at`] now.
     pub fn get_or_compute<E>(
         &self,
         table: &str,
         scope: &Scope,
         aggregations: &[Aggregation],
+        compute: impl FnOnce(&[Aggregation]) -> Result<Vec<AggregateResult>, E>,
+    ) -> Result<Vec<Arc<AggregateResult>>, E>
+    where
+        E: From<strata_engine::Error>,
+    {
+        let now = strata_engine::now_micros();
+        self.get_or_compute_at(table, scope, aggregations, now, compute)
+    }
+
+    /// Every result of `aggregations` over `scope` of `table` if each is cached at the
+    /// table's current version (as computed at `now_micros`), else `None`.
+    pub fn cached(
+        &self,
+        table: &str,
+        scope: &Scope,
+        aggregations: &[Aggregation],
+        now_micros: i64,
+    ) -> Result<Option<Vec<Arc<AggregateResult>>>, strata_engine::Error> {
+        let Some(version) = self.source.data_version(table)? else {
+            return Ok(None);
+        };
+        let keys: Vec<CacheKey> = aggregations
+            .iter()
+            .map(|a| CacheKey::new(table, scope, a, now_micros))
+            .collect();
+        Ok(self.cache.get_all(&keys, &version))
+    }
+
+    /// The results of `aggregations` over `scope` of `table`, in order, as computed at
+    /// `now_micros` (`compute` must count ages to that date). The version is read before
+    /// anything is computed, so a write racing with the computation stamps nothing newer
+    /// than what the computation may have missed.
+    pub fn get_or_compute_at<E>(
+        &self,
+        table: &str,
+        scope: &Scope,
+        aggregations: &[Aggregation],
+        now_micros: i64,
         compute: impl FnOnce(&[Aggregation]) -> Result<Vec<AggregateResult>, E>,
     ) -> Result<Vec<Arc<AggregateResult>>, E>
     where
@@ -253,11 +323,7 @@ impl<V: VersionSource> CachedResults<V> {
         };
         let keys: Vec<CacheKey> = aggregations
             .iter()
-            .map(|a| CacheKey {
-                table: table.to_string(),
-                scope: scope.clone(),
-                aggregation: a.clone(),
-            })
+            .map(|a| CacheKey::new(table, scope, a, now_micros))
             .collect();
         let mut out: Vec<Option<Arc<AggregateResult>>> =
             keys.iter().map(|k| self.cache.get(k, &version)).collect();
@@ -406,6 +472,35 @@ mod tests {
     }
 
     #[test]
+    fn age_results_are_recomputed_on_a_new_utc_day_and_other_buckets_are_not() {
+        let (_v, c) = setup();
+        let calls = AtomicU64::new(0);
+        let all = Scope::all();
+        let age = agg("birthdate").bucket(BucketKind::Age);
+        let day = MICROS_PER_DAY;
+        let evening = 1000 * day + day - 1;
+        let next_morning = 1001 * day;
+        for at in [evening - 3_600_000_000, evening] {
+            c.get_or_compute_at("t", &all, &[age.clone(), agg("a")], at, computer(&calls))
+                .unwrap();
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the same day: both cached");
+        let seen = parking_lot::Mutex::new(Vec::new());
+        let got = c
+            .get_or_compute_at("t", &all, &[age.clone(), agg("a")], next_morning, |aggs| {
+                seen.lock().extend(aggs.iter().cloned());
+                computer(&calls)(aggs)
+            })
+            .unwrap();
+        assert_eq!(*seen.lock(), vec![age], "only the ages are counted again");
+        assert_eq!(got[0].buckets[0].count, 2, "the ages of the new day");
+        assert_eq!(
+            got[1].buckets[0].count, 1,
+            "the value buckets from the cache"
+        );
+    }
+
+    #[test]
     fn other_scopes_are_other_entries() {
         let (_v, c) = setup();
         let calls = AtomicU64::new(0);
@@ -427,11 +522,7 @@ mod tests {
         let v = Arc::new(Versions::default());
         v.bump("t");
         let one = cost(
-            &CacheKey {
-                table: "t".into(),
-                scope: Scope::all(),
-                aggregation: agg("a"),
-            },
+            &CacheKey::new("t", &Scope::all(), &agg("a"), 0),
             &AggregateResult {
                 buckets: vec![BucketCount {
                     key: b"a".to_vec(),

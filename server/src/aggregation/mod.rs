@@ -74,13 +74,27 @@ impl Aggregator {
     }
 
     /// Run `aggregations` of `table` in one scan of `scope`, results in order; those cached
-    /// at the table's current data version are not computed again.
+    /// at the table's current data version are not computed again, and a request whose
+    /// results are all cached is answered without waiting for a scan slot.
     pub async fn run(
         &self,
         table: &str,
         scope: &Scope,
         aggregations: &[Aggregation],
     ) -> Result<Vec<AggregateResult>, RunError> {
+        let now = strata_engine::now_micros();
+        let (results, t, s, a) = (
+            self.results.clone(),
+            table.to_string(),
+            scope.clone(),
+            aggregations.to_vec(),
+        );
+        let cached = tokio::task::spawn_blocking(move || results.cached(&t, &s, &a, now))
+            .await?
+            .map_err(AggregateError::from)?;
+        if let Some(hit) = cached {
+            return Ok(hit.into_iter().map(Arc::unwrap_or_clone).collect());
+        }
         let _permit = self.permits.acquire().await.map_err(|_| RunError::Closed)?;
         let cancel = Arc::new(AtomicBool::new(false));
         let mut guard = CancelOnDrop(Some(cancel.clone()));
@@ -93,10 +107,11 @@ impl Aggregator {
         );
         let options = RunOptions {
             cancel: Some(cancel),
+            now_micros: now,
             ..RunOptions::default()
         };
         let joined = tokio::task::spawn_blocking(move || {
-            results.get_or_compute(&table, &scope, &aggregations, |wanted| {
+            results.get_or_compute_at(&table, &scope, &aggregations, now, |wanted| {
                 aggregate_many(&db, &table, &scope, wanted, &options)
             })
         })
@@ -127,6 +142,20 @@ mod tests {
         .expect("write");
     }
 
+    /// A store with table `t` of family `f`, flushed and compacted only when asked.
+    fn store() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = DbOptions {
+            sync_mode: SyncMode::None,
+            background_threads: false,
+            ..DbOptions::default()
+        };
+        let db = Db::open(dir.path(), options).expect("open");
+        db.create_table("t", vec![FamilyOptions::new("f")])
+            .expect("create");
+        (dir, db)
+    }
+
     fn counts(results: &[AggregateResult]) -> Vec<(Vec<u8>, u64)> {
         results[0]
             .buckets
@@ -137,15 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_repeated_aggregation_is_served_from_the_cache_until_a_write() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let options = DbOptions {
-            sync_mode: SyncMode::None,
-            background_threads: false,
-            ..DbOptions::default()
-        };
-        let db = Db::open(dir.path(), options).expect("open");
-        db.create_table("t", vec![FamilyOptions::new("f")])
-            .expect("create");
+        let (_dir, db) = store();
         put(&db, "a", "x");
         put(&db, "b", "y");
         let agg = Aggregator::new(db.clone(), 2);
@@ -166,5 +187,30 @@ mod tests {
         let flushed = agg.run("t", &Scope::all(), &by_q).await.expect("run");
         assert_eq!(counts(&flushed), counts(&after));
         assert_eq!(agg.cache_stats().misses, 3, "a flush makes a new version");
+    }
+
+    #[tokio::test]
+    async fn a_cached_result_is_served_without_a_scan_slot() {
+        let (_dir, db) = store();
+        put(&db, "a", "x");
+        let agg = Aggregator::new(db.clone(), 1);
+        let by_q = [Aggregation::count_by("f", b"q".to_vec())];
+        let first = agg.run("t", &Scope::all(), &by_q).await.expect("run");
+        // No slot will ever be free again: only a cached answer can come back.
+        agg.permits.close();
+        let again = agg
+            .run("t", &Scope::all(), &by_q)
+            .await
+            .expect("a cache hit");
+        assert_eq!(first, again);
+        assert_eq!(agg.cache_stats().hits, 1);
+        put(&db, "b", "x");
+        assert!(
+            matches!(
+                agg.run("t", &Scope::all(), &by_q).await,
+                Err(RunError::Closed)
+            ),
+            "a result to compute waits for a slot"
+        );
     }
 }

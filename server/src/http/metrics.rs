@@ -9,8 +9,8 @@ use crate::metrics;
 
 /// The exposition, read from the engine on the blocking pool.
 pub async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
-    let db = s.aggregator.db().clone();
-    let body = tokio::task::spawn_blocking(move || metrics::encode(Some(&db)))
+    let aggregator = s.aggregator.clone();
+    let body = tokio::task::spawn_blocking(move || metrics::encode_server(&aggregator))
         .await
         .unwrap_or_else(|_| metrics::encode(None));
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body)

@@ -1,7 +1,8 @@
 //! What the table pages and `/api/tables` show of a table, taken from DescribeTable:
 //! families and their options, storage per level and per family (files, bytes, compression
-//! ratio), memtables, flushes and compactions, write amplification, block cache hit rate and
-//! bloom filter use, in the spirit of HBase's master UI.
+//! ratio), memtables, flushes and compactions (counts and the recent ones, one by one), write
+//! amplification, block cache hit rate and bloom filter use, in the spirit of HBase's master
+//! UI.
 //!
 //! A view over the engine's description only; this module must never change the store.
 
@@ -44,6 +45,27 @@ pub struct LevelInfo {
     pub files: u64,
     /// Bytes.
     pub bytes: u64,
+}
+
+/// A recent flush, compaction or ingest.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventInfo {
+    /// When it finished (RFC 3339, UTC).
+    pub at: String,
+    /// When it finished, microseconds since the epoch.
+    pub at_micros: i64,
+    /// `flush`, `compaction` or `ingest`.
+    pub kind: &'static str,
+    /// Files read (0 for a flush).
+    pub input_files: u64,
+    /// Bytes read (a flush: the memtable's bytes).
+    pub input_bytes: u64,
+    /// Files written or adopted.
+    pub output_files: u64,
+    /// Their bytes.
+    pub output_bytes: u64,
+    /// How long it took, in milliseconds.
+    pub duration_ms: f64,
 }
 
 /// Everything the table page shows.
@@ -103,6 +125,10 @@ pub struct TableInfo {
     pub bloom_useful: u64,
     /// Bytes of the store's WAL on disk.
     pub wal_bytes: u64,
+    /// Cells applied by writes since the store opened.
+    pub cells_written: u64,
+    /// The newest flushes, compactions and ingests since the store opened, newest first.
+    pub recent_events: Vec<EventInfo>,
 }
 
 /// A line of the table list.
@@ -200,6 +226,21 @@ impl TableInfo {
             bloom_checked: s.bloom_checked,
             bloom_useful: s.bloom_useful,
             wal_bytes: s.wal_bytes,
+            cells_written: s.cells_written,
+            recent_events: s
+                .recent_events
+                .iter()
+                .map(|e| EventInfo {
+                    at: super::markup::rfc3339(e.at_micros),
+                    at_micros: e.at_micros,
+                    kind: e.kind.as_str(),
+                    input_files: e.input_files,
+                    input_bytes: e.input_bytes,
+                    output_files: e.output_files,
+                    output_bytes: e.output_bytes,
+                    duration_ms: e.duration_micros as f64 / 1000.0,
+                })
+                .collect(),
         }
     }
 

@@ -2,10 +2,10 @@
 //! each scrape: files, stored bytes and memtable bytes per table, and the store's flush,
 //! compaction, stall, WAL and block cache figures summed over its tables.
 //!
-//! Figures the engine does not count yet are not exported (see docs/http.md): cells written
-//! and open scans need engine counters. The counters here are the engine's "since open"
-//! per-table counts summed, so a dropped table takes its share with it; the block cache
-//! counts belong to live files, so compaction can lower them.
+//! The counters are the engine's "since open" figures ([`Db::store_stats`]): per-table
+//! counts summed (a dropped table takes its share with it), and the block cache's own
+//! store-wide lookups. The aggregation result cache's hits and misses come from the server's
+//! aggregator.
 //!
 //! This module only reads; it must never change the store.
 
@@ -15,6 +15,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 use strata_engine::Db;
+
+use crate::aggregation::cache::CacheStats;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TableLabel {
@@ -27,8 +29,6 @@ pub fn encode_into(db: &Db, out: &mut String) {
     let memtable = Family::<TableLabel, Gauge>::default();
     let files = Family::<TableLabel, Gauge>::default();
     let stored = Family::<TableLabel, Gauge>::default();
-    let (mut flushed, mut compacted, mut stalls, mut hits, mut misses) = (0u64, 0, 0, 0, 0);
-    let mut wal = None;
     for table in db.list_tables() {
         // A table dropped since the listing is simply left out.
         let Ok(d) = db.describe_table(&table) else {
@@ -36,22 +36,11 @@ pub fn encode_into(db: &Db, out: &mut String) {
         };
         let s = &d.stats;
         let label = TableLabel { table };
-        memtable
-            .get_or_create(&label)
-            .set(i64::try_from(s.memtable_bytes).unwrap_or(i64::MAX));
-        files
-            .get_or_create(&label)
-            .set(i64::try_from(s.files).unwrap_or(i64::MAX));
-        stored
-            .get_or_create(&label)
-            .set(i64::try_from(s.file_bytes).unwrap_or(i64::MAX));
-        flushed += s.flush_bytes;
-        compacted += s.compaction_bytes_out;
-        stalls += s.write_stalls;
-        hits += s.block_cache_hits;
-        misses += s.block_cache_misses;
-        wal = Some(s.wal_bytes);
+        memtable.get_or_create(&label).set(gauge(s.memtable_bytes));
+        files.get_or_create(&label).set(gauge(s.files));
+        stored.get_or_create(&label).set(gauge(s.file_bytes));
     }
+    let s = db.store_stats();
     registry.register(
         "strata_memtable_bytes",
         "Bytes held by a table's memtables (active and waiting for flush)",
@@ -63,39 +52,77 @@ pub fn encode_into(db: &Db, out: &mut String) {
         "Bytes of a table's live table files",
         stored,
     );
-    registry.register(
-        "strata_bytes_flushed",
-        "Bytes of table files written by flushes since the store opened",
-        ConstCounter::new(flushed),
-    );
-    registry.register(
-        "strata_bytes_compacted",
-        "Bytes of table files written by compactions since the store opened",
-        ConstCounter::new(compacted),
-    );
-    registry.register(
-        "strata_write_stalls",
-        "Times writers waited for a flush since the store opened",
-        ConstCounter::new(stalls),
-    );
-    registry.register(
-        "strata_block_cache_hits",
-        "Data block reads of live files served by the block cache",
-        ConstCounter::new(hits),
-    );
-    registry.register(
-        "strata_block_cache_misses",
-        "Data block reads of live files that read and decoded the block",
-        ConstCounter::new(misses),
-    );
-    // The WAL size is reported through a table's description: known once a table exists.
-    if let Some(w) = wal {
-        registry.register(
-            "strata_wal_bytes",
-            "Bytes of the store's WAL segments on disk",
-            ConstGauge::new(i64::try_from(w).unwrap_or(i64::MAX)),
-        );
+    let counters = [
+        (
+            "strata_cells_written",
+            "Cells (values and delete markers) applied by writes since the store opened",
+            s.cells_written,
+        ),
+        (
+            "strata_bytes_flushed",
+            "Bytes of table files written by flushes since the store opened",
+            s.bytes_flushed,
+        ),
+        (
+            "strata_bytes_compacted",
+            "Bytes of table files written by compactions since the store opened",
+            s.bytes_compacted,
+        ),
+        (
+            "strata_write_stalls",
+            "Times writers waited for a flush since the store opened",
+            s.write_stalls,
+        ),
+        (
+            "strata_block_cache_hits",
+            "Block lookups the block cache answered since the store opened",
+            s.block_cache_hits,
+        ),
+        (
+            "strata_block_cache_misses",
+            "Block lookups that read, checked and decoded the block since the store opened",
+            s.block_cache_misses,
+        ),
+    ];
+    for (name, help, value) in counters {
+        registry.register(name, help, ConstCounter::new(value));
     }
+    registry.register(
+        "strata_open_scans",
+        "Scans open now (each holds a read snapshot; a running aggregation counts as one)",
+        ConstGauge::new(gauge(s.open_scans)),
+    );
+    registry.register(
+        "strata_wal_bytes",
+        "Bytes of the store's WAL segments on disk",
+        ConstGauge::new(gauge(s.wal_bytes)),
+    );
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode_registry(out, &registry);
+}
+
+/// Append the aggregation result cache's counts to `out` (without the closing `# EOF`).
+pub fn encode_aggregation_cache(stats: &CacheStats, out: &mut String) {
+    let mut registry = Registry::default();
+    registry.register(
+        "strata_aggregation_cache_hits",
+        "Aggregations answered from the result cache (no scan)",
+        ConstCounter::new(stats.hits),
+    );
+    registry.register(
+        "strata_aggregation_cache_misses",
+        "Aggregations that had to be computed",
+        ConstCounter::new(stats.misses),
+    );
+    registry.register(
+        "strata_aggregation_cache_bytes",
+        "Bytes the aggregation result cache holds",
+        ConstGauge::new(gauge(stats.bytes)),
+    );
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode_registry(out, &registry);
+}
+
+fn gauge(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }

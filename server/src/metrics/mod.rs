@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use strata_engine::Db;
 
+use crate::aggregation::Aggregator;
+use crate::aggregation::cache::CacheStats;
+
 /// The media type of [`encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -51,10 +54,22 @@ pub fn observe_rpc(api: Api, method: &str, code: &str, elapsed: Duration) {
 
 /// The whole exposition: the API metrics, then the store's figures (when a store is given).
 pub fn encode(db: Option<&Db>) -> String {
+    encode_all(db, None)
+}
+
+/// [`encode`], with the aggregator's result cache counts as well: what `/metrics` serves.
+pub fn encode_server(aggregator: &Aggregator) -> String {
+    encode_all(Some(aggregator.db()), Some(aggregator.cache_stats()))
+}
+
+fn encode_all(db: Option<&Db>, aggregation: Option<CacheStats>) -> String {
     let mut out = String::new();
     rpc::global().encode_into(&mut out);
     if let Some(db) = db {
         engine::encode_into(db, &mut out);
+    }
+    if let Some(stats) = aggregation {
+        engine::encode_aggregation_cache(&stats, &mut out);
     }
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode_eof(&mut out);

@@ -63,8 +63,8 @@ macro_rules! method {
 /// are unknown.
 pub static METHODS: &[Method] = &[
     // Admin.
-    method!("enableTable", [1: Binary], IO, admin::enable_or_disable_table),
-    method!("disableTable", [1: Binary], IO, admin::enable_or_disable_table),
+    method!("enableTable", [1: Binary], IO, admin::enable_table),
+    method!("disableTable", [1: Binary], IO, admin::disable_table),
     method!("isTableEnabled", [1: Binary], IO, admin::is_table_enabled),
     method!("compact", [1: Binary], IO, admin::minor_compact),
     method!("majorCompact", [1: Binary], IO, admin::major_compact),

@@ -58,6 +58,7 @@ impl ThriftError {
             // The client's doing, not the store's: not logged as an engine failure.
             Error::TableNotFound(_)
             | Error::FamilyNotFound { .. }
+            | Error::TableDisabled(_)
             | Error::NotACounter { .. }
             | Error::CounterOverflow { .. } => ThriftError::Io(err.to_string()),
             _ => {

@@ -25,15 +25,7 @@ pub async fn serve(
 
 /// Create table `t` with the one family `f`.
 pub async fn create_t(c: &mut strata_server::Client) {
-    c.create_table(pb::CreateTableRequest {
-        table: "t".into(),
-        families: vec![pb::FamilyOptions {
-            name: "f".into(),
-            ..Default::default()
-        }],
-    })
-    .await
-    .expect("create");
+    create_table(c, "t").await;
 }
 
 /// Write rows `r000`, `r001`, ... (`rows` of them) of table `t`, each with `value` in `f:q`.
@@ -56,4 +48,39 @@ pub async fn write_rows(c: &mut strata_server::Client, rows: usize, value: bytes
     })
     .await
     .expect("write");
+}
+
+/// A store in `dir` (no fsyncs, no background work) served as [`serve`] does.
+pub async fn open_and_serve(
+    dir: &std::path::Path,
+    options: strata_server::ServiceOptions,
+) -> (
+    strata_engine::Db,
+    strata_server::ServerHandle,
+    strata_server::Client,
+) {
+    let db = strata_engine::Db::open(
+        dir,
+        strata_engine::DbOptions {
+            sync_mode: strata_engine::SyncMode::None,
+            background_threads: false,
+            ..strata_engine::DbOptions::default()
+        },
+    )
+    .expect("open store");
+    let (server, client) = serve(&db, options).await;
+    (db, server, client)
+}
+
+/// Create `table` with one family `f` of default options.
+pub async fn create_table(c: &mut strata_server::Client, table: &str) {
+    c.create_table(pb::CreateTableRequest {
+        table: table.into(),
+        families: vec![pb::FamilyOptions {
+            name: "f".into(),
+            ..Default::default()
+        }],
+    })
+    .await
+    .expect("create");
 }

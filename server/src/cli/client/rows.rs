@@ -62,15 +62,18 @@ pub struct ScanArgs {
     /// Only rows starting with this prefix
     #[arg(long, value_name = "P")]
     pub prefix: Option<String>,
-    /// First row (inclusive)
+    /// First row (inclusive); with --reverse the highest row, the scan going down from it
     #[arg(long, value_name = "ROW")]
     pub start: Option<String>,
     /// Start after --start instead of at it
     #[arg(long, requires = "start")]
     pub start_exclusive: bool,
-    /// Stop before this row (exclusive)
+    /// Stop before this row (exclusive); with --reverse the low end
     #[arg(long, value_name = "ROW")]
     pub stop: Option<String>,
+    /// Rows in descending key order (HBase's reversed scan: from --start down to --stop)
+    #[arg(long)]
+    pub reverse: bool,
     /// At most N rows
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
@@ -205,6 +208,7 @@ pub(super) async fn scan(a: ScanArgs, out: &mut impl Write, start: Instant) -> R
         start: start_row,
         start_exclusive,
         stop,
+        reverse,
         limit,
         columns,
         versions,
@@ -213,7 +217,7 @@ pub(super) async fn scan(a: ScanArgs, out: &mut impl Write, start: Instant) -> R
     } = a;
     let request = pb::ScanRequest {
         filter: filter.unwrap_or_default(),
-        reverse: Default::default(),
+        reverse,
         table,
         start_row: start_row
             .as_deref()

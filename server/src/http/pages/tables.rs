@@ -1,6 +1,6 @@
 //! The table list (`/tables`) and a table's page (`/tables/{name}`): families and options,
-//! storage per level and per family, memtables, flushes and compactions, write
-//! amplification, block cache and bloom filter figures.
+//! storage per level and per family, memtables, flushes and compactions (and the recent ones),
+//! write amplification, block cache and bloom filter figures.
 
 use std::fmt::Write as _;
 
@@ -53,6 +53,34 @@ fn row(b: &mut String, key: &str, value: &str) {
         markup::text(key),
         markup::text(value)
     );
+}
+
+/// The recent flushes, compactions and ingests, newest first.
+fn events(b: &mut String, t: &TableInfo) {
+    b.push_str(
+        "<h3>Recent flushes and compactions</h3><table class=\"data\" id=\"events\">\
+         <tr><th>Finished (UTC)</th><th>Kind</th><th>Input files</th><th>Input bytes</th>\
+         <th>Output files</th><th>Output bytes</th><th>Duration</th></tr>",
+    );
+    for e in &t.recent_events {
+        let _ = write!(
+            b,
+            "<tr data-kind=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{:.1} ms</td></tr>",
+            e.kind,
+            markup::text(&e.at),
+            e.kind,
+            markup::count(e.input_files),
+            markup::size(e.input_bytes),
+            markup::count(e.output_files),
+            markup::size(e.output_bytes),
+            e.duration_ms,
+        );
+    }
+    b.push_str("</table>");
+    if t.recent_events.is_empty() {
+        b.push_str("<p>None since the store opened.</p>");
+    }
 }
 
 /// `/tables/{name}`.
@@ -124,6 +152,7 @@ pub fn detail(t: &TableInfo) -> String {
         "Memtables waiting for flush",
         &t.immutable_memtables.to_string(),
     );
+    row(&mut b, "Cells written", &markup::count(t.cells_written));
     row(&mut b, "Flushes", &markup::count(t.flushes));
     row(&mut b, "Bytes flushed", &markup::size(t.flush_bytes));
     row(&mut b, "Compactions", &markup::count(t.compactions));
@@ -184,6 +213,8 @@ pub fn detail(t: &TableInfo) -> String {
         "WAL on disk (store-wide)",
         &markup::size(t.wal_bytes),
     );
-    b.push_str("</table><p><a href=\"/tables\">All tables</a></p>");
+    b.push_str("</table>");
+    events(&mut b, t);
+    b.push_str("<p><a href=\"/tables\">All tables</a></p>");
     layout::page(&format!("Table {}", t.name), &b, None)
 }

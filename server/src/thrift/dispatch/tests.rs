@@ -73,7 +73,6 @@ impl<T: std::fmt::Debug> Answer<T> {
 }
 
 type W = <Binary as Codec>::Writer;
-type WriteArgs = fn(&mut W);
 
 impl Fixture {
     fn call_with<C: Codec, T>(
@@ -304,6 +303,13 @@ fn tables_are_created_listed_sorted_described_and_deleted() {
     assert_eq!(ds[0].1.max_versions, 3);
     assert_eq!(ds[0].1.compression, "NONE");
     assert_eq!(ds[0].1.time_to_live, i32::MAX);
+    // As HBase: an enabled table is not deleted.
+    let enabled = f.void("deleteTable", |w| bin(w, 1, b"zeta")).thrown(1);
+    assert!(
+        enabled.contains("zeta") && enabled.contains("enabled"),
+        "{enabled}"
+    );
+    assert_eq!(f.void("disableTable", |w| bin(w, 1, b"zeta")), Answer::Void);
     assert_eq!(f.void("deleteTable", |w| bin(w, 1, b"zeta")), Answer::Void);
     let gone = f.void("deleteTable", |w| bin(w, 1, b"zeta")).thrown(1);
     assert!(gone.contains("zeta"), "{gone}");
@@ -541,6 +547,69 @@ fn scanners_page_through_rows_and_end_with_an_empty_list() {
     assert_eq!(f.scan("t", &batched, 100).concat().len(), 14);
 }
 
+#[test]
+fn reversed_scanners_go_down_from_start_row_to_stop_row() {
+    let f = fixture();
+    f.create("t", &[family("cf")]);
+    for i in 0..7 {
+        f.put("t", &format!("r{i}"), &[("cf:a", "x"), ("cf:b", "y")], None);
+    }
+    let keys = |pages: &[Vec<TRowResult>]| -> Vec<String> {
+        pages
+            .iter()
+            .flatten()
+            .map(|r| String::from_utf8_lossy(&r.row).into_owned())
+            .collect()
+    };
+    let down = |start: Option<&'static [u8]>, stop: Option<&'static [u8]>| TScan {
+        start_row: start.map(Bytes::from_static),
+        stop_row: stop.map(Bytes::from_static),
+        reversed: Some(true),
+        ..TScan::default()
+    };
+    // Pages of two, the scanner letting go of its version between calls.
+    let all = f.scan("t", &down(None, None), 2);
+    assert_eq!(
+        all.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![2, 2, 2, 1]
+    );
+    assert_eq!(keys(&all), ["r6", "r5", "r4", "r3", "r2", "r1", "r0"]);
+    // startRow inclusive (the high end), stopRow exclusive (the low end).
+    assert_eq!(
+        keys(&f.scan("t", &down(Some(b"r5"), Some(b"r1")), 10)),
+        ["r5", "r4", "r3", "r2"]
+    );
+    // A row cut into parts (batchSize) still comes in forward column order.
+    let parts = TScan {
+        batch_size: Some(1),
+        ..down(Some(b"r1"), None)
+    };
+    let got: Vec<(String, Vec<(String, String)>)> = f
+        .scan("t", &parts, 10)
+        .concat()
+        .iter()
+        .map(|r| (String::from_utf8_lossy(&r.row).into_owned(), columns(r)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("r1".to_string(), vec![pair("cf:a", "x")]),
+            ("r1".to_string(), vec![pair("cf:b", "y")]),
+            ("r0".to_string(), vec![pair("cf:a", "x")]),
+            ("r0".to_string(), vec![pair("cf:b", "y")]),
+        ]
+    );
+    // The filter runs in the scan's direction: InclusiveStopFilter stops below its row.
+    let stop_filter = TScan {
+        filter_string: Some(Bytes::from_static(b"InclusiveStopFilter('r3')")),
+        ..down(None, None)
+    };
+    assert_eq!(
+        keys(&f.scan("t", &stop_filter, 10)),
+        ["r6", "r5", "r4", "r3"]
+    );
+}
+
 fn filtered(filter: &str) -> TScan {
     TScan {
         filter_string: Some(Bytes::copy_from_slice(filter.as_bytes())),
@@ -691,26 +760,66 @@ fn timestamped_deletes_hide_the_versions_at_or_before_them_and_later_puts_stay()
 }
 
 #[test]
-fn phase_two_features_answer_not_supported_yet() {
+fn a_disabled_table_refuses_reads_and_writes_with_io_errors_naming_it_until_enabled() {
     let f = fixture();
     f.create("t", &[family("cf")]);
-    let reversed = TScan {
-        reversed: Some(true),
-        ..TScan::default()
+    f.create("u", &[family("cf")]);
+    f.put("t", "r", &[("cf:a", "x")], None).void_ok();
+    let is_enabled = |table: &'static [u8]| {
+        f.call("isTableEnabled", |w| bin(w, 1, table), |r| r.read_bool())
+            .ok()
+            .expect("bool")
     };
-    let m = f
+    assert_eq!(f.void("disableTable", |w| bin(w, 1, b"t")), Answer::Void);
+    assert!(!is_enabled(b"t"));
+    assert!(is_enabled(b"u"));
+    let flags = f
+        .call(
+            "getTableNamesWithIsTableEnabled",
+            |_| {},
+            |r| {
+                let (_, _, n) = r.read_map_begin().expect("map");
+                (0..n)
+                    .map(|_| (r.read_binary().expect("name"), r.read_bool().expect("flag")))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .ok();
+    assert_eq!(
+        flags,
+        vec![
+            (Bytes::from_static(b"t"), false),
+            (Bytes::from_static(b"u"), true)
+        ]
+    );
+    // Reads, scans and writes of the disabled table: IOError naming it.
+    let read = f
+        .void("getRow", |w| {
+            bin(w, 1, b"t");
+            bin(w, 2, b"r");
+            attributes(w, 3);
+        })
+        .thrown(1);
+    let scan = f
         .void("scannerOpenWithScan", |w| {
             bin(w, 1, b"t");
             w.write_field_begin(TType::Struct, 2);
-            reversed.write(w);
+            TScan::default().write(w);
         })
         .thrown(1);
-    assert!(m.starts_with("not supported yet"), "{m}");
-    let calls: [(&str, WriteArgs); 1] = [("disableTable", |w| bin(w, 1, b"t"))];
-    for (name, args) in calls {
-        let m = f.void(name, args).thrown(1);
-        assert!(m.starts_with("not supported yet"), "{name}: {m}");
+    let write = f.put("t", "r", &[("cf:a", "y")], None).thrown(1);
+    for m in [read, scan, write] {
+        assert!(m.contains("table t is disabled"), "{m}");
     }
+    // The other table serves.
+    f.put("u", "r", &[("cf:a", "y")], None).void_ok();
+    // Enabled again: the data is there.
+    assert_eq!(f.void("enableTable", |w| bin(w, 1, b"t")), Answer::Void);
+    assert!(is_enabled(b"t"));
+    assert_eq!(columns(&f.row("t", "r", None)[0]), vec![pair("cf:a", "x")]);
+    // A missing table is an IOError naming it.
+    let missing = f.void("disableTable", |w| bin(w, 1, b"nope")).thrown(1);
+    assert!(missing.contains("nope"), "{missing}");
 }
 
 #[test]

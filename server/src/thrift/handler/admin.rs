@@ -1,8 +1,9 @@
 //! Admin methods: listing, creating, describing and deleting tables, regions, compactions and
-//! the enabled state (every Strata table is enabled until the engine keeps that state).
+//! the enabled state (kept by the engine in the manifest: `Db::disable_table`).
 //!
 //! HBase's answers are kept: table names sorted; `createTable` of an existing table is
-//! `AlreadyExists`; `deleteTable` of a missing table an `IOError`; `getTableRegions` one region
+//! `AlreadyExists`; `deleteTable` of a missing table, or of an enabled one (HBase requires
+//! `disableTable` first), an `IOError`; `getTableRegions` one region
 //! with empty start and end keys, or `[]` for a missing table; `compact` takes a table or a
 //! region name.
 
@@ -40,9 +41,13 @@ pub fn get_table_names(gw: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
 
 /// `getTableNamesWithIsTableEnabled()` (HBase 2.x)
 pub fn get_table_names_with_is_table_enabled(gw: &Gateway, _: &Peer, _: &mut Args) -> Outcome {
+    // A table dropped since the listing is left out.
     Ok(Reply::Flags(Map(sorted_tables(gw)
         .into_iter()
-        .map(|t| (Bytes::from(t), true))
+        .filter_map(|t| {
+            let enabled = gw.db.is_table_enabled(&t).ok()?;
+            Some((Bytes::from(t), enabled))
+        })
         .collect())))
 }
 
@@ -98,26 +103,38 @@ pub fn create_table(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
     Ok(Reply::Void)
 }
 
-/// `deleteTable(1: tableName)`: HBase requires the table to be disabled first; Strata keeps no
-/// enabled state yet, so an existing table is deleted.
+/// `deleteTable(1: tableName)`: as HBase, only a disabled table is deleted (happybase's
+/// `delete_table(name, disable=True)` disables it first); an enabled one is an `IOError`
+/// naming it. (gRPC `DeleteTable` deletes an enabled table.)
 pub fn delete_table(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
     let table = table_name(&a.binary(1))?;
+    if gw.db.is_table_enabled(&table)? {
+        return Err(ThriftError::io(format!(
+            "table {table} is enabled: disable it (disableTable) before deleting it"
+        )));
+    }
     gw.db.drop_table(&table)?;
     Ok(Reply::Void)
 }
 
-/// `isTableEnabled(1: tableName)`: true for every existing table.
+/// `isTableEnabled(1: tableName)`
 pub fn is_table_enabled(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    existing(gw, &a.binary(1))?;
-    Ok(Reply::Bool(true))
+    let table = existing(gw, &a.binary(1))?;
+    Ok(Reply::Bool(gw.db.is_table_enabled(&table)?))
 }
 
-/// `enableTable(1: tableName)` and `disableTable(1: tableName)`.
-pub fn enable_or_disable_table(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
-    existing(gw, &a.binary(1))?;
-    Err(ThriftError::not_supported(
-        "enableTable/disableTable (Strata keeps no enabled state yet: every table is enabled)",
-    ))
+/// `enableTable(1: tableName)`
+pub fn enable_table(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let table = existing(gw, &a.binary(1))?;
+    gw.db.enable_table(&table)?;
+    Ok(Reply::Void)
+}
+
+/// `disableTable(1: tableName)`
+pub fn disable_table(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
+    let table = existing(gw, &a.binary(1))?;
+    gw.db.disable_table(&table)?;
+    Ok(Reply::Void)
 }
 
 fn compact(gw: &Gateway, a: &mut Args, major: bool) -> Outcome {

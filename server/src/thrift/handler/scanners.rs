@@ -8,7 +8,8 @@
 //! `sortedColumns`, `scannerGetList(n)` returns n results until the end and `[]` only there.
 //! `TScan.filterString` is HBase's filter language (timestamps in ms), parsed once at open and
 //! run over every row the scanner reads; a string that does not parse is an `IOError` naming
-//! the byte offset (the method declares no `IllegalArgument`).
+//! the byte offset (the method declares no `IllegalArgument`). `TScan.reversed` reads rows in
+//! descending order from `startRow` (inclusive) down to `stopRow` (exclusive), as HBase does.
 
 use std::ops::Bound;
 use std::time::Instant;
@@ -34,6 +35,9 @@ struct Range {
     timestamp: Option<i64>,
     /// `TScan.filterString` (absent or empty: none).
     filter: Option<Bytes>,
+    /// `TScan.reversed`: rows in descending order, from `start` (inclusive) down to `stop`
+    /// (exclusive), as HBase's reversed scan.
+    reversed: bool,
 }
 
 fn open(
@@ -44,14 +48,20 @@ fn open(
     sorted: bool,
     batch: usize,
 ) -> Outcome {
-    let start = if range.start.is_empty() {
+    let first = if range.start.is_empty() {
         Bound::Unbounded
     } else {
         Bound::Included(range.start.to_vec())
     };
-    let stop = match range.stop {
+    let last = match range.stop {
         Some(s) if !s.is_empty() => Bound::Excluded(s.to_vec()),
         _ => Bound::Unbounded,
+    };
+    // The engine's options hold the low end in `start` whatever the direction.
+    let (start, stop) = if range.reversed {
+        (last, first)
+    } else {
+        (first, last)
     };
     let mut opts = ScanOptions {
         start,
@@ -59,13 +69,15 @@ fn open(
         prefix: range.prefix.map(|p| p.to_vec()).unwrap_or_default(),
         read: read_options(selectors(range.columns.as_deref())?, 1, range.timestamp)?,
         limit: 0,
+        reverse: range.reversed,
     };
     let filter = ReadFilter::prepare(
         range.filter.as_deref().unwrap_or_default(),
         TimeUnit::Millis,
         &mut opts.read,
     )
-    .map_err(|e| ThriftError::io(format!("TScan.filterString: {e}")))?;
+    .map_err(|e| ThriftError::io(format!("TScan.filterString: {e}")))?
+    .map(|f| f.reversed(range.reversed));
     let conn = ConnectionId {
         protocol: Protocol::Thrift,
         client: peer.client,
@@ -87,9 +99,6 @@ fn open(
 pub fn open_with_scan(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
     let table = table_name(&a.binary(1))?;
     let scan = a.scan(2);
-    if scan.reversed == Some(true) {
-        return Err(ThriftError::not_supported("TScan.reversed (reverse scans)"));
-    }
     let batch = scan
         .batch_size
         .and_then(|b| usize::try_from(b).ok())
@@ -101,6 +110,7 @@ pub fn open_with_scan(gw: &Gateway, peer: &Peer, a: &mut Args) -> Outcome {
         columns: scan.columns,
         timestamp: scan.timestamp,
         filter: scan.filter_string,
+        reversed: scan.reversed.unwrap_or(false),
     };
     open(
         gw,
@@ -132,6 +142,7 @@ fn open_old(
         columns: a.binaries(columns),
         timestamp: ts.and_then(|id| a.i64(id)),
         filter: None,
+        reversed: false,
     };
     open(gw, peer, &table, range, false, 0)
 }
