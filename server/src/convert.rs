@@ -376,6 +376,25 @@ pub struct ReadFilter {
     pub options: filter::EvalOptions,
 }
 
+/// The reply to one row of a Get or MultiGet: the row the engine found, passed through the
+/// request's filter (a row it drops, like a missing one, is `found = false`).
+pub fn get_reply(found: Option<engine::Row>, filter: Option<&ReadFilter>) -> pb::GetResponse {
+    let found = match filter {
+        Some(f) => found.and_then(|row| filter::filter_row(&f.filter, row, f.options)),
+        None => found,
+    };
+    match found {
+        Some(row) => pb::GetResponse {
+            found: true,
+            row: Some(row_to_pb(row)),
+        },
+        None => pb::GetResponse {
+            found: false,
+            row: None,
+        },
+    }
+}
+
 /// The `filter` field of a Get or Scan (empty: none), with timestamps in microseconds. With a
 /// filter, `read` asks the engine for every version the families keep, and the request's
 /// version count moves into the filter's options: HBase applies it to the versions the filter

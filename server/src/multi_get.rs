@@ -12,7 +12,7 @@
 //! and never maps its errors to statuses (that is `status.rs`).
 
 use bytes::Bytes;
-use strata_engine::{Db, ReadOptions, filter};
+use strata_engine::{Db, ReadOptions};
 use strata_proto::v1 as pb;
 
 use crate::convert::{self, ReadFilter};
@@ -112,20 +112,7 @@ impl MultiGet {
                         row: escape::display(key).into_owned(),
                         source,
                     })?;
-            let found = match &self.filter {
-                Some(f) => found.and_then(|row| filter::filter_row(&f.filter, row, f.options)),
-                None => found,
-            };
-            let result = match found {
-                Some(row) => pb::GetResponse {
-                    found: true,
-                    row: Some(convert::row_to_pb(row)),
-                },
-                None => pb::GetResponse {
-                    found: false,
-                    row: None,
-                },
-            };
+            let result = convert::get_reply(found, self.filter.as_ref());
             budget.add(&result).map_err(MultiGetError::Reply)?;
             results.push(result);
         }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use strata_engine::{AlterTable, Db, Result as EngineResult, WriteOptions, filter};
+use strata_engine::{AlterTable, Db, Result as EngineResult, WriteOptions};
 use strata_proto::v1 as pb;
 use strata_proto::v1::strata_server::Strata;
 use tonic::{Request, Response, Status, Streaming};
@@ -304,20 +304,7 @@ impl Strata for StrataService {
             }
         };
         // Filtering one row is as cheap (the filter's regexes are size-bounded).
-        let found = match filter {
-            Some(f) => found.and_then(|row| filter::filter_row(&f.filter, row, f.options)),
-            None => found,
-        };
-        let reply = match found {
-            Some(row) => pb::GetResponse {
-                found: true,
-                row: Some(convert::row_to_pb(row)),
-            },
-            None => pb::GetResponse {
-                found: false,
-                row: None,
-            },
-        };
+        let reply = convert::get_reply(found, filter.as_ref());
         ReplyBudget::new(&table, self.options.max_message_bytes).add(&reply)?;
         Ok(Response::new(reply))
     }
