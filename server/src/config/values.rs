@@ -11,6 +11,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// The leading decimal number of a setting and the unit after it (`64KiB` -> 64, "KiB"),
+/// or None when it does not start with a number that fits a u64.
+fn number_and_unit(s: &str) -> Option<(u64, &str)> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    Some((num.parse().ok()?, unit))
+}
+
 /// A size in bytes. Parses `1048576`, `64KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, binary),
 /// `64KB`, `64MB`, `1GB` (decimal), case-insensitively.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,12 +28,8 @@ pub struct ByteSize(pub u64);
 impl FromStr for ByteSize {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("{s:?} is not a size such as 1048576, 64KiB, 64MiB or 1GiB"))?;
+        let (n, unit) = number_and_unit(s)
+            .ok_or_else(|| format!("{s:?} is not a size such as 1048576, 64KiB, 64MiB or 1GiB"))?;
         let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
             "" | "b" => 1,
             "k" | "kib" => 1 << 10,
@@ -81,12 +86,8 @@ pub struct Span(pub Duration);
 impl FromStr for Span {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("{s:?} is not a duration such as 60s, 500ms or 2m"))?;
+        let (n, unit) = number_and_unit(s)
+            .ok_or_else(|| format!("{s:?} is not a duration such as 60s, 500ms or 2m"))?;
         let d = match unit.trim() {
             "" | "s" => Duration::from_secs(n),
             "ms" => Duration::from_millis(n),
