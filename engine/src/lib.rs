@@ -54,6 +54,7 @@ mod read;
 mod row;
 mod row_lock;
 mod scan;
+mod scratch;
 mod snapshots;
 #[doc(hidden)]
 pub mod space_limit_fs;

@@ -125,6 +125,22 @@ impl MemTable {
             .map(|e| e.key().row.clone())
     }
 
+    /// The first row key at or after `start` (any sequence number): whether a reader of a
+    /// range can leave this memtable out. One skiplist search, plus the entries of the start
+    /// row itself when it is excluded.
+    pub(crate) fn first_row_from(&self, start: Bound<&[u8]>) -> Option<Bytes> {
+        let (from, skip) = match start {
+            Bound::Unbounded => return self.map.front().map(|e| e.key().row.clone()),
+            Bound::Included(r) => (r, None),
+            Bound::Excluded(r) => (r, Some(r)),
+        };
+        let probe = row_start_probe(from);
+        self.map
+            .range::<InternalCell, _>((Bound::Included(&probe), Bound::Unbounded))
+            .map(|e| e.key().row.clone())
+            .find(|row| skip.is_none_or(|s| row.as_ref() != s))
+    }
+
     /// The largest row key in the memtable.
     pub(crate) fn last_row(&self) -> Option<Bytes> {
         self.map.back().map(|e| e.key().row.clone())

@@ -144,6 +144,16 @@ pub(crate) fn visible_versions<'a>(
     out.retain(|c| !rules.is_expired(c.ts));
 }
 
+/// Whether the one entry a column has in a row, a put, with no delete marker of its family
+/// in that row, is visible: it is the column's only version (within any `max_versions`)
+/// unless it belongs to an earlier family of the name (rule 1) or has expired (rule 5). The
+/// answer [`visible_versions`] gives for such a column, without building its entries
+/// (the aggregations' counting pass over a file's blocks).
+#[inline]
+pub(crate) fn sole_put_visible(rules: &FamilyRules, seq: SeqNo, ts: Timestamp) -> bool {
+    seq >= rules.created_seq && !rules.is_expired(ts)
+}
+
 /// The live entries among `entries` in write order: by sequence number, puts before deletes
 /// at one sequence number (only an ingested file, whose cells share one, can hold both; its
 /// deletes then cover its puts).
@@ -363,6 +373,25 @@ mod tests {
                 .copied()
                 .collect();
             assert_eq!(fast, slow, "{v:?} keep {keep}");
+        }
+    }
+
+    #[test]
+    fn a_sole_put_is_visible_exactly_when_visible_versions_keeps_it() {
+        for created in [0, 5, 6, 9] {
+            for expire in [None, Some(9), Some(10), Some(11)] {
+                for keep in [1, 3] {
+                    let r = rules(keep, expire, created);
+                    let put = e(CellKind::Put, "a", 10, 6);
+                    let mut out = Vec::new();
+                    visible_versions(std::slice::from_ref(&put), &[], &r, &mut out);
+                    assert_eq!(
+                        sole_put_visible(&r, put.seq, put.ts),
+                        out.len() == 1,
+                        "created {created}, expire {expire:?}, keep {keep}"
+                    );
+                }
+            }
         }
     }
 }

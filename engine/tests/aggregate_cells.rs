@@ -412,3 +412,35 @@ fn many_files_and_a_memtable_cut_into_parts_count_every_row_once() {
     assert!(want.rows > 40, "the test writes rows: {want:?}");
     assert_eq!(as_seen(&got[0]).rows, want.rows);
 }
+
+#[test]
+fn one_file_alone_counts_as_the_reads_with_deletes_versions_and_expired_cells() {
+    // Everything in one flushed file and nothing in the memtable: every part is counted
+    // from that file's blocks (`file_rows.rs`), markers and several versions included.
+    let store = Store::new();
+    for round in 0..4u8 {
+        for r in 0..48u8 {
+            store.apply(&Op::Put {
+                row: r,
+                col: (usize::from(r) + usize::from(round)) % COLUMNS.len(),
+                value: (usize::from(r) + usize::from(round)) % VALUES.len(),
+                ts: round,
+                old: r % 5 == 0,
+            });
+        }
+    }
+    for r in (0..48u8).step_by(3) {
+        store.apply(&Op::DeleteVersion {
+            row: r,
+            col: usize::from(r) % COLUMNS.len(),
+            ts: 1,
+        });
+        store.apply(&Op::DeleteColumn {
+            row: r + 1,
+            col: usize::from(r) % COLUMNS.len(),
+        });
+    }
+    store.apply(&Op::Flush);
+    assert_eq!(store.db.describe_table("t").unwrap().stats.files, 1);
+    check(&store, "one file, empty memtable");
+}

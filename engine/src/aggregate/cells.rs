@@ -27,6 +27,7 @@ use crate::cell::{InternalCell, SeqNo};
 use crate::read::ReadPlan;
 use crate::row::{ReadOptions, TimeRange};
 use crate::scan::{open_sources, past_stop, range_overlaps, same_row};
+use crate::scratch::recycle;
 use crate::version::TableVersion;
 use crate::visibility::{FamilyRules, columns, split_family, visible_versions};
 
@@ -85,6 +86,15 @@ impl<'g> Pass<'_, 'g> {
         Ok(first)
     }
 
+    /// A tally for each aggregation, naming families by their place in `rules`.
+    pub(super) fn tallies(&self) -> Vec<Tally<'g>> {
+        let names: Vec<&str> = self.rules.iter().map(|(n, _)| &**n).collect();
+        self.aggregations
+            .iter()
+            .map(|a| Tally::new(a, &names))
+            .collect()
+    }
+
     fn cancelled(&self) -> bool {
         self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
     }
@@ -95,7 +105,10 @@ impl<'g> Pass<'_, 'g> {
         start: Bound<Vec<u8>>,
         stop: Bound<Vec<u8>>,
     ) -> Result<Vec<Tally<'g>>, AggregateError> {
-        let mut tallies: Vec<Tally<'g>> = self.aggregations.iter().map(Tally::new).collect();
+        if let Some(file) = self.sole_file(&start, &stop) {
+            return self.count_file(file, &start, &stop);
+        }
+        let mut tallies = self.tallies();
         let mut sources = open_sources(
             self.version.clone(),
             &self.plan,
@@ -153,7 +166,7 @@ impl<'g> Pass<'_, 'g> {
 
     /// The newest visible version in the time range of each column of the families read, in
     /// `entries` (one row, internal order), into `out`.
-    fn visible<'e>(
+    pub(super) fn visible<'e>(
         &self,
         entries: &'e [InternalCell],
         versions: &mut Vec<&'e InternalCell>,
@@ -167,7 +180,12 @@ impl<'g> Pass<'_, 'g> {
                 .unwrap_or(rest.len());
             let (family, after) = rest.split_at(len);
             rest = after;
-            let Some((_, rules)) = self.rules.iter().find(|(n, _)| *n == head.family) else {
+            let Some((slot, (_, rules))) = self
+                .rules
+                .iter()
+                .enumerate()
+                .find(|(_, (n, _))| *n == head.family)
+            else {
                 continue;
             };
             let (markers, cols) = split_family(family);
@@ -175,7 +193,7 @@ impl<'g> Pass<'_, 'g> {
                 visible_versions(column, markers, rules, versions);
                 if let Some(c) = versions.iter().find(|c| self.time_range.contains(c.ts)) {
                     out.push(Seen {
-                        family: &c.family,
+                        family: slot,
                         qualifier: &c.qualifier,
                         value: &c.value,
                     });
@@ -183,13 +201,6 @@ impl<'g> Pass<'_, 'g> {
             }
         }
     }
-}
-
-/// An empty vector of another lifetime on the same allocation (collecting an empty
-/// `filter_map` reuses the buffer in place): per-row scratch without an allocation per row.
-fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
-    v.clear();
-    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// Cut `[start, stop)` into about `parts` ranges holding about as many of the files' rows

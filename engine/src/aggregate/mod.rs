@@ -6,7 +6,8 @@
 //!
 //! It reads whole families only, so a columnar file reads just those families' blocks:
 //! without a filter from the merged cells of a snapshot (`cells.rs`: no rows built, the
-//! visibility rules of `visibility.rs` applied, parts of the row range counted in parallel),
+//! visibility rules of `visibility.rs` applied, parts of the row range counted in parallel, a
+//! part held by one file alone counted from its blocks by `file_rows.rs`),
 //! with one through [`Db::scan`] and the filter. It never ships rows anywhere: memory is the
 //! buckets, bounded by [`RunOptions::max_bucket_bytes`].
 //!
@@ -15,6 +16,7 @@
 mod bucket;
 mod cells;
 mod error;
+mod file_rows;
 mod run;
 mod spec;
 mod tally;

@@ -290,7 +290,10 @@ fn count_rows<'a>(
         limit: 0,
         reverse: false,
     };
-    let mut tallies: Vec<Tally<'a>> = aggregations.iter().map(Tally::new).collect();
+    let mut tallies: Vec<Tally<'a>> = aggregations
+        .iter()
+        .map(|a| Tally::new(a, &families))
+        .collect();
     let mut rows = 0u64;
     for row in db.scan(table, scan)? {
         let row = row?;
@@ -314,10 +317,12 @@ fn count_rows<'a>(
         let seen: Vec<Seen<'_>> = row
             .cells
             .iter()
-            .map(|c| Seen {
-                family: &c.family,
-                qualifier: &c.qualifier,
-                value: &c.value,
+            .filter_map(|c| {
+                Some(Seen {
+                    family: families.iter().position(|f| **f == *c.family)?,
+                    qualifier: &c.qualifier,
+                    value: &c.value,
+                })
             })
             .collect();
         for t in &mut tallies {

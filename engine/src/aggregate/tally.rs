@@ -21,7 +21,9 @@ const BUCKET_OVERHEAD: usize = 96;
 /// in a family some aggregation of the call reads.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Seen<'c> {
-    pub family: &'c str,
+    /// The family's position in the list of families the pass reads (the list its tallies
+    /// were made with, see [`Tally::new`]).
+    pub family: usize,
     pub qualifier: &'c [u8],
     pub value: &'c [u8],
 }
@@ -104,10 +106,14 @@ impl Acc {
     }
 }
 
+/// The maps of buckets: foldhash with a random seed per map (a bucket key is a stored
+/// value, so the hash must not be predictable from outside; SipHash cost ~8% of a pass).
+type BucketMap<K> = HashMap<K, Acc, foldhash::fast::RandomState>;
+
 /// The buckets of one aggregation while the rows are counted.
 enum Groups {
-    Values(HashMap<Vec<u8>, Acc>),
-    Ints(HashMap<i64, Acc>),
+    Values(BucketMap<Vec<u8>>),
+    Ints(BucketMap<i64>),
 }
 
 impl Groups {
@@ -119,29 +125,40 @@ impl Groups {
     }
 }
 
+/// Stands for a family the pass does not read (its cells are never seen).
+const NO_FAMILY: usize = usize::MAX;
+
 /// One aggregation's state during a pass.
 pub(super) struct Tally<'a> {
     agg: &'a Aggregation,
+    /// Positions of the grouping and sum columns' families in the pass's family list.
+    family: usize,
+    sum_family: usize,
     groups: Groups,
     result: AggregateResult,
 }
 
 impl<'a> Tally<'a> {
-    pub fn new(agg: &'a Aggregation) -> Tally<'a> {
+    /// A tally of `agg` for a pass whose [`Seen`] cells name their family by its position
+    /// in `families`.
+    pub fn new<S: AsRef<str>>(agg: &'a Aggregation, families: &[S]) -> Tally<'a> {
+        let at = |name: &str| {
+            families
+                .iter()
+                .position(|f| f.as_ref() == name)
+                .unwrap_or(NO_FAMILY)
+        };
         Tally {
             agg,
+            family: at(&agg.column.family),
+            sum_family: agg.sum.as_ref().map_or(NO_FAMILY, |s| at(&s.family)),
             groups: if agg.bucket == BucketKind::Value {
-                Groups::Values(HashMap::new())
+                Groups::Values(BucketMap::default())
             } else {
-                Groups::Ints(HashMap::new())
+                Groups::Ints(BucketMap::default())
             },
             result: AggregateResult::default(),
         }
-    }
-
-    fn reads(&self, family: &str) -> bool {
-        family == self.agg.column.family
-            || self.agg.sum.as_ref().is_some_and(|s| s.family == family)
     }
 
     /// Count one row, given its visible cells.
@@ -156,15 +173,17 @@ impl<'a> Tally<'a> {
         let mut group = None;
         let mut summed = None;
         for c in cells {
-            if !self.reads(c.family) {
+            let grouping = c.family == self.family;
+            let sum = c.family == self.sum_family;
+            if !grouping && !sum {
                 continue;
             }
             count += 1;
-            if c.family == col.family && c.qualifier == col.qualifier.as_slice() {
+            if grouping && c.qualifier == col.qualifier.as_slice() {
                 group = Some(c.value);
             }
-            if let Some(s) = &self.agg.sum
-                && c.family == s.family
+            if sum
+                && let Some(s) = &self.agg.sum
                 && c.qualifier == s.qualifier.as_slice()
             {
                 summed = Some(c.value);
@@ -254,6 +273,8 @@ impl<'a> Tally<'a> {
         let Tally {
             agg,
             groups,
+            family: _,
+            sum_family: _,
             mut result,
         } = self;
         result.distinct_buckets = groups.len() as u64;

@@ -223,6 +223,22 @@ impl FamilyBlock {
         }
     }
 
+    /// The qualifier of a cell of this block, borrowed.
+    #[inline]
+    pub fn qualifier_slice(&self, c: &CellMeta) -> &[u8] {
+        self.quals.get(c.qual as usize).map_or(&[][..], |q| &q[..])
+    }
+
+    /// The value of a cell of this block, borrowed.
+    #[inline]
+    pub fn value_slice(&self, c: &CellMeta) -> &[u8] {
+        let start = c.val_off as usize;
+        // Ranges were checked against the buffer when decoding.
+        self.data
+            .get(start..start + c.val_len as usize)
+            .unwrap_or_default()
+    }
+
     /// Every cell, in order.
     #[cfg(test)]
     pub fn cells(&self) -> Vec<CellMeta> {

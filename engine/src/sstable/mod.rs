@@ -21,6 +21,7 @@ mod format;
 mod iter;
 mod key_block;
 mod reader;
+mod row_walk;
 mod table_file;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ mod tests;
 pub use builder::{RowCell, TableBuilder};
 pub use iter::TableIter;
 pub use reader::{ReadStats, TableReader};
+pub(crate) use row_walk::{CellView, FamilyCells};
 
 /// What a builder needs to know: the families the file may contain, with their options
 /// (compression, block size, bloom filter).

@@ -331,6 +331,16 @@ impl TableReader {
         })
     }
 
+    /// The open file (blocks, indexes, cache).
+    pub(super) fn file(&self) -> &Arc<TableFile> {
+        &self.file
+    }
+
+    /// The sequence number every cell of an ingested file reports.
+    pub(super) fn global_seq(&self) -> Option<SeqNo> {
+        self.global_seq
+    }
+
     /// Read, checksum and decode every block of the file; the first damaged block's error.
     pub fn verify_checksums(&self) -> Result<()> {
         match self.verify(false).into_iter().next() {

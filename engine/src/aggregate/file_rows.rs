@@ -1,0 +1,159 @@
+//! The counting pass over one table file's blocks: a part of a pass whose rows are all in
+//! one file (no other file overlaps it and no memtable holds a row in it, as after a bulk
+//! load or a flush and compaction) is counted from a `RowWalk` over that file, borrowing
+//! each cell from its decoded block instead of building an `InternalCell` per cell and
+//! merging sources that cannot overlap. This is where a first dashboard page spends its time.
+//!
+//! Each family of a row is counted by the visibility rules of `visibility.rs`: a family
+//! whose cells are all puts, one per column, by `sole_put_visible`; any other (delete
+//! markers, several versions of a column) is turned into entries and resolved by the same
+//! functions the merged pass uses, so both passes count the same.
+//!
+//! This module must never decide visibility itself, nor read other sources than the one
+//! file it was given (the caller checked that nothing else holds rows of the range).
+
+use std::ops::Bound;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::cells::Pass;
+use super::error::AggregateError;
+use super::tally::{Seen, Tally};
+use crate::cell::{CellKind, InternalCell};
+use crate::scan::{past_stop, range_overlaps};
+use crate::scratch::recycle;
+use crate::sstable::{CellView, FamilyCells};
+use crate::version::FileHandle;
+use crate::visibility::sole_put_visible;
+
+/// Rows between two looks at the cancel flag.
+const CANCEL_CHECK_ROWS: u64 = 4096;
+
+/// Whether a family's cells of one row are only puts, one per column (internal order sorts
+/// a column's versions together, so one per column means no two neighbours share a
+/// qualifier).
+fn one_put_per_column(cells: &[CellView<'_>]) -> bool {
+    cells.iter().all(|c| c.kind == CellKind::Put)
+        && cells.windows(2).all(|w| match w {
+            // Cells of one block share their qualifier's bytes: equal pointers are the
+            // common case of a second version, and different lengths of two columns.
+            [a, b] => {
+                a.qualifier.as_ptr() != b.qualifier.as_ptr()
+                    && (a.qualifier.len() != b.qualifier.len() || a.qualifier != b.qualifier)
+            }
+            _ => true,
+        })
+}
+
+impl<'g> Pass<'_, 'g> {
+    /// The one file holding every row of `[start, stop]` at this pass's version, if no
+    /// other file overlaps the range and no memtable has a row in it.
+    pub(super) fn sole_file(
+        &self,
+        start: &Bound<Vec<u8>>,
+        stop: &Bound<Vec<u8>>,
+    ) -> Option<&FileHandle> {
+        let v = &self.version;
+        let mut files = v
+            .files
+            .iter()
+            .filter(|f| range_overlaps(start, stop, &f.meta.smallest_row, &f.meta.largest_row));
+        let file = files.next()?;
+        if files.next().is_some() {
+            return None;
+        }
+        let from = start.as_ref().map(Vec::as_slice);
+        let memtable_rows = std::iter::once(&v.active)
+            .chain(v.immutables.iter())
+            .any(|m| {
+                m.first_row_from(from)
+                    .is_some_and(|row| !past_stop(&row, stop))
+            });
+        (!memtable_rows).then_some(&**file)
+    }
+
+    /// Count the rows of `[start, stop]` from `file` alone (see [`Pass::sole_file`]).
+    pub(super) fn count_file(
+        &self,
+        file: &FileHandle,
+        start: &Bound<Vec<u8>>,
+        stop: &Bound<Vec<u8>>,
+    ) -> Result<Vec<Tally<'g>>, AggregateError> {
+        let mut tallies = self.tallies();
+        let names: Vec<_> = self.rules.iter().map(|(n, _)| n.clone()).collect();
+        let mut walk = file.reader.walk_rows(
+            start.as_ref().map(Vec::as_slice),
+            stop.as_ref().map(Vec::as_slice),
+            &names,
+            self.snapshot,
+        )?;
+        let mut seen: Vec<Seen<'static>> = Vec::new();
+        let mut versions: Vec<&'static InternalCell> = Vec::new();
+        let mut rows = 0u64;
+        walk.for_each_row(
+            |families: &[FamilyCells<'_>]| -> Result<(), AggregateError> {
+                rows += 1;
+                if rows.is_multiple_of(CANCEL_CHECK_ROWS)
+                    && self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+                {
+                    return Err(AggregateError::Cancelled(self.table.to_string()));
+                }
+                // Families that are not one put per column, as entries for `Pass::visible`
+                // (rare: deletes or several versions in one file).
+                let mut entries: Vec<InternalCell> = Vec::new();
+                for fc in families {
+                    if !one_put_per_column(fc.cells) {
+                        let Some((name, _)) = self.rules.get(fc.family) else {
+                            continue;
+                        };
+                        entries.extend(fc.cells.iter().map(|c| InternalCell {
+                            row: Bytes::new(),
+                            family: name.clone(),
+                            kind: c.kind,
+                            qualifier: Bytes::copy_from_slice(c.qualifier),
+                            ts: c.ts,
+                            seq: c.seq,
+                            value: Bytes::copy_from_slice(c.value),
+                        }));
+                    }
+                }
+                let mut sbuf: Vec<Seen<'_>> = recycle(std::mem::take(&mut seen));
+                for fc in families {
+                    let Some((_, rules)) = self.rules.get(fc.family) else {
+                        continue;
+                    };
+                    if !one_put_per_column(fc.cells) {
+                        continue;
+                    }
+                    sbuf.extend(
+                        fc.cells
+                            .iter()
+                            .filter(|c| {
+                                sole_put_visible(rules, c.seq, c.ts)
+                                    && self.time_range.contains(c.ts)
+                            })
+                            .map(|c| Seen {
+                                family: fc.family,
+                                qualifier: c.qualifier,
+                                value: c.value,
+                            }),
+                    );
+                }
+                if !entries.is_empty() {
+                    let mut vbuf = recycle(std::mem::take(&mut versions));
+                    self.visible(&entries, &mut vbuf, &mut sbuf);
+                    versions = recycle(vbuf);
+                }
+                if !sbuf.is_empty() {
+                    for t in &mut tallies {
+                        t.add(&sbuf, self.today, self.budget)?;
+                    }
+                }
+                seen = recycle(sbuf);
+                Ok(())
+            },
+        )?;
+        Ok(tallies)
+    }
+}
