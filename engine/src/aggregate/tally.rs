@@ -179,10 +179,12 @@ impl<'a> Tally<'a> {
                 continue;
             }
             count += 1;
-            if grouping && c.qualifier == col.qualifier.as_slice() {
+            // A row has each column once at most: stop comparing once it is found.
+            if grouping && group.is_none() && c.qualifier == col.qualifier.as_slice() {
                 group = Some(c.value);
             }
             if sum
+                && summed.is_none()
                 && let Some(s) = &self.agg.sum
                 && c.qualifier == s.qualifier.as_slice()
             {
