@@ -125,20 +125,30 @@ impl MemTable {
             .map(|e| e.key().row.clone())
     }
 
-    /// The first row key at or after `start` (any sequence number): whether a reader of a
-    /// range can leave this memtable out. One skiplist search, plus the entries of the start
-    /// row itself when it is excluded.
-    pub(crate) fn first_row_from(&self, start: Bound<&[u8]>) -> Option<Bytes> {
-        let (from, skip) = match start {
-            Bound::Unbounded => return self.map.front().map(|e| e.key().row.clone()),
-            Bound::Included(r) => (r, None),
-            Bound::Excluded(r) => (r, Some(r)),
+    /// The distinct row keys at or after `start` (any sequence number), in order: whether
+    /// a reader of a range can leave this memtable out, or which of the range's rows it must
+    /// merge. One skiplist search, then the entries in order.
+    pub(crate) fn rows_from<'a>(&'a self, start: Bound<&[u8]>) -> impl Iterator<Item = Bytes> + 'a {
+        let (probe, skip) = match start {
+            Bound::Unbounded => (None, None),
+            Bound::Included(r) => (Some(row_start_probe(r)), None),
+            Bound::Excluded(r) => (Some(row_start_probe(r)), Some(Bytes::copy_from_slice(r))),
         };
-        let probe = row_start_probe(from);
+        let lower = match &probe {
+            Some(p) => Bound::Included(p.clone()),
+            None => Bound::Unbounded,
+        };
+        let mut last: Option<Bytes> = None;
         self.map
-            .range::<InternalCell, _>((Bound::Included(&probe), Bound::Unbounded))
-            .map(|e| e.key().row.clone())
-            .find(|row| skip.is_none_or(|s| row.as_ref() != s))
+            .range::<InternalCell, _>((lower, Bound::Unbounded))
+            .filter_map(move |e| {
+                let row = &e.key().row;
+                if last.as_ref() == Some(row) || skip.as_ref() == Some(row) {
+                    return None;
+                }
+                last = Some(row.clone());
+                Some(row.clone())
+            })
     }
 
     /// The largest row key in the memtable.

@@ -444,3 +444,46 @@ fn one_file_alone_counts_as_the_reads_with_deletes_versions_and_expired_cells() 
     assert_eq!(store.db.describe_table("t").unwrap().stats.files, 1);
     check(&store, "one file, empty memtable");
 }
+
+#[test]
+fn one_file_and_rows_in_the_memtable_count_as_the_reads() {
+    // One flushed file, then writes left in the memtable on some of its rows (new versions,
+    // deletes) and on rows it does not have: every part walks the file around the
+    // memtable's rows and merges those rows one by one (`Pass::count_around`).
+    let store = Store::new();
+    for r in 0..64u8 {
+        for col in 0..COLUMNS.len() {
+            store.apply(&Op::Put {
+                row: r,
+                col,
+                value: (usize::from(r) + col) % VALUES.len(),
+                ts: 0,
+                old: false,
+            });
+        }
+    }
+    store.apply(&Op::Flush);
+    for r in (0..64u8).step_by(5) {
+        store.apply(&Op::Put {
+            row: r,
+            col: usize::from(r) % COLUMNS.len(),
+            value: 3,
+            ts: 2,
+            old: false,
+        });
+        store.apply(&Op::DeleteColumn { row: r + 1, col: 0 });
+        store.apply(&Op::DeleteRow { row: r + 2 });
+    }
+    for r in 200..210u8 {
+        store.apply(&Op::Put {
+            row: r,
+            col: 2,
+            value: 1,
+            ts: 1,
+            old: false,
+        });
+    }
+    let info = store.db.describe_table("t").unwrap();
+    assert_eq!(info.stats.files, 1);
+    check(&store, "one file and rows in the memtable");
+}

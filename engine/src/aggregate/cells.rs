@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use super::bucket::Today;
 use super::error::AggregateError;
+use super::file_rows::Held;
 use super::spec::Aggregation;
 use super::tally::{Budget, Seen, Tally};
 use crate::cell::{InternalCell, SeqNo};
@@ -99,23 +100,33 @@ impl<'g> Pass<'_, 'g> {
         self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
-    /// Count the rows of one partition.
+    /// Count the rows of one partition: from one file's blocks where the rows are there
+    /// alone (`file_rows.rs`), merged otherwise.
     fn count(
         &self,
         start: Bound<Vec<u8>>,
         stop: Bound<Vec<u8>>,
     ) -> Result<Vec<Tally<'g>>, AggregateError> {
-        if let Some(file) = self.sole_file(&start, &stop) {
-            return self.count_file(file, &start, &stop);
-        }
         let mut tallies = self.tallies();
-        let mut sources = open_sources(
-            self.version.clone(),
-            &self.plan,
-            self.snapshot,
-            &start,
-            &stop,
-        )?;
+        match self.held(&start, &stop) {
+            Held::OneFile(file) => self.count_file(file, &start, &stop, &mut tallies)?,
+            Held::FileAndRows(file, rows) => {
+                self.count_around(file, &rows, start, stop, &mut tallies)?;
+            }
+            Held::Merged => self.count_merged(&start, &stop, &mut tallies)?,
+        }
+        Ok(tallies)
+    }
+
+    /// Count the rows of `[start, stop]` from the merge of every source holding them.
+    pub(super) fn count_merged(
+        &self,
+        start: &Bound<Vec<u8>>,
+        stop: &Bound<Vec<u8>>,
+        tallies: &mut [Tally<'g>],
+    ) -> Result<(), AggregateError> {
+        let mut sources =
+            open_sources(self.version.clone(), &self.plan, self.snapshot, start, stop)?;
         let merge = &mut sources.merge;
         let mut entries: Vec<InternalCell> = Vec::new();
         let mut pending: Option<InternalCell> = None;
@@ -131,7 +142,7 @@ impl<'g> Pass<'_, 'g> {
                     Some(c) => c?,
                 },
             };
-            if past_stop(&first.row, &stop) {
+            if past_stop(&first.row, stop) {
                 break;
             }
             rows += 1;
@@ -154,14 +165,14 @@ impl<'g> Pass<'_, 'g> {
             let mut sbuf = recycle(std::mem::take(&mut seen));
             self.visible(&entries, &mut vbuf, &mut sbuf);
             if !sbuf.is_empty() {
-                for t in &mut tallies {
+                for t in tallies.iter_mut() {
                     t.add(&sbuf, self.today, self.budget)?;
                 }
             }
             versions = recycle(vbuf);
             seen = recycle(sbuf);
         }
-        Ok(tallies)
+        Ok(())
     }
 
     /// The newest visible version in the time range of each column of the families read, in

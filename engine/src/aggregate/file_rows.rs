@@ -1,8 +1,9 @@
 //! The counting pass over one table file's blocks: a part of a pass whose rows are all in
-//! one file (no other file overlaps it and no memtable holds a row in it, as after a bulk
-//! load or a flush and compaction) is counted from a `RowWalk` over that file, borrowing
-//! each cell from its decoded block instead of building an `InternalCell` per cell and
-//! merging sources that cannot overlap. This is where a first dashboard page spends its time.
+//! one file (no other file overlaps it, as after a bulk load or a flush and compaction) is
+//! counted from a `RowWalk` over that file, borrowing each cell from its decoded block
+//! instead of building an `InternalCell` per cell and merging sources that cannot overlap.
+//! This is where a first dashboard page spends its time. Rows memtables hold too (data
+//! streaming in) are merged one by one, and the file's rows between them walked.
 //!
 //! Each family of a row is counted by the visibility rules of `visibility.rs`: a family
 //! whose cells are all puts, one per column, by `sole_put_visible`; any other (delete
@@ -29,6 +30,19 @@ use crate::visibility::sole_put_visible;
 
 /// Rows between two looks at the cancel flag.
 const CANCEL_CHECK_ROWS: u64 = 4096;
+/// Most memtable rows a part merges one by one around a file's rows; a part with more (a
+/// memtable holding much of the range) is merged whole.
+const MAX_MERGED_ROWS: usize = 100_000;
+
+/// How a part's rows are held (see [`Pass::held`]).
+pub(super) enum Held<'v> {
+    /// By one file alone.
+    OneFile(&'v FileHandle),
+    /// By one file, and these rows (sorted, distinct) by memtables too.
+    FileAndRows(&'v FileHandle, Vec<Bytes>),
+    /// By several files, or by memtables for many rows: merged.
+    Merged,
+}
 
 /// Whether a family's cells of one row are only puts, one per column (internal order sorts
 /// a column's versions together, so one per column means no two neighbours share a
@@ -47,40 +61,70 @@ fn one_put_per_column(cells: &[CellView<'_>]) -> bool {
 }
 
 impl<'g> Pass<'_, 'g> {
-    /// The one file holding every row of `[start, stop]` at this pass's version, if no
-    /// other file overlaps the range and no memtable has a row in it.
-    pub(super) fn sole_file(
-        &self,
-        start: &Bound<Vec<u8>>,
-        stop: &Bound<Vec<u8>>,
-    ) -> Option<&FileHandle> {
+    /// How the rows of `[start, stop]` are held at this pass's version.
+    pub(super) fn held(&self, start: &Bound<Vec<u8>>, stop: &Bound<Vec<u8>>) -> Held<'_> {
         let v = &self.version;
         let mut files = v
             .files
             .iter()
             .filter(|f| range_overlaps(start, stop, &f.meta.smallest_row, &f.meta.largest_row));
-        let file = files.next()?;
-        if files.next().is_some() {
-            return None;
-        }
+        let (Some(file), None) = (files.next(), files.next()) else {
+            return Held::Merged;
+        };
         let from = start.as_ref().map(Vec::as_slice);
-        let memtable_rows = std::iter::once(&v.active)
-            .chain(v.immutables.iter())
-            .any(|m| {
-                m.first_row_from(from)
-                    .is_some_and(|row| !past_stop(&row, stop))
-            });
-        (!memtable_rows).then_some(&**file)
+        let mut rows: Vec<Bytes> = Vec::new();
+        for m in std::iter::once(&v.active).chain(v.immutables.iter()) {
+            for row in m.rows_from(from) {
+                if past_stop(&row, stop) {
+                    break;
+                }
+                if rows.len() == MAX_MERGED_ROWS {
+                    return Held::Merged;
+                }
+                rows.push(row);
+            }
+        }
+        if rows.is_empty() {
+            return Held::OneFile(file);
+        }
+        rows.sort_unstable();
+        rows.dedup();
+        Held::FileAndRows(file, rows)
     }
 
-    /// Count the rows of `[start, stop]` from `file` alone (see [`Pass::sole_file`]).
+    /// Count the rows of `[start, stop]` held by `file` and, for `rows` (sorted, distinct,
+    /// within the range), by memtables too: the file's rows between them from its blocks,
+    /// each of `rows` merged (`Pass::count_merged`).
+    pub(super) fn count_around(
+        &self,
+        file: &FileHandle,
+        rows: &[Bytes],
+        start: Bound<Vec<u8>>,
+        stop: Bound<Vec<u8>>,
+        tallies: &mut [Tally<'g>],
+    ) -> Result<(), AggregateError> {
+        let mut from = start;
+        for row in rows {
+            if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(AggregateError::Cancelled(self.table.to_string()));
+            }
+            let key = row.to_vec();
+            self.count_file(file, &from, &Bound::Excluded(key.clone()), tallies)?;
+            let one = Bound::Included(key.clone());
+            self.count_merged(&one, &one, tallies)?;
+            from = Bound::Excluded(key);
+        }
+        self.count_file(file, &from, &stop, tallies)
+    }
+
+    /// Count the rows of `[start, stop]` from `file` alone (see [`Pass::held`]).
     pub(super) fn count_file(
         &self,
         file: &FileHandle,
         start: &Bound<Vec<u8>>,
         stop: &Bound<Vec<u8>>,
-    ) -> Result<Vec<Tally<'g>>, AggregateError> {
-        let mut tallies = self.tallies();
+        tallies: &mut [Tally<'g>],
+    ) -> Result<(), AggregateError> {
         let names: Vec<_> = self.rules.iter().map(|(n, _)| n.clone()).collect();
         let mut walk = file.reader.walk_rows(
             start.as_ref().map(Vec::as_slice),
@@ -146,14 +190,13 @@ impl<'g> Pass<'_, 'g> {
                     versions = recycle(vbuf);
                 }
                 if !sbuf.is_empty() {
-                    for t in &mut tallies {
+                    for t in tallies.iter_mut() {
                         t.add(&sbuf, self.today, self.budget)?;
                     }
                 }
                 seen = recycle(sbuf);
                 Ok(())
             },
-        )?;
-        Ok(tallies)
+        )
     }
 }
