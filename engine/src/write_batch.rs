@@ -95,6 +95,7 @@ impl WriteBatch {
 
     /// The batch's cells with their sequence numbers, consuming the batch (values move
     /// instead of being cloned: a clone of a `Bytes` made from a `Vec` allocates).
+    #[cfg(test)]
     pub fn into_internal_cells(self) -> impl Iterator<Item = InternalCell> {
         let mut seq = self.first_seq;
         self.rows.into_iter().flat_map(move |r| {

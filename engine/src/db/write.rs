@@ -422,9 +422,7 @@ impl DbInner {
                 self.rotate_memtable(t);
                 active = t.version.load().active.clone();
             }
-            for c in row.into_internal_cells(first) {
-                active.insert(c);
-            }
+            active.insert_row(row, first);
             #[cfg(test)]
             self.hooks.run_mid_insert();
         }
