@@ -122,6 +122,12 @@ impl WriteBatch {
     /// timestamp i64 and value (u32 length + bytes), all little-endian.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.clear();
+        self.encode_into(out);
+    }
+
+    /// [`WriteBatch::encode`] appending to `out` (the write path leaves room for the WAL
+    /// record header before the payload).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.push(self.payload_version());
         out.extend_from_slice(&self.table_id.to_le_bytes());
         out.extend_from_slice(&self.first_seq.to_le_bytes());

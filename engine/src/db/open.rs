@@ -69,6 +69,7 @@ pub(super) fn open(dir: &Path, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Ar
             current_max_seq: 0,
         }),
         synced: Mutex::new(max_seq),
+        encode_buffers: super::write::EncodeBuffers::default(),
         closed: AtomicBool::new(false),
         flush_signal: Arc::new(Signal::default()),
         compaction_signal: Arc::new(Signal::default()),
