@@ -15,7 +15,7 @@ use strata_benches as _;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use strata_engine::fs::{self, Fs};
 use strata_engine::sstable::{TableBuildOptions, TableBuilder, TableReader};
-use strata_engine::testing::{CellSource, LogWriter, MemTable, MergeIter};
+use strata_engine::testing::{CellSource, LogWriter, MemTable, MergeIter, RowCells};
 use strata_engine::{CellKind, Compression, FamilyOptions, InternalCell};
 
 const CELLS: u64 = 100_000;
@@ -80,7 +80,42 @@ fn memtable_insert(c: &mut Criterion) {
                 for c in cells {
                     m.insert(c);
                 }
-                black_box(m.len())
+                black_box(m.is_empty())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // The same cells as one entry per row (10 cells), as the write path inserts them.
+    let rows: Vec<RowCells> = data
+        .chunk_by(|a, b| a.row == b.row)
+        .map(|cells| RowCells {
+            row: cells[0].row.clone(),
+            cells: cells
+                .iter()
+                .map(|c| {
+                    (
+                        c.kind,
+                        c.family.clone(),
+                        c.qualifier.clone(),
+                        c.ts,
+                        c.value.clone(),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    g.bench_function("insert_100k_cells_as_rows", |b| {
+        b.iter_batched(
+            || rows.clone(),
+            |rows| {
+                let m = MemTable::new();
+                let mut seq = 1;
+                for r in rows {
+                    let n = r.cells.len() as u64;
+                    m.insert_row(r, seq);
+                    seq += n;
+                }
+                black_box(m.is_empty())
             },
             BatchSize::LargeInput,
         )

@@ -23,6 +23,13 @@ pub trait WritableFile: Send + Sync + Debug {
     }
     /// fdatasync everything appended so far.
     fn sync(&mut self) -> io::Result<()>;
+    /// Reserve disk blocks for the first `len` bytes without changing the file's length or
+    /// contents (`fallocate` with `FALLOC_FL_KEEP_SIZE`), so later appends need no block
+    /// allocation and their fdatasync writes fewer metadata blocks. A hint: the default does
+    /// nothing, and an error means only that nothing was reserved.
+    fn preallocate(&mut self, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
     /// A handle that can fsync this file from another thread while appends continue
     /// (group commit: the leader syncs without holding the append lock).
     fn syncer(&self) -> io::Result<Arc<dyn FileSyncer>>;
@@ -97,6 +104,16 @@ impl WritableFile for RealFile {
     }
     fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
+    }
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{FallocateFlags, fallocate};
+            fallocate(&self.file, FallocateFlags::KEEP_SIZE, 0, len)?;
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = len;
+        Ok(())
     }
     fn syncer(&self) -> io::Result<Arc<dyn FileSyncer>> {
         Ok(Arc::new(RealSyncer(self.file.try_clone()?)))

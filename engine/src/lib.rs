@@ -88,5 +88,5 @@ pub mod testing {
     pub use crate::memtable::MemTable;
     pub use crate::merge::{CellSource, MergeIter};
     pub use crate::wal::{LogWriter, SegmentContents, read_segment};
-    pub use crate::write_batch::WriteBatch;
+    pub use crate::write_batch::{RowCells, WriteBatch};
 }

@@ -33,8 +33,8 @@ pub const MAX_PAYLOAD_LEN: usize = u32::MAX as usize;
 /// Bytes of checksum work a reader spends looking for valid records after a record whose
 /// length runs past the end of the file, before giving up and calling it damage.
 const RESYNC_BUDGET: u64 = 1 << 30;
-/// The append buffer is given back to the allocator after a frame larger than this.
-const KEEP_BUFFER_CAPACITY: usize = 4 << 20;
+/// Disk blocks of a segment are reserved ahead of its appends this many bytes at a time.
+const PREALLOCATE_STEP: u64 = 8 << 20;
 
 fn encode_header(number: u64) -> [u8; SEGMENT_HEADER_LEN] {
     let mut h = [0u8; SEGMENT_HEADER_LEN];
@@ -98,8 +98,10 @@ pub struct LogWriter {
     file: Box<dyn WritableFile>,
     path: PathBuf,
     number: u64,
-    buf: Vec<u8>,
     failed: Failure,
+    /// Bytes of the file whose disk blocks are reserved (`WritableFile::preallocate`);
+    /// `u64::MAX` once reserving failed (then it is not tried again).
+    reserved: u64,
 }
 
 impl LogWriter {
@@ -123,38 +125,72 @@ impl LogWriter {
             file,
             path,
             number,
-            buf: Vec::new(),
             failed: Arc::new(Mutex::new(None)),
+            reserved: 0,
         })
     }
 
     /// Append one record with a single write to the OS. Returns the segment's length after
     /// it. The record is durable only after a [`LogWriter::sync`] (or a syncer's sync) that
-    /// starts after this returns.
+    /// starts after this returns. (Tests and tools; the write path frames its own buffer
+    /// for [`LogWriter::append_framed`].)
+    #[cfg(any(test, feature = "testing"))]
     pub fn append(&mut self, payload: &[u8]) -> Result<u64> {
+        let mut frame = vec![0u8; RECORD_HEADER_LEN];
+        frame.extend_from_slice(payload);
+        self.append_framed(&mut frame)
+    }
+
+    /// Append one record whose payload is `frame` after its first [`RECORD_HEADER_LEN`]
+    /// bytes, which this fills in with the record header: the same bytes as
+    /// [`LogWriter::append`] of the payload, written with one write to the OS without
+    /// copying the payload (the write path encodes its batch after that room).
+    pub fn append_framed(&mut self, frame: &mut [u8]) -> Result<u64> {
         check_failed(&self.failed, &self.path)?;
-        if payload.len() > MAX_PAYLOAD_LEN {
+        let Some(payload_len) = frame.len().checked_sub(RECORD_HEADER_LEN) else {
             return Err(Error::InvalidArgument(format!(
-                "WAL record of {} bytes exceeds the {MAX_PAYLOAD_LEN}-byte limit",
-                payload.len()
+                "a WAL frame of {} bytes is shorter than its {RECORD_HEADER_LEN}-byte header",
+                frame.len()
+            )));
+        };
+        if payload_len > MAX_PAYLOAD_LEN {
+            return Err(Error::InvalidArgument(format!(
+                "WAL record of {payload_len} bytes exceeds the {MAX_PAYLOAD_LEN}-byte limit"
             )));
         }
-        let len_bytes = (payload.len() as u32).to_le_bytes();
-        self.buf.clear();
-        self.buf.reserve(RECORD_HEADER_LEN + payload.len());
-        self.buf.extend_from_slice(&len_bytes);
-        self.buf
-            .extend_from_slice(&frame_crc(&len_bytes, payload).to_le_bytes());
-        self.buf.extend_from_slice(payload);
-        let res = self.file.append(&self.buf);
-        if self.buf.capacity() > KEEP_BUFFER_CAPACITY {
-            self.buf = Vec::new();
-        }
-        if let Err(e) = res {
+        let len_bytes = (payload_len as u32).to_le_bytes();
+        let (head, payload) = frame.split_at_mut(RECORD_HEADER_LEN);
+        let crc = frame_crc(&len_bytes, payload);
+        // Length then crc, both little-endian u32: one little-endian u64.
+        head.copy_from_slice(&(u64::from(crc) << 32 | payload_len as u64).to_le_bytes());
+        self.reserve(frame.len() as u64);
+        if let Err(e) = self.file.append(frame) {
             record_failure(&self.failed, "append", &e);
             return Err(Error::io(&self.path, e));
         }
         Ok(self.file.len())
+    }
+
+    /// Make sure the disk blocks of the next `more` bytes are reserved, in steps of
+    /// [`PREALLOCATE_STEP`]: an fdatasync after an append into reserved blocks writes no
+    /// block-allocation metadata (measured on this machine's ext4: 0.42 ms instead of
+    /// 1.45 ms median for a 490 KB append, docs/design/write-path.md). Only a hint: the file's
+    /// length and bytes are exactly what was appended, so the format and recovery do not
+    /// change; if reserving fails, appends go on without it.
+    fn reserve(&mut self, more: u64) {
+        let end = self.file.len().saturating_add(more);
+        if end <= self.reserved {
+            return;
+        }
+        let want = end.saturating_add(PREALLOCATE_STEP - 1) / PREALLOCATE_STEP * PREALLOCATE_STEP;
+        self.reserved = match self.file.preallocate(want) {
+            Ok(()) => want,
+            Err(e) => {
+                tracing::debug!(path = %self.path.display(), error = %e,
+                    "WAL preallocation failed; appending without it");
+                u64::MAX
+            }
+        };
     }
 
     /// fdatasync everything appended so far.
@@ -475,6 +511,37 @@ mod tests {
             Error::Corruption { path, offset, .. } => (path, offset),
             other => panic!("expected corruption, got {other}"),
         }
+    }
+
+    /// A record appended from a frame (the write path's room-for-the-header buffer) is the
+    /// same bytes as one appended from its payload; the reserved disk blocks change neither
+    /// the file's length nor what a reader finds.
+    #[test]
+    fn framed_appends_write_the_same_bytes_and_preallocation_keeps_the_length() {
+        let fs = real();
+        let plain = tempfile::tempdir().unwrap();
+        let framed = tempfile::tempdir().unwrap();
+        let (want_path, _) = write_segment(&fs, plain.path(), &payloads());
+        let mut w = LogWriter::create(&fs, framed.path(), 7).unwrap();
+        for p in payloads() {
+            let mut frame = vec![0xEE; RECORD_HEADER_LEN];
+            frame.extend_from_slice(&p);
+            let after = w.append_framed(&mut frame).unwrap();
+            assert_eq!(after, w.len());
+        }
+        w.sync().unwrap();
+        let got = std::fs::read(w.path()).unwrap();
+        assert_eq!(got, std::fs::read(&want_path).unwrap());
+        // Blocks were reserved past the end (where the filesystem can), the length was not.
+        assert_eq!(std::fs::metadata(w.path()).unwrap().len(), w.len());
+        assert_eq!(w.len(), got.len() as u64);
+        let contents = read_segment(&fs, w.path(), false).unwrap();
+        assert_eq!(contents.records, payloads());
+        assert!(contents.torn_tail.is_none());
+        assert!(matches!(
+            w.append_framed(&mut [0u8; RECORD_HEADER_LEN - 1]),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 
     #[test]

@@ -95,6 +95,7 @@ impl WriteBatch {
 
     /// The batch's cells with their sequence numbers, consuming the batch (values move
     /// instead of being cloned: a clone of a `Bytes` made from a `Vec` allocates).
+    #[cfg(test)]
     pub fn into_internal_cells(self) -> impl Iterator<Item = InternalCell> {
         let mut seq = self.first_seq;
         self.rows.into_iter().flat_map(move |r| {
@@ -119,8 +120,15 @@ impl WriteBatch {
     /// u64, row count u32, then per row its key (u32 length + bytes) and cell count u32, and
     /// per cell kind u8, family (u16 length + bytes), qualifier (u32 length + bytes),
     /// timestamp i64 and value (u32 length + bytes), all little-endian.
+    #[cfg(any(test, feature = "testing"))]
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.clear();
+        self.encode_into(out);
+    }
+
+    /// [`WriteBatch::encode`] appending to `out` (the write path leaves room for the WAL
+    /// record header before the payload).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.push(self.payload_version());
         out.extend_from_slice(&self.table_id.to_le_bytes());
         out.extend_from_slice(&self.first_seq.to_le_bytes());

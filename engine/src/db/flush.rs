@@ -105,7 +105,7 @@ impl DbInner {
                 .iter()
                 .any(|f| *f.name == *c.family && c.seq >= f.created_seq);
             if live {
-                file.builder.add(&c.as_ref())?;
+                file.builder.add(c)?;
                 added += 1;
             }
             Ok(())

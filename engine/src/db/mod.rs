@@ -39,8 +39,8 @@
 //! 9. `Table`'s version lock (taken only inside `Table::install`).
 //!
 //! Leaf locks, under which nothing else is taken: the read-only flag in `Health`, the flush
-//! and compaction signals, the background thread list, the block cache's shards and the WAL
-//! writer's failure flag.
+//! and compaction signals, the background thread list, the block cache's shards, the WAL
+//! writer's failure flag and the write path's pool of encode buffers.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -89,6 +89,8 @@ pub(crate) struct DbInner {
     write: Mutex<wal_segments::WriteState>,
     /// Largest sequence number known durable per the sync mode (the group-commit lock).
     synced: Mutex<SeqNo>,
+    /// Buffers the write path encodes its WAL records in, kept between calls.
+    encode_buffers: write::EncodeBuffers,
     closed: AtomicBool,
     /// Wakes the flush thread (shared with it: it waits without keeping the store alive).
     flush_signal: Arc<Signal>,

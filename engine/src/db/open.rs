@@ -69,6 +69,7 @@ pub(super) fn open(dir: &Path, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Ar
             current_max_seq: 0,
         }),
         synced: Mutex::new(max_seq),
+        encode_buffers: super::write::EncodeBuffers::default(),
         closed: AtomicBool::new(false),
         flush_signal: Arc::new(Signal::default()),
         compaction_signal: Arc::new(Signal::default()),
@@ -158,10 +159,21 @@ fn replay_wal(
             };
             let flushed = catalog.flushed_seq(&table.name);
             let mem = table.version.load().active.clone();
-            for c in batch.into_internal_cells() {
-                if c.seq > flushed {
-                    mem.insert(c);
+            let mut first = batch.first_seq;
+            for row in batch.rows {
+                let n = row.cells.len() as u64;
+                if first > flushed {
+                    mem.insert_row(row, first);
+                } else if n > 0 && first + n - 1 > flushed {
+                    // A row across the flushed point (rows are applied into one memtable
+                    // whole, so this is not expected): only its cells above it.
+                    for c in row.into_internal_cells(first) {
+                        if c.seq > flushed {
+                            mem.insert(c);
+                        }
+                    }
                 }
+                first += n;
             }
         }
         max_seq = max_seq.max(seg_max);

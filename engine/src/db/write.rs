@@ -25,6 +25,7 @@ use crate::mutation::{Mutation, RowMutation, WriteStats};
 use crate::options::{Limits, MAX_WRITE_BYTES, SyncMode};
 use crate::table::{FamilySchema, Table};
 use crate::version::TableVersion;
+use crate::wal::RECORD_HEADER_LEN;
 use crate::write_batch::{RowCells, WriteBatch};
 
 /// Writes are slowed by a millisecond each once a table's files form this many sorted runs
@@ -172,6 +173,37 @@ fn sync_while(sync: impl Fn() -> Result<()> + Sync, insert: impl FnOnce()) -> Re
     })
 }
 
+/// Encode buffers kept between calls: a call's WAL record is built in one, and a buffer of
+/// a few hundred KB allocated fresh every call costs its page faults (the kernel zeroing new
+/// pages) every call. A leaf lock, held only to take or give back one buffer.
+#[derive(Debug, Default)]
+pub(super) struct EncodeBuffers(parking_lot::Mutex<Vec<Vec<u8>>>);
+
+/// Buffers kept at most (one per writer running at once is enough)...
+const KEPT_BUFFERS: usize = 4;
+/// ...each at most this large (a larger one goes back to the allocator).
+const KEPT_BUFFER_BYTES: usize = 8 << 20;
+
+impl EncodeBuffers {
+    /// An empty buffer with room for at least `bytes`.
+    fn take(&self, bytes: usize) -> Vec<u8> {
+        let mut buf = self.0.lock().pop().unwrap_or_default();
+        buf.clear();
+        buf.reserve(bytes);
+        buf
+    }
+
+    /// Keep `buf` for a later call, unless enough are kept or it is too large.
+    fn give_back(&self, buf: Vec<u8>) {
+        if buf.capacity() <= KEPT_BUFFER_BYTES {
+            let mut kept = self.0.lock();
+            if kept.len() < KEPT_BUFFERS {
+                kept.push(buf);
+            }
+        }
+    }
+}
+
 /// What `row`'s cells add to a memtable's size.
 fn row_charge(row: &RowCells) -> usize {
     row.cells
@@ -199,7 +231,7 @@ impl DbInner {
         let t = self.catalog.enabled_table(table)?;
         let schema = t.schema.load_full();
         let limits = &self.options.limits;
-        check_call_size(&rows, &schema, limits)?;
+        let size = check_call_size(&rows, &schema, limits)?;
         let now = crate::cell::now_micros();
         let nrows = rows.len() as u64;
         let mut expanded = Vec::with_capacity(rows.len());
@@ -218,68 +250,37 @@ impl DbInner {
                 cells: 0,
             });
         }
-        // Encode outside every lock; only the sequence number is patched in under the write
-        // lock. The estimate above follows this encoding; this is the exact check.
-        let mut encoded = Vec::new();
-        batch.encode(&mut encoded);
+        // Encode outside every lock, after room for the WAL record header, into a buffer
+        // kept from an earlier call (a fresh one costs its page faults every call); only
+        // the sequence number is patched in under the write lock. The estimate above
+        // follows this encoding; this is the exact check.
+        let mut frame = self.encode_buffers.take(RECORD_HEADER_LEN + size.bytes);
+        frame.resize(RECORD_HEADER_LEN, 0);
+        batch.encode_into(&mut frame);
+        let payload_len = frame.len() - RECORD_HEADER_LEN;
         let max_bytes = limits.max_bytes_per_call.min(MAX_WRITE_BYTES);
-        if encoded.len() > max_bytes {
+        if payload_len > max_bytes {
+            self.encode_buffers.give_back(frame);
             return Err(Error::InvalidArgument(format!(
-                "the call encodes to {} bytes, over max_bytes_per_call ({max_bytes})",
-                encoded.len()
+                "the call encodes to {payload_len} bytes, over max_bytes_per_call ({max_bytes})"
             )));
         }
         self.slow_down_near_the_limits(&t);
 
         let mut writer = t.writer.lock();
-        self.wait_for_room(&t, &mut writer, started, opts)?;
-        let (wal_over_budget, own_syncer);
-        {
-            let mut w = self.write.lock();
-            self.check_writable()?;
-            if t.dropped.load(Ordering::Acquire) {
-                return Err(Error::TableNotFound(table.to_string()));
-            }
-            // The last moment to give up: from here on the write is applied.
-            if opts.is_abandoned() {
-                return Err(Error::Cancelled(table.to_string()));
-            }
-            batch.first_seq = w.next_seq;
-            WriteBatch::set_first_seq(&mut encoded, batch.first_seq);
-            let last = batch.first_seq + ncells - 1;
-            if w.wal.len() >= self.options.wal_segment_bytes
-                && let Err(e) = self.rotate_wal(&mut w)
-            {
-                self.catalog.health.set_read_only(&e);
-                return Err(e);
-            }
-            // The size was checked against the record limit above, so an error here is the
-            // device's: the bytes on disk are unknown.
-            if let Err(e) = w.wal.append(&encoded) {
-                self.catalog.health.set_read_only(&e);
-                return Err(e);
-            }
-            w.next_seq = last + 1;
-            w.last_written = last;
-            w.current_max_seq = last;
-            // Before anything says the record is durable: reads of this table stop below it
-            // until every row is in the memtable.
-            t.inserting_from.store(batch.first_seq, Ordering::SeqCst);
-            if self.options.sync_mode == SyncMode::None {
-                self.catalog.visible_seq.fetch_max(last, Ordering::SeqCst);
-            }
-            // `always`: this write's own fsync, started after its append (below, outside
-            // the lock, beside the insert for a large call).
-            own_syncer = w.syncer.clone();
-            wal_over_budget = w.total_bytes() > self.options.max_total_wal_bytes;
+        if let Err(e) = self.wait_for_room(&t, &mut writer, started, opts) {
+            self.encode_buffers.give_back(frame);
+            return Err(e);
         }
+        let appended = self.append_call(&t, &mut batch, &mut frame, ncells, opts);
+        self.encode_buffers.give_back(frame);
+        let (wal_over_budget, own_syncer) = appended?;
         t.counters
             .user_bytes
-            .fetch_add(encoded.len() as u64, Ordering::Relaxed);
+            .fetch_add(payload_len as u64, Ordering::Relaxed);
         t.counters
             .cells_written
             .fetch_add(ncells, Ordering::Relaxed);
-        drop(encoded);
         let last = batch.first_seq + ncells - 1;
         let insert = || {
             self.insert(&t, batch);
@@ -304,6 +305,67 @@ impl DbInner {
             rows: nrows,
             cells: ncells,
         })
+    }
+
+    /// Under the store-wide write lock: take `batch`'s sequence numbers, append its record
+    /// (`frame`: room for the record header, then the encoded batch) and mark `t` inserting
+    /// from its first number. Returns whether the WAL is now over `max_total_wal_bytes`, and
+    /// the segment's syncer (for `always`: a fsync through it, started after this append,
+    /// covers it and everything before it).
+    ///
+    /// # Errors
+    ///
+    /// The store's or the table's state, a cancelled call (nothing applied), or the
+    /// device's error of the rotation or the append (the store turns read-only).
+    fn append_call(
+        &self,
+        t: &Table,
+        batch: &mut WriteBatch,
+        frame: &mut [u8],
+        ncells: u64,
+        opts: &WriteOptions,
+    ) -> Result<(bool, Arc<dyn FileSyncer>)> {
+        let mut w = self.write.lock();
+        self.check_writable()?;
+        if t.dropped.load(Ordering::Acquire) {
+            return Err(Error::TableNotFound(t.name.clone()));
+        }
+        // The last moment to give up: from here on the write is applied.
+        if opts.is_abandoned() {
+            return Err(Error::Cancelled(t.name.clone()));
+        }
+        batch.first_seq = w.next_seq;
+        if let Some(payload) = frame.get_mut(RECORD_HEADER_LEN..) {
+            WriteBatch::set_first_seq(payload, batch.first_seq);
+        }
+        let last = batch.first_seq + ncells - 1;
+        if w.wal.len() >= self.options.wal_segment_bytes
+            && let Err(e) = self.rotate_wal(&mut w)
+        {
+            self.catalog.health.set_read_only(&e);
+            return Err(e);
+        }
+        // The size was checked against the record limit above, so an error here is the
+        // device's: the bytes on disk are unknown.
+        if let Err(e) = w.wal.append_framed(frame) {
+            self.catalog.health.set_read_only(&e);
+            return Err(e);
+        }
+        w.next_seq = last + 1;
+        w.last_written = last;
+        w.current_max_seq = last;
+        // Before anything says the record is durable: reads of this table stop below it
+        // until every row is in the memtable.
+        t.inserting_from.store(batch.first_seq, Ordering::SeqCst);
+        if self.options.sync_mode == SyncMode::None {
+            self.catalog.visible_seq.fetch_max(last, Ordering::SeqCst);
+        }
+        // `always`: this write's own fsync, started after its append (below, outside
+        // the lock, beside the insert for a large call).
+        Ok((
+            w.total_bytes() > self.options.max_total_wal_bytes,
+            w.syncer.clone(),
+        ))
     }
 
     /// Back-pressure, first gently: near the limits each write waits a millisecond (holding
@@ -422,9 +484,7 @@ impl DbInner {
                 self.rotate_memtable(t);
                 active = t.version.load().active.clone();
             }
-            for c in row.into_internal_cells(first) {
-                active.insert(c);
-            }
+            active.insert_row(row, first);
             #[cfg(test)]
             self.hooks.run_mid_insert();
         }
