@@ -7,16 +7,20 @@
 //! `max_versions`, counted in write order as HBase's NEW_VERSION_BEHAVIOR does); the time
 //! range and the request's version count apply within those, so compaction (which drops what
 //! the rules have let go) never changes what a read returns. This module must never do I/O:
-//! it works on entries it is given.
+//! it works on entries it is given (merged entries, or the cells of one file's blocks:
+//! `resolve_views`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::cell::{InternalCell, Timestamp};
 use crate::error::{Error, Result};
 use crate::row::{Cell, ReadOptions, TimeRange};
+use crate::sstable::FamilyCells;
 use crate::table::FamilySchema;
-use crate::visibility::{FamilyRules, columns, split_family, visible_versions};
+use crate::visibility::{FamilyRules, columns, sole_put_visible, split_family, visible_versions};
 
 /// One selected family: its rules and columns.
 #[derive(Clone, Debug)]
@@ -110,6 +114,64 @@ impl ReadPlan {
             i = end;
         }
         out
+    }
+
+    /// The visible cells of one family of a row read from one file's blocks (`fc.family`
+    /// is the family's place in [`ReadPlan::family_names`]), into `out`, when its cells
+    /// are one put per column: each is then its column's only version, visible by
+    /// `sole_put_visible` (the answer `visible_versions` gives; one version is within any
+    /// `max_versions`). Returns false, adding nothing, otherwise.
+    pub(crate) fn resolve_views(&self, fc: &FamilyCells<'_>, out: &mut Vec<Cell>) -> bool {
+        let Some(plan) = self.families.get(fc.family) else {
+            return true;
+        };
+        if !fc.one_put_per_column() {
+            return false;
+        }
+        for c in fc.cells {
+            let wanted = plan
+                .qualifiers
+                .as_ref()
+                .is_none_or(|s| s.contains(c.qualifier));
+            if wanted
+                && sole_put_visible(&plan.rules, c.seq, c.ts)
+                && self.time_range.contains(c.ts)
+            {
+                out.push(Cell {
+                    family: plan.name.clone(),
+                    qualifier: c.qualifier_bytes(),
+                    timestamp: c.ts,
+                    value: c.value_bytes(),
+                });
+            }
+        }
+        true
+    }
+
+    /// The visible cells of one family of a row read from one file's blocks, whatever its
+    /// cells (delete markers, several versions): as entries through the rules of
+    /// [`ReadPlan::resolve_row`]. `scratch` is emptied and reused.
+    pub(crate) fn resolve_family_entries(
+        &self,
+        fc: &FamilyCells<'_>,
+        scratch: &mut Vec<InternalCell>,
+        out: &mut Vec<Cell>,
+    ) {
+        let Some(plan) = self.families.get(fc.family) else {
+            return;
+        };
+        scratch.clear();
+        scratch.extend(fc.cells.iter().map(|c| InternalCell {
+            row: Bytes::new(),
+            family: plan.name.clone(),
+            kind: c.kind,
+            qualifier: c.qualifier_bytes(),
+            ts: c.ts,
+            seq: c.seq,
+            value: c.value_bytes(),
+        }));
+        self.resolve_family(plan, scratch, out);
+        scratch.clear();
     }
 
     fn resolve_family(&self, plan: &FamilyPlan, entries: &[InternalCell], out: &mut Vec<Cell>) {

@@ -34,7 +34,10 @@ use crate::snapshots::Snapshot;
 use crate::table::Table;
 use crate::version::TableVersion;
 
+mod file_walk;
 mod reverse;
+
+use file_walk::FileScan;
 
 pub use reverse::Windows as ReverseWindows;
 
@@ -67,6 +70,8 @@ pub struct RowScanner {
     limit: u64,
     returned: u64,
     sources: Option<Sources>,
+    /// Instead of `sources`: the files that hold the rest of the range alone, walked.
+    files: Option<FileScan>,
     /// The last row read (returned or not): a re-open starts after it.
     last_row: Option<Bytes>,
     reseek_rows: u64,
@@ -156,11 +161,9 @@ impl RowScanner {
             );
             (None, Some(Box::new(rev)))
         } else {
-            let v = table.version.load_full();
-            let s = open_sources(v, &plan, snapshot.seq(), &start, &stop)?;
-            (Some(s), None)
+            (None, None)
         };
-        Ok(RowScanner {
+        let mut scanner = RowScanner {
             table,
             plan,
             snapshot,
@@ -169,6 +172,7 @@ impl RowScanner {
             limit: opts.limit,
             returned: 0,
             sources,
+            files: None,
             last_row: None,
             reseek_rows: RESEEK_AFTER_ROWS,
             reseek_after: RESEEK_AFTER,
@@ -176,7 +180,12 @@ impl RowScanner {
             entries: Vec::new(),
             done: reverse.is_some(),
             reverse,
-        })
+        };
+        if scanner.reverse.is_none() {
+            // The version is taken now: the scan reads what the table held when it began.
+            scanner.open()?;
+        }
+        Ok(scanner)
     }
 
     /// Let go of the table version now (its memtables and files); the next read re-opens on
@@ -186,6 +195,7 @@ impl RowScanner {
             r.release();
         }
         self.sources = None;
+        self.files = None;
         self.restart_after_last_row();
     }
 
@@ -225,47 +235,91 @@ impl RowScanner {
         self.snapshot.seq()
     }
 
-    /// Whether the open sources should make way for the current version.
-    fn stale(&self, s: &Sources) -> bool {
-        if s.rows == 0 || (!s.rows.is_multiple_of(CHECK_EVERY) && s.rows < self.reseek_rows) {
+    /// Whether sources opened at `opened` on `version` that have read `rows` rows should
+    /// make way for the current version.
+    fn stale(&self, version: &Arc<TableVersion>, opened: Instant, rows: u64) -> bool {
+        if rows == 0 || (!rows.is_multiple_of(CHECK_EVERY) && rows < self.reseek_rows) {
             return false;
         }
-        if s.rows < self.reseek_rows && s.opened.elapsed() < self.reseek_after {
+        if rows < self.reseek_rows && opened.elapsed() < self.reseek_after {
             return false;
         }
-        !Arc::ptr_eq(&self.table.version.load(), &s.version)
+        !Arc::ptr_eq(&self.table.version.load(), version)
+    }
+
+    /// Open the sources on the current version: the files alone when they hold the rest of
+    /// the range alone (`file_walk.rs`), else the merge of every source.
+    fn open(&mut self) -> Result<()> {
+        let v = self.table.version.load_full();
+        // A dropped table's current version is empty: fail rather than end early.
+        if self.table.dropped.load(Ordering::Acquire) {
+            return Err(Error::TableNotFound(self.table.name.clone()));
+        }
+        let seq = self.snapshot.seq();
+        match FileScan::open(v.clone(), &self.plan, seq, &self.start, &self.stop) {
+            Some(f) => self.files = Some(f),
+            None => {
+                self.sources = Some(open_sources(v, &self.plan, seq, &self.start, &self.stop)?);
+            }
+        }
+        Ok(())
     }
 
     /// Open the sources on the current version when there are none or they are stale.
     fn ensure_sources(&mut self) -> Result<()> {
-        let reopen = match &self.sources {
-            None => true,
-            Some(s) => self.stale(s),
+        let reopen = match (&self.sources, &self.files) {
+            (Some(s), _) => self.stale(&s.version, s.opened, s.rows),
+            (None, Some(f)) => self.stale(&f.version, f.opened, f.rows),
+            (None, None) => true,
         };
         if reopen {
             self.sources = None;
+            self.files = None;
             self.restart_after_last_row();
-            let v = self.table.version.load_full();
-            // A dropped table's current version is empty: fail rather than end early.
-            if self.table.dropped.load(Ordering::Acquire) {
-                return Err(Error::TableNotFound(self.table.name.clone()));
-            }
-            let s = open_sources(v, &self.plan, self.snapshot.seq(), &self.start, &self.stop)?;
+            self.open()?;
             self.reopened += 1;
-            self.sources = Some(s);
         }
         Ok(())
+    }
+
+    /// The next row from the walked files: a row with visible cells, or the end.
+    fn next_from_files(&mut self) -> Option<Result<Row>> {
+        loop {
+            let f = self.files.as_mut()?;
+            match f.next_row(&self.plan) {
+                Err(e) => return self.fail(e),
+                Ok(None) => return self.finish(),
+                Ok(Some((key, cells))) => {
+                    self.last_row = Some(key.clone());
+                    if !cells.is_empty() {
+                        self.returned += 1;
+                        return Some(Ok(Row {
+                            key: key.to_vec(),
+                            cells,
+                        }));
+                    }
+                    // Stale sources give way between rows, as merged ones do.
+                    if let Some(f) = &self.files
+                        && self.stale(&f.version, f.opened, f.rows)
+                    {
+                        return None;
+                    }
+                }
+            }
+        }
     }
 
     fn fail(&mut self, e: Error) -> Option<Result<Row>> {
         self.done = true;
         self.sources = None;
+        self.files = None;
         Some(Err(e))
     }
 
     fn finish(&mut self) -> Option<Result<Row>> {
         self.done = true;
         self.sources = None;
+        self.files = None;
         None
     }
 }
@@ -282,6 +336,13 @@ impl Iterator for RowScanner {
             }
             if let Err(e) = self.ensure_sources() {
                 return self.fail(e);
+            }
+            if self.files.is_some() {
+                match self.next_from_files() {
+                    Some(r) => return Some(r),
+                    // Stale: re-open (or the scan ended, and `done` says so).
+                    None => continue,
+                }
             }
             let Some(s) = self.sources.as_mut() else {
                 return self.finish();

@@ -21,10 +21,10 @@ use bytes::Bytes;
 use super::cells::Pass;
 use super::error::AggregateError;
 use super::tally::{Seen, Tally};
-use crate::cell::{CellKind, InternalCell};
+use crate::cell::InternalCell;
 use crate::scan::{past_stop, range_overlaps};
 use crate::scratch::recycle;
-use crate::sstable::{CellView, FamilyCells};
+use crate::sstable::FamilyCells;
 use crate::version::FileHandle;
 use crate::visibility::sole_put_visible;
 
@@ -42,22 +42,6 @@ pub(super) enum Held<'v> {
     FileAndRows(&'v FileHandle, Vec<Bytes>),
     /// By several files, or by memtables for many rows: merged.
     Merged,
-}
-
-/// Whether a family's cells of one row are only puts, one per column (internal order sorts
-/// a column's versions together, so one per column means no two neighbours share a
-/// qualifier).
-fn one_put_per_column(cells: &[CellView<'_>]) -> bool {
-    cells.iter().all(|c| c.kind == CellKind::Put)
-        && cells.windows(2).all(|w| match w {
-            // Cells of one block share their qualifier's bytes: equal pointers are the
-            // common case of a second version, and different lengths of two columns.
-            [a, b] => {
-                a.qualifier.as_ptr() != b.qualifier.as_ptr()
-                    && (a.qualifier.len() != b.qualifier.len() || a.qualifier != b.qualifier)
-            }
-            _ => true,
-        })
 }
 
 impl<'g> Pass<'_, 'g> {
@@ -147,7 +131,7 @@ impl<'g> Pass<'_, 'g> {
                 // (rare: deletes or several versions in one file).
                 let mut entries: Vec<InternalCell> = Vec::new();
                 for fc in families {
-                    if !one_put_per_column(fc.cells) {
+                    if !fc.one_put_per_column() {
                         let Some((name, _)) = self.rules.get(fc.family) else {
                             continue;
                         };
@@ -167,7 +151,7 @@ impl<'g> Pass<'_, 'g> {
                     let Some((_, rules)) = self.rules.get(fc.family) else {
                         continue;
                     };
-                    if !one_put_per_column(fc.cells) {
+                    if !fc.one_put_per_column() {
                         continue;
                     }
                     sbuf.extend(

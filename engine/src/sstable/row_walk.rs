@@ -23,7 +23,10 @@ use crate::cell::{CellKind, SeqNo, Timestamp};
 use crate::error::Result;
 use crate::scratch::recycle;
 
+use bytes::Bytes;
+
 use super::family_block::{BlockCursor, CellMeta, FamilyBlock};
+use super::key_block::KeyList;
 use super::reader::TableReader;
 use super::table_file::{SCAN_FILL_BLOCKS, TableFile};
 
@@ -35,6 +38,38 @@ pub(crate) struct CellView<'a> {
     pub value: &'a [u8],
     pub ts: Timestamp,
     pub seq: SeqNo,
+    block: &'a FamilyBlock,
+    meta: CellMeta,
+}
+
+impl CellView<'_> {
+    /// The qualifier as a shared buffer (no copy).
+    pub fn qualifier_bytes(&self) -> Bytes {
+        self.block.qualifier(&self.meta)
+    }
+
+    /// The value as a shared slice of the block (no copy).
+    pub fn value_bytes(&self) -> Bytes {
+        self.block.value(&self.meta)
+    }
+}
+
+impl FamilyCells<'_> {
+    /// Whether the cells are only puts, one per column (internal order sorts a column's
+    /// versions together, so one per column means no two neighbours share a qualifier):
+    /// then each is its column's only version and `visibility::sole_put_visible` decides it.
+    pub fn one_put_per_column(&self) -> bool {
+        self.cells.iter().all(|c| c.kind == CellKind::Put)
+            && self.cells.windows(2).all(|w| match w {
+                // Cells of one block share their qualifier's bytes: equal pointers are the
+                // common case of a second version, and different lengths of two columns.
+                [a, b] => {
+                    a.qualifier.as_ptr() != b.qualifier.as_ptr()
+                        && (a.qualifier.len() != b.qualifier.len() || a.qualifier != b.qualifier)
+                }
+                _ => true,
+            })
+    }
 }
 
 /// The cells one row has in one family of the walk, in internal order.
@@ -145,6 +180,14 @@ pub(crate) struct RowWalk {
     fams: Vec<WalkCursor>,
     /// The ordinal of the first row past the walk (the cursors start at its first row).
     end: u64,
+    /// Whether rows are handed out with their keys, and the key block they come from.
+    keys: bool,
+    key_block: Option<KeyList>,
+    key_blocks_loaded: u32,
+    /// Per-row scratch (empty between rows).
+    views: Vec<CellView<'static>>,
+    groups: Vec<(usize, usize, usize)>,
+    lists: Vec<FamilyCells<'static>>,
 }
 
 impl TableReader {
@@ -194,11 +237,120 @@ impl TableReader {
             snapshot,
             fams,
             end,
+            keys: false,
+            key_block: None,
+            key_blocks_loaded: 0,
+            views: Vec::new(),
+            groups: Vec::new(),
+            lists: Vec::new(),
         })
     }
 }
 
 impl RowWalk {
+    /// Also read each row's key (from the key blocks), for [`RowWalk::next_row`]'s callback.
+    pub fn with_keys(mut self) -> RowWalk {
+        self.keys = true;
+        self
+    }
+
+    /// The key of row `ordinal` from the current key block, loading it when needed.
+    fn load_key(&mut self, ordinal: u64) -> Result<()> {
+        if let Some(b) = &self.key_block
+            && ordinal >= b.first_ordinal
+            && ordinal - b.first_ordinal < b.len() as u64
+        {
+            return Ok(());
+        }
+        let file = &self.file;
+        let i = file
+            .key_index
+            .partition_point(|e| e.first_ordinal <= ordinal)
+            .saturating_sub(1);
+        let fill = self.key_blocks_loaded < SCAN_FILL_BLOCKS;
+        self.key_blocks_loaded = self.key_blocks_loaded.saturating_add(1);
+        let b = file.key_block(i, fill)?;
+        if ordinal < b.first_ordinal || ordinal - b.first_ordinal >= b.len() as u64 {
+            return Err(file.corruption(
+                file.key_index.get(i).map_or(0, |e| e.handle.offset),
+                format!("row ordinal {ordinal} has no key"),
+            ));
+        }
+        self.key_block = Some(b.expand());
+        Ok(())
+    }
+
+    /// The next row of the walk with a cell in its families (at the snapshot), handed to
+    /// `f` with its key (a shared slice of the key block; empty unless the walk was made
+    /// [`RowWalk::with_keys`]) and its cells; `None` at the walk's end.
+    pub fn next_row<T>(
+        &mut self,
+        f: impl FnOnce(Bytes, &[FamilyCells<'_>]) -> T,
+    ) -> Result<Option<T>> {
+        loop {
+            let mut ordinal: Option<u64> = None;
+            for c in &mut self.fams {
+                if let Some(o) = c.peek(&self.file)? {
+                    ordinal = Some(ordinal.map_or(o, |n| n.min(o)));
+                }
+            }
+            let Some(ordinal) = ordinal.filter(|o| *o < self.end) else {
+                return Ok(None);
+            };
+            for c in &mut self.fams {
+                c.gather(&self.file, ordinal, self.snapshot, self.global_seq)?;
+            }
+            if self.fams.iter().all(|c| c.row.is_empty()) {
+                continue;
+            }
+            let key = if self.keys {
+                self.load_key(ordinal)?;
+                self.key_block
+                    .as_ref()
+                    .map(|b| b.key_bytes((ordinal - b.first_ordinal) as usize))
+                    .unwrap_or_default()
+            } else {
+                Bytes::new()
+            };
+            // Scratch reused from row to row, emptied before the blocks it borrows change.
+            let mut v: Vec<CellView<'_>> = recycle(std::mem::take(&mut self.views));
+            let mut groups = std::mem::take(&mut self.groups);
+            groups.clear();
+            for c in &self.fams {
+                let from = v.len();
+                for (at, meta) in &c.row {
+                    let Some(block) = c.block_of(*at) else {
+                        continue;
+                    };
+                    v.push(CellView {
+                        kind: meta.kind,
+                        qualifier: block.qualifier_slice(meta),
+                        value: block.value_slice(meta),
+                        ts: meta.ts,
+                        seq: self.global_seq.unwrap_or(meta.seq),
+                        block,
+                        meta: *meta,
+                    });
+                }
+                if v.len() > from {
+                    groups.push((c.slot, from, v.len()));
+                }
+            }
+            let mut l: Vec<FamilyCells<'_>> = recycle(std::mem::take(&mut self.lists));
+            l.extend(groups.iter().filter_map(|&(family, from, to)| {
+                Some(FamilyCells {
+                    family,
+                    cells: v.get(from..to)?,
+                })
+            }));
+            let out = f(key, &l);
+            self.lists = recycle(l);
+            self.views = recycle(v);
+            self.groups = groups;
+            return Ok(Some(out));
+        }
+    }
+
     /// Hand every row of the walk to `each`, in order, as the cells it has in the walk's
     /// families (rows with no cell there are not seen); stops at the first error, its own
     /// or `each`'s.
@@ -209,52 +361,9 @@ impl RowWalk {
     where
         E: From<crate::error::Error>,
     {
-        // Scratch reused from row to row (emptied before the blocks it borrows can change).
-        let mut views: Vec<CellView<'static>> = Vec::new();
-        let mut groups: Vec<(usize, usize, usize)> = Vec::new();
-        let mut lists: Vec<FamilyCells<'static>> = Vec::new();
-        loop {
-            let mut ordinal: Option<u64> = None;
-            for f in &mut self.fams {
-                if let Some(o) = f.peek(&self.file)? {
-                    ordinal = Some(ordinal.map_or(o, |n| n.min(o)));
-                }
-            }
-            let Some(ordinal) = ordinal.filter(|o| *o < self.end) else {
-                return Ok(());
-            };
-            for f in &mut self.fams {
-                f.gather(&self.file, ordinal, self.snapshot, self.global_seq)?;
-            }
-            let mut v: Vec<CellView<'_>> = recycle(std::mem::take(&mut views));
-            groups.clear();
-            for f in &self.fams {
-                let from = v.len();
-                for (at, c) in &f.row {
-                    let Some(b) = f.block_of(*at) else { continue };
-                    v.push(CellView {
-                        kind: c.kind,
-                        qualifier: b.qualifier_slice(c),
-                        value: b.value_slice(c),
-                        ts: c.ts,
-                        seq: self.global_seq.unwrap_or(c.seq),
-                    });
-                }
-                if v.len() > from {
-                    groups.push((f.slot, from, v.len()));
-                }
-            }
-            let mut l: Vec<FamilyCells<'_>> = recycle(std::mem::take(&mut lists));
-            l.extend(groups.iter().filter_map(|&(family, from, to)| {
-                Some(FamilyCells {
-                    family,
-                    cells: v.get(from..to)?,
-                })
-            }));
-            let result = if l.is_empty() { Ok(()) } else { each(&l) };
-            lists = recycle(l);
-            views = recycle(v);
-            result?;
+        while let Some(r) = self.next_row(|_, cells| each(cells))? {
+            r?;
         }
+        Ok(())
     }
 }

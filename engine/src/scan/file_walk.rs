@@ -1,0 +1,130 @@
+//! Forward scans of rows that table files hold alone: when the files overlapping the rest of
+//! a scan's range do not overlap each other (a bulk load's files, or one compacted file) and
+//! no memtable has a row in the range, nothing needs merging, and the scan walks the files
+//! one after the other with `sstable::RowWalk`, building each row's cells straight from the
+//! decoded blocks (`ReadPlan::resolve_views`) instead of an `InternalCell` per cell, a merge
+//! and a second copy into the row. The scanner (`scan.rs`) re-opens as it does for merged
+//! sources, and picks again each time.
+//!
+//! This module must never decide visibility itself (`read.rs` does) nor read a file other
+//! than those it was opened with.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::cell::{InternalCell, SeqNo};
+use crate::error::Result;
+use crate::read::ReadPlan;
+use crate::row::Cell;
+use crate::sstable::RowWalk;
+use crate::version::{FileHandle, TableVersion};
+
+use super::{past_stop, range_overlaps};
+
+/// The files of one scan on one version, walked in key order.
+pub(crate) struct FileScan {
+    pub(super) version: Arc<TableVersion>,
+    pub(super) opened: Instant,
+    pub(super) rows: u64,
+    /// Files not walked yet, in key order.
+    files: VecDeque<Arc<FileHandle>>,
+    walk: Option<RowWalk>,
+    start: Bound<Vec<u8>>,
+    stop: Bound<Vec<u8>>,
+    families: Vec<Arc<str>>,
+    snapshot: SeqNo,
+    /// The entries of a family that is not one put per column (reused).
+    entries: Vec<InternalCell>,
+}
+
+impl FileScan {
+    /// A walk of `v`'s files over `[start, stop]` if they hold those rows alone (see the
+    /// module comment); `None` when the rows must be merged.
+    pub(crate) fn open(
+        v: Arc<TableVersion>,
+        plan: &ReadPlan,
+        snapshot: SeqNo,
+        start: &Bound<Vec<u8>>,
+        stop: &Bound<Vec<u8>>,
+    ) -> Option<FileScan> {
+        let mut files: Vec<Arc<FileHandle>> = v
+            .files
+            .iter()
+            .filter(|f| range_overlaps(start, stop, &f.meta.smallest_row, &f.meta.largest_row))
+            .cloned()
+            .collect();
+        files.sort_by(|a, b| a.meta.smallest_row.cmp(&b.meta.smallest_row));
+        let disjoint = files
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if a.meta.largest_row < b.meta.smallest_row));
+        if !disjoint {
+            return None;
+        }
+        let from = start.as_ref().map(Vec::as_slice);
+        let memtable_rows = std::iter::once(&v.active)
+            .chain(v.immutables.iter())
+            .any(|m| {
+                m.rows_from(from)
+                    .next()
+                    .is_some_and(|r| !past_stop(&r, stop))
+            });
+        if memtable_rows {
+            return None;
+        }
+        Some(FileScan {
+            version: v,
+            opened: Instant::now(),
+            rows: 0,
+            files: files.into(),
+            walk: None,
+            start: start.clone(),
+            stop: stop.clone(),
+            families: plan.family_names(),
+            snapshot,
+            entries: Vec::new(),
+        })
+    }
+
+    /// The next row with a cell in the scan's families: its key and visible cells (which may
+    /// be none); `None` after the last file.
+    pub(crate) fn next_row(&mut self, plan: &ReadPlan) -> Result<Option<(Bytes, Vec<Cell>)>> {
+        loop {
+            if self.walk.is_none() {
+                let Some(file) = self.files.pop_front() else {
+                    return Ok(None);
+                };
+                let walk = file.reader.walk_rows(
+                    self.start.as_ref().map(Vec::as_slice),
+                    self.stop.as_ref().map(Vec::as_slice),
+                    &self.families,
+                    self.snapshot,
+                )?;
+                self.walk = Some(walk.with_keys());
+            }
+            let Some(walk) = self.walk.as_mut() else {
+                continue;
+            };
+            let entries = &mut self.entries;
+            let row = walk.next_row(|key, families| {
+                let mut cells = Vec::with_capacity(families.iter().map(|f| f.cells.len()).sum());
+                for fc in families {
+                    if !plan.resolve_views(fc, &mut cells) {
+                        plan.resolve_family_entries(fc, entries, &mut cells);
+                    }
+                }
+                (key, cells)
+            })?;
+            match row {
+                Some(r) => {
+                    self.rows += 1;
+                    return Ok(Some(r));
+                }
+                None => self.walk = None,
+            }
+        }
+    }
+}
