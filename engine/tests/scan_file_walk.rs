@@ -19,10 +19,25 @@ const QUALS: [&str; 3] = ["a", "b", "c"];
 
 #[derive(Clone, Debug)]
 enum Op {
-    Put { row: u8, fam: u8, q: u8, ts: u8, v: u8 },
-    DeleteColumn { row: u8, fam: u8, q: u8 },
-    DeleteFamily { row: u8, fam: u8 },
-    DeleteRow { row: u8 },
+    Put {
+        row: u8,
+        fam: u8,
+        q: u8,
+        ts: u8,
+        v: u8,
+    },
+    DeleteColumn {
+        row: u8,
+        fam: u8,
+        q: u8,
+    },
+    DeleteFamily {
+        row: u8,
+        fam: u8,
+    },
+    DeleteRow {
+        row: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
