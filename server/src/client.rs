@@ -11,13 +11,16 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hyper_util::rt::TokioIo;
 use strata_proto::v1::strata_client::StrataClient;
+use tokio::net::TcpStream;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::auth::exposure::is_loopback;
+use crate::coalesce::Coalescing;
 use crate::config::DEFAULT_MAX_MESSAGE_BYTES;
 
 /// The environment variable holding the token when `--token-file` is not given.
@@ -280,13 +283,33 @@ pub async fn channel(url: &str, security: &ClientSecurity) -> Result<Channel, Co
             "sending a token over plain http:// to another machine; use an https:// URL"
         );
     }
-    endpoint
-        .connect()
-        .await
-        .map_err(|source| ConnectError::Connect {
-            url: url.to_owned(),
-            source,
-        })
+    let connected = if https {
+        endpoint.connect().await
+    } else {
+        // Plain TCP through our own connector, so the connection's writes are coalesced
+        // (coalesce.rs: a call's headers and message in one syscall, and the calls of
+        // concurrent clients together). TLS keeps tonic's connector.
+        endpoint
+            .connect_with_connector(tower::service_fn(connect_plain))
+            .await
+    };
+    connected.map_err(|source| ConnectError::Connect {
+        url: url.to_owned(),
+        source,
+    })
+}
+
+/// A plain TCP connection to `uri`'s host and port (80 without one), without Nagle's delay,
+/// its writes coalesced per flush.
+async fn connect_plain(uri: http::Uri) -> std::io::Result<TokioIo<Coalescing<TcpStream>>> {
+    let host = uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no host"))?;
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = TcpStream::connect((host.as_str(), port)).await?;
+    stream.set_nodelay(true)?;
+    Ok(TokioIo::new(Coalescing::new(stream)))
 }
 
 fn is_loopback_host(host: Option<&str>) -> bool {

@@ -11,6 +11,7 @@
 pub mod aggregation;
 pub mod auth;
 pub mod client;
+pub mod coalesce;
 pub mod config;
 pub mod convert;
 pub mod escape;

@@ -23,6 +23,7 @@ use tonic::transport::server::Connected;
 
 use super::identity;
 use super::reload::ReloadableTls;
+use crate::coalesce::Coalescing;
 
 /// Longest a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,9 +43,12 @@ pub struct Peer {
     pub certificate: Option<Arc<str>>,
 }
 
+/// The connection's stream; writes are coalesced per flush (`coalesce.rs`: a unary reply's
+/// headers, message and trailers in one syscall), above TLS so that one flush is also as few
+/// TLS records as possible.
 enum Io {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(Coalescing<TcpStream>),
+    Tls(Box<Coalescing<TlsStream<TcpStream>>>),
 }
 
 /// One accepted connection.
@@ -199,7 +203,7 @@ async fn accept_loop(
         };
         let Some(tls) = &tls else {
             let conn = Connection {
-                io: Io::Plain(stream),
+                io: Io::Plain(Coalescing::new(stream)),
                 peer,
             };
             if tx.send(conn).await.is_err() {
@@ -218,7 +222,7 @@ async fn accept_loop(
                 return;
             };
             let conn = Connection {
-                io: Io::Tls(Box::new(stream)),
+                io: Io::Tls(Box::new(Coalescing::new(stream))),
                 peer: Peer {
                     certificate,
                     ..peer

@@ -16,6 +16,7 @@
 //! never assert anything about timings: it only measures and reports.
 
 mod client;
+mod cpu;
 mod histogram;
 mod random;
 mod report;
@@ -272,6 +273,9 @@ struct BenchResult {
     loaded: Vec<serde_json::Value>,
     keys: usize,
     measured: Duration,
+    /// CPU time of this process over the measured period (clients, and an in-process
+    /// server).
+    cpu: Option<Duration>,
     stats: ClientStats,
     first_error: Option<String>,
 }
@@ -373,7 +377,7 @@ async fn bench_with_server(
         table: table.to_string(),
         columns: sample.columns,
         keys: sample.keys,
-        templates: sample.templates,
+        templates: sample.templates.into_iter().map(Into::into).collect(),
         zipf,
         batch_rows: args.batch_rows,
         measure_from,
@@ -399,6 +403,12 @@ async fn bench_with_server(
             tokio::spawn(run_client(c, plan, seed))
         })
         .collect();
+    // The process's CPU time when measuring starts (the clients' measured operations start
+    // then) and once the last client is done.
+    let cpu_start = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        cpu::process_cpu()
+    });
     let mut stats = ClientStats::default();
     let mut first_error = None;
     for task in tasks {
@@ -409,10 +419,12 @@ async fn bench_with_server(
         stats.merge(s);
     }
     let measured = Instant::now().saturating_duration_since(measure_from);
+    let cpu = cpu::used(cpu_start.await.ok().flatten(), cpu::process_cpu());
     Ok(BenchResult {
         loaded,
         keys: key_count,
         measured,
+        cpu,
         stats,
         first_error,
     })

@@ -41,6 +41,20 @@ pub(super) fn report(args: &BenchArgs, target: &str, r: &BenchResult) -> Result<
         args.warmup,
         per_sec(total_ops as f64, r.measured)
     )?;
+    if let Some(cpu) = r.cpu {
+        writeln!(
+            w,
+            "cpu: {:.2} s of this process ({}) over the measured period: {:.2} cores, {:.1} us per op",
+            cpu.as_secs_f64(),
+            if args.server.is_some() {
+                "the clients only"
+            } else {
+                "clients and in-process server"
+            },
+            cpu.as_secs_f64() / secs.max(1e-9),
+            cpu_us_per_op(cpu, total_ops),
+        )?;
+    }
     if args.workload.is_batch_write() {
         writeln!(
             w,
@@ -188,9 +202,20 @@ pub(super) fn result_json(args: &BenchArgs, target: &str, r: &BenchResult) -> se
             "rows_per_sec": per_sec(rows as f64, r.measured),
             "cells_per_sec": per_sec(cells as f64, r.measured),
             "first_error": r.first_error,
+            "cpu_seconds": r.cpu.map(|c| c.as_secs_f64()),
+            "cpu_us_per_op": r.cpu.map(|c| cpu_us_per_op(c, total_ops)),
             "operations": operations,
         },
     })
+}
+
+/// Microseconds of CPU per operation (0 without operations).
+fn cpu_us_per_op(cpu: std::time::Duration, ops: u64) -> f64 {
+    if ops == 0 {
+        0.0
+    } else {
+        cpu.as_secs_f64() * 1e6 / ops as f64
+    }
 }
 
 /// Now as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.

@@ -158,7 +158,7 @@ pub(super) struct Plan {
     pub(super) table: String,
     pub(super) columns: Vec<(String, Vec<u8>)>,
     pub(super) keys: Vec<Vec<u8>>,
-    pub(super) templates: Vec<RowMutation>,
+    pub(super) templates: Vec<Template>,
     pub(super) zipf: Option<Zipf>,
     pub(super) batch_rows: usize,
     /// Operations that start at or after this instant are measured.
@@ -177,14 +177,33 @@ impl Plan {
         &self.keys[i as usize]
     }
 
-    pub(super) fn template(&self, rng: &mut Rng) -> &RowMutation {
+    pub(super) fn template(&self, rng: &mut Rng) -> &Template {
         &self.templates[rng.below(self.templates.len() as u64) as usize]
     }
 }
 
+/// A template row as the wire's, converted once (not once per inserted row: the clients
+/// share the machine's cores with the server they measure).
+pub(super) struct Template {
+    /// The template's row key (fresh keys take its shape).
+    pub(super) row: Vec<u8>,
+    /// Its cells, as SetCells.
+    pub(super) mutations: Vec<pb::Mutation>,
+}
+
+impl From<RowMutation> for Template {
+    fn from(m: RowMutation) -> Template {
+        let wire = row_mutation_to_pb(m);
+        Template {
+            row: wire.row.to_vec(),
+            mutations: wire.mutations,
+        }
+    }
+}
+
 /// A whole row of SetCells with a template's values.
-pub(super) fn template_mutations(template: &RowMutation) -> Vec<pb::Mutation> {
-    row_mutation_to_pb(template.clone()).mutations
+pub(super) fn template_mutations(template: &Template) -> Vec<pb::Mutation> {
+    template.mutations.clone()
 }
 
 pub(super) fn set_cell(family: &str, qualifier: &[u8], value: Vec<u8>) -> pb::Mutation {
