@@ -254,6 +254,9 @@ pub async fn connect(url: &str, security: &ClientSecurity) -> Result<Client, Con
     Ok(client(channel, security.bearer()?))
 }
 
+/// Longest a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A connected channel to `url` with `security`'s TLS (shareable with the health client;
 /// the token is the interceptor's, see [`client`]).
 pub async fn channel(url: &str, security: &ClientSecurity) -> Result<Channel, ConnectError> {
@@ -262,7 +265,7 @@ pub async fn channel(url: &str, security: &ClientSecurity) -> Result<Channel, Co
             url: url.to_owned(),
             source,
         })?
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true);
     let https = endpoint.uri().scheme_str() == Some("https");
     if https {
@@ -307,7 +310,10 @@ async fn connect_plain(uri: http::Uri) -> std::io::Result<TokioIo<Coalescing<Tcp
         .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no host"))?;
     let port = uri.port_u16().unwrap_or(80);
-    let stream = TcpStream::connect((host.as_str(), port)).await?;
+    // The endpoint's connect timeout, here too (a custom connector is ours to bound).
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host.as_str(), port)))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     stream.set_nodelay(true)?;
     Ok(TokioIo::new(Coalescing::new(stream)))
 }
