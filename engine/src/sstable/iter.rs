@@ -17,7 +17,7 @@ use crate::error::Result;
 use super::family_block::{BlockCursor, CellMeta, FamilyBlock};
 use super::key_block::KeyList;
 
-use super::table_file::{SCAN_FILL_BLOCKS, TableFile};
+use super::table_file::TableFile;
 
 pub(super) struct FamCursor {
     pub(super) family: usize,
@@ -48,18 +48,11 @@ impl FamCursor {
                 self.cur = Some(c);
                 return Ok(Some(c.ordinal));
             }
-            let blocks = inner
-                .families
-                .get(self.family)
-                .map_or(0, |f| f.meta.index.len());
-            if self.next_block >= blocks {
+            let Some(b) = inner.scan_block(self.family, &mut self.next_block, &mut self.loaded)?
+            else {
                 self.block = None;
                 return Ok(None);
-            }
-            let fill = self.loaded < SCAN_FILL_BLOCKS;
-            self.loaded = self.loaded.saturating_add(1);
-            let b = inner.family_block(self.family, self.next_block, fill)?;
-            self.next_block += 1;
+            };
             self.cursor = b.seek(self.min_ordinal);
             self.block = Some(b);
         }
@@ -97,22 +90,8 @@ impl TableIter {
         {
             return Ok(b.key_bytes((ordinal - b.first_ordinal) as usize));
         }
-        let i = self
-            .inner
-            .key_index
-            .partition_point(|e| e.first_ordinal <= ordinal)
-            .saturating_sub(1);
-        let fill = self.key_blocks_loaded < SCAN_FILL_BLOCKS;
-        self.key_blocks_loaded = self.key_blocks_loaded.saturating_add(1);
-        let b = self.inner.key_block(i, fill)?;
-        if ordinal < b.first_ordinal || ordinal - b.first_ordinal >= b.len() as u64 {
-            return Err(self.inner.corruption(
-                self.inner.key_index.get(i).map_or(0, |e| e.handle.offset),
-                format!("row ordinal {ordinal} has no key"),
-            ));
-        }
-        let list = b.expand();
-        let key = list.key_bytes((ordinal - b.first_ordinal) as usize);
+        let list = self.inner.scan_keys(ordinal, &mut self.key_blocks_loaded)?;
+        let key = list.key_bytes((ordinal - list.first_ordinal) as usize);
         self.key_block = Some(list);
         Ok(key)
     }

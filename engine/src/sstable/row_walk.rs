@@ -28,7 +28,7 @@ use bytes::Bytes;
 use super::family_block::{BlockCursor, CellMeta, FamilyBlock};
 use super::key_block::KeyList;
 use super::reader::TableReader;
-use super::table_file::{SCAN_FILL_BLOCKS, TableFile};
+use super::table_file::TableFile;
 
 /// One cell of a row, borrowed from its decoded block.
 #[derive(Clone, Copy, Debug)]
@@ -116,17 +116,10 @@ impl WalkCursor {
                 self.cur = Some(c);
                 return Ok(Some(c.ordinal));
             }
-            let blocks = file
-                .families
-                .get(self.family)
-                .map_or(0, |f| f.meta.index.len());
-            if self.next_block >= blocks {
+            let Some(b) = file.scan_block(self.family, &mut self.next_block, &mut self.loaded)?
+            else {
                 return Ok(None);
-            }
-            let fill = self.loaded < SCAN_FILL_BLOCKS;
-            self.loaded = self.loaded.saturating_add(1);
-            let b = file.family_block(self.family, self.next_block, fill)?;
-            self.next_block += 1;
+            };
             // Every later block starts at or after the walk's first row.
             self.cursor = b.seek(self.min_ordinal);
             if let Some(old) = self.block.replace(b)
@@ -262,21 +255,7 @@ impl RowWalk {
         {
             return Ok(());
         }
-        let file = &self.file;
-        let i = file
-            .key_index
-            .partition_point(|e| e.first_ordinal <= ordinal)
-            .saturating_sub(1);
-        let fill = self.key_blocks_loaded < SCAN_FILL_BLOCKS;
-        self.key_blocks_loaded = self.key_blocks_loaded.saturating_add(1);
-        let b = file.key_block(i, fill)?;
-        if ordinal < b.first_ordinal || ordinal - b.first_ordinal >= b.len() as u64 {
-            return Err(file.corruption(
-                file.key_index.get(i).map_or(0, |e| e.handle.offset),
-                format!("row ordinal {ordinal} has no key"),
-            ));
-        }
-        self.key_block = Some(b.expand());
+        self.key_block = Some(self.file.scan_keys(ordinal, &mut self.key_blocks_loaded)?);
         Ok(())
     }
 

@@ -42,7 +42,7 @@ use super::format::{
     BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, FamilyIndexEntry, FamilyMeta, KeyIndexEntry,
     TRAILER_LEN, block_crc,
 };
-use super::key_block::{KeyBlock, decode_key_block, head_lower_bound};
+use super::key_block::{KeyBlock, KeyList, decode_key_block, head_lower_bound};
 
 thread_local! {
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
@@ -318,6 +318,46 @@ impl TableFile {
             self.corruption(0, format!("no block {block} in {}", f.meta.props.name))
         })?;
         self.cached(e.handle, fill, || self.load_family_block(f, e))
+    }
+
+    /// The next block of family `family` for a scan that has taken `*next` of its blocks
+    /// (the first [`SCAN_FILL_BLOCKS`] a scan loads fill the cache, later ones do not);
+    /// `None` after the family's last block.
+    pub(super) fn scan_block(
+        &self,
+        family: usize,
+        next: &mut usize,
+        loaded: &mut u32,
+    ) -> Result<Option<Arc<FamilyBlock>>> {
+        let blocks = self.families.get(family).map_or(0, |f| f.meta.index.len());
+        if *next >= blocks {
+            return Ok(None);
+        }
+        let fill = *loaded < SCAN_FILL_BLOCKS;
+        *loaded = loaded.saturating_add(1);
+        let b = self.family_block(family, *next, fill)?;
+        *next += 1;
+        Ok(Some(b))
+    }
+
+    /// The key block holding row `ordinal`, expanded, for a scan that has loaded `*loaded`
+    /// key blocks (the first few fill the cache). A block that does not hold the ordinal
+    /// its index promises is corruption.
+    pub(super) fn scan_keys(&self, ordinal: u64, loaded: &mut u32) -> Result<KeyList> {
+        let i = self
+            .key_index
+            .partition_point(|e| e.first_ordinal <= ordinal)
+            .saturating_sub(1);
+        let fill = *loaded < SCAN_FILL_BLOCKS;
+        *loaded = loaded.saturating_add(1);
+        let b = self.key_block(i, fill)?;
+        if ordinal < b.first_ordinal || ordinal - b.first_ordinal >= b.len() as u64 {
+            return Err(self.corruption(
+                self.key_index.get(i).map_or(0, |e| e.handle.offset),
+                format!("row ordinal {ordinal} has no key"),
+            ));
+        }
+        Ok(b.expand())
     }
 
     /// Read, check and decode one family block; returns it and its charge.
