@@ -96,6 +96,32 @@ impl std::fmt::Debug for RowScanner {
     }
 }
 
+/// The files of `v` whose key range overlaps `[start, stop]`.
+pub(crate) fn overlapping_files<'v, 'b>(
+    v: &'v TableVersion,
+    start: &'b Bound<Vec<u8>>,
+    stop: &'b Bound<Vec<u8>>,
+) -> impl Iterator<Item = &'v Arc<crate::version::FileHandle>> + use<'v, 'b> {
+    v.files
+        .iter()
+        .filter(|f| range_overlaps(start, stop, &f.meta.smallest_row, &f.meta.largest_row))
+}
+
+/// The rows of `[start, stop]` that `v`'s memtables hold (any sequence number), memtable
+/// by memtable: in order within each, and a row two memtables hold comes twice.
+pub(crate) fn memtable_rows<'v>(
+    v: &'v TableVersion,
+    start: &'v Bound<Vec<u8>>,
+    stop: &'v Bound<Vec<u8>>,
+) -> impl Iterator<Item = Bytes> + 'v {
+    std::iter::once(&v.active)
+        .chain(v.immutables.iter())
+        .flat_map(move |m| {
+            m.rows_from(start.as_ref().map(Vec::as_slice))
+                .take_while(move |row| !past_stop(row, stop))
+        })
+}
+
 /// Open `v`'s sources from `start` at `snapshot`, for the families of `plan`.
 pub(crate) fn open_sources(
     v: Arc<TableVersion>,
@@ -119,10 +145,7 @@ pub(crate) fn open_sources(
         ));
     }
     let fams = plan.family_names();
-    for f in &v.files {
-        if !range_overlaps(start, stop, &f.meta.smallest_row, &f.meta.largest_row) {
-            continue;
-        }
+    for f in overlapping_files(&v, start, stop) {
         let it = f.reader.iter(start_ref, Some(&fams))?;
         sources.push(Box::new(it.filter(move |c| match c {
             Ok(c) => c.seq <= snapshot,

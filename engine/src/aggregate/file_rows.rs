@@ -22,7 +22,7 @@ use super::cells::Pass;
 use super::error::AggregateError;
 use super::tally::{Seen, Tally};
 use crate::cell::InternalCell;
-use crate::scan::{past_stop, range_overlaps};
+use crate::scan::{memtable_rows, overlapping_files};
 use crate::scratch::recycle;
 use crate::sstable::FamilyCells;
 use crate::version::FileHandle;
@@ -47,26 +47,16 @@ pub(super) enum Held<'v> {
 impl<'g> Pass<'_, 'g> {
     /// How the rows of `[start, stop]` are held at this pass's version.
     pub(super) fn held(&self, start: &Bound<Vec<u8>>, stop: &Bound<Vec<u8>>) -> Held<'_> {
-        let v = &self.version;
-        let mut files = v
-            .files
-            .iter()
-            .filter(|f| range_overlaps(start, stop, &f.meta.smallest_row, &f.meta.largest_row));
+        let mut files = overlapping_files(&self.version, start, stop);
         let (Some(file), None) = (files.next(), files.next()) else {
             return Held::Merged;
         };
-        let from = start.as_ref().map(Vec::as_slice);
         let mut rows: Vec<Bytes> = Vec::new();
-        for m in std::iter::once(&v.active).chain(v.immutables.iter()) {
-            for row in m.rows_from(from) {
-                if past_stop(&row, stop) {
-                    break;
-                }
-                if rows.len() == MAX_MERGED_ROWS {
-                    return Held::Merged;
-                }
-                rows.push(row);
+        for row in memtable_rows(&self.version, start, stop) {
+            if rows.len() == MAX_MERGED_ROWS {
+                return Held::Merged;
             }
+            rows.push(row);
         }
         if rows.is_empty() {
             return Held::OneFile(file);
@@ -127,14 +117,29 @@ impl<'g> Pass<'_, 'g> {
                 {
                     return Err(AggregateError::Cancelled(self.table.to_string()));
                 }
-                // Families that are not one put per column, as entries for `Pass::visible`
-                // (rare: deletes or several versions in one file).
+                // One put per column: decided here. Any other family (rare: deletes or
+                // several versions in one file) becomes entries for `Pass::visible`.
                 let mut entries: Vec<InternalCell> = Vec::new();
+                let mut sbuf: Vec<Seen<'_>> = recycle(std::mem::take(&mut seen));
                 for fc in families {
-                    if !fc.one_put_per_column() {
-                        let Some((name, _)) = self.rules.get(fc.family) else {
-                            continue;
-                        };
+                    let Some((name, rules)) = self.rules.get(fc.family) else {
+                        continue;
+                    };
+                    if fc.one_put_per_column() {
+                        sbuf.extend(
+                            fc.cells
+                                .iter()
+                                .filter(|c| {
+                                    sole_put_visible(rules, c.seq, c.ts)
+                                        && self.time_range.contains(c.ts)
+                                })
+                                .map(|c| Seen {
+                                    family: fc.family,
+                                    qualifier: c.qualifier,
+                                    value: c.value,
+                                }),
+                        );
+                    } else {
                         entries.extend(fc.cells.iter().map(|c| InternalCell {
                             row: Bytes::new(),
                             family: name.clone(),
@@ -145,28 +150,6 @@ impl<'g> Pass<'_, 'g> {
                             value: Bytes::copy_from_slice(c.value),
                         }));
                     }
-                }
-                let mut sbuf: Vec<Seen<'_>> = recycle(std::mem::take(&mut seen));
-                for fc in families {
-                    let Some((_, rules)) = self.rules.get(fc.family) else {
-                        continue;
-                    };
-                    if !fc.one_put_per_column() {
-                        continue;
-                    }
-                    sbuf.extend(
-                        fc.cells
-                            .iter()
-                            .filter(|c| {
-                                sole_put_visible(rules, c.seq, c.ts)
-                                    && self.time_range.contains(c.ts)
-                            })
-                            .map(|c| Seen {
-                                family: fc.family,
-                                qualifier: c.qualifier,
-                                value: c.value,
-                            }),
-                    );
                 }
                 if !entries.is_empty() {
                     let mut vbuf = recycle(std::mem::take(&mut versions));

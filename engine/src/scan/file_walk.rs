@@ -23,7 +23,7 @@ use crate::row::Cell;
 use crate::sstable::RowWalk;
 use crate::version::{FileHandle, TableVersion};
 
-use super::{past_stop, range_overlaps};
+use super::{memtable_rows, overlapping_files};
 
 /// The files of one scan on one version, walked in key order.
 pub(crate) struct FileScan {
@@ -51,12 +51,7 @@ impl FileScan {
         start: &Bound<Vec<u8>>,
         stop: &Bound<Vec<u8>>,
     ) -> Option<FileScan> {
-        let mut files: Vec<Arc<FileHandle>> = v
-            .files
-            .iter()
-            .filter(|f| range_overlaps(start, stop, &f.meta.smallest_row, &f.meta.largest_row))
-            .cloned()
-            .collect();
+        let mut files: Vec<Arc<FileHandle>> = overlapping_files(&v, start, stop).cloned().collect();
         files.sort_by(|a, b| a.meta.smallest_row.cmp(&b.meta.smallest_row));
         let disjoint = files
             .windows(2)
@@ -64,15 +59,7 @@ impl FileScan {
         if !disjoint {
             return None;
         }
-        let from = start.as_ref().map(Vec::as_slice);
-        let memtable_rows = std::iter::once(&v.active)
-            .chain(v.immutables.iter())
-            .any(|m| {
-                m.rows_from(from)
-                    .next()
-                    .is_some_and(|r| !past_stop(&r, stop))
-            });
-        if memtable_rows {
+        if memtable_rows(&v, start, stop).next().is_some() {
             return None;
         }
         Some(FileScan {
