@@ -135,6 +135,7 @@ fn sstable(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(raw));
     for (name, block_size, compression) in [
         ("4KiB_zstd3", 4096, Compression::Zstd(3)),
+        ("16KiB_zstd3", 16384, Compression::Zstd(3)),
         ("64KiB_zstd1", 65536, Compression::Zstd(1)),
         ("64KiB_zstd3", 65536, Compression::Zstd(3)),
         ("64KiB_none", 65536, Compression::None),
