@@ -44,7 +44,7 @@ async fn tables_create_describe_alter_drop() {
     let out = server.cli(&[
         "create",
         "customers",
-        "personal_info:versions=3,ttl=1d,compression=none,bloom=off,blocksize=8KiB",
+        "personal_info:versions=3,ttl=1d,compression=none,bloom=off,blocksize=16KiB",
         "device_info",
         "location_info:compression=zstd,level=7",
     ]);
@@ -102,13 +102,13 @@ async fn tables_create_describe_alter_drop() {
     assert_eq!(p["ttl_seconds"], 86_400);
     assert_eq!(p["compression"], "none");
     assert_eq!(p["bloom_filter"], false);
-    assert_eq!(p["block_size"], 8_192);
+    assert_eq!(p["block_size"], 16_384);
     let d = by_name("device_info");
     assert_eq!(d["max_versions"], 1);
     assert_eq!(d["compression"], "zstd");
     assert_eq!(d["compression_level"], 3);
     assert_eq!(d["bloom_filter"], true);
-    assert_eq!(d["block_size"], 16_384);
+    assert_eq!(d["block_size"], 65_536);
     assert_eq!(by_name("location_info")["compression_level"], 7);
     assert!(v["stats"]["files"].is_u64(), "stats present: {v}");
 

@@ -73,14 +73,14 @@ async fn table_admin_create_list_describe_alter_delete() {
     assert_eq!(tuned.compression_level, 9);
     assert!(tuned.disable_bloom_filter);
     assert_eq!(tuned.block_size, 4096);
-    // Defaults are filled in: 1 version, forever, zstd level 3, bloom on, 16 KiB blocks.
+    // Defaults are filled in: 1 version, forever, zstd level 3, bloom on, 64 KiB blocks.
     let def = &d.families[1];
     assert_eq!(def.max_versions, 1);
     assert_eq!(def.ttl_seconds, 0);
     assert_eq!(def.compression, pb::Compression::Zstd as i32);
     assert_eq!(def.compression_level, 3);
     assert!(!def.disable_bloom_filter);
-    assert_eq!(def.block_size, 16 * 1024);
+    assert_eq!(def.block_size, 64 * 1024);
     assert_eq!(d.families[2].compression, pb::Compression::None as i32);
     let stats = d.stats.expect("describe returns stats");
     assert_eq!(stats.files, 0, "a new table has no files");
