@@ -283,6 +283,9 @@ impl TableReader {
             while index.get(b).is_some_and(|e| e.first_ordinal <= ordinal) {
                 let blk = inner.family_block(fi, b, true)?;
                 for c in blk.row(ordinal) {
+                    let value = blk
+                        .value(&c, &row_bytes)
+                        .map_err(|e| inner.derived_corruption(&blk, name, ordinal, e))?;
                     out.push(InternalCell {
                         row: row_bytes.clone(),
                         family: name.clone(),
@@ -290,7 +293,7 @@ impl TableReader {
                         qualifier: blk.qualifier(&c),
                         ts: c.ts,
                         seq: self.global_seq.unwrap_or(c.seq),
-                        value: blk.value(&c),
+                        value,
                     });
                 }
                 b += 1;

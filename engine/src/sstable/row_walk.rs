@@ -40,6 +40,9 @@ pub(crate) struct CellView<'a> {
     pub seq: SeqNo,
     block: &'a FamilyBlock,
     meta: CellMeta,
+    /// The row key (empty unless the walk reads keys or the row has a value derived from
+    /// its key).
+    key: &'a Bytes,
 }
 
 impl CellView<'_> {
@@ -48,9 +51,12 @@ impl CellView<'_> {
         self.block.qualifier(&self.meta)
     }
 
-    /// The value as a shared slice of the block (no copy).
+    /// The value as a shared slice of the block or of the row key (no copy).
     pub fn value_bytes(&self) -> Bytes {
-        self.block.value(&self.meta)
+        // Checked against the key when the view was made: this cannot fail.
+        self.block
+            .value(&self.meta, self.key)
+            .unwrap_or_default()
     }
 }
 
@@ -282,7 +288,16 @@ impl RowWalk {
             if self.fams.iter().all(|c| c.row.is_empty()) {
                 continue;
             }
-            let key = if self.keys {
+            // A value derived from the row key needs the key even when the caller does not.
+            let derived = || {
+                self.fams.iter().any(|c| {
+                    c.row.iter().any(|(at, meta)| {
+                        c.block_of(*at)
+                            .is_some_and(|b| b.has_derived() && b.is_derived(meta))
+                    })
+                })
+            };
+            let key = if self.keys || derived() {
                 self.load_key(ordinal)?;
                 self.key_block
                     .as_ref()
@@ -301,14 +316,21 @@ impl RowWalk {
                     let Some(block) = c.block_of(*at) else {
                         continue;
                     };
+                    let value = block.value_slice(meta, &key).map_err(|e| {
+                        let name = self.file.families.get(c.family).map_or("?", |f| {
+                            &*f.meta.props.name
+                        });
+                        self.file.derived_corruption(block, name, ordinal, e)
+                    })?;
                     v.push(CellView {
                         kind: meta.kind,
                         qualifier: block.qualifier_slice(meta),
-                        value: block.value_slice(meta),
+                        value,
                         ts: meta.ts,
                         seq: self.global_seq.unwrap_or(meta.seq),
                         block,
                         meta: *meta,
+                        key: &key,
                     });
                 }
                 if v.len() > from {
@@ -322,7 +344,7 @@ impl RowWalk {
                     cells: v.get(from..to)?,
                 })
             }));
-            let out = f(key, &l);
+            let out = f(if self.keys { key.clone() } else { Bytes::new() }, &l);
             self.lists = recycle(l);
             self.views = recycle(v);
             self.groups = groups;
