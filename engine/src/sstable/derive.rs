@@ -35,8 +35,9 @@ pub(crate) enum Derivation {
     KeyField { sep: u8, index: u32 },
 }
 
-/// Occurrences of a value in its key tried by [`Derivation::find`]: bounds the search on
-/// long repetitive keys (the value is then stored, which is always correct).
+/// Occurrences of a value inside its key (neither at its start nor at its end) tried by
+/// [`Derivation::find`]: bounds the search on long repetitive keys (the value is then
+/// stored, which is always correct).
 const MAX_TRIES: usize = 16;
 
 impl Derivation {
@@ -94,9 +95,11 @@ impl Derivation {
         }
     }
 
-    /// A derivation under which `value` (non-empty) is part of `key`: the first occurrence
-    /// of `value` in `key` bounded on each side by the key's start or end or by one same
-    /// byte, which becomes the separator. `None` when there is none (the value is stored).
+    /// A derivation under which `value` (non-empty) is part of `key`: the value at the
+    /// key's start, at its end, or else at the first place (of at most [`MAX_TRIES`]) where
+    /// it occurs in `key`, bounded on each side by the key's start or end or by one same
+    /// byte that the value does not contain: that byte is the separator. `None` when there
+    /// is none (the value is then stored).
     pub fn find(key: &[u8], value: &[u8]) -> Option<Derivation> {
         let len = value.len();
         if len == 0 || len > key.len() {
@@ -105,30 +108,45 @@ impl Derivation {
         if key == value {
             return Some(Derivation::WholeKey);
         }
+        let at = |p: usize| -> Option<Derivation> {
+            let left = p.checked_sub(1).and_then(|i| key.get(i)).copied();
+            let right = key.get(p + len).copied();
+            let sep = match (left, right) {
+                (None, Some(s)) | (Some(s), None) => s,
+                (Some(s), Some(t)) if s == t => s,
+                _ => return None,
+            };
+            if value.contains(&sep) {
+                return None;
+            }
+            let index = key.get(..p)?.iter().filter(|&&b| b == sep).count();
+            let d = Derivation::KeyField {
+                sep,
+                index: u32::try_from(index).ok()?,
+            };
+            // Holds by construction (bounded by `sep`, no `sep` inside); checked anyway.
+            (d.apply(key) == Some(value)).then_some(d)
+        };
+        let end = key.len() - len;
+        if key.starts_with(value)
+            && let Some(d) = at(0)
+        {
+            return Some(d);
+        }
+        if key.ends_with(value)
+            && let Some(d) = at(end)
+        {
+            return Some(d);
+        }
         let first = *value.first()?;
         let mut tries = 0;
-        let mut p = 0usize;
-        while p + len <= key.len() && tries < MAX_TRIES {
-            let rest = key.get(p..key.len() + 1 - len)?;
-            p += rest.iter().position(|&b| b == first)?;
+        let mut p = 1usize;
+        while p < end && tries < MAX_TRIES {
+            p += key.get(p..end)?.iter().position(|&b| b == first)?;
             if key.get(p..p + len) == Some(value) {
                 tries += 1;
-                let left = p.checked_sub(1).and_then(|i| key.get(i)).copied();
-                let right = key.get(p + len).copied();
-                let sep = match (left, right) {
-                    (None, Some(s)) | (Some(s), None) => Some(s),
-                    (Some(s), Some(t)) if s == t => Some(s),
-                    _ => None,
-                };
-                if let Some(sep) = sep {
-                    let before = key.get(..p).unwrap_or_default();
-                    let index = before.iter().filter(|&&b| b == sep).count();
-                    if let Ok(index) = u32::try_from(index) {
-                        let d = Derivation::KeyField { sep, index };
-                        if d.apply(key) == Some(value) {
-                            return Some(d);
-                        }
-                    }
+                if let Some(d) = at(p) {
+                    return Some(d);
                 }
             }
             p += 1;
@@ -179,6 +197,10 @@ mod tests {
         }
         // The same field value twice: the first occurrence's field.
         assert_eq!(Derivation::find(b"x#x#y", b"x"), Some(field(b'#', 0)));
+        // A value whose bytes are all over the key: the end is tried before the middle.
+        let zeros = b"000000-0000#2022-07-29T15:00:01.000000Z#0";
+        assert_eq!(Derivation::find(zeros, b"0"), Some(field(b'#', 2)));
+        assert_eq!(Derivation::find(zeros, b"000000-0000"), Some(field(b'#', 0)));
         // A separator found from the bytes around the value, whatever it is.
         assert_eq!(Derivation::find(b"a.b.c", b"b"), Some(field(b'.', 1)));
         assert_eq!(Derivation::find(b"151", b"5"), Some(field(b'1', 1)));
@@ -221,13 +243,16 @@ mod tests {
             if let Some(d) = Derivation::find(&key, value) {
                 prop_assert_eq!(d.apply(&key), Some(value));
             }
-            // A whole field is found (unless it occurs too often to try every place).
-            let f = field(b'#', 1);
-            if let Some(v) = f.apply(&key)
-                && !v.is_empty()
-                && key.windows(v.len()).filter(|w| *w == v).count() <= MAX_TRIES
-            {
-                prop_assert!(Derivation::find(&key, v).is_some());
+            // A whole field is found (unless it occurs too often to try every place); the
+            // first and last fields always.
+            for i in 0..3 {
+                if let Some(v) = field(b'#', i).apply(&key)
+                    && !v.is_empty()
+                    && (i != 1 || key.windows(v.len()).filter(|w| *w == v).count() <= MAX_TRIES)
+                    && (i != 2 || field(b'#', 3).apply(&key).is_none())
+                {
+                    prop_assert!(Derivation::find(&key, v).is_some(), "field {}", i);
+                }
             }
         }
     }

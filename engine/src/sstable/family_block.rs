@@ -591,6 +591,9 @@ pub(crate) fn decode_family_block(
         if per_cell {
             val_off.push(*total as u32);
         }
+        // Derived qualifiers keep running totals too (unused, but the cursors' offsets then
+        // agree however they reach a cell).
+        *total = total.saturating_add(vlen);
         if is_derived {
             // Not in the value area: a key's part, as long as the stored length says (a
             // marker's value is empty).
@@ -606,7 +609,6 @@ pub(crate) fn decode_family_block(
             }
             continue;
         }
-        *total = total.saturating_add(vlen);
         if *total > values_len {
             return Err(invalid(vlen_pos, "value lengths exceed the value area"));
         }
@@ -625,9 +627,11 @@ pub(crate) fn decode_family_block(
     // Column-major values: qualifier q's run starts after the runs of 0..q.
     let mut qual_starts = Vec::with_capacity(nq);
     let mut acc = values_start as u64;
-    for t in &per_qual_total {
+    for (q, t) in per_qual_total.iter().enumerate() {
         qual_starts.push(acc as u32);
-        acc += t;
+        if !derived.get(q).is_some_and(Derivation::is_derived) {
+            acc += t;
+        }
     }
     if acc != buf.len() as u64 {
         return Err(invalid(
