@@ -324,6 +324,19 @@ impl FamilyBlock {
             .unwrap_or_default())
     }
 
+    /// Each qualifier of the dictionary and whether its values are derived from the key.
+    #[cfg(test)]
+    pub fn qualifier_derivations(&self) -> Vec<(Bytes, bool)> {
+        self.quals
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let derived = self.derived.get(i).is_some_and(Derivation::is_derived);
+                (q.clone(), derived)
+            })
+            .collect()
+    }
+
     /// Every cell, in order.
     #[cfg(test)]
     pub fn cells(&self) -> Vec<CellMeta> {

@@ -344,6 +344,21 @@ impl TableReader {
         self.global_seq
     }
 
+    /// Per family block of the file (family by family, in order): the family and, per
+    /// qualifier of the block, whether its values are derived from the row key.
+    #[cfg(test)]
+    pub(crate) fn block_derivations(&self) -> Result<Vec<(Arc<str>, Vec<(Bytes, bool)>)>> {
+        let inner = &*self.file;
+        let mut out = Vec::new();
+        for f in &inner.families {
+            for e in &f.meta.index {
+                let (blk, _) = inner.load_family_block(f, e)?;
+                out.push((f.meta.props.name.clone(), blk.qualifier_derivations()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Read, checksum and decode every block of the file; the first damaged block's error.
     pub fn verify_checksums(&self) -> Result<()> {
         match self.verify(false).into_iter().next() {
