@@ -220,9 +220,15 @@ fn each_fixture_holds_what_its_version_added() {
     let count = |q: &str| derived[&("d".to_string(), q.as_bytes().to_vec())];
     for q in ["event_id", "event_time", "session_id"] {
         let (yes, no) = count(q);
-        assert!(yes > 1 && no == 0, "{q}: derived in {yes} blocks, stored in {no}");
+        assert!(
+            yes > 1 && no == 0,
+            "{q}: derived in {yes} blocks, stored in {no}"
+        );
     }
     let (yes, no) = count("maybe");
-    assert!(yes > 0 && no > 0, "maybe: derived in {yes} blocks, stored in {no}");
+    assert!(
+        yes > 0 && no > 0,
+        "maybe: derived in {yes} blocks, stored in {no}"
+    );
     assert_eq!(count("name"), (0, count("session_id").0));
 }

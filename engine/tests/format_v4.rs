@@ -167,10 +167,9 @@ fn v4_store_with_values_derived_from_keys_reads_back() {
         .expect("row");
     let session = row.split('#').next().unwrap();
     assert!(
-        got.cells
-            .iter()
-            .any(|c| &*c.family == "d" && &c.qualifier[..] == b"session_id"
-                && c.value == session.as_bytes()),
+        got.cells.iter().any(|c| &*c.family == "d"
+            && &c.qualifier[..] == b"session_id"
+            && c.value == session.as_bytes()),
         "{got:?}"
     );
     db.compact("clicks", true).expect("compact");

@@ -219,7 +219,11 @@ fn reads() -> Vec<ReadOptions> {
             ..versions(3)
         },
         ReadOptions {
-            columns: vec![col("d", Some("sid")), col("d", Some("x")), col("m", Some("time"))],
+            columns: vec![
+                col("d", Some("sid")),
+                col("d", Some("x")),
+                col("m", Some("time")),
+            ],
             ..versions(1)
         },
         ReadOptions {
@@ -267,7 +271,13 @@ fn observe(db: &Db) -> Vec<String> {
         partitions: 2,
         ..RunOptions::default()
     };
-    for (f, q) in [("d", "sid"), ("d", "time"), ("d", "key"), ("d", "x"), ("m", "sid")] {
+    for (f, q) in [
+        ("d", "sid"),
+        ("d", "time"),
+        ("d", "key"),
+        ("d", "x"),
+        ("m", "sid"),
+    ] {
         let r = aggregate(
             db,
             "t",
@@ -326,7 +336,12 @@ fn build(dir: &Path, name: &str, value: impl Fn(&[u8], usize) -> Vec<u8>) -> (Ta
     let mut b = TableBuilder::new(&fs::real(), &path, opts).unwrap();
     let mut value_bytes = 0;
     for i in 0..2000u32 {
-        let k = format!("{i:06}-{:04x}#2022-07-29T15:{:02}:01.{i:06}Z#{}", i / 7, i % 60, i * 31);
+        let k = format!(
+            "{i:06}-{:04x}#2022-07-29T15:{:02}:01.{i:06}Z#{}",
+            i / 7,
+            i % 60,
+            i * 31
+        );
         let k = k.as_bytes();
         for (qi, q) in ["eid", "sid", "time"].iter().enumerate() {
             let v = value(k, qi);

@@ -19,8 +19,8 @@ use crate::options::{Compression, DEFAULT_ZSTD_LEVEL, FamilyOptions};
 
 use super::family_block_builder::FamilyBlockBuilder;
 use super::format::{
-    DERIVED_VALUES_VERSION, FORMAT_VERSION, FamilyIndexEntry, FamilyMeta, Footer, KeyIndexEntry, MAX_KEY_BLOCK_SIZE, Meta,
-    OLDEST_FORMAT_VERSION, derive_v1_properties,
+    DERIVED_VALUES_VERSION, FORMAT_VERSION, FamilyIndexEntry, FamilyMeta, Footer, KeyIndexEntry,
+    MAX_KEY_BLOCK_SIZE, Meta, OLDEST_FORMAT_VERSION, derive_v1_properties,
 };
 use super::key_block::KeyBlockBuilder;
 

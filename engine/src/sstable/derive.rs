@@ -89,7 +89,10 @@ impl Derivation {
                     start += rest.iter().position(|&b| b == sep)? + 1;
                 }
                 let rest = key.get(start..)?;
-                let end = rest.iter().position(|&b| b == sep).map_or(key.len(), |i| start + i);
+                let end = rest
+                    .iter()
+                    .position(|&b| b == sep)
+                    .map_or(key.len(), |i| start + i);
                 key.get(start..end)
             }
         }
@@ -200,7 +203,10 @@ mod tests {
         // A value whose bytes are all over the key: the end is tried before the middle.
         let zeros = b"000000-0000#2022-07-29T15:00:01.000000Z#0";
         assert_eq!(Derivation::find(zeros, b"0"), Some(field(b'#', 2)));
-        assert_eq!(Derivation::find(zeros, b"000000-0000"), Some(field(b'#', 0)));
+        assert_eq!(
+            Derivation::find(zeros, b"000000-0000"),
+            Some(field(b'#', 0))
+        );
         // A separator found from the bytes around the value, whatever it is.
         assert_eq!(Derivation::find(b"a.b.c", b"b"), Some(field(b'.', 1)));
         assert_eq!(Derivation::find(b"151", b"5"), Some(field(b'1', 1)));

@@ -714,7 +714,12 @@ mod tests {
     /// The row key of ordinal `ord` in the tests with values derived from keys: a
     /// composite key with fields of varying length.
     fn key_of(ord: u64) -> Bytes {
-        Bytes::from(format!("s{}#{}#e{}", ord % 3, "t".repeat(ord as usize % 4), ord * 7))
+        Bytes::from(format!(
+            "s{}#{}#e{}",
+            ord % 3,
+            "t".repeat(ord as usize % 4),
+            ord * 7
+        ))
     }
 
     fn encode_with(cells: &[Cell], derive: bool) -> Vec<u8> {
@@ -768,31 +773,27 @@ mod tests {
     /// at `#`, or the whole key), sometimes its random value instead; markers mostly have
     /// empty values.
     fn derived_cells_strategy() -> impl Strategy<Value = Vec<Cell>> {
-        (
-            cells_strategy(),
-            proptest::collection::vec(0u8..16, 60),
-        )
-            .prop_map(|(mut v, choice)| {
-                for (c, pick) in v.iter_mut().zip(choice) {
-                    let key = key_of(c.0);
-                    let d = match (c.2.len(), c.2.first()) {
-                        (2, Some(0)) => Derivation::WholeKey,
-                        (n, _) => Derivation::KeyField {
-                            sep: b'#',
-                            index: n as u32,
-                        },
-                    };
-                    let part = d.apply(&key).unwrap_or_default().to_vec();
-                    if c.1 == CellKind::Put {
-                        if pick != 0 {
-                            c.5 = part;
-                        }
-                    } else if pick != 0 {
-                        c.5.clear();
+        (cells_strategy(), proptest::collection::vec(0u8..16, 60)).prop_map(|(mut v, choice)| {
+            for (c, pick) in v.iter_mut().zip(choice) {
+                let key = key_of(c.0);
+                let d = match (c.2.len(), c.2.first()) {
+                    (2, Some(0)) => Derivation::WholeKey,
+                    (n, _) => Derivation::KeyField {
+                        sep: b'#',
+                        index: n as u32,
+                    },
+                };
+                let part = d.apply(&key).unwrap_or_default().to_vec();
+                if c.1 == CellKind::Put {
+                    if pick != 0 {
+                        c.5 = part;
                     }
+                } else if pick != 0 {
+                    c.5.clear();
                 }
-                v
-            })
+            }
+            v
+        })
     }
 
     proptest! {
@@ -919,10 +920,13 @@ mod tests {
     }
 
     fn field(ord: u64, i: u32) -> Vec<u8> {
-        Derivation::KeyField { sep: b'#', index: i }
-            .apply(&key_of(ord))
-            .unwrap()
-            .to_vec()
+        Derivation::KeyField {
+            sep: b'#',
+            index: i,
+        }
+        .apply(&key_of(ord))
+        .unwrap()
+        .to_vec()
     }
 
     /// Qualifiers derived from the key (two fields and the whole key), one field that does
@@ -937,7 +941,11 @@ mod tests {
             let mut put = |q: &str, v: Vec<u8>| {
                 cells.push((o, CellKind::Put, q.as_bytes().to_vec(), 5, o, v));
             };
-            let time = if o == 25 { b"other".to_vec() } else { field(o, 1) };
+            let time = if o == 25 {
+                b"other".to_vec()
+            } else {
+                field(o, 1)
+            };
             derived_bytes += field(o, 0).len() + field(o, 2).len() + key_of(o).len();
             put("eid", field(o, 2));
             put("empty", Vec::new());
@@ -951,7 +959,10 @@ mod tests {
         }
         let v3 = encode_with(&cells, true);
         let blk = decode_with(&cells, v3.clone(), true).unwrap();
-        let f = |i| Derivation::KeyField { sep: b'#', index: i };
+        let f = |i| Derivation::KeyField {
+            sep: b'#',
+            index: i,
+        };
         assert_eq!(
             blk.derived,
             [
@@ -979,7 +990,10 @@ mod tests {
         assert_eq!(read_all(&blk).unwrap(), late);
         // A marker with a value (the builder accepts what it is given): stored.
         let mut marked = cells.clone();
-        let i = marked.iter().position(|c| c.1 == CellKind::DeleteColumn).unwrap();
+        let i = marked
+            .iter()
+            .position(|c| c.1 == CellKind::DeleteColumn)
+            .unwrap();
         marked[i].5 = b"x".to_vec();
         let blk = decode_with(&marked, encode_with(&marked, true), true).unwrap();
         assert_eq!(blk.derived[0], Derivation::Stored);
@@ -1001,7 +1015,10 @@ mod tests {
         let c = blk.cells();
         assert_eq!(
             blk.value(&c[0], &Bytes::from_static(b"s0#tt")),
-            Err(DerivedValueError::NoSuchField { sep: b'#', index: 2 })
+            Err(DerivedValueError::NoSuchField {
+                sep: b'#',
+                index: 2
+            })
         );
         assert_eq!(
             blk.value_slice(&c[1], b"s1##e7777"),
@@ -1010,14 +1027,21 @@ mod tests {
                 stored: 2
             })
         );
-        let e = DerivedValueError::NoSuchField { sep: b'#', index: 2 }.to_string();
+        let e = DerivedValueError::NoSuchField {
+            sep: b'#',
+            index: 2,
+        }
+        .to_string();
         assert!(e.contains("no field 2 at separator byte 0x23"), "{e}");
         // A marker's value is empty whatever the key.
         assert_eq!(blk.value(&c[2], &Bytes::from_static(b"")), Ok(Bytes::new()));
         // The derivation follows the one-qualifier dictionary: first ordinal, count,
         // qualifier count, qualifier length and byte.
         let at = 5;
-        assert_eq!(out[at..at + 3], [crate::sstable::derive::TAG_KEY_FIELD, b'#', 2]);
+        assert_eq!(
+            out[at..at + 3],
+            [crate::sstable::derive::TAG_KEY_FIELD, b'#', 2]
+        );
         let mut bad = out.clone();
         bad[at] = 7;
         let e = decode_with(&cells, bad, true).unwrap_err();
@@ -1029,7 +1053,10 @@ mod tests {
         let c = blk.cells();
         assert_eq!(
             blk.value(&c[0], &key_of(0)),
-            Err(DerivedValueError::NoSuchField { sep: b'#', index: 9 })
+            Err(DerivedValueError::NoSuchField {
+                sep: b'#',
+                index: 9
+            })
         );
         // The marker's value length (the last byte: derived values leave no value area)
         // set to 1.

@@ -141,7 +141,9 @@ impl FamilyBlockBuilder {
                 }
                 QualValues::Stored
             }
-            QualValues::Open => Derivation::find(row, value).map_or(QualValues::Stored, QualValues::Derived),
+            QualValues::Open => {
+                Derivation::find(row, value).map_or(QualValues::Stored, QualValues::Derived)
+            }
             QualValues::Derived(d) => {
                 if d.apply(row) == Some(value) {
                     QualValues::Derived(d)

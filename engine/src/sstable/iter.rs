@@ -104,9 +104,9 @@ impl TableIter {
                         && let Some(b) = &f.block
                         && let Some(c) = f.cur.take()
                     {
-                        let value = b.value(&c, row).map_err(|e| {
-                            self.inner.derived_corruption(b, &f.name, c.ordinal, e)
-                        })?;
+                        let value = b
+                            .value(&c, row)
+                            .map_err(|e| self.inner.derived_corruption(b, &f.name, c.ordinal, e))?;
                         let cell = InternalCell {
                             row: row.clone(),
                             family: f.name.clone(),

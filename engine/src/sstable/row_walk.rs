@@ -54,9 +54,7 @@ impl CellView<'_> {
     /// The value as a shared slice of the block or of the row key (no copy).
     pub fn value_bytes(&self) -> Bytes {
         // Checked against the key when the view was made: this cannot fail.
-        self.block
-            .value(&self.meta, self.key)
-            .unwrap_or_default()
+        self.block.value(&self.meta, self.key).unwrap_or_default()
     }
 }
 
@@ -317,9 +315,11 @@ impl RowWalk {
                         continue;
                     };
                     let value = block.value_slice(meta, &key).map_err(|e| {
-                        let name = self.file.families.get(c.family).map_or("?", |f| {
-                            &*f.meta.props.name
-                        });
+                        let name = self
+                            .file
+                            .families
+                            .get(c.family)
+                            .map_or("?", |f| &*f.meta.props.name);
                         self.file.derived_corruption(block, name, ordinal, e)
                     })?;
                     v.push(CellView {

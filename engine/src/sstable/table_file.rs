@@ -39,8 +39,8 @@ use crate::error::{Error, Result};
 use super::TableProperties;
 use super::family_block::{DerivedValueError, FamilyBlock, decode_family_block};
 use super::format::{
-    BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, DERIVED_VALUES_VERSION, FamilyIndexEntry, FamilyMeta, KeyIndexEntry,
-    TRAILER_LEN, block_crc,
+    BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, DERIVED_VALUES_VERSION, FamilyIndexEntry,
+    FamilyMeta, KeyIndexEntry, TRAILER_LEN, block_crc,
 };
 use super::key_block::{KeyBlock, KeyList, decode_key_block, head_lower_bound};
 
