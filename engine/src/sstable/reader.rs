@@ -43,6 +43,10 @@ pub struct ReadStats {
     pub bloom_useful: u64,
 }
 
+/// One family block's family and, per qualifier, whether its values come from the row key.
+#[cfg(test)]
+pub(crate) type BlockDerivations = (Arc<str>, Vec<(Bytes, bool)>);
+
 /// An open SSTable. Cloning is cheap (shared).
 #[derive(Clone)]
 pub struct TableReader {
@@ -347,7 +351,7 @@ impl TableReader {
     /// Per family block of the file (family by family, in order): the family and, per
     /// qualifier of the block, whether its values are derived from the row key.
     #[cfg(test)]
-    pub(crate) fn block_derivations(&self) -> Result<Vec<(Arc<str>, Vec<(Bytes, bool)>)>> {
+    pub(crate) fn block_derivations(&self) -> Result<Vec<BlockDerivations>> {
         let inner = &*self.file;
         let mut out = Vec::new();
         for f in &inner.families {
