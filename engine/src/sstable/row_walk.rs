@@ -179,6 +179,9 @@ pub(crate) struct RowWalk {
     end: u64,
     /// Whether rows are handed out with their keys, and the key block they come from.
     keys: bool,
+    /// Per family of the walk (its place in the list the walk was opened with), the only
+    /// qualifiers whose values the caller reads, when it said so (`None`: every one).
+    read_only: Option<Vec<Vec<Vec<u8>>>>,
     key_block: Option<KeyList>,
     key_blocks_loaded: u32,
     /// Per-row scratch (empty between rows).
@@ -235,6 +238,7 @@ impl TableReader {
             fams,
             end,
             keys: false,
+            read_only: None,
             key_block: None,
             key_blocks_loaded: 0,
             views: Vec::new(),
@@ -248,6 +252,15 @@ impl RowWalk {
     /// Also read each row's key (from the key blocks), for [`RowWalk::next_row`]'s callback.
     pub fn with_keys(mut self) -> RowWalk {
         self.keys = true;
+        self
+    }
+
+    /// Values will be read only of these qualifiers (per family of the walk, in the order it
+    /// was opened with): a row's key is then read for a value derived from it only when
+    /// the value is one of these, and the other derived values are handed out empty (the
+    /// aggregation's counting pass, which reads only its grouping and sum columns' values).
+    pub fn reading_only(mut self, qualifiers: Vec<Vec<Vec<u8>>>) -> RowWalk {
+        self.read_only = Some(qualifiers);
         self
     }
 
@@ -286,16 +299,26 @@ impl RowWalk {
             if self.fams.iter().all(|c| c.row.is_empty()) {
                 continue;
             }
-            // A value derived from the row key needs the key even when the caller does not.
+            // A value derived from the row key needs the key even when the caller does not
+            // (unless the caller never reads it).
+            let read_only = &self.read_only;
+            let reads = |slot: usize, b: &FamilyBlock, meta: &CellMeta| {
+                read_only.as_ref().is_none_or(|r| {
+                    r.get(slot)
+                        .is_some_and(|qs| qs.iter().any(|q| q[..] == *b.qualifier_slice(meta)))
+                })
+            };
             let derived = || {
                 self.fams.iter().any(|c| {
                     c.row.iter().any(|(at, meta)| {
-                        c.block_of(*at)
-                            .is_some_and(|b| b.has_derived() && b.is_derived(meta))
+                        c.block_of(*at).is_some_and(|b| {
+                            b.has_derived() && b.is_derived(meta) && reads(c.slot, b, meta)
+                        })
                     })
                 })
             };
-            let key = if self.keys || derived() {
+            let with_key = self.keys || derived();
+            let key = if with_key {
                 self.load_key(ordinal)?;
                 self.key_block
                     .as_ref()
@@ -314,14 +337,19 @@ impl RowWalk {
                     let Some(block) = c.block_of(*at) else {
                         continue;
                     };
-                    let value = block.value_slice(meta, &key).map_err(|e| {
-                        let name = self
-                            .file
-                            .families
-                            .get(c.family)
-                            .map_or("?", |f| &*f.meta.props.name);
-                        self.file.derived_corruption(block, name, ordinal, e)
-                    })?;
+                    let value = if !with_key && block.has_derived() && block.is_derived(meta) {
+                        // Derived from the key, and never read (`reading_only`).
+                        &[][..]
+                    } else {
+                        block.value_slice(meta, &key).map_err(|e| {
+                            let name = self
+                                .file
+                                .families
+                                .get(c.family)
+                                .map_or("?", |f| &*f.meta.props.name);
+                            self.file.derived_corruption(block, name, ordinal, e)
+                        })?
+                    };
                     v.push(CellView {
                         kind: meta.kind,
                         qualifier: block.qualifier_slice(meta),
