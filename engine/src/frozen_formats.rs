@@ -1,6 +1,7 @@
 //! The encoders are frozen: every file of each fixture store (`tests/fixtures/v1/`, written
 //! by the v1 code, see `tests/format_v1.rs`; `tests/fixtures/v2/`, see `tests/format_v2.rs`;
-//! `tests/fixtures/v3/`, see `tests/format_v3.rs`)
+//! `tests/fixtures/v3/`, see `tests/format_v3.rs`; `tests/fixtures/v4/`, see
+//! `tests/format_v4.rs`)
 //! is decoded and re-encoded with today's encoders, and must come out byte for byte the same.
 //! A change to the manifest, WAL (segment header, record framing, batch payload) or SSTable
 //! encoding fails here; the fix is a version bump with a reader for the older versions, never
@@ -22,7 +23,7 @@ use crate::write_batch::WriteBatch;
 
 /// Every fixture store, oldest first.
 fn fixtures() -> Vec<PathBuf> {
-    ["v1", "v2", "v3"]
+    ["v1", "v2", "v3", "v4"]
         .iter()
         .map(|v| {
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -153,8 +154,8 @@ fn sstable_encoding_is_frozen() {
 
 #[test]
 fn each_fixture_holds_what_its_version_added() {
-    let [v1, v2, v3] = &fixtures()[..] else {
-        panic!("three fixtures")
+    let [v1, v2, v3, v4] = &fixtures()[..] else {
+        panic!("four fixtures")
     };
     let manifest = |dir: &Path| {
         let path = dir.join(crate::filename::MANIFEST_FILE);
@@ -197,4 +198,37 @@ fn each_fixture_holds_what_its_version_added() {
             .any(|(_, _, b)| b.internal_cells().any(|c| c.kind == kind));
         assert!(in_wal, "no {kind:?} in the v2 WAL");
     }
+    // v4: SSTable format 3 with values derived from the row key: the key fields stored
+    // again as cells are derived in every block, a column equal to a key field in only some
+    // rows is derived in some blocks and stored in others, and there are delete markers.
+    let (sst, _, k) = kinds(v4);
+    assert!(sst.iter().all(|&v| v == 3), "{sst:?}");
+    assert!(k.contains(&CellKind::DeleteCell) && k.contains(&CellKind::DeleteColumnUpTo));
+    let mut derived = std::collections::BTreeMap::<(String, Vec<u8>), (u32, u32)>::new();
+    for (_, r) in tables(v4) {
+        for (family, quals) in r.block_derivations().unwrap() {
+            for (q, d) in quals {
+                let e = derived.entry((family.to_string(), q.to_vec())).or_default();
+                if d {
+                    e.0 += 1;
+                } else {
+                    e.1 += 1;
+                }
+            }
+        }
+    }
+    let count = |q: &str| derived[&("d".to_string(), q.as_bytes().to_vec())];
+    for q in ["event_id", "event_time", "session_id"] {
+        let (yes, no) = count(q);
+        assert!(
+            yes > 1 && no == 0,
+            "{q}: derived in {yes} blocks, stored in {no}"
+        );
+    }
+    let (yes, no) = count("maybe");
+    assert!(
+        yes > 0 && no > 0,
+        "maybe: derived in {yes} blocks, stored in {no}"
+    );
+    assert_eq!(count("name"), (0, count("session_id").0));
 }

@@ -51,7 +51,7 @@ fn families() -> Vec<FamilyOptions> {
 }
 
 /// The cells of the base file, sorted as the builder wants them: 40 rows, puts in both
-/// families, some markers, one row only in "g".
+/// families, some markers, one row only in "g", values derived from the key in "f".
 fn base_cells() -> Vec<InternalCell> {
     let mut rng = support::Rng(0x0557_ab1e);
     let mut cells = Vec::new();
@@ -82,7 +82,14 @@ fn base_cells() -> Vec<InternalCell> {
                     CellKind::Put
                 };
                 let value = if kind == CellKind::Put {
-                    Bytes::from(rng.value())
+                    let v = rng.value();
+                    // Family f's q0 is the key's number (a value derived from the key in
+                    // format 3), but in row 20 (stored in that block).
+                    if fam == "f" && q == 0 && r != 20 {
+                        Bytes::from(format!("{r:03}").into_bytes())
+                    } else {
+                        Bytes::from(v)
+                    }
                 } else {
                     Bytes::new()
                 };

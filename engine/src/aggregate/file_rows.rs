@@ -100,12 +100,28 @@ impl<'g> Pass<'_, 'g> {
         tallies: &mut [Tally<'g>],
     ) -> Result<(), AggregateError> {
         let names: Vec<_> = self.rules.iter().map(|(n, _)| n.clone()).collect();
-        let mut walk = file.reader.walk_rows(
-            start.as_ref().map(Vec::as_slice),
-            stop.as_ref().map(Vec::as_slice),
-            &names,
-            self.snapshot,
-        )?;
+        // Only the grouping and sum columns' values are read (`Tally::add`): a value derived
+        // from the row key of another column needs no key.
+        let read: Vec<Vec<Vec<u8>>> = names
+            .iter()
+            .map(|n| {
+                self.aggregations
+                    .iter()
+                    .flat_map(|a| std::iter::once(&a.column).chain(a.sum.as_ref()))
+                    .filter(|c| *c.family == **n)
+                    .map(|c| c.qualifier.clone())
+                    .collect()
+            })
+            .collect();
+        let mut walk = file
+            .reader
+            .walk_rows(
+                start.as_ref().map(Vec::as_slice),
+                stop.as_ref().map(Vec::as_slice),
+                &names,
+                self.snapshot,
+            )?
+            .reading_only(read);
         let mut seen: Vec<Seen<'static>> = Vec::new();
         let mut versions: Vec<&'static InternalCell> = Vec::new();
         let mut rows = 0u64;

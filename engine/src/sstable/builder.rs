@@ -19,8 +19,8 @@ use crate::options::{Compression, DEFAULT_ZSTD_LEVEL, FamilyOptions};
 
 use super::family_block_builder::FamilyBlockBuilder;
 use super::format::{
-    FORMAT_VERSION, FamilyIndexEntry, FamilyMeta, Footer, KeyIndexEntry, MAX_KEY_BLOCK_SIZE, Meta,
-    OLDEST_FORMAT_VERSION, derive_v1_properties,
+    DERIVED_VALUES_VERSION, FORMAT_VERSION, FamilyIndexEntry, FamilyMeta, Footer, KeyIndexEntry,
+    MAX_KEY_BLOCK_SIZE, Meta, OLDEST_FORMAT_VERSION, derive_v1_properties,
 };
 use super::key_block::KeyBlockBuilder;
 
@@ -155,7 +155,7 @@ impl TableBuilder {
                     },
                     name,
                     opts,
-                    block: FamilyBlockBuilder::default(),
+                    block: FamilyBlockBuilder::new(version >= DERIVED_VALUES_VERSION),
                     index: Vec::new(),
                 }
             })
@@ -274,7 +274,7 @@ impl TableBuilder {
         if new_row {
             self.start_row(cell.row)?;
         }
-        self.push_cell(fi, cell.kind, cell.qualifier, cell.ts, cell.seq, cell.value)?;
+        self.push_cell(fi, cell)?;
         self.set_last(new_row.then_some(cell.row), fi, cell);
         Ok(())
     }
@@ -326,15 +326,16 @@ impl TableBuilder {
     }
 
     /// Add a checked cell of the current row to family `fi`'s block.
-    fn push_cell(
-        &mut self,
-        fi: usize,
-        kind: CellKind,
-        qualifier: &[u8],
-        ts: Timestamp,
-        seq: SeqNo,
-        value: &[u8],
-    ) -> Result<()> {
+    fn push_cell(&mut self, fi: usize, cell: &CellRef<'_>) -> Result<()> {
+        let CellRef {
+            row,
+            kind,
+            qualifier,
+            ts,
+            seq,
+            value,
+            ..
+        } = *cell;
         if self.format_version < 2 && kind as u8 > CellKind::LAST_V1 {
             return Err(Error::InvalidArgument(format!(
                 "{}: format v{} has no {kind:?} cells",
@@ -364,7 +365,7 @@ impl TableBuilder {
         if !is_delete {
             f.props.max_put_ts = f.props.max_put_ts.max(ts);
         }
-        f.block.add(ordinal, kind, qualifier, ts, seq, value);
+        f.block.add(ordinal, row, kind, qualifier, ts, seq, value);
         if f.block.size() >= f.opts.block_size as usize {
             Self::flush_family(&mut self.writer, &mut *self.file, &self.path, f)?;
         }

@@ -3,9 +3,14 @@
 //! "Family block"), with checkpoints every few rows so a point get decodes only the cells
 //! near its row and a scan walks the streams in order.
 //!
+//! From format v3 a qualifier's values may be derived from the row key (`derive.rs`): such
+//! a cell's value is handed out as a slice of the row key the caller passes, checked against
+//! the cell's stored value length (a key without that field, or a field of another length,
+//! is a [`DerivedValueError`], which callers report as corruption of the block).
+//!
 //! The decoder must never panic or return an inconsistent block on any input: every length,
 //! count, index and ordinal is checked once at decode, and values are handed out as slices of
-//! the decoded buffer, never copied.
+//! the decoded buffer (or of the row key), never copied.
 
 #![warn(clippy::indexing_slicing)]
 
@@ -13,6 +18,25 @@ use bytes::Bytes;
 
 use crate::cell::{CellKind, SeqNo, Timestamp};
 use crate::codec::{DecodeResult, Reader, invalid, take_varint, zigzag_decode};
+
+use super::derive::Derivation;
+
+/// A value derived from the row key that the key does not reproduce: the block or the key
+/// block is damaged (the builder writes a derivation only when every cell satisfies it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum DerivedValueError {
+    /// The key has fewer fields than the derivation names.
+    #[error(
+        "value derived from the row key: the key has no field {index} at separator byte {sep:#04x}"
+    )]
+    NoSuchField { sep: u8, index: u32 },
+    /// The key's field is not as long as the cell's stored value length.
+    #[error(
+        "value derived from the row key: the key's part is {derived} bytes but the stored value \
+         length is {stored}"
+    )]
+    LengthMismatch { derived: usize, stored: u32 },
+}
 
 /// One decoded cell of a family block; the value is `data[val_off..val_off + val_len]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,6 +224,11 @@ pub(crate) struct FamilyBlock {
     /// Per cell, its value's offset within its qualifier's run (only for blocks with more
     /// than `CHECKPOINT_QUALS` qualifiers).
     val_off: Vec<u32>,
+    /// Per qualifier, where its values come from; empty when every value is stored (every
+    /// v1 and v2 block, and v3 blocks without a derived qualifier).
+    derived: Vec<Derivation>,
+    /// The block's offset in its file, for error messages (0 until the file sets it).
+    pub(super) file_offset: u64,
 }
 
 impl FamilyBlock {
@@ -210,17 +239,64 @@ impl FamilyBlock {
         self.quals.get(c.qual as usize).cloned().unwrap_or_default()
     }
 
-    /// The value of a cell of this block, as a slice of the block buffer.
+    /// Whether some qualifier's values come from the row key (reading them needs the key).
     #[inline]
-    pub fn value(&self, c: &CellMeta) -> Bytes {
+    pub fn has_derived(&self) -> bool {
+        !self.derived.is_empty()
+    }
+
+    /// Whether the cell's value comes from the row key (then `value` needs the real key).
+    #[inline]
+    pub fn is_derived(&self, c: &CellMeta) -> bool {
+        self.derived
+            .get(c.qual as usize)
+            .is_some_and(Derivation::is_derived)
+    }
+
+    /// For a cell whose value comes from the row key: the part of `key` it is, checked
+    /// against the stored length (a marker's value is empty). `None` for a stored value.
+    #[inline]
+    fn derived_part<'k>(
+        &self,
+        c: &CellMeta,
+        key: &'k [u8],
+    ) -> Option<Result<&'k [u8], DerivedValueError>> {
+        let d = self.derived.get(c.qual as usize)?;
+        let part = match *d {
+            Derivation::Stored => return None,
+            _ if c.kind != CellKind::Put => Ok(&[][..]),
+            Derivation::KeyField { sep, index } => d
+                .apply(key)
+                .ok_or(DerivedValueError::NoSuchField { sep, index }),
+            Derivation::WholeKey => Ok(key),
+        };
+        Some(part.and_then(|p| {
+            if p.len() == c.val_len as usize {
+                Ok(p)
+            } else {
+                Err(DerivedValueError::LengthMismatch {
+                    derived: p.len(),
+                    stored: c.val_len,
+                })
+            }
+        }))
+    }
+
+    /// The value of a cell of this block of row `key`: a slice of the block buffer, or of
+    /// `key` for a value derived from it.
+    #[inline]
+    pub fn value(&self, c: &CellMeta, key: &Bytes) -> Result<Bytes, DerivedValueError> {
+        if let Some(part) = self.derived_part(c, key) {
+            return part.map(|p| key.slice_ref(p));
+        }
         let start = c.val_off as usize;
         let end = start + c.val_len as usize;
         // Ranges were checked against the buffer when decoding.
-        if end <= self.data.len() {
+        Ok(if end <= self.data.len() {
             self.data.slice(start..end)
         } else {
             Bytes::new()
-        }
+        })
     }
 
     /// The qualifier of a cell of this block, borrowed.
@@ -229,14 +305,36 @@ impl FamilyBlock {
         self.quals.get(c.qual as usize).map_or(&[][..], |q| &q[..])
     }
 
-    /// The value of a cell of this block, borrowed.
+    /// The value of a cell of this block of row `key`, borrowed (from the block, or from
+    /// `key` for a value derived from it).
     #[inline]
-    pub fn value_slice(&self, c: &CellMeta) -> &[u8] {
+    pub fn value_slice<'a>(
+        &'a self,
+        c: &CellMeta,
+        key: &'a [u8],
+    ) -> Result<&'a [u8], DerivedValueError> {
+        if let Some(part) = self.derived_part(c, key) {
+            return part;
+        }
         let start = c.val_off as usize;
         // Ranges were checked against the buffer when decoding.
-        self.data
+        Ok(self
+            .data
             .get(start..start + c.val_len as usize)
-            .unwrap_or_default()
+            .unwrap_or_default())
+    }
+
+    /// Each qualifier of the dictionary and whether its values are derived from the key.
+    #[cfg(test)]
+    pub fn qualifier_derivations(&self) -> Vec<(Bytes, bool)> {
+        self.quals
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let derived = self.derived.get(i).is_some_and(Derivation::is_derived);
+                (q.clone(), derived)
+            })
+            .collect()
     }
 
     /// Every cell, in order.
@@ -341,6 +439,7 @@ impl FamilyBlock {
             + self.checkpoints.capacity() * std::mem::size_of::<Checkpoint>()
             + self.ck_offs.capacity() * std::mem::size_of::<u32>()
             + self.val_off.capacity() * std::mem::size_of::<u32>()
+            + self.derived.capacity() * std::mem::size_of::<Derivation>()
     }
 }
 
@@ -368,7 +467,14 @@ impl Iterator for BlockRow<'_> {
 
 /// Decode a family block whose index entry says it covers `first..=last` row ordinals:
 /// check every stream once (so later reads cannot go wrong) and record the checkpoints.
-pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeResult<FamilyBlock> {
+/// `derivations`: the block is of format v3 on (a derivation per qualifier follows the
+/// qualifier dictionary).
+pub(crate) fn decode_family_block(
+    data: Bytes,
+    first: u64,
+    last: u64,
+    derivations: bool,
+) -> DecodeResult<FamilyBlock> {
     let buf: &[u8] = &data;
     if buf.len() > u32::MAX as usize {
         return Err(invalid(0, "family block larger than 4 GiB"));
@@ -393,6 +499,16 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
         let q = r.len_prefixed()?;
         let end = r.pos();
         quals.push(data.slice(end - q.len()..end));
+    }
+    let mut derived = Vec::new();
+    if derivations {
+        derived.reserve(nq);
+        for _ in 0..nq {
+            derived.push(Derivation::decode(&mut r)?);
+        }
+        if !derived.iter().any(Derivation::is_derived) {
+            derived = Vec::new();
+        }
     }
     let mut lens = [0usize; 5];
     for l in &mut lens {
@@ -472,23 +588,42 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
             rows += 1;
         }
         let q = take_varint(qidx_s, &mut qp).ok_or(stream_err(qidx_at + qp))?;
-        let total = usize::try_from(q)
-            .ok()
-            .and_then(|q| per_qual_total.get_mut(q))
+        let q = usize::try_from(q).unwrap_or(usize::MAX);
+        let total = per_qual_total
+            .get_mut(q)
             .ok_or(invalid(qidx_at + qp, "qualifier index out of range"))?;
+        let is_derived = derived.get(q).is_some_and(Derivation::is_derived);
         ts = ts.wrapping_add(zigzag_decode(
             take_varint(ts_s, &mut tp).ok_or(stream_err(ts_at + tp))?,
         ));
         seq = seq.wrapping_add(zigzag_decode(
             take_varint(seq_s, &mut sp).ok_or(stream_err(seq_at + sp))?,
         ) as u64);
-        let vlen = take_varint(vlen_s, &mut vp).ok_or(stream_err(vlen_at + vp))?;
+        let vlen_pos = vlen_at + vp;
+        let vlen = take_varint(vlen_s, &mut vp).ok_or(stream_err(vlen_pos))?;
         if per_cell {
             val_off.push(*total as u32);
         }
+        // Derived qualifiers keep running totals too (unused, but the cursors' offsets then
+        // agree however they reach a cell).
         *total = total.saturating_add(vlen);
+        if is_derived {
+            // Not in the value area: a key's part, as long as the stored length says (a
+            // marker's value is empty).
+            let put = kinds.get(i) == Some(&(CellKind::Put as u8));
+            if !put && vlen != 0 {
+                return Err(invalid(
+                    vlen_pos,
+                    "marker of a qualifier derived from the key has a value length",
+                ));
+            }
+            if vlen > u64::from(u32::MAX) {
+                return Err(invalid(vlen_pos, "derived value length out of range"));
+            }
+            continue;
+        }
         if *total > values_len {
-            return Err(invalid(vlen_at + vp, "value lengths exceed the value area"));
+            return Err(invalid(vlen_pos, "value lengths exceed the value area"));
         }
     }
     if ord != last {
@@ -505,9 +640,11 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
     // Column-major values: qualifier q's run starts after the runs of 0..q.
     let mut qual_starts = Vec::with_capacity(nq);
     let mut acc = values_start as u64;
-    for t in &per_qual_total {
+    for (q, t) in per_qual_total.iter().enumerate() {
         qual_starts.push(acc as u32);
-        acc += t;
+        if !derived.get(q).is_some_and(Derivation::is_derived) {
+            acc += t;
+        }
     }
     if acc != buf.len() as u64 {
         return Err(invalid(
@@ -529,6 +666,8 @@ pub(crate) fn decode_family_block(data: Bytes, first: u64, last: u64) -> DecodeR
         checkpoints,
         ck_offs,
         val_off,
+        derived,
+        file_offset: 0,
     })
 }
 
@@ -572,10 +711,21 @@ mod tests {
         })
     }
 
-    fn encode(cells: &[Cell]) -> Vec<u8> {
-        let mut b = FamilyBlockBuilder::default();
+    /// The row key of ordinal `ord` in the tests with values derived from keys: a
+    /// composite key with fields of varying length.
+    fn key_of(ord: u64) -> Bytes {
+        Bytes::from(format!(
+            "s{}#{}#e{}",
+            ord % 3,
+            "t".repeat(ord as usize % 4),
+            ord * 7
+        ))
+    }
+
+    fn encode_with(cells: &[Cell], derive: bool) -> Vec<u8> {
+        let mut b = FamilyBlockBuilder::new(derive);
         for (o, k, q, ts, seq, v) in cells {
-            b.add(*o, *k, q, *ts, *seq, v);
+            b.add(*o, &key_of(*o), *k, q, *ts, *seq, v);
         }
         let mut out = Vec::new();
         b.finish_into(&mut out);
@@ -583,24 +733,67 @@ mod tests {
         out
     }
 
-    fn decode(cells: &[Cell], out: Vec<u8>) -> DecodeResult<Vec<Cell>> {
-        let first = cells.first().map_or(0, |c| c.0);
-        let last = cells.last().map_or(0, |c| c.0);
-        let blk = decode_family_block(Bytes::from(out), first, last)?;
-        Ok(blk
-            .cells()
+    fn encode(cells: &[Cell]) -> Vec<u8> {
+        encode_with(cells, false)
+    }
+
+    /// Every cell of a block, values read with the keys of `key_of`.
+    fn read_all(blk: &FamilyBlock) -> Result<Vec<Cell>, DerivedValueError> {
+        blk.cells()
             .iter()
             .map(|c| {
-                (
+                let key = key_of(c.ordinal);
+                let v = blk.value(c, &key)?;
+                assert_eq!(blk.value_slice(c, &key)?, &v[..]);
+                Ok((
                     c.ordinal,
                     c.kind,
                     blk.qualifier(c).to_vec(),
                     c.ts,
                     c.seq,
-                    blk.value(c).to_vec(),
-                )
+                    v.to_vec(),
+                ))
             })
-            .collect())
+            .collect()
+    }
+
+    fn decode_with(cells: &[Cell], out: Vec<u8>, derive: bool) -> DecodeResult<FamilyBlock> {
+        let first = cells.first().map_or(0, |c| c.0);
+        let last = cells.last().map_or(0, |c| c.0);
+        decode_family_block(Bytes::from(out), first, last, derive)
+    }
+
+    fn decode(cells: &[Cell], out: Vec<u8>) -> DecodeResult<Vec<Cell>> {
+        let blk = decode_with(cells, out, false)?;
+        Ok(read_all(&blk).expect("no derived values"))
+    }
+
+    /// Like `cells_strategy`, but each put's value is mostly the part of its row key
+    /// (`key_of`) that its qualifier stands for (by the qualifier's length: field 0, 1 or 2
+    /// at `#`, or the whole key), sometimes its random value instead; markers mostly have
+    /// empty values.
+    fn derived_cells_strategy() -> impl Strategy<Value = Vec<Cell>> {
+        (cells_strategy(), proptest::collection::vec(0u8..16, 60)).prop_map(|(mut v, choice)| {
+            for (c, pick) in v.iter_mut().zip(choice) {
+                let key = key_of(c.0);
+                let d = match (c.2.len(), c.2.first()) {
+                    (2, Some(0)) => Derivation::WholeKey,
+                    (n, _) => Derivation::KeyField {
+                        sep: b'#',
+                        index: n as u32,
+                    },
+                };
+                let part = d.apply(&key).unwrap_or_default().to_vec();
+                if c.1 == CellKind::Put {
+                    if pick != 0 {
+                        c.5 = part;
+                    }
+                } else if pick != 0 {
+                    c.5.clear();
+                }
+            }
+            v
+        })
     }
 
     proptest! {
@@ -610,7 +803,7 @@ mod tests {
             prop_assert_eq!(decode(&cells, out.clone()).unwrap(), cells.clone());
             // Each row's cells are found by ordinal, including rows absent from the block.
             let (first, last) = (cells[0].0, cells[cells.len() - 1].0);
-            let blk = decode_family_block(Bytes::from(out), first, last).unwrap();
+            let blk = decode_family_block(Bytes::from(out), first, last, false).unwrap();
             for ord in first.saturating_sub(1)..=last + 1 {
                 let want: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].0 == ord).collect();
                 let all = blk.cells();
@@ -632,6 +825,43 @@ mod tests {
             let _ = decode(&cells, out.clone());
             out.truncate(i);
             prop_assert!(decode(&cells, out).is_err());
+        }
+
+        /// Blocks whose values are mostly parts of their row keys (a few not, so their
+        /// qualifier is stored for the block) read back the same, row by row too.
+        #[test]
+        fn blocks_with_values_from_keys_round_trip(cells in derived_cells_strategy()) {
+            let out = encode_with(&cells, true);
+            let blk = decode_with(&cells, out.clone(), true).unwrap();
+            prop_assert_eq!(read_all(&blk).unwrap(), cells.clone());
+            let all = blk.cells();
+            let (first, last) = (cells[0].0, cells[cells.len() - 1].0);
+            for ord in first..=last {
+                let want: Vec<CellMeta> = all.iter().filter(|c| c.ordinal == ord).copied().collect();
+                prop_assert_eq!(blk.row(ord).collect::<Vec<_>>(), want);
+            }
+            // Never larger than the block with every value stored, but for the derivations.
+            let stored = encode_with(&cells, false);
+            prop_assert!(out.len() <= stored.len() + 6 * blk.quals.len());
+        }
+
+        #[test]
+        fn damaged_blocks_with_values_from_keys_never_panic(
+            cells in derived_cells_strategy(), at in any::<usize>(), x in 1u8..,
+        ) {
+            let mut out = encode_with(&cells, true);
+            let i = at % out.len();
+            out[i] ^= x;
+            if let Ok(blk) = decode_with(&cells, out.clone(), true) {
+                let _ = read_all(&blk);
+                // A key without the fields, and one with other fields, never panic either.
+                for c in blk.cells() {
+                    let _ = blk.value(&c, &Bytes::from_static(b"x"));
+                    let _ = blk.value_slice(&c, b"##############");
+                }
+            }
+            out.truncate(i);
+            prop_assert!(decode_with(&cells, out, true).is_err());
         }
 
     }
@@ -659,7 +889,7 @@ mod tests {
             let out = encode(&cells);
             assert_eq!(decode(&cells, out.clone()).unwrap(), cells);
             let (first, last) = (cells[0].0, cells[cells.len() - 1].0);
-            let blk = decode_family_block(Bytes::from(out), first, last).unwrap();
+            let blk = decode_family_block(Bytes::from(out), first, last, false).unwrap();
             assert_eq!(blk.val_off.is_empty(), nq <= CHECKPOINT_QUALS);
             assert!(blk.checkpoints.len() > 4, "{}", blk.checkpoints.len());
             let all = blk.cells();
@@ -687,5 +917,157 @@ mod tests {
         let out = encode(&cells);
         assert!(out.ends_with(b"A0A1B0B1"), "{out:?}");
         assert_eq!(decode(&cells, out).unwrap(), cells);
+    }
+
+    fn field(ord: u64, i: u32) -> Vec<u8> {
+        Derivation::KeyField {
+            sep: b'#',
+            index: i,
+        }
+        .apply(&key_of(ord))
+        .unwrap()
+        .to_vec()
+    }
+
+    /// Qualifiers derived from the key (two fields and the whole key), one field that does
+    /// not match in one row (stored), one always empty (stored), markers with empty values
+    /// in a derived qualifier: the derived values leave the value area, everything reads
+    /// back.
+    #[test]
+    fn derived_partially_derived_empty_and_marker_cells() {
+        let mut cells: Vec<Cell> = Vec::new();
+        let mut derived_bytes = 0;
+        for o in 10..40u64 {
+            let mut put = |q: &str, v: Vec<u8>| {
+                cells.push((o, CellKind::Put, q.as_bytes().to_vec(), 5, o, v));
+            };
+            let time = if o == 25 {
+                b"other".to_vec()
+            } else {
+                field(o, 1)
+            };
+            derived_bytes += field(o, 0).len() + field(o, 2).len() + key_of(o).len();
+            put("eid", field(o, 2));
+            put("empty", Vec::new());
+            put("sid", field(o, 0));
+            put("time", time);
+            put("whole", key_of(o).to_vec());
+            if o % 5 == 0 {
+                cells.push((o, CellKind::DeleteColumn, b"eid".to_vec(), 4, o, vec![]));
+                cells.push((o, CellKind::DeleteCell, b"sid".to_vec(), 3, o, vec![]));
+            }
+        }
+        let v3 = encode_with(&cells, true);
+        let blk = decode_with(&cells, v3.clone(), true).unwrap();
+        let f = |i| Derivation::KeyField {
+            sep: b'#',
+            index: i,
+        };
+        assert_eq!(
+            blk.derived,
+            [
+                f(2),
+                Derivation::Stored,
+                f(0),
+                Derivation::Stored,
+                Derivation::WholeKey
+            ]
+        );
+        assert_eq!(read_all(&blk).unwrap(), cells);
+        // The derived values are not in the block; the derivations are (3 + 1 + 3 + 1 + 1).
+        let v2 = encode_with(&cells, false);
+        assert_eq!(v3.len() + derived_bytes, v2.len() + 9);
+        // Without a derived qualifier a v3 block is a v2 block plus one byte a qualifier.
+        let plain: Vec<Cell> = cells.iter().filter(|c| c.2 == b"time").cloned().collect();
+        let (a, b) = (encode_with(&plain, true), encode_with(&plain, false));
+        assert_eq!(a.len(), b.len() + 1);
+        assert!(decode_with(&plain, a, true).unwrap().derived.is_empty());
+        // A put that does not match, first in its block: stored from the start.
+        let mut late = cells.clone();
+        late[2].5 = b"nope".to_vec();
+        let blk = decode_with(&late, encode_with(&late, true), true).unwrap();
+        assert_eq!(blk.derived[2], Derivation::Stored);
+        assert_eq!(read_all(&blk).unwrap(), late);
+        // A marker with a value (the builder accepts what it is given): stored.
+        let mut marked = cells.clone();
+        let i = marked
+            .iter()
+            .position(|c| c.1 == CellKind::DeleteColumn)
+            .unwrap();
+        marked[i].5 = b"x".to_vec();
+        let blk = decode_with(&marked, encode_with(&marked, true), true).unwrap();
+        assert_eq!(blk.derived[0], Derivation::Stored);
+        assert_eq!(read_all(&blk).unwrap(), marked);
+    }
+
+    /// A derived value the key does not reproduce (a key without the field, a field of
+    /// another length than the stored one) is an error naming the problem; damaged
+    /// derivations in the block are decode errors.
+    #[test]
+    fn corrupt_derivations_are_errors() {
+        let cells: Vec<Cell> = vec![
+            (0, CellKind::Put, b"q".to_vec(), 5, 1, field(0, 2)),
+            (1, CellKind::Put, b"q".to_vec(), 5, 1, field(1, 2)),
+            (2, CellKind::DeleteColumn, b"q".to_vec(), 5, 1, vec![]),
+        ];
+        let out = encode_with(&cells, true);
+        let blk = decode_with(&cells, out.clone(), true).unwrap();
+        let c = blk.cells();
+        assert_eq!(
+            blk.value(&c[0], &Bytes::from_static(b"s0#tt")),
+            Err(DerivedValueError::NoSuchField {
+                sep: b'#',
+                index: 2
+            })
+        );
+        assert_eq!(
+            blk.value_slice(&c[1], b"s1##e7777"),
+            Err(DerivedValueError::LengthMismatch {
+                derived: 5,
+                stored: 2
+            })
+        );
+        let e = DerivedValueError::NoSuchField {
+            sep: b'#',
+            index: 2,
+        }
+        .to_string();
+        assert!(e.contains("no field 2 at separator byte 0x23"), "{e}");
+        // A marker's value is empty whatever the key.
+        assert_eq!(blk.value(&c[2], &Bytes::from_static(b"")), Ok(Bytes::new()));
+        // The derivation follows the one-qualifier dictionary: first ordinal, count,
+        // qualifier count, qualifier length and byte.
+        let at = 5;
+        assert_eq!(
+            out[at..at + 3],
+            [crate::sstable::derive::TAG_KEY_FIELD, b'#', 2]
+        );
+        let mut bad = out.clone();
+        bad[at] = 7;
+        let e = decode_with(&cells, bad, true).unwrap_err();
+        assert_eq!(e.what, "unknown value derivation");
+        // A field index beyond every key: each put's read fails, naming it.
+        let mut far = out.clone();
+        far[at + 2] = 9;
+        let blk = decode_with(&cells, far, true).unwrap();
+        let c = blk.cells();
+        assert_eq!(
+            blk.value(&c[0], &key_of(0)),
+            Err(DerivedValueError::NoSuchField {
+                sep: b'#',
+                index: 9
+            })
+        );
+        // The marker's value length (the last byte: derived values leave no value area)
+        // set to 1.
+        let mut marker = out.clone();
+        *marker.last_mut().unwrap() = 1;
+        let e = decode_with(&cells, marker, true).unwrap_err();
+        assert_eq!(
+            e.what,
+            "marker of a qualifier derived from the key has a value length"
+        );
+        // Read as a v2 block, the v3 bytes do not decode.
+        assert!(decode_with(&cells, out, false).is_err());
     }
 }

@@ -3,12 +3,42 @@
 //! deltas, value lengths) and written with the values column-major, so similar bytes sit
 //! together for the compressor (layout in docs/format.md, "Family block").
 //!
-//! This module must never reorder cells: the table builder hands them over in internal order.
+//! The block's bytes (all varints LEB128):
+//!
+//! ```text
+//! first_ordinal, cell_count, qualifier_count, qualifier_count x (len, bytes)
+//! [v3: qualifier_count x derivation: 0 stored | 1 whole key | 2, sep u8, field varint32]
+//! len(ordinal deltas), len(qualifier indexes), len(ts deltas), len(seq deltas), len(vlens)
+//! ordinal deltas | kinds (1 byte a cell) | qualifier indexes | zigzag ts deltas
+//! | zigzag seq deltas | value lengths | values, qualifier by qualifier (stored ones only)
+//! ```
+//!
+//! From format v3 (`derive`), a qualifier whose every put in the block holds a part of its
+//! own row key (see `derive.rs`; found from its first put, checked on each later one) and
+//! whose other cells have empty values is written as that derivation, its values left out
+//! of the value area (their lengths stay in the length stream, so a reader can check the key
+//! part against them). Any cell that does not match makes the qualifier stored for the block.
+//!
+//! This module must never reorder cells (the table builder hands them over in internal
+//! order), and never write a derivation that any cell of its qualifier does not satisfy.
 
 use std::collections::HashMap;
 
 use crate::cell::{CellKind, SeqNo, Timestamp};
 use crate::codec::{put_len_prefixed, put_varint64, put_zigzag64, varint_len};
+
+use super::derive::Derivation;
+
+/// What the builder knows so far about one qualifier's values in the block (format v3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum QualValues {
+    /// No put yet (and only empty values).
+    Open,
+    /// Every put so far satisfies the derivation, every other cell has an empty value.
+    Derived(Derivation),
+    /// Stored in the value area.
+    Stored,
+}
 
 /// Accumulates one family block.
 #[derive(Debug, Default)]
@@ -29,6 +59,12 @@ pub(crate) struct FamilyBlockBuilder {
     qual_map: HashMap<Vec<u8>, u32>,
     /// Values per qualifier; buffers beyond `quals.len()` are kept for reuse.
     values: Vec<Vec<u8>>,
+    /// Whether values may be derived from the row key (format v3 on).
+    derive: bool,
+    /// Per qualifier (with `derive`): where its values come from so far, and the bytes of
+    /// its values not counted in `size` while they are derived.
+    qual_values: Vec<QualValues>,
+    derived_bytes: Vec<usize>,
     last_q: usize,
     size: usize,
 }
@@ -37,6 +73,15 @@ pub(crate) struct FamilyBlockBuilder {
 const FAMILY_HEADER_ESTIMATE: usize = 40;
 
 impl FamilyBlockBuilder {
+    /// A builder for format v3 on (`derive`: values may come from the row key) or for an
+    /// older format (every value stored).
+    pub fn new(derive: bool) -> Self {
+        FamilyBlockBuilder {
+            derive,
+            ..FamilyBlockBuilder::default()
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.cells == 0
     }
@@ -71,14 +116,58 @@ impl FamilyBlockBuilder {
         if self.values.len() <= i {
             self.values.push(Vec::new());
         }
+        if self.derive {
+            self.qual_values.push(QualValues::Open);
+            self.derived_bytes.push(0);
+        }
         self.size += varint_len(q.len() as u64) + q.len();
         i
     }
 
-    /// Append a cell; cells come in internal order (ordinals non-decreasing).
+    /// With `derive`: follow qualifier `q`'s derivation through one more cell and return the
+    /// bytes the cell adds to the value area as far as is known now (0 while derived; a
+    /// qualifier turning stored brings back the bytes it held out).
+    #[inline]
+    fn track_derivation(&mut self, q: usize, kind: CellKind, row: &[u8], value: &[u8]) -> usize {
+        let (Some(st), Some(held)) = (self.qual_values.get_mut(q), self.derived_bytes.get_mut(q))
+        else {
+            return value.len();
+        };
+        let next = match *st {
+            QualValues::Stored => return value.len(),
+            _ if kind != CellKind::Put => {
+                if value.is_empty() {
+                    return 0;
+                }
+                QualValues::Stored
+            }
+            QualValues::Open => {
+                Derivation::find(row, value).map_or(QualValues::Stored, QualValues::Derived)
+            }
+            QualValues::Derived(d) => {
+                if d.apply(row) == Some(value) {
+                    QualValues::Derived(d)
+                } else {
+                    QualValues::Stored
+                }
+            }
+        };
+        *st = next;
+        if next == QualValues::Stored {
+            std::mem::take(held) + value.len()
+        } else {
+            *held += value.len();
+            0
+        }
+    }
+
+    /// Append a cell of row `row`; cells come in internal order (ordinals non-decreasing).
+    /// The row key is only looked at with `derive`.
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         ordinal: u64,
+        row: &[u8],
         kind: CellKind,
         qualifier: &[u8],
         ts: Timestamp,
@@ -117,7 +206,12 @@ impl FamilyBlockBuilder {
             + self.ts_s.len()
             + self.seq_s.len()
             + self.vlen_s.len();
-        self.size += after - before + value.len();
+        let value_bytes = if self.derive {
+            self.track_derivation(q, kind, row, value)
+        } else {
+            value.len()
+        };
+        self.size += after - before + value_bytes;
         self.cells += 1;
     }
 
@@ -130,6 +224,14 @@ impl FamilyBlockBuilder {
         put_varint64(out, self.quals.len() as u64);
         for q in &self.quals {
             put_len_prefixed(out, q);
+        }
+        if self.derive {
+            for st in &self.qual_values {
+                match st {
+                    QualValues::Derived(d) => d.encode(out),
+                    QualValues::Open | QualValues::Stored => Derivation::Stored.encode(out),
+                }
+            }
         }
         for s in [
             &self.ord_s,
@@ -150,8 +252,10 @@ impl FamilyBlockBuilder {
         ] {
             out.extend_from_slice(s);
         }
-        for v in self.values.iter().take(self.quals.len()) {
-            out.extend_from_slice(v);
+        for (i, v) in self.values.iter().take(self.quals.len()).enumerate() {
+            if !matches!(self.qual_values.get(i), Some(QualValues::Derived(_))) {
+                out.extend_from_slice(v);
+            }
         }
         self.reset();
     }
@@ -172,6 +276,8 @@ impl FamilyBlockBuilder {
         }
         self.quals.clear();
         self.qual_map.clear();
+        self.qual_values.clear();
+        self.derived_bytes.clear();
         self.cells = 0;
         self.last_q = 0;
         self.size = 0;

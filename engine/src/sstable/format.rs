@@ -26,8 +26,12 @@ use super::{FamilyProperties, TableProperties};
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"StrataT1");
 /// The format version this code writes. v2 (over v1): the kinds `DeleteColumnUpTo` (4)
 /// and `DeleteFamilyUpTo` (5), and in the meta block the sequence-number range of the
-/// file's delete markers and each family's newest put timestamp.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// file's delete markers and each family's newest put timestamp. v3 (over v2): in each
+/// family block, a value derivation per qualifier (values taken from the row key are not
+/// stored; `derive.rs`).
+pub(crate) const FORMAT_VERSION: u32 = 3;
+/// The first format version whose family blocks carry value derivations.
+pub(crate) const DERIVED_VALUES_VERSION: u32 = 3;
 /// The oldest format version this code reads.
 pub(crate) const OLDEST_FORMAT_VERSION: u32 = 1;
 /// meta offset u64, meta size u64, version u32, footer crc u32, magic u64.

@@ -104,6 +104,9 @@ impl TableIter {
                         && let Some(b) = &f.block
                         && let Some(c) = f.cur.take()
                     {
+                        let value = b
+                            .value(&c, row)
+                            .map_err(|e| self.inner.derived_corruption(b, &f.name, c.ordinal, e))?;
                         let cell = InternalCell {
                             row: row.clone(),
                             family: f.name.clone(),
@@ -111,7 +114,7 @@ impl TableIter {
                             qualifier: b.qualifier(&c),
                             ts: c.ts,
                             seq: self.global_seq.unwrap_or(c.seq),
-                            value: b.value(&c),
+                            value,
                         };
                         return Ok(Some(cell));
                     }

@@ -15,6 +15,7 @@ use crate::cell::{SeqNo, Timestamp};
 use crate::options::FamilyOptions;
 
 mod builder;
+mod derive;
 mod family_block;
 mod family_block_builder;
 mod format;

@@ -43,6 +43,10 @@ pub struct ReadStats {
     pub bloom_useful: u64,
 }
 
+/// One family block's family and, per qualifier, whether its values come from the row key.
+#[cfg(test)]
+pub(crate) type BlockDerivations = (Arc<str>, Vec<(Bytes, bool)>);
+
 /// An open SSTable. Cloning is cheap (shared).
 #[derive(Clone)]
 pub struct TableReader {
@@ -283,6 +287,9 @@ impl TableReader {
             while index.get(b).is_some_and(|e| e.first_ordinal <= ordinal) {
                 let blk = inner.family_block(fi, b, true)?;
                 for c in blk.row(ordinal) {
+                    let value = blk
+                        .value(&c, &row_bytes)
+                        .map_err(|e| inner.derived_corruption(&blk, name, ordinal, e))?;
                     out.push(InternalCell {
                         row: row_bytes.clone(),
                         family: name.clone(),
@@ -290,7 +297,7 @@ impl TableReader {
                         qualifier: blk.qualifier(&c),
                         ts: c.ts,
                         seq: self.global_seq.unwrap_or(c.seq),
-                        value: blk.value(&c),
+                        value,
                     });
                 }
                 b += 1;
@@ -339,6 +346,21 @@ impl TableReader {
     /// The sequence number every cell of an ingested file reports.
     pub(super) fn global_seq(&self) -> Option<SeqNo> {
         self.global_seq
+    }
+
+    /// Per family block of the file (family by family, in order): the family and, per
+    /// qualifier of the block, whether its values are derived from the row key.
+    #[cfg(test)]
+    pub(crate) fn block_derivations(&self) -> Result<Vec<BlockDerivations>> {
+        let inner = &*self.file;
+        let mut out = Vec::new();
+        for f in &inner.families {
+            for e in &f.meta.index {
+                let (blk, _) = inner.load_family_block(f, e)?;
+                out.push((f.meta.props.name.clone(), blk.qualifier_derivations()));
+            }
+        }
+        Ok(out)
     }
 
     /// Read, checksum and decode every block of the file; the first damaged block's error.

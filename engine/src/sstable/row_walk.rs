@@ -40,6 +40,9 @@ pub(crate) struct CellView<'a> {
     pub seq: SeqNo,
     block: &'a FamilyBlock,
     meta: CellMeta,
+    /// The row key (empty unless the walk reads keys or the row has a value derived from
+    /// its key).
+    key: &'a Bytes,
 }
 
 impl CellView<'_> {
@@ -48,9 +51,10 @@ impl CellView<'_> {
         self.block.qualifier(&self.meta)
     }
 
-    /// The value as a shared slice of the block (no copy).
+    /// The value as a shared slice of the block or of the row key (no copy).
     pub fn value_bytes(&self) -> Bytes {
-        self.block.value(&self.meta)
+        // Checked against the key when the view was made: this cannot fail.
+        self.block.value(&self.meta, self.key).unwrap_or_default()
     }
 }
 
@@ -175,6 +179,9 @@ pub(crate) struct RowWalk {
     end: u64,
     /// Whether rows are handed out with their keys, and the key block they come from.
     keys: bool,
+    /// Per family of the walk (its place in the list the walk was opened with), the only
+    /// qualifiers whose values the caller reads, when it said so (`None`: every one).
+    read_only: Option<Vec<Vec<Vec<u8>>>>,
     key_block: Option<KeyList>,
     key_blocks_loaded: u32,
     /// Per-row scratch (empty between rows).
@@ -231,6 +238,7 @@ impl TableReader {
             fams,
             end,
             keys: false,
+            read_only: None,
             key_block: None,
             key_blocks_loaded: 0,
             views: Vec::new(),
@@ -244,6 +252,15 @@ impl RowWalk {
     /// Also read each row's key (from the key blocks), for [`RowWalk::next_row`]'s callback.
     pub fn with_keys(mut self) -> RowWalk {
         self.keys = true;
+        self
+    }
+
+    /// Values will be read only of these qualifiers (per family of the walk, in the order it
+    /// was opened with): a row's key is then read for a value derived from it only when
+    /// the value is one of these, and the other derived values are handed out empty (the
+    /// aggregation's counting pass, which reads only its grouping and sum columns' values).
+    pub fn reading_only(mut self, qualifiers: Vec<Vec<Vec<u8>>>) -> RowWalk {
+        self.read_only = Some(qualifiers);
         self
     }
 
@@ -282,7 +299,26 @@ impl RowWalk {
             if self.fams.iter().all(|c| c.row.is_empty()) {
                 continue;
             }
-            let key = if self.keys {
+            // A value derived from the row key needs the key even when the caller does not
+            // (unless the caller never reads it).
+            let read_only = &self.read_only;
+            let reads = |slot: usize, b: &FamilyBlock, meta: &CellMeta| {
+                read_only.as_ref().is_none_or(|r| {
+                    r.get(slot)
+                        .is_some_and(|qs| qs.iter().any(|q| q[..] == *b.qualifier_slice(meta)))
+                })
+            };
+            let derived = || {
+                self.fams.iter().any(|c| {
+                    c.row.iter().any(|(at, meta)| {
+                        c.block_of(*at).is_some_and(|b| {
+                            b.has_derived() && b.is_derived(meta) && reads(c.slot, b, meta)
+                        })
+                    })
+                })
+            };
+            let with_key = self.keys || derived();
+            let key = if with_key {
                 self.load_key(ordinal)?;
                 self.key_block
                     .as_ref()
@@ -301,14 +337,28 @@ impl RowWalk {
                     let Some(block) = c.block_of(*at) else {
                         continue;
                     };
+                    let value = if !with_key && block.has_derived() && block.is_derived(meta) {
+                        // Derived from the key, and never read (`reading_only`).
+                        &[][..]
+                    } else {
+                        block.value_slice(meta, &key).map_err(|e| {
+                            let name = self
+                                .file
+                                .families
+                                .get(c.family)
+                                .map_or("?", |f| &*f.meta.props.name);
+                            self.file.derived_corruption(block, name, ordinal, e)
+                        })?
+                    };
                     v.push(CellView {
                         kind: meta.kind,
                         qualifier: block.qualifier_slice(meta),
-                        value: block.value_slice(meta),
+                        value,
                         ts: meta.ts,
                         seq: self.global_seq.unwrap_or(meta.seq),
                         block,
                         meta: *meta,
+                        key: &key,
                     });
                 }
                 if v.len() > from {
@@ -322,7 +372,7 @@ impl RowWalk {
                     cells: v.get(from..to)?,
                 })
             }));
-            let out = f(key, &l);
+            let out = f(if self.keys { key.clone() } else { Bytes::new() }, &l);
             self.lists = recycle(l);
             self.views = recycle(v);
             self.groups = groups;

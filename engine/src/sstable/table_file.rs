@@ -37,10 +37,10 @@ use crate::cache::{BlockCache, CacheKey};
 use crate::error::{Error, Result};
 
 use super::TableProperties;
-use super::family_block::{FamilyBlock, decode_family_block};
+use super::family_block::{DerivedValueError, FamilyBlock, decode_family_block};
 use super::format::{
-    BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, FamilyIndexEntry, FamilyMeta, KeyIndexEntry,
-    TRAILER_LEN, block_crc,
+    BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, DERIVED_VALUES_VERSION, FamilyIndexEntry,
+    FamilyMeta, KeyIndexEntry, TRAILER_LEN, block_crc,
 };
 use super::key_block::{KeyBlock, KeyList, decode_key_block, head_lower_bound};
 
@@ -133,6 +133,21 @@ impl Drop for TableFile {
 impl TableFile {
     pub(super) fn corruption(&self, offset: u64, what: impl Into<String>) -> Error {
         Error::corruption(&self.path, offset, what)
+    }
+
+    /// A value derived from the row key that the key does not reproduce, in block `blk` of
+    /// family `family` at row `ordinal`: corruption of that block.
+    pub(super) fn derived_corruption(
+        &self,
+        blk: &FamilyBlock,
+        family: &str,
+        ordinal: u64,
+        e: DerivedValueError,
+    ) -> Error {
+        self.corruption(
+            blk.file_offset,
+            format!("{}: row ordinal {ordinal}: {e}", What::Family(family)),
+        )
     }
 
     /// Read `buf.len()` bytes at `offset`. A short read (the file shrank since it was opened)
@@ -370,8 +385,13 @@ impl TableFile {
             let what = What::Family(&f.meta.props.name);
             let payload = self.read_raw(e.handle, what)?;
             f.blocks_read.fetch_add(1, Ordering::Relaxed);
-            let blk = decode_family_block(payload, e.first_ordinal, e.last_ordinal)
-                .map_err(|d| d.into_corruption(&self.path, e.handle.offset, &what.to_string()))?;
+            let derivations = self.props.format_version >= DERIVED_VALUES_VERSION;
+            let mut blk =
+                decode_family_block(payload, e.first_ordinal, e.last_ordinal, derivations)
+                    .map_err(|d| {
+                        d.into_corruption(&self.path, e.handle.offset, &what.to_string())
+                    })?;
+            blk.file_offset = e.handle.offset;
             let charge = family_block_charge(&blk);
             Ok((Arc::new(blk), charge))
         }

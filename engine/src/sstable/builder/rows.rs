@@ -128,7 +128,7 @@ impl TableBuilder {
             if last.is_none() && !continues {
                 self.start_row(row)?;
             }
-            self.push_cell(fi, c.kind, c.qualifier, c.ts, c.seq, c.value)?;
+            self.push_cell(fi, &c.with_row(row))?;
             last = Some((fi, c));
         }
         if let Some((fi, c)) = last {
