@@ -35,6 +35,7 @@ use crate::table::Table;
 use crate::version::TableVersion;
 
 mod file_walk;
+mod row_merge;
 mod reverse;
 
 use file_walk::FileScan;

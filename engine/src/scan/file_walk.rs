@@ -23,6 +23,7 @@ use crate::row::Cell;
 use crate::sstable::RowWalk;
 use crate::version::{FileHandle, TableVersion};
 
+use super::row_merge::{MAX_MERGED_FILES, RowMerge};
 use super::{memtable_rows, overlapping_files};
 
 /// The files of one scan on one version, walked in key order.
@@ -32,6 +33,8 @@ pub(crate) struct FileScan {
     pub(super) rows: u64,
     /// Files not walked yet, in key order.
     files: VecDeque<Arc<FileHandle>>,
+    /// Instead of `files`: overlapping files, merged row by row (`row_merge.rs`).
+    merge: Option<RowMerge>,
     walk: Option<RowWalk>,
     start: Bound<Vec<u8>>,
     stop: Bound<Vec<u8>>,
@@ -51,22 +54,31 @@ impl FileScan {
         start: &Bound<Vec<u8>>,
         stop: &Bound<Vec<u8>>,
     ) -> Option<FileScan> {
-        let mut files: Vec<Arc<FileHandle>> = overlapping_files(&v, start, stop).cloned().collect();
+        if memtable_rows(&v, start, stop).next().is_some() {
+            return None;
+        }
+        // In the version's order: the source order of equal entries, for the merge.
+        let in_version: Vec<Arc<FileHandle>> =
+            overlapping_files(&v, start, stop).cloned().collect();
+        let mut files = in_version.clone();
         files.sort_by(|a, b| a.meta.smallest_row.cmp(&b.meta.smallest_row));
         let disjoint = files
             .windows(2)
             .all(|w| matches!(w, [a, b] if a.meta.largest_row < b.meta.smallest_row));
-        if !disjoint {
+        let merge = if disjoint {
+            None
+        } else if in_version.len() <= MAX_MERGED_FILES {
+            files.clear();
+            Some(RowMerge::new(in_version, plan, snapshot, start, stop))
+        } else {
             return None;
-        }
-        if memtable_rows(&v, start, stop).next().is_some() {
-            return None;
-        }
+        };
         Some(FileScan {
             version: v,
             opened: Instant::now(),
             rows: 0,
             files: files.into(),
+            merge,
             walk: None,
             start: start.clone(),
             stop: stop.clone(),
@@ -79,6 +91,11 @@ impl FileScan {
     /// The next row with a cell in the scan's families: its key and visible cells (which may
     /// be none); `None` after the last file.
     pub(crate) fn next_row(&mut self, plan: &ReadPlan) -> Result<Option<(Bytes, Vec<Cell>)>> {
+        if let Some(m) = self.merge.as_mut() {
+            let row = m.next_row(plan)?;
+            self.rows += u64::from(row.is_some());
+            return Ok(row);
+        }
         loop {
             if self.walk.is_none() {
                 let Some(file) = self.files.pop_front() else {

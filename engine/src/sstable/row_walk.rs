@@ -156,6 +156,24 @@ impl WalkCursor {
         Ok(())
     }
 
+    /// The gathered row's cells as views of their blocks, onto `out`.
+    fn push_views<'a>(&'a self, global: Option<SeqNo>, out: &mut Vec<CellView<'a>>) {
+        for (at, meta) in &self.row {
+            let Some(block) = self.block_of(*at) else {
+                continue;
+            };
+            out.push(CellView {
+                kind: meta.kind,
+                qualifier: block.qualifier_slice(meta),
+                value: block.value_slice(meta),
+                ts: meta.ts,
+                seq: global.unwrap_or(meta.seq),
+                block,
+                meta: *meta,
+            });
+        }
+    }
+
     fn block_of(&self, at: u32) -> Option<&FamilyBlock> {
         if at == CURRENT_BLOCK {
             self.block.as_deref()
@@ -259,13 +277,11 @@ impl RowWalk {
         Ok(())
     }
 
-    /// The next row of the walk with a cell in its families (at the snapshot), handed to
-    /// `f` with its key (a shared slice of the key block; empty unless the walk was made
-    /// [`RowWalk::with_keys`]) and its cells; `None` at the walk's end.
-    pub fn next_row<T>(
-        &mut self,
-        f: impl FnOnce(Bytes, &[FamilyCells<'_>]) -> T,
-    ) -> Result<Option<T>> {
+    /// Move to the next row of the walk with a cell in its families (at the snapshot) and
+    /// gather its cells, which stay readable through [`RowWalk::push_views`] until the next
+    /// call; returns its ordinal and key (a shared slice of the key block; empty unless the
+    /// walk was made [`RowWalk::with_keys`]), `None` at the walk's end.
+    pub fn advance(&mut self) -> Result<Option<(u64, Bytes)>> {
         loop {
             let mut ordinal: Option<u64> = None;
             for c in &mut self.fams {
@@ -274,6 +290,10 @@ impl RowWalk {
                 }
             }
             let Some(ordinal) = ordinal.filter(|o| *o < self.end) else {
+                for c in &mut self.fams {
+                    c.row.clear();
+                    c.held.clear();
+                }
                 return Ok(None);
             };
             for c in &mut self.fams {
@@ -291,43 +311,50 @@ impl RowWalk {
             } else {
                 Bytes::new()
             };
-            // Scratch reused from row to row, emptied before the blocks it borrows change.
-            let mut v: Vec<CellView<'_>> = recycle(std::mem::take(&mut self.views));
-            let mut groups = std::mem::take(&mut self.groups);
-            groups.clear();
-            for c in &self.fams {
-                let from = v.len();
-                for (at, meta) in &c.row {
-                    let Some(block) = c.block_of(*at) else {
-                        continue;
-                    };
-                    v.push(CellView {
-                        kind: meta.kind,
-                        qualifier: block.qualifier_slice(meta),
-                        value: block.value_slice(meta),
-                        ts: meta.ts,
-                        seq: self.global_seq.unwrap_or(meta.seq),
-                        block,
-                        meta: *meta,
-                    });
-                }
-                if v.len() > from {
-                    groups.push((c.slot, from, v.len()));
-                }
-            }
-            let mut l: Vec<FamilyCells<'_>> = recycle(std::mem::take(&mut self.lists));
-            l.extend(groups.iter().filter_map(|&(family, from, to)| {
-                Some(FamilyCells {
-                    family,
-                    cells: v.get(from..to)?,
-                })
-            }));
-            let out = f(key, &l);
-            self.lists = recycle(l);
-            self.views = recycle(v);
-            self.groups = groups;
-            return Ok(Some(out));
+            return Ok(Some((ordinal, key)));
         }
+    }
+
+    /// The cells the row gathered by the last [`RowWalk::advance`] has in family `slot` (its
+    /// place in the list the walk was opened with), in internal order, onto `out`.
+    pub fn push_views<'a>(&'a self, slot: usize, out: &mut Vec<CellView<'a>>) {
+        if let Some(c) = self.fams.iter().find(|c| c.slot == slot) {
+            c.push_views(self.global_seq, out);
+        }
+    }
+
+    /// The next row of the walk with a cell in its families (at the snapshot), handed to
+    /// `f` with its key (see [`RowWalk::advance`]) and its cells; `None` at the walk's end.
+    pub fn next_row<T>(
+        &mut self,
+        f: impl FnOnce(Bytes, &[FamilyCells<'_>]) -> T,
+    ) -> Result<Option<T>> {
+        let Some((_, key)) = self.advance()? else {
+            return Ok(None);
+        };
+        // Scratch reused from row to row, emptied before the blocks it borrows change.
+        let mut v: Vec<CellView<'_>> = recycle(std::mem::take(&mut self.views));
+        let mut groups = std::mem::take(&mut self.groups);
+        groups.clear();
+        for c in &self.fams {
+            let from = v.len();
+            c.push_views(self.global_seq, &mut v);
+            if v.len() > from {
+                groups.push((c.slot, from, v.len()));
+            }
+        }
+        let mut l: Vec<FamilyCells<'_>> = recycle(std::mem::take(&mut self.lists));
+        l.extend(groups.iter().filter_map(|&(family, from, to)| {
+            Some(FamilyCells {
+                family,
+                cells: v.get(from..to)?,
+            })
+        }));
+        let out = f(key, &l);
+        self.lists = recycle(l);
+        self.views = recycle(v);
+        self.groups = groups;
+        Ok(Some(out))
     }
 
     /// Hand every row of the walk to `each`, in order, as the cells it has in the walk's
