@@ -150,17 +150,22 @@ impl ReadPlan {
                 continue;
             }
             let mut taken = 0;
-            put_versions(column, |c| (c.ts, c.seq), &plan.rules, |c| {
-                if taken < self.max_versions && self.time_range.contains(c.ts) {
-                    taken += 1;
-                    out.push(Cell {
-                        family: plan.name.clone(),
-                        qualifier: c.qualifier_bytes(),
-                        timestamp: c.ts,
-                        value: c.value_bytes(),
-                    });
-                }
-            });
+            put_versions(
+                column,
+                |c| (c.ts, c.seq),
+                &plan.rules,
+                |c| {
+                    if taken < self.max_versions && self.time_range.contains(c.ts) {
+                        taken += 1;
+                        out.push(Cell {
+                            family: plan.name.clone(),
+                            qualifier: c.qualifier_bytes(),
+                            timestamp: c.ts,
+                            value: c.value_bytes(),
+                        });
+                    }
+                },
+            );
         }
         true
     }

@@ -35,8 +35,8 @@ use crate::table::Table;
 use crate::version::TableVersion;
 
 mod file_walk;
-mod row_merge;
 mod reverse;
+mod row_merge;
 
 use file_walk::FileScan;
 
