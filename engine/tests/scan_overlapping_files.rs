@@ -325,7 +325,7 @@ proptest! {
                 s.apply(op);
             }
             s.db.flush("t").unwrap();
-            s.check(&format!("{} overlapping files", n + 1));
+            s.check(&format!("{} flushed files", n + 1));
         }
         for op in &tail {
             s.apply(op);
