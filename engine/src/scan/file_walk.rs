@@ -1,10 +1,12 @@
-//! Forward scans of rows that table files hold alone: when the files overlapping the rest of
-//! a scan's range do not overlap each other (a bulk load's files, or one compacted file) and
-//! no memtable has a row in the range, nothing needs merging, and the scan walks the files
-//! one after the other with `sstable::RowWalk`, building each row's cells straight from the
-//! decoded blocks (`ReadPlan::resolve_views`) instead of an `InternalCell` per cell, a merge
-//! and a second copy into the row. The scanner (`scan.rs`) re-opens as it does for merged
-//! sources, and picks again each time.
+//! Forward scans of rows that table files hold without the memtables: when no memtable has
+//! a row in the rest of a scan's range, the files overlapping it are read block by block
+//! with `sstable::RowWalk`, each row's cells built straight from the decoded blocks
+//! (`ReadPlan::resolve_views`) instead of an `InternalCell` per cell, a heap merge and a
+//! second copy into the row. Files that do not overlap each other (a bulk load's files, one
+//! compacted file) are walked one after the other; files that do (flushes of the same rows
+//! before compaction, at most `row_merge::MAX_MERGED_FILES` of them) are merged row by row
+//! (`row_merge.rs`). The scanner (`scan.rs`) re-opens as it does for merged sources, and
+//! picks again each time.
 //!
 //! This module must never decide visibility itself (`read.rs` does) nor read a file other
 //! than those it was opened with.
@@ -45,8 +47,9 @@ pub(crate) struct FileScan {
 }
 
 impl FileScan {
-    /// A walk of `v`'s files over `[start, stop]` if they hold those rows alone (see the
-    /// module comment); `None` when the rows must be merged.
+    /// A walk (or a row merge) of `v`'s files over `[start, stop]` if no memtable holds a
+    /// row there and they are few enough to merge row by row (see the module comment);
+    /// `None` when the rows must be merged cell by cell.
     pub(crate) fn open(
         v: Arc<TableVersion>,
         plan: &ReadPlan,
