@@ -1,6 +1,8 @@
 //! `RowWalk`: one table file's cells of some families for a range of rows, handed out row
-//! by row as borrowed views of the decoded family blocks, for counting passes that need
-//! neither row keys nor owned cells (the aggregations' fast path). Where a `TableIter`
+//! by row as borrowed views of the decoded family blocks: for counting passes that need
+//! neither row keys nor owned cells (the aggregations' fast path), and, with keys, for
+//! scans (`scan/file_walk.rs`, and `scan/row_merge.rs`, which stands several walks on their
+//! rows at once with `advance` and reads them with `push_views`). Where a `TableIter`
 //! builds an `InternalCell` per cell (a shared buffer handle each for the row, family,
 //! qualifier and value, then a merge heap), a walk decodes the stream positions and lends
 //! slices: the row range is turned into ordinals once through the key index, and rows are
