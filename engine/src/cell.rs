@@ -170,11 +170,28 @@ pub fn compare_within_row(a: &CellRef<'_>, b: &CellRef<'_>) -> Ordering {
     } else {
         a.family.as_bytes().cmp(b.family.as_bytes())
     })
-    .then_with(|| a.kind.rank().cmp(&b.kind.rank()))
-    .then_with(|| a.qualifier.cmp(b.qualifier))
-    .then_with(|| b.ts.cmp(&a.ts))
-    .then_with(|| b.seq.cmp(&a.seq))
-    .then_with(|| a.kind.cmp(&b.kind))
+    .then_with(|| {
+        compare_within_family(
+            (a.kind, a.qualifier, a.ts, a.seq),
+            (b.kind, b.qualifier, b.ts, b.seq),
+        )
+    })
+}
+
+/// The order of two cells of the same row and family, as (kind, qualifier, timestamp,
+/// seq): the tail of [`compare_within_row`], for callers holding borrowed cell views (the
+/// row merge of overlapping files, `scan/row_merge.rs`).
+#[inline]
+pub fn compare_within_family(
+    a: (CellKind, &[u8], Timestamp, SeqNo),
+    b: (CellKind, &[u8], Timestamp, SeqNo),
+) -> Ordering {
+    a.0.rank()
+        .cmp(&b.0.rank())
+        .then_with(|| a.1.cmp(b.1))
+        .then_with(|| b.2.cmp(&a.2))
+        .then_with(|| b.3.cmp(&a.3))
+        .then_with(|| a.0.cmp(&b.0))
 }
 
 impl PartialOrd for InternalCell {

@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::cell::{InternalCell, Timestamp};
+use crate::cell::{CellKind, InternalCell, Timestamp};
 use crate::error::{Error, Result};
 use crate::row::{Cell, ReadOptions, TimeRange};
 use crate::sstable::FamilyCells;
 use crate::table::FamilySchema;
-use crate::visibility::{FamilyRules, columns, sole_put_visible, split_family, visible_versions};
+use crate::visibility::{FamilyRules, columns, put_versions, split_family, visible_versions};
 
 /// One selected family: its rules and columns.
 #[derive(Clone, Debug)]
@@ -116,34 +116,56 @@ impl ReadPlan {
         out
     }
 
-    /// The visible cells of one family of a row read from one file's blocks (`fc.family`
-    /// is the family's place in [`ReadPlan::family_names`]), into `out`, when its cells
-    /// are one put per column: each is then its column's only version, visible by
-    /// `sole_put_visible` (the answer `visible_versions` gives; one version is within any
-    /// `max_versions`). Returns false, adding nothing, otherwise.
+    /// The visible cells of one family of a row read from file blocks (one file's, or
+    /// several files' merged in internal order by `scan/row_merge.rs`; `fc.family` is the
+    /// family's place in [`ReadPlan::family_names`]), into `out`, when its cells are all
+    /// puts: each column's versions are then those `visibility::put_versions` leaves (the
+    /// answer `visible_versions` gives without markers), and the time range and the
+    /// request's version count apply within them as in `resolve_row`. Returns false, adding
+    /// nothing, when a cell is a delete marker.
     pub(crate) fn resolve_views(&self, fc: &FamilyCells<'_>, out: &mut Vec<Cell>) -> bool {
         let Some(plan) = self.families.get(fc.family) else {
             return true;
         };
-        if !fc.one_put_per_column() {
+        if fc.cells.iter().any(|c| c.kind != CellKind::Put) {
             return false;
         }
-        for c in fc.cells {
+        let mut rest = fc.cells;
+        while let Some(first) = rest.first() {
+            // Cells of one block share their qualifier's bytes: equal pointers first.
+            let len = rest
+                .iter()
+                .position(|c| {
+                    c.qualifier.as_ptr() != first.qualifier.as_ptr()
+                        && c.qualifier != first.qualifier
+                })
+                .unwrap_or(rest.len());
+            let (column, tail) = rest.split_at(len);
+            rest = tail;
             let wanted = plan
                 .qualifiers
                 .as_ref()
-                .is_none_or(|s| s.contains(c.qualifier));
-            if wanted
-                && sole_put_visible(&plan.rules, c.seq, c.ts)
-                && self.time_range.contains(c.ts)
-            {
-                out.push(Cell {
-                    family: plan.name.clone(),
-                    qualifier: c.qualifier_bytes(),
-                    timestamp: c.ts,
-                    value: c.value_bytes(),
-                });
+                .is_none_or(|s| s.contains(first.qualifier));
+            if !wanted {
+                continue;
             }
+            let mut taken = 0;
+            put_versions(
+                column,
+                |c| (c.ts, c.seq),
+                &plan.rules,
+                |c| {
+                    if taken < self.max_versions && self.time_range.contains(c.ts) {
+                        taken += 1;
+                        out.push(Cell {
+                            family: plan.name.clone(),
+                            qualifier: c.qualifier_bytes(),
+                            timestamp: c.ts,
+                            value: c.value_bytes(),
+                        });
+                    }
+                },
+            );
         }
         true
     }

@@ -36,6 +36,7 @@ use crate::version::TableVersion;
 
 mod file_walk;
 mod reverse;
+mod row_merge;
 
 use file_walk::FileScan;
 
@@ -270,8 +271,9 @@ impl RowScanner {
         !Arc::ptr_eq(&self.table.version.load(), version)
     }
 
-    /// Open the sources on the current version: the files alone when they hold the rest of
-    /// the range alone (`file_walk.rs`), else the merge of every source.
+    /// Open the sources on the current version: the files' blocks when no memtable holds a
+    /// row in the rest of the range (`file_walk.rs`: walked, or merged row by row), else the
+    /// cell merge of every source.
     fn open(&mut self) -> Result<()> {
         let v = self.table.version.load_full();
         // A dropped table's current version is empty: fail rather than end early.

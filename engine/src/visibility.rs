@@ -125,23 +125,45 @@ pub(crate) fn visible_versions<'a>(
         let events = write_order(column.iter().chain(family_markers), rules);
         out.extend(replay(&events, rules, false).live.values().rev());
     } else {
-        // Without deletes the replay keeps the newest write of each of the `keep_versions`
-        // newest timestamps: internal order (timestamp, then sequence number, descending)
-        // gives them in one pass.
-        let mut last_ts = None;
-        for c in column.iter().filter(|c| rules.is_live(c)) {
-            if last_ts == Some(c.ts) {
-                continue;
-            }
-            if out.len() == rules.keep_versions {
-                break;
-            }
-            last_ts = Some(c.ts);
-            out.push(c);
-        }
+        put_versions(column, |c| (c.ts, c.seq), rules, |c| out.push(c));
     }
     // Expired versions have the smallest timestamps: dropping them last changes no count.
     out.retain(|c| !rules.is_expired(c.ts));
+}
+
+/// The visible versions of one column that has only puts and no live delete marker of its
+/// family in the row (`column`: its entries in internal order, of any cell type, `ts_seq`
+/// their timestamp and sequence number), newest timestamp first, each handed to `visible`.
+/// What [`visible_versions`] gives for such a column (it calls this), for callers holding
+/// borrowed views of a file's cells instead of entries (the scans' file walks and row merge,
+/// `ReadPlan::resolve_views`).
+#[inline]
+pub(crate) fn put_versions<'a, T>(
+    column: &'a [T],
+    ts_seq: impl Fn(&T) -> (Timestamp, SeqNo),
+    rules: &FamilyRules,
+    mut visible: impl FnMut(&'a T),
+) {
+    // Without deletes the replay keeps the newest write of each of the `keep_versions`
+    // newest timestamps: internal order (timestamp, then sequence number, descending) gives
+    // them in one pass. Expired versions have the smallest timestamps: they count, and are
+    // only not handed out.
+    let mut last_ts = None;
+    let mut kept = 0;
+    for c in column {
+        let (ts, seq) = ts_seq(c);
+        if seq < rules.created_seq || last_ts == Some(ts) {
+            continue;
+        }
+        if kept == rules.keep_versions {
+            break;
+        }
+        last_ts = Some(ts);
+        kept += 1;
+        if !rules.is_expired(ts) {
+            visible(c);
+        }
+    }
 }
 
 /// Whether the one entry a column has in a row, a put, with no delete marker of its family

@@ -1,10 +1,12 @@
-//! Forward scans of rows that table files hold alone: when the files overlapping the rest of
-//! a scan's range do not overlap each other (a bulk load's files, or one compacted file) and
-//! no memtable has a row in the range, nothing needs merging, and the scan walks the files
-//! one after the other with `sstable::RowWalk`, building each row's cells straight from the
-//! decoded blocks (`ReadPlan::resolve_views`) instead of an `InternalCell` per cell, a merge
-//! and a second copy into the row. The scanner (`scan.rs`) re-opens as it does for merged
-//! sources, and picks again each time.
+//! Forward scans of rows that table files hold without the memtables: when no memtable has
+//! a row in the rest of a scan's range, the files overlapping it are read block by block
+//! with `sstable::RowWalk`, each row's cells built straight from the decoded blocks
+//! (`ReadPlan::resolve_views`) instead of an `InternalCell` per cell, a heap merge and a
+//! second copy into the row. Files that do not overlap each other (a bulk load's files, one
+//! compacted file) are walked one after the other; files that do (flushes of the same rows
+//! before compaction, at most `row_merge::MAX_MERGED_FILES` of them) are merged row by row
+//! (`row_merge.rs`). The scanner (`scan.rs`) re-opens as it does for merged sources, and
+//! picks again each time.
 //!
 //! This module must never decide visibility itself (`read.rs` does) nor read a file other
 //! than those it was opened with.
@@ -23,6 +25,7 @@ use crate::row::Cell;
 use crate::sstable::RowWalk;
 use crate::version::{FileHandle, TableVersion};
 
+use super::row_merge::{MAX_MERGED_FILES, RowMerge};
 use super::{memtable_rows, overlapping_files};
 
 /// The files of one scan on one version, walked in key order.
@@ -32,6 +35,8 @@ pub(crate) struct FileScan {
     pub(super) rows: u64,
     /// Files not walked yet, in key order.
     files: VecDeque<Arc<FileHandle>>,
+    /// Instead of `files`: overlapping files, merged row by row (`row_merge.rs`).
+    merge: Option<RowMerge>,
     walk: Option<RowWalk>,
     start: Bound<Vec<u8>>,
     stop: Bound<Vec<u8>>,
@@ -42,8 +47,9 @@ pub(crate) struct FileScan {
 }
 
 impl FileScan {
-    /// A walk of `v`'s files over `[start, stop]` if they hold those rows alone (see the
-    /// module comment); `None` when the rows must be merged.
+    /// A walk (or a row merge) of `v`'s files over `[start, stop]` if no memtable holds a
+    /// row there and they are few enough to merge row by row (see the module comment);
+    /// `None` when the rows must be merged cell by cell.
     pub(crate) fn open(
         v: Arc<TableVersion>,
         plan: &ReadPlan,
@@ -51,22 +57,31 @@ impl FileScan {
         start: &Bound<Vec<u8>>,
         stop: &Bound<Vec<u8>>,
     ) -> Option<FileScan> {
-        let mut files: Vec<Arc<FileHandle>> = overlapping_files(&v, start, stop).cloned().collect();
+        if memtable_rows(&v, start, stop).next().is_some() {
+            return None;
+        }
+        // In the version's order: the source order of equal entries, for the merge.
+        let in_version: Vec<Arc<FileHandle>> =
+            overlapping_files(&v, start, stop).cloned().collect();
+        let mut files = in_version.clone();
         files.sort_by(|a, b| a.meta.smallest_row.cmp(&b.meta.smallest_row));
         let disjoint = files
             .windows(2)
             .all(|w| matches!(w, [a, b] if a.meta.largest_row < b.meta.smallest_row));
-        if !disjoint {
+        let merge = if disjoint {
+            None
+        } else if in_version.len() <= MAX_MERGED_FILES {
+            files.clear();
+            Some(RowMerge::new(in_version, plan, snapshot, start, stop))
+        } else {
             return None;
-        }
-        if memtable_rows(&v, start, stop).next().is_some() {
-            return None;
-        }
+        };
         Some(FileScan {
             version: v,
             opened: Instant::now(),
             rows: 0,
             files: files.into(),
+            merge,
             walk: None,
             start: start.clone(),
             stop: stop.clone(),
@@ -79,6 +94,11 @@ impl FileScan {
     /// The next row with a cell in the scan's families: its key and visible cells (which may
     /// be none); `None` after the last file.
     pub(crate) fn next_row(&mut self, plan: &ReadPlan) -> Result<Option<(Bytes, Vec<Cell>)>> {
+        if let Some(m) = self.merge.as_mut() {
+            let row = m.next_row(plan)?;
+            self.rows += u64::from(row.is_some());
+            return Ok(row);
+        }
         loop {
             if self.walk.is_none() {
                 let Some(file) = self.files.pop_front() else {

@@ -30,7 +30,7 @@ mod tests;
 pub use builder::{RowCell, TableBuilder};
 pub use iter::TableIter;
 pub use reader::{ReadStats, TableReader};
-pub(crate) use row_walk::{FamilyCells, RowWalk};
+pub(crate) use row_walk::{CellView, FamilyCells, RowWalk};
 
 /// What a builder needs to know: the families the file may contain, with their options
 /// (compression, block size, bloom filter).

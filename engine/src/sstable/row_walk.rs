@@ -1,6 +1,8 @@
 //! `RowWalk`: one table file's cells of some families for a range of rows, handed out row
-//! by row as borrowed views of the decoded family blocks, for counting passes that need
-//! neither row keys nor owned cells (the aggregations' fast path). Where a `TableIter`
+//! by row as borrowed views of the decoded family blocks: for counting passes that need
+//! neither row keys nor owned cells (the aggregations' fast path), and, with keys, for
+//! scans (`scan/file_walk.rs`, and `scan/row_merge.rs`, which stands several walks on their
+//! rows at once with `advance` and reads them with `push_views`). Where a `TableIter`
 //! builds an `InternalCell` per cell (a shared buffer handle each for the row, family,
 //! qualifier and value, then a merge heap), a walk decodes the stream positions and lends
 //! slices: the row range is turned into ordinals once through the key index, and rows are
@@ -160,6 +162,46 @@ impl WalkCursor {
         Ok(())
     }
 
+    /// The gathered row's cells as views of their blocks, onto `out`: a value derived from
+    /// the row key is taken from `key` (`with_key` false: the caller never reads it, and it is
+    /// handed out empty).
+    fn push_views<'a>(
+        &'a self,
+        file: &TableFile,
+        global: Option<SeqNo>,
+        key: &'a Bytes,
+        with_key: bool,
+        out: &mut Vec<CellView<'a>>,
+    ) -> Result<()> {
+        for (at, meta) in &self.row {
+            let Some(block) = self.block_of(*at) else {
+                continue;
+            };
+            let value = if !with_key && block.has_derived() && block.is_derived(meta) {
+                &[][..]
+            } else {
+                block.value_slice(meta, key).map_err(|e| {
+                    let name = file
+                        .families
+                        .get(self.family)
+                        .map_or("?", |f| &*f.meta.props.name);
+                    file.derived_corruption(block, name, meta.ordinal, e)
+                })?
+            };
+            out.push(CellView {
+                kind: meta.kind,
+                qualifier: block.qualifier_slice(meta),
+                value,
+                ts: meta.ts,
+                seq: global.unwrap_or(meta.seq),
+                block,
+                meta: *meta,
+                key,
+            });
+        }
+        Ok(())
+    }
+
     fn block_of(&self, at: u32) -> Option<&FamilyBlock> {
         if at == CURRENT_BLOCK {
             self.block.as_deref()
@@ -184,6 +226,10 @@ pub(crate) struct RowWalk {
     read_only: Option<Vec<Vec<Vec<u8>>>>,
     key_block: Option<KeyList>,
     key_blocks_loaded: u32,
+    /// The current row's key when it was read (for `keys`, or for a value derived from
+    /// it), and whether it was.
+    row_key: Bytes,
+    row_with_key: bool,
     /// Per-row scratch (empty between rows).
     views: Vec<CellView<'static>>,
     groups: Vec<(usize, usize, usize)>,
@@ -241,6 +287,8 @@ impl TableReader {
             read_only: None,
             key_block: None,
             key_blocks_loaded: 0,
+            row_key: Bytes::new(),
+            row_with_key: false,
             views: Vec::new(),
             groups: Vec::new(),
             lists: Vec::new(),
@@ -276,13 +324,11 @@ impl RowWalk {
         Ok(())
     }
 
-    /// The next row of the walk with a cell in its families (at the snapshot), handed to
-    /// `f` with its key (a shared slice of the key block; empty unless the walk was made
-    /// [`RowWalk::with_keys`]) and its cells; `None` at the walk's end.
-    pub fn next_row<T>(
-        &mut self,
-        f: impl FnOnce(Bytes, &[FamilyCells<'_>]) -> T,
-    ) -> Result<Option<T>> {
+    /// Move to the next row of the walk with a cell in its families (at the snapshot) and
+    /// gather its cells, which stay readable through [`RowWalk::push_views`] until the next
+    /// call; returns its ordinal and key (a shared slice of the key block; empty unless the
+    /// walk was made [`RowWalk::with_keys`]), `None` at the walk's end.
+    pub fn advance(&mut self) -> Result<Option<(u64, Bytes)>> {
         loop {
             let mut ordinal: Option<u64> = None;
             for c in &mut self.fams {
@@ -291,6 +337,10 @@ impl RowWalk {
                 }
             }
             let Some(ordinal) = ordinal.filter(|o| *o < self.end) else {
+                for c in &mut self.fams {
+                    c.row.clear();
+                    c.held.clear();
+                }
                 return Ok(None);
             };
             for c in &mut self.fams {
@@ -327,57 +377,69 @@ impl RowWalk {
             } else {
                 Bytes::new()
             };
-            // Scratch reused from row to row, emptied before the blocks it borrows change.
-            let mut v: Vec<CellView<'_>> = recycle(std::mem::take(&mut self.views));
-            let mut groups = std::mem::take(&mut self.groups);
-            groups.clear();
-            for c in &self.fams {
-                let from = v.len();
-                for (at, meta) in &c.row {
-                    let Some(block) = c.block_of(*at) else {
-                        continue;
-                    };
-                    let value = if !with_key && block.has_derived() && block.is_derived(meta) {
-                        // Derived from the key, and never read (`reading_only`).
-                        &[][..]
-                    } else {
-                        block.value_slice(meta, &key).map_err(|e| {
-                            let name = self
-                                .file
-                                .families
-                                .get(c.family)
-                                .map_or("?", |f| &*f.meta.props.name);
-                            self.file.derived_corruption(block, name, ordinal, e)
-                        })?
-                    };
-                    v.push(CellView {
-                        kind: meta.kind,
-                        qualifier: block.qualifier_slice(meta),
-                        value,
-                        ts: meta.ts,
-                        seq: self.global_seq.unwrap_or(meta.seq),
-                        block,
-                        meta: *meta,
-                        key: &key,
-                    });
-                }
-                if v.len() > from {
-                    groups.push((c.slot, from, v.len()));
-                }
-            }
-            let mut l: Vec<FamilyCells<'_>> = recycle(std::mem::take(&mut self.lists));
-            l.extend(groups.iter().filter_map(|&(family, from, to)| {
-                Some(FamilyCells {
-                    family,
-                    cells: v.get(from..to)?,
-                })
-            }));
-            let out = f(if self.keys { key.clone() } else { Bytes::new() }, &l);
-            self.lists = recycle(l);
-            self.views = recycle(v);
-            self.groups = groups;
-            return Ok(Some(out));
+            self.row_key = key.clone();
+            self.row_with_key = with_key;
+            return Ok(Some((ordinal, if self.keys { key } else { Bytes::new() })));
         }
+    }
+
+    /// The cells the row gathered by the last [`RowWalk::advance`] has in family `slot` (its
+    /// place in the list the walk was opened with), in internal order, onto `out`.
+    pub fn push_views<'a>(&'a self, slot: usize, out: &mut Vec<CellView<'a>>) -> Result<()> {
+        match self.fams.iter().find(|c| c.slot == slot) {
+            Some(c) => c.push_views(
+                &self.file,
+                self.global_seq,
+                &self.row_key,
+                self.row_with_key,
+                out,
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// The next row of the walk with a cell in its families (at the snapshot), handed to
+    /// `f` with its key (see [`RowWalk::advance`]) and its cells; `None` at the walk's end.
+    pub fn next_row<T>(
+        &mut self,
+        f: impl FnOnce(Bytes, &[FamilyCells<'_>]) -> T,
+    ) -> Result<Option<T>> {
+        let Some((_, key)) = self.advance()? else {
+            return Ok(None);
+        };
+        // Scratch reused from row to row, emptied before the blocks it borrows change.
+        let mut v: Vec<CellView<'_>> = recycle(std::mem::take(&mut self.views));
+        let mut groups = std::mem::take(&mut self.groups);
+        groups.clear();
+        for c in &self.fams {
+            let from = v.len();
+            if let Err(e) = c.push_views(
+                &self.file,
+                self.global_seq,
+                &self.row_key,
+                self.row_with_key,
+                &mut v,
+            ) {
+                self.views = recycle(v);
+                self.groups = groups;
+                return Err(e);
+            }
+            if v.len() > from {
+                groups.push((c.slot, from, v.len()));
+            }
+        }
+        let mut l: Vec<FamilyCells<'_>> = recycle(std::mem::take(&mut self.lists));
+        l.extend(groups.iter().filter_map(|&(family, from, to)| {
+            Some(FamilyCells {
+                family,
+                cells: v.get(from..to)?,
+            })
+        }));
+        let out = f(key, &l);
+        self.lists = recycle(l);
+        self.views = recycle(v);
+        self.groups = groups;
+        Ok(Some(out))
     }
 
     /// Hand every row of the walk to `each`, in order, as the cells it has in the walk's
