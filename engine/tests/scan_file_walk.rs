@@ -7,12 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
 
-use std::ops::Bound;
+mod support;
 
 use proptest::prelude::*;
 use strata_engine::{
-    ColumnSelector, Db, DbOptions, FamilyOptions, Mutation, ReadOptions, Row, RowMutation,
-    ScanOptions, SyncMode, TimeRange, now_micros,
+    ColumnSelector, Db, DbOptions, FamilyOptions, Mutation, ReadOptions, RowMutation, SyncMode,
+    TimeRange, now_micros,
 };
 
 const QUALS: [&str; 3] = ["a", "b", "c"];
@@ -180,47 +180,15 @@ impl Store {
     /// Every read shape: the scan's rows equal the gets of every row, and bounded or
     /// limited scans their part of it.
     fn check(&self, when: &str) {
-        for read in self.shapes() {
-            let scanned: Vec<Row> = self
-                .db
-                .scan(
-                    "t",
-                    ScanOptions {
-                        read: read.clone(),
-                        ..ScanOptions::default()
-                    },
-                )
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            let got: Vec<Row> = (0..40u8)
-                .filter_map(|r| self.db.get("t", &row_key(r), &read).unwrap())
-                .filter(|r| !r.cells.is_empty())
-                .collect();
-            assert_eq!(scanned, got, "{when}: scan vs gets with {read:?}");
-            let bounded: Vec<Row> = self
-                .db
-                .scan(
-                    "t",
-                    ScanOptions {
-                        start: Bound::Excluded(row_key(7)),
-                        stop: Bound::Included(row_key(30)),
-                        limit: 9,
-                        read: read.clone(),
-                        ..ScanOptions::default()
-                    },
-                )
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            let want: Vec<Row> = got
-                .iter()
-                .filter(|r| r.key > row_key(7) && r.key <= row_key(30))
-                .take(9)
-                .cloned()
-                .collect();
-            assert_eq!(bounded, want, "{when}: bounded scan with {read:?}");
-        }
+        let keys: Vec<Vec<u8>> = (0..40u8).map(row_key).collect();
+        support::assert_scans_equal_gets(
+            &self.db,
+            "t",
+            &keys,
+            &self.shapes(),
+            (row_key(7), row_key(30)),
+            when,
+        );
     }
 }
 

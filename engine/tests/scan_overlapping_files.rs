@@ -10,8 +10,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a panic is a failed test
 
-use std::ops::Bound;
 use std::time::Duration;
+
+mod support;
 
 use proptest::prelude::*;
 use strata_engine::{
@@ -255,47 +256,15 @@ impl Store {
     /// Every read shape: the scan's rows equal the gets of every row, and bounded or
     /// limited scans their part of it.
     fn check(&self, when: &str) {
-        for read in self.shapes() {
-            let scanned: Vec<Row> = self
-                .db
-                .scan(
-                    "t",
-                    ScanOptions {
-                        read: read.clone(),
-                        ..ScanOptions::default()
-                    },
-                )
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            let got: Vec<Row> = (0..ROWS)
-                .filter_map(|r| self.db.get("t", &row_key(r), &read).unwrap())
-                .filter(|r| !r.cells.is_empty())
-                .collect();
-            assert_eq!(scanned, got, "{when}: scan vs gets with {read:?}");
-            let bounded: Vec<Row> = self
-                .db
-                .scan(
-                    "t",
-                    ScanOptions {
-                        start: Bound::Excluded(row_key(4)),
-                        stop: Bound::Included(row_key(18)),
-                        limit: 9,
-                        read: read.clone(),
-                        ..ScanOptions::default()
-                    },
-                )
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            let want: Vec<Row> = got
-                .iter()
-                .filter(|r| r.key > row_key(4) && r.key <= row_key(18))
-                .take(9)
-                .cloned()
-                .collect();
-            assert_eq!(bounded, want, "{when}: bounded scan with {read:?}");
-        }
+        let keys: Vec<Vec<u8>> = (0..ROWS).map(row_key).collect();
+        support::assert_scans_equal_gets(
+            &self.db,
+            "t",
+            &keys,
+            &self.shapes(),
+            (row_key(4), row_key(18)),
+            when,
+        );
     }
 
     /// The whole table's rows as one scan reads them.

@@ -2,7 +2,7 @@
 //! v2 on (`format_v2.rs`) a generator whose output can never change, the dump every fixture
 //! is checked against, and copying a fixture before opening it (`format_v1.rs` keeps its own
 //! copies: it is frozen with its fixture); for the compaction tests a store that does
-//! nothing on its own.
+//! nothing on its own; for the scan tests the check that scans equal the gets.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::ops::Bound;
 use std::path::Path;
 
-use strata_engine::{Db, DbOptions, ReadOptions, ScanOptions, SyncMode};
+use strata_engine::{Db, DbOptions, ReadOptions, Row, ScanOptions, SyncMode};
 
 /// splitmix64: a generator whose output can never change under us (a library RNG may).
 pub struct Rng(pub u64);
@@ -112,4 +112,57 @@ pub fn put(db: &Db, table: &str, row: &str, value: &[u8]) {
         }],
     )
     .expect("write");
+}
+
+/// For every read shape in `reads`: a scan of `table` returns exactly the gets of `keys` (the
+/// rows with cells, in order), and a scan after `lo` up to `hi` (included) limited to 9 rows
+/// returns its part of them. `when` names the store's state in a failure.
+pub fn assert_scans_equal_gets(
+    db: &Db,
+    table: &str,
+    keys: &[Vec<u8>],
+    reads: &[ReadOptions],
+    (lo, hi): (Vec<u8>, Vec<u8>),
+    when: &str,
+) {
+    for read in reads {
+        let scanned: Vec<Row> = db
+            .scan(
+                table,
+                ScanOptions {
+                    read: read.clone(),
+                    ..ScanOptions::default()
+                },
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let got: Vec<Row> = keys
+            .iter()
+            .filter_map(|k| db.get(table, k, read).unwrap())
+            .filter(|r| !r.cells.is_empty())
+            .collect();
+        assert_eq!(scanned, got, "{when}: scan vs gets with {read:?}");
+        let bounded: Vec<Row> = db
+            .scan(
+                table,
+                ScanOptions {
+                    start: Bound::Excluded(lo.clone()),
+                    stop: Bound::Included(hi.clone()),
+                    limit: 9,
+                    read: read.clone(),
+                    ..ScanOptions::default()
+                },
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let want: Vec<Row> = got
+            .iter()
+            .filter(|r| r.key > lo && r.key <= hi)
+            .take(9)
+            .cloned()
+            .collect();
+        assert_eq!(bounded, want, "{when}: bounded scan with {read:?}");
+    }
 }
