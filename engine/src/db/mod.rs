@@ -123,6 +123,23 @@ impl std::fmt::Debug for DbInner {
 #[derive(Clone, Debug)]
 pub struct Db {
     inner: Arc<DbInner>,
+    /// Shared by the clones only (never by the background threads): dropped with the last
+    /// clone, it stops the background threads, so the store (and its directory lock) is
+    /// gone when the last clone's drop returns.
+    _last: Arc<LastHandle>,
+}
+
+/// Stops the store's background threads when the last [`Db`] clone is dropped without
+/// [`Db::close`]. A background thread holds the store only while it runs a round; were it
+/// left running, the store would outlive its last handle by that round, and a reopen of the
+/// directory right after the drop would find it still locked.
+#[derive(Debug)]
+struct LastHandle(Arc<DbInner>);
+
+impl Drop for LastHandle {
+    fn drop(&mut self) {
+        self.0.stop_background_threads();
+    }
 }
 
 impl Db {
@@ -147,7 +164,10 @@ impl Db {
     /// As [`Db::open`].
     pub fn open_with_fs(dir: impl AsRef<Path>, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Db> {
         let inner = open::open(dir.as_ref(), options, fs)?;
-        Ok(Db { inner })
+        Ok(Db {
+            _last: Arc::new(LastHandle(inner.clone())),
+            inner,
+        })
     }
 
     /// The directory of the store.
@@ -578,6 +598,14 @@ impl DbInner {
                 first_err.get_or_insert(e);
             }
         }
+        self.stop_background_threads();
+        tracing::info!(dir = %self.catalog.dir.display(), "store closed");
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Mark the store closed, wake the background threads and wait for them to end (a round
+    /// already running is finished first). Never called from a background thread.
+    fn stop_background_threads(&self) {
         self.closed.store(true, Ordering::Release);
         self.signal_flush();
         self.signal_compaction();
@@ -585,7 +613,5 @@ impl DbInner {
         for h in handles {
             let _ = h.join();
         }
-        tracing::info!(dir = %self.catalog.dir.display(), "store closed");
-        first_err.map_or(Ok(()), Err)
     }
 }

@@ -63,3 +63,29 @@ fn sequence_numbers_are_not_reused_after_a_restart() {
     assert!(has(&db, "new"), "the write after the restart was lost");
     assert!(has(&db, "old0") && has(&db, "old2"));
 }
+
+/// The last handle dropped without `close` while a background thread is in a round: the
+/// drop waits for the round, so the directory is unlocked when it returns and a reopen right
+/// after it finds the store (before, it found the directory locked by the departing store
+/// until the round ended). Nothing is flushed by the drop: the write comes back from the WAL.
+#[test]
+fn dropping_the_last_handle_mid_round_unlocks_the_directory_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), crate::options::DbOptions::default()).unwrap();
+    db.create_table("t", vec![crate::options::FamilyOptions::new("f")])
+        .unwrap();
+    db.mutate_row("t", put("kept")).unwrap();
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    *db.inner.hooks.before_compaction.lock() = Some(Box::new(move || {
+        let _ = entered_tx.send(());
+        // Widen the window in which the round holds the store.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }));
+    db.inner.signal_compaction();
+    entered_rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    drop(db);
+    let db = Db::open(dir.path(), crate::options::DbOptions::default()).unwrap();
+    assert!(has(&db, "kept"));
+}
