@@ -159,3 +159,68 @@ fn a_read_never_shows_part_of_a_call_split_across_memtables() {
         "the read counted the call as done but missed its second row"
     );
 }
+
+/// Two writers of one table whose calls fit in the memtable insert side by side (issue 11:
+/// four writers of a table must beat one): while the first is stopped in the middle of its
+/// insert, the second's rows go into the memtable. But the second does not return, and no
+/// reader sees either, until the first is in too: a write is acknowledged only after every
+/// write numbered before it in its table.
+#[test]
+fn writers_of_one_table_insert_side_by_side_and_return_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    db.create_table("a", vec![FamilyOptions::new("f")]).unwrap();
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let (second_tx, second_rx) = mpsc::channel();
+    let other = db.clone();
+    *db.inner.hooks.mid_insert.lock() = Some(Box::new(move || {
+        let writer = other.clone();
+        std::thread::spawn(move || {
+            let _ = second_tx.send(writer.mutate_row("a", put("second")).is_ok());
+        });
+        let t = other.inner.catalog.table("a").unwrap();
+        let start = std::time::Instant::now();
+        // The first call's first row is in; wait for the second call's row beside it.
+        let mut inserted = false;
+        while start.elapsed() < LIVENESS {
+            if t.version.load().active.len() >= 2 {
+                inserted = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let returned_early = second_rx.recv_timeout(Duration::from_millis(200)).is_ok();
+        let seen = |row: &str| {
+            other
+                .get("a", row.as_bytes(), &crate::row::ReadOptions::default())
+                .unwrap()
+                .is_some()
+        };
+        let any_seen = seen("second") || seen("a0");
+        let _ = seen_tx.send((inserted, returned_early, any_seen, second_rx));
+    }));
+    let rows: Vec<RowMutation> = (0..3).map(|i| row_of(&format!("a{i}"), 10)).collect();
+    db.mutate_rows("a", rows).unwrap();
+    let (inserted, returned_early, any_seen, second_rx) = seen_rx.recv_timeout(LIVENESS).unwrap();
+    assert!(
+        inserted,
+        "the second writer waited for the first one's insert to finish"
+    );
+    assert!(
+        !returned_early,
+        "the second write returned before the write numbered before it was in"
+    );
+    assert!(
+        !any_seen,
+        "a reader saw a write while an earlier one was still inserting"
+    );
+    assert_eq!(second_rx.recv_timeout(LIVENESS), Ok(true));
+    for row in ["a0", "a1", "a2", "second"] {
+        assert!(
+            db.get("a", row.as_bytes(), &Default::default())
+                .unwrap()
+                .is_some(),
+            "{row}"
+        );
+    }
+}
