@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 
 use crate::cell::SeqNo;
 use crate::error::Error;
@@ -70,71 +70,6 @@ impl Damage {
     }
 }
 
-/// The writes being inserted into one table's memtables, by their first sequence numbers.
-///
-/// Reads of the table see only what is below the smallest ([`Inserting::from`]: a call is
-/// seen whole or not at all, and the WAL keeps every segment from it on), and a write
-/// returns only once every write numbered before it in the table is in too: a caller who
-/// got its reply always reads its write, even while other writers of the table insert
-/// beside it.
-#[derive(Debug)]
-pub(crate) struct Inserting {
-    /// The smallest first sequence number in `open`, `SeqNo::MAX` when it is empty.
-    from: AtomicU64,
-    /// First sequence numbers of the writes inserting now, ascending (a leaf lock).
-    open: Mutex<Vec<SeqNo>>,
-    /// Notified whenever a write leaves `open`.
-    left: Condvar,
-}
-
-impl Default for Inserting {
-    fn default() -> Self {
-        Inserting {
-            from: AtomicU64::new(SeqNo::MAX),
-            open: Mutex::new(Vec::new()),
-            left: Condvar::new(),
-        }
-    }
-}
-
-impl Inserting {
-    /// The first sequence number of the oldest write still being inserted (`SeqNo::MAX` when
-    /// none is).
-    pub fn from(&self) -> SeqNo {
-        self.from.load(Ordering::SeqCst)
-    }
-
-    /// A write numbered from `first` starts inserting. Called under the store's write lock
-    /// right after its sequence numbers are taken, so numbers arrive in ascending order.
-    pub fn begin(&self, first: SeqNo) {
-        let mut open = self.open.lock();
-        debug_assert!(open.last().is_none_or(|&l| l < first));
-        open.push(first);
-        self.from.store(
-            open.first().copied().unwrap_or(SeqNo::MAX),
-            Ordering::SeqCst,
-        );
-    }
-
-    /// The write numbered from `first` has all its rows in: it leaves the set; then wait
-    /// until every write that began before it has left too (the lowest never waits, so this
-    /// always ends). The caller holds no other lock.
-    pub fn end(&self, first: SeqNo) {
-        let mut open = self.open.lock();
-        if let Some(at) = open.iter().position(|&s| s == first) {
-            open.remove(at);
-        }
-        self.from.store(
-            open.first().copied().unwrap_or(SeqNo::MAX),
-            Ordering::SeqCst,
-        );
-        self.left.notify_all();
-        while open.first().is_some_and(|&s| s < first) {
-            self.left.wait(&mut open);
-        }
-    }
-}
-
 /// The next table generation: one counter for the process, so a table dropped and re-created
 /// under its name never repeats a generation its predecessor had.
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
@@ -156,23 +91,18 @@ pub(crate) struct Table {
     pub flush_lock: Mutex<()>,
     /// Serializes compactions of this table (they run alongside flushes and ingests).
     pub compaction_lock: Mutex<()>,
-    /// Admits this table's writers one at a time: a writer holds it while it waits for room
-    /// (freezing a full memtable) and takes its place among the inserters, and, when its call
-    /// may fill the memtable, through its whole insert. Memtable freezes take it too.
+    /// Serializes this table's writers and memtable rotations: a writer holds it from its
+    /// wait for room through its memtable inserts (not across the group-commit fsync), so
+    /// one table's writes are inserted in sequence order and never into a frozen memtable.
     /// Writers of other tables never wait for it.
     pub writer: Mutex<()>,
     /// Writers of this table stalled for room wait here, with `writer`; notified after each
     /// flush and compaction round.
     pub room: Condvar,
-    /// The inserters' gate, taken after `writer` and before the store's write lock: writers
-    /// whose call fits in the active memtable hold it shared from before they take their
-    /// sequence numbers until their rows are in, so they insert side by side; freezing the
-    /// active memtable takes it exclusively, so nothing is ever inserted into a frozen
-    /// memtable and every call's rows go to the memtable that was active when it was
-    /// numbered (a newer memtable holds only newer sequence numbers).
-    pub inserters: RwLock<()>,
-    /// The writes being inserted into this table's memtables.
-    pub inserting: Inserting,
+    /// The first sequence number of the write being inserted into this table's memtables,
+    /// `SeqNo::MAX` when none is: reads of the table see only what is below it (a row is
+    /// atomic), and the WAL keeps every segment from it on.
+    pub inserting_from: AtomicU64,
     pub counters: TableCounters,
     /// Recent flushes, compactions and ingests.
     pub events: EventLog,
@@ -203,8 +133,7 @@ impl Table {
             compaction_lock: Mutex::new(()),
             writer: Mutex::new(()),
             room: Condvar::new(),
-            inserters: RwLock::new(()),
-            inserting: Inserting::default(),
+            inserting_from: AtomicU64::new(SeqNo::MAX),
             counters: TableCounters::default(),
             events: EventLog::default(),
             dropped: AtomicBool::new(false),

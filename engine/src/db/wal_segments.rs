@@ -92,7 +92,7 @@ impl DbInner {
             .iter()
             .map(|t| {
                 // This order: a write clears its mark only after its rows are in a memtable.
-                let inserting = t.inserting.from();
+                let inserting = t.inserting_from.load(Ordering::SeqCst);
                 inserting.min(t.version.load().min_unflushed_seq())
             })
             .min()
@@ -168,7 +168,8 @@ impl DbInner {
         };
         for t in self.catalog.tables() {
             let v = t.version.load();
-            let holds = t.inserting.from() <= oldest_max || v.min_unflushed_seq() <= oldest_max;
+            let holds = t.inserting_from.load(Ordering::SeqCst) <= oldest_max
+                || v.min_unflushed_seq() <= oldest_max;
             drop(v);
             if holds && !t.dropped.load(Ordering::Acquire) {
                 tracing::info!(table = %t.name, "flushing: its memtable holds the oldest WAL segment");

@@ -3,21 +3,18 @@
 //!
 //! A call is sized against the limits before anything is locked or allocated for it. Then,
 //! holding only its table's writer lock, it waits for room (bounded by
-//! `write_stall_timeout`) and takes its place among the table's inserters: beside the other
-//! writers when it fits in the active memtable, alone (freezing the memtable between rows
-//! once it is full) when it may not. Under the store-wide write lock it only takes its
-//! sequence numbers and appends one WAL record, so it never holds up writers of other tables
-//! for longer than that append. Reads of the table see none of it until every row is in and
-//! the record is durable, and it returns only after every write numbered before it in the
-//! table is in too. Lock order: table writer lock, inserters' gate, store write lock, sync
-//! lock. This file must never write the manifest or a table file.
+//! `write_stall_timeout`); under the store-wide write lock it only takes its sequence numbers
+//! and appends one WAL record, so it never holds up writers of other tables for longer than
+//! that append; it inserts its rows under the table's writer lock alone, freezing the
+//! memtable between rows once it is full; reads of the table see none of it until every row
+//! is in and the record is durable. This file must never write the manifest or a table file.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::Guard;
-use parking_lot::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::MutexGuard;
 
 use super::DbInner;
 use crate::cell::SeqNo;
@@ -159,8 +156,8 @@ fn check_call_totals(total: &CallSize, limits: &Limits, max_bytes: usize) -> Res
 
 /// A large call's fsync (`sync`) runs on a helper thread while this thread runs `insert`, and
 /// the call returns once both are done, so the reply still waits for the fsync (and
-/// visibility still follows it: reads of the table stop below a call until its insert has
-/// left `Table::inserting`). If no thread can be started the two run one after the other here.
+/// visibility still follows it: reads of the table stop below a call until its insert clears
+/// `inserting_from`). If no thread can be started the two run one after the other here.
 fn sync_while(sync: impl Fn() -> Result<()> + Sync, insert: impl FnOnce()) -> Result<()> {
     std::thread::scope(|s| {
         let syncing = std::thread::Builder::new()
@@ -205,17 +202,6 @@ impl EncodeBuffers {
             }
         }
     }
-}
-
-/// A writer's place among its table's inserters (`Table::inserters`).
-enum InsertersGate<'t> {
-    /// Beside the table's other writers whose calls fit in the active memtable.
-    Beside { _shared: RwLockReadGuard<'t, ()> },
-    /// Alone, with the table's writer lock: the call may freeze the memtable between rows.
-    Alone {
-        _writer: MutexGuard<'t, ()>,
-        exclusive: RwLockWriteGuard<'t, ()>,
-    },
 }
 
 /// What `row`'s cells add to a memtable's size.
@@ -286,7 +272,6 @@ impl DbInner {
             self.encode_buffers.give_back(frame);
             return Err(e);
         }
-        let gate = self.take_inserters_gate(&t, writer, &batch);
         let appended = self.append_call(&t, &mut batch, &mut frame, ncells, opts);
         self.encode_buffers.give_back(frame);
         let (wal_over_budget, own_syncer) = appended?;
@@ -296,12 +281,11 @@ impl DbInner {
         t.counters
             .cells_written
             .fetch_add(ncells, Ordering::Relaxed);
-        let first = batch.first_seq;
-        let last = first + ncells - 1;
+        let last = batch.first_seq + ncells - 1;
         let insert = || {
-            self.insert(&t, batch, &gate);
-            drop(gate);
-            t.inserting.end(first);
+            self.insert(&t, batch);
+            t.inserting_from.store(SeqNo::MAX, Ordering::SeqCst);
+            drop(writer);
         };
         let sync = || match self.options.sync_mode {
             SyncMode::None => Ok(()),
@@ -372,7 +356,7 @@ impl DbInner {
         w.current_max_seq = last;
         // Before anything says the record is durable: reads of this table stop below it
         // until every row is in the memtable.
-        t.inserting.begin(batch.first_seq);
+        t.inserting_from.store(batch.first_seq, Ordering::SeqCst);
         if self.options.sync_mode == SyncMode::None {
             self.catalog.visible_seq.fetch_max(last, Ordering::SeqCst);
         }
@@ -468,43 +452,9 @@ impl DbInner {
         }
     }
 
-    /// With `t`'s writer lock held and room made: the call's place among the table's
-    /// inserters. A call that fits in the active memtable (as it is now) inserts beside the
-    /// table's other such writers: it takes the gate shared and lets the writer lock go. A
-    /// call that may fill it inserts alone, keeping the writer lock and taking the gate
-    /// exclusively (once the writers inserting now are done), so it can freeze the memtable
-    /// between its rows. Taken before the sequence numbers, so a memtable is never frozen
-    /// between a call's numbering and its insert. Calls admitted side by side each fit
-    /// the memtable as it was when admitted, so together they overshoot its budget by
-    /// at most one call per writer inserting at once.
-    fn take_inserters_gate<'t>(
-        &self,
-        t: &'t Table,
-        writer: MutexGuard<'t, ()>,
-        batch: &WriteBatch,
-    ) -> InsertersGate<'t> {
-        let bytes = batch
-            .rows
-            .iter()
-            .fold(0usize, |sum, r| sum.saturating_add(row_charge(r)));
-        let active = t.version.load().active.approximate_bytes();
-        if active.saturating_add(bytes) < self.options.memtable_bytes {
-            let shared = t.inserters.read();
-            drop(writer);
-            InsertersGate::Beside { _shared: shared }
-        } else {
-            let exclusive = t.inserters.write();
-            InsertersGate::Alone {
-                _writer: writer,
-                exclusive,
-            }
-        }
-    }
-
-    /// Insert `batch` into `t`'s memtables. Beside other writers (`gate` shared) the call
-    /// fits in the active memtable and goes in whole. Alone (`gate` exclusive) it freezes the
-    /// active memtable between rows once it reaches its budget: one call overshoots a
-    /// memtable's budget by at most one row. A frozen memtable may then wait beyond
+    /// Insert `batch` into `t`'s memtables (caller holds `t.writer`), freezing the active
+    /// memtable between rows once it reaches its budget: one call overshoots a memtable's
+    /// budget by at most one row. A frozen memtable may then wait beyond
     /// `max_immutable_memtables` (the next write waits for room instead).
     ///
     /// When the whole call fits in the active memtable its rows go in in key order (each
@@ -513,7 +463,7 @@ impl DbInner {
     /// cold nodes from the top (rows arrive in any order, e.g. clickstream keys start with
     /// a random session id). Readers see none of the call until all of it is in, so the
     /// order inside it is invisible.
-    fn insert(&self, t: &Table, batch: WriteBatch, gate: &InsertersGate<'_>) {
+    fn insert(&self, t: &Table, batch: WriteBatch) {
         let budget = self.options.memtable_bytes;
         let mut active = t.version.load().active.clone();
         let mut seq = batch.first_seq;
@@ -525,21 +475,13 @@ impl DbInner {
             rows.push((seq, row));
             seq += n;
         }
-        let alone = match gate {
-            InsertersGate::Beside { .. } => None,
-            InsertersGate::Alone { exclusive, .. } => Some(exclusive),
-        };
-        let fits = alone.is_none() || active.approximate_bytes().saturating_add(bytes) < budget;
+        let fits = active.approximate_bytes().saturating_add(bytes) < budget;
         if fits {
             rows.sort_by(|a, b| a.1.row.cmp(&b.1.row));
         }
         for (first, row) in rows {
-            if let Some(exclusive) = alone
-                && !fits
-                && active.approximate_bytes() >= budget
-                && !active.is_empty()
-            {
-                self.rotate_active(t, exclusive);
+            if !fits && active.approximate_bytes() >= budget && !active.is_empty() {
+                self.rotate_memtable(t);
                 active = t.version.load().active.clone();
             }
             active.insert_row(row, first);
@@ -586,7 +528,7 @@ impl DbInner {
         // This order: a write marks itself inserting before its record can count as
         // durable, so a durable sequence number read first is never one half-inserted.
         let durable = self.catalog.visible_seq.load(Ordering::SeqCst);
-        let inserting = t.inserting.from();
+        let inserting = t.inserting_from.load(Ordering::SeqCst);
         durable.min(inserting.saturating_sub(1))
     }
 
@@ -617,16 +559,8 @@ impl DbInner {
         self.rotate_memtable(t);
     }
 
-    /// Freeze `t`'s active memtable (caller holds `t.writer`, or is recovery), once the
-    /// writers inserting into it are done.
+    /// Freeze `t`'s active memtable (caller holds `t.writer`, or is recovery).
     pub(super) fn rotate_memtable(&self, t: &Table) {
-        let exclusive = t.inserters.write();
-        self.rotate_active(t, &exclusive);
-    }
-
-    /// Freeze `t`'s active memtable; `_exclusive` is the inserters' gate, so no write is
-    /// being inserted into it.
-    fn rotate_active(&self, t: &Table, _exclusive: &RwLockWriteGuard<'_, ()>) {
         let rotated = t.install(|v| {
             if v.active.is_empty() {
                 return false;
