@@ -604,14 +604,18 @@ impl DbInner {
     }
 
     /// Mark the store closed, wake the background threads and wait for them to end (a round
-    /// already running is finished first). Never called from a background thread.
+    /// already running is finished first). A background thread that drops the last handle
+    /// itself (one held by its round) does not wait for itself: it ends after the round.
     fn stop_background_threads(&self) {
         self.closed.store(true, Ordering::Release);
         self.signal_flush();
         self.signal_compaction();
         let handles: Vec<_> = self.bg.lock().drain(..).collect();
+        let me = std::thread::current().id();
         for h in handles {
-            let _ = h.join();
+            if h.thread().id() != me {
+                let _ = h.join();
+            }
         }
     }
 }

@@ -89,3 +89,39 @@ fn dropping_the_last_handle_mid_round_unlocks_the_directory_at_once() {
     let db = Db::open(dir.path(), crate::options::DbOptions::default()).unwrap();
     assert!(has(&db, "kept"));
 }
+
+/// The last handle dropped by a background thread itself (its round held a clone): the drop
+/// stops the other thread and does not wait for its own, and the store still goes away.
+#[test]
+fn a_background_thread_dropping_the_last_handle_does_not_wait_for_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), crate::options::DbOptions::default()).unwrap();
+    db.create_table("t", vec![crate::options::FamilyOptions::new("f")])
+        .unwrap();
+    db.mutate_row("t", put("kept")).unwrap();
+    let (dropped_tx, dropped_rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let held = db.clone();
+    *db.inner.hooks.before_compaction.lock() = Some(Box::new(move || {
+        let _ = dropped_rx.recv_timeout(std::time::Duration::from_secs(60));
+        drop(held);
+        let _ = done_tx.send(());
+    }));
+    db.inner.signal_compaction();
+    drop(db);
+    dropped_tx.send(()).unwrap();
+    done_rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the background thread's drop of the last handle did not return");
+    let start = std::time::Instant::now();
+    let reopened = loop {
+        // The round that dropped the store ends right after its hook returns.
+        match Db::open(dir.path(), crate::options::DbOptions::default()) {
+            Err(crate::Error::Locked { .. }) if start.elapsed().as_secs() < 60 => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other.unwrap(),
+        }
+    };
+    assert!(has(&reopened, "kept"));
+}
