@@ -64,6 +64,15 @@ fn sequence_numbers_are_not_reused_after_a_restart() {
     assert!(has(&db, "old0") && has(&db, "old2"));
 }
 
+/// A store with its background threads running, table `t` and one row, `kept`, in its WAL.
+fn open_running_with_one_write(dir: &std::path::Path) -> Db {
+    let db = Db::open(dir, crate::options::DbOptions::default()).unwrap();
+    db.create_table("t", vec![crate::options::FamilyOptions::new("f")])
+        .unwrap();
+    db.mutate_row("t", put("kept")).unwrap();
+    db
+}
+
 /// The last handle dropped without `close` while a background thread is in a round: the
 /// drop waits for the round, so the directory is unlocked when it returns and a reopen right
 /// after it finds the store (before, it found the directory locked by the departing store
@@ -71,10 +80,7 @@ fn sequence_numbers_are_not_reused_after_a_restart() {
 #[test]
 fn dropping_the_last_handle_mid_round_unlocks_the_directory_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), crate::options::DbOptions::default()).unwrap();
-    db.create_table("t", vec![crate::options::FamilyOptions::new("f")])
-        .unwrap();
-    db.mutate_row("t", put("kept")).unwrap();
+    let db = open_running_with_one_write(dir.path());
     let (entered_tx, entered_rx) = std::sync::mpsc::channel();
     *db.inner.hooks.before_compaction.lock() = Some(Box::new(move || {
         let _ = entered_tx.send(());
@@ -95,10 +101,7 @@ fn dropping_the_last_handle_mid_round_unlocks_the_directory_at_once() {
 #[test]
 fn a_background_thread_dropping_the_last_handle_does_not_wait_for_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), crate::options::DbOptions::default()).unwrap();
-    db.create_table("t", vec![crate::options::FamilyOptions::new("f")])
-        .unwrap();
-    db.mutate_row("t", put("kept")).unwrap();
+    let db = open_running_with_one_write(dir.path());
     let (dropped_tx, dropped_rx) = std::sync::mpsc::channel::<()>();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let held = db.clone();
