@@ -1,6 +1,7 @@
 //! Engine benchmarks: batched writes per sync mode (synthetic rows, and the clickstream CSV
 //! parsed by the loader as `compare` writes it), concurrent small writes, point gets (hit,
-//! miss), and scans of whole rows and of one family. Figures and commands:
+//! miss), scans of whole rows and of one family, and a major compaction of four files.
+//! Figures and commands:
 //! docs/benchmarks.md.
 //!
 //! Run: `cargo bench -p strata-benches --bench engine`
@@ -301,8 +302,58 @@ fn read_group(c: &mut Criterion, db: &strata_engine::Db, name: &str) {
     g.finish();
 }
 
+/// A major compaction of four flushed files that overlap in key range, their rows either
+/// all distinct (each row written once, as a stream of new events leaves them) or the same
+/// rows written four times (each column four versions).
+fn compaction(c: &mut Criterion) {
+    const ROWS: u64 = 20_000;
+    let mut g = c.benchmark_group("compaction_4_files");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(4 * ROWS * cells_per_row() as u64));
+    for (name, distinct) in [("distinct_rows", true), ("same_rows", false)] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e:?}"));
+                    let db = strata_engine::Db::open(
+                        dir.path(),
+                        strata_engine::DbOptions {
+                            sync_mode: SyncMode::None,
+                            background_threads: false,
+                            ..strata_engine::DbOptions::default()
+                        },
+                    )
+                    .unwrap_or_else(|e| panic!("open store: {e:?}"));
+                    db.create_table("t", strata_benches::families())
+                        .unwrap_or_else(|e| panic!("create table: {e:?}"));
+                    let mut rng = StdRng::seed_from_u64(5);
+                    for pass in 0..4 {
+                        let rows: Vec<RowMutation> = (0..ROWS)
+                            .map(|i| row(if distinct { i * 4 + pass } else { i }, &mut rng))
+                            .collect();
+                        for batch in rows.chunks(1000) {
+                            db.mutate_rows("t", batch.to_vec())
+                                .unwrap_or_else(|e| panic!("write: {e:?}"));
+                        }
+                        db.flush("t").unwrap_or_else(|e| panic!("flush: {e:?}"));
+                    }
+                    (dir, db)
+                },
+                |(dir, db)| {
+                    db.compact("t", true)
+                        .unwrap_or_else(|e| panic!("compact: {e:?}"));
+                    (dir, db)
+                },
+                criterion::BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    compaction,
     writes,
     csv_writes,
     concurrent_writes,

@@ -17,6 +17,10 @@
 //! - Nothing above the visible (acknowledged) sequence number at the compaction's start
 //!   takes part in a decision: a reader's snapshot may exclude it.
 //!
+//! - A family of a row that holds only puts, one per column (each cell written once, the
+//!   common case), keeps exactly its live, unexpired puts: the general rules come to that
+//!   whatever lies outside, so it is decided without them (`single_puts`).
+//!
 //! This module must never do I/O: it maps entries to entries.
 
 use std::collections::HashSet;
@@ -24,7 +28,9 @@ use std::collections::HashSet;
 use super::summary::FileSummary;
 use crate::cell::{CellKind, InternalCell, SeqNo, Timestamp};
 use crate::table::FamilySchema;
-use crate::visibility::{FamilyRules, columns, replay, split_family, write_order};
+use crate::visibility::{
+    FamilyRules, columns, replay, sole_put_visible, split_family, write_order,
+};
 
 /// The sequence-number floor for delete markers of a whole compaction: the oldest entry that
 /// may remain outside it, in the files `outside` it, or at or above `cap` (the memtables'
@@ -108,10 +114,9 @@ impl<'a> Gc<'a> {
     /// Append to `out` the entries of one row (all families, internal order) that a read
     /// could still need.
     pub fn row(&mut self, entries: &[InternalCell], out: &mut Vec<InternalCell>) {
-        let Some(first) = entries.first() else {
-            return;
-        };
-        self.outside.bounds(&first.row, &mut self.bounds);
+        // The row's bounds (a bloom probe of every file outside) are looked up only for a
+        // family that needs them: one whose columns are single puts does not.
+        let mut bounded = false;
         let mut i = 0;
         while let Some(first) = entries.get(i) {
             let fam = &first.family;
@@ -122,16 +127,41 @@ impl<'a> Gc<'a> {
                 .unwrap_or(rest.len());
             if let Some(f) = self.schema.iter().find(|f| *f.options.name == **fam) {
                 let rules = FamilyRules::new(f, self.now);
-                gc_family(
-                    rest.get(..len).unwrap_or_default(),
-                    &rules,
-                    &self.bounds,
-                    out,
-                );
+                let family = rest.get(..len).unwrap_or_default();
+                if single_puts(family) {
+                    // No marker and one put per column: each put is its column's whole
+                    // history here, and nothing else here can cover or mask it. Below the
+                    // floor, replaying a lone put keeps it (at least one version is kept);
+                    // at or above it, a lone put masks nothing and is masked by nothing.
+                    // So it stays exactly when it is live and not expired, whatever lies
+                    // outside: the general path's answer, without its per-column sets.
+                    out.extend(
+                        family
+                            .iter()
+                            .filter(|c| sole_put_visible(&rules, c.seq, c.ts))
+                            .cloned(),
+                    );
+                } else {
+                    if !bounded {
+                        self.outside.bounds(&first.row, &mut self.bounds);
+                        bounded = true;
+                    }
+                    gc_family(family, &rules, &self.bounds, out);
+                }
             }
             i += len;
         }
     }
+}
+
+/// Whether one family's entries of one row (internal order: a column's entries are
+/// neighbours) are only puts, one per column.
+fn single_puts(entries: &[InternalCell]) -> bool {
+    entries.iter().all(|c| c.kind == CellKind::Put)
+        && entries.windows(2).all(|w| match w {
+            [a, b] => a.qualifier != b.qualifier,
+            _ => true,
+        })
 }
 
 /// GC of one family's entries of one row.
@@ -377,6 +407,78 @@ mod tests {
             run_gc(cells, &schema(1, 0), 0, &[], u64::MAX),
             vec![1_500, 1, 1_501, 2]
         );
+    }
+
+    #[test]
+    fn single_puts_are_kept_as_the_general_rules_keep_them() {
+        // Rows whose columns are one put each take the short path; it must agree with the
+        // general path (bounds from the files outside, per-column replay) in every case:
+        // expired or not, from a re-created family or not, below or above the floor,
+        // acknowledged or not.
+        let now = 1_000_000_000;
+        let ts_of = [1, now - 5_000_000, now, now + 1];
+        let outsides = [vec![], vec![file(1, 1, 0)], vec![file(5, 9, 2)]];
+        let mut cases = 0;
+        for keep in [1, 3] {
+            for ttl in [0, 2, 10] {
+                for created_seq in [0, 4] {
+                    for outside in &outsides {
+                        for min_unflushed in [u64::MAX, 3] {
+                            let mut s = schema(keep, ttl);
+                            s[0].created_seq = created_seq;
+                            let rules = FamilyRules::new(&s[0], now);
+                            let mut v: Vec<InternalCell> = (0..8u64)
+                                .map(|i| {
+                                    let seq = [1, 2, 4, 6, 999, 1_000, 1_001, 5_000][i as usize];
+                                    e(CellKind::Put, &format!("q{i}"), ts_of[i as usize % 4], seq)
+                                })
+                                .collect();
+                            v.sort();
+                            assert!(single_puts(&v));
+                            let summaries = || outside.iter().map(FileSummary::from_meta).collect();
+                            let mut gc = Gc::new(
+                                Outside {
+                                    files: summaries(),
+                                    min_unflushed,
+                                    snapshot: 1_000,
+                                },
+                                &s,
+                                now,
+                            );
+                            let mut short = Vec::new();
+                            gc.row(&v, &mut short);
+                            let general_outside = Outside {
+                                files: summaries(),
+                                min_unflushed,
+                                snapshot: 1_000,
+                            };
+                            let mut bounds = RowBounds {
+                                floor: 0,
+                                snapshot: 0,
+                                markers: Vec::new(),
+                            };
+                            general_outside.bounds(b"r", &mut bounds);
+                            let mut general = Vec::new();
+                            gc_family(&v, &rules, &bounds, &mut general);
+                            assert_eq!(
+                                short, general,
+                                "keep {keep} ttl {ttl} created {created_seq}"
+                            );
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 72);
+        // Two puts of one column, or a marker, take the general path.
+        let two = vec![e(CellKind::Put, "a", 2, 2), e(CellKind::Put, "a", 1, 1)];
+        assert!(!single_puts(&two));
+        let marked = vec![
+            e(CellKind::DeleteFamily, "", MARKER_TS, 3),
+            e(CellKind::Put, "a", 1, 1),
+        ];
+        assert!(!single_puts(&marked));
     }
 
     #[test]
