@@ -19,14 +19,21 @@
 //!
 //! - A family of a row that holds only puts, one per column (each cell written once, the
 //!   common case), keeps exactly its live, unexpired puts: the general rules come to that
-//!   whatever lies outside, so it is decided without them (`single_puts`).
+//!   whatever lies outside, so it is decided without them (`single_puts`), on the cells
+//!   borrowed from the inputs' blocks; only a family that needs the general rules becomes
+//!   owned entries.
 //!
-//! This module must never do I/O: it maps entries to entries.
+//! This module must never do I/O: it maps the inputs' entries to those kept.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use super::summary::FileSummary;
-use crate::cell::{CellKind, InternalCell, SeqNo, Timestamp};
+use crate::cell::{CellKind, CellRef, InternalCell, SeqNo, Timestamp};
+use crate::error::Result;
+use crate::sstable::{CellView, FamilyCells};
 use crate::table::FamilySchema;
 use crate::visibility::{
     FamilyRules, columns, replay, sole_put_visible, split_family, write_order,
@@ -88,69 +95,148 @@ impl Outside<'_> {
     }
 }
 
-/// Keeps rows of one compaction (reusing its buffers between rows).
+/// One family a compaction keeps: its name and rules.
+pub(crate) struct KeptFamily {
+    pub name: Arc<str>,
+    pub rules: FamilyRules,
+}
+
+/// Keeps rows of one compaction, family by family (reusing its buffers between rows).
 pub(crate) struct Gc<'a> {
     outside: Outside<'a>,
-    schema: &'a [FamilySchema],
-    now: Timestamp,
+    /// The schema's families in name order (internal order); entries of any other family
+    /// (dropped) are not kept.
+    families: Vec<KeptFamily>,
+    /// The row `bounds` were looked up for.
+    bounds_row: Option<Bytes>,
     bounds: RowBounds,
+    /// A family's entries when they take the general rules (reused).
+    entries: Vec<InternalCell>,
+    kept: Vec<InternalCell>,
 }
 
 impl<'a> Gc<'a> {
     /// GC for a compaction whose non-inputs are `outside`, under `schema` at time `now`.
-    pub fn new(outside: Outside<'a>, schema: &'a [FamilySchema], now: Timestamp) -> Gc<'a> {
+    pub fn new(outside: Outside<'a>, schema: &[FamilySchema], now: Timestamp) -> Gc<'a> {
+        let mut families: Vec<KeptFamily> = schema
+            .iter()
+            .map(|f| KeptFamily {
+                name: f.name.clone(),
+                rules: FamilyRules::new(f, now),
+            })
+            .collect();
+        families.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         Gc {
             outside,
-            schema,
-            now,
+            families,
+            bounds_row: None,
             bounds: RowBounds {
                 floor: 0,
                 snapshot: 0,
                 markers: Vec::new(),
             },
+            entries: Vec::new(),
+            kept: Vec::new(),
         }
     }
 
-    /// Append to `out` the entries of one row (all families, internal order) that a read
-    /// could still need.
-    pub fn row(&mut self, entries: &[InternalCell], out: &mut Vec<InternalCell>) {
-        // The row's bounds (a bloom probe of every file outside) are looked up only for a
-        // family that needs them: one whose columns are single puts does not.
-        let mut bounded = false;
-        let mut i = 0;
-        while let Some(first) = entries.get(i) {
-            let fam = &first.family;
-            let rest = entries.get(i..).unwrap_or_default();
-            let len = rest
-                .iter()
-                .position(|c| c.family != *fam)
-                .unwrap_or(rest.len());
-            if let Some(f) = self.schema.iter().find(|f| *f.options.name == **fam) {
-                let rules = FamilyRules::new(f, self.now);
-                let family = rest.get(..len).unwrap_or_default();
-                if single_puts(family) {
-                    // No marker and one put per column: each put is its column's whole
-                    // history here, and nothing else here can cover or mask it. Below the
-                    // floor, replaying a lone put keeps it (at least one version is kept);
-                    // at or above it, a lone put masks nothing and is masked by nothing.
-                    // So it stays exactly when it is live and not expired, whatever lies
-                    // outside: the general path's answer, without its per-column sets.
-                    out.extend(
-                        family
-                            .iter()
-                            .filter(|c| sole_put_visible(&rules, c.seq, c.ts))
-                            .cloned(),
-                    );
-                } else {
-                    if !bounded {
-                        self.outside.bounds(&first.row, &mut self.bounds);
-                        bounded = true;
-                    }
-                    gc_family(family, &rules, &self.bounds, out);
+    /// The families kept, in internal order: a row's families are handed to
+    /// [`Gc::family`] by their place here.
+    pub fn families(&self) -> &[KeptFamily] {
+        &self.families
+    }
+
+    /// Hand to `keep`, in internal order, the cells of family `slot` (its place in
+    /// [`Gc::families`]) of row `row` that a read could still need; `cells` are all the
+    /// inputs' entries of that family of the row, in internal order.
+    pub fn family(
+        &mut self,
+        row: &Bytes,
+        slot: usize,
+        cells: &[CellView<'_>],
+        mut keep: impl FnMut(&CellRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let Some(fam) = self.families.get(slot) else {
+            return Ok(());
+        };
+        let one_put_per_column = FamilyCells {
+            family: slot,
+            cells,
+        }
+        .one_put_per_column();
+        if one_put_per_column {
+            // The short path of `family_entries` (see there), on the borrowed cells.
+            for c in cells {
+                if sole_put_visible(&fam.rules, c.seq, c.ts) {
+                    keep(&CellRef {
+                        row,
+                        family: &fam.name,
+                        kind: c.kind,
+                        qualifier: c.qualifier,
+                        ts: c.ts,
+                        seq: c.seq,
+                        value: c.value,
+                    })?;
                 }
             }
-            i += len;
+            return Ok(());
         }
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.clear();
+        entries.extend(cells.iter().map(|c| InternalCell {
+            row: row.clone(),
+            family: fam.name.clone(),
+            kind: c.kind,
+            qualifier: c.qualifier_bytes(),
+            ts: c.ts,
+            seq: c.seq,
+            value: c.value_bytes(),
+        }));
+        let mut kept = std::mem::take(&mut self.kept);
+        kept.clear();
+        self.family_entries(row, slot, &entries, &mut kept);
+        let result = kept.iter().try_for_each(|c| keep(&c.as_ref()));
+        entries.clear();
+        kept.clear();
+        self.entries = entries;
+        self.kept = kept;
+        result
+    }
+
+    /// Append to `out` the entries of family `slot` of row `row` (internal order) that a
+    /// read could still need.
+    fn family_entries(
+        &mut self,
+        row: &Bytes,
+        slot: usize,
+        entries: &[InternalCell],
+        out: &mut Vec<InternalCell>,
+    ) {
+        let Some(fam) = self.families.get(slot) else {
+            return;
+        };
+        if single_puts(entries) {
+            // No marker and one put per column: each put is its column's whole history
+            // here, and nothing else here can cover or mask it. Below the floor, replaying
+            // a lone put keeps it (at least one version is kept); at or above it, a lone
+            // put masks nothing and is masked by nothing. So it stays exactly when it is
+            // live and not expired, whatever lies outside: the general path's answer,
+            // without its per-column sets.
+            out.extend(
+                entries
+                    .iter()
+                    .filter(|c| sole_put_visible(&fam.rules, c.seq, c.ts))
+                    .cloned(),
+            );
+            return;
+        }
+        // The row's bounds (a bloom probe of every file outside) are looked up only for a
+        // family that needs them, once per row.
+        if self.bounds_row.as_ref() != Some(row) {
+            self.outside.bounds(row, &mut self.bounds);
+            self.bounds_row = Some(row.clone());
+        }
+        gc_family(entries, &fam.rules, &self.bounds, out);
     }
 }
 
@@ -306,7 +392,7 @@ mod tests {
         };
         let mut gc = Gc::new(outside, s, now);
         let mut out = Vec::new();
-        gc.row(&v, &mut out);
+        gc.family_entries(&Bytes::from_static(b"r"), 0, &v, &mut out);
         out.iter().map(|c| c.seq).collect()
     }
 
@@ -446,7 +532,7 @@ mod tests {
                                 now,
                             );
                             let mut short = Vec::new();
-                            gc.row(&v, &mut short);
+                            gc.family_entries(&Bytes::from_static(b"r"), 0, &v, &mut short);
                             let general_outside = Outside {
                                 files: summaries(),
                                 min_unflushed,

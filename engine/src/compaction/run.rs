@@ -1,4 +1,5 @@
-//! One compaction run: merge the input files' entries row by row, keep what GC keeps, write
+//! One compaction run: merge the input files' rows (`sstable::WalkMerge`, cells borrowed from
+//! their blocks), keep what GC keeps family by family, write
 //! output files of about `TARGET_FILE_BYTES`, and swap inputs for outputs with one catalog
 //! commit and one version install. A failure before the commit leaves the inputs in place and
 //! releases every output.
@@ -14,10 +15,11 @@ use std::time::Instant;
 use super::gc::{Gc, Outside};
 use super::summary::FileSummary;
 use crate::catalog::{Catalog, NewFile};
-use crate::cell::{InternalCell, now_micros};
+use crate::cell::{CellRef, SeqNo, now_micros};
 use crate::error::Result;
 use crate::events::EventKind;
-use crate::merge::{CellSource, MergeIter};
+use crate::scratch::recycle;
+use crate::sstable::{CellView, WalkMerge};
 use crate::table::Table;
 use crate::version::{FileHandle, TableVersion};
 
@@ -50,45 +52,51 @@ pub(super) fn run(
         snapshot: catalog.snapshots.horizon(&catalog.visible_seq),
     };
     let mut gc = Gc::new(outside, &schema, now);
-    let mut sources: Vec<CellSource> = Vec::new();
+    let names: Vec<Arc<str>> = gc.families().iter().map(|f| f.name.clone()).collect();
+    let mut walks = Vec::with_capacity(inputs.len());
     let mut bytes_in = 0;
     for f in &inputs {
         bytes_in += f.meta.size;
-        sources.push(Box::new(f.reader.iter(Bound::Unbounded, None)?));
+        walks.push(
+            f.reader
+                .walk_rows(Bound::Unbounded, Bound::Unbounded, &names, SeqNo::MAX)?
+                .with_keys(),
+        );
     }
-    let mut merge = MergeIter::new(sources);
+    let mut merge = WalkMerge::new(walks)?;
     let mut outputs: Vec<Arc<FileHandle>> = Vec::new();
     let mut builder: Option<NewFile> = None;
-    let mut row: Vec<InternalCell> = Vec::new();
-    let mut kept: Vec<InternalCell> = Vec::new();
+    // The output builder's own family strings (found by address, not by name), per slot.
+    let mut builder_names: Vec<Arc<str>> = Vec::new();
+    // Scratch reused from row to row, emptied before the blocks it borrows change.
+    let mut views: Vec<CellView<'static>> = Vec::new();
     let result: Result<()> = (|| {
-        let mut next = merge.next().transpose()?;
-        while let Some(first) = next.take() {
-            row.clear();
-            let key = first.row.clone();
-            row.push(first);
-            loop {
-                match merge.next().transpose()? {
-                    Some(c) if c.row == key => row.push(c),
-                    other => {
-                        next = other;
-                        break;
+        while let Some(key) = merge.next_row()? {
+            let mut row_views: Vec<CellView<'_>> = recycle(std::mem::take(&mut views));
+            for slot in 0..names.len() {
+                row_views.clear();
+                merge.push_family(slot, &mut row_views)?;
+                if row_views.is_empty() {
+                    continue;
+                }
+                gc.family(&key, slot, &row_views, |c| {
+                    if builder.is_none() {
+                        let b = catalog.new_file(t)?;
+                        builder_names = names
+                            .iter()
+                            .map(|n| b.builder.family_name(n).unwrap_or_else(|| n.clone()))
+                            .collect();
+                        builder = Some(b);
                     }
-                }
+                    let Some(b) = builder.as_mut() else {
+                        return Ok(());
+                    };
+                    let family = builder_names.get(slot).map_or(c.family, |n| &**n);
+                    b.builder.add(&CellRef { family, ..*c })
+                })?;
             }
-            kept.clear();
-            gc.row(&row, &mut kept);
-            if kept.is_empty() {
-                continue;
-            }
-            if builder.is_none() {
-                builder = Some(catalog.new_file(t)?);
-            }
-            if let Some(b) = builder.as_mut() {
-                for c in &kept {
-                    b.builder.add(&c.as_ref())?;
-                }
-            }
+            views = recycle(row_views);
+            // Files are cut between rows.
             if builder
                 .as_ref()
                 .is_some_and(|b| b.builder.estimated_size() >= TARGET_FILE_BYTES)

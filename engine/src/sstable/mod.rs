@@ -26,11 +26,13 @@ mod row_walk;
 mod table_file;
 #[cfg(test)]
 mod tests;
+mod walk_merge;
 
 pub use builder::{RowCell, TableBuilder};
 pub use iter::TableIter;
 pub use reader::{ReadStats, TableReader};
 pub(crate) use row_walk::{CellView, FamilyCells, RowWalk};
+pub(crate) use walk_merge::WalkMerge;
 
 /// What a builder needs to know: the families the file may contain, with their options
 /// (compression, block size, bloom filter).
