@@ -1,10 +1,10 @@
-//! `MergeIter`: the k-way merge of a read's or a compaction's sources (memtable cursors,
+//! `MergeIter`: the k-way merge of a read's sources (memtable cursors,
 //! table file iterators) into one stream in the internal cell order (`cell.rs`); equal
 //! entries come out in source order. A heap of the sources' next entries whose top is
 //! replaced in place by its source's next entry (one sift down per entry, not a pop and a
-//! push). Forward scans of overlapping files with no memtable row in range merge row by row
-//! instead (`scan/row_merge.rs`, docs/design/read-path.md section 2); this merge serves
-//! everything else (memtables, many files, gets, compaction).
+//! push). Forward scans of overlapping files with no memtable row in range, and compaction,
+//! merge files row by row instead (`sstable/walk_merge.rs`, docs/design/read-path.md
+//! section 2); this merge serves everything else (memtables, many files, gets).
 //!
 //! This module must never interpret entries (visibility belongs to `visibility.rs`).
 
