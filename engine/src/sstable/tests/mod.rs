@@ -1,8 +1,9 @@
 //! SSTable tests, one file per concern: `round_trip.rs` (writer and reader against a sorted
 //! `Vec` model, one-family reads, global seq, bloom), `builder.rs` (order and family checks,
 //! abandon, fsync), `corruption.rs` (damage and truncation detection), `cache.rs` (block cache
-//! behaviour). They own no state outside their temp dirs and must stay small and fast (no
-//! timing assertions). This file holds the shared helpers.
+//! behaviour), `walk_merge.rs` (several files merged row by row). They own no state outside
+//! their temp dirs and must stay small and fast (no timing assertions). This file holds the
+//! shared helpers.
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
@@ -22,6 +23,7 @@ mod builder;
 mod cache;
 mod corruption;
 mod round_trip;
+mod walk_merge;
 
 pub(super) fn fam(
     name: &str,
