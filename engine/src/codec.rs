@@ -328,6 +328,35 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// `take_varint` accepts exactly what `Reader::varint64` accepts, with the same value
+    /// and length.
+    fn agrees_with_the_reader(bytes: &[u8]) {
+        let mut pos = 0;
+        let fast = take_varint(bytes, &mut pos).map(|v| (v, pos));
+        let mut r = Reader::new(bytes);
+        let slow = r.varint64().ok().map(|v| (v, r.pos()));
+        assert_eq!(fast, slow, "{bytes:02x?}");
+    }
+
+    #[test]
+    fn take_varint_agrees_with_the_reader_on_every_two_byte_input() {
+        agrees_with_the_reader(&[]);
+        for b0 in 0..=255u8 {
+            agrees_with_the_reader(&[b0]);
+            for b1 in 0..=255u8 {
+                agrees_with_the_reader(&[b0, b1]);
+                agrees_with_the_reader(&[b0, b1, 0x01]);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn take_varint_agrees_with_the_reader_on_any_input(bytes in proptest::collection::vec(any::<u8>(), 0..12)) {
+            agrees_with_the_reader(&bytes);
+        }
+    }
+
     #[test]
     fn varint_edges_round_trip() {
         for v in [
