@@ -183,15 +183,11 @@ impl ReadPlan {
             return;
         };
         scratch.clear();
-        scratch.extend(fc.cells.iter().map(|c| InternalCell {
-            row: Bytes::new(),
-            family: plan.name.clone(),
-            kind: c.kind,
-            qualifier: c.qualifier_bytes(),
-            ts: c.ts,
-            seq: c.seq,
-            value: c.value_bytes(),
-        }));
+        scratch.extend(
+            fc.cells
+                .iter()
+                .map(|c| c.entry(Bytes::new(), plan.name.clone())),
+        );
         self.resolve_family(plan, scratch, out);
         scratch.clear();
     }

@@ -188,15 +188,7 @@ impl<'a> Gc<'a> {
         }
         let mut entries = std::mem::take(&mut self.entries);
         entries.clear();
-        entries.extend(cells.iter().map(|c| InternalCell {
-            row: row.clone(),
-            family: fam.name.clone(),
-            kind: c.kind,
-            qualifier: c.qualifier_bytes(),
-            ts: c.ts,
-            seq: c.seq,
-            value: c.value_bytes(),
-        }));
+        entries.extend(cells.iter().map(|c| c.entry(row.clone(), fam.name.clone())));
         let mut kept = std::mem::take(&mut self.kept);
         kept.clear();
         self.general(row, slot, &entries, &mut kept);

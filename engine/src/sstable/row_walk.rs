@@ -21,7 +21,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crate::cell::{CellKind, SeqNo, Timestamp};
+use crate::cell::{CellKind, InternalCell, SeqNo, Timestamp};
 use crate::error::Result;
 use crate::scratch::recycle;
 
@@ -57,6 +57,20 @@ impl CellView<'_> {
     pub fn value_bytes(&self) -> Bytes {
         // Checked against the key when the view was made: this cannot fail.
         self.block.value(&self.meta, self.key).unwrap_or_default()
+    }
+
+    /// The cell as an owned entry of row `row` and family `family` (its qualifier and
+    /// value shared with the block, not copied), for the rules that work on entries.
+    pub fn entry(&self, row: Bytes, family: Arc<str>) -> InternalCell {
+        InternalCell {
+            row,
+            family,
+            kind: self.kind,
+            qualifier: self.qualifier_bytes(),
+            ts: self.ts,
+            seq: self.seq,
+            value: self.value_bytes(),
+        }
     }
 }
 

@@ -50,15 +50,7 @@ fn merged_walks_return_every_cell_of_every_file_in_internal_order() {
         for (slot, name) in family_names.iter().enumerate() {
             let mut views = Vec::new();
             merge.push_family(slot, &mut views).unwrap();
-            got.extend(views.iter().map(|v| InternalCell {
-                row: key.clone(),
-                family: name.clone(),
-                kind: v.kind,
-                qualifier: v.qualifier_bytes(),
-                ts: v.ts,
-                seq: v.seq,
-                value: v.value_bytes(),
-            }));
+            got.extend(views.iter().map(|v| v.entry(key.clone(), name.clone())));
         }
     }
     assert_eq!(got.len(), cells.len());
