@@ -277,6 +277,21 @@ fn read_group(c: &mut Criterion, db: &strata_engine::Db, name: &str) {
             black_box(n)
         })
     });
+    // The same rows lent (`next_borrowed`): no reference count or copy per cell.
+    g.bench_function("whole_table_cells_lent", |b| {
+        b.iter(|| {
+            let mut scan = db
+                .scan("t", ScanOptions::default())
+                .unwrap_or_else(|e| panic!("scan: {e:?}"));
+            let mut n = 0usize;
+            while let Some(r) = scan.next_borrowed(|_, cells| {
+                cells.iter().map(|c| c.value.len()).sum::<usize>() + cells.len()
+            }) {
+                n += r.unwrap_or_else(|e| panic!("row: {e:?}"));
+            }
+            black_box(n)
+        })
+    });
     g.throughput(Throughput::Elements(READ_ROWS * 4));
     g.bench_function("one_family_payment_info_cells", |b| {
         b.iter(|| {

@@ -74,7 +74,7 @@ pub use error::{Error, Result};
 pub use events::{EventKind, RECENT_EVENTS, TableEvent};
 pub use mutation::{Mutation, RowMutation, WriteStats};
 pub use options::{Compression, DbOptions, FamilyOptions, Limits, SyncMode};
-pub use row::{Cell, ColumnSelector, ReadOptions, Row, ScanOptions, TimeRange};
+pub use row::{BorrowedCell, Cell, ColumnSelector, ReadOptions, Row, ScanOptions, TimeRange};
 pub use scan::{ReverseWindows, RowScanner};
 pub use stats::{FamilyStats, LevelStats, StoreStats, TableDescription, TableStats};
 

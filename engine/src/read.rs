@@ -17,8 +17,8 @@ use bytes::Bytes;
 
 use crate::cell::{CellKind, InternalCell, Timestamp};
 use crate::error::{Error, Result};
-use crate::row::{Cell, ReadOptions, TimeRange};
-use crate::sstable::FamilyCells;
+use crate::row::{BorrowedCell, Cell, ReadOptions, TimeRange};
+use crate::sstable::{CellView, FamilyCells};
 use crate::table::FamilySchema;
 use crate::visibility::{FamilyRules, columns, put_versions, split_family, visible_versions};
 
@@ -124,10 +124,51 @@ impl ReadPlan {
     /// request's version count apply within them as in `resolve_row`. Returns false, adding
     /// nothing, when a cell is a delete marker.
     pub(crate) fn resolve_views(&self, fc: &FamilyCells<'_>, out: &mut Vec<Cell>) -> bool {
+        self.resolve_views_with(fc, |family, c| {
+            out.push(Cell {
+                family: family.clone(),
+                qualifier: c.qualifier_bytes(),
+                timestamp: c.ts,
+                value: c.value_bytes(),
+            })
+        })
+    }
+
+    /// [`ReadPlan::resolve_views`] lending the cells instead: each visible cell goes to
+    /// `emit` as a borrowed cell of the blocks (no reference count taken), for
+    /// `RowScanner::next_borrowed`. Returns false, emitting nothing, when a cell is a delete
+    /// marker.
+    pub(crate) fn lend_views<'a>(
+        &'a self,
+        fc: &FamilyCells<'a>,
+        out: &mut Vec<BorrowedCell<'a>>,
+    ) -> bool {
+        self.resolve_views_with(fc, |family, c| {
+            out.push(BorrowedCell {
+                family,
+                qualifier: c.qualifier,
+                timestamp: c.ts,
+                value: c.value,
+            })
+        })
+    }
+
+    /// Whether [`ReadPlan::resolve_views`] can answer for `fc` (all its cells are puts).
+    pub(crate) fn views_are_puts(fc: &FamilyCells<'_>) -> bool {
+        fc.cells.iter().all(|c| c.kind == CellKind::Put)
+    }
+
+    /// The one body of [`ReadPlan::resolve_views`] and [`ReadPlan::lend_views`]: the
+    /// visible cells of `fc`, each handed to `emit` with its family's name.
+    fn resolve_views_with<'a>(
+        &'a self,
+        fc: &FamilyCells<'a>,
+        mut emit: impl FnMut(&'a Arc<str>, &CellView<'a>),
+    ) -> bool {
         let Some(plan) = self.families.get(fc.family) else {
             return true;
         };
-        if fc.cells.iter().any(|c| c.kind != CellKind::Put) {
+        if !Self::views_are_puts(fc) {
             return false;
         }
         let mut rest = fc.cells;
@@ -157,12 +198,7 @@ impl ReadPlan {
                 |c| {
                     if taken < self.max_versions && self.time_range.contains(c.ts) {
                         taken += 1;
-                        out.push(Cell {
-                            family: plan.name.clone(),
-                            qualifier: c.qualifier_bytes(),
-                            timestamp: c.ts,
-                            value: c.value_bytes(),
-                        });
+                        emit(&plan.name, c);
                     }
                 },
             );

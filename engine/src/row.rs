@@ -22,6 +22,34 @@ pub struct Cell {
     pub value: Bytes,
 }
 
+/// One visible version of one column, lent for the length of one call
+/// ([`crate::RowScanner::next_borrowed`]): the bytes are the engine's own (a decoded block's
+/// or the row the scanner built), so lending a cell takes no reference count and copies
+/// nothing. Copy what must outlive the call, or use the owned [`Cell`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BorrowedCell<'a> {
+    /// Family.
+    pub family: &'a str,
+    /// Qualifier.
+    pub qualifier: &'a [u8],
+    /// Version timestamp (microseconds).
+    pub timestamp: Timestamp,
+    /// Value.
+    pub value: &'a [u8],
+}
+
+impl Cell {
+    /// The cell lent as a [`BorrowedCell`].
+    pub fn borrowed(&self) -> BorrowedCell<'_> {
+        BorrowedCell {
+            family: &self.family,
+            qualifier: &self.qualifier,
+            timestamp: self.timestamp,
+            value: &self.value,
+        }
+    }
+}
+
 /// A row as a read returns it: cells sorted by family, qualifier, newest timestamp first.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Row {

@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::memtable::MemTableCursor;
 use crate::merge::{CellSource, MergeIter};
 use crate::read::ReadPlan;
-use crate::row::{Row, ScanOptions};
+use crate::row::{BorrowedCell, Row, ScanOptions};
 use crate::snapshots::Snapshot;
 use crate::table::Table;
 use crate::version::TableVersion;
@@ -309,19 +309,34 @@ impl RowScanner {
 
     /// The next row from the walked files: a row with visible cells, or the end.
     fn next_from_files(&mut self) -> Option<Result<Row>> {
+        self.next_from_files_with(|files, plan| {
+            Ok(files.next_row(plan)?.map(|(key, cells)| {
+                let row = (!cells.is_empty()).then(|| Row {
+                    key: key.to_vec(),
+                    cells,
+                });
+                (key, row)
+            }))
+        })
+    }
+
+    /// The walked files' next row with visible cells as `step` answers it (the row's key,
+    /// and what it made of the row, `None` for a row without visible cells), or the end;
+    /// `None` also when the sources went stale between rows (the caller re-opens).
+    fn next_from_files_with<T>(
+        &mut self,
+        mut step: impl FnMut(&mut FileScan, &ReadPlan) -> Result<Option<(Bytes, Option<T>)>>,
+    ) -> Option<Result<T>> {
         loop {
             let f = self.files.as_mut()?;
-            match f.next_row(&self.plan) {
+            match step(f, &self.plan) {
                 Err(e) => return self.fail(e),
                 Ok(None) => return self.finish(),
-                Ok(Some((key, cells))) => {
-                    self.last_row = Some(key.clone());
-                    if !cells.is_empty() {
+                Ok(Some((key, row))) => {
+                    self.last_row = Some(key);
+                    if let Some(row) = row {
                         self.returned += 1;
-                        return Some(Ok(Row {
-                            key: key.to_vec(),
-                            cells,
-                        }));
+                        return Some(Ok(row));
                     }
                     // Stale sources give way between rows, as merged ones do.
                     if let Some(f) = &self.files
@@ -334,14 +349,48 @@ impl RowScanner {
         }
     }
 
-    fn fail(&mut self, e: Error) -> Option<Result<Row>> {
+    /// The next row with visible cells, lent to `f` for the length of the call: its key and
+    /// cells borrowed from the engine's buffers (the decoded blocks, when the scan walks
+    /// table files alone: no reference count or copy per cell), in the order and with
+    /// exactly the cells [`Iterator::next`] would return. `None` at the end; an error ends
+    /// the scan as it does for `next`. `f` is called at most once.
+    pub fn next_borrowed<T>(
+        &mut self,
+        f: impl FnOnce(&[u8], &[BorrowedCell<'_>]) -> T,
+    ) -> Option<Result<T>> {
+        let mut f = Some(f);
+        while self.reverse.is_none() && !self.done {
+            if self.limit > 0 && self.returned >= self.limit {
+                return self.finish();
+            }
+            if let Err(e) = self.ensure_sources() {
+                return self.fail(e);
+            }
+            if self.files.is_none() {
+                break;
+            }
+            if let Some(r) =
+                self.next_from_files_with(|files, plan| files.next_row_borrowed(plan, &mut f))
+            {
+                return Some(r);
+            }
+        }
+        // Memtable rows, rows merged cell by cell and reverse scans build the row: it is
+        // lent from there.
+        match self.next()? {
+            Ok(row) => file_walk::lend_owned(&row.key, &row.cells, &mut f).map(Ok),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn fail<T>(&mut self, e: Error) -> Option<Result<T>> {
         self.done = true;
         self.sources = None;
         self.files = None;
         Some(Err(e))
     }
 
-    fn finish(&mut self) -> Option<Result<Row>> {
+    fn finish<T>(&mut self) -> Option<Result<T>> {
         self.done = true;
         self.sources = None;
         self.files = None;

@@ -21,8 +21,9 @@ use bytes::Bytes;
 use crate::cell::{InternalCell, SeqNo};
 use crate::error::Result;
 use crate::read::ReadPlan;
-use crate::row::Cell;
-use crate::sstable::RowWalk;
+use crate::row::{BorrowedCell, Cell};
+use crate::scratch::recycle;
+use crate::sstable::{FamilyCells, RowWalk};
 use crate::version::{FileHandle, TableVersion};
 
 use super::row_merge::{MAX_MERGED_FILES, RowMerge};
@@ -42,8 +43,20 @@ pub(crate) struct FileScan {
     stop: Bound<Vec<u8>>,
     families: Vec<Arc<str>>,
     snapshot: SeqNo,
-    /// The entries of a family that is not one put per column (reused).
+    scratch: Scratch,
+}
+
+/// Per-row buffers of a file scan, kept from row to row (empty between rows).
+#[derive(Default)]
+struct Scratch {
+    /// The entries of a family that is not one put per column.
     entries: Vec<InternalCell>,
+    /// Lending: the cells of the families resolved as entries, and which family's they
+    /// are (its place in the row, first and past-last cell).
+    owned: Vec<Cell>,
+    spans: Vec<(usize, usize, usize)>,
+    /// Lending: the row's lent cells (no element kept across rows; see `scratch.rs`).
+    lent: Vec<BorrowedCell<'static>>,
 }
 
 impl FileScan {
@@ -87,7 +100,7 @@ impl FileScan {
             stop: stop.clone(),
             families: plan.family_names(),
             snapshot,
-            entries: Vec::new(),
+            scratch: Scratch::default(),
         })
     }
 
@@ -99,6 +112,84 @@ impl FileScan {
             self.rows += u64::from(row.is_some());
             return Ok(row);
         }
+        self.next_walked(|key, families, scratch| {
+            let mut cells = Vec::with_capacity(families.iter().map(|f| f.cells.len()).sum());
+            for fc in families {
+                if !plan.resolve_views(fc, &mut cells) {
+                    plan.resolve_family_entries(fc, &mut scratch.entries, &mut cells);
+                }
+            }
+            (key, cells)
+        })
+    }
+
+    /// [`FileScan::next_row`] lending the row to `f` instead of building it: cells borrowed
+    /// from the decoded blocks (a family with delete markers, or rows merged from
+    /// overlapping files, are resolved into owned cells first and lent from those). `f` is
+    /// taken and called only for a row with visible cells; returns the row's key and `f`'s
+    /// answer (`None`: the row had no visible cell), `None` after the last file.
+    pub(crate) fn next_row_borrowed<T, F>(
+        &mut self,
+        plan: &ReadPlan,
+        f: &mut Option<F>,
+    ) -> Result<Option<(Bytes, Option<T>)>>
+    where
+        F: FnOnce(&[u8], &[BorrowedCell<'_>]) -> T,
+    {
+        if let Some(m) = self.merge.as_mut() {
+            let row = m.next_row(plan)?;
+            self.rows += u64::from(row.is_some());
+            return Ok(row.map(|(key, cells)| {
+                let out = lend_owned(&key, &cells, f);
+                (key, out)
+            }));
+        }
+        self.next_walked(|key, families, scratch| {
+            // Families the put-only rule cannot answer are resolved (into owned cells)
+            // before any cell is lent: lent cells must not move.
+            scratch.owned.clear();
+            scratch.spans.clear();
+            for (i, fc) in families.iter().enumerate() {
+                if !ReadPlan::views_are_puts(fc) {
+                    let from = scratch.owned.len();
+                    plan.resolve_family_entries(fc, &mut scratch.entries, &mut scratch.owned);
+                    scratch.spans.push((i, from, scratch.owned.len()));
+                }
+            }
+            let mut cells: Vec<BorrowedCell<'_>> = recycle(std::mem::take(&mut scratch.lent));
+            let mut spans = scratch.spans.iter().peekable();
+            for (i, fc) in families.iter().enumerate() {
+                match spans.next_if(|s| s.0 == i) {
+                    Some(&(_, from, to)) => cells.extend(
+                        scratch
+                            .owned
+                            .get(from..to)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(Cell::borrowed),
+                    ),
+                    None => {
+                        plan.lend_views(fc, &mut cells);
+                    }
+                }
+            }
+            let out = if cells.is_empty() {
+                None
+            } else {
+                f.take().map(|f| f(&key, &cells))
+            };
+            scratch.lent = recycle(cells);
+            scratch.owned.clear();
+            (key, out)
+        })
+    }
+
+    /// The next row of the walked files (opening each file's walk in turn), handed to `row`
+    /// with the scan's scratch; `None` after the last file.
+    fn next_walked<T>(
+        &mut self,
+        mut row: impl FnMut(Bytes, &[FamilyCells<'_>], &mut Scratch) -> T,
+    ) -> Result<Option<T>> {
         loop {
             if self.walk.is_none() {
                 let Some(file) = self.files.pop_front() else {
@@ -115,17 +206,8 @@ impl FileScan {
             let Some(walk) = self.walk.as_mut() else {
                 continue;
             };
-            let entries = &mut self.entries;
-            let row = walk.next_row(|key, families| {
-                let mut cells = Vec::with_capacity(families.iter().map(|f| f.cells.len()).sum());
-                for fc in families {
-                    if !plan.resolve_views(fc, &mut cells) {
-                        plan.resolve_family_entries(fc, entries, &mut cells);
-                    }
-                }
-                (key, cells)
-            })?;
-            match row {
+            let scratch = &mut self.scratch;
+            match walk.next_row(|key, families| row(key, families, scratch))? {
                 Some(r) => {
                     self.rows += 1;
                     return Ok(Some(r));
@@ -134,4 +216,16 @@ impl FileScan {
             }
         }
     }
+}
+
+/// Lend an owned row's cells to `f` (taken) if it has any: `None` if not.
+pub(crate) fn lend_owned<T, F>(key: &[u8], cells: &[Cell], f: &mut Option<F>) -> Option<T>
+where
+    F: FnOnce(&[u8], &[BorrowedCell<'_>]) -> T,
+{
+    if cells.is_empty() {
+        return None;
+    }
+    let lent: Vec<BorrowedCell<'_>> = cells.iter().map(Cell::borrowed).collect();
+    f.take().map(|f| f(key, &lent))
 }

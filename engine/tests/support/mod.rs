@@ -2,7 +2,7 @@
 //! v2 on (`format_v2.rs`) a generator whose output can never change, the dump every fixture
 //! is checked against, and copying a fixture before opening it (`format_v1.rs` keeps its own
 //! copies: it is frozen with its fixture); for the compaction tests a store that does
-//! nothing on its own; for the scan tests the check that scans equal the gets.
+//! nothing on its own; for the scan tests the check that scans equal the gets (owned and lent rows alike).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::ops::Bound;
 use std::path::Path;
 
-use strata_engine::{Db, DbOptions, ReadOptions, Row, ScanOptions, SyncMode};
+use strata_engine::{Cell, Db, DbOptions, ReadOptions, Row, RowScanner, ScanOptions, SyncMode};
 
 /// splitmix64: a generator whose output can never change under us (a library RNG may).
 pub struct Rng(pub u64);
@@ -143,6 +143,17 @@ pub fn assert_scans_equal_gets(
             .filter(|r| !r.cells.is_empty())
             .collect();
         assert_eq!(scanned, got, "{when}: scan vs gets with {read:?}");
+        let lent = lent_rows(
+            db.scan(
+                table,
+                ScanOptions {
+                    read: read.clone(),
+                    ..ScanOptions::default()
+                },
+            )
+            .unwrap(),
+        );
+        assert_eq!(lent, got, "{when}: lent scan vs gets with {read:?}");
         let bounded: Vec<Row> = db
             .scan(
                 table,
@@ -164,5 +175,42 @@ pub fn assert_scans_equal_gets(
             .cloned()
             .collect();
         assert_eq!(bounded, want, "{when}: bounded scan with {read:?}");
+        let bounded_lent = lent_rows(
+            db.scan(
+                table,
+                ScanOptions {
+                    start: Bound::Excluded(lo.clone()),
+                    stop: Bound::Included(hi.clone()),
+                    limit: 9,
+                    read: read.clone(),
+                    ..ScanOptions::default()
+                },
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            bounded_lent, want,
+            "{when}: bounded lent scan with {read:?}"
+        );
     }
+}
+
+/// Every row of `scan` read through `RowScanner::next_borrowed`, copied into owned rows.
+pub fn lent_rows(mut scan: RowScanner) -> Vec<Row> {
+    let mut rows = Vec::new();
+    while let Some(r) = scan.next_borrowed(|key, cells| Row {
+        key: key.to_vec(),
+        cells: cells
+            .iter()
+            .map(|c| Cell {
+                family: c.family.into(),
+                qualifier: c.qualifier.to_vec().into(),
+                timestamp: c.timestamp,
+                value: c.value.to_vec().into(),
+            })
+            .collect(),
+    }) {
+        rows.push(r.unwrap());
+    }
+    rows
 }
