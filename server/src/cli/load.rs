@@ -337,9 +337,10 @@ fn ingest_id(args: &LoadArgs) -> Result<String> {
     }
 }
 
-/// Families with default options for each family a mapping writes.
+/// The families a table created for `mapping` gets (its own block size, otherwise the
+/// engine's defaults).
 pub fn default_families(mapping: &strata_loader::TableMapping) -> Vec<FamilyOptions> {
-    mapping.families.iter().map(FamilyOptions::new).collect()
+    mapping.family_options()
 }
 
 /// Run a bulk build on a blocking thread.
