@@ -120,11 +120,11 @@ pub trait Sink: Send + Sized + 'static {
         table: &str,
     ) -> impl Future<Output = Result<Option<Vec<String>>, SinkError>> + Send;
 
-    /// Create `table` with default options for `families` (an existing table is fine).
+    /// Create `table` with `families` (an existing table is fine).
     fn create_table(
         &mut self,
         table: &str,
-        families: &[String],
+        families: &[FamilyOptions],
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 
     /// The newest value of one cell.
@@ -283,9 +283,13 @@ impl Sink for DbSink {
         .await
     }
 
-    async fn create_table(&mut self, table: &str, families: &[String]) -> Result<(), SinkError> {
+    async fn create_table(
+        &mut self,
+        table: &str,
+        families: &[FamilyOptions],
+    ) -> Result<(), SinkError> {
         let t = table.to_string();
-        let f: Vec<FamilyOptions> = families.iter().map(FamilyOptions::new).collect();
+        let f: Vec<FamilyOptions> = families.to_vec();
         self.blocking(format!("creating table {table}"), move |db| {
             match db.create_table(&t, f) {
                 Err(strata_engine::Error::AlreadyExists(_)) => Ok(()),
@@ -474,13 +478,20 @@ impl Sink for GrpcSink {
         Ok(r.map(|d| d.families.into_iter().map(|f| f.name).collect()))
     }
 
-    async fn create_table(&mut self, table: &str, families: &[String]) -> Result<(), SinkError> {
+    async fn create_table(
+        &mut self,
+        table: &str,
+        families: &[FamilyOptions],
+    ) -> Result<(), SinkError> {
+        // Only the name and the block size can differ from the defaults here (a mapping's
+        // families: `TableMapping::family_options`); the wire's zeros are the defaults.
         let req = pb::CreateTableRequest {
             table: table.to_string(),
             families: families
                 .iter()
                 .map(|f| pb::FamilyOptions {
-                    name: f.clone(),
+                    name: f.name.clone(),
+                    block_size: f.block_size,
                     ..Default::default()
                 })
                 .collect(),
