@@ -75,7 +75,12 @@ fn a_created_click_stream_table_gets_the_mappings_block_size() {
         click.families()
     );
     for f in &families {
-        assert_eq!(f.block_size, crate::mapping::CLICKSTREAM_BLOCK_SIZE, "{}", f.name);
+        assert_eq!(
+            f.block_size,
+            crate::mapping::CLICKSTREAM_BLOCK_SIZE,
+            "{}",
+            f.name
+        );
     }
     let customers = Plan::new(&opts(Format::Avro, "customers", vec![])).unwrap();
     for f in customers.family_options() {
