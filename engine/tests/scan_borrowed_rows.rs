@@ -39,6 +39,18 @@ fn write_rows(db: &Db, sessions: std::ops::Range<u32>) {
     db.mutate_rows("t", rows).unwrap();
 }
 
+/// A store that flushes and compacts only when told, with table `t` (families `d`, `m`)
+/// holding the rows of sessions `0..sessions` in one file.
+fn store(sessions: u32) -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = support::open_manual(dir.path());
+    db.create_table("t", vec![FamilyOptions::new("d"), FamilyOptions::new("m")])
+        .unwrap();
+    write_rows(&db, 0..sessions);
+    db.flush("t").unwrap();
+    (dir, db)
+}
+
 fn owned(db: &Db, opts: ScanOptions) -> Vec<Row> {
     db.scan("t", opts).unwrap().map(Result::unwrap).collect()
 }
@@ -71,12 +83,7 @@ fn shapes() -> Vec<ScanOptions> {
 
 #[test]
 fn lent_rows_equal_owned_rows_on_every_scan_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = support::open_manual(dir.path());
-    db.create_table("t", vec![FamilyOptions::new("d"), FamilyOptions::new("m")])
-        .unwrap();
-    write_rows(&db, 0..20);
-    db.flush("t").unwrap();
+    let (_dir, db) = store(20);
     let mut checked = 0;
     for when in ["one file", "a file and the memtable", "overlapping files"] {
         for opts in shapes() {
@@ -103,12 +110,7 @@ fn lent_rows_equal_owned_rows_on_every_scan_path() {
 
 #[test]
 fn a_lent_row_is_handed_out_once_and_the_scan_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = support::open_manual(dir.path());
-    db.create_table("t", vec![FamilyOptions::new("d"), FamilyOptions::new("m")])
-        .unwrap();
-    write_rows(&db, 0..4);
-    db.flush("t").unwrap();
+    let (_dir, db) = store(4);
     let mut scan = db.scan("t", ScanOptions::default()).unwrap();
     let first = scan.next_borrowed(|key, cells| (key.to_vec(), cells.len()));
     assert_eq!(first.unwrap().unwrap(), (b"sess0000#evt0".to_vec(), 3));

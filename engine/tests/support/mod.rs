@@ -126,47 +126,21 @@ pub fn assert_scans_equal_gets(
     when: &str,
 ) {
     for read in reads {
-        let scanned: Vec<Row> = db
-            .scan(
-                table,
-                ScanOptions {
-                    read: read.clone(),
-                    ..ScanOptions::default()
-                },
-            )
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let whole = ScanOptions {
+            read: read.clone(),
+            ..ScanOptions::default()
+        };
+        let bounded = ScanOptions {
+            start: Bound::Excluded(lo.clone()),
+            stop: Bound::Included(hi.clone()),
+            limit: 9,
+            read: read.clone(),
+            ..ScanOptions::default()
+        };
         let got: Vec<Row> = keys
             .iter()
             .filter_map(|k| db.get(table, k, read).unwrap())
             .filter(|r| !r.cells.is_empty())
-            .collect();
-        assert_eq!(scanned, got, "{when}: scan vs gets with {read:?}");
-        let lent = lent_rows(
-            db.scan(
-                table,
-                ScanOptions {
-                    read: read.clone(),
-                    ..ScanOptions::default()
-                },
-            )
-            .unwrap(),
-        );
-        assert_eq!(lent, got, "{when}: lent scan vs gets with {read:?}");
-        let bounded: Vec<Row> = db
-            .scan(
-                table,
-                ScanOptions {
-                    start: Bound::Excluded(lo.clone()),
-                    stop: Bound::Included(hi.clone()),
-                    limit: 9,
-                    read: read.clone(),
-                    ..ScanOptions::default()
-                },
-            )
-            .unwrap()
-            .map(Result::unwrap)
             .collect();
         let want: Vec<Row> = got
             .iter()
@@ -174,24 +148,16 @@ pub fn assert_scans_equal_gets(
             .take(9)
             .cloned()
             .collect();
-        assert_eq!(bounded, want, "{when}: bounded scan with {read:?}");
-        let bounded_lent = lent_rows(
-            db.scan(
-                table,
-                ScanOptions {
-                    start: Bound::Excluded(lo.clone()),
-                    stop: Bound::Included(hi.clone()),
-                    limit: 9,
-                    read: read.clone(),
-                    ..ScanOptions::default()
-                },
-            )
-            .unwrap(),
-        );
-        assert_eq!(
-            bounded_lent, want,
-            "{when}: bounded lent scan with {read:?}"
-        );
+        for (opts, want, what) in [(whole, &got, "scan"), (bounded, &want, "bounded scan")] {
+            let owned: Vec<Row> = db
+                .scan(table, opts.clone())
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(&owned, want, "{when}: {what} vs gets with {read:?}");
+            let lent = lent_rows(db.scan(table, opts).unwrap());
+            assert_eq!(&lent, want, "{when}: lent {what} vs gets with {read:?}");
+        }
     }
 }
 
