@@ -6,8 +6,6 @@
 //! It must never read CSV data or write cells; `resolve` turns a mapping into indexes that the
 //! parser and the consumer use.
 
-use strata_engine::FamilyOptions;
-
 use crate::error::{LoaderError, Result};
 
 /// One piece of a row key template.
@@ -126,17 +124,7 @@ pub struct TableMapping {
     pub row_key: RowKeyTemplate,
     /// The CSV columns it uses, by header name.
     pub columns: Vec<ColumnSpec>,
-    /// Block size of the families a table created for this mapping gets (`None`: the
-    /// engine's default, 64 KiB). The built-in clickstream mapping sets 4 KiB: that table
-    /// is read by whole-row gets over data several times the block cache, where a miss
-    /// costs what its block costs to decompress and decode (docs/design/read-path.md,
-    /// section 4).
-    pub block_size: Option<u32>,
 }
-
-/// Block size of the built-in clickstream mapping's families (see
-/// [`TableMapping::block_size`]).
-pub const CLICKSTREAM_BLOCK_SIZE: u32 = 4096;
 
 /// One output cell of a resolved mapping.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -382,7 +370,6 @@ pub fn builtin_mapping(table: &str) -> Option<TableMapping> {
         families,
         row_key,
         columns,
-        block_size: (table == "clickstream").then_some(CLICKSTREAM_BLOCK_SIZE),
     })
 }
 
@@ -459,23 +446,7 @@ impl TableMapping {
             families,
             row_key,
             columns,
-            block_size: None,
         })
-    }
-
-    /// The families a table created for this mapping gets: each family it writes, with the
-    /// engine's default options except the mapping's block size.
-    pub fn family_options(&self) -> Vec<FamilyOptions> {
-        self.families
-            .iter()
-            .map(|f| {
-                let mut o = FamilyOptions::new(f);
-                if let Some(b) = self.block_size {
-                    o.block_size = b;
-                }
-                o
-            })
-            .collect()
     }
 
     /// Replace the row key by a `--row-key` template.
@@ -811,36 +782,6 @@ mod tests {
             ])
         );
         assert!(builtin_mapping("nope").is_none());
-    }
-
-    #[test]
-    fn only_the_clickstream_mapping_creates_small_blocks() {
-        for table in ["customers", "product", "transactions", "clickstream"] {
-            let m = builtin_mapping(table).unwrap();
-            let want = if table == "clickstream" {
-                CLICKSTREAM_BLOCK_SIZE
-            } else {
-                FamilyOptions::new("x").block_size
-            };
-            let families = m.family_options();
-            assert_eq!(families.len(), m.families.len(), "{table}");
-            for f in &families {
-                assert_eq!(f.block_size, want, "{table}.{}", f.name);
-                assert_eq!(
-                    FamilyOptions {
-                        block_size: FamilyOptions::new("x").block_size,
-                        ..f.clone()
-                    },
-                    FamilyOptions::new(&f.name),
-                    "{table}.{}: every other option is the default",
-                    f.name
-                );
-            }
-        }
-        let header = vec!["k".to_string(), "v".to_string()];
-        let custom =
-            TableMapping::from_columns_spec("t", "HBASE_ROW_KEY,f:v", &header, None).unwrap();
-        assert_eq!(custom.family_options(), vec![FamilyOptions::new("f")]);
     }
 
     #[test]

@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use strata_engine::FamilyOptions;
 use tokio::sync::mpsc;
 
 use super::ConsumeOptions;
@@ -38,7 +37,7 @@ async fn prepare_tables<S: Sink>(
 ) -> Result<(), ConsumeError> {
     let want = plan.families();
     match sink.families(&o.table).await? {
-        None if o.create_table => sink.create_table(&o.table, &plan.family_options()).await?,
+        None if o.create_table => sink.create_table(&o.table, &want).await?,
         None => {
             return Err(ConsumeError::Config(format!(
                 "table {} does not exist: create it with the families the mapping writes \
@@ -63,10 +62,7 @@ async fn prepare_tables<S: Sink>(
         (o.rejects_table.as_str(), REJECT_FAMILY),
     ] {
         match sink.families(table).await? {
-            None => {
-                sink.create_table(table, &[FamilyOptions::new(family)])
-                    .await?
-            }
+            None => sink.create_table(table, &[family.to_string()]).await?,
             Some(have) if !have.iter().any(|f| f == family) => {
                 return Err(ConsumeError::Config(format!(
                     "system table {table} exists without its family {family}"

@@ -120,11 +120,11 @@ pub trait Sink: Send + Sized + 'static {
         table: &str,
     ) -> impl Future<Output = Result<Option<Vec<String>>, SinkError>> + Send;
 
-    /// Create `table` with `families` (an existing table is fine).
+    /// Create `table` with default options for `families` (an existing table is fine).
     fn create_table(
         &mut self,
         table: &str,
-        families: &[FamilyOptions],
+        families: &[String],
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 
     /// The newest value of one cell.
@@ -283,13 +283,9 @@ impl Sink for DbSink {
         .await
     }
 
-    async fn create_table(
-        &mut self,
-        table: &str,
-        families: &[FamilyOptions],
-    ) -> Result<(), SinkError> {
+    async fn create_table(&mut self, table: &str, families: &[String]) -> Result<(), SinkError> {
         let t = table.to_string();
-        let f: Vec<FamilyOptions> = families.to_vec();
+        let f: Vec<FamilyOptions> = families.iter().map(FamilyOptions::new).collect();
         self.blocking(format!("creating table {table}"), move |db| {
             match db.create_table(&t, f) {
                 Err(strata_engine::Error::AlreadyExists(_)) => Ok(()),
@@ -478,20 +474,13 @@ impl Sink for GrpcSink {
         Ok(r.map(|d| d.families.into_iter().map(|f| f.name).collect()))
     }
 
-    async fn create_table(
-        &mut self,
-        table: &str,
-        families: &[FamilyOptions],
-    ) -> Result<(), SinkError> {
-        // Only the name and the block size can differ from the defaults here (a mapping's
-        // families: `TableMapping::family_options`); the wire's zeros are the defaults.
+    async fn create_table(&mut self, table: &str, families: &[String]) -> Result<(), SinkError> {
         let req = pb::CreateTableRequest {
             table: table.to_string(),
             families: families
                 .iter()
                 .map(|f| pb::FamilyOptions {
-                    name: f.name.clone(),
-                    block_size: f.block_size,
+                    name: f.clone(),
                     ..Default::default()
                 })
                 .collect(),

@@ -337,10 +337,9 @@ fn ingest_id(args: &LoadArgs) -> Result<String> {
     }
 }
 
-/// The families a table created for `mapping` gets (its own block size, otherwise the
-/// engine's defaults).
+/// Families with default options for each family a mapping writes.
 pub fn default_families(mapping: &strata_loader::TableMapping) -> Vec<FamilyOptions> {
-    mapping.family_options()
+    mapping.families.iter().map(FamilyOptions::new).collect()
 }
 
 /// Run a bulk build on a blocking thread.

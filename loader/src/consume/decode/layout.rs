@@ -8,8 +8,6 @@
 //! decode record bytes (the format decoders do) and never build cells itself (the loader's
 //! `ResolvedMapping` rules do).
 
-use strata_engine::FamilyOptions;
-
 use crate::mapping::{ColumnTarget, ResolvedMapping, TableMapping, builtin_mapping};
 
 /// The built-in mapping a table or mapping name means: the four built-ins by their table name
@@ -121,9 +119,6 @@ pub struct Layout {
     pub defaults: Vec<Option<Vec<u8>>>,
     /// The mapping resolved against `header`.
     pub mapping: ResolvedMapping,
-    /// The options of the families the mapping writes, for a table created for it
-    /// (`TableMapping::family_options`).
-    pub families: Vec<FamilyOptions>,
     /// Per field, whether the mapping reads it (the others are not converted).
     pub needed: Vec<bool>,
 }
@@ -178,7 +173,6 @@ impl Layout {
             header,
             defaults,
             mapping: resolved,
-            families: mapping.family_options(),
             needed,
         })
     }

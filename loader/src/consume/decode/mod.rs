@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use avro::{AvroDecoder, NamedSchema};
 use confluent::ConfluentDecoder;
 use layout::{Layout, MappingFlags};
-use strata_engine::FamilyOptions;
 
 /// Largest allocation the Avro decoder makes for one length-prefixed value: a corrupt length
 /// fails the record instead of allocating it (Avro's own default is 512 MiB). Above the
@@ -285,23 +284,6 @@ impl Plan {
         f.sort();
         f.dedup();
         f
-    }
-
-    /// The options of [`Plan::families`] for a table the consumer creates: each family's
-    /// as the first layout writing it gives them (`TableMapping::family_options`: the
-    /// built-in clickstream mapping's small blocks), otherwise the defaults.
-    pub fn family_options(&self) -> Vec<FamilyOptions> {
-        self.families()
-            .into_iter()
-            .map(|name| {
-                self.layouts
-                    .iter()
-                    .flat_map(|l| &l.families)
-                    .find(|f| f.name == name)
-                    .cloned()
-                    .unwrap_or_else(|| FamilyOptions::new(&name))
-            })
-            .collect()
     }
 
     /// A decoder borrowing the plan.

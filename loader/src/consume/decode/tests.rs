@@ -67,39 +67,6 @@ fn the_four_shipped_schemas_fit_their_mappings() {
 }
 
 #[test]
-fn a_created_click_stream_table_gets_the_mappings_block_size() {
-    let click = Plan::new(&opts(Format::Avro, "click_stream", vec![])).unwrap();
-    let families = click.family_options();
-    assert_eq!(
-        families.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
-        click.families()
-    );
-    for f in &families {
-        assert_eq!(
-            f.block_size,
-            crate::mapping::CLICKSTREAM_BLOCK_SIZE,
-            "{}",
-            f.name
-        );
-    }
-    let customers = Plan::new(&opts(Format::Avro, "customers", vec![])).unwrap();
-    for f in customers.family_options() {
-        assert_eq!(f, strata_engine::FamilyOptions::new(&f.name));
-    }
-    let custom = Plan::new(&DecodeOptions {
-        format: Format::Json,
-        schemas: vec![],
-        fields: Some(vec!["k".into(), "a".into()]),
-        mapping: columns("events", "HBASE_ROW_KEY,e:a"),
-    })
-    .unwrap();
-    assert_eq!(
-        custom.family_options(),
-        vec![strata_engine::FamilyOptions::new("e")]
-    );
-}
-
-#[test]
 fn schemaless_avro_decodes_with_the_default_schema() {
     let p = Plan::new(&opts(Format::Avro, "customers", vec![])).unwrap();
     let schema = apache_avro::Schema::parse_str(builtin_schema("customers").unwrap()).unwrap();
