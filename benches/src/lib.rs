@@ -106,9 +106,23 @@ pub fn row(i: u64, rng: &mut StdRng) -> RowMutation {
     }
 }
 
-/// The families of the synthetic table with default options.
+/// The families of the synthetic table with default options, except the block size when
+/// `STRATA_BENCH_BLOCK_SIZE` (bytes) is set: how docs/benchmarks.md compares block sizes
+/// with one bench binary.
 pub fn families() -> Vec<FamilyOptions> {
-    LAYOUT.iter().map(|(f, _)| FamilyOptions::new(*f)).collect()
+    let block_size: Option<u32> = std::env::var("STRATA_BENCH_BLOCK_SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    LAYOUT
+        .iter()
+        .map(|(f, _)| {
+            let mut o = FamilyOptions::new(*f);
+            if let Some(b) = block_size {
+                o.block_size = b;
+            }
+            o
+        })
+        .collect()
 }
 
 /// Open a store in `dir` with the given sync mode and create the synthetic table `t`.

@@ -147,8 +147,6 @@ impl FileScan {
         self.next_walked(|key, families, scratch| {
             // Families the put-only rule cannot answer are resolved (into owned cells)
             // before any cell is lent: lent cells must not move.
-            scratch.owned.clear();
-            scratch.spans.clear();
             for (i, fc) in families.iter().enumerate() {
                 if !ReadPlan::views_are_puts(fc) {
                     let from = scratch.owned.len();
@@ -179,7 +177,9 @@ impl FileScan {
                 f.take().map(|f| f(&key, &cells))
             };
             scratch.lent = recycle(cells);
+            // Emptied between rows: owned cells would pin their blocks.
             scratch.owned.clear();
+            scratch.spans.clear();
             (key, out)
         })
     }

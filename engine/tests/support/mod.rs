@@ -2,7 +2,8 @@
 //! v2 on (`format_v2.rs`) a generator whose output can never change, the dump every fixture
 //! is checked against, and copying a fixture before opening it (`format_v1.rs` keeps its own
 //! copies: it is frozen with its fixture); for the compaction tests a store that does
-//! nothing on its own; for the scan tests the check that scans equal the gets (owned and lent rows alike).
+//! nothing on its own; for the scan tests the check that scans equal the gets (owned and
+//! lent rows alike).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
