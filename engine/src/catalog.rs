@@ -30,7 +30,7 @@ use crate::health::Health;
 use crate::manifest::{self, FileMeta, IngestRecord, ManifestState, TableState};
 use crate::snapshots::Snapshots;
 use crate::sstable::{TableBuilder, TableProperties, TableReader};
-use crate::table::{Damage, Table};
+use crate::table::{Damage, FileRole, Table};
 use crate::version::{FileHandle, TableVersion};
 
 /// A table file being written: its number, path and builder.
@@ -386,15 +386,16 @@ impl Catalog {
         }
     }
 
-    /// Start a new table file for `t`, with its families' current options.
+    /// Start a new table file for `t`, written by `role`, with its families' current options
+    /// (see [`Table::build_options`]).
     ///
     /// # Errors
     ///
     /// The I/O error of creating the file.
-    pub fn new_file(&self, t: &Table) -> Result<NewFile> {
+    pub fn new_file(&self, t: &Table, role: FileRole) -> Result<NewFile> {
         let number = self.allocate_file_number();
         let path = sst_path(&self.dir, number);
-        let builder = TableBuilder::new(&self.fs, &path, t.build_options())?;
+        let builder = TableBuilder::new(&self.fs, &path, t.build_options(role))?;
         Ok(NewFile {
             number,
             path,
@@ -527,7 +528,7 @@ mod tests {
 
     /// A finished one-cell file of `t`, opened.
     fn file(c: &Catalog, t: &Table) -> Arc<FileHandle> {
-        let mut f = c.new_file(t).unwrap();
+        let mut f = c.new_file(t, FileRole::Compaction).unwrap();
         f.builder
             .add(&CellRef {
                 row: b"r",

@@ -7,6 +7,11 @@ use crate::error::{Error, Result};
 
 /// Default zstd level when a family says "zstd" without a level.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+/// The zstd level of files written by a flush: a family's own level if lower. A flushed file
+/// is short-lived (compaction rewrites it at the family's level), and under a write load the
+/// flush thread shares the cores with the writers; level 3 was 40% of its CPU
+/// (docs/design/write-path.md, "Flushes compress at zstd level 1").
+pub const FLUSH_ZSTD_LEVEL: i32 = 1;
 /// Default target size of one uncompressed data block, in bytes.
 pub const DEFAULT_BLOCK_SIZE: u32 = 64 * 1024;
 /// The zstd levels a family may use.

@@ -15,7 +15,7 @@ use crate::cell::SeqNo;
 use crate::error::Error;
 use crate::events::EventLog;
 use crate::manifest::TableState;
-use crate::options::FamilyOptions;
+use crate::options::{Compression, FLUSH_ZSTD_LEVEL, FamilyOptions};
 use crate::sstable::TableBuildOptions;
 use crate::version::TableVersion;
 
@@ -170,17 +170,37 @@ impl Table {
         out
     }
 
-    /// Build options for this table's files from its current schema.
-    pub fn build_options(&self) -> TableBuildOptions {
+    /// Build options for a new file of this table from its current schema: each family's
+    /// options as they are, except that a flush compresses at most at
+    /// [`FLUSH_ZSTD_LEVEL`](crate::options::FLUSH_ZSTD_LEVEL).
+    pub fn build_options(&self, role: FileRole) -> TableBuildOptions {
         TableBuildOptions {
             families: self
                 .schema
                 .load()
                 .iter()
-                .map(|f| f.options.clone())
+                .map(|f| {
+                    let mut o = f.options.clone();
+                    if role == FileRole::Flush
+                        && let Compression::Zstd(level) = o.compression
+                    {
+                        o.compression = Compression::Zstd(level.min(FLUSH_ZSTD_LEVEL));
+                    }
+                    o
+                })
                 .collect(),
         }
     }
+}
+
+/// Who writes a new table file: what its blocks' compression follows
+/// ([`Table::build_options`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileRole {
+    /// A memtable flush: zstd at most at [`FLUSH_ZSTD_LEVEL`].
+    Flush,
+    /// A compaction's output: the families' own compression.
+    Compaction,
 }
 
 /// The families of a table as reads see them, sorted by name.

@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::events::EventKind;
 use crate::scratch::recycle;
 use crate::sstable::{CellView, WalkMerge};
-use crate::table::Table;
+use crate::table::{FileRole, Table};
 use crate::version::{FileHandle, TableVersion};
 
 /// Compaction output files are cut at about this size.
@@ -81,7 +81,7 @@ pub(super) fn run(
                 }
                 gc.family(&key, slot, &row_views, |c| {
                     if builder.is_none() {
-                        let b = catalog.new_file(t)?;
+                        let b = catalog.new_file(t, FileRole::Compaction)?;
                         builder_names = names
                             .iter()
                             .map(|n| b.builder.family_name(n).unwrap_or_else(|| n.clone()))

@@ -19,7 +19,7 @@ use crate::cell::{CellRef, SeqNo};
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::memtable::MemTable;
-use crate::table::Table;
+use crate::table::{FileRole, Table};
 use crate::version::FileHandle;
 
 /// One family-name string met in a flushed memtable, by address and length: the created
@@ -103,7 +103,7 @@ impl DbInner {
         mem: &MemTable,
     ) -> Result<(u64, u64, Option<Arc<FileHandle>>)> {
         let schema = t.schema.load_full();
-        let mut file = self.catalog.new_file(t)?;
+        let mut file = self.catalog.new_file(t, FileRole::Flush)?;
         let number = file.number;
         let mut added = 0u64;
         // The cells of one family share one string for its name (the schema's, or an

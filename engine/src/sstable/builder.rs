@@ -31,8 +31,22 @@ use super::{FamilyProperties, TableBuildOptions, TableProperties};
 use block_writer::BlockWriter;
 pub use rows::RowCell;
 
-/// Compression of key, meta and bloom-less metadata blocks when any family compresses.
-const META_COMPRESSION: Compression = Compression::Zstd(DEFAULT_ZSTD_LEVEL);
+/// The compression of a file's key, meta and bloom-less metadata blocks: zstd at the lowest
+/// level any of its families compresses at (a flush, whose families are capped at
+/// `FLUSH_ZSTD_LEVEL`, then writes its key blocks at that level too: in a table whose values
+/// come mostly from the row key, key blocks are most of what a flush compresses), raw when
+/// none compresses.
+fn meta_compression(fam_opts: &[FamilyOptions]) -> Compression {
+    fam_opts
+        .iter()
+        .filter_map(|f| match f.compression {
+            Compression::Zstd(0) => Some(DEFAULT_ZSTD_LEVEL),
+            Compression::Zstd(level) => Some(level),
+            Compression::None => None,
+        })
+        .min()
+        .map_or(Compression::None, Compression::Zstd)
+}
 
 struct FamilyState {
     name: Arc<str>,
@@ -134,11 +148,7 @@ impl TableBuilder {
             .min()
             .unwrap_or(MAX_KEY_BLOCK_SIZE)
             .clamp(1, MAX_KEY_BLOCK_SIZE);
-        let meta_compression = if fam_opts.iter().all(|f| f.compression == Compression::None) {
-            Compression::None
-        } else {
-            META_COMPRESSION
-        };
+        let meta_compression = meta_compression(&fam_opts);
         let bloom = fam_opts
             .iter()
             .any(|f| f.bloom_filter)
@@ -533,5 +543,37 @@ impl TableBuilder {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::io(&path, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fam(name: &str, compression: Compression) -> FamilyOptions {
+        FamilyOptions {
+            compression,
+            ..FamilyOptions::new(name)
+        }
+    }
+
+    #[test]
+    fn metadata_blocks_compress_at_the_lowest_family_level() {
+        let mixed = [
+            fam("a", Compression::Zstd(9)),
+            fam("b", Compression::None),
+            fam("c", Compression::Zstd(1)),
+        ];
+        assert_eq!(meta_compression(&mixed), Compression::Zstd(1));
+        let default = [
+            fam("a", Compression::Zstd(0)),
+            fam("b", Compression::Zstd(7)),
+        ];
+        assert_eq!(
+            meta_compression(&default),
+            Compression::Zstd(DEFAULT_ZSTD_LEVEL)
+        );
+        let raw = [fam("a", Compression::None), fam("b", Compression::None)];
+        assert_eq!(meta_compression(&raw), Compression::None);
     }
 }

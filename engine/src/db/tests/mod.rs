@@ -5,10 +5,12 @@
 //!
 //! - `recovery.rs`: what the WAL keeps and what numbering recovery starts from;
 //! - `concurrency.rs`: what one write may hold up or show before it is done;
+//! - `flush_compression.rs`: the compression of the files a flush and a compaction write;
 //! - `stall.rs`: writes waiting for room, and the background threads that make it;
 //! - `table_races.rs`: an ingest or alter racing a drop and re-create of its table.
 
 mod concurrency;
+mod flush_compression;
 mod recovery;
 mod stall;
 mod table_races;
