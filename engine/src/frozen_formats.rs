@@ -1,7 +1,7 @@
 //! The encoders are frozen: every file of each fixture store (`tests/fixtures/v1/`, written
 //! by the v1 code, see `tests/format_v1.rs`; `tests/fixtures/v2/`, see `tests/format_v2.rs`;
 //! `tests/fixtures/v3/`, see `tests/format_v3.rs`; `tests/fixtures/v4/`, see
-//! `tests/format_v4.rs`)
+//! `tests/format_v4.rs`; `tests/fixtures/v5/`, see `tests/format_v5.rs`)
 //! is decoded and re-encoded with today's encoders, and must come out byte for byte the same.
 //! A change to the manifest, WAL (segment header, record framing, batch payload) or SSTable
 //! encoding fails here; the fix is a version bump with a reader for the older versions, never
@@ -10,7 +10,8 @@
 //! SSTables are rebuilt from their cells with the file's own family options and in the file's
 //! own format version (the builder still writes every version it reads), so the zstd
 //! library's output is part of what is compared: the zstd version is pinned in Cargo.lock.
-//! WAL payloads re-encode in the oldest version that holds their kinds, as the writer does.
+//! WAL payloads re-encode in their own version (v1 and v2 with the fixed-width encoder the
+//! writer used until payload v3).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use crate::write_batch::WriteBatch;
 
 /// Every fixture store, oldest first.
 fn fixtures() -> Vec<PathBuf> {
-    ["v1", "v2", "v3", "v4"]
+    ["v1", "v2", "v3", "v4", "v5"]
         .iter()
         .map(|v| {
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -107,7 +108,10 @@ fn wal_encoding_is_frozen() {
             let mut w = LogWriter::create(&fs, &out, number).unwrap();
             for (_, rec, batch) in wal_batches(&dir).into_iter().filter(|(p, ..)| *p == path) {
                 let mut again = Vec::new();
-                batch.encode(&mut again);
+                match rec.first() {
+                    Some(&v @ (1 | 2)) => batch.encode_fixed_width(&mut again, v),
+                    _ => batch.encode(&mut again),
+                }
                 assert_same_bytes("WAL payload", &path, &rec, &again);
                 w.append(&again).unwrap();
             }
@@ -154,8 +158,8 @@ fn sstable_encoding_is_frozen() {
 
 #[test]
 fn each_fixture_holds_what_its_version_added() {
-    let [v1, v2, v3, v4] = &fixtures()[..] else {
-        panic!("four fixtures")
+    let [v1, v2, v3, v4, v5] = &fixtures()[..] else {
+        panic!("five fixtures")
     };
     let manifest = |dir: &Path| {
         let path = dir.join(crate::filename::MANIFEST_FILE);
@@ -231,4 +235,22 @@ fn each_fixture_holds_what_its_version_added() {
         "maybe: derived in {yes} blocks, stored in {no}"
     );
     assert_eq!(count("name"), (0, count("session_id").0));
+    // v5: WAL payload version 3 only, holding every delete kind; its table file a flush's.
+    let (sst, wal, k) = kinds(v5);
+    assert!(sst.iter().all(|&v| v == 3), "{sst:?}");
+    assert!(!wal.is_empty() && wal.iter().all(|&v| v == 3), "{wal:?}");
+    let in_wal: Vec<CellKind> = wal_batches(v5)
+        .iter()
+        .flat_map(|(_, _, b)| b.internal_cells().map(|c| c.kind).collect::<Vec<_>>())
+        .collect();
+    for kind in [
+        CellKind::Put,
+        CellKind::DeleteCell,
+        CellKind::DeleteColumnUpTo,
+        CellKind::DeleteFamily,
+        CellKind::DeleteFamilyUpTo,
+    ] {
+        assert!(in_wal.contains(&kind), "no {kind:?} in the v5 WAL");
+    }
+    assert!(k.iter().all(|&k| k == CellKind::Put), "{k:?}");
 }
