@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use strata_engine::{
     Db, DbOptions, FamilyOptions, Mutation, ReadOptions, RowMutation, SyncMode, Timestamp,
 };
-use support::{Rng, copy_dir, dump};
+use support::{Rng, copy_dir, dump, write_fixture};
 
 /// The generator's seed (its pseudo-random values are a pure function of it).
 const SEED: u64 = 0x5354_5241_5441_0004;
@@ -137,15 +137,7 @@ fn generate(dir: &Path) -> String {
 #[test]
 #[ignore = "writes the frozen fixture; run by hand only to create a new fixture directory"]
 fn write_v4_fixture() {
-    let dir = fixture_dir();
-    assert!(
-        !dir.join("MANIFEST").exists(),
-        "{} already holds a fixture: frozen formats are never regenerated",
-        dir.display()
-    );
-    let dump = generate(&dir);
-    std::fs::remove_file(dir.join("LOCK")).expect("remove LOCK");
-    std::fs::write(dir.join("expected.txt"), dump).expect("write expected.txt");
+    write_fixture(&fixture_dir(), generate);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Helpers the engine's integration tests share: for the frozen-format fixture tests from
 //! v2 on (`format_v2.rs`) a generator whose output can never change, the dump every fixture
-//! is checked against, and copying a fixture before opening it (`format_v1.rs` keeps its own
+//! is checked against, writing a fixture once, and copying a fixture before opening it (`format_v1.rs` keeps its own
 //! copies: it is frozen with its fixture); for the compaction tests a store that does
 //! nothing on its own; for the scan tests the check that scans equal the gets (owned and
 //! lent rows alike).
@@ -68,6 +68,20 @@ pub fn dump(db: &Db) -> String {
         }
     }
     out
+}
+
+/// Create a frozen fixture in `dir` (which must not hold one: fixtures are never
+/// regenerated) with `generate`, which writes the store and returns its dump; the dump
+/// becomes `expected.txt` and the store's `LOCK` file is removed.
+pub fn write_fixture(dir: &Path, generate: impl FnOnce(&Path) -> String) {
+    assert!(
+        !dir.join("MANIFEST").exists(),
+        "{} already holds a fixture: frozen formats are never regenerated",
+        dir.display()
+    );
+    let dump = generate(dir);
+    std::fs::remove_file(dir.join("LOCK")).expect("remove LOCK");
+    std::fs::write(dir.join("expected.txt"), dump).expect("write expected.txt");
 }
 
 /// Copy a fixture directory tree (fixtures are opened from a copy: opening writes).
