@@ -152,9 +152,9 @@ impl WriteBatch {
             let start = cell_columns.len();
             for (j, (_, family, qualifier, _, _)) in r.cells.iter().enumerate() {
                 let key = (&**family, &qualifier[..]);
-                let same_place = (j < start - prev_start)
-                    .then(|| cell_columns.get(prev_start + j).copied())
-                    .flatten()
+                let same_place = cell_columns
+                    .get(prev_start..start)
+                    .and_then(|prev_row| prev_row.get(j).copied())
                     .filter(|&c| columns.get(c as usize) == Some(&key));
                 let c = match same_place {
                     Some(c) => c,
