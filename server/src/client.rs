@@ -27,7 +27,57 @@ use crate::config::DEFAULT_MAX_MESSAGE_BYTES;
 pub const TOKEN_ENV: &str = "STRATA_TOKEN";
 
 /// A Strata client as every command uses it (the token, if any, on every call).
-pub type Client = StrataClient<InterceptedService<Channel, Bearer>>;
+pub type Client = StrataClient<InterceptedService<Transport, Bearer>>;
+
+/// How a [`Client`]'s calls reach the server: through tonic's [`Channel`] (every command:
+/// TLS, and a new connection when the old one broke), or straight over one HTTP/2
+/// connection ([`Remote::connect_direct`], `strata bench`'s clients).
+///
+/// Why the direct kind exists (docs/design/grpc-path.md): a `Channel` sends every call
+/// through a `tower::buffer` worker task and a reconnect layer before the connection's task
+/// sees it, one more task hop and wake-up per call; with client and server on two cores that
+/// hop was a measurable part of a point get's CPU. A direct connection hands the request to
+/// hyper's HTTP/2 client in the caller's own task and never reconnects: once it breaks every
+/// call fails, which is what a benchmark wants to count and what a long-lived command must
+/// not have (so only `bench` uses it).
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// tonic's channel.
+    Channel(Channel),
+    /// One HTTP/2 connection, driven by hyper's client.
+    Direct(hyper::client::conn::http2::SendRequest<tonic::body::Body>),
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Transport {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        match self {
+            Transport::Channel(c) => c.poll_ready(cx).map_err(Into::into),
+            Transport::Direct(d) => d.poll_ready(cx).map_err(Into::into),
+        }
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        match self {
+            Transport::Channel(c) => {
+                let call = c.call(request);
+                Box::pin(async move { call.await.map_err(Into::into) })
+            }
+            Transport::Direct(d) => {
+                let call = d.send_request(request);
+                Box::pin(async move { Ok(call.await?.map(tonic::body::Body::new)) })
+            }
+        }
+    }
+}
 
 /// Why a connection could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +130,15 @@ pub enum ConnectError {
         /// Why.
         #[source]
         source: tonic::transport::Error,
+    },
+    /// A direct connection ([`Remote::connect_direct`]) could not be made.
+    #[error("cannot connect to {url}: {source}")]
+    Direct {
+        /// The URL given.
+        url: String,
+        /// Why (the TCP connect or the HTTP/2 handshake).
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -246,6 +305,41 @@ impl Remote {
     pub async fn connect(&self) -> Result<Client, ConnectError> {
         connect(&self.url, &self.security).await
     }
+
+    /// A new connection driven directly ([`Transport::Direct`]) for a plain `http://` URL;
+    /// for `https://` the same as [`Remote::connect`]. It is never re-established: after it
+    /// breaks, every call of the client fails.
+    pub async fn connect_direct(&self) -> Result<Client, ConnectError> {
+        let endpoint = endpoint(&self.url)?;
+        if endpoint.uri().scheme_str() == Some("https") {
+            return self.connect().await;
+        }
+        check_plain(&self.url, endpoint.uri(), &self.security)?;
+        let failed = |source: std::io::Error| ConnectError::Direct {
+            url: self.url.clone(),
+            source,
+        };
+        let io = connect_plain(endpoint.uri().clone())
+            .await
+            .map_err(failed)?;
+        let (send, connection) =
+            hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .handshake(io)
+                .await
+                .map_err(|e| failed(std::io::Error::other(e)))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "direct client connection ended");
+            }
+        });
+        // The origin makes every request URI absolute (`:scheme` and `:authority`), which
+        // the channel's own layer adds otherwise.
+        let inner = InterceptedService::new(Transport::Direct(send), self.security.bearer()?);
+        Ok(with_limits(StrataClient::with_origin(
+            inner,
+            endpoint.uri().clone(),
+        )))
+    }
 }
 
 /// Connect to `url` (`http://HOST:PORT`, or `https://HOST:PORT` for TLS) with `security`.
@@ -260,13 +354,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connected channel to `url` with `security`'s TLS (shareable with the health client;
 /// the token is the interceptor's, see [`client`]).
 pub async fn channel(url: &str, security: &ClientSecurity) -> Result<Channel, ConnectError> {
-    let mut endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|source| ConnectError::Url {
-            url: url.to_owned(),
-            source,
-        })?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_nodelay(true);
+    let mut endpoint = endpoint(url)?;
     let https = endpoint.uri().scheme_str() == Some("https");
     if https {
         endpoint = endpoint
@@ -275,16 +363,8 @@ pub async fn channel(url: &str, security: &ClientSecurity) -> Result<Channel, Co
                 url: url.to_owned(),
                 source,
             })?;
-    } else if let Some(flag) = security.tls_flag() {
-        return Err(ConnectError::TlsNeedsHttps {
-            flag,
-            url: url.to_owned(),
-        });
-    } else if security.token.is_some() && !is_loopback_host(endpoint.uri().host()) {
-        tracing::warn!(
-            url,
-            "sending a token over plain http:// to another machine; use an https:// URL"
-        );
+    } else {
+        check_plain(url, endpoint.uri(), security)?;
     }
     let connected = if https {
         endpoint.connect().await
@@ -300,6 +380,35 @@ pub async fn channel(url: &str, security: &ClientSecurity) -> Result<Channel, Co
         url: url.to_owned(),
         source,
     })
+}
+
+/// `url` as an endpoint with the connect timeout and no Nagle delay.
+fn endpoint(url: &str) -> Result<Endpoint, ConnectError> {
+    Ok(Endpoint::from_shared(url.to_owned())
+        .map_err(|source| ConnectError::Url {
+            url: url.to_owned(),
+            source,
+        })?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true))
+}
+
+/// For a plain `http://` URL: refuse TLS options, and warn before a token goes to another
+/// machine unencrypted.
+fn check_plain(url: &str, uri: &http::Uri, security: &ClientSecurity) -> Result<(), ConnectError> {
+    if let Some(flag) = security.tls_flag() {
+        return Err(ConnectError::TlsNeedsHttps {
+            flag,
+            url: url.to_owned(),
+        });
+    }
+    if security.token.is_some() && !is_loopback_host(uri.host()) {
+        tracing::warn!(
+            url,
+            "sending a token over plain http:// to another machine; use an https:// URL"
+        );
+    }
+    Ok(())
 }
 
 /// A plain TCP connection to `uri`'s host and port (80 without one), without Nagle's delay,
@@ -333,8 +442,16 @@ fn is_loopback_host(host: Option<&str>) -> bool {
 /// A Strata client over `channel` sending `bearer`'s token, with the server's default
 /// message limits.
 pub fn client(channel: Channel, bearer: Bearer) -> Client {
+    with_limits(StrataClient::new(InterceptedService::new(
+        Transport::Channel(channel),
+        bearer,
+    )))
+}
+
+/// `client` with the server's default message limits.
+fn with_limits(client: Client) -> Client {
     let max = DEFAULT_MAX_MESSAGE_BYTES as usize;
-    StrataClient::with_interceptor(channel, bearer)
+    client
         .max_decoding_message_size(max)
         .max_encoding_message_size(max)
 }

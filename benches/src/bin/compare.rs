@@ -138,6 +138,18 @@ fn strata_bulk_load(
 
 /// The loader's parse of `csv` in batches of 1,000 rows, each one `mutate_rows` call, until
 /// `bound`; settled adds `close` (final flush, background work finished).
+/// Before a timed write phase: write back every dirty page (`sync(1)`), so no phase's
+/// fsyncs queue behind the writeback of the phase before it (each engine's runs follow
+/// another run of the same engine, whose files are gone but whose pages may still be
+/// in flight).
+fn settle_disk() -> R<()> {
+    let status = std::process::Command::new("sync").status()?;
+    if !status.success() {
+        return Err(format!("sync(1) failed: {status}").into());
+    }
+    Ok(())
+}
+
 fn strata_write_csv(
     dir: &Path,
     t: &str,
@@ -534,15 +546,11 @@ fn run_block_size(args: &Args, bs: usize) -> R<Vec<Line>> {
     let csv = args.csv_dir.join(builtin_csv_file(t).ok_or("no csv file")?);
     let mapping = builtin_mapping(t).ok_or("no mapping")?;
     let rocks_run = |sync: bool| -> R<rocks::WriteRun> {
-        rocks::write_csv(
-            &out.join(format!("rocks-writes-{sync}")),
-            &csv,
-            &mapping,
-            sync,
-            bs,
-            &cache,
-            bound,
-        )
+        let dir = out.join(format!("rocks-writes-{sync}"));
+        settle_disk()?;
+        let r = rocks::write_csv(&dir, &csv, &mapping, sync, bs, &cache, bound);
+        let _ = std::fs::remove_dir_all(&dir);
+        r
     };
     let r_unsynced = rocks_run(false)?;
     let r_synced = rocks_run(true)?;
@@ -564,6 +572,7 @@ fn run_block_size(args: &Args, bs: usize) -> R<Vec<Line>> {
         ),
     ] {
         let dir = out.join(format!("strata-writes-{mode:?}"));
+        settle_disk()?;
         let s = strata_write_csv(&dir, t, &csv, &mapping, mode, bs, bound)?;
         eprintln!(
             "writes {name}: strata {} cells in {:.2} s (settled {:.2} s), rocksdb {} cells in \

@@ -363,7 +363,7 @@ async fn bench_with_server(
     let connections = connection_count(args);
     let mut channels = Vec::with_capacity(connections);
     for _ in 0..connections {
-        channels.push(remote.connect().await?);
+        channels.push(remote.connect_direct().await?);
     }
     let clients: Vec<_> = (0..args.clients)
         .map(|i| channels[i % connections].clone())
