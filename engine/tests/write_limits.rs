@@ -112,3 +112,53 @@ fn a_row_expanding_past_max_cells_per_row_is_refused_naming_the_row() {
     assert!(err.to_string().contains("row wide"), "{err}");
     assert_refused(&db, err, "max_cells_per_row (10)", &["other"]);
 }
+
+#[test]
+fn a_call_is_sized_as_it_encodes_naming_each_column_once() {
+    // 100 rows writing one column with a long family name and qualifier: the WAL record
+    // names the column once (payload v3), so the call encodes to ~2.5 KB although each
+    // cell repeats ~1 KB of names. Sizing it as if every cell carried its names (~106 KB)
+    // would refuse a call that is far under the limit.
+    let (_dir, db) = open(Limits {
+        max_bytes_per_call: 64 * 1024,
+        ..Limits::default()
+    });
+    let family = "a_family_name_of_forty_characters_long_x";
+    db.create_table("wide", vec![FamilyOptions::new(family)])
+        .unwrap();
+    let qualifier = vec![b'q'; 1000];
+    let rows: Vec<RowMutation> = (0..100)
+        .map(|i| RowMutation {
+            row: format!("r{i:03}").into_bytes().into(),
+            mutations: vec![Mutation::SetCell {
+                family: family.into(),
+                qualifier: qualifier.clone().into(),
+                value: b"v".to_vec().into(),
+                timestamp: 0,
+            }],
+        })
+        .collect();
+    let written = db.mutate_rows("wide", rows).unwrap();
+    assert_eq!(written.cells, 100);
+    let got = db.get("wide", b"r042", &Default::default()).unwrap();
+    assert!(got.is_some(), "row r042 of the accepted call is missing");
+
+    // What does not fit is still refused once encoded, naming the limit.
+    let big: Vec<RowMutation> = (0..100)
+        .map(|i| RowMutation {
+            row: format!("big{i:03}").into_bytes().into(),
+            mutations: vec![Mutation::SetCell {
+                family: family.into(),
+                qualifier: qualifier.clone().into(),
+                value: vec![b'v'; 1000].into(),
+                timestamp: 0,
+            }],
+        })
+        .collect();
+    let err = db.mutate_rows("wide", big).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m.contains("max_bytes_per_call (65536)")),
+        "{err}"
+    );
+    assert_eq!(db.read_only_reason(), None);
+}

@@ -45,13 +45,17 @@ fn runs_at_least(v: &crate::version::TableVersion, runs: usize) -> bool {
 const OVERLAP_SYNC_CELLS: u64 = 256;
 /// A stalled writer rechecks the store's state at least this often.
 const STALL_POLL: Duration = Duration::from_millis(100);
-/// Encoded bytes of a cell besides its family, qualifier and value (write_batch.rs: kind,
-/// family length, qualifier length, timestamp, value length)...
-const CELL_OVERHEAD: usize = 19;
-/// ...of a row besides its key (key length, cell count)...
-const ROW_OVERHEAD: usize = 8;
-/// ...and of a call (version, table id, first sequence number, row count).
-const CALL_OVERHEAD: usize = 17;
+/// The least a cell adds to its call's WAL payload (v3, write_batch.rs) besides its value:
+/// kind, column index, timestamp delta and value length, one byte each at least. Its family
+/// and qualifier are named once per call in the column list, so they are not counted per
+/// cell: the estimate below is a lower bound of the encoding, which only refuses a call
+/// early when its encoding is certain to be over the limit (the exact check follows the
+/// encoding)...
+const CELL_MIN_BYTES: usize = 4;
+/// ...that a row adds besides its key (key length, cell count)...
+const ROW_MIN_BYTES: usize = 2;
+/// ...and a call (version, table id, first sequence number, row and column counts).
+const CALL_MIN_BYTES: usize = 15;
 
 /// How a caller may give up on one write call.
 #[derive(Clone, Debug, Default)]
@@ -77,8 +81,8 @@ pub(super) struct CallSize {
     pub bytes: usize,
 }
 
-/// Size `rows` as they will expand (a row delete is one marker per family) and encode, and
-/// check them against `limits`, before anything is expanded or allocated.
+/// Size `rows` as they will expand (a row delete is one marker per family) and at least
+/// encode, and check them against `limits`, before anything is expanded or allocated.
 ///
 /// # Errors
 ///
@@ -88,36 +92,24 @@ pub(super) fn check_call_size(
     schema: &[FamilySchema],
     limits: &Limits,
 ) -> Result<CallSize> {
-    let all_families: usize = schema.iter().map(|f| CELL_OVERHEAD + f.name.len()).sum();
+    let all_families: usize = schema.len() * CELL_MIN_BYTES;
     let max_bytes = limits.max_bytes_per_call.min(MAX_WRITE_BYTES);
     let mut total = CallSize {
         cells: 0,
-        bytes: CALL_OVERHEAD,
+        bytes: CALL_MIN_BYTES,
     };
     for rm in rows {
         let mut cells = 0usize;
-        let mut bytes = ROW_OVERHEAD + rm.row.len();
+        let mut bytes = ROW_MIN_BYTES + rm.row.len();
         for m in &rm.mutations {
             // `{ .. }` on every variant: sizing stays right when a delete kind gains fields.
             #[allow(clippy::unneeded_struct_pattern)]
             let (c, b) = match m {
-                Mutation::SetCell {
-                    family,
-                    qualifier,
-                    value,
-                    ..
-                } => (
-                    1,
-                    CELL_OVERHEAD + family.len() + qualifier.len() + value.len(),
-                ),
-                Mutation::DeleteCells {
-                    family, qualifier, ..
-                }
-                | Mutation::DeleteColumnUpTo {
-                    family, qualifier, ..
-                } => (1, CELL_OVERHEAD + family.len() + qualifier.len()),
-                Mutation::DeleteFamily { family, .. }
-                | Mutation::DeleteFamilyUpTo { family, .. } => (1, CELL_OVERHEAD + family.len()),
+                Mutation::SetCell { value, .. } => (1, CELL_MIN_BYTES + value.len()),
+                Mutation::DeleteCells { .. }
+                | Mutation::DeleteColumnUpTo { .. }
+                | Mutation::DeleteFamily { .. }
+                | Mutation::DeleteFamilyUpTo { .. } => (1, CELL_MIN_BYTES),
                 Mutation::DeleteRow { .. } | Mutation::DeleteRowUpTo { .. } => {
                     (schema.len(), all_families)
                 }
@@ -252,8 +244,8 @@ impl DbInner {
         }
         // Encode outside every lock, after room for the WAL record header, into a buffer
         // kept from an earlier call (a fresh one costs its page faults every call); only
-        // the sequence number is patched in under the write lock. The estimate above
-        // follows this encoding; this is the exact check.
+        // the sequence number is patched in under the write lock. The estimate above is
+        // a lower bound of this encoding; this is the exact check.
         let mut frame = self.encode_buffers.take(RECORD_HEADER_LEN + size.bytes);
         frame.resize(RECORD_HEADER_LEN, 0);
         batch.encode_into(&mut frame);
