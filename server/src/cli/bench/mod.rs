@@ -107,11 +107,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub clients: usize,
     /// Connections the clients share round-robin (HTTP/2 multiplexes their calls); at most
-    /// --clients. One is the default because on loopback it measured as fast as one
-    /// connection per client at 4 clients and up to 1.7x faster at 8 on 2 cores: the one
-    /// connection's task writes many replies per syscall and the server runs one connection
-    /// task instead of N
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// --clients. Two is the default: on loopback with 8 clients on 2 cores, few connections
+    /// beat one per client by up to 1.7x (a connection's task writes many replies per
+    /// syscall), and two held 42-44k ycsb-c gets/s in 8 of 9 runs where one spread over
+    /// 25-38k (docs/benchmarks.md, "Session 12")
+    #[arg(long, value_name = "N", default_value_t = 2)]
     pub connections: usize,
     /// How long to measure
     #[arg(long, value_name = "DURATION", default_value = "10s")]
@@ -493,8 +493,8 @@ mod tests {
         assert_eq!(a.sync, SyncMode::None);
         assert_eq!(a.duration.0, Duration::from_millis(500));
         assert!(a.zipf && a.clients == 8);
-        assert_eq!(a.connections, 1);
-        assert_eq!(connection_count(&a), 1);
+        assert_eq!(a.connections, 2);
+        assert_eq!(connection_count(&a), 2);
         for bad in [
             &["strata", "bench", "--workload", "ycsb-z"][..],
             &[
