@@ -51,7 +51,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_security import Ca, write  # noqa: E402
-from test_strata import free_port, generate_stubs, strata_bin  # noqa: E402
+from test_strata import free_ports, generate_stubs, strata_bin  # noqa: E402
 
 PRINCIPAL = "dashboard"
 TOKEN = "0123456789abcdef-dashboard-token"
@@ -166,8 +166,9 @@ class Stack:
             )
         self.rows = {f: csv_rows(os.path.join(self.csv, f), f) for f in TABLES.values()}
         self.today = datetime.datetime.now(datetime.timezone.utc).date()
-        self.grpc_addr = "127.0.0.1:%d" % free_port()
-        self.host = "127.0.0.1:%d" % free_port()
+        grpc_port, http_port = free_ports(2)
+        self.grpc_addr = "127.0.0.1:%d" % grpc_port
+        self.host = "127.0.0.1:%d" % http_port
         self.http = "https://" + self.host
         self.ca = Ca("Strata dashboard test CA")
         cert, key = self.ca.issue("strata-server", server=True)

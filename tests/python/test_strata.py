@@ -78,6 +78,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(n):
+    """`n` distinct free ports: all are held bound until the last is picked (two separate
+    `free_port()` calls can return the same port, and one server then cannot bind both)."""
+    held = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 class Server:
     """`strata serve` as a child process on a temporary data directory."""
 

@@ -38,7 +38,7 @@ import happybase
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_strata import CALL_TIMEOUT, START_TIMEOUT, free_port, generate_stubs, strata_bin  # noqa: E402
+from test_strata import CALL_TIMEOUT, START_TIMEOUT, free_port, free_ports, generate_stubs, strata_bin  # noqa: E402
 
 # The dashboard's four tables, how each CSV loads into it, and columns its charts read.
 CUSTOMER_COLUMNS = (
@@ -102,8 +102,8 @@ class Server:
         self.compact = "--thrift-compact" in flags
 
     def start(self):
-        self.grpc_addr = "127.0.0.1:%d" % free_port()
-        self.port = free_port()
+        grpc_port, self.port = free_ports(2)
+        self.grpc_addr = "127.0.0.1:%d" % grpc_port
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [
