@@ -126,36 +126,28 @@ fn a_call_is_sized_as_it_encodes_naming_each_column_once() {
     let family = "a_family_name_of_forty_characters_long_x";
     db.create_table("wide", vec![FamilyOptions::new(family)])
         .unwrap();
-    let qualifier = vec![b'q'; 1000];
-    let rows: Vec<RowMutation> = (0..100)
-        .map(|i| RowMutation {
-            row: format!("r{i:03}").into_bytes().into(),
-            mutations: vec![Mutation::SetCell {
-                family: family.into(),
-                qualifier: qualifier.clone().into(),
-                value: b"v".to_vec().into(),
-                timestamp: 0,
-            }],
-        })
-        .collect();
-    let written = db.mutate_rows("wide", rows).unwrap();
+    // Rows `{prefix}000`-`{prefix}099`, each one cell: the long family, a 1,000-byte
+    // qualifier and a value of `value_bytes`.
+    let rows = |prefix: &str, value_bytes: usize| -> Vec<RowMutation> {
+        (0..100)
+            .map(|i| RowMutation {
+                row: format!("{prefix}{i:03}").into_bytes().into(),
+                mutations: vec![Mutation::SetCell {
+                    family: family.into(),
+                    qualifier: vec![b'q'; 1000].into(),
+                    value: vec![b'v'; value_bytes].into(),
+                    timestamp: 0,
+                }],
+            })
+            .collect()
+    };
+    let written = db.mutate_rows("wide", rows("r", 1)).unwrap();
     assert_eq!(written.cells, 100);
     let got = db.get("wide", b"r042", &Default::default()).unwrap();
     assert!(got.is_some(), "row r042 of the accepted call is missing");
 
     // What does not fit is still refused once encoded, naming the limit.
-    let big: Vec<RowMutation> = (0..100)
-        .map(|i| RowMutation {
-            row: format!("big{i:03}").into_bytes().into(),
-            mutations: vec![Mutation::SetCell {
-                family: family.into(),
-                qualifier: qualifier.clone().into(),
-                value: vec![b'v'; 1000].into(),
-                timestamp: 0,
-            }],
-        })
-        .collect();
-    let err = db.mutate_rows("wide", big).unwrap_err();
+    let err = db.mutate_rows("wide", rows("big", 1000)).unwrap_err();
     assert!(
         matches!(&err, Error::InvalidArgument(m) if m.contains("max_bytes_per_call (65536)")),
         "{err}"
