@@ -315,6 +315,7 @@ impl Remote {
             return self.connect().await;
         }
         check_plain(&self.url, endpoint.uri(), &self.security)?;
+        let bearer = self.security.bearer()?;
         let failed = |source: std::io::Error| ConnectError::Direct {
             url: self.url.clone(),
             source,
@@ -334,7 +335,7 @@ impl Remote {
         });
         // The origin makes every request URI absolute (`:scheme` and `:authority`), which
         // the channel's own layer adds otherwise.
-        let inner = InterceptedService::new(Transport::Direct(send), self.security.bearer()?);
+        let inner = InterceptedService::new(Transport::Direct(send), bearer);
         Ok(with_limits(StrataClient::with_origin(
             inner,
             endpoint.uri().clone(),
