@@ -136,8 +136,6 @@ fn strata_bulk_load(
     Ok((s.cells, s.input_bytes))
 }
 
-/// The loader's parse of `csv` in batches of 1,000 rows, each one `mutate_rows` call, until
-/// `bound`; settled adds `close` (final flush, background work finished).
 /// Before a timed write phase: write back every dirty page (`sync(1)`), so no phase's
 /// fsyncs queue behind the writeback of the phase before it (each engine's runs follow
 /// another run of the same engine, whose files are gone but whose pages may still be
@@ -150,6 +148,8 @@ fn settle_disk() -> R<()> {
     Ok(())
 }
 
+/// The loader's parse of `csv` in batches of 1,000 rows, each one `mutate_rows` call, until
+/// `bound`; settled adds `close` (final flush, background work finished).
 fn strata_write_csv(
     dir: &Path,
     t: &str,

@@ -109,7 +109,7 @@ pub struct BenchArgs {
     /// Connections the clients share round-robin (HTTP/2 multiplexes their calls); at most
     /// --clients. Two is the default: on loopback with 8 clients on 2 cores, few connections
     /// beat one per client by up to 1.7x (a connection's task writes many replies per
-    /// syscall), and two held 42-44k ycsb-c gets/s in 8 of 9 runs where one spread over
+    /// syscall), and two held 42-44k ycsb-c gets/s in 10 of 12 runs where one spread over
     /// 25-38k (docs/benchmarks.md, "Session 12")
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub connections: usize,
