@@ -10,13 +10,14 @@ use std::time::Duration;
 use strata_engine::{Db, DbOptions};
 use strata_proto::v1 as pb;
 use strata_server::client::{ClientSecurity, ConnectError};
-use strata_server::{Remote, ServerHandle, ServiceOptions};
+use strata_server::{Client, Remote, ServerHandle, ServiceOptions};
 use tonic::Code;
 
 /// Longest any one call here may take before the test calls it a hang.
 const CALL_BOUND: Duration = Duration::from_secs(10);
 
-async fn serve() -> (tempfile::TempDir, Db, ServerHandle) {
+/// A server on a fresh store and a direct client connected to it.
+async fn serve_direct() -> (tempfile::TempDir, Db, ServerHandle, Client) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Db::open(dir.path(), DbOptions::default()).expect("open store");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -25,7 +26,11 @@ async fn serve() -> (tempfile::TempDir, Db, ServerHandle) {
     let server = strata_server::start(db.clone(), listener, ServiceOptions::default())
         .await
         .expect("start");
-    (dir, db, server)
+    let client = tokio::time::timeout(CALL_BOUND, Remote::plain(server.url()).connect_direct())
+        .await
+        .expect("connected in time")
+        .expect("connect");
+    (dir, db, server, client)
 }
 
 fn set(row: &str, value: &str) -> pb::MutateRequest {
@@ -53,11 +58,7 @@ fn get(row: &str) -> pb::GetRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_calls_answer_as_channel_calls_do() {
-    let (_dir, db, server) = serve().await;
-    let mut c = Remote::plain(server.url())
-        .connect_direct()
-        .await
-        .expect("connect");
+    let (_dir, db, server, mut c) = serve_direct().await;
     c.create_table(pb::CreateTableRequest {
         table: "t".into(),
         families: vec![pb::FamilyOptions {
@@ -112,13 +113,10 @@ async fn direct_calls_answer_as_channel_calls_do() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_direct_client_fails_once_its_server_is_gone() {
-    let (_dir, db, server) = serve().await;
-    let mut c = Remote::plain(server.url())
-        .connect_direct()
+    let (_dir, db, server, mut c) = serve_direct().await;
+    tokio::time::timeout(CALL_BOUND, c.list_tables(pb::ListTablesRequest::default()))
         .await
-        .expect("connect");
-    c.list_tables(pb::ListTablesRequest::default())
-        .await
+        .expect("answered in time")
         .expect("list tables");
     server
         .shutdown(Duration::from_secs(5))

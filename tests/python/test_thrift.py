@@ -38,7 +38,7 @@ import happybase
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_strata import CALL_TIMEOUT, START_TIMEOUT, free_port, free_ports, generate_stubs, strata_bin  # noqa: E402
+from test_strata import CALL_TIMEOUT, START_TIMEOUT, free_ports, generate_stubs, strata_bin  # noqa: E402
 
 # The dashboard's four tables, how each CSV loads into it, and columns its charts read.
 CUSTOMER_COLUMNS = (
@@ -93,17 +93,25 @@ def run(*args):
 class Server:
     """`strata serve --thrift-listen` as a child process."""
 
-    def __init__(self, root, name, data_dir, *flags):
+    def __init__(self, root, name, data_dir, *flags, http=False):
+        """With `http`, the server serves HTTP too, on `self.http_addr` (picked at start)."""
         self.log_path = os.path.join(root, "%s.log" % name)
         self.data_dir = data_dir
         self.flags = list(flags)
+        self.http = http
+        self.http_addr = None
         self.proc = None
         self.framed = "--thrift-framed" in flags
         self.compact = "--thrift-compact" in flags
 
     def start(self):
-        grpc_port, self.port = free_ports(2)
-        self.grpc_addr = "127.0.0.1:%d" % grpc_port
+        ports = free_ports(3 if self.http else 2)
+        self.grpc_addr = "127.0.0.1:%d" % ports[0]
+        self.port = ports[1]
+        http_flags = []
+        if self.http:
+            self.http_addr = "127.0.0.1:%d" % ports[2]
+            http_flags = ["--http-listen", self.http_addr]
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [
@@ -115,6 +123,7 @@ class Server:
                 self.grpc_addr,
                 "--thrift-listen",
                 "127.0.0.1:%d" % self.port,
+                *http_flags,
                 *self.flags,
             ],
             stdin=subprocess.DEVNULL,
@@ -760,9 +769,9 @@ def main():
             ctx.dashboard = Server(root, "dashboard", dash_dir).start()
             servers.append(ctx.dashboard)
 
-            ctx.http_addr = "127.0.0.1:%d" % free_port()
-            srv = Server(root, "main", os.path.join(root, "main"), "--http-listen", ctx.http_addr)
+            srv = Server(root, "main", os.path.join(root, "main"), http=True)
             srv.start()
+            ctx.http_addr = srv.http_addr
             servers.append(srv)
             ctx.srv = srv
             ctx.conn = srv.connect()

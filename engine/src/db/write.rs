@@ -50,7 +50,8 @@ const STALL_POLL: Duration = Duration::from_millis(100);
 /// and qualifier are named once per call in the column list, so they are not counted per
 /// cell: the estimate below is a lower bound of the encoding, which only refuses a call
 /// early when its encoding is certain to be over the limit (the exact check follows the
-/// encoding)...
+/// encoding). A call it lets through costs at most its own size again to expand (cells
+/// share the request's buffers) and encode before that check...
 const CELL_MIN_BYTES: usize = 4;
 /// ...that a row adds besides its key (key length, cell count)...
 const ROW_MIN_BYTES: usize = 2;
