@@ -373,7 +373,8 @@ fn values_equal_to_key_fields_are_not_stored() {
         fields(k, qi).iter().map(|b| b.wrapping_add(1)).collect()
     });
     assert_eq!(bytes, bytes2);
-    assert_eq!(derived.properties().format_version, 3);
+    // Derivations came in format v3; later versions keep them.
+    assert!(derived.properties().format_version >= 3);
     let raw = |r: &TableReader| r.properties().families[0].raw_bytes;
     assert!(
         raw(&derived) + bytes * 9 / 10 < raw(&stored),

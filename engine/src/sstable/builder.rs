@@ -19,16 +19,19 @@ use crate::options::{Compression, DEFAULT_ZSTD_LEVEL, FamilyOptions};
 
 use super::family_block_builder::FamilyBlockBuilder;
 use super::format::{
-    DERIVED_VALUES_VERSION, FORMAT_VERSION, FamilyIndexEntry, FamilyMeta, Footer, KeyIndexEntry,
-    MAX_KEY_BLOCK_SIZE, Meta, OLDEST_FORMAT_VERSION, derive_v1_properties,
+    BlockHandle, DERIVED_VALUES_VERSION, DICTIONARY_VERSION, FORMAT_VERSION, FamilyIndexEntry,
+    FamilyMeta, Footer, KeyIndexEntry, MAX_KEY_BLOCK_SIZE, Meta, OLDEST_FORMAT_VERSION,
+    derive_v1_properties,
 };
 use super::key_block::KeyBlockBuilder;
 
 mod block_writer;
+pub(super) mod dictionary;
 mod rows;
 
 use super::{FamilyProperties, TableBuildOptions, TableProperties};
 use block_writer::BlockWriter;
+use dictionary::{DICTIONARY_SAMPLE_BLOCKS, Dictionary, HeldBlock};
 pub use rows::RowCell;
 
 /// The compression of a file's key, meta and bloom-less metadata blocks: zstd at the lowest
@@ -54,6 +57,9 @@ struct FamilyState {
     block: FamilyBlockBuilder,
     index: Vec<FamilyIndexEntry>,
     props: FamilyProperties,
+    dict: Dictionary,
+    /// The dictionary block, once written.
+    dict_handle: Option<BlockHandle>,
 }
 
 /// The previous cell, kept to check the order of the next one.
@@ -164,9 +170,11 @@ impl TableBuilder {
                         ..FamilyProperties::default()
                     },
                     name,
-                    opts,
                     block: FamilyBlockBuilder::new(version >= DERIVED_VALUES_VERSION),
                     index: Vec::new(),
+                    dict: Dictionary::for_family(&opts, version >= DICTIONARY_VERSION),
+                    dict_handle: None,
+                    opts,
                 }
             })
             .collect();
@@ -422,8 +430,65 @@ impl TableBuilder {
     ) -> Result<()> {
         let (first, last) = (f.block.first_ordinal(), f.block.last_ordinal());
         f.block.finish_into(&mut writer.payload);
+        if let Dictionary::Sampling(held) = &mut f.dict {
+            held.push(HeldBlock {
+                payload: writer.payload.clone(),
+                first,
+                last,
+            });
+            if held.len() >= DICTIONARY_SAMPLE_BLOCKS {
+                Self::train_and_release(writer, file, path, f)?;
+            }
+            return Ok(());
+        }
+        Self::write_family_block(writer, file, path, f, first, last)
+    }
+
+    /// Train family `f`'s dictionary on its held blocks (writing the dictionary block when
+    /// zstd makes one), then write the held blocks in order, with it or without.
+    fn train_and_release(
+        writer: &mut BlockWriter,
+        file: &mut dyn WritableFile,
+        path: &Path,
+        f: &mut FamilyState,
+    ) -> Result<()> {
+        let (held, written) = f.dict.train(writer, file, path, f.opts.compression)?;
+        if let Some((handle, stored)) = written {
+            f.dict_handle = Some(handle);
+            f.props.stored_bytes += stored;
+        }
+        Self::release(writer, file, path, f, held)
+    }
+
+    /// Write `held` blocks of family `f` in order.
+    fn release(
+        writer: &mut BlockWriter,
+        file: &mut dyn WritableFile,
+        path: &Path,
+        f: &mut FamilyState,
+        held: Vec<HeldBlock>,
+    ) -> Result<()> {
+        for b in held {
+            writer.payload = b.payload;
+            Self::write_family_block(writer, file, path, f, b.first, b.last)?;
+        }
+        Ok(())
+    }
+
+    /// Write `writer.payload` as family `f`'s next block (rows `first..=last`).
+    fn write_family_block(
+        writer: &mut BlockWriter,
+        file: &mut dyn WritableFile,
+        path: &Path,
+        f: &mut FamilyState,
+        first: u64,
+        last: u64,
+    ) -> Result<()> {
         let raw = writer.payload.len() as u64;
-        let (handle, stored) = writer.write(file, path, f.opts.compression)?;
+        let (handle, stored) = match &f.dict {
+            Dictionary::On(dict) => writer.write_with_dictionary(file, path, dict)?,
+            _ => writer.write(file, path, f.opts.compression)?,
+        };
         f.index.push(FamilyIndexEntry {
             first_ordinal: first,
             last_ordinal: last,
@@ -443,8 +508,14 @@ impl TableBuilder {
             + self
                 .families
                 .iter()
-                .filter(|f| !f.block.is_empty())
-                .map(|f| f.block.size())
+                .map(|f| {
+                    f.dict.held_bytes()
+                        + if f.block.is_empty() {
+                            0
+                        } else {
+                            f.block.size()
+                        }
+                })
                 .sum::<usize>();
         let index_blocks: usize = self.families.iter().map(|f| f.index.len()).sum();
         let index = self
@@ -462,6 +533,10 @@ impl TableBuilder {
         for f in &mut self.families {
             if !f.block.is_empty() {
                 Self::flush_family(&mut self.writer, &mut *self.file, &self.path, f)?;
+            }
+            // Too few blocks to train on: they go out without a dictionary.
+            if let Dictionary::Sampling(held) = std::mem::replace(&mut f.dict, Dictionary::Off) {
+                Self::release(&mut self.writer, &mut *self.file, &self.path, f, held)?;
             }
         }
         if self.key_block.count() > 0 {
@@ -500,6 +575,7 @@ impl TableBuilder {
                     compression: f.opts.compression,
                     bloom_filter: f.opts.bloom_filter,
                     block_size: f.opts.block_size,
+                    dictionary: f.dict_handle,
                     index: std::mem::take(&mut f.index),
                 })
                 .collect(),

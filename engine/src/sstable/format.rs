@@ -28,10 +28,14 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"StrataT1");
 /// and `DeleteFamilyUpTo` (5), and in the meta block the sequence-number range of the
 /// file's delete markers and each family's newest put timestamp. v3 (over v2): in each
 /// family block, a value derivation per qualifier (values taken from the row key are not
-/// stored; `derive.rs`).
-pub(crate) const FORMAT_VERSION: u32 = 3;
+/// stored; `derive.rs`). v4 (over v3): in the family directory, an optional handle of the
+/// family's zstd dictionary block, and the block compression type
+/// [`COMPRESSION_ZSTD_DICT`] for family blocks compressed with it.
+pub(crate) const FORMAT_VERSION: u32 = 4;
 /// The first format version whose family blocks carry value derivations.
 pub(crate) const DERIVED_VALUES_VERSION: u32 = 3;
+/// The first format version whose families may have a zstd dictionary.
+pub(crate) const DICTIONARY_VERSION: u32 = 4;
 /// The oldest format version this code reads.
 pub(crate) const OLDEST_FORMAT_VERSION: u32 = 1;
 /// meta offset u64, meta size u64, version u32, footer crc u32, magic u64.
@@ -47,6 +51,9 @@ pub(crate) const MAX_KEY_BLOCK_SIZE: usize = 16 * 1024;
 pub(crate) const COMPRESSION_NONE: u8 = 0;
 /// Block compression type byte: payload is one zstd frame.
 pub(crate) const COMPRESSION_ZSTD: u8 = 1;
+/// Block compression type byte (v4 on, family blocks only): payload is one zstd frame
+/// compressed with the family's dictionary in the same file (`FamilyMeta::dictionary`).
+pub(crate) const COMPRESSION_ZSTD_DICT: u8 = 2;
 
 /// Where a block's payload sits: `size` bytes at `offset`, followed by the trailer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -172,6 +179,9 @@ pub(crate) struct FamilyMeta {
     pub compression: Compression,
     pub bloom_filter: bool,
     pub block_size: u32,
+    /// v4 on: the family's zstd dictionary block (stored raw), which its blocks of
+    /// compression type [`COMPRESSION_ZSTD_DICT`] were compressed with.
+    pub dictionary: Option<BlockHandle>,
     pub index: Vec<FamilyIndexEntry>,
 }
 
@@ -239,6 +249,15 @@ impl Meta {
             put_varint64(buf, f.props.raw_bytes);
             if v2 {
                 put_zigzag64(buf, f.props.max_put_ts);
+            }
+            if version >= DICTIONARY_VERSION {
+                match &f.dictionary {
+                    None => put_u8(buf, 0),
+                    Some(h) => {
+                        put_u8(buf, 1);
+                        h.encode(buf);
+                    }
+                }
             }
             put_varint64(buf, f.index.len() as u64);
             let mut prev_last = 0u64;
@@ -377,6 +396,23 @@ impl Meta {
                 raw_bytes: r.varint64()?,
                 max_put_ts: if v2 { r.zigzag64()? } else { i64::MIN },
             };
+            let dictionary = if version >= DICTIONARY_VERSION {
+                match r.u8()? {
+                    0 => None,
+                    1 => {
+                        let h = BlockHandle::decode(&mut r)?;
+                        check_handle(&h, "dictionary")?;
+                        Some(h)
+                    }
+                    _ => {
+                        return Err(MetaError::Invalid(format!(
+                            "family {name}: bad dictionary presence flag"
+                        )));
+                    }
+                }
+            } else {
+                None
+            };
             let nblocks = r.varint_usize()?;
             if nblocks as u64 != props.blocks || nblocks > r.remaining() {
                 return Err(MetaError::Invalid(format!(
@@ -414,6 +450,7 @@ impl Meta {
                 compression,
                 bloom_filter,
                 block_size,
+                dictionary,
                 index,
             });
         }
@@ -531,7 +568,7 @@ mod tests {
             offset: o,
             size: 10,
         };
-        let fam = |name: &str, blocks: Vec<FamilyIndexEntry>, cells| FamilyMeta {
+        let fam = |name: &str, blocks: Vec<FamilyIndexEntry>, cells, dictionary| FamilyMeta {
             props: FamilyProperties {
                 name: Arc::from(name),
                 cells,
@@ -544,6 +581,7 @@ mod tests {
             compression: Compression::Zstd(5),
             bloom_filter: true,
             block_size: 4096,
+            dictionary,
             index: blocks,
         };
         let families = vec![
@@ -562,8 +600,9 @@ mod tests {
                     },
                 ],
                 7,
+                Some(h(38)),
             ),
-            fam("b", vec![], 0),
+            fam("b", vec![], 0, None),
         ];
         Meta {
             props: TableProperties {
@@ -654,5 +693,38 @@ mod tests {
         let mut again = Vec::new();
         got.encode(&mut again, 1);
         assert_eq!(again, v1);
+    }
+
+    #[test]
+    fn a_v3_meta_block_has_no_dictionaries_and_a_v4_one_keeps_them() {
+        let m = sample_meta();
+        let mut v3 = Vec::new();
+        m.encode(&mut v3, 3);
+        let mut v4 = Vec::new();
+        m.encode(&mut v4, 4);
+        // One presence byte per family, plus family a's handle.
+        assert!(v4.len() > v3.len() + 2);
+        assert!(Meta::decode(&v3, 95, 4).is_err());
+        assert!(Meta::decode(&v4, 95, 3).is_err());
+        let got3 = Meta::decode(&v3, 95, 3).unwrap();
+        assert!(got3.families.iter().all(|f| f.dictionary.is_none()));
+        let got4 = Meta::decode(&v4, 95, 4).unwrap();
+        assert_eq!(got4.families[0].dictionary, m.families[0].dictionary);
+        assert_eq!(got4.families[1].dictionary, None);
+        // A bad presence byte is named: it is where the encodings with and without family
+        // a's dictionary first differ.
+        let mut none = m.clone();
+        none.families[0].dictionary = None;
+        let mut b0 = Vec::new();
+        none.encode(&mut b0, 4);
+        let mut b = v4.clone();
+        let flag_at = b.iter().zip(&b0).position(|(x, y)| x != y).unwrap();
+        assert_eq!((b[flag_at], b0[flag_at]), (1, 0));
+        b[flag_at] = 7;
+        assert!(
+            Meta::decode(&b, 95, 4)
+                .unwrap_err()
+                .contains("dictionary presence")
+        );
     }
 }

@@ -159,14 +159,7 @@ impl TableReader {
             .iter()
             .map(|e| key_head(&e.last_key))
             .collect();
-        inner.families = meta
-            .families
-            .into_iter()
-            .map(|meta| FamilyEntry {
-                meta,
-                blocks_read: AtomicU64::new(0),
-            })
-            .collect();
+        inner.families = meta.families.into_iter().map(FamilyEntry::new).collect();
         Ok(TableReader {
             file: Arc::new(inner),
             global_seq,
@@ -401,7 +394,7 @@ impl TableReader {
             + inner
                 .families
                 .iter()
-                .map(|f| f.meta.index.len())
+                .map(|f| f.meta.index.len() + usize::from(f.meta.dictionary.is_some()))
                 .sum::<usize>()
             + 1
             + usize::from(inner.bloom_handle.is_some())
@@ -423,6 +416,12 @@ impl TableReader {
             }
         }
         for f in &inner.families {
+            if let Some(h) = f.meta.dictionary {
+                let what = What::Dictionary(&f.meta.props.name);
+                if !note(inner.read_raw(h, what).map(drop)) {
+                    return errors;
+                }
+            }
             for e in &f.meta.index {
                 if !note(inner.load_family_block(f, e).map(drop)) {
                     return errors;
@@ -481,6 +480,12 @@ impl TableReader {
         block: usize,
     ) -> super::format::BlockHandle {
         self.file.families[family].meta.index[block].handle
+    }
+
+    /// Family `family`'s dictionary block, if it has one (format v4).
+    #[cfg(test)]
+    pub(crate) fn family_dictionary(&self, family: usize) -> Option<super::format::BlockHandle> {
+        self.file.families[family].meta.dictionary
     }
 
     #[cfg(test)]

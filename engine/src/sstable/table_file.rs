@@ -27,10 +27,11 @@ use std::fs::File;
 use std::ops::Bound;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use zstd::zstd_safe::{DCtx, DDict};
 
 use crate::bloom::BloomFilter;
 use crate::cache::{BlockCache, CacheKey};
@@ -39,14 +40,16 @@ use crate::error::{Error, Result};
 use super::TableProperties;
 use super::family_block::{DerivedValueError, FamilyBlock, decode_family_block};
 use super::format::{
-    BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, DERIVED_VALUES_VERSION, FamilyIndexEntry,
-    FamilyMeta, KeyIndexEntry, TRAILER_LEN, block_crc,
+    BlockHandle, COMPRESSION_NONE, COMPRESSION_ZSTD, COMPRESSION_ZSTD_DICT, DERIVED_VALUES_VERSION,
+    FamilyIndexEntry, FamilyMeta, KeyIndexEntry, TRAILER_LEN, block_crc,
 };
 use super::key_block::{KeyBlock, KeyList, decode_key_block, head_lower_bound};
 
 thread_local! {
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { RefCell::new(None) };
+    /// The context for blocks compressed with a dictionary (the dictionary comes per call).
+    static DICT_DECOMPRESSOR: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
     /// The stored bytes of the block being read (reused: a block read allocates only its
     /// decoded payload).
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -58,6 +61,8 @@ const READ_BUF_KEEP: usize = 4 << 20;
 /// closes at a row boundary past its family's block size, at most 16 MiB), it keeps a file
 /// built elsewhere (bulk ingest) from making a read allocate gigabytes.
 const MAX_DECODED_BLOCK: u32 = 1 << 30;
+/// Largest dictionary block a file may have (the builder writes at most 8 KiB).
+const MAX_DICTIONARY_BYTES: u64 = 1 << 20;
 
 /// An iterator inserts its first this many blocks per family (and key blocks) into the
 /// cache, then only reads blocks already there: short scans get cached, long ones do not
@@ -71,6 +76,7 @@ pub(super) enum What<'a> {
     Family(&'a str),
     Meta,
     Bloom,
+    Dictionary(&'a str),
 }
 
 impl std::fmt::Display for What<'_> {
@@ -80,6 +86,7 @@ impl std::fmt::Display for What<'_> {
             What::Family(name) => write!(f, "block of family {name}"),
             What::Meta => f.write_str("meta block"),
             What::Bloom => f.write_str("bloom filter"),
+            What::Dictionary(name) => write!(f, "dictionary of family {name}"),
         }
     }
 }
@@ -96,6 +103,19 @@ fn family_block_charge(b: &FamilyBlock) -> usize {
 pub(super) struct FamilyEntry {
     pub(super) meta: FamilyMeta,
     pub(super) blocks_read: AtomicU64,
+    /// The family's zstd dictionary (format v4), loaded at its first use: a damaged one
+    /// fails that family's dictionary-compressed blocks, not the file's open.
+    pub(super) dictionary: OnceLock<DDict<'static>>,
+}
+
+impl FamilyEntry {
+    pub(super) fn new(meta: FamilyMeta) -> Self {
+        FamilyEntry {
+            meta,
+            blocks_read: AtomicU64::new(0),
+            dictionary: OnceLock::new(),
+        }
+    }
 }
 
 pub(crate) struct TableFile {
@@ -170,24 +190,39 @@ impl TableFile {
     /// Read a block, check its trailer and checksum and return its uncompressed payload (a
     /// fresh buffer either way: nothing returned refers to the file).
     pub(super) fn read_raw(&self, h: BlockHandle, what: What<'_>) -> Result<Bytes> {
+        self.read_block(h, what, None)
+    }
+
+    /// [`TableFile::read_raw`] of a block of family `fam`, which may be compressed with
+    /// the family's dictionary.
+    fn read_block(
+        &self,
+        h: BlockHandle,
+        what: What<'_>,
+        fam: Option<&FamilyEntry>,
+    ) -> Result<Bytes> {
         let bad = |msg: String| self.corruption(h.offset, format!("{what}: {msg}"));
-        // The handle's size is the payload's; the trailer follows it.
-        let size = h
-            .end()
-            .filter(|&e| e <= self.len)
-            .and_then(|e| usize::try_from(e - h.offset).ok())
-            .ok_or_else(|| bad(format!("block of {} bytes runs past the file end", h.size)))?;
+        let size = self.stored_size(h, &bad)?;
         READ_BUF.with(|cell| {
             let mut buf = cell.borrow_mut();
             buf.clear();
             buf.resize(size, 0);
             let read = self.read_at(h.offset, &mut buf);
-            let out = read.and_then(|()| self.check_and_decode(&buf, size, &bad));
+            let out = read.and_then(|()| self.check_and_decode(&buf, size, fam, &bad));
             if buf.capacity() > READ_BUF_KEEP {
                 *buf = Vec::new();
             }
             out
         })
+    }
+
+    /// Bytes block `h` takes in the file: the handle's size is the payload's, the trailer
+    /// follows it.
+    fn stored_size(&self, h: BlockHandle, bad: &dyn Fn(String) -> Error) -> Result<usize> {
+        h.end()
+            .filter(|&e| e <= self.len)
+            .and_then(|e| usize::try_from(e - h.offset).ok())
+            .ok_or_else(|| bad(format!("block of {} bytes runs past the file end", h.size)))
     }
 
     /// The payload of the stored block `stored` (`size` bytes: payload then trailer),
@@ -196,6 +231,7 @@ impl TableFile {
         &self,
         stored: &[u8],
         size: usize,
+        fam: Option<&FamilyEntry>,
         bad: &dyn Fn(String) -> Error,
     ) -> Result<Bytes> {
         let pend = size - TRAILER_LEN;
@@ -242,8 +278,77 @@ impl TableFile {
                     Err(e) => Err(bad(format!("zstd could not decode the block: {e}"))),
                 }
             }),
+            COMPRESSION_ZSTD_DICT if ulen > MAX_DECODED_BLOCK => Err(bad(format!(
+                "block claims {ulen} bytes uncompressed, over the {MAX_DECODED_BLOCK}-byte limit"
+            ))),
+            COMPRESSION_ZSTD_DICT => {
+                let Some(fam) = fam.filter(|f| f.meta.dictionary.is_some()) else {
+                    return Err(bad(
+                        "block compressed with a dictionary its family does not have".into(),
+                    ));
+                };
+                let dict = self.dictionary(fam)?;
+                DICT_DECOMPRESSOR.with(|cell| {
+                    let mut slot = cell.borrow_mut();
+                    if slot.is_none() {
+                        *slot = DCtx::try_create();
+                    }
+                    let Some(d) = slot.as_mut() else {
+                        return Err(bad("no zstd context".into()));
+                    };
+                    let mut out = Vec::with_capacity(ulen as usize);
+                    match d.decompress_using_ddict(&mut out, payload, dict) {
+                        Ok(n) if n == ulen as usize => Ok(Bytes::from(out)),
+                        Ok(n) => Err(bad(format!(
+                            "decompressed to {n} bytes, trailer says {ulen}"
+                        ))),
+                        Err(code) => Err(bad(format!(
+                            "zstd could not decode the block with its dictionary: {}",
+                            zstd::zstd_safe::get_error_name(code)
+                        ))),
+                    }
+                })
+            }
             other => Err(bad(format!("unknown compression type {other}"))),
         }
+    }
+
+    /// Family `fam`'s dictionary, read, checked and loaded at its first use (the caller
+    /// checked the family has one). A failure is not kept: the next block tries again.
+    fn dictionary<'f>(&self, fam: &'f FamilyEntry) -> Result<&'f DDict<'static>> {
+        if let Some(d) = fam.dictionary.get() {
+            return Ok(d);
+        }
+        let h = fam.meta.dictionary.unwrap_or_default();
+        let name = &fam.meta.props.name;
+        if h.size > MAX_DICTIONARY_BYTES {
+            return Err(self.corruption(
+                h.offset,
+                format!(
+                    "dictionary of family {name}: {} bytes, over the {MAX_DICTIONARY_BYTES}-byte \
+                     limit",
+                    h.size
+                ),
+            ));
+        }
+        // Read into a buffer of its own: this runs while a family block holds READ_BUF.
+        let what = What::Dictionary(name);
+        let bad = |msg: String| self.corruption(h.offset, format!("{what}: {msg}"));
+        let size = self.stored_size(h, &bad)?;
+        let mut stored = vec![0u8; size];
+        self.read_at(h.offset, &mut stored)?;
+        let bytes = self.check_and_decode(&stored, size, None, &bad)?;
+        let Some(d) = DDict::try_create(&bytes) else {
+            return Err(self.corruption(
+                h.offset,
+                format!("dictionary of family {name}: zstd cannot load it"),
+            ));
+        };
+        // Another thread may have loaded it meanwhile: either copy serves.
+        let _ = fam.dictionary.set(d);
+        fam.dictionary
+            .get()
+            .ok_or_else(|| self.corruption(h.offset, "dictionary not kept"))
     }
 
     /// Rows covered by key block `i`.
@@ -383,7 +488,7 @@ impl TableFile {
     ) -> Result<(Arc<FamilyBlock>, usize)> {
         {
             let what = What::Family(&f.meta.props.name);
-            let payload = self.read_raw(e.handle, what)?;
+            let payload = self.read_block(e.handle, what, Some(f))?;
             f.blocks_read.fetch_add(1, Ordering::Relaxed);
             let derivations = self.props.format_version >= DERIVED_VALUES_VERSION;
             let mut blk =
