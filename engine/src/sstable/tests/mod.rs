@@ -1,7 +1,8 @@
 //! SSTable tests, one file per concern: `round_trip.rs` (writer and reader against a sorted
 //! `Vec` model, one-family reads, global seq, bloom), `builder.rs` (order and family checks,
 //! abandon, fsync), `corruption.rs` (damage and truncation detection), `cache.rs` (block cache
-//! behaviour), `walk_merge.rs` (several files merged row by row). They own no state outside
+//! behaviour), `walk_merge.rs` (several files merged row by row), `dictionary.rs` (format v4's per-family
+//! zstd dictionaries). They own no state outside
 //! their temp dirs and must stay small and fast (no timing assertions). This file holds the
 //! shared helpers.
 
@@ -22,6 +23,7 @@ use crate::options::{Compression, FamilyOptions};
 mod builder;
 mod cache;
 mod corruption;
+mod dictionary;
 mod round_trip;
 mod walk_merge;
 
