@@ -1,7 +1,8 @@
 //! The encoders are frozen: every file of each fixture store (`tests/fixtures/v1/`, written
 //! by the v1 code, see `tests/format_v1.rs`; `tests/fixtures/v2/`, see `tests/format_v2.rs`;
 //! `tests/fixtures/v3/`, see `tests/format_v3.rs`; `tests/fixtures/v4/`, see
-//! `tests/format_v4.rs`; `tests/fixtures/v5/`, see `tests/format_v5.rs`)
+//! `tests/format_v4.rs`; `tests/fixtures/v5/`, see `tests/format_v5.rs`; `tests/fixtures/v6/`,
+//! see `tests/format_v6.rs`)
 //! is decoded and re-encoded with today's encoders, and must come out byte for byte the same.
 //! A change to the manifest, WAL (segment header, record framing, batch payload) or SSTable
 //! encoding fails here; the fix is a version bump with a reader for the older versions, never
@@ -24,7 +25,7 @@ use crate::write_batch::WriteBatch;
 
 /// Every fixture store, oldest first.
 fn fixtures() -> Vec<PathBuf> {
-    ["v1", "v2", "v3", "v4", "v5"]
+    ["v1", "v2", "v3", "v4", "v5", "v6"]
         .iter()
         .map(|v| {
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -158,8 +159,8 @@ fn sstable_encoding_is_frozen() {
 
 #[test]
 fn each_fixture_holds_what_its_version_added() {
-    let [v1, v2, v3, v4, v5] = &fixtures()[..] else {
-        panic!("five fixtures")
+    let [v1, v2, v3, v4, v5, v6] = &fixtures()[..] else {
+        panic!("six fixtures")
     };
     let manifest = |dir: &Path| {
         let path = dir.join(crate::filename::MANIFEST_FILE);
@@ -253,4 +254,19 @@ fn each_fixture_holds_what_its_version_added() {
         assert!(in_wal.contains(&kind), "no {kind:?} in the v5 WAL");
     }
     assert!(k.iter().all(|&k| k == CellKind::Put), "{k:?}");
+    // v6: SSTable format 4, the 1 KiB-block family `d` with a dictionary, `m` without.
+    let (sst, _, _) = kinds(v6);
+    assert!(sst.iter().all(|&v| v == 4), "{sst:?}");
+    for (path, r) in tables(v6) {
+        for (i, family) in r.build_options().families.iter().enumerate() {
+            let has = r.family_dictionary(i).is_some();
+            assert_eq!(
+                has,
+                family.name == "d",
+                "{}: family {}",
+                path.display(),
+                family.name
+            );
+        }
+    }
 }
