@@ -56,7 +56,10 @@ pub fn prefix_of(key: &[u8]) -> u64 {
 #[derive(Debug, Default)]
 pub struct MemRun {
     batches: Vec<Batch>,
+    /// The sort index, built by `sort` (empty before).
     items: Vec<SortItem>,
+    /// Rows held: the index's length once built.
+    rows: usize,
     mem: u64,
 }
 
@@ -76,35 +79,42 @@ pub struct RowView<'a> {
 impl MemRun {
     /// Add a parsed batch (its rejects must have been taken out).
     pub fn push(&mut self, b: Batch) {
-        let bi = self.batches.len() as u32;
-        // Exact: a large vector grows in place (mremap), and the budget counts capacity.
-        self.items.reserve_exact(b.rows.len());
         // Rows of a batch are far fewer than 2^31 (a chunk is at most MAX_CHUNK_SIZE bytes).
         debug_assert!(b.rows.len() < SAME_AS_NEXT as usize);
-        for i in 0..b.rows.len() {
-            self.items.push(SortItem {
-                prefix: prefix_of(b.key(i)),
-                batch: bi,
-                row: i as u32,
-            });
-        }
+        self.rows += b.rows.len();
         self.mem += b.mem_bytes();
         self.batches.push(b);
     }
 
     /// Rows held.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.rows
     }
 
     /// Whether no row is held.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.rows == 0
     }
 
-    /// Heap bytes held (batches and the sort index).
+    /// Heap bytes held (batches and the sort index, counted before `sort` builds it).
     pub fn mem_bytes(&self) -> u64 {
-        self.mem + (self.items.capacity() * std::mem::size_of::<SortItem>()) as u64
+        self.mem + (self.rows * std::mem::size_of::<SortItem>()) as u64
+    }
+
+    /// The index in batch order, allocated once at its final size. Built here rather than
+    /// grown batch by batch: the allocator moves a large block to grow it, so growing it per
+    /// batch copied (and faulted in) the whole index every time, 17% of a scale-1
+    /// clickstream load's CPU samples (docs/loader.md, "Performance").
+    fn build_index(&self) -> Vec<SortItem> {
+        let mut items = Vec::with_capacity(self.rows);
+        for (bi, b) in self.batches.iter().enumerate() {
+            items.extend((0..b.rows.len()).map(|i| SortItem {
+                prefix: prefix_of(b.key(i)),
+                batch: bi as u32,
+                row: i as u32,
+            }));
+        }
+        items
     }
 
     #[inline]
@@ -119,14 +129,15 @@ impl MemRun {
             .then_with(|| (a.batch, a.row).cmp(&(b.batch, b.row)))
     }
 
-    /// Sort by (row key, line), in parallel, in two steps: first by the inline
-    /// (prefix, batch, row) alone (no arena access), then each run of equal prefixes by the
-    /// whole key. Such runs are short and their keys usually neighbours in one arena (a
-    /// session's events), often already in order, so the whole-key comparisons stay in cache
-    /// instead of chasing two random keys per comparison of the big sort. The same pass
-    /// marks items whose next item has the same key (`same_as_next` reads that bit).
+    /// Build the index and sort it by (row key, line), in parallel, in two steps: first by
+    /// the inline (prefix, batch, row) alone (no arena access), then each run of equal
+    /// prefixes by the whole key. Such runs are short and their keys usually neighbours in
+    /// one arena (a session's events), often already in order, so the whole-key comparisons
+    /// stay in cache instead of chasing two random keys per comparison of the big sort. The
+    /// same pass marks items whose next item has the same key (`same_as_next` reads that
+    /// bit).
     pub fn sort(&mut self) {
-        let mut items = std::mem::take(&mut self.items);
+        let mut items = self.build_index();
         items.par_sort_unstable_by_key(|it| (it.prefix, it.batch, it.row));
         items
             .par_chunk_by_mut(|a, b| a.prefix == b.prefix)
