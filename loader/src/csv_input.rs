@@ -119,15 +119,13 @@ impl ChunkReader {
         if first.starts_with(BOM) {
             skip = BOM.len();
         }
-        let mut rdr = csv_reader(&first[skip..], delimiter);
-        let mut rec = csv::ByteRecord::new();
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => return Err(r.csv_err("the file is empty: no header".into())),
-            Err(e) => return Err(r.csv_err(format!("header: {e}"))),
-        }
-        let end = skip + rdr.position().byte() as usize;
+        let mut split = RecordSplitter::new(1, delimiter);
+        let Some(rec) = split.next(&first[skip..]) else {
+            return Err(r.csv_err("the file is empty: no header".into()));
+        };
+        let end = skip + rec.span.end;
         r.header = rec
+            .fields
             .iter()
             .enumerate()
             .map(|(i, f)| {
@@ -248,20 +246,146 @@ fn count_newlines(b: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', b).count() as u64
 }
 
-fn csv_reader(data: &[u8], delimiter: u8) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(data)
+/// Splits a buffer of CSV text into records, one call at a time, without holding on to the
+/// buffer between calls: `strata load` writes each parsed row back over the text of the record
+/// it came from (`bulk::batch`), so the text cannot stay borrowed while rows are built.
+/// The parsing itself is `csv_core` (RFC 4180: quotes open a quoted field only at a field's
+/// start, `""` is a literal quote, CR, LF and CRLF end records, blank lines are skipped, a
+/// UTF-8 BOM at the very start is dropped), the same parser the csv crate wraps. It never
+/// fails: every byte sequence parses as some records.
+pub struct RecordSplitter {
+    core: csv_core::Reader,
+    first_line: u64,
+    pos: usize,
+    done: bool,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+/// One record found by a [`RecordSplitter`].
+pub struct SplitRecord<'r> {
+    /// Line number of the record's first line.
+    pub line: u64,
+    /// Parsed fields (quotes removed, `""` unescaped).
+    pub fields: Fields<'r>,
+    /// Where the record's raw text is in the buffer, without leading blank lines and without
+    /// its terminator.
+    pub raw: std::ops::Range<usize>,
+    /// All the bytes the splitter consumed for this record (blank lines before it, its text
+    /// and its terminator). The splitter never reads them again, so a caller may overwrite
+    /// them.
+    pub span: std::ops::Range<usize>,
+}
+
+/// The fields of one record.
+#[derive(Clone, Copy)]
+pub struct Fields<'r> {
+    out: &'r [u8],
+    ends: &'r [usize],
+}
+
+impl<'r> Fields<'r> {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the record has no fields.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Field `i`, if the record has it.
+    pub fn get(&self, i: usize) -> Option<&'r [u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.out[start..end])
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'r [u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+}
+
+impl RecordSplitter {
+    /// A splitter for a buffer whose first byte is on line `first_line`.
+    pub fn new(first_line: u64, delimiter: u8) -> Self {
+        RecordSplitter {
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            first_line,
+            pos: 0,
+            done: false,
+            out: vec![0; 1024],
+            ends: vec![0; 32],
+        }
+    }
+
+    /// The next record of `data`, which must be the same bytes on every call up to the
+    /// current position (bytes before it may have changed: see [`SplitRecord::span`]).
+    pub fn next(&mut self, data: &[u8]) -> Option<SplitRecord<'_>> {
+        use csv_core::ReadRecordResult as R;
+        if self.done {
+            return None;
+        }
+        let start = self.pos.min(data.len());
+        let line = self.first_line + self.core.line().saturating_sub(1);
+        let (mut nout, mut nend) = (0, 0);
+        loop {
+            let input = &data[self.pos.min(data.len())..];
+            let (res, nin, o, e) =
+                self.core
+                    .read_record(input, &mut self.out[nout..], &mut self.ends[nend..]);
+            self.pos += nin;
+            nout += o;
+            nend += e;
+            match res {
+                // An empty input tells csv_core the data ended (it then yields the last
+                // record, if unterminated, and `End`).
+                R::InputEmpty => continue,
+                R::OutputFull => {
+                    let n = self.out.len().max(1) * 2;
+                    self.out.resize(n, 0);
+                }
+                R::OutputEndsFull => {
+                    let n = self.ends.len().max(1) * 2;
+                    self.ends.resize(n, 0);
+                }
+                R::Record => break,
+                R::End => {
+                    self.done = true;
+                    return None;
+                }
+            }
+        }
+        let end = self.pos.min(data.len());
+        let mut raw = start..end;
+        let mut line = line;
+        // Blank lines before the record, and the LF of a CRLF ending the previous one, were
+        // consumed with it: skip them, counting lines.
+        while raw.start < raw.end && matches!(data[raw.start], b'\n' | b'\r') {
+            line += (data[raw.start] == b'\n') as u64;
+            raw.start += 1;
+        }
+        while raw.end > raw.start && matches!(data[raw.end - 1], b'\n' | b'\r') {
+            raw.end -= 1;
+        }
+        Some(SplitRecord {
+            line,
+            fields: Fields {
+                out: &self.out[..nout],
+                ends: &self.ends[..nend],
+            },
+            raw,
+            span: start..end,
+        })
+    }
 }
 
 /// Iterates the records of one chunk.
 pub struct RecordIter<'a> {
     data: &'a [u8],
-    rdr: csv::Reader<&'a [u8]>,
-    first_line: u64,
-    record: csv::ByteRecord,
+    split: RecordSplitter,
 }
 
 /// One record of a chunk.
@@ -269,7 +393,7 @@ pub struct RecordRef<'r> {
     /// Line number of the record's first line.
     pub line: u64,
     /// Parsed fields (quotes removed, `""` unescaped).
-    pub fields: &'r csv::ByteRecord,
+    pub fields: Fields<'r>,
     /// The record's raw bytes without its terminator.
     pub raw: &'r [u8],
 }
@@ -279,45 +403,19 @@ impl<'a> RecordIter<'a> {
     pub fn new(data: &'a [u8], first_line: u64, delimiter: u8) -> Self {
         RecordIter {
             data,
-            rdr: csv_reader(data, delimiter),
-            first_line,
-            record: csv::ByteRecord::new(),
+            split: RecordSplitter::new(first_line, delimiter),
         }
     }
 
-    /// The next record; `Err` carries the line and the csv crate's message (a record it
-    /// cannot parse at all, which the caller turns into a reject).
+    /// The next record.
     #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Option<std::result::Result<RecordRef<'_>, (u64, String)>> {
-        let before = self.rdr.position().clone();
-        match self.rdr.read_byte_record(&mut self.record) {
-            Ok(false) => None,
-            Ok(true) => {
-                let pos = self.record.position().unwrap_or(&before);
-                let start = (pos.byte() as usize).min(self.data.len());
-                let end = (self.rdr.position().byte() as usize).min(self.data.len());
-                let mut raw = &self.data[start..end.max(start)];
-                // After a CR terminator the csv crate starts the next record at the LF (and
-                // after blank lines, at the first of them): skip those, counting lines.
-                let mut line = self.first_line + pos.line().saturating_sub(1);
-                while let [c @ (b'\n' | b'\r'), rest @ ..] = raw {
-                    line += (*c == b'\n') as u64;
-                    raw = rest;
-                }
-                while let [rest @ .., b'\n' | b'\r'] = raw {
-                    raw = rest;
-                }
-                Some(Ok(RecordRef {
-                    line,
-                    fields: &self.record,
-                    raw,
-                }))
-            }
-            Err(e) => Some(Err((
-                self.first_line + before.line().saturating_sub(1),
-                e.to_string(),
-            ))),
-        }
+    pub fn next(&mut self) -> Option<RecordRef<'_>> {
+        let r = self.split.next(self.data)?;
+        Some(RecordRef {
+            line: r.line,
+            fields: r.fields,
+            raw: &self.data[r.raw],
+        })
     }
 }
 
@@ -349,7 +447,6 @@ mod tests {
         let mut it = RecordIter::new(data, 10, b',');
         let mut got = Vec::new();
         while let Some(r) = it.next() {
-            let r = r.unwrap();
             got.push((
                 r.line,
                 r.fields.iter().map(|f| f.to_vec()).collect::<Vec<_>>(),
@@ -390,7 +487,6 @@ mod tests {
             chunks += 1;
             let mut it = RecordIter::new(&c.data, c.first_line, b',');
             while let Some(rec) = it.next() {
-                let rec = rec.unwrap();
                 assert_eq!(rec.fields.len(), 2);
                 assert_eq!(rec.line, 2 + 2 * n);
                 assert_eq!(

@@ -74,7 +74,10 @@ impl MappedCsv {
     /// The file cannot be read, or a record is malformed beyond recovery (e.g. longer than
     /// [`crate::csv_input::MAX_RECORD_BYTES`]).
     pub fn next_chunk(&mut self) -> Result<Option<&Batch>> {
-        let Some(chunk) = self.reader.next_chunk()? else {
+        // The last chunk's buffer is read into again; the batch is left empty, not stale.
+        self.parsed.clear();
+        let spare = std::mem::take(&mut self.parsed.arena);
+        let Some(chunk) = self.reader.next_chunk_reusing(Some(spare))? else {
             return Ok(None);
         };
         let cfg = ParseConfig {
@@ -85,7 +88,7 @@ impl MappedCsv {
             max_row_key: self.limits.max_row_key,
             max_value: self.limits.max_value,
         };
-        self.parsed = parse_chunk(&chunk, &cfg, std::mem::take(&mut self.parsed));
+        (self.parsed, _) = parse_chunk(chunk, &cfg, std::mem::take(&mut self.parsed));
         Ok(Some(&self.parsed))
     }
 

@@ -140,7 +140,7 @@ fn loader(path: &Path, chunk_size: usize) -> Result<Option<Vec<Outcome>>, String
             Ok(None) => break,
             Err(e) => return Err(e.to_string()),
         };
-        let batch = parse_chunk(&chunk, &cfg, Default::default());
+        let (batch, _) = parse_chunk(chunk, &cfg, Default::default());
         // Rows and rejects of one chunk come apart; put them back in line order by the
         // reference's sequence (checked below) - here keep both lists in file order.
         let mut rows = (0..batch.rows.len()).map(|i| {

@@ -318,14 +318,19 @@ pub fn build_table_files(opts: &LoadOptions) -> Result<LoadSummary> {
             let reuse: Vec<Batch> = (0..chunks.len())
                 .map(|_| pool.pop().unwrap_or_default())
                 .collect();
-            let batches: Vec<Batch> = chunks
-                .par_iter()
+            let parsed: Vec<(Batch, Vec<u8>)> = chunks
+                .into_par_iter()
                 .zip(reuse.into_par_iter())
                 .map(|(c, b)| parse_chunk(c, &cfg, b))
                 .collect();
-            for c in chunks {
-                // The reader may have finished; then the buffer is simply freed.
-                let _ = free_tx.send(c.data);
+            let mut batches = Vec::with_capacity(parsed.len());
+            for (b, spare) in parsed {
+                // A recycled batch's old arena goes back to the reader to be filled again
+                // (if the reader has finished, it is simply freed).
+                if spare.capacity() > 0 {
+                    let _ = free_tx.send(spare);
+                }
+                batches.push(b);
             }
             phases.parse += t.elapsed();
             for mut b in batches {

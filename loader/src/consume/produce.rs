@@ -16,7 +16,7 @@ use super::decode::avro::NamedSchema;
 use super::decode::builtin_schema;
 use super::error::ConsumeError;
 use super::source::{KafkaOptions, connect};
-use crate::csv_input::{ChunkReader, RecordIter};
+use crate::csv_input::{ChunkReader, Fields, RecordIter};
 
 /// Records per produce call.
 const PRODUCE_BATCH: usize = 2000;
@@ -98,7 +98,7 @@ impl CsvDatums {
         })
     }
 
-    fn encode(&self, rec: &csv::ByteRecord) -> Option<Vec<u8>> {
+    fn encode(&self, rec: Fields<'_>) -> Option<Vec<u8>> {
         let apache_avro::Schema::Record(record) = &self.schema.schema else {
             return None;
         };
@@ -138,7 +138,7 @@ impl Iterator for CsvDatums {
             let mut it = RecordIter::new(&chunk.data, chunk.first_line, b',');
             let mut ready = std::mem::take(&mut self.ready);
             while let Some(rec) = it.next() {
-                ready.push_back(rec.ok().and_then(|r| self.encode(r.fields)));
+                ready.push_back(self.encode(rec.fields));
             }
             self.ready = ready;
         }
