@@ -321,15 +321,16 @@ impl RecordSplitter {
         }
     }
 
-    /// The next record of `data`, which must be the same bytes on every call up to the
-    /// current position (bytes before it may have changed: see [`SplitRecord::span`]).
+    /// The next record of `data`. Every call must pass the same buffer; bytes from the
+    /// current position on must not change between calls, bytes before it may (see
+    /// [`SplitRecord::span`]).
     pub fn next(&mut self, data: &[u8]) -> Option<SplitRecord<'_>> {
         use csv_core::ReadRecordResult as R;
         if self.done {
             return None;
         }
         let start = self.pos.min(data.len());
-        let line = self.first_line + self.core.line().saturating_sub(1);
+        let mut line = self.first_line + self.core.line().saturating_sub(1);
         let (mut nout, mut nend) = (0, 0);
         loop {
             let input = &data[self.pos.min(data.len())..];
@@ -360,7 +361,6 @@ impl RecordSplitter {
         }
         let end = self.pos.min(data.len());
         let mut raw = start..end;
-        let mut line = line;
         // Blank lines before the record, and the LF of a CRLF ending the previous one, were
         // consumed with it: skip them, counting lines.
         while raw.start < raw.end && matches!(data[raw.start], b'\n' | b'\r') {

@@ -1,7 +1,8 @@
 //! One parsed chunk in memory: every accepted record's row key, timestamp and cell values
 //! stored as byte ranges into one arena (no per-field allocation; the arena is the chunk's own
-//! buffer, each row written over its record's text), plus the chunk's rejects. Applies the mapping's per-record rules (`ResolvedMapping`: field count, row key
-//! UTF-8 / empty / too long, timestamp column, value size) to each CSV record.
+//! buffer, each row written over its record's text), plus the chunk's rejects. Applies the
+//! mapping's per-record rules (`ResolvedMapping`: field count, row key UTF-8 / empty / too
+//! long, timestamp column, value size) to each CSV record.
 //! It must never reorder records: rows stay in file order, which the duplicate rule needs.
 
 use strata_engine::Timestamp;
@@ -105,11 +106,12 @@ pub struct ParseConfig<'a> {
 ///
 /// The chunk's buffer becomes the batch's arena: each accepted row (its row key, then its
 /// cells' values in the mapping's order, key columns shared) is written back over the text of
-/// the record it came from, which the parser has finished with ([`crate::csv_input::SplitRecord::span`]). A row
-/// is never longer than its record's text unless the row key template adds more literal bytes
-/// than the record's delimiters, quotes, terminator and skipped columns took; such a row is
-/// appended after the chunk's text instead. So the parsed rows cost no second copy of the
-/// input in fresh memory (at scale 1 that copy was 1.7 GB of page faults and zeroing).
+/// the record it came from, which the parser has finished with
+/// ([`crate::csv_input::SplitRecord::span`]). A row is never longer than its record's text
+/// unless the row key template adds more literal bytes than the record's delimiters, quotes,
+/// terminator and skipped columns took; such a row is appended after the chunk's text
+/// instead. So the parsed rows need no second buffer beside the text they came from (peak
+/// memory of the scale-1 clickstream load fell 7-9%, docs/benchmarks.md "Session 16").
 /// Returns the batch and the arena `reuse` held (for the reader to fill again).
 pub fn parse_chunk(chunk: Chunk, cfg: &ParseConfig<'_>, reuse: Batch) -> (Batch, Vec<u8>) {
     let m = cfg.mapping;
