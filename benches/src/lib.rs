@@ -1,7 +1,8 @@
 //! Shared helpers for the criterion benchmarks: synthetic rows shaped like the pipeline's
 //! transactions table (4 families, 14 columns, ~200 bytes of values) and temporary stores.
-//! Every benchmark binary (and `compare`) links this crate and so runs on mimalloc, the
-//! allocator of the `strata` binary.
+//! Every criterion benchmark uses this crate and so runs on mimalloc, the allocator of the
+//! `strata` binary. `compare` does not use it and runs on the system allocator (see its
+//! module docs).
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -10,7 +10,7 @@
 //! CI never builds it.
 //!
 //! ```text
-//! compare --csv-dir DIR [--block-sizes 4096,65536] [--out DIR] [--seconds S]
+//! compare --csv-dir DIR [--block-sizes 4096,65536] [--out DIR] [--seconds S] [--only reads|writes]
 //! ```
 //!
 //! Phases per block size: (a) bulk load of the four tables (Strata: the loader's table
@@ -23,7 +23,13 @@
 //! `MappedCsv` batches into `Db::mutate_rows`; RocksDB: csv records into one `WriteBatch`),
 //! unsynced and durable, and settled (until flush and compaction are done: Strata `close`,
 //! RocksDB flush + no compaction running or pending). Each timed phase is bounded by
-//! `--seconds` (default 10).
+//! `--seconds` (default 10). `--only reads` runs (a), (e), (c) and (d); `--only writes` runs
+//! (b) alone (half a minute instead of ten at scale 1: for profiling the write path).
+//!
+//! The binary runs on the system allocator (glibc malloc here), as a harness that links both
+//! engines through their public APIs would: it does not link `strata_benches`, whose
+//! `#[global_allocator]` is mimalloc. RocksDB's C++ side uses the system allocator in any
+//! case.
 
 // The bin's own modules live beside it in `compare/` (a bin at `src/bin/compare.rs` would
 // look for them in `src/bin/`).
@@ -59,16 +65,21 @@ struct Args {
     block_sizes: Vec<usize>,
     out: PathBuf,
     seconds: f64,
+    /// Run the load, stored-size, get and scan phases.
+    reads: bool,
+    /// Run the write phases.
+    writes: bool,
 }
 
-const USAGE: &str =
-    "usage: compare --csv-dir DIR [--block-sizes 4096,65536] [--out DIR] [--seconds S]";
+const USAGE: &str = "usage: compare --csv-dir DIR [--block-sizes 4096,65536] [--out DIR] \
+                     [--seconds S] [--only reads|writes]";
 
 fn parse_args() -> R<Args> {
     let mut csv_dir = None;
     let mut block_sizes = vec![4096usize, 65536];
     let mut out = PathBuf::from("/tmp/strata-compare");
     let mut seconds = 10.0;
+    let (mut reads, mut writes) = (true, true);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
@@ -82,6 +93,11 @@ fn parse_args() -> R<Args> {
             }
             "--out" => out = PathBuf::from(val()?),
             "--seconds" => seconds = val()?.parse()?,
+            "--only" => match val()?.as_str() {
+                "reads" => writes = false,
+                "writes" => reads = false,
+                other => return Err(format!("--only {other}: expected reads or writes").into()),
+            },
             _ => return Err(USAGE.into()),
         }
     }
@@ -90,6 +106,8 @@ fn parse_args() -> R<Args> {
         block_sizes,
         out,
         seconds,
+        reads,
+        writes,
     })
 }
 
@@ -384,12 +402,25 @@ fn summary(runs: &[(usize, Vec<Line>)]) {
 
 #[allow(clippy::too_many_lines)]
 fn run_block_size(args: &Args, bs: usize) -> R<Vec<Line>> {
-    let bound = Duration::from_secs_f64(args.seconds);
     let out = args.out.join(format!("bs{bs}"));
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out)?;
-    let mut lines: Vec<Line> = Vec::new();
     let cache = Cache::new_lru_cache(CACHE_BYTES);
+    let mut lines: Vec<Line> = Vec::new();
+    if args.reads {
+        lines.extend(read_lines(args, bs, &out, &cache)?);
+    }
+    if args.writes {
+        lines.extend(write_lines(args, bs, &out, &cache)?);
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(lines)
+}
+
+/// Phases (a), (e), (c) and (d): bulk load, stored bytes, gets, scans.
+fn read_lines(args: &Args, bs: usize, out: &Path, cache: &Cache) -> R<Vec<Line>> {
+    let bound = Duration::from_secs_f64(args.seconds);
+    let mut lines: Vec<Line> = Vec::new();
 
     // (a) bulk load -----------------------------------------------------------------------
     let strata_dir = out.join("strata");
@@ -417,7 +448,7 @@ fn run_block_size(args: &Args, bs: usize) -> R<Vec<Line>> {
         let csv = args.csv_dir.join(builtin_csv_file(t).ok_or("no csv file")?);
         let mapping = builtin_mapping(t).ok_or("no mapping")?;
         let started = Instant::now();
-        let (p, rdb) = rocks::bulk_load(&out.join("rocks").join(t), t, &csv, &mapping, bs, &cache)?;
+        let (p, rdb) = rocks::bulk_load(&out.join("rocks").join(t), t, &csv, &mapping, bs, cache)?;
         let el = started.elapsed();
         eprintln!(
             "rocksdb load {t:<13} {:>9} cells {:>7.1} MB in {:>6.2} s",
@@ -540,15 +571,20 @@ fn run_block_size(args: &Args, bs: usize) -> R<Vec<Line>> {
     db.close()?;
     drop(db);
     drop(rocks_dbs);
+    Ok(lines)
+}
 
-    // (b) batched writes with WAL, parsing included on both sides --------------------------------
+/// Phase (b): batched writes with WAL, parsing included on both sides.
+fn write_lines(args: &Args, bs: usize, out: &Path, cache: &Cache) -> R<Vec<Line>> {
+    let bound = Duration::from_secs_f64(args.seconds);
+    let mut lines: Vec<Line> = Vec::new();
     let t = "clickstream";
     let csv = args.csv_dir.join(builtin_csv_file(t).ok_or("no csv file")?);
     let mapping = builtin_mapping(t).ok_or("no mapping")?;
     let rocks_run = |sync: bool| -> R<rocks::WriteRun> {
         let dir = out.join(format!("rocks-writes-{sync}"));
         settle_disk()?;
-        let r = rocks::write_csv(&dir, &csv, &mapping, sync, bs, &cache, bound);
+        let r = rocks::write_csv(&dir, &csv, &mapping, sync, bs, cache, bound);
         let _ = std::fs::remove_dir_all(&dir);
         r
     };
@@ -598,6 +634,5 @@ fn run_block_size(args: &Args, bs: usize) -> R<Vec<Line>> {
         ));
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let _ = std::fs::remove_dir_all(&out);
     Ok(lines)
 }
