@@ -94,7 +94,7 @@ pub fn row(i: u64, rng: &mut StdRng) -> RowMutation {
                 _ => rng.random_range(0..10_000_000u64).to_string(),
             };
             mutations.push(Mutation::SetCell {
-                family: family.to_string(),
+                family: (*family).into(),
                 qualifier: q.as_bytes().to_vec().into(),
                 value: value.into_bytes().into(),
                 timestamp: 0,

@@ -104,7 +104,7 @@ impl Store {
             Op::Put { row, fam, q, ts, v } => (
                 row,
                 Mutation::SetCell {
-                    family: family(fam),
+                    family: family(fam).into(),
                     qualifier: QUALS[q as usize].into(),
                     value: vec![v; 1 + usize::from(v % 5)].into(),
                     timestamp: self.stamp(ts),
@@ -113,7 +113,7 @@ impl Store {
             Op::DeleteColumn { row, fam, q } => (
                 row,
                 Mutation::DeleteCells {
-                    family: family(fam),
+                    family: family(fam).into(),
                     qualifier: QUALS[q as usize].into(),
                     timestamp: 0,
                 },
@@ -121,7 +121,7 @@ impl Store {
             Op::DeleteFamily { row, fam } => (
                 row,
                 Mutation::DeleteFamily {
-                    family: family(fam),
+                    family: family(fam).into(),
                 },
             ),
             Op::DeleteRow { row } => (row, Mutation::DeleteRow),

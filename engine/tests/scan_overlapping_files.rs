@@ -146,7 +146,7 @@ impl Store {
             } => (
                 row,
                 Mutation::SetCell {
-                    family: fam(f),
+                    family: fam(f).into(),
                     qualifier: q(c),
                     value: vec![v; 1 + usize::from(v % 5)].into(),
                     timestamp: self.stamp(ts),
@@ -160,7 +160,7 @@ impl Store {
             } => (
                 row,
                 Mutation::DeleteCells {
-                    family: fam(f),
+                    family: fam(f).into(),
                     qualifier: q(c),
                     timestamp: self.stamp(ts),
                 },
@@ -168,7 +168,7 @@ impl Store {
             Op::DeleteColumn { row, fam: f, q: c } => (
                 row,
                 Mutation::DeleteCells {
-                    family: fam(f),
+                    family: fam(f).into(),
                     qualifier: q(c),
                     timestamp: 0,
                 },
@@ -181,16 +181,21 @@ impl Store {
             } => (
                 row,
                 Mutation::DeleteColumnUpTo {
-                    family: fam(f),
+                    family: fam(f).into(),
                     qualifier: q(c),
                     timestamp: self.stamp(ts),
                 },
             ),
-            Op::DeleteFamily { row, fam: f } => (row, Mutation::DeleteFamily { family: fam(f) }),
+            Op::DeleteFamily { row, fam: f } => (
+                row,
+                Mutation::DeleteFamily {
+                    family: fam(f).into(),
+                },
+            ),
             Op::DeleteFamilyUpTo { row, fam: f, ts } => (
                 row,
                 Mutation::DeleteFamilyUpTo {
-                    family: fam(f),
+                    family: fam(f).into(),
                     timestamp: self.stamp(ts),
                 },
             ),

@@ -6,6 +6,8 @@
 //! It must never read CSV data or write cells; `resolve` turns a mapping into indexes that the
 //! parser and the consumer use.
 
+use std::sync::Arc;
+
 use crate::error::{LoaderError, Result};
 
 /// One piece of a row key template.
@@ -130,7 +132,7 @@ pub struct TableMapping {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CellSlot {
     /// Family name.
-    pub family: String,
+    pub family: Arc<str>,
     /// Qualifier bytes.
     pub qualifier: Vec<u8>,
     /// Index of the CSV column that holds the value.
@@ -484,11 +486,13 @@ impl TableMapping {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        // One shared name per family: every cell of a family clones it.
+        let names: Vec<Arc<str>> = self.families.iter().map(|f| Arc::from(&**f)).collect();
         let mut cells = Vec::new();
         for col in &self.columns {
             let idx = index_of(&col.name, "mapped column")?;
             if let ColumnTarget::Cell { family, qualifier } = &col.target {
-                let family = self.families.get(*family).ok_or_else(|| {
+                let family = names.get(*family).ok_or_else(|| {
                     LoaderError::Mapping(format!("column {:?} names a missing family", col.name))
                 })?;
                 cells.push(CellSlot {
@@ -519,7 +523,7 @@ impl TableMapping {
                 )));
             }
         }
-        let mut families: Vec<String> = cells.iter().map(|c| c.family.clone()).collect();
+        let mut families: Vec<String> = cells.iter().map(|c| c.family.to_string()).collect();
         families.dedup();
         let timestamp_column = timestamp_column
             .map(|c| index_of(c, "timestamp column"))
@@ -829,7 +833,7 @@ mod tests {
             .iter()
             .map(|c| {
                 (
-                    c.family.clone(),
+                    c.family.to_string(),
                     String::from_utf8(c.qualifier.clone()).unwrap(),
                 )
             })

@@ -7,6 +7,7 @@
 //! place they are checked.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use strata_engine as engine;
 use strata_engine::filter;
@@ -139,17 +140,50 @@ pub fn family_to_pb(f: &engine::FamilyOptions) -> pb::FamilyOptions {
     }
 }
 
+/// The family names met in one request, shared: a request's cells name a few families many
+/// times, and the engine's `Mutation` holds its family as an `Arc<str>`, so each cell after
+/// the first of its family clones a shared name instead of allocating one.
+#[derive(Debug, Default)]
+pub struct FamilyNames(Vec<Arc<str>>);
+
+impl FamilyNames {
+    /// Names kept at most: past them (a request naming more families than a table may have)
+    /// each new name is allocated on its own.
+    const MAX: usize = 64;
+
+    /// The shared name equal to `name`.
+    pub fn get(&mut self, name: String) -> Arc<str> {
+        if let Some(n) = self.0.iter().find(|n| ***n == *name) {
+            return n.clone();
+        }
+        let n: Arc<str> = name.into();
+        if self.0.len() < Self::MAX {
+            self.0.push(n.clone());
+        }
+        n
+    }
+}
+
 /// One row's wire mutations to an engine row mutation.
 pub fn row_mutation_from_pb(
     row: bytes::Bytes,
     mutations: Vec<pb::Mutation>,
+) -> Result<engine::RowMutation, ConvertError> {
+    row_mutation_from_pb_named(row, mutations, &mut FamilyNames::default())
+}
+
+/// [`row_mutation_from_pb`], sharing family names through `names`.
+fn row_mutation_from_pb_named(
+    row: bytes::Bytes,
+    mutations: Vec<pb::Mutation>,
+    names: &mut FamilyNames,
 ) -> Result<engine::RowMutation, ConvertError> {
     let mut out = Vec::with_capacity(mutations.len());
     for (index, m) in mutations.into_iter().enumerate() {
         use pb::mutation::Kind;
         let m = match m.kind {
             Some(Kind::SetCell(c)) => engine::Mutation::SetCell {
-                family: c.family,
+                family: names.get(c.family),
                 qualifier: c.qualifier,
                 value: c.value,
                 timestamp: c.timestamp_micros,
@@ -157,23 +191,25 @@ pub fn row_mutation_from_pb(
             // up_to with timestamp 0 is "every version", as for the family and row forms.
             Some(Kind::DeleteCells(c)) if c.up_to && c.timestamp_micros != 0 => {
                 engine::Mutation::DeleteColumnUpTo {
-                    family: c.family,
+                    family: names.get(c.family),
                     qualifier: c.qualifier,
                     timestamp: c.timestamp_micros,
                 }
             }
             Some(Kind::DeleteCells(c)) => engine::Mutation::DeleteCells {
-                family: c.family,
+                family: names.get(c.family),
                 qualifier: c.qualifier,
                 timestamp: c.timestamp_micros,
             },
             Some(Kind::DeleteFamily(c)) if c.up_to_timestamp_micros != 0 => {
                 engine::Mutation::DeleteFamilyUpTo {
-                    family: c.family,
+                    family: names.get(c.family),
                     timestamp: c.up_to_timestamp_micros,
                 }
             }
-            Some(Kind::DeleteFamily(c)) => engine::Mutation::DeleteFamily { family: c.family },
+            Some(Kind::DeleteFamily(c)) => engine::Mutation::DeleteFamily {
+                family: names.get(c.family),
+            },
             Some(Kind::DeleteRow(c)) if c.up_to_timestamp_micros != 0 => {
                 engine::Mutation::DeleteRowUpTo {
                     timestamp: c.up_to_timestamp_micros,
@@ -199,9 +235,10 @@ pub fn row_mutation_from_pb(
 pub fn row_mutations_from_pb(
     entries: Vec<pb::RowMutations>,
 ) -> Result<Vec<engine::RowMutation>, ConvertError> {
+    let mut names = FamilyNames::default();
     entries
         .into_iter()
-        .map(|e| row_mutation_from_pb(e.row, e.mutations))
+        .map(|e| row_mutation_from_pb_named(e.row, e.mutations, &mut names))
         .collect()
 }
 
@@ -221,7 +258,7 @@ pub fn row_mutation_to_pb(m: engine::RowMutation) -> pb::RowMutations {
                     value,
                     timestamp,
                 } => Kind::SetCell(pb::SetCell {
-                    family,
+                    family: family.to_string(),
                     qualifier,
                     value,
                     timestamp_micros: timestamp,
@@ -231,13 +268,13 @@ pub fn row_mutation_to_pb(m: engine::RowMutation) -> pb::RowMutations {
                     qualifier,
                     timestamp,
                 } => Kind::DeleteCells(pb::DeleteCells {
-                    family,
+                    family: family.to_string(),
                     qualifier,
                     timestamp_micros: timestamp,
                     up_to: false,
                 }),
                 engine::Mutation::DeleteFamily { family } => Kind::DeleteFamily(pb::DeleteFamily {
-                    family,
+                    family: family.to_string(),
                     up_to_timestamp_micros: 0,
                 }),
                 engine::Mutation::DeleteRow => Kind::DeleteRow(pb::DeleteRow {
@@ -248,14 +285,14 @@ pub fn row_mutation_to_pb(m: engine::RowMutation) -> pb::RowMutations {
                     qualifier,
                     timestamp,
                 } => Kind::DeleteCells(pb::DeleteCells {
-                    family,
+                    family: family.to_string(),
                     qualifier,
                     timestamp_micros: timestamp,
                     up_to: true,
                 }),
                 engine::Mutation::DeleteFamilyUpTo { family, timestamp } => {
                     Kind::DeleteFamily(pb::DeleteFamily {
-                        family,
+                        family: family.to_string(),
                         up_to_timestamp_micros: timestamp,
                     })
                 }
@@ -583,6 +620,56 @@ pub fn ingest_paths(paths: Vec<String>) -> Result<Vec<std::path::PathBuf>, Conve
 mod tests {
     use super::*;
     use pb::mutation::Kind;
+
+    fn set(family: &str) -> pb::Mutation {
+        pb::Mutation {
+            kind: Some(Kind::SetCell(pb::SetCell {
+                family: family.into(),
+                qualifier: bytes::Bytes::from_static(b"q"),
+                value: bytes::Bytes::from_static(b"v"),
+                timestamp_micros: 0,
+            })),
+        }
+    }
+
+    fn family_of(m: &engine::Mutation) -> &Arc<str> {
+        match m {
+            engine::Mutation::SetCell { family, .. } => family,
+            other => panic!("not a put: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cells_of_one_request_share_each_family_name() {
+        let entries = (0..3)
+            .map(|i| pb::RowMutations {
+                row: bytes::Bytes::from(format!("r{i}")),
+                mutations: vec![set("a"), set("b"), set("a")],
+            })
+            .collect();
+        let rows = row_mutations_from_pb(entries).unwrap();
+        let first_a = family_of(&rows[0].mutations[0]);
+        let first_b = family_of(&rows[0].mutations[1]);
+        assert_eq!(&**first_a, "a");
+        assert_eq!(&**first_b, "b");
+        for r in &rows {
+            assert!(Arc::ptr_eq(family_of(&r.mutations[0]), first_a));
+            assert!(Arc::ptr_eq(family_of(&r.mutations[1]), first_b));
+            assert!(Arc::ptr_eq(family_of(&r.mutations[2]), first_a));
+        }
+    }
+
+    #[test]
+    fn family_names_past_the_kept_ones_are_still_right() {
+        let mut names = FamilyNames::default();
+        for i in 0..FamilyNames::MAX + 10 {
+            assert_eq!(&*names.get(format!("f{i}")), format!("f{i}"));
+        }
+        let again = names.get("f1".into());
+        assert!(Arc::ptr_eq(&again, &names.get("f1".into())));
+        let late = format!("f{}", FamilyNames::MAX + 5);
+        assert_eq!(&*names.get(late.clone()), late);
+    }
 
     fn fam(name: &str) -> pb::FamilyOptions {
         pb::FamilyOptions {

@@ -11,7 +11,6 @@
 //! `get` as any caller would), nor hold a row lock while waiting for anything but the
 //! write it is making.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -139,7 +138,7 @@ fn result_row(row: &Bytes, rm: &RowMutation) -> Row {
                 value,
                 timestamp,
             } => Some(Cell {
-                family: Arc::from(family.as_str()),
+                family: family.clone(),
                 qualifier: qualifier.clone(),
                 timestamp: *timestamp,
                 value: value.clone(),
@@ -319,7 +318,7 @@ impl Db {
             mutations: sizing
                 .into_iter()
                 .map(|(family, qualifier, value)| Mutation::SetCell {
-                    family,
+                    family: family.into(),
                     qualifier,
                     value,
                     timestamp: 0,
@@ -336,7 +335,7 @@ impl Db {
             let value = rewrite(&family, &qualifier, cell)?;
             mutations.push(Mutation::SetCell {
                 timestamp: atomic::next_timestamp(now, cell.map(|c| c.timestamp)),
-                family,
+                family: family.into(),
                 qualifier,
                 value,
             });
@@ -353,6 +352,7 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 
     use super::*;

@@ -230,7 +230,7 @@ fn generated_tables_load_every_field_byte_for_byte() {
             };
             for c in &resolved.cells {
                 want.insert(
-                    (key.clone(), c.family.clone(), c.qualifier.clone()),
+                    (key.clone(), c.family.to_string(), c.qualifier.clone()),
                     rec[c.column].to_vec(),
                 );
             }

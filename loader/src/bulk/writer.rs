@@ -171,7 +171,7 @@ impl<'a> PartitionOutput<'a> {
             target,
             columns: cells
                 .iter()
-                .map(|c| (c.family.as_str(), c.qualifier.as_slice()))
+                .map(|c| (&*c.family, c.qualifier.as_slice()))
                 .collect(),
             current: None,
             unchecked: 0,

@@ -91,13 +91,7 @@ impl<'p> Builder<'p> {
     ) -> Self {
         let families = layouts
             .iter()
-            .map(|l| {
-                l.mapping
-                    .cells
-                    .iter()
-                    .map(|c| c.family.as_str().into())
-                    .collect()
-            })
+            .map(|l| l.mapping.cells.iter().map(|c| c.family.clone()).collect())
             .collect();
         let qualifiers = layouts
             .iter()

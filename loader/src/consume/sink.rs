@@ -260,7 +260,7 @@ fn to_engine(rows: Vec<PutRow>) -> Vec<RowMutation> {
                 .cells
                 .into_iter()
                 .map(|c| Mutation::SetCell {
-                    family: String::from(&*c.family),
+                    family: c.family,
                     qualifier: c.qualifier,
                     value: c.value,
                     timestamp: r.timestamp,

@@ -60,7 +60,7 @@ pub fn layout(header: &[String], mapping: &TableMapping) -> R<Layout> {
             resolved
                 .families
                 .iter()
-                .position(|f| *f == c.family)
+                .position(|f| **f == *c.family)
                 .unwrap_or(0)
         })
         .collect();

@@ -112,7 +112,7 @@ pub(super) fn sample_table(csv: &Path, table: &str, max_keys: usize, seed: u64) 
     let columns = resolved
         .cells
         .iter()
-        .map(|c| (c.family.clone(), c.qualifier.clone()))
+        .map(|c| (c.family.to_string(), c.qualifier.clone()))
         .collect();
     let mut rng = Rng::new(seed ^ 0x5eed_0f6b_e4c4);
     let mut keys: Vec<Vec<u8>> = Vec::new();

@@ -22,18 +22,21 @@ use crate::thrift::types::{BatchMutation, Mutation};
 /// version): a whole family or one column, all versions or those at or before `ts`.
 fn column_delete_at(column: Column, ts: Option<i64>) -> EngineMutation {
     match (column, ts.and_then(time::up_to_micros)) {
-        (Column::Family(family), None) => EngineMutation::DeleteFamily { family },
-        (Column::Family(family), Some(timestamp)) => {
-            EngineMutation::DeleteFamilyUpTo { family, timestamp }
-        }
+        (Column::Family(family), None) => EngineMutation::DeleteFamily {
+            family: family.into(),
+        },
+        (Column::Family(family), Some(timestamp)) => EngineMutation::DeleteFamilyUpTo {
+            family: family.into(),
+            timestamp,
+        },
         (Column::Qualified { family, qualifier }, None) => EngineMutation::DeleteCells {
-            family,
+            family: family.into(),
             qualifier,
             timestamp: 0,
         },
         (Column::Qualified { family, qualifier }, Some(timestamp)) => {
             EngineMutation::DeleteColumnUpTo {
-                family,
+                family: family.into(),
                 qualifier,
                 timestamp,
             }
@@ -55,7 +58,7 @@ pub(super) fn mutation(m: Mutation, ts: Option<i64>) -> Result<EngineMutation, T
         )));
     };
     Ok(EngineMutation::SetCell {
-        family,
+        family: family.into(),
         qualifier,
         value: m.value.unwrap_or_default(),
         timestamp: ts.map(time::write_micros).transpose()?.unwrap_or(0),
