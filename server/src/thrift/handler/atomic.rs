@@ -152,7 +152,8 @@ pub fn check_and_put(gw: &Gateway, _: &Peer, a: &mut Args) -> Outcome {
     let mput = a
         .mutation(6)
         .ok_or_else(|| ThriftError::illegal("checkAndPut needs mput (the mutation to apply)"))?;
-    let m = mutation(mput, None).map_err(|e| e.context("checkAndPut mput"))?;
+    let m = mutation(mput, None, &mut crate::convert::FamilyNames::default())
+        .map_err(|e| e.context("checkAndPut mput"))?;
     let applied = gw.db.check_and_mutate(
         &table,
         CheckAndMutate {

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use strata_engine::{Mutation as EngineMutation, RowMutation};
 
 use super::{Gateway, Outcome, Peer, Reply, table_name};
+use crate::convert::FamilyNames;
 use crate::thrift::args::Args;
 use crate::thrift::column::Column;
 use crate::thrift::error::{ThriftError, show};
@@ -20,23 +21,23 @@ use crate::thrift::types::{BatchMutation, Mutation};
 
 /// The delete of `column` at `ts` (ms; `None`, or a bound past the engine's range: every
 /// version): a whole family or one column, all versions or those at or before `ts`.
-fn column_delete_at(column: Column, ts: Option<i64>) -> EngineMutation {
+fn column_delete_at(column: Column, ts: Option<i64>, names: &mut FamilyNames) -> EngineMutation {
     match (column, ts.and_then(time::up_to_micros)) {
         (Column::Family(family), None) => EngineMutation::DeleteFamily {
-            family: family.into(),
+            family: names.get(family),
         },
         (Column::Family(family), Some(timestamp)) => EngineMutation::DeleteFamilyUpTo {
-            family: family.into(),
+            family: names.get(family),
             timestamp,
         },
         (Column::Qualified { family, qualifier }, None) => EngineMutation::DeleteCells {
-            family: family.into(),
+            family: names.get(family),
             qualifier,
             timestamp: 0,
         },
         (Column::Qualified { family, qualifier }, Some(timestamp)) => {
             EngineMutation::DeleteColumnUpTo {
-                family: family.into(),
+                family: names.get(family),
                 qualifier,
                 timestamp,
             }
@@ -44,11 +45,16 @@ fn column_delete_at(column: Column, ts: Option<i64>) -> EngineMutation {
     }
 }
 
-/// The engine mutation of one Thrift mutation.
-pub(super) fn mutation(m: Mutation, ts: Option<i64>) -> Result<EngineMutation, ThriftError> {
+/// The engine mutation of one Thrift mutation, its family shared through `names` (one
+/// name per family per call).
+pub(super) fn mutation(
+    m: Mutation,
+    ts: Option<i64>,
+    names: &mut FamilyNames,
+) -> Result<EngineMutation, ThriftError> {
     let column = Column::parse(&m.column)?;
     if m.is_delete {
-        return Ok(column_delete_at(column, ts));
+        return Ok(column_delete_at(column, ts, names));
     }
     let Column::Qualified { family, qualifier } = column else {
         return Err(ThriftError::illegal(format!(
@@ -58,7 +64,7 @@ pub(super) fn mutation(m: Mutation, ts: Option<i64>) -> Result<EngineMutation, T
         )));
     };
     Ok(EngineMutation::SetCell {
-        family: family.into(),
+        family: names.get(family),
         qualifier,
         value: m.value.unwrap_or_default(),
         timestamp: ts.map(time::write_micros).transpose()?.unwrap_or(0),
@@ -70,12 +76,14 @@ fn row_mutation(
     row: Bytes,
     muts: Vec<Mutation>,
     ts: Option<i64>,
+    names: &mut FamilyNames,
 ) -> Result<RowMutation, ThriftError> {
     let mutations = muts
         .into_iter()
         .enumerate()
         .map(|(i, m)| {
-            mutation(m, ts).map_err(|e| e.context(&format!("row {:?}, mutation {i}", show(&row))))
+            mutation(m, ts, names)
+                .map_err(|e| e.context(&format!("row {:?}, mutation {i}", show(&row))))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RowMutation { row, mutations })
@@ -83,9 +91,10 @@ fn row_mutation(
 
 fn apply(gw: &Gateway, a: &mut Args, batches: Vec<BatchMutation>, ts: Option<i64>) -> Outcome {
     let table = table_name(&a.binary(1))?;
+    let mut names = FamilyNames::default();
     let rows = batches
         .into_iter()
-        .map(|b| row_mutation(b.row, b.mutations, ts))
+        .map(|b| row_mutation(b.row, b.mutations, ts, &mut names))
         .collect::<Result<Vec<_>, _>>()?;
     if !rows.is_empty() {
         gw.db.mutate_rows(&table, rows)?;
@@ -145,7 +154,7 @@ fn column_delete(a: &mut Args, ts: Option<i64>) -> Result<EngineMutation, Thrift
         column: a.binary(3),
         ..Mutation::default()
     };
-    mutation(m, ts)
+    mutation(m, ts, &mut FamilyNames::default())
 }
 
 /// `deleteAll(1: table, 2: row, 3: column)`: every version of a column, or a whole family.
@@ -191,7 +200,11 @@ mod tests {
     #[test]
     fn puts_need_a_qualifier_and_take_the_timestamp_in_microseconds() {
         assert_eq!(
-            mutation(m(false, b"cf:q", Some(b"v")), Some(123)),
+            mutation(
+                m(false, b"cf:q", Some(b"v")),
+                Some(123),
+                &mut FamilyNames::default()
+            ),
             Ok(EngineMutation::SetCell {
                 family: "cf".into(),
                 qualifier: Bytes::from_static(b"q"),
@@ -200,11 +213,15 @@ mod tests {
             })
         );
         assert!(matches!(
-            mutation(m(false, b"cf:", None), None),
+            mutation(m(false, b"cf:", None), None, &mut FamilyNames::default()),
             Ok(EngineMutation::SetCell { timestamp: 0, ref qualifier, ref value, .. })
                 if qualifier.is_empty() && value.is_empty()
         ));
-        match mutation(m(false, b"cf", Some(b"v")), None) {
+        match mutation(
+            m(false, b"cf", Some(b"v")),
+            None,
+            &mut FamilyNames::default(),
+        ) {
             Err(ThriftError::IllegalArgument(msg)) => assert!(msg.contains("cf"), "{msg}"),
             other => panic!("{other:?}"),
         }
@@ -213,13 +230,13 @@ mod tests {
     #[test]
     fn deletes_of_a_family_or_a_column_cover_every_version() {
         assert_eq!(
-            mutation(m(true, b"cf", None), None),
+            mutation(m(true, b"cf", None), None, &mut FamilyNames::default()),
             Ok(EngineMutation::DeleteFamily {
                 family: "cf".into()
             })
         );
         assert_eq!(
-            mutation(m(true, b"cf:q", None), None),
+            mutation(m(true, b"cf:q", None), None, &mut FamilyNames::default()),
             Ok(EngineMutation::DeleteCells {
                 family: "cf".into(),
                 qualifier: Bytes::from_static(b"q"),
@@ -227,13 +244,24 @@ mod tests {
             })
         );
         // A timestamp past the engine's range covers every version too.
-        assert!(mutation(m(true, b"cf:q", None), Some(i64::MAX)).is_ok());
+        assert!(
+            mutation(
+                m(true, b"cf:q", None),
+                Some(i64::MAX),
+                &mut FamilyNames::default()
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn a_delete_at_t_ms_covers_every_microsecond_up_to_the_end_of_t() {
         assert_eq!(
-            mutation(m(true, b"cf:q", None), Some(1_700_000_000_000)),
+            mutation(
+                m(true, b"cf:q", None),
+                Some(1_700_000_000_000),
+                &mut FamilyNames::default()
+            ),
             Ok(EngineMutation::DeleteColumnUpTo {
                 family: "cf".into(),
                 qualifier: Bytes::from_static(b"q"),
@@ -241,7 +269,7 @@ mod tests {
             })
         );
         assert_eq!(
-            mutation(m(true, b"cf", None), Some(7)),
+            mutation(m(true, b"cf", None), Some(7), &mut FamilyNames::default()),
             Ok(EngineMutation::DeleteFamilyUpTo {
                 family: "cf".into(),
                 timestamp: 7_999
@@ -255,6 +283,7 @@ mod tests {
             Bytes::from_static(b"r7"),
             vec![m(false, b"cf:a", Some(b"1")), m(false, b"cf", Some(b"2"))],
             None,
+            &mut FamilyNames::default(),
         )
         .expect_err("bare family put");
         assert!(
