@@ -91,6 +91,8 @@ pub(crate) struct DbInner {
     synced: Mutex<SeqNo>,
     /// Buffers the write path encodes its WAL records in, kept between calls.
     encode_buffers: write::EncodeBuffers,
+    /// The threads a large call's WAL fsync runs on beside its insert.
+    sync_helpers: write::SyncHelpers,
     closed: AtomicBool,
     /// Wakes the flush thread (shared with it: it waits without keeping the store alive).
     flush_signal: Arc<Signal>,

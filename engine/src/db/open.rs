@@ -70,6 +70,7 @@ pub(super) fn open(dir: &Path, options: DbOptions, fs: Arc<dyn Fs>) -> Result<Ar
         }),
         synced: Mutex::new(max_seq),
         encode_buffers: super::write::EncodeBuffers::default(),
+        sync_helpers: super::write::SyncHelpers::start(),
         closed: AtomicBool::new(false),
         flush_signal: Arc::new(Signal::default()),
         compaction_signal: Arc::new(Signal::default()),

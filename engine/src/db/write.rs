@@ -147,23 +147,62 @@ fn check_call_totals(total: &CallSize, limits: &Limits, max_bytes: usize) -> Res
     Ok(())
 }
 
-/// A large call's fsync (`sync`) runs on a helper thread while this thread runs `insert`, and
-/// the call returns once both are done, so the reply still waits for the fsync (and
-/// visibility still follows it: reads of the table stop below a call until its insert clears
-/// `inserting_from`). If no thread can be started the two run one after the other here.
-fn sync_while(sync: impl Fn() -> Result<()> + Sync, insert: impl FnOnce()) -> Result<()> {
-    std::thread::scope(|s| {
-        let syncing = std::thread::Builder::new()
-            .name("strata-wal-sync".into())
-            .spawn_scoped(s, &sync);
-        insert();
-        match syncing {
-            Ok(h) => h
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => sync(),
+/// The store's WAL sync helpers: long-lived threads that run a large call's fsync while its
+/// own thread inserts. They live as long as the store, so a call costs a queued job, not a
+/// thread started and joined: a thread per call cost its creation every call and, under the
+/// system allocator, made the writer wait on glibc's arena locks (58% of the writer's
+/// context switches in compare's durable writes, docs/design/write-path.md, "Shared family
+/// names and long-lived sync helpers"). Two threads, so two writers of `always` fsync side by
+/// side as they did on threads of their own. `None` when no thread could be started: then
+/// the fsync and the insert run one after the other on the caller's thread.
+pub(super) struct SyncHelpers(Option<rayon::ThreadPool>);
+
+impl std::fmt::Debug for SyncHelpers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SyncHelpers")
+            .field(&self.0.as_ref().map(rayon::ThreadPool::current_num_threads))
+            .finish()
+    }
+}
+
+impl SyncHelpers {
+    /// Start the helper threads (`strata-wal-sync`).
+    pub(super) fn start() -> SyncHelpers {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .thread_name(|_| "strata-wal-sync".into())
+            .build();
+        match pool {
+            Ok(p) => SyncHelpers(Some(p)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no WAL sync helper threads; large calls sync before inserting");
+                SyncHelpers(None)
+            }
         }
-    })
+    }
+
+    /// Run `sync` on a helper while this thread runs `insert`, and return once both are done,
+    /// so the reply still waits for the fsync (and visibility still follows it: reads of the
+    /// table stop below a call until its insert clears `inserting_from`).
+    fn sync_while(
+        &self,
+        sync: impl Fn() -> Result<()> + Sync,
+        insert: impl FnOnce(),
+    ) -> Result<()> {
+        let Some(pool) = &self.0 else {
+            insert();
+            return sync();
+        };
+        let mut synced = None;
+        pool.in_place_scope(|s| {
+            let out = &mut synced;
+            let sync = &sync;
+            s.spawn(move |_| *out = Some(sync()));
+            insert();
+        });
+        // The scope returns after its job ran (a panic in it is resumed by the scope).
+        synced.unwrap_or_else(&sync)
+    }
 }
 
 /// Encode buffers kept between calls: a call's WAL record is built in one, and a buffer of
@@ -289,7 +328,7 @@ impl DbInner {
             insert();
             sync()?;
         } else {
-            sync_while(sync, insert)?;
+            self.sync_helpers.sync_while(sync, insert)?;
         }
         if wal_over_budget {
             self.relieve_wal_pressure();
