@@ -20,8 +20,9 @@ use crate::write_batch::RowCells;
 ///
 /// Families are `Arc<str>`: a caller writing many cells of a few families (a loader, a
 /// stream consumer) clones one shared name per cell instead of allocating a `String` for
-/// each, which was a fifth of a writer's CPU under the system allocator (docs/design/
-/// write-path.md, "Shared family names"). `"name".into()` and `String::into()` build one.
+/// each: under the system allocator, allocation was a third of a writer's CPU before this
+/// (docs/design/write-path.md, "Shared family names and long-lived sync helpers").
+/// `"name".into()` and `String::into()` build one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mutation {
     /// Write a value. `timestamp` 0 means "the server's clock".
